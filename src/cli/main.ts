@@ -1,0 +1,59 @@
+import { createRequire } from 'node:module';
+import { isFramecastError } from '../errors.js';
+import { playCommand, PLAY_HELP } from './play-command.js';
+import { serveCommand, SERVE_HELP } from './serve-command.js';
+
+const HELP = `Usage: framecast <command> [options]
+
+Commands:
+  serve [SOURCE]        stream a file, URL, webcam or the test pattern (default) on TCP 9999
+  play [HOST[:PORT]]    receive a stream (framecast's or the seed's servidor.py)
+
+Run 'framecast <command> --help' for a command's options.
+framecast --version prints the version.`;
+
+/** Runs the CLI and exits with its code: 0 ok, 1 runtime error, 2 usage error. */
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  let code: number;
+  try {
+    switch (command) {
+      case 'serve':
+        code = await serveCommand(rest);
+        break;
+      case 'play':
+        code = await playCommand(rest);
+        break;
+      case '--version':
+      case '-v': {
+        const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+        process.stdout.write(pkg.version + '\n');
+        code = 0;
+        break;
+      }
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(`${HELP}\n`);
+        code = command === undefined ? 2 : 0;
+        break;
+      default:
+        process.stderr.write(`framecast: unknown command '${command}' (expected serve or play)\n${HELP}\n`);
+        code = 2;
+    }
+  } catch (err) {
+    if (isFramecastError(err)) {
+      process.stderr.write(`framecast: ${err.message}\n`);
+      code = err.exitCode;
+    } else {
+      process.stderr.write(`framecast: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+      code = 1;
+    }
+  }
+  // Let stdout/stderr flush, then exit: a lingering handle must never keep the CLI alive.
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 50).unref();
+}
+
+export { PLAY_HELP, SERVE_HELP };

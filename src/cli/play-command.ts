@@ -1,0 +1,149 @@
+import { parseArgs } from 'node:util';
+import { parseServerAddress, formatAddress } from '../client/address.js';
+import { FrameClient } from '../client/frame-client.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../client/legacy-parser.js';
+import { ReceiveStats, type ReceiveSummary } from '../client/receive-stats.js';
+import { UsageError, type FramecastError } from '../errors.js';
+import { nowMs } from '../util/clock.js';
+import { choiceOption, intOption, numberOption, withUsage, sizeOption } from './args.js';
+import { onKeys } from './output.js';
+
+/** Help text of `framecast play`. */
+export const PLAY_HELP = `Usage: framecast play [HOST[:PORT]] [options]
+
+Receives a framecast (or seed servidor.py) stream and shows its FPS. Default 127.0.0.1:9999.
+
+Options:
+  --view MODE          none: receive without displaying (default)
+  --frames N           stop after N frames
+  --duration S         stop after S seconds
+  --json               print the summary as one JSON line on stdout
+  --max-frame-size SZ  largest frame accepted, e.g. 16MiB (default 16MiB)
+  --connect-timeout S  give up connecting after S seconds (default 10)
+  --idle-timeout S     after the first frame, give up when nothing arrives for S seconds
+                       (default 10; 0 waits forever)
+  -h, --help           show this help
+
+Keys (in a terminal): q quits.`;
+
+function humanSummary(s: ReceiveSummary, where: string): string {
+  const size = s.width ? `${s.width}x${s.height}` : 'no frames';
+  const lat = s.latencyMs ? `, latency p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms` : '';
+  return (
+    `received ${s.frames} frames (${size}) from ${where} in ${s.seconds.toFixed(1)} s: ` +
+    `${s.fps.toFixed(1)} fps, ${(s.bytes / 1024).toFixed(0)} kB, ${s.badFrames} bad frames${lat} [${s.protocol}]`
+  );
+}
+
+/** `framecast play`: returns the exit code. */
+export async function playCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = withUsage('play', () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        view: { type: 'string' },
+        frames: { type: 'string' },
+        duration: { type: 'string' },
+        json: { type: 'boolean' },
+        'max-frame-size': { type: 'string' },
+        'connect-timeout': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(PLAY_HELP + '\n');
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`play takes one address, got ${positionals.length}`);
+  const addr = parseServerAddress(positionals[0]);
+  if (addr.tls) throw new UsageError('tls:// addresses are not supported yet');
+  choiceOption('view', values.view, 'none', ['none'] as const);
+  const maxFrames = intOption('frames', values.frames, 0, 1, Number.MAX_SAFE_INTEGER);
+  const duration = numberOption('duration', values.duration, null, 0.01, 31_536_000);
+  const maxFrameBytes = sizeOption(
+    'max-frame-size',
+    values['max-frame-size'],
+    DEFAULT_MAX_FRAME_BYTES,
+    64,
+    1024 ** 3,
+  );
+  const connectTimeout = numberOption('connect-timeout', values['connect-timeout'], 10, 0.1, 3600) as number;
+  const idleTimeout = numberOption('idle-timeout', values['idle-timeout'], 10, 0, 86_400) as number;
+  const json = values.json ?? false;
+  const where = formatAddress(addr.host, addr.port);
+
+  const client = new FrameClient(addr, {
+    maxFrameBytes,
+    connectTimeoutMs: connectTimeout * 1000,
+    idleTimeoutMs: idleTimeout * 1000,
+  });
+  const stats = new ReceiveStats();
+  const tty = process.stderr.isTTY === true && !json;
+
+  return new Promise<number>((resolve) => {
+    let finished = false;
+    let durationTimer: NodeJS.Timeout | null = null;
+    const statusTimer = tty
+      ? setInterval(() => {
+          const lat = stats.latency();
+          process.stderr.write(
+            `\rFPS: ${stats.fps.toFixed(0)} | ${stats.kBps.toFixed(0)} kB/s | frames ${stats.frames}` +
+              (stats.badFrames ? ` | bad ${stats.badFrames}` : '') +
+              (lat
+                ? ` | latency p50 ${lat.p50.toFixed(1)} ms p95 ${lat.p95.toFixed(1)} ms p99 ${lat.p99.toFixed(1)} ms`
+                : '') +
+              '\x1b[K',
+          );
+        }, 250)
+      : null;
+
+    const finish = (code: number, err: FramecastError | null): void => {
+      if (finished) return;
+      finished = true;
+      client.close();
+      releaseKeys();
+      if (statusTimer) {
+        clearInterval(statusTimer);
+        process.stderr.write('\r\x1b[K');
+      }
+      if (durationTimer) clearTimeout(durationTimer);
+      const summary = stats.summary(client.protocol, code === 0 && !err ? undefined : nowMs());
+      if (json)
+        process.stdout.write(
+          JSON.stringify(err ? { ...summary, error: { code: err.code, message: err.message } } : summary) +
+            '\n',
+        );
+      else process.stderr.write(humanSummary(summary, where) + '\n');
+      if (err) process.stderr.write(`framecast: ${err.message}\n`);
+      resolve(code);
+    };
+
+    const releaseKeys = onKeys({ q: () => finish(0, null), interrupt: () => finish(0, null) });
+    process.once('SIGINT', () => finish(0, null));
+    process.once('SIGTERM', () => finish(0, null));
+
+    client.on('connect', () => {
+      if (duration !== null) durationTimer = setTimeout(() => finish(0, null), duration * 1000);
+    });
+    client.on('frame', (f) => {
+      stats.add(
+        f.wireBytes,
+        f.width,
+        f.height,
+        f.receivedAt,
+        f.capturedAt === null ? null : f.receivedAt - f.capturedAt,
+      );
+      if (maxFrames > 0 && stats.frames >= maxFrames) finish(0, null);
+    });
+    client.on('bad-frame', () => {
+      stats.badFrames++;
+    });
+    client.on('end', () => finish(0, null));
+    client.on('error', (err) => finish(err.exitCode, err));
+    client.connect();
+  });
+}

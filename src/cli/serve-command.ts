@@ -1,0 +1,194 @@
+import { parseArgs } from 'node:util';
+import { networkInterfaces } from 'node:os';
+import { formatAddress } from '../client/address.js';
+import { UsageError } from '../errors.js';
+import { serve, type FramecastServer } from '../server.js';
+import { intOption, numberOption, withUsage } from './args.js';
+import { Logger, onKeys } from './output.js';
+
+/** Help text of `framecast serve`. */
+export const SERVE_HELP = `Usage: framecast serve [SOURCE] [options]
+
+Streams SOURCE to every client that connects: seed-compatible TCP (length + base64 JPEG).
+
+SOURCE    a video file, an http/rtsp URL, a webcam (/dev/video0, webcam:0, 0), or
+          'test' (moving test pattern, the default)
+
+Options:
+  --host ADDR          address to bind (default 127.0.0.1; 0.0.0.0 serves the network)
+  --port N             TCP port, 0-65535 (default 9999; 0 picks a free port)
+  --width N            output width, aspect kept; 0 keeps the source width (default 800)
+  --quality N          JPEG quality 1-100, libjpeg/OpenCV scale (default 80)
+  --no-pace            send as fast as the pipeline and clients allow, never dropping
+                       (the seed's behaviour; default paces at the source's own rate)
+  --fps N              cap the frame rate (0.1-1000)
+  --loop               restart a file at its end
+  --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
+  --json               log one JSON object per line
+  -h, --help           show this help
+
+Keys (in a terminal): q ends the current transmission; Ctrl-C stops the server.`;
+
+function lanAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (!a.internal && a.family === 'IPv4') out.push(a.address);
+  }
+  return out;
+}
+
+/** `framecast serve`: runs until SIGINT/SIGTERM; returns the exit code. */
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = withUsage('serve', () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        width: { type: 'string' },
+        quality: { type: 'string' },
+        'no-pace': { type: 'boolean' },
+        fps: { type: 'string' },
+        loop: { type: 'boolean' },
+        'max-clients': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(SERVE_HELP + '\n');
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`serve takes one SOURCE, got ${positionals.length}`);
+  const width = intOption('width', values.width, 800, 0, 16384);
+  if (width !== 0 && width < 16)
+    throw new UsageError(`--width must be 0 or from 16 to 16384, got '${values.width}'`);
+  const opts = {
+    source: positionals[0] ?? 'test',
+    host: values.host ?? '127.0.0.1',
+    port: intOption('port', values.port, 9999, 0, 65535),
+    width,
+    quality: intOption('quality', values.quality, 80, 1, 100),
+    pace: !values['no-pace'],
+    fps: numberOption('fps', values.fps, null, 0.1, 1000),
+    loop: values.loop ?? false,
+    maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
+  };
+  const log = new Logger(values.json ?? false);
+  const server = await serve(opts);
+  reportStart(server, log);
+  return runUntilSignal(server, log);
+}
+
+function reportStart(server: FramecastServer, log: Logger): void {
+  const { port } = server.address();
+  const host = server.options.host;
+  if (server.ffmpeg) {
+    log.event('ffmpeg', `ffmpeg: ${server.ffmpeg.path} (from ${server.ffmpeg.origin})`, { ...server.ffmpeg });
+  }
+  const hosts = host === '0.0.0.0' || host === '::' ? ['127.0.0.1', ...lanAddresses()] : [host];
+  const urls = hosts.map((h) => formatAddress(h, port));
+  const o = server.options;
+  log.event(
+    'listening',
+    `framecast: serving ${server.spec?.kind === 'test' ? 'the test pattern' : (server.spec?.name ?? 'published frames')} on tcp://${formatAddress(host, port)}` +
+      ` (width ${o.width || 'source'}, quality ${o.quality}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients)\n` +
+      urls.map((u) => `  connect with: framecast play ${u}   (or the seed's cliente.py)`).join('\n'),
+    { host, port, addresses: urls, source: server.spec?.name ?? null, options: o },
+  );
+}
+
+function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    server.on('transmission-start', (s) =>
+      log.event('transmission-start', `transmission started: ${s.name}`, { source: s }),
+    );
+    server.on('transmission-end', (reason, err) =>
+      log.event('transmission-end', `transmission ended (${reason})${err ? `: ${err.message}` : ''}`, {
+        reason,
+        error: err ? { code: err.code, message: err.message } : null,
+      }),
+    );
+    server.on('client', (s) =>
+      log.event('client', `client ${s.address} connected (${s.protocol})`, {
+        id: s.id,
+        address: s.address,
+        protocol: s.protocol,
+      }),
+    );
+    server.on('waiting', (s, p) =>
+      log.event('waiting', `client ${s.address} waits for a place (#${p})`, {
+        id: s.id,
+        address: s.address,
+        position: p,
+      }),
+    );
+    server.on('left', (st) =>
+      log.event(
+        'left',
+        `client ${st.address} left: ${st.framesSent} frames, ${Math.round(st.bytesSent / 1024)} kB, ${st.drops} dropped`,
+        { ...st },
+      ),
+    );
+    server.on('refused', (a, r) =>
+      log.event('refused', `client ${a} refused: ${r}`, { address: a, reason: r }),
+    );
+
+    let last = { frames: server.hub.totals.framesIn, bytes: 0, drops: 0, t: Date.now() };
+    const sentBytes = (): { bytes: number; drops: number } => {
+      let bytes = 0;
+      let drops = 0;
+      for (const c of server.hub.clients) {
+        const s = c.stats();
+        bytes += s.bytesSent;
+        drops += s.drops;
+      }
+      return { bytes, drops };
+    };
+    const status = setInterval(() => {
+      const now = Date.now();
+      const clients = server.hub.clients.length;
+      const { bytes, drops } = sentBytes();
+      const frames = server.hub.totals.framesIn;
+      const dt = (now - last.t) / 1000;
+      const fps = (frames - last.frames) / dt;
+      const kBps = Math.max(0, bytes - last.bytes) / 1024 / dt;
+      const newDrops = Math.max(0, drops - last.drops);
+      last = { frames, bytes, drops, t: now };
+      if (clients === 0) return;
+      const waiting = server.hub.waitingCount;
+      log.event(
+        'status',
+        `FPS: ${fps.toFixed(1)} | clients ${clients}${waiting ? ` (+${waiting} waiting)` : ''} | ${kBps.toFixed(0)} kB/s | drops ${newDrops}`,
+        { fps: Math.round(fps * 10) / 10, clients, waiting, kBps: Math.round(kBps), drops: newDrops },
+      );
+    }, 1000);
+
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(status);
+      releaseKeys();
+      log.event('shutdown', `shutting down (${signal})`, { signal });
+      const force = setTimeout(() => resolve(0), 2000);
+      force.unref();
+      void server.close().then(() => {
+        clearTimeout(force);
+        resolve(0);
+      });
+    };
+    const releaseKeys = onKeys({
+      q: () => {
+        if (server.stopTransmission())
+          log.event('stop', "transmission stopped ('q'); waiting for the next client", {});
+      },
+      interrupt: () => stop('SIGINT'),
+    });
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,49 @@
+import { UsageError } from '../errors.js';
+
+/** A server address as the client uses it. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+/** Parses `HOST[:PORT]`, `[v6]:PORT`, a bare IPv6 address, or `tcp://` / `tls://` URLs. */
+export function parseServerAddress(text: string | undefined, defaultPort = 9999): ServerAddress {
+  let s = (text ?? '127.0.0.1').trim();
+  let tls = false;
+  const scheme = /^([a-z]+):\/\//i.exec(s);
+  if (scheme) {
+    const name = (scheme[1] as string).toLowerCase();
+    if (name !== 'tcp' && name !== 'tls')
+      throw new UsageError(`unsupported address scheme '${name}://' (use tcp:// or tls://)`);
+    tls = name === 'tls';
+    s = s.slice(scheme[0].length).replace(/\/$/, '');
+  }
+  let host: string;
+  let portText: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
+  if (v6) {
+    host = v6[1] as string;
+    portText = v6[2];
+  } else if ((s.match(/:/g) ?? []).length > 1) {
+    host = s; // bare IPv6, no port
+  } else {
+    const i = s.lastIndexOf(':');
+    host = i >= 0 ? s.slice(0, i) : s;
+    portText = i >= 0 ? s.slice(i + 1) : undefined;
+  }
+  if (!host) host = '127.0.0.1';
+  let port = defaultPort;
+  if (portText !== undefined) {
+    port = Number(portText);
+    if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
+      throw new UsageError(`invalid port '${portText}' in address '${text}' (expected 1..65535)`);
+    }
+  }
+  return { host, port, tls };
+}
+
+/** Formats an address for messages: `host:port`, with brackets for IPv6. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

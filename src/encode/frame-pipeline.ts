@@ -1,0 +1,182 @@
+import { EventEmitter } from 'node:events';
+import { FramecastError } from '../errors.js';
+import { Frame } from '../hub/frame.js';
+import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/producer.js';
+import { FfmpegSource, type RawFrame } from '../source/ffmpeg-source.js';
+import type { SourceSpec } from '../source/source-spec.js';
+import { nowMs } from '../util/clock.js';
+import { encodeJpeg } from './jpeg-encoder.js';
+
+/** Settings of the decode -> scale -> JPEG pipeline. */
+export interface PipelineOptions {
+  ffmpeg: string;
+  spec: SourceSpec;
+  width: number;
+  quality: number;
+  pace: boolean;
+  loop: boolean;
+  /** Cap on the output rate (frames per second), or null for the source's own rate. */
+  fps: number | null;
+  /** JPEG encodes in flight at once (each on a libuv thread). */
+  concurrency: number;
+  /** The input's rate, if a probe found it. */
+  inputFps?: number | null;
+}
+
+/**
+ * The media pipeline for one transmission: ffmpeg decodes and scales, libjpeg-turbo encodes
+ * `concurrency` frames at a time, and frames come out in source order, each encoded once.
+ */
+export class FramePipeline extends EventEmitter<ProducerEvents> implements FrameProducer {
+  readonly #opts: PipelineOptions;
+  #source: FfmpegSource | null = null;
+  #stopped = false;
+  #externallyPaused = false;
+  #inFlight = 0;
+  #nextIndex = 0;
+  #seq = 0;
+  readonly #ready = new Map<number, { raw: RawFrame; jpeg: Buffer; encodedAt: number }>();
+  #ended = false;
+  #lastEmit = 0;
+  #emitTimer: NodeJS.Timeout | null = null;
+  #lastKept = -Infinity;
+  #width: number | null = null;
+  #height: number | null = null;
+  #inputFps: number | null;
+
+  constructor(opts: PipelineOptions) {
+    super();
+    this.#opts = opts;
+    this.#inputFps = opts.inputFps ?? null;
+  }
+
+  describe(): SourceDescription {
+    return {
+      kind: this.#opts.spec.kind,
+      name: this.#opts.spec.name,
+      width: this.#width,
+      height: this.#height,
+      inputFps: this.#inputFps,
+    };
+  }
+
+  start(): void {
+    const source = new FfmpegSource({
+      ffmpeg: this.#opts.ffmpeg,
+      spec: this.#opts.spec,
+      width: this.#opts.width,
+      pace: this.#opts.pace,
+      loop: this.#opts.loop,
+    });
+    this.#source = source;
+    source.on('info', (input, output) => {
+      this.#inputFps = input?.fps ?? this.#inputFps;
+      this.#width = output.width;
+      this.#height = output.height;
+    });
+    source.on('frame', (raw) => this.#onRaw(raw));
+    source.on('end', () => {
+      this.#ended = true;
+      this.#maybeEnd();
+    });
+    source.on('error', (err) => this.#fail(err));
+    source.start();
+  }
+
+  #onRaw(raw: RawFrame): void {
+    if (this.#stopped) return;
+    const { fps, pace } = this.#opts;
+    // Paced with a cap: drop frames that come too early (wall clock, half an interval of slack).
+    if (fps !== null && pace) {
+      const interval = 1000 / fps;
+      if (raw.capturedAt - this.#lastKept < interval * 0.5) return;
+      this.#lastKept = Math.max(this.#lastKept + interval, raw.capturedAt - interval);
+    }
+    const index = this.#nextIndex++;
+    this.#inFlight++;
+    this.#updateFlow();
+    encodeJpeg(raw.data, raw.width, raw.height, { quality: this.#opts.quality }).then(
+      (jpeg) => {
+        if (this.#stopped) return;
+        this.#ready.set(index, { raw, jpeg, encodedAt: nowMs() });
+        this.#flush();
+      },
+      (err: unknown) =>
+        this.#fail(err instanceof FramecastError ? err : new FramecastError('ERR_ENCODE', String(err))),
+    );
+  }
+
+  /** Emits ready frames in source order; with --no-pace --fps N, spaces them 1/N s apart. */
+  #flush(): void {
+    if (this.#emitTimer) return;
+    const expected = this.#nextIndex - this.#inFlight;
+    const done = this.#ready.get(expected);
+    if (!done) return;
+    const { fps, pace } = this.#opts;
+    if (fps !== null && !pace) {
+      const wait = this.#lastEmit + 1000 / fps - nowMs();
+      if (wait > 0) {
+        this.#emitTimer = setTimeout(() => {
+          this.#emitTimer = null;
+          this.#flush();
+        }, wait);
+        return;
+      }
+    }
+    this.#ready.delete(expected);
+    this.#inFlight--;
+    this.#lastEmit = nowMs();
+    const { raw, jpeg, encodedAt } = done;
+    const frame = new Frame({
+      seq: this.#seq++,
+      width: raw.width,
+      height: raw.height,
+      capturedAt: raw.capturedAt,
+      encodedAt,
+      jpeg,
+    });
+    this.emit('frame', frame);
+    if (this.#stopped) return;
+    this.#updateFlow();
+    this.#flush();
+    this.#maybeEnd();
+  }
+
+  #maybeEnd(): void {
+    if (this.#ended && this.#inFlight === 0 && !this.#stopped) {
+      this.#stopped = true;
+      this.emit('end');
+    }
+  }
+
+  #updateFlow(): void {
+    const source = this.#source;
+    if (!source) return;
+    if (this.#externallyPaused || this.#inFlight >= this.#opts.concurrency) source.pause();
+    else source.resume();
+  }
+
+  #fail(err: FramecastError): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.emit('error', err);
+  }
+
+  pause(): void {
+    this.#externallyPaused = true;
+    this.#updateFlow();
+  }
+
+  resume(): void {
+    this.#externallyPaused = false;
+    this.#updateFlow();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#emitTimer) clearTimeout(this.#emitTimer);
+    this.#emitTimer = null;
+    this.#source?.stop();
+    this.#ready.clear();
+  }
+}

@@ -1,0 +1,214 @@
+import { EventEmitter } from 'node:events';
+import type { FramecastError } from '../errors.js';
+import type { Frame } from './frame.js';
+import type { FrameProducer, SourceDescription } from './producer.js';
+import type { EndReason, Subscriber, SubscriberStats } from './subscriber.js';
+
+/** How and why a transmission ended. */
+export type TransmissionEnd = 'eof' | 'stopped' | 'idle' | 'source-error' | 'shutdown';
+
+/** Hub settings. */
+export interface HubOptions {
+  /** Creates the producer for a new transmission (a file plays from its start each time). */
+  createProducer: () => FrameProducer;
+  /** Clients served at once; the rest wait in turn. */
+  maxClients: number;
+  /** Clients allowed to wait for a place; beyond it they are refused. */
+  maxWaiting: number;
+  /** --no-pace: never drop, hold the source until every client took the frame (the seed's sendall). */
+  lossless: boolean;
+}
+
+/** Events of the hub. */
+export interface HubEvents {
+  'transmission-start': [source: SourceDescription];
+  'transmission-end': [reason: TransmissionEnd, err: FramecastError | null];
+  frame: [frame: Frame];
+  admitted: [sub: Subscriber];
+  waiting: [sub: Subscriber, position: number];
+  left: [stats: SubscriberStats];
+}
+
+/** Totals since the hub started. */
+export interface HubTotals {
+  framesIn: number;
+  bytesIn: number;
+  transmissions: number;
+  clientsServed: number;
+}
+
+/**
+ * The hub: one producer, many subscribers. It holds the newest frame and offers each new frame to
+ * every admitted subscriber once (encode once, send many); subscribers decide per socket whether to
+ * send it now or keep it as their single pending frame (latest frame wins).
+ */
+export class Hub extends EventEmitter<HubEvents> {
+  readonly #opts: HubOptions;
+  readonly #admitted = new Set<Subscriber>();
+  readonly #waiting: Subscriber[] = [];
+  #producer: FrameProducer | null = null;
+  #latest: Frame | null = null;
+  #paused = false;
+  #closed = false;
+  #lastSource: SourceDescription | null = null;
+  readonly totals: HubTotals = { framesIn: 0, bytesIn: 0, transmissions: 0, clientsServed: 0 };
+
+  constructor(opts: HubOptions) {
+    super();
+    if (!Number.isInteger(opts.maxClients) || opts.maxClients < 1)
+      throw new RangeError('maxClients must be >= 1');
+    this.#opts = opts;
+  }
+
+  /** The newest frame of the current transmission, or null. */
+  get latest(): Frame | null {
+    return this.#latest;
+  }
+
+  /** True while a producer runs. */
+  get transmitting(): boolean {
+    return this.#producer !== null;
+  }
+
+  /** The current (or last) source's description. */
+  get source(): SourceDescription | null {
+    return this.#producer?.describe() ?? this.#lastSource;
+  }
+
+  /** Subscribers being served now. */
+  get clients(): readonly Subscriber[] {
+    return [...this.#admitted];
+  }
+
+  /** Number of subscribers waiting for a place. */
+  get waitingCount(): number {
+    return this.#waiting.length;
+  }
+
+  /**
+   * Adds a subscriber: served at once if there is a place, else queued. Returns false (and the
+   * caller should refuse the client) when the hub is closed or the waiting line is full.
+   */
+  join(sub: Subscriber): boolean {
+    if (this.#closed) return false;
+    if (this.#admitted.size < this.#opts.maxClients) {
+      this.#admit(sub);
+      return true;
+    }
+    if (this.#waiting.length >= this.#opts.maxWaiting) return false;
+    this.#waiting.push(sub);
+    const position = this.#waiting.length;
+    sub.waiting?.(position);
+    this.emit('waiting', sub, position);
+    return true;
+  }
+
+  /** Removes a subscriber whose connection closed (idempotent). */
+  leave(sub: Subscriber): void {
+    const i = this.#waiting.indexOf(sub);
+    if (i >= 0) {
+      this.#waiting.splice(i, 1);
+      this.#waiting.forEach((w, j) => j >= i && w.waiting?.(j + 1));
+      return;
+    }
+    if (!this.#admitted.delete(sub)) return;
+    this.emit('left', sub.stats());
+    if (this.#admitted.size === 0) {
+      // Nobody watches: stop the source. The next client starts a fresh transmission.
+      this.#endTransmission('idle', null);
+    } else {
+      this.drained();
+    }
+    this.#admitNext();
+  }
+
+  /** A subscriber sent its backlog: in lossless mode the source may go on. */
+  drained(): void {
+    if (!this.#paused) return;
+    for (const s of this.#admitted) if (s.backlogged) return;
+    this.#paused = false;
+    this.#producer?.resume();
+  }
+
+  /** Ends the current transmission as the seed's 'q' key does: clients are closed cleanly. */
+  stopTransmission(): boolean {
+    if (this.#admitted.size === 0 && !this.#producer) return false;
+    this.#endTransmission('stopped', null);
+    return true;
+  }
+
+  /** Ends everything: clients (served and waiting) are closed, the source stops. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const sub of this.#waiting.splice(0)) sub.end('shutdown');
+    this.#endTransmission('shutdown', null);
+  }
+
+  #admit(sub: Subscriber): void {
+    this.#admitted.add(sub);
+    this.totals.clientsServed++;
+    this.emit('admitted', sub);
+    if (!this.#producer) this.#startTransmission();
+    else if (this.#latest) sub.offer(this.#latest);
+  }
+
+  #admitNext(): void {
+    while (!this.#closed && this.#waiting.length > 0 && this.#admitted.size < this.#opts.maxClients) {
+      const next = this.#waiting.shift() as Subscriber;
+      this.#waiting.forEach((w, j) => w.waiting?.(j + 1));
+      this.#admit(next);
+    }
+  }
+
+  #startTransmission(): void {
+    const producer = this.#opts.createProducer();
+    this.#producer = producer;
+    this.#latest = null;
+    this.#paused = false;
+    this.totals.transmissions++;
+    producer.on('frame', (frame) => this.#publish(producer, frame));
+    producer.on('end', () => producer === this.#producer && this.#endTransmission('eof', null));
+    producer.on('error', (err) => producer === this.#producer && this.#endTransmission('source-error', err));
+    this.emit('transmission-start', producer.describe());
+    producer.start();
+  }
+
+  #publish(producer: FrameProducer, frame: Frame): void {
+    if (producer !== this.#producer) return;
+    this.#latest = frame;
+    this.totals.framesIn++;
+    this.totals.bytesIn += frame.jpeg.length;
+    for (const sub of this.#admitted) sub.offer(frame);
+    this.emit('frame', frame);
+    if (this.#opts.lossless && !this.#paused) {
+      for (const sub of this.#admitted) {
+        if (sub.backlogged) {
+          this.#paused = true;
+          producer.pause();
+          break;
+        }
+      }
+    }
+  }
+
+  #endTransmission(reason: TransmissionEnd, err: FramecastError | null): void {
+    const producer = this.#producer;
+    this.#producer = null;
+    if (producer) {
+      this.#lastSource = producer.describe();
+      producer.stop();
+    }
+    this.#latest = null;
+    this.#paused = false;
+    const endReason: EndReason = reason === 'idle' ? 'stopped' : reason;
+    const served = [...this.#admitted];
+    this.#admitted.clear();
+    for (const sub of served) {
+      sub.end(endReason);
+      this.emit('left', sub.stats());
+    }
+    if (producer || served.length > 0) this.emit('transmission-end', reason, err);
+    if (reason !== 'shutdown') this.#admitNext();
+  }
+}

@@ -1,0 +1,41 @@
+import type { Frame } from './frame.js';
+
+/** Why a client's stream ended. */
+export type EndReason = 'eof' | 'stopped' | 'source-error' | 'shutdown' | 'kicked';
+
+/** Counters every subscriber keeps, for status lines, /stats and /metrics. */
+export interface SubscriberStats {
+  id: number;
+  protocol: string;
+  address: string;
+  connectedAt: number;
+  framesSent: number;
+  bytesSent: number;
+  /** Frames replaced by a newer one before this client could take them. */
+  drops: number;
+  /** Last capture-to-send delay in ms, or null before the first frame. */
+  lastLatencyMs: number | null;
+}
+
+/** What the hub tells a subscriber and asks of it. Transports implement this per client. */
+export interface Subscriber {
+  readonly id: number;
+  readonly protocol: string;
+  readonly address: string;
+  /** Offers the newest frame: sent now if the client can take it, else kept (latest wins). */
+  offer(frame: Frame): void;
+  /** True while a frame waits for this client (lossless mode holds the source back for it). */
+  readonly backlogged: boolean;
+  /** Sends what is queued, then closes cleanly. Idempotent. */
+  end(reason: EndReason): void;
+  /** Told while it waits for a place (`position` 1 is next). Optional. */
+  waiting?(position: number): void;
+  stats(): SubscriberStats;
+}
+
+let nextId = 1;
+
+/** A process-wide unique subscriber id. */
+export function newSubscriberId(): number {
+  return nextId++;
+}

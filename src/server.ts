@@ -1,0 +1,207 @@
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
+import { FramePipeline } from './encode/frame-pipeline.js';
+import { Hub, type TransmissionEnd } from './hub/hub.js';
+import type { FrameProducer, SourceDescription } from './hub/producer.js';
+import type { Subscriber, SubscriberStats } from './hub/subscriber.js';
+import { locateFfmpeg, type FfmpegLocation } from './source/ffmpeg-path.js';
+import { probeSource } from './source/probe.js';
+import { parseSource, TEST_PATTERN, type SourceSpec } from './source/source-spec.js';
+import { TcpServer, type NativeHandshake } from './transports/tcp/tcp-server.js';
+import type { FramecastError } from './errors.js';
+import type { Frame } from './hub/frame.js';
+
+/** Options of `serve()`; every field has the seed's default. */
+export interface ServeOptions {
+  /** SOURCE: a file, URL, webcam (`/dev/video0`, `webcam:0`) or `test` (default). */
+  source?: string;
+  /** Bind address (default 127.0.0.1). */
+  host?: string;
+  /** TCP port (default 9999; 0 picks a free one). */
+  port?: number;
+  /** Output width, aspect kept (default 800; 0 keeps the source width). */
+  width?: number;
+  /** JPEG quality 1-100 (default 80). */
+  quality?: number;
+  /** Send at the source's own rate (default true). false = as fast as the pipeline and clients allow. */
+  pace?: boolean;
+  /** Cap on frames per second. */
+  fps?: number | null;
+  /** Restart a file at its end. */
+  loop?: boolean;
+  /** Clients served at once (default 100); others wait in turn. */
+  maxClients?: number;
+  /** Clients allowed to wait (default 1000). */
+  maxWaiting?: number;
+  /** Silence after which a TCP client is taken for a seed client (default 100 ms). */
+  helloGraceMs?: number;
+  /** Feed frames yourself instead of a source (set by the publish API). */
+  producer?: () => FrameProducer;
+  /** @internal native protocol handshake (installed by the native transport). */
+  native?: NativeHandshake;
+  /** @internal refuse legacy clients. */
+  refuseLegacy?: boolean;
+}
+
+/** Events of a running server, for logging. */
+export interface ServerEvents {
+  'transmission-start': [source: SourceDescription];
+  'transmission-end': [reason: TransmissionEnd, err: FramecastError | null];
+  client: [sub: Subscriber];
+  waiting: [sub: Subscriber, position: number];
+  left: [stats: SubscriberStats];
+  refused: [address: string, reason: string];
+  frame: [frame: Frame];
+}
+
+/** Validated, defaulted server settings. */
+export interface ResolvedServeOptions {
+  source: string;
+  host: string;
+  port: number;
+  width: number;
+  quality: number;
+  pace: boolean;
+  fps: number | null;
+  loop: boolean;
+  maxClients: number;
+  maxWaiting: number;
+  helloGraceMs: number;
+}
+
+function checkInt(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${v}`);
+  return v;
+}
+
+/** Applies defaults and range checks (RangeError for API misuse; the CLI validates earlier with its own messages). */
+export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions {
+  const fps = o.fps ?? null;
+  if (fps !== null && !(Number.isFinite(fps) && fps >= 0.1 && fps <= 1000)) {
+    throw new RangeError(`fps must be in 0.1..1000, got ${fps}`);
+  }
+  const width = checkInt('width', o.width ?? 800, 0, 16384);
+  if (width !== 0 && width < 16) throw new RangeError(`width must be 0 or 16..16384, got ${width}`);
+  return {
+    source: o.source ?? 'test',
+    host: o.host ?? '127.0.0.1',
+    port: checkInt('port', o.port ?? 9999, 0, 65535),
+    width,
+    quality: checkInt('quality', o.quality ?? 80, 1, 100),
+    pace: o.pace ?? true,
+    fps,
+    loop: o.loop ?? false,
+    maxClients: checkInt('maxClients', o.maxClients ?? 100, 1, 100_000),
+    maxWaiting: checkInt('maxWaiting', o.maxWaiting ?? 1000, 0, 100_000),
+    helloGraceMs: checkInt('helloGraceMs', o.helloGraceMs ?? 100, 10, 5000),
+  };
+}
+
+/**
+ * A running framecast server: the hub plus its transports. Created by `serve()`.
+ */
+export class FramecastServer extends EventEmitter<ServerEvents> {
+  readonly options: ResolvedServeOptions;
+  readonly hub: Hub;
+  /** The ffmpeg in use, or null when frames are published by the program. */
+  readonly ffmpeg: FfmpegLocation | null;
+  readonly spec: SourceSpec | null;
+  readonly startedAt = Date.now();
+  readonly #tcp: TcpServer;
+  #closing: Promise<void> | null = null;
+
+  /** @internal use serve() */
+  constructor(
+    options: ResolvedServeOptions,
+    hub: Hub,
+    tcp: TcpServer,
+    ffmpeg: FfmpegLocation | null,
+    spec: SourceSpec | null,
+  ) {
+    super();
+    this.options = options;
+    this.hub = hub;
+    this.#tcp = tcp;
+    this.ffmpeg = ffmpeg;
+    this.spec = spec;
+    hub.on('transmission-start', (s) => this.emit('transmission-start', s));
+    hub.on('transmission-end', (r, e) => this.emit('transmission-end', r, e));
+    hub.on('waiting', (s, p) => this.emit('waiting', s, p));
+    hub.on('left', (s) => this.emit('left', s));
+    hub.on('frame', (f) => this.emit('frame', f));
+    tcp.on('client', (s) => this.emit('client', s));
+    tcp.on('refused', (a, r) => this.emit('refused', a, r));
+  }
+
+  /** The TCP address the server listens on. */
+  address(): AddressInfo {
+    return this.#tcp.address();
+  }
+
+  /** Ends the current transmission (the 'q' key): clients are closed cleanly, the server keeps listening. */
+  stopTransmission(): boolean {
+    return this.hub.stopTransmission();
+  }
+
+  /** Stops accepting, closes every client after its frame in flight, stops ffmpeg. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.hub.close();
+      await this.#tcp.close();
+    })();
+    return this.#closing;
+  }
+}
+
+/**
+ * Starts a server: checks the source (a missing or non-video file fails here, before listening),
+ * then listens. The source itself starts when the first client arrives.
+ */
+export async function serve(options: ServeOptions = {}): Promise<FramecastServer> {
+  const opts = resolveServeOptions(options);
+  let ffmpeg: FfmpegLocation | null = null;
+  let spec: SourceSpec | null = null;
+  let createProducer = options.producer;
+  if (!createProducer) {
+    const s = parseSource(opts.source);
+    const f = locateFfmpeg();
+    spec = s;
+    ffmpeg = f;
+    let inputFps: number | null = s.kind === 'test' ? TEST_PATTERN.fps : null;
+    if (s.kind === 'file' || (s.kind === 'url' && !s.live)) {
+      inputFps = (await probeSource(f.path, s)).fps;
+    }
+    const concurrency = Math.max(1, Math.min(4, cpus().length));
+    createProducer = () =>
+      new FramePipeline({
+        ffmpeg: f.path,
+        spec: s,
+        width: opts.width,
+        quality: opts.quality,
+        pace: opts.pace,
+        loop: opts.loop,
+        fps: opts.fps,
+        concurrency,
+        inputFps,
+      });
+  }
+  const hub = new Hub({
+    createProducer,
+    maxClients: opts.maxClients,
+    maxWaiting: opts.maxWaiting,
+    lossless: !opts.pace,
+  });
+  const tcp = new TcpServer({
+    host: opts.host,
+    port: opts.port,
+    hub,
+    lossless: !opts.pace,
+    helloGraceMs: opts.helloGraceMs,
+    refuseLegacy: options.refuseLegacy ?? false,
+    native: options.native,
+  });
+  await tcp.listen();
+  return new FramecastServer(opts, hub, tcp, ffmpeg, spec);
+}

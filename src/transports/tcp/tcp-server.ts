@@ -1,0 +1,201 @@
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import { FramecastError } from '../../errors.js';
+import type { Hub } from '../../hub/hub.js';
+import type { Subscriber } from '../../hub/subscriber.js';
+import { StreamSubscriber } from '../stream-subscriber.js';
+import { legacyWire } from './legacy-framing.js';
+
+/** First bytes a native client sends; anything else that arrives before the grace period ends is refused. */
+export const NATIVE_MAGIC = Buffer.from('FCST', 'latin1');
+
+/**
+ * Takes over a connection whose first bytes are the native magic. Installed by the native protocol
+ * module; returns the subscriber to join to the hub, or null if it refused (and closed) the socket.
+ */
+export type NativeHandshake = (socket: net.Socket, firstBytes: Buffer) => Promise<Subscriber | null>;
+
+/** Options of the TCP transport. */
+export interface TcpServerOptions {
+  host: string;
+  port: number;
+  hub: Hub;
+  lossless: boolean;
+  /** How long a client may stay silent before it is taken for a seed (legacy) client. */
+  helloGraceMs: number;
+  /** Refuse legacy clients (set when a token is required and --allow-legacy is not given). */
+  refuseLegacy?: boolean;
+  native?: NativeHandshake;
+  /** Connections still in their hello phase at once; beyond it new ones are dropped. */
+  maxHandshakes?: number;
+}
+
+/** Events of the TCP transport. */
+export interface TcpServerEvents {
+  client: [sub: Subscriber];
+  refused: [address: string, reason: string];
+  error: [err: Error];
+}
+
+function peer(socket: net.Socket): string {
+  const a = socket.remoteAddress ?? '?';
+  return a.includes(':') ? `[${a}]:${socket.remotePort}` : `${a}:${socket.remotePort}`;
+}
+
+/**
+ * The TCP transport on one port for both protocols: a client that says nothing within the grace
+ * period gets the seed's framing; one that opens with the native magic is handed to the native handshake.
+ */
+export class TcpServer extends EventEmitter<TcpServerEvents> {
+  readonly #opts: TcpServerOptions;
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+  #handshakes = 0;
+
+  constructor(opts: TcpServerOptions) {
+    super();
+    this.#opts = opts;
+    this.#server = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
+  }
+
+  /** Binds and listens; rejects with ERR_PORT_IN_USE / ERR_LISTEN. */
+  listen(): Promise<net.AddressInfo> {
+    const { host, port } = this.#opts;
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+        if (err.code === 'EADDRINUSE') {
+          reject(
+            new FramecastError(
+              'ERR_PORT_IN_USE',
+              `TCP port ${where} is already in use (choose another with --port)`,
+            ),
+          );
+        } else if (err.code === 'EACCES') {
+          reject(
+            new FramecastError(
+              'ERR_LISTEN',
+              `no permission to listen on TCP ${where} (ports below 1024 need privileges)`,
+            ),
+          );
+        } else {
+          reject(new FramecastError('ERR_LISTEN', `cannot listen on TCP ${where}: ${err.message}`));
+        }
+      };
+      this.#server.once('error', onError);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', onError);
+        this.#server.on('error', (err) => this.emit('error', err));
+        resolve(this.#server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  /** The bound address. */
+  address(): net.AddressInfo {
+    return this.#server.address() as net.AddressInfo;
+  }
+
+  #onConnection(socket: net.Socket): void {
+    const address = peer(socket);
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    if (this.#handshakes >= (this.#opts.maxHandshakes ?? 256)) {
+      this.emit('refused', address, 'too many connections in handshake');
+      socket.destroy();
+      return;
+    }
+    this.#handshakes++;
+    let decided = false;
+    const decide = (first: Buffer | null): void => {
+      if (decided) return;
+      decided = true;
+      this.#handshakes--;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      if (first === null) {
+        this.#startLegacy(socket, address);
+      } else if (first.length === 0) {
+        socket.destroy(); // gone before saying anything
+      } else if (
+        first.length >= 1 &&
+        NATIVE_MAGIC.subarray(0, first.length).equals(first.subarray(0, NATIVE_MAGIC.length))
+      ) {
+        socket.pause();
+        this.#startNative(socket, address, first);
+      } else {
+        this.emit('refused', address, 'unknown protocol');
+        socket.end();
+      }
+    };
+    const onData = (chunk: Buffer): void => decide(chunk);
+    socket.on('data', onData);
+    socket.once('close', () => decide(Buffer.alloc(0)));
+    const timer = setTimeout(() => decide(null), this.#opts.helloGraceMs);
+  }
+
+  #startLegacy(socket: net.Socket, address: string): void {
+    if (socket.destroyed) return;
+    if (this.#opts.refuseLegacy) {
+      this.emit('refused', address, 'legacy client refused: a token is required');
+      socket.destroy();
+      return;
+    }
+    // A seed client never writes; anything it sends later is ignored rather than buffered.
+    socket.on('data', () => {});
+    const sub = new StreamSubscriber({
+      stream: socket,
+      protocol: 'legacy',
+      address,
+      encode: legacyWire,
+      lossless: this.#opts.lossless,
+      onDrained: () => this.#opts.hub.drained(),
+    });
+    this.#attach(socket, sub, address);
+  }
+
+  #startNative(socket: net.Socket, address: string, first: Buffer): void {
+    const native = this.#opts.native;
+    if (!native) {
+      this.emit('refused', address, 'native protocol not enabled');
+      socket.destroy();
+      return;
+    }
+    native(socket, first).then(
+      (sub) => sub && this.#attach(socket, sub, address),
+      (err: unknown) => {
+        this.emit('refused', address, err instanceof Error ? err.message : String(err));
+        socket.destroy();
+      },
+    );
+  }
+
+  #attach(socket: net.Socket, sub: Subscriber, address: string): void {
+    if (socket.destroyed) return;
+    const hub = this.#opts.hub;
+    socket.once('close', () => hub.leave(sub));
+    if (!hub.join(sub)) {
+      this.emit('refused', address, 'server full');
+      socket.destroy();
+      return;
+    }
+    this.emit('client', sub);
+  }
+
+  /** Stops accepting and destroys remaining sockets (call after the hub ended its clients). Idempotent. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.#server.listening) {
+        resolve();
+        return;
+      }
+      this.#server.close(() => resolve());
+      const timer = setTimeout(() => {
+        for (const s of this.#sockets) s.destroy();
+      }, 1500);
+      timer.unref();
+      this.#server.once('close', () => clearTimeout(timer));
+    });
+  }
+}
