@@ -39,7 +39,7 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
   #ended = false;
   #lastEmit = 0;
   #emitTimer: NodeJS.Timeout | null = null;
-  #lastKept = -Infinity;
+  #nextDue = -Infinity;
   #width: number | null = null;
   #height: number | null = null;
   #inputFps: number | null;
@@ -86,11 +86,13 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
   #onRaw(raw: RawFrame): void {
     if (this.#stopped) return;
     const { fps, pace } = this.#opts;
-    // Paced with a cap: drop frames that come too early (wall clock, half an interval of slack).
+    // Paced with a cap: drop frames that come before their slot (wall clock, 10% slack for jitter).
+    // After a stall the schedule restarts from now instead of bursting to catch up.
     if (fps !== null && pace) {
       const interval = 1000 / fps;
-      if (raw.capturedAt - this.#lastKept < interval * 0.5) return;
-      this.#lastKept = Math.max(this.#lastKept + interval, raw.capturedAt - interval);
+      if (raw.capturedAt < this.#nextDue - interval * 0.1) return;
+      this.#nextDue =
+        raw.capturedAt - this.#nextDue > interval ? raw.capturedAt + interval : this.#nextDue + interval;
     }
     const index = this.#nextIndex++;
     this.#inFlight++;
