@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { FramePipeline } from './encode/frame-pipeline.js';
 import { Hub, type TransmissionEnd } from './hub/hub.js';
-import type { FrameProducer, SourceDescription } from './hub/producer.js';
+import type { FrameProducer, SourceDescription, SourceStatus } from './hub/producer.js';
+import { ResilientProducer } from './encode/resilient-producer.js';
 import type { Subscriber, SubscriberStats } from './hub/subscriber.js';
 import { locateFfmpeg, type FfmpegLocation } from './source/ffmpeg-path.js';
 import { probeSource } from './source/probe.js';
@@ -30,6 +31,11 @@ export interface ServeOptions {
   fps?: number | null;
   /** Restart a file at its end. */
   loop?: boolean;
+  /**
+   * A live source (camera, URL) that fails is restarted after this delay, doubling up to 30 s, while
+   * clients see a NO SIGNAL picture (default 1000 ms; 0 = a failure ends the transmission).
+   */
+  retryDelayMs?: number;
   /** Clients served at once (default 100); others wait in turn. */
   maxClients?: number;
   /** Clients allowed to wait (default 1000). */
@@ -52,6 +58,8 @@ export interface ServerEvents {
   waiting: [sub: Subscriber, position: number];
   left: [stats: SubscriberStats];
   refused: [address: string, reason: string];
+  /** A live source lost or regained its input (the transmission goes on; clients see NO SIGNAL). */
+  'source-status': [status: SourceStatus];
   frame: [frame: Frame];
 }
 
@@ -65,6 +73,7 @@ export interface ResolvedServeOptions {
   pace: boolean;
   fps: number | null;
   loop: boolean;
+  retryDelayMs: number;
   maxClients: number;
   maxWaiting: number;
   helloGraceMs: number;
@@ -93,6 +102,7 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     pace: o.pace ?? true,
     fps,
     loop: o.loop ?? false,
+    retryDelayMs: checkInt('retryDelayMs', o.retryDelayMs ?? 1000, 0, 3_600_000),
     maxClients: checkInt('maxClients', o.maxClients ?? 100, 1, 100_000),
     maxWaiting: checkInt('maxWaiting', o.maxWaiting ?? 1000, 0, 100_000),
     helloGraceMs: checkInt('helloGraceMs', o.helloGraceMs ?? 100, 10, 5000),
@@ -131,6 +141,7 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
     hub.on('waiting', (s, p) => this.emit('waiting', s, p));
     hub.on('left', (s) => this.emit('left', s));
     hub.on('frame', (f) => this.emit('frame', f));
+    hub.on('source-status', (s) => this.emit('source-status', s));
     tcp.on('client', (s) => this.emit('client', s));
     tcp.on('refused', (a, r) => this.emit('refused', a, r));
   }
@@ -165,19 +176,24 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   let spec: SourceSpec | null = null;
   let createProducer = options.producer;
   if (!createProducer) {
-    const s = parseSource(opts.source);
+    let s = parseSource(opts.source);
     const f = locateFfmpeg();
     spec = s;
     ffmpeg = f;
     let inputFps: number | null = s.kind === 'test' ? TEST_PATTERN.fps : null;
     if (s.kind === 'file' || (s.kind === 'url' && !s.live)) {
-      inputFps = (await probeSource(f.path, s)).fps;
+      const probe = await probeSource(f.path, s);
+      inputFps = probe.fps;
+      // An HTTP URL without a duration is a camera's stream: live (no -re pacing, which would only
+      // add lag), and its end is a lost signal, not the end of a file.
+      if (s.kind === 'url' && probe.endless) spec = s = { ...s, live: true, finite: false };
     }
+    const source = s;
     const concurrency = Math.max(1, Math.min(4, cpus().length));
     createProducer = () =>
       new FramePipeline({
         ffmpeg: f.path,
-        spec: s,
+        spec: source,
         width: opts.width,
         quality: opts.quality,
         pace: opts.pace,
@@ -186,6 +202,20 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         concurrency,
         inputFps,
       });
+    // Cameras and URLs come back after a failure; files and the test pattern do not.
+    if (opts.retryDelayMs > 0 && (s.kind === 'device' || s.kind === 'url')) {
+      const pipeline = createProducer;
+      const width = opts.width || 800;
+      createProducer = () =>
+        new ResilientProducer({
+          create: pipeline,
+          retryDelayMs: opts.retryDelayMs,
+          retryOnEnd: source.live,
+          fallbackWidth: width,
+          fallbackHeight: Math.round((width * 9) / 32) * 2,
+          quality: opts.quality,
+        });
+    }
   }
   const hub = new Hub({
     createProducer,

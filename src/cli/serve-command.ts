@@ -23,6 +23,8 @@ Options:
                        (the seed's behaviour; default paces at the source's own rate)
   --fps N              cap the frame rate (0.1-1000)
   --loop               restart a file at its end
+  --retry-delay S      a camera or URL that fails is retried after S seconds, doubling up to
+                       30 s, while clients see NO SIGNAL (0-3600, default 1; 0 = do not retry)
   --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
   --json               log one JSON object per line
   -h, --help           show this help
@@ -52,6 +54,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'no-pace': { type: 'boolean' },
         fps: { type: 'string' },
         loop: { type: 'boolean' },
+        'retry-delay': { type: 'string' },
         'max-clients': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -75,12 +78,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
     pace: !values['no-pace'],
     fps: numberOption('fps', values.fps, null, 0.1, 1000),
     loop: values.loop ?? false,
+    retryDelayMs: retryDelayOption(values['retry-delay']),
     maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
   };
   const log = new Logger(values.json ?? false);
   const server = await serve(opts);
   reportStart(server, log);
   return runUntilSignal(server, log);
+}
+
+function retryDelayOption(value: string | undefined): number {
+  const s = numberOption('retry-delay', value, 1, 0, 3600) as number;
+  if (s > 0 && s < 0.1)
+    throw new UsageError(`--retry-delay must be 0 or from 0.1 to 3600 seconds, got '${value}'`);
+  return Math.round(s * 1000);
 }
 
 function reportStart(server: FramecastServer, log: Logger): void {
@@ -135,6 +146,15 @@ function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
     );
     server.on('refused', (a, r) =>
       log.event('refused', `client ${a} refused: ${r}`, { address: a, reason: r }),
+    );
+    server.on('source-status', (st) =>
+      log.event(
+        'source-status',
+        st.state === 'no-signal'
+          ? `source lost (${st.lastError ?? 'unknown error'}); retry ${st.retries + 1} in ${Math.max(0, ((st.nextRetryAt ?? Date.now()) - Date.now()) / 1000).toFixed(1)} s`
+          : `source ${st.state}`,
+        { ...st },
+      ),
     );
 
     let last = { frames: server.hub.totals.framesIn, bytes: 0, drops: 0, t: Date.now() };

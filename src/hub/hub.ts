@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { FramecastError } from '../errors.js';
 import type { Frame } from './frame.js';
-import type { FrameProducer, SourceDescription } from './producer.js';
+import type { FrameProducer, SourceDescription, SourceStatus } from './producer.js';
 import type { EndReason, Subscriber, SubscriberStats } from './subscriber.js';
 
 /** How and why a transmission ended. */
@@ -22,6 +22,8 @@ export interface HubOptions {
 /** Events of the hub. */
 export interface HubEvents {
   'transmission-start': [source: SourceDescription];
+  /** A live source lost or regained its input; the transmission goes on. */
+  'source-status': [status: SourceStatus];
   'transmission-end': [reason: TransmissionEnd, err: FramecastError | null];
   frame: [frame: Frame];
   admitted: [sub: Subscriber];
@@ -151,6 +153,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.emit('admitted', sub);
     if (!this.#producer) this.#startTransmission();
     else if (this.#latest) sub.offer(this.#latest);
+    const status = this.#producer?.describe().status;
+    if (status?.state === 'no-signal') sub.sourceStatus?.(status);
   }
 
   #admitNext(): void {
@@ -170,6 +174,11 @@ export class Hub extends EventEmitter<HubEvents> {
     producer.on('frame', (frame) => this.#publish(producer, frame));
     producer.on('end', () => producer === this.#producer && this.#endTransmission('eof', null));
     producer.on('error', (err) => producer === this.#producer && this.#endTransmission('source-error', err));
+    producer.on('status', (status) => {
+      if (producer !== this.#producer) return;
+      for (const sub of this.#admitted) sub.sourceStatus?.(status);
+      this.emit('source-status', status);
+    });
     this.emit('transmission-start', producer.describe());
     producer.start();
   }

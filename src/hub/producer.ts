@@ -10,6 +10,21 @@ export interface ProducerEvents {
   end: [];
   /** The source failed; no frame follows. */
   error: [err: FramecastError];
+  /** A live source lost or regained its input (optional: only retrying producers emit it). */
+  status: [status: SourceStatus];
+}
+
+/** Where a source stands: frames flowing, or a lost live input being retried (a state, not an error). */
+export interface SourceStatus {
+  state: 'starting' | 'live' | 'no-signal';
+  /** Wall-clock ms of the last change of state. */
+  since: number;
+  /** Restarts tried since the signal was lost (0 while live). */
+  retries: number;
+  /** Wall-clock ms of the next restart while no-signal, else null. */
+  nextRetryAt: number | null;
+  /** Why the signal was lost (one line, credentials removed), or null. */
+  lastError: string | null;
 }
 
 /** What /stats and status lines say about the source. */
@@ -21,6 +36,8 @@ export interface SourceDescription {
   height: number | null;
   /** The input's own frame rate when known. */
   inputFps: number | null;
+  /** Signal state of a live source that is retried when lost; absent for other producers. */
+  status?: SourceStatus;
 }
 
 /**

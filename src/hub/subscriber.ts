@@ -1,4 +1,5 @@
 import type { Frame } from './frame.js';
+import type { SourceStatus } from './producer.js';
 
 /** Why a client's stream ended. */
 export type EndReason = 'eof' | 'stopped' | 'source-error' | 'shutdown' | 'kicked';
@@ -30,6 +31,8 @@ export interface Subscriber {
   end(reason: EndReason): void;
   /** Told while it waits for a place (`position` 1 is next). Optional. */
   waiting?(position: number): void;
+  /** Told when a live source loses or regains its input (e.g. a native STATUS message). Optional. */
+  sourceStatus?(status: SourceStatus): void;
   stats(): SubscriberStats;
 }
 

@@ -1,3 +1,5 @@
+import { redactCredentials } from '../util/redact.js';
+
 /** What ffmpeg's banner says about a video stream. */
 export interface VideoStreamInfo {
   codec: string;
@@ -51,7 +53,9 @@ export class LineTail {
     const all = this.#partial ? [...this.lines, this.#partial] : this.lines;
     for (let i = all.length - 1; i >= 0; i--) {
       const line = (all[i] as string).replace(/^\[[^\]]*\]\s*/, '').trim();
-      if (line && !/^(?:frame=|size=|video:|Press \[q\]|Conversion failed)/.test(line)) return line;
+      // ffmpeg echoes input URLs, which may carry a camera's password.
+      if (line && !/^(?:frame=|size=|video:|Press \[q\]|Conversion failed)/.test(line))
+        return redactCredentials(line);
     }
     return null;
   }

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { FramecastError } from '../errors.js';
+import { redactCredentials } from '../util/redact.js';
 
 /** What kind of input a SOURCE argument names. */
 export type SourceKind = 'test' | 'file' | 'url' | 'device';
@@ -61,7 +62,8 @@ export function parseSource(source: string): SourceSpec {
   if (scheme && scheme !== 'file') {
     const live = !['http', 'https', 'ftp'].includes(scheme);
     const extra = scheme === 'rtsp' || scheme === 'rtsps' ? ['-rtsp_transport', 'tcp'] : [];
-    return { kind: 'url', name: s, inputArgs: [...extra, '-i', s], live, finite: !live };
+    // The name goes to logs and /stats: never the password of a camera URL.
+    return { kind: 'url', name: redactCredentials(s), inputArgs: [...extra, '-i', s], live, finite: !live };
   }
   const path = scheme === 'file' ? decodeURIComponent(s.slice('file://'.length)) : s;
   if (!existsSync(path)) throw new FramecastError('ERR_SOURCE_NOT_FOUND', `source file not found: ${path}`);

@@ -21,7 +21,8 @@ function stats() {
     external: mem.external,
     fds: readdirSync('/proc/self/fd').length,
     drops: server.hub.clients.reduce((n, c) => n + c.stats().drops, 0),
-    state: server.hub.sourceState ?? null,
+    state: server.hub.transmitting ? (server.hub.source?.status?.state ?? 'live') : 'idle',
+    status: server.hub.source?.status ?? null,
   };
 }
 
@@ -29,6 +30,7 @@ const events = [];
 server.on('transmission-end', (reason, err) =>
   events.push({ event: 'transmission-end', reason, code: err?.code ?? null }),
 );
+server.on('source-status', (st) => events.push({ event: 'source-status', ...st }));
 server.on('refused', (address, reason) => events.push({ event: 'refused', reason }));
 
 process.on('message', (msg) => {

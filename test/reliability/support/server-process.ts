@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { SourceStatus } from '../../../src/hub/producer.js';
 import type { ServeOptions } from '../../../src/server.js';
 
 /** What the server child reports about itself (memory after a forced GC). */
@@ -16,7 +17,9 @@ export interface ChildStats {
   fds: number;
   /** Frames dropped so far for the clients connected now (latest frame wins). */
   drops: number;
-  state: unknown;
+  /** 'idle' without a transmission, else the source's signal state ('live' when it has none). */
+  state: string;
+  status: SourceStatus | null;
 }
 
 /** A framecast server running in a child process (see server-child.mjs). */
