@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_AUTH'
   | 'ERR_SERVER_REFUSED'
-  | 'ERR_INVALID_STATE';
+  | 'ERR_INVALID_STATE'
+  | 'ERR_OUTPUT';
 
 /**
  * An error a user can act on: `message` is one line naming the thing, `code` is stable,

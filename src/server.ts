@@ -12,6 +12,9 @@ import { parseSource, TEST_PATTERN, type SourceSpec } from './source/source-spec
 import { TcpServer, type NativeHandshake } from './transports/tcp/tcp-server.js';
 import type { FramecastError } from './errors.js';
 import type { Frame } from './hub/frame.js';
+import type { Publisher } from './hub/publisher.js';
+import { createNativeHandshake } from './transports/tcp/native-handshake.js';
+import { tokenProblem } from './util/token.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -44,7 +47,15 @@ export interface ServeOptions {
   helloGraceMs?: number;
   /** Feed frames yourself instead of a source (set by the publish API). */
   producer?: () => FrameProducer;
-  /** @internal native protocol handshake (installed by the native transport). */
+  /** Frames your program publishes (see createPublisher) instead of a source. */
+  publisher?: Publisher;
+  /** Clients must present this token (native hello; HTTP/WebSocket as the transports define). */
+  token?: string | null;
+  /** With a token set, still serve seed (legacy) clients, which cannot present one. */
+  allowLegacy?: boolean;
+  /** A native client must complete its hello within this time (default 5000 ms). */
+  helloTimeoutMs?: number;
+  /** @internal replaces the native protocol handshake (tests). */
   native?: NativeHandshake;
   /** @internal refuse legacy clients. */
   refuseLegacy?: boolean;
@@ -77,6 +88,11 @@ export interface ResolvedServeOptions {
   maxClients: number;
   maxWaiting: number;
   helloGraceMs: number;
+  /** True when clients must present a token (the token itself is never kept here, so it is never logged). */
+  tokenRequired: boolean;
+  /** Seed clients are served even though a token is required. */
+  allowLegacy: boolean;
+  helloTimeoutMs: number;
 }
 
 function checkInt(name: string, v: number, min: number, max: number): number {
@@ -106,6 +122,9 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     maxClients: checkInt('maxClients', o.maxClients ?? 100, 1, 100_000),
     maxWaiting: checkInt('maxWaiting', o.maxWaiting ?? 1000, 0, 100_000),
     helloGraceMs: checkInt('helloGraceMs', o.helloGraceMs ?? 100, 10, 5000),
+    tokenRequired: o.token !== undefined && o.token !== null,
+    allowLegacy: o.allowLegacy ?? false,
+    helloTimeoutMs: checkInt('helloTimeoutMs', o.helloTimeoutMs ?? 5000, 100, 60_000),
   };
 }
 
@@ -174,7 +193,10 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const opts = resolveServeOptions(options);
   let ffmpeg: FfmpegLocation | null = null;
   let spec: SourceSpec | null = null;
-  let createProducer = options.producer;
+  const token = options.token ?? null;
+  const problem = token === null ? null : tokenProblem(token);
+  if (problem) throw new RangeError(`token: ${problem}`);
+  let createProducer = options.producer ?? options.publisher?.producer;
   if (!createProducer) {
     let s = parseSource(opts.source);
     const f = locateFfmpeg();
@@ -229,8 +251,16 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     hub,
     lossless: !opts.pace,
     helloGraceMs: opts.helloGraceMs,
-    refuseLegacy: options.refuseLegacy ?? false,
-    native: options.native,
+    refuseLegacy: options.refuseLegacy ?? (token !== null && !opts.allowLegacy),
+    native:
+      options.native ??
+      createNativeHandshake({
+        token,
+        lossless: !opts.pace,
+        onDrained: () => hub.drained(),
+        hasRoom: () => hub.clients.length < opts.maxClients || hub.waitingCount < opts.maxWaiting,
+        helloTimeoutMs: opts.helloTimeoutMs,
+      }),
   });
   await tcp.listen();
   return new FramecastServer(opts, hub, tcp, ffmpeg, spec);

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { serve, type FramecastServer } from '../server.js';
 import { intOption, numberOption, withUsage } from './args.js';
 import { Logger, onKeys } from './output.js';
+import { SERVE_TOKEN_HELP, serveTokenOptions } from './token-options.js';
 
 /** Help text of `framecast serve`. */
 export const SERVE_HELP = `Usage: framecast serve [SOURCE] [options]
@@ -26,6 +27,7 @@ Options:
   --retry-delay S      a camera or URL that fails is retried after S seconds, doubling up to
                        30 s, while clients see NO SIGNAL (0-3600, default 1; 0 = do not retry)
   --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
+${SERVE_TOKEN_HELP}
   --json               log one JSON object per line
   -h, --help           show this help
 
@@ -56,6 +58,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         loop: { type: 'boolean' },
         'retry-delay': { type: 'string' },
         'max-clients': { type: 'string' },
+        token: { type: 'string' },
+        'allow-legacy': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -80,6 +84,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     loop: values.loop ?? false,
     retryDelayMs: retryDelayOption(values['retry-delay']),
     maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
+    ...serveTokenOptions(values.token, values['allow-legacy']),
   };
   const log = new Logger(values.json ?? false);
   const server = await serve(opts);
@@ -106,7 +111,7 @@ function reportStart(server: FramecastServer, log: Logger): void {
   log.event(
     'listening',
     `framecast: serving ${server.spec?.kind === 'test' ? 'the test pattern' : (server.spec?.name ?? 'published frames')} on tcp://${formatAddress(host, port)}` +
-      ` (width ${o.width || 'source'}, quality ${o.quality}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients)\n` +
+      ` (width ${o.width || 'source'}, quality ${o.quality}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients${o.tokenRequired ? `, token required${o.allowLegacy ? ', seed clients allowed without it' : ''}` : ''})\n` +
       urls.map((u) => `  connect with: framecast play ${u}   (or the seed's cliente.py)`).join('\n'),
     { host, port, addresses: urls, source: server.spec?.name ?? null, options: o },
   );

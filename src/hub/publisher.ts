@@ -1,0 +1,190 @@
+import { EventEmitter } from 'node:events';
+import sharp from 'sharp';
+import { FramecastError } from '../errors.js';
+import { jpegInfo, looksLikeJpeg } from '../util/jpeg.js';
+import { nowMs } from '../util/clock.js';
+import { Frame } from './frame.js';
+import type { FrameProducer, ProducerEvents, SourceDescription } from './producer.js';
+
+/** Options of a publisher. */
+export interface PublisherOptions {
+  /** Shown as the source name in logs and /stats (default "published frames"). */
+  name?: string;
+  /** JPEG quality 1-100 for publishRaw (default 80). */
+  quality?: number;
+}
+
+/** Raw pixels handed to publishRaw: packed rows, 1 (grey), 3 (RGB) or 4 (RGBA) bytes per pixel. */
+export interface RawImage {
+  width: number;
+  height: number;
+  channels?: 1 | 3 | 4;
+  /** Wall-clock ms when the image was captured (default: now). */
+  capturedAt?: number;
+}
+
+/** Events of a publisher. */
+export interface PublisherEvents {
+  /** Someone is watching: a transmission started; frames published now reach clients. */
+  start: [];
+  /** Nobody is watching any more (or the server closed): published frames are dropped. */
+  stop: [];
+}
+
+/** The producer the hub runs for one transmission; frames come from the Publisher. */
+class PublishedSource extends EventEmitter<ProducerEvents> implements FrameProducer {
+  readonly #owner: Publisher;
+  seq = 0;
+  width: number | null = null;
+  height: number | null = null;
+  paused = false;
+
+  constructor(owner: Publisher) {
+    super();
+    this.#owner = owner;
+  }
+
+  start(): void {
+    this.#owner._attach(this);
+  }
+
+  stop(): void {
+    this.#owner._detach(this);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  describe(): SourceDescription {
+    return {
+      kind: 'publish',
+      name: this.#owner.name,
+      width: this.width,
+      height: this.height,
+      inputFps: null,
+    };
+  }
+}
+
+/**
+ * Frames a program computes itself, fed to a server (like imagezmq's ImageSender): pass
+ * `serve({ publisher })`, then call `publish(jpeg)` or `publishRaw(pixels, info)`. Frames published
+ * while nobody watches are dropped (the methods return false); listen to 'start'/'stop' to compute
+ * only while someone watches. Delivery is latest-frame-wins like any other source.
+ */
+export class Publisher extends EventEmitter<PublisherEvents> {
+  readonly name: string;
+  readonly quality: number;
+  #active: PublishedSource | null = null;
+  #order: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: PublisherOptions = {}) {
+    super();
+    const q = opts.quality ?? 80;
+    if (!Number.isInteger(q) || q < 1 || q > 100) throw new RangeError(`quality must be 1..100, got ${q}`);
+    this.name = opts.name ?? 'published frames';
+    this.quality = q;
+  }
+
+  /** The producer factory `serve()` uses; one producer per transmission. */
+  readonly producer = (): FrameProducer => new PublishedSource(this);
+
+  /** True while a transmission runs (someone is watching). */
+  get watching(): boolean {
+    return this.#active !== null;
+  }
+
+  /** @internal */
+  _attach(src: PublishedSource): void {
+    this.#active = src;
+    this.emit('start');
+  }
+
+  /** @internal */
+  _detach(src: PublishedSource): void {
+    if (this.#active !== src) return;
+    this.#active = null;
+    this.emit('stop');
+  }
+
+  /**
+   * Publishes one JPEG. Returns false when nobody watches (the frame is dropped). Throws TypeError
+   * when the buffer is not a baseline JPEG whose size can be read.
+   */
+  publish(jpeg: Buffer, opts: { capturedAt?: number } = {}): boolean {
+    if (!Buffer.isBuffer(jpeg)) throw new TypeError('publish() takes a Buffer holding a JPEG');
+    const info = looksLikeJpeg(jpeg) ? jpegInfo(jpeg) : null;
+    if (!info) throw new TypeError('publish() was given bytes that are not a JPEG image');
+    const src = this.#active;
+    if (!src) return false;
+    const now = nowMs();
+    src.width = info.width;
+    src.height = info.height;
+    const frame = new Frame({
+      seq: src.seq++,
+      width: info.width,
+      height: info.height,
+      capturedAt: opts.capturedAt ?? now,
+      encodedAt: now,
+      jpeg,
+    });
+    src.emit('frame', frame);
+    return true;
+  }
+
+  /**
+   * Encodes raw pixels as JPEG (libjpeg-turbo via sharp, on the thread pool) and publishes them.
+   * Frames come out in call order even when encodes overlap. Resolves false when nobody watches.
+   */
+  publishRaw(pixels: Buffer, image: RawImage): Promise<boolean> {
+    const channels = image.channels ?? 3;
+    const { width, height } = image;
+    if (
+      !Number.isInteger(width) ||
+      !Number.isInteger(height) ||
+      width < 1 ||
+      height < 1 ||
+      width > 65535 ||
+      height > 65535
+    )
+      throw new RangeError(`image size must be 1..65535 pixels each way, got ${width}x${height}`);
+    if (![1, 3, 4].includes(channels)) throw new RangeError(`channels must be 1, 3 or 4, got ${channels}`);
+    if (!Buffer.isBuffer(pixels) || pixels.length !== width * height * channels) {
+      throw new TypeError(
+        `publishRaw() needs ${width * height * channels} bytes (${width}x${height}x${channels})`,
+      );
+    }
+    const capturedAt = image.capturedAt ?? nowMs();
+    if (!this.watching) return Promise.resolve(false);
+    const encoded = sharp(pixels, { raw: { width, height, channels } })
+      .jpeg({ quality: this.quality, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
+      .toBuffer()
+      .catch((err: unknown) => {
+        throw new FramecastError('ERR_ENCODE', `JPEG encode failed: ${(err as Error).message}`, {
+          cause: err,
+        });
+      });
+    const result = this.#order.then(() => encoded).then((jpeg) => this.publish(jpeg, { capturedAt }));
+    this.#order = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Ends the current transmission as a source's end of file would: clients get a clean end. */
+  end(): void {
+    const src = this.#active;
+    if (!src) return;
+    this.#active = null;
+    src.emit('end');
+    this.emit('stop');
+  }
+}
+
+/** Creates a Publisher: pass it to `serve({ publisher })` and feed it frames. */
+export function createPublisher(opts: PublisherOptions = {}): Publisher {
+  return new Publisher(opts);
+}

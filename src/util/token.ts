@@ -1,0 +1,31 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { MAX_TOKEN_BYTES } from '../protocol/native.js';
+
+/** The environment variable that holds a token, so it stays out of shell history and `ps`. */
+export const TOKEN_ENV = 'FRAMECAST_TOKEN';
+
+/** Compares tokens in constant time: hashing first makes the lengths equal and hides them. */
+export function tokenMatches(expected: string, given: string): boolean {
+  const a = createHash('sha256').update(expected, 'utf8').digest();
+  const b = createHash('sha256').update(given, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Why a token is unusable (empty, too long, control characters), or null when it is fine. */
+export function tokenProblem(token: string): string | null {
+  if (token.length === 0) return 'the token is empty';
+  if (Buffer.byteLength(token, 'utf8') > MAX_TOKEN_BYTES) return `the token is over ${MAX_TOKEN_BYTES} bytes`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(token)) return 'the token contains control characters';
+  return null;
+}
+
+/** The token from an explicit value, else from FRAMECAST_TOKEN, else null (an empty variable counts as unset). */
+export function resolveToken(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
+  if (explicit !== undefined) return explicit;
+  const v = env[TOKEN_ENV];
+  return v === undefined || v === '' ? null : v;
+}
