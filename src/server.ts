@@ -15,6 +15,7 @@ import type { Frame } from './hub/frame.js';
 import type { Publisher } from './hub/publisher.js';
 import { createNativeHandshake } from './transports/tcp/native-handshake.js';
 import { tokenProblem } from './util/token.js';
+import { HttpServer } from './transports/http/http-server.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -55,6 +56,12 @@ export interface ServeOptions {
   allowLegacy?: boolean;
   /** A native client must complete its hello within this time (default 5000 ms). */
   helloTimeoutMs?: number;
+  /** HTTP port (MJPEG, snapshot, WebSocket, viewer, dashboard, /stats, /metrics); 0 = any free port; null/omitted = no HTTP. */
+  httpPort?: number | null;
+  /** @internal the HTTP port is a default, not the user's choice: take a free one if it is busy. */
+  httpPortFallback?: boolean;
+  /** CORS: the origin allowed to read HTTP responses cross-site (`*` = any); default none. */
+  allowOrigin?: string | null;
   /** @internal replaces the native protocol handshake (tests). */
   native?: NativeHandshake;
   /** @internal refuse legacy clients. */
@@ -71,6 +78,8 @@ export interface ServerEvents {
   refused: [address: string, reason: string];
   /** A live source lost or regained its input (the transmission goes on; clients see NO SIGNAL). */
   'source-status': [status: SourceStatus];
+  /** The dashboard's "End transmission" button (`stopped`: a transmission was running). */
+  'web-stop': [address: string, stopped: boolean];
   frame: [frame: Frame];
 }
 
@@ -93,6 +102,8 @@ export interface ResolvedServeOptions {
   /** Seed clients are served even though a token is required. */
   allowLegacy: boolean;
   helloTimeoutMs: number;
+  httpPort: number | null;
+  allowOrigin: string | null;
 }
 
 function checkInt(name: string, v: number, min: number, max: number): number {
@@ -125,6 +136,9 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     tokenRequired: o.token !== undefined && o.token !== null,
     allowLegacy: o.allowLegacy ?? false,
     helloTimeoutMs: checkInt('helloTimeoutMs', o.helloTimeoutMs ?? 5000, 100, 60_000),
+    httpPort:
+      o.httpPort === undefined || o.httpPort === null ? null : checkInt('httpPort', o.httpPort, 0, 65535),
+    allowOrigin: o.allowOrigin ?? null,
   };
 }
 
@@ -139,6 +153,7 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
   readonly spec: SourceSpec | null;
   readonly startedAt = Date.now();
   readonly #tcp: TcpServer;
+  readonly #http: HttpServer | null;
   #closing: Promise<void> | null = null;
 
   /** @internal use serve() */
@@ -148,8 +163,10 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
     tcp: TcpServer,
     ffmpeg: FfmpegLocation | null,
     spec: SourceSpec | null,
+    http: HttpServer | null = null,
   ) {
     super();
+    this.#http = http;
     this.options = options;
     this.hub = hub;
     this.#tcp = tcp;
@@ -163,6 +180,14 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
     hub.on('source-status', (s) => this.emit('source-status', s));
     tcp.on('client', (s) => this.emit('client', s));
     tcp.on('refused', (a, r) => this.emit('refused', a, r));
+    http?.on('client', (s) => this.emit('client', s));
+    http?.on('refused', (a, r) => this.emit('refused', a, r));
+    http?.on('stop', (a, stopped) => this.emit('web-stop', a, stopped));
+  }
+
+  /** The HTTP address (MJPEG, WebSocket, pages), or null when HTTP is off. */
+  httpAddress(): AddressInfo | null {
+    return this.#http?.address() ?? null;
   }
 
   /** The TCP address the server listens on. */
@@ -179,7 +204,7 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.hub.close();
-      await this.#tcp.close();
+      await Promise.all([this.#tcp.close(), this.#http?.close()]);
     })();
     return this.#closing;
   }
@@ -263,5 +288,34 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       }),
   });
   await tcp.listen();
-  return new FramecastServer(opts, hub, tcp, ffmpeg, spec);
+  const http = opts.httpPort === null ? null : await listenHttp(opts, options, hub, token, tcp);
+  return new FramecastServer(opts, hub, tcp, ffmpeg, spec, http);
+}
+
+async function listenHttp(
+  opts: ResolvedServeOptions,
+  options: ServeOptions,
+  hub: Hub,
+  token: string | null,
+  tcp: TcpServer,
+): Promise<HttpServer> {
+  const http = new HttpServer({
+    host: opts.host,
+    port: opts.httpPort ?? 0,
+    portFallback: options.httpPortFallback ?? false,
+    hub,
+    lossless: !opts.pace,
+    token,
+    allowOrigin: opts.allowOrigin,
+    encoder: { quality: opts.quality, width: opts.width },
+    startedAt: Date.now(),
+  });
+  try {
+    await http.listen();
+  } catch (err) {
+    hub.close();
+    await Promise.all([tcp.close(), http.close()]);
+    throw err;
+  }
+  return http;
 }

@@ -7,6 +7,7 @@ import { UsageError, type FramecastError } from '../errors.js';
 import { nowMs } from '../util/clock.js';
 import { choiceOption, intOption, numberOption, withUsage, sizeOption } from './args.js';
 import { onKeys } from './output.js';
+import { defaultView, startBrowserView } from './browser-view.js';
 
 /** Help text of `framecast play`. */
 export const PLAY_HELP = `Usage: framecast play [HOST[:PORT]] [options]
@@ -14,7 +15,10 @@ export const PLAY_HELP = `Usage: framecast play [HOST[:PORT]] [options]
 Receives a framecast (or seed servidor.py) stream and shows its FPS. Default 127.0.0.1:9999.
 
 Options:
-  --view MODE          none: receive without displaying (default)
+  --view MODE          browser: show the stream on a local web page with its FPS (the default
+                       with a display and a terminal); none: receive without displaying
+  --viewer-port N      port of the local page, 0-65535 (default 0: any free port)
+  --no-open            print the page's URL instead of opening a browser
   --frames N           stop after N frames
   --duration S         stop after S seconds
   --json               print the summary as one JSON line on stdout
@@ -44,6 +48,8 @@ export async function playCommand(argv: string[]): Promise<number> {
       strict: true,
       options: {
         view: { type: 'string' },
+        'viewer-port': { type: 'string' },
+        'no-open': { type: 'boolean' },
         frames: { type: 'string' },
         duration: { type: 'string' },
         json: { type: 'boolean' },
@@ -61,7 +67,11 @@ export async function playCommand(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`play takes one address, got ${positionals.length}`);
   const addr = parseServerAddress(positionals[0]);
   if (addr.tls) throw new UsageError('tls:// addresses are not supported yet');
-  choiceOption('view', values.view, 'none', ['none'] as const);
+  const view = choiceOption('view', values.view, defaultView(values.json ?? false), [
+    'browser',
+    'none',
+  ] as const);
+  const viewerPort = intOption('viewer-port', values['viewer-port'], 0, 0, 65535);
   const maxFrames = intOption('frames', values.frames, 0, 1, Number.MAX_SAFE_INTEGER);
   const duration = numberOption('duration', values.duration, null, 0.01, 31_536_000);
   const maxFrameBytes = sizeOption(
@@ -83,6 +93,15 @@ export async function playCommand(argv: string[]): Promise<number> {
   });
   const stats = new ReceiveStats();
   const tty = process.stderr.isTTY === true && !json;
+  const browser =
+    view === 'browser'
+      ? await startBrowserView({
+          port: viewerPort,
+          open: !values['no-open'],
+          from: where,
+          print: (line) => process.stderr.write(line + '\n'),
+        })
+      : null;
 
   return new Promise<number>((resolve) => {
     let finished = false;
@@ -105,6 +124,7 @@ export async function playCommand(argv: string[]): Promise<number> {
       if (finished) return;
       finished = true;
       client.close();
+      void browser?.close(err ? 'source-error' : 'stopped');
       releaseKeys();
       if (statusTimer) {
         clearInterval(statusTimer);
@@ -137,6 +157,7 @@ export async function playCommand(argv: string[]): Promise<number> {
         f.receivedAt,
         f.capturedAt === null ? null : f.receivedAt - f.capturedAt,
       );
+      browser?.push(f);
       if (maxFrames > 0 && stats.frames >= maxFrames) finish(0, null);
     });
     client.on('bad-frame', () => {

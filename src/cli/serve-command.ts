@@ -6,6 +6,7 @@ import { serve, type FramecastServer } from '../server.js';
 import { intOption, numberOption, withUsage } from './args.js';
 import { Logger, onKeys } from './output.js';
 import { SERVE_TOKEN_HELP, serveTokenOptions } from './token-options.js';
+import { httpLines, httpOptions } from './http-options.js';
 
 /** Help text of `framecast serve`. */
 export const SERVE_HELP = `Usage: framecast serve [SOURCE] [options]
@@ -28,6 +29,10 @@ Options:
                        30 s, while clients see NO SIGNAL (0-3600, default 1; 0 = do not retry)
   --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
 ${SERVE_TOKEN_HELP}
+  --http-port N|off    HTTP for browsers and players: viewer (/), /dashboard, /stream.mjpg,
+                       /snapshot.jpg, /ws, /stats, /metrics (default 8080, or a free port when
+                       8080 is busy; 0 picks a free port; off disables HTTP)
+  --allow-origin O     let pages from origin O ('*' = any) call the HTTP endpoints (CORS; default none)
   --json               log one JSON object per line
   -h, --help           show this help
 
@@ -60,6 +65,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'max-clients': { type: 'string' },
         token: { type: 'string' },
         'allow-legacy': { type: 'boolean' },
+        'http-port': { type: 'string' },
+        'allow-origin': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -85,6 +92,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     retryDelayMs: retryDelayOption(values['retry-delay']),
     maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
     ...serveTokenOptions(values.token, values['allow-legacy']),
+    ...httpOptions(values['http-port'], values['allow-origin']),
   };
   const log = new Logger(values.json ?? false);
   const server = await serve(opts);
@@ -108,12 +116,14 @@ function reportStart(server: FramecastServer, log: Logger): void {
   const hosts = host === '0.0.0.0' || host === '::' ? ['127.0.0.1', ...lanAddresses()] : [host];
   const urls = hosts.map((h) => formatAddress(h, port));
   const o = server.options;
+  const httpPort = server.httpAddress()?.port ?? null;
   log.event(
     'listening',
     `framecast: serving ${server.spec?.kind === 'test' ? 'the test pattern' : (server.spec?.name ?? 'published frames')} on tcp://${formatAddress(host, port)}` +
       ` (width ${o.width || 'source'}, quality ${o.quality}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients${o.tokenRequired ? `, token required${o.allowLegacy ? ', seed clients allowed without it' : ''}` : ''})\n` +
-      urls.map((u) => `  connect with: framecast play ${u}   (or the seed's cliente.py)`).join('\n'),
-    { host, port, addresses: urls, source: server.spec?.name ?? null, options: o },
+      urls.map((u) => `  connect with: framecast play ${u}   (or the seed's cliente.py)`).join('\n') +
+      (httpPort === null ? '' : '\n' + httpLines(hosts, httpPort, o.httpPort).join('\n')),
+    { host, port, httpPort, addresses: urls, source: server.spec?.name ?? null, options: o },
   );
 }
 
@@ -151,6 +161,15 @@ function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
     );
     server.on('refused', (a, r) =>
       log.event('refused', `client ${a} refused: ${r}`, { address: a, reason: r }),
+    );
+    server.on('web-stop', (a, stopped) =>
+      log.event(
+        'stop',
+        stopped
+          ? `transmission stopped from the dashboard (${a}); waiting for the next client`
+          : `dashboard ${a} asked to stop, but nothing was being transmitted`,
+        { address: a, stopped, from: 'http' },
+      ),
     );
     server.on('source-status', (st) =>
       log.event(

@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hub } from '../../hub/hub.js';
+import type { Subscriber } from '../../hub/subscriber.js';
+
+/** Headers that keep browsers and proxies from caching live pictures. */
+export const NO_CACHE: Readonly<Record<string, string>> = {
+  'Cache-Control': 'no-store, no-cache, must-revalidate, proxy-revalidate, max-age=0',
+  Pragma: 'no-cache',
+  Expires: '0',
+};
+
+/** What every endpoint handler gets from the HTTP server. */
+export interface HttpContext {
+  hub: Hub;
+  /** --no-pace: queue frames per client instead of replacing them. */
+  lossless: boolean;
+  /** CORS headers to add to every response (empty unless --allow-origin). */
+  cors: Readonly<Record<string, string>>;
+  /** A new streaming client joined the hub (for logging). */
+  onClient: (sub: Subscriber) => void;
+  /** A client was turned away (for logging). */
+  onRefused: (address: string, reason: string) => void;
+}
+
+/** The peer as `ip:port` (`[v6]:port`). */
+export function peerOf(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '?';
+  return a.includes(':') ? `[${a}]:${req.socket.remotePort}` : `${a}:${req.socket.remotePort}`;
+}
+
+/** Ends a request with a short plain-text message. */
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(text + '\n', 'utf8');
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': body.length,
+    ...NO_CACHE,
+  });
+  res.end(body);
+}
+
+/** Ends a request with a JSON body. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const body = Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8');
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': body.length,
+    ...NO_CACHE,
+  });
+  res.end(body);
+}

@@ -1,0 +1,83 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Frame } from '../../hub/frame.js';
+import { peerOf, type HttpContext } from './respond.js';
+import { WS_CLOSE, WsSubscriber } from './ws-subscriber.js';
+
+/** Largest message a viewer may send us: viewers only listen, so anything big is hostile. */
+const MAX_INCOMING_BYTES = 4096;
+
+/**
+ * GET /ws: WebSocket viewers. An ordinary viewer is a hub client (it starts the source and counts in
+ * max-clients). `?passive=1` (the dashboard preview) only watches what is being transmitted: it never
+ * starts a transmission, never keeps one alive, and is not closed when one ends.
+ */
+export class WsEndpoint {
+  readonly #ctx: HttpContext;
+  readonly #wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_INCOMING_BYTES,
+    perMessageDeflate: false, // JPEG does not compress; deflate would only cost CPU per viewer
+    clientTracking: true,
+  });
+  readonly #monitors = new Set<WsSubscriber>();
+  readonly #onFrame = (frame: Frame): void => {
+    for (const m of this.#monitors) m.offer(frame);
+  };
+
+  constructor(ctx: HttpContext) {
+    this.#ctx = ctx;
+    ctx.hub.on('frame', this.#onFrame);
+  }
+
+  /** Passive viewers connected now (they are not hub clients). */
+  get monitors(): readonly WsSubscriber[] {
+    return [...this.#monitors];
+  }
+
+  /** Completes the upgrade of an authorized request for /ws. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const passive = url.searchParams.get('passive') === '1';
+      this.#attach(ws, peerOf(req), passive);
+    });
+  }
+
+  #attach(ws: WebSocket, address: string, passive: boolean): void {
+    const { hub } = this.#ctx;
+    ws.on('error', () => ws.terminate());
+    // Viewers have nothing to say; reading (and dropping) keeps the socket flowing.
+    ws.on('message', () => {});
+    const sub = new WsSubscriber(ws, {
+      protocol: passive ? 'ws-monitor' : 'ws',
+      address,
+      lossless: passive ? false : this.#ctx.lossless,
+      onDrained: () => hub.drained(),
+    });
+    if (passive) {
+      this.#monitors.add(sub);
+      ws.once('close', () => this.#monitors.delete(sub));
+      if (hub.latest) sub.offer(hub.latest);
+      return;
+    }
+    ws.once('close', () => hub.leave(sub));
+    if (!hub.join(sub)) {
+      this.#ctx.onRefused(address, 'server full');
+      ws.close(WS_CLOSE.tryAgainLater, 'server full');
+      return;
+    }
+    this.#ctx.onClient(sub);
+  }
+
+  /** Closes passive viewers and any socket left; hub clients were ended by the hub. Idempotent. */
+  close(): void {
+    this.#ctx.hub.off('frame', this.#onFrame);
+    for (const m of this.#monitors) m.end('shutdown');
+    this.#monitors.clear();
+    const left = [...this.#wss.clients];
+    const timer = setTimeout(() => left.forEach((ws) => ws.terminate()), 1000);
+    timer.unref();
+    this.#wss.close();
+  }
+}

@@ -1,0 +1,181 @@
+/* global document, window, location, WebSocket, Blob, createImageBitmap, URLSearchParams */
+// The live viewer: frames from /ws drawn on a canvas, the seed's "FPS: n" overlay (plus latency and
+// resolution) as page text, connection state, automatic reconnect, full screen.
+import { parseFrameMessage } from './frame-message.js';
+
+/** The token the page was opened with (?token=), passed on to the WebSocket and fetches. */
+export const token = new URLSearchParams(location.search).get('token');
+
+/** Headers for fetch() calls to this server. */
+export function authHeaders() {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function wsUrl(passive) {
+  const url = new URL('ws', location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.search = '';
+  if (token) url.searchParams.set('token', token);
+  if (passive) url.searchParams.set('passive', '1');
+  return url.href;
+}
+
+/**
+ * Connects a canvas to the stream. `onStats` gets {fps, latencyMs, width, height, frames} once a
+ * second; `onState` gets (state, text). Passive viewers (the dashboard preview) watch without
+ * starting the source and always reconnect; others stop after a clean end of transmission.
+ */
+export function watch(canvas, { passive = false, onStats = () => {}, onState = () => {} } = {}) {
+  const ctx = canvas.getContext('2d');
+  let ws = null;
+  let retryMs = 500;
+  let retryTimer = 0;
+  let stopped = false;
+  // Latest frame wins in the page too: while one frame decodes, only the newest waiting one is kept.
+  let pending = null;
+  let decoding = false;
+  const stats = { frames: 0, fps: 0, latencyMs: null, width: 0, height: 0, dropped: 0 };
+  let windowFrames = 0;
+  let windowStart = performance.now();
+
+  const tick = window.setInterval(() => {
+    const now = performance.now();
+    stats.fps = Math.round((windowFrames * 1000) / (now - windowStart));
+    windowFrames = 0;
+    windowStart = now;
+    onStats({ ...stats });
+  }, 1000);
+
+  async function decodeLoop() {
+    decoding = true;
+    while (pending) {
+      const frame = pending;
+      pending = null;
+      let bitmap = null;
+      try {
+        bitmap = await createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }));
+        if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+          canvas.width = bitmap.width;
+          canvas.height = bitmap.height;
+        }
+        ctx.drawImage(bitmap, 0, 0);
+        stats.frames++;
+        windowFrames++;
+        stats.width = bitmap.width;
+        stats.height = bitmap.height;
+        // Server capture time vs this machine's clock: exact on the same host, approximate elsewhere.
+        stats.latencyMs = frame.capturedAt > 0 ? Math.max(0, Date.now() - frame.capturedAt) : null;
+      } catch {
+        // A frame the browser cannot decode is skipped; the next one replaces it.
+      } finally {
+        bitmap?.close(); // release the decoded pixels now, not at the next GC
+      }
+    }
+    decoding = false;
+  }
+
+  function onMessage(ev) {
+    if (typeof ev.data === 'string') {
+      try {
+        const msg = JSON.parse(ev.data);
+        if (msg.type === 'waiting') onState('waiting', `waiting for a place (#${msg.position})`);
+      } catch {
+        /* not for us */
+      }
+      return;
+    }
+    const frame = parseFrameMessage(ev.data);
+    if (!frame) return;
+    if (pending) stats.dropped++;
+    pending = frame;
+    if (stats.frames === 0 && !decoding) onState('live', 'live');
+    if (!decoding) void decodeLoop();
+  }
+
+  function connect() {
+    if (stopped) return;
+    onState('connecting', 'connecting…');
+    ws = new WebSocket(wsUrl(passive));
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      retryMs = 500;
+      onState(
+        passive ? 'live' : 'connecting',
+        passive ? 'watching (passive)' : 'waiting for the first frame…',
+      );
+    };
+    ws.onmessage = (ev) => {
+      if (!passive && stats.frames === 0) onState('live', 'live');
+      onMessage(ev);
+    };
+    ws.onclose = (ev) => {
+      ws = null;
+      if (stopped) return;
+      // 1000 + eof/stopped: the transmission ended on purpose; reconnecting would start it again.
+      if (!passive && ev.code === 1000 && (ev.reason === 'eof' || ev.reason === 'stopped')) {
+        onState(
+          'ended',
+          ev.reason === 'eof' ? 'transmission ended (end of video)' : 'transmission ended by the server',
+        );
+        return;
+      }
+      const why = ev.code === 1013 ? 'server full' : ev.reason || `connection lost (${ev.code})`;
+      onState('reconnecting', `${why}; reconnecting in ${(retryMs / 1000).toFixed(1)} s`);
+      retryTimer = window.setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 5000);
+    };
+  }
+
+  connect();
+  return {
+    stats,
+    /** Connects again after a clean end of transmission. */
+    reconnect() {
+      if (!ws && !stopped) {
+        window.clearTimeout(retryTimer);
+        connect();
+      }
+    },
+    close() {
+      stopped = true;
+      window.clearInterval(tick);
+      window.clearTimeout(retryTimer);
+      ws?.close();
+    },
+  };
+}
+
+/** Sets the overlay texts and the state line shared by the viewer and the dashboard. */
+export function bindOverlay(root) {
+  const el = (id) => root.querySelector(`[data-field="${id}"]`);
+  return {
+    onStats(s) {
+      el('fps').textContent = `FPS: ${s.fps}`;
+      el('latency').textContent =
+        s.latencyMs === null ? 'latency: –' : `latency: ${Math.round(s.latencyMs)} ms`;
+      el('resolution').textContent = s.width ? `${s.width}×${s.height}` : '';
+    },
+    onState(state, text) {
+      const line = el('state');
+      line.dataset.state = state;
+      line.textContent = text;
+      const again = el('again');
+      if (again) again.hidden = state !== 'ended';
+    },
+  };
+}
+
+function startViewerPage() {
+  const stage = document.querySelector('.stage');
+  const overlay = bindOverlay(document.body);
+  const viewer = watch(document.querySelector('canvas'), overlay);
+  document.querySelector('[data-field="again"]').addEventListener('click', () => viewer.reconnect());
+  document.querySelector('[data-field="fullscreen"]').addEventListener('click', () => {
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void stage.requestFullscreen();
+  });
+  // Exposed for tests and the curious: frames drawn, fps, latency.
+  window.framecastViewer = viewer;
+}
+
+if (document.body.dataset.page === 'viewer') startViewerPage();
