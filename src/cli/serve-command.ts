@@ -96,8 +96,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
   };
   const log = new Logger(values.json ?? false);
   const server = await serve(opts);
+  // Signal handlers go in before the 'listening' line: a supervisor may stop us as soon as it reads it.
+  const done = runUntilSignal(server, log);
   reportStart(server, log);
-  return runUntilSignal(server, log);
+  return done;
 }
 
 function retryDelayOption(value: string | undefined): number {
@@ -232,7 +234,9 @@ function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
       },
       interrupt: () => stop('SIGINT'),
     });
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    // `on`, not `once`: a second signal must not kill us by default and orphan ffmpeg; the 2 s
+    // force timer already bounds the shutdown.
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
 }
