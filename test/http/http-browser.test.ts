@@ -1,0 +1,170 @@
+import net from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve, type FramecastServer } from '../../src/server.js';
+import { artifactPath, launchChromium } from '../helpers/browser.js';
+import { collectOutput, spawnCli } from '../helpers/cli.js';
+import { killTracked } from '../helpers/processes.js';
+import { httpBase, until } from './support.js';
+
+/** What the tests touch inside the page (this file is type-checked without the DOM library). */
+interface InPage {
+  framecastViewer?: { stats: { frames: number } };
+  document: { querySelector(selector: string): { textContent: string | null } | null };
+}
+interface InPageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): {
+    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
+  };
+}
+
+let browser: Browser;
+let server: FramecastServer;
+let base: string;
+
+beforeAll(async () => {
+  [browser, server] = await Promise.all([launchChromium(), serve({ source: 'test', port: 0, httpPort: 0 })]);
+  base = httpBase(server);
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await killTracked();
+});
+
+async function newPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+  page.on('pageerror', (err) => {
+    throw err;
+  });
+  return page;
+}
+
+/** The page's "FPS: n" overlay text as a number. */
+async function overlayFps(page: Page, root = 'body'): Promise<number> {
+  const text = await page.locator(`${root} [data-field="fps"]`).innerText();
+  const m = /^FPS: (\d+)$/.exec(text);
+  if (!m) throw new Error(`unexpected overlay text ${JSON.stringify(text)}`);
+  return Number(m[1]);
+}
+
+/** Waits for `frames` drawn frames and a settled FPS overlay, returning the last FPS read. */
+async function settledFps(page: Page, root = 'body'): Promise<number> {
+  // Page code is given as strings: this file is type-checked without the DOM library.
+  await page.waitForFunction(
+    () => ((globalThis as unknown as InPage).framecastViewer?.stats.frames ?? 0) >= 60,
+    null,
+    {
+      timeout: 15_000,
+    },
+  );
+  await page.waitForTimeout(1100); // one full FPS window after frames flow
+  return overlayFps(page, root);
+}
+
+describe('viewer page at /', () => {
+  it('draws the stream on a canvas with the FPS overlay, latency and resolution as page text', async () => {
+    const page = await newPage();
+    await page.goto(`${base}/`);
+    const fps = await settledFps(page);
+    expect(fps).toBeGreaterThanOrEqual(24); // the test pattern runs at 30 fps
+    expect(fps).toBeLessThanOrEqual(36);
+    expect(await page.locator('[data-field="resolution"]').innerText()).toBe('800×450');
+    expect(await page.locator('[data-field="latency"]').innerText()).toMatch(/^latency: \d+ ms$/);
+    expect(await page.locator('[data-field="state"]').innerText()).toBe('live');
+    // The canvas really holds the picture: sample pixels from the colour bars of the test pattern.
+    const colours = await page.evaluate(() => {
+      const c = (globalThis as unknown as InPage).document.querySelector('canvas') as unknown as InPageCanvas;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set<string>();
+      for (let i = 0; i < d.length; i += 4 * 997)
+        seen.add(`${(d[i] as number) >> 6},${(d[i + 1] as number) >> 6},${(d[i + 2] as number) >> 6}`);
+      return { width: c.width, height: c.height, distinct: seen.size };
+    });
+    expect(colours).toMatchObject({ width: 800, height: 450 });
+    expect(colours.distinct).toBeGreaterThan(5);
+    await page.screenshot({ path: artifactPath('viewer.png') });
+    await page.close();
+  });
+});
+
+describe('dashboard at /dashboard', () => {
+  it('lists a connected seed client, and its button ends the transmission', async () => {
+    // A seed (legacy) client: connects and only reads.
+    const seed = net.connect(server.address().port, '127.0.0.1');
+    let bytes = 0;
+    seed.on('data', (c: Buffer) => (bytes += c.length));
+    const seedClosed = new Promise<void>((r) => seed.once('close', () => r()));
+
+    const page = await newPage();
+    await page.goto(`${base}/dashboard`);
+    const row = page.locator('#clients tbody tr[data-protocol="legacy"]');
+    await row.waitFor({ timeout: 10_000 });
+    await until(
+      async () => Number(await row.locator('td').nth(2).innerText()) > 15,
+      10_000,
+      'client fps in the table',
+    );
+    expect(await row.locator('td').nth(1).innerText()).toMatch(/^127\.0\.0\.1:\d+$/);
+    await until(
+      async () => Number(await page.locator('[data-stat="fps-out"]').innerText()) > 15,
+      10_000,
+      'source fps',
+    );
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as InPage).document.querySelector('.preview [data-field="fps"]')
+          ?.textContent !== 'FPS: 0',
+      null,
+      { timeout: 10_000 },
+    );
+    await page.screenshot({ path: artifactPath('dashboard.png') });
+
+    const ended = new Promise<string>((r) => server.once('transmission-end', (reason) => r(reason)));
+    await page.locator('#stop').click();
+    expect(await ended).toBe('stopped');
+    await seedClosed;
+    expect(bytes).toBeGreaterThan(10_000);
+    await page.locator('#stop-result', { hasText: 'transmission ended' }).waitFor({ timeout: 5000 });
+    await row.waitFor({ state: 'detached', timeout: 5000 });
+    await page.close();
+  });
+});
+
+describe("play --view browser (the client's own window)", () => {
+  it("serves the viewer on a local port fed by the client's TCP connection", async () => {
+    const child = spawnCli([
+      'play',
+      `127.0.0.1:${server.address().port}`,
+      '--view',
+      'browser',
+      '--no-open',
+      '--duration',
+      '30',
+    ]);
+    const out = collectOutput(child);
+    let url = '';
+    await until(
+      () => {
+        const m = /viewer: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.text());
+        if (m) url = m[1] as string;
+        return url !== '';
+      },
+      10_000,
+      'the viewer URL',
+    );
+    const page = await newPage();
+    await page.goto(url);
+    const fps = await settledFps(page);
+    expect(fps).toBeGreaterThanOrEqual(24);
+    expect(fps).toBeLessThanOrEqual(36);
+    expect(await page.title()).toContain('RECIBIDO');
+    expect(await page.locator('[data-field="resolution"]').innerText()).toBe('800×450');
+    await page.screenshot({ path: artifactPath('client-viewer.png') });
+    child.kill('SIGTERM');
+    await page.close();
+  });
+});
