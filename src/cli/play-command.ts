@@ -1,12 +1,20 @@
 import { parseArgs } from 'node:util';
 import { parseServerAddress, formatAddress } from '../client/address.js';
-import { FrameClient } from '../client/frame-client.js';
+import { SessionClient } from '../client/session-client.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../client/legacy-parser.js';
 import { ReceiveStats, type ReceiveSummary } from '../client/receive-stats.js';
 import { UsageError, type FramecastError } from '../errors.js';
 import { nowMs } from '../util/clock.js';
 import { choiceOption, intOption, numberOption, withUsage, sizeOption } from './args.js';
 import { onKeys } from './output.js';
+import {
+  PLAY_EXTRA_HELP,
+  PLAY_EXTRA_OPTIONS,
+  humanExtras,
+  openOutputs,
+  parsePlayExtras,
+  sessionSummary,
+} from './play-outputs.js';
 import { defaultView, startBrowserView } from './browser-view.js';
 
 /** Help text of `framecast play`. */
@@ -26,6 +34,7 @@ Options:
   --connect-timeout S  give up connecting after S seconds (default 10)
   --idle-timeout S     after the first frame, give up when nothing arrives for S seconds
                        (default 10; 0 waits forever)
+${PLAY_EXTRA_HELP}
   -h, --help           show this help
 
 Keys (in a terminal): q quits.`;
@@ -37,6 +46,13 @@ function humanSummary(s: ReceiveSummary, where: string): string {
     `received ${s.frames} frames (${size}) from ${where} in ${s.seconds.toFixed(1)} s: ` +
     `${s.fps.toFixed(1)} fps, ${(s.bytes / 1024).toFixed(0)} kB, ${s.badFrames} bad frames${lat} [${s.protocol}]`
   );
+}
+
+function hint(err: FramecastError): string {
+  if (err.code === 'ERR_AUTH') return ' (give the token with --token or FRAMECAST_TOKEN)';
+  if (err.code === 'ERR_CONNECTION' && /before sending any frame/.test(err.message))
+    return ' (a server started with --token refuses seed-framed clients; try --protocol auto with --token)';
+  return '';
 }
 
 /** `framecast play`: returns the exit code. */
@@ -56,6 +72,7 @@ export async function playCommand(argv: string[]): Promise<number> {
         'max-frame-size': { type: 'string' },
         'connect-timeout': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        ...PLAY_EXTRA_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -86,10 +103,16 @@ export async function playCommand(argv: string[]): Promise<number> {
   const json = values.json ?? false;
   const where = formatAddress(addr.host, addr.port);
 
-  const client = new FrameClient(addr, {
+  const extras = parsePlayExtras(values);
+  let onOutputError: (err: FramecastError) => void = () => {};
+  const outputs = openOutputs(values, (err) => onOutputError(err));
+  const client = new SessionClient(addr, {
     maxFrameBytes,
     connectTimeoutMs: connectTimeout * 1000,
     idleTimeoutMs: idleTimeout * 1000,
+    protocol: extras.protocol,
+    token: extras.token,
+    reconnect: extras.reconnectTimeoutMs === null ? null : { giveUpAfterMs: extras.reconnectTimeoutMs },
   });
   const stats = new ReceiveStats();
   const tty = process.stderr.isTTY === true && !json;
@@ -132,15 +155,19 @@ export async function playCommand(argv: string[]): Promise<number> {
       }
       if (durationTimer) clearTimeout(durationTimer);
       const summary = stats.summary(client.protocol, code === 0 && !err ? undefined : nowMs());
-      if (json)
-        process.stdout.write(
-          JSON.stringify(err ? { ...summary, error: { code: err.code, message: err.message } } : summary) +
-            '\n',
-        );
-      else process.stderr.write(humanSummary(summary, where) + '\n');
-      if (err) process.stderr.write(`framecast: ${err.message}\n`);
-      resolve(code);
+      void outputs.close().then((written) => {
+        const fields = { ...summary, ...sessionSummary(client), ...written };
+        if (json)
+          process.stdout.write(
+            JSON.stringify(err ? { ...fields, error: { code: err.code, message: err.message } } : fields) +
+              '\n',
+          );
+        else process.stderr.write(humanSummary(summary, where) + humanExtras(fields) + '\n');
+        if (err) process.stderr.write(`framecast: ${err.message}${hint(err)}\n`);
+        resolve(code);
+      });
     };
+    onOutputError = (err) => finish(1, err);
 
     const releaseKeys = onKeys({ q: () => finish(0, null), interrupt: () => finish(0, null) });
     process.once('SIGINT', () => finish(0, null));
@@ -150,19 +177,23 @@ export async function playCommand(argv: string[]): Promise<number> {
       if (duration !== null) durationTimer = setTimeout(() => finish(0, null), duration * 1000);
     });
     client.on('frame', (f) => {
-      stats.add(
-        f.wireBytes,
-        f.width,
-        f.height,
-        f.receivedAt,
-        f.capturedAt === null ? null : f.receivedAt - f.capturedAt,
-      );
+      stats.add(f.wireBytes, f.width, f.height, f.receivedAt, f.latencyMs);
+      outputs.write(f.jpeg);
       browser?.push(f);
       if (maxFrames > 0 && stats.frames >= maxFrames) finish(0, null);
     });
     client.on('bad-frame', () => {
       stats.badFrames++;
     });
+    client.on('status', (_code, _value, message) => process.stderr.write(`\rserver: ${message}\x1b[K\n`));
+    client.on('reconnecting', (attempt, delayMs, reason) =>
+      process.stderr.write(
+        `\r${reason}; reconnecting in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt})\x1b[K\n`,
+      ),
+    );
+    client.on('reconnected', (gapMs) =>
+      process.stderr.write(`\rreconnected after ${(gapMs / 1000).toFixed(1)} s\x1b[K\n`),
+    );
     client.on('end', () => finish(0, null));
     client.on('error', (err) => finish(err.exitCode, err));
     client.connect();

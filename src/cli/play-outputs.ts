@@ -1,0 +1,150 @@
+import type { ClockEstimate } from '../client/clock-sync.js';
+import { FrameSaver, type SaveSummary } from '../client/frame-saver.js';
+import { Recorder, type RecordSummary } from '../client/recorder.js';
+import type { SessionClient } from '../client/session-client.js';
+import type { ProtocolChoice } from '../client/stream-client.js';
+import { UsageError, type FramecastError } from '../errors.js';
+import { locateFfmpeg } from '../source/ffmpeg-path.js';
+import { resolveToken, tokenProblem, TOKEN_ENV } from '../util/token.js';
+import { choiceOption, numberOption } from './args.js';
+
+/** parseArgs descriptors of the play options for the native protocol, recording and reconnecting. */
+export const PLAY_EXTRA_OPTIONS = {
+  protocol: { type: 'string' },
+  token: { type: 'string' },
+  record: { type: 'string' },
+  'save-dir': { type: 'string' },
+  reconnect: { type: 'boolean' },
+  'reconnect-timeout': { type: 'string' },
+} as const;
+
+/** Help lines for those options. */
+export const PLAY_EXTRA_HELP = `  --protocol P         auto (default): native hello, seed framing if the server
+                       ignores it; native: require a framecast server; legacy: the
+                       seed framing only (send nothing)
+  --token T            token for a server started with --token (default: $${TOKEN_ENV})
+  --record FILE        write what arrives to FILE: .mp4/.mkv/.mov (H.264 via ffmpeg)
+                       or .mjpeg (the JPEGs as they are)
+  --save-dir DIR       write each frame to DIR/frame-NNNNNN.jpg
+  --reconnect          when the server goes away, retry with backoff and go on
+  --reconnect-timeout S  give up after S seconds without a server (default 60; 0 never)`;
+
+/** The extra play settings, validated. */
+export interface PlayExtras {
+  protocol: ProtocolChoice;
+  token: string | null;
+  reconnectTimeoutMs: number | null;
+}
+
+/** Validates the extra options (usage errors name the option). */
+export function parsePlayExtras(values: {
+  protocol?: string;
+  token?: string;
+  reconnect?: boolean;
+  'reconnect-timeout'?: string;
+}): PlayExtras {
+  const protocol = choiceOption('protocol', values.protocol, 'auto', ['auto', 'native', 'legacy'] as const);
+  const token = resolveToken(values.token);
+  const problem = token === null ? null : tokenProblem(token);
+  if (problem) throw new UsageError(`--token: ${problem}`);
+  if (token !== null && protocol === 'legacy' && values.token !== undefined) {
+    throw new UsageError('--token needs the native protocol (the seed framing has no way to send it)');
+  }
+  const timeout = numberOption('reconnect-timeout', values['reconnect-timeout'], 60, 0, 31_536_000) as number;
+  if (values['reconnect-timeout'] !== undefined && !values.reconnect) {
+    throw new UsageError('--reconnect-timeout only applies with --reconnect');
+  }
+  return {
+    protocol,
+    token: protocol === 'legacy' ? null : token,
+    reconnectTimeoutMs: values.reconnect ? timeout * 1000 : null,
+  };
+}
+
+/** Where received frames are written (--record, --save-dir). */
+export interface PlayOutputs {
+  write(jpeg: Buffer): void;
+  /** Finishes the files; resolves with what they hold. */
+  close(): Promise<{ record?: RecordSummary; saved?: SaveSummary }>;
+}
+
+/** Opens --record / --save-dir before connecting, so a bad path fails first. */
+export function openOutputs(
+  values: { record?: string; 'save-dir'?: string },
+  onError: (err: FramecastError) => void,
+): PlayOutputs {
+  const recorder =
+    values.record === undefined ? null : new Recorder(values.record, recordFfmpeg(values.record));
+  const saver = values['save-dir'] === undefined ? null : new FrameSaver(values['save-dir']);
+  recorder?.on('error', onError);
+  saver?.on('error', onError);
+  return {
+    write(jpeg) {
+      recorder?.write(jpeg);
+      saver?.write(jpeg);
+    },
+    async close() {
+      const [record, saved] = await Promise.all([recorder?.close(), saver?.close()]);
+      return { ...(record ? { record } : {}), ...(saved ? { saved } : {}) };
+    },
+  };
+}
+
+function recordFfmpeg(path: string): string {
+  // Raw MJPEG needs no ffmpeg; only look it up (and fail early) for containers.
+  return /\.mjpe?g$/i.test(path) ? '' : locateFfmpeg().path;
+}
+
+/** How latency was measured, for the summary. */
+export function clockSummary(
+  clock: ClockEstimate | null,
+): { sync: 'same-host' | 'offset-corrected'; offsetMs: number; rttMs: number } | null {
+  if (!clock) return null;
+  const r = (v: number): number => Math.round(v * 100) / 100;
+  return {
+    sync: clock.sameHost ? 'same-host' : 'offset-corrected',
+    offsetMs: r(clock.offsetMs),
+    rttMs: r(clock.rttMs),
+  };
+}
+
+/** The summary fields that come from the session (clock, reconnects) and the outputs. */
+export function sessionSummary(client: SessionClient): Record<string, unknown> {
+  return {
+    clock: clockSummary(client.handshake?.clock ?? null),
+    reconnects: client.reconnects,
+    gapMs: Math.round(client.gapMs),
+    end: client.ended ? { reason: client.ended.reason, message: client.ended.message } : null,
+  };
+}
+
+/** Human suffix: how latency was measured, reconnects, files written. */
+export function humanExtras(fields: Record<string, unknown>): string {
+  const parts: string[] = [];
+  const end = fields.end as { reason: string; message: string } | null;
+  if (end && end.reason !== 'closed') parts.push(`stream ended: ${end.message || end.reason}`);
+  const clock = fields.clock as ReturnType<typeof clockSummary>;
+  if (clock) {
+    parts.push(
+      clock.sync === 'same-host'
+        ? 'latency exact (same-host clock)'
+        : `latency offset-corrected (server clock ${clock.offsetMs >= 0 ? '+' : ''}${clock.offsetMs} ms, ±${Math.round(clock.rttMs / 2)} ms)`,
+    );
+  }
+  if (typeof fields.reconnects === 'number' && fields.reconnects > 0) {
+    parts.push(
+      `${fields.reconnects} reconnects, ${((fields.gapMs as number) / 1000).toFixed(1)} s without a connection`,
+    );
+  }
+  const record = fields.record as RecordSummary | undefined;
+  if (record)
+    parts.push(
+      `recorded ${record.frames} frames to ${record.file}${record.dropped ? ` (${record.dropped} dropped)` : ''}`,
+    );
+  const saved = fields.saved as SaveSummary | undefined;
+  if (saved)
+    parts.push(
+      `saved ${saved.saved} JPEGs in ${saved.dir}${saved.dropped ? ` (${saved.dropped} dropped)` : ''}`,
+    );
+  return parts.length ? `\n  ${parts.join('\n  ')}` : '';
+}

@@ -1,0 +1,139 @@
+import type { FramecastError } from '../errors.js';
+import { parseServerAddress, type ServerAddress } from './address.js';
+import { SessionClient, type SessionClientOptions } from './session-client.js';
+import type { HandshakeInfo, StreamEnd, StreamFrame } from './stream-client.js';
+
+/** Options of `connect()`. */
+export interface ConnectOptions extends SessionClientOptions {
+  /** Frames held for a slow loop before the socket stops reading (default 2); the server then drops for us. */
+  highWaterMark?: number;
+  /** Aborting closes the connection; the loop ends without an error. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A live stream of frames: iterate it with `for await`. Breaking out of the loop (or `close()`)
+ * closes the connection. The loop ends when the server ends the stream and throws a FramecastError
+ * (with a `code`) when the connection fails.
+ */
+export class FrameStream implements AsyncIterableIterator<StreamFrame> {
+  readonly #client: SessionClient;
+  readonly #queue: StreamFrame[] = [];
+  readonly #hwm: number;
+  #waiter: { resolve: (r: IteratorResult<StreamFrame>) => void; reject: (e: unknown) => void } | null = null;
+  #error: FramecastError | null = null;
+  #done = false;
+  #end: StreamEnd | null = null;
+
+  /** @internal use connect() */
+  constructor(addr: ServerAddress, opts: ConnectOptions) {
+    this.#hwm = opts.highWaterMark ?? 2;
+    if (!Number.isInteger(this.#hwm) || this.#hwm < 1)
+      throw new RangeError('highWaterMark must be an integer >= 1');
+    const client = new SessionClient(addr, opts);
+    this.#client = client;
+    client.on('frame', (f) => {
+      if (this.#done) return;
+      if (this.#waiter) {
+        const w = this.#waiter;
+        this.#waiter = null;
+        w.resolve({ value: f, done: false });
+        return;
+      }
+      this.#queue.push(f);
+      if (this.#queue.length >= this.#hwm) client.pause();
+    });
+    client.on('end', (end) => {
+      this.#end = end;
+      this.#settle(null);
+    });
+    client.on('error', (err) => this.#settle(err));
+    // Without a listener EventEmitter would throw on these; callers read them from the stream instead.
+    client.on('bad-frame', () => {});
+    if (opts.signal) {
+      if (opts.signal.aborted) this.close();
+      else opts.signal.addEventListener('abort', () => this.close(), { once: true });
+    }
+    if (!this.#done) client.connect();
+  }
+
+  /** Protocol in use: `native` or `legacy` once settled. */
+  get protocol(): string {
+    return this.#client.protocol;
+  }
+
+  /** Server name and clock estimate of the current connection (null before the handshake). */
+  get handshake(): HandshakeInfo | null {
+    return this.#client.handshake;
+  }
+
+  /** How the stream ended cleanly (null while it runs or after an error). */
+  get ended(): StreamEnd | null {
+    return this.#end;
+  }
+
+  /** Reconnects so far (with the `reconnect` option) and total ms without a connection. */
+  get reconnects(): { count: number; gapMs: number } {
+    return { count: this.#client.reconnects, gapMs: this.#client.gapMs };
+  }
+
+  /** Listens for STATUS messages (e.g. waiting for a place). */
+  onStatus(listener: (code: number, value: number, message: string) => void): this {
+    this.#client.on('status', listener);
+    return this;
+  }
+
+  #settle(err: FramecastError | null): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#error = err;
+    this.#client.close();
+    const w = this.#waiter;
+    this.#waiter = null;
+    if (w && this.#queue.length === 0) this.#deliverEnd(w.resolve, w.reject);
+  }
+
+  #deliverEnd(resolve: (r: IteratorResult<StreamFrame>) => void, reject: (e: unknown) => void): void {
+    const err = this.#error;
+    this.#error = null;
+    if (err) reject(err);
+    else resolve({ value: undefined, done: true });
+  }
+
+  next(): Promise<IteratorResult<StreamFrame>> {
+    const f = this.#queue.shift();
+    if (f) {
+      if (!this.#done && this.#queue.length < this.#hwm) this.#client.resume();
+      return Promise.resolve({ value: f, done: false });
+    }
+    return new Promise((resolve, reject) => {
+      if (this.#done) this.#deliverEnd(resolve, reject);
+      else this.#waiter = { resolve, reject };
+    });
+  }
+
+  /** Called by `break`/`return` in a for-await loop: closes the connection. */
+  return(): Promise<IteratorResult<StreamFrame>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Closes the connection; a pending or later `next()` reports the end. Idempotent. */
+  close(): void {
+    this.#queue.length = 0;
+    this.#settle(null);
+  }
+}
+
+/**
+ * Connects to a framecast server (or a seed servidor.py) and returns the frames as an async
+ * iterable. `address` is `HOST[:PORT]` (default port 9999) or a parsed address.
+ */
+export function connect(address: string | ServerAddress, options: ConnectOptions = {}): FrameStream {
+  const addr = typeof address === 'string' ? parseServerAddress(address) : address;
+  return new FrameStream(addr, options);
+}

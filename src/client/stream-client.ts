@@ -1,0 +1,344 @@
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import { FramecastError } from '../errors.js';
+import { ErrorCode, NATIVE_MAGIC, StatusCode, encodeHello } from '../protocol/native.js';
+import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
+import { nowMs } from '../util/clock.js';
+import { jpegInfo, looksLikeJpeg } from '../util/jpeg.js';
+import { formatAddress, type ServerAddress } from './address.js';
+import { estimateClock, frameLatency, isLocalAddress, type ClockEstimate } from './clock-sync.js';
+import type { FrameClientOptions, ReceivedFrame } from './frame-client.js';
+import { DEFAULT_MAX_FRAME_BYTES, LegacyParser } from './legacy-parser.js';
+
+/** Which protocol to speak: `auto` says hello and falls back to the seed framing if the server ignores it. */
+export type ProtocolChoice = 'auto' | 'native' | 'legacy';
+
+/** A received frame with the native protocol's timestamps (null over the seed framing). */
+export interface StreamFrame extends ReceivedFrame {
+  /** Server wall-clock ms when the JPEG was ready. */
+  encodedAt: number | null;
+  /** Server wall-clock ms when the server handed the frame to this connection. */
+  sentAt: number | null;
+  /** Capture-to-receive delay in ms, clock offset applied across machines; null over the seed framing. */
+  latencyMs: number | null;
+}
+
+/** How the stream ended cleanly. */
+export interface StreamEnd {
+  /** The server's END reason, or `closed` when the seed framing just closed. */
+  reason: string;
+  message: string;
+}
+
+/** What the connection settled on. */
+export interface HandshakeInfo {
+  protocol: 'native' | 'legacy';
+  /** Server software name from the welcome, null over the seed framing. */
+  server: string | null;
+  clock: ClockEstimate | null;
+}
+
+/** Options of a StreamClient. */
+export interface StreamClientOptions extends FrameClientOptions {
+  /** Default `auto`. */
+  protocol?: ProtocolChoice;
+  /** Token to present in the hello. */
+  token?: string | null;
+}
+
+/** Events of a StreamClient. */
+export interface StreamClientEvents {
+  connect: [];
+  handshake: [info: HandshakeInfo];
+  frame: [frame: StreamFrame];
+  status: [code: number, value: number, message: string];
+  'bad-frame': [reason: string];
+  end: [end: StreamEnd];
+  error: [err: FramecastError];
+}
+
+const REFUSAL_CODES: Record<number, 'ERR_AUTH' | 'ERR_SERVER_REFUSED'> = {
+  [ErrorCode.TokenRequired]: 'ERR_AUTH',
+  [ErrorCode.TokenInvalid]: 'ERR_AUTH',
+};
+
+/**
+ * One connection to a framecast (or seed) server. With `auto` (default) it opens with the native
+ * hello; a server that answers with the native preamble is native, one that answers with anything
+ * else is a seed server (it never reads, so its first bytes are a length prefix, which can never
+ * equal "FCST" under the frame size cap) and its bytes are parsed as the seed framing.
+ */
+export class StreamClient extends EventEmitter<StreamClientEvents> {
+  readonly #addr: ServerAddress;
+  readonly #opts: StreamClientOptions;
+  readonly #where: string;
+  #socket: net.Socket | null = null;
+  #mode: 'detect' | 'native' | 'legacy';
+  #fallback = false;
+  #pending: Buffer = Buffer.alloc(0);
+  #native: NativeParser | null = null;
+  #legacy: LegacyParser | null = null;
+  #helloAt = 0;
+  #info: HandshakeInfo | null = null;
+  #ended: StreamEnd | null = null;
+  #bytesIn = 0;
+  #seq = 0;
+  #waiting = false;
+  #done = false;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(addr: ServerAddress, opts: StreamClientOptions = {}) {
+    super();
+    this.#addr = addr;
+    this.#opts = opts;
+    this.#where = formatAddress(addr.host, addr.port);
+    this.#mode = opts.protocol === 'legacy' ? 'legacy' : 'detect';
+  }
+
+  /** The protocol in use (`auto` until the server's first bytes decide it). */
+  get protocol(): string {
+    return this.#info?.protocol ?? (this.#mode === 'detect' ? (this.#opts.protocol ?? 'auto') : this.#mode);
+  }
+
+  /** What the handshake settled, or null before. */
+  get handshake(): HandshakeInfo | null {
+    return this.#info;
+  }
+
+  /** Opens the connection; events follow. */
+  connect(): void {
+    const { host, port } = this.#addr;
+    const socket = net.connect({ host, port, noDelay: true });
+    this.#socket = socket;
+    this.#arm(this.#opts.connectTimeoutMs ?? 10_000, `no answer from ${this.#where}`, 'ERR_CONNECT_TIMEOUT');
+    socket.once('connect', () => {
+      this.#disarm();
+      if (this.#mode === 'detect') {
+        this.#helloAt = nowMs();
+        socket.write(encodeHello(this.#opts.token ?? '', this.#helloAt));
+        // A framecast server answers a hello at once; only an explicit native client insists on it.
+        if (this.#opts.protocol === 'native') {
+          const ms = this.#opts.connectTimeoutMs ?? 10_000;
+          this.#arm(ms, `${this.#where} did not answer the native hello`, 'ERR_PROTOCOL');
+        }
+      } else {
+        this.#legacy = new LegacyParser(this.#opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+        this.#settle({ protocol: 'legacy', server: null, clock: null });
+      }
+      this.emit('connect');
+    });
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.once('end', () => this.#onEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.#onSocketError(err));
+    socket.once('close', () => this.#fail('ERR_CONNECTION', `connection to ${this.#where} closed`));
+  }
+
+  /** Stops reading (TCP backpressure: the server then drops frames for us instead of queueing). */
+  pause(): void {
+    this.#socket?.pause();
+  }
+
+  /** Resumes reading after pause(). */
+  resume(): void {
+    this.#socket?.resume();
+  }
+
+  #arm(ms: number, message: string, code: 'ERR_CONNECT_TIMEOUT' | 'ERR_PROTOCOL' | 'ERR_CONNECTION'): void {
+    this.#disarm();
+    if (ms > 0) this.#timer = setTimeout(() => this.#fail(code, message), ms);
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #armIdle(): void {
+    const ms = this.#opts.idleTimeoutMs ?? 0;
+    // A client waiting for a place gets no frames for as long as it waits: that is not a stall.
+    if (ms <= 0 || this.#waiting) return;
+    if (this.#timer) this.#timer.refresh();
+    else this.#arm(ms, `stream from ${this.#where} stalled: no data for ${ms / 1000} s`, 'ERR_CONNECTION');
+  }
+
+  #settle(info: HandshakeInfo): void {
+    this.#info = info;
+    this.emit('handshake', info);
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#done) return;
+    const receivedAt = nowMs();
+    this.#bytesIn += chunk.length;
+    if (this.#mode === 'detect') this.#disarm();
+    this.#armIdle();
+    try {
+      if (this.#mode === 'detect') {
+        this.#pending = Buffer.concat([this.#pending, chunk]);
+        if (this.#pending.length < NATIVE_MAGIC.length) return;
+        chunk = this.#pending;
+        this.#pending = Buffer.alloc(0);
+        this.#detect(chunk);
+      }
+      if (this.#mode === 'native') {
+        (this.#native as NativeParser).push(chunk, (m) => this.#onMessage(m, receivedAt));
+      } else {
+        (this.#legacy as LegacyParser).push(chunk, (p) => this.#onLegacyPayload(p, receivedAt));
+      }
+    } catch (err) {
+      const e = err as FramecastError;
+      this.#fail(e.code, e.message);
+    }
+  }
+
+  #detect(first: Buffer): void {
+    const max = this.#opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    if (first.subarray(0, NATIVE_MAGIC.length).equals(NATIVE_MAGIC)) {
+      this.#mode = 'native';
+      this.#native = new NativeParser(max);
+      return;
+    }
+    if (this.#opts.protocol === 'native') {
+      throw new FramecastError(
+        'ERR_PROTOCOL',
+        `${this.#where} does not speak the native protocol (a seed server?); use protocol auto or legacy`,
+      );
+    }
+    this.#mode = 'legacy';
+    this.#fallback = true;
+    this.#legacy = new LegacyParser(max);
+    this.#settle({ protocol: 'legacy', server: null, clock: null });
+  }
+
+  #onMessage(m: NativeMessage, receivedAt: number): void {
+    if (this.#done) return;
+    if (m.type === 'welcome') {
+      const sameHost = isLocalAddress(this.#socket?.remoteAddress);
+      const clock = estimateClock(this.#helloAt, m.helloReceivedAt, m.welcomeSentAt, receivedAt, sameHost);
+      this.#settle({ protocol: 'native', server: m.server, clock });
+    } else if (m.type === 'error') {
+      const code = REFUSAL_CODES[m.code] ?? 'ERR_SERVER_REFUSED';
+      this.#fail(code, `${this.#where} refused the connection: ${m.message || `error ${m.code}`}`);
+    } else if (this.#info === null) {
+      throw new FramecastError('ERR_PROTOCOL', `${this.#where} sent a message before its welcome`);
+    } else if (m.type === 'frame') {
+      const seq = m.seq;
+      this.#waiting = false;
+      if (!looksLikeJpeg(m.jpeg)) {
+        this.emit('bad-frame', `frame ${seq} is not a JPEG (${m.jpeg.length} bytes)`);
+        return;
+      }
+      this.emit('frame', {
+        jpeg: m.jpeg,
+        seq,
+        width: m.width,
+        height: m.height,
+        capturedAt: m.capturedAt,
+        encodedAt: m.encodedAt,
+        sentAt: m.sentAt,
+        receivedAt,
+        wireBytes: m.wireBytes,
+        latencyMs: frameLatency(receivedAt, m.capturedAt, this.#info.clock),
+      });
+    } else if (m.type === 'status') {
+      if (m.code === StatusCode.Waiting) {
+        this.#waiting = true;
+        this.#disarm();
+      }
+      this.emit('status', m.code, m.value, m.message);
+    } else if (m.type === 'end') {
+      this.#ended = { reason: m.reason, message: m.message };
+    }
+  }
+
+  #onLegacyPayload(payload: Buffer, receivedAt: number): void {
+    if (this.#done) return;
+    const jpeg = Buffer.from(payload.toString('latin1'), 'base64');
+    const seq = this.#seq++;
+    const info = looksLikeJpeg(jpeg) ? jpegInfo(jpeg) : null;
+    if (!info) {
+      this.emit('bad-frame', `frame ${seq} is not a JPEG (${payload.length} bytes)`);
+      return;
+    }
+    this.emit('frame', {
+      jpeg,
+      seq,
+      width: info.width,
+      height: info.height,
+      capturedAt: null,
+      encodedAt: null,
+      sentAt: null,
+      receivedAt,
+      wireBytes: payload.length + 4,
+      latencyMs: null,
+    });
+  }
+
+  #onEnd(): void {
+    if (this.#done) return;
+    if (this.#mode === 'native') {
+      if (this.#ended) this.#finish(this.#ended);
+      else
+        this.#fail(
+          'ERR_CONNECTION',
+          `connection to ${this.#where} lost: the server closed without ending the stream`,
+        );
+      return;
+    }
+    if (this.#mode === 'detect') {
+      this.#fail('ERR_CONNECTION', `${this.#where} closed the connection without answering`);
+      return;
+    }
+    if (this.#bytesIn === 0) {
+      // The seed framing cannot say why; a server that requires a token closes on seed clients.
+      this.#fail('ERR_CONNECTION', `${this.#where} closed the connection before sending any frame`);
+      return;
+    }
+    try {
+      (this.#legacy as LegacyParser).finish();
+      this.#finish({ reason: 'closed', message: '' });
+    } catch (err) {
+      const e = err as FramecastError;
+      this.#fail(e.code, e.message);
+    }
+  }
+
+  #onSocketError(err: NodeJS.ErrnoException): void {
+    const w = this.#where;
+    if (err.code === 'ECONNREFUSED') {
+      this.#fail('ERR_CONNECTION_REFUSED', `connection refused by ${w}: is framecast serve running there?`);
+    } else if (err.code === 'ECONNRESET' && this.#fallback && this.#legacy?.atBoundary && this.#seq > 0) {
+      // A seed server closes with our unread hello in its buffer, which the kernel turns into a reset.
+      this.#finish({ reason: 'closed', message: '' });
+    } else if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      this.#fail('ERR_CONNECTION', `connection to ${w} lost (${err.code})`);
+    } else {
+      this.#fail('ERR_CONNECTION', `cannot connect to ${w}: ${err.message}`);
+    }
+  }
+
+  #finish(end: StreamEnd): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#cleanup();
+    this.emit('end', end);
+  }
+
+  #fail(code: FramecastError['code'], message: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#cleanup();
+    this.emit('error', new FramecastError(code, message));
+  }
+
+  #cleanup(): void {
+    this.#disarm();
+    this.#socket?.destroy();
+  }
+
+  /** Closes the connection without an event (the user quit). Idempotent. */
+  close(): void {
+    this.#done = true;
+    this.#cleanup();
+  }
+}
