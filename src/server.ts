@@ -16,6 +16,7 @@ import type { Publisher } from './hub/publisher.js';
 import { createNativeHandshake } from './transports/tcp/native-handshake.js';
 import { tokenProblem } from './util/token.js';
 import { HttpServer } from './transports/http/http-server.js';
+import { IpLimiter } from './transports/ip-limiter.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -46,6 +47,12 @@ export interface ServeOptions {
   maxWaiting?: number;
   /** Silence after which a TCP client is taken for a seed client (default 100 ms). */
   helloGraceMs?: number;
+  /** Connections open at once from one IP address, all transports together (default 0 = no cap). */
+  maxClientsPerIp?: number;
+  /** HTTP: request headers must arrive within this time (default 10000 ms; slow-header clients are cut). */
+  httpHeadersTimeoutMs?: number;
+  /** HTTP: the whole request must arrive within this time (default 30000 ms). */
+  httpRequestTimeoutMs?: number;
   /** Feed frames yourself instead of a source (set by the publish API). */
   producer?: () => FrameProducer;
   /** Frames your program publishes (see createPublisher) instead of a source. */
@@ -97,6 +104,9 @@ export interface ResolvedServeOptions {
   maxClients: number;
   maxWaiting: number;
   helloGraceMs: number;
+  maxClientsPerIp: number;
+  httpHeadersTimeoutMs: number;
+  httpRequestTimeoutMs: number;
   /** True when clients must present a token (the token itself is never kept here, so it is never logged). */
   tokenRequired: boolean;
   /** Seed clients are served even though a token is required. */
@@ -133,6 +143,9 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     maxClients: checkInt('maxClients', o.maxClients ?? 100, 1, 100_000),
     maxWaiting: checkInt('maxWaiting', o.maxWaiting ?? 1000, 0, 100_000),
     helloGraceMs: checkInt('helloGraceMs', o.helloGraceMs ?? 100, 10, 5000),
+    maxClientsPerIp: checkInt('maxClientsPerIp', o.maxClientsPerIp ?? 0, 0, 100_000),
+    httpHeadersTimeoutMs: checkInt('httpHeadersTimeoutMs', o.httpHeadersTimeoutMs ?? 10_000, 100, 600_000),
+    httpRequestTimeoutMs: checkInt('httpRequestTimeoutMs', o.httpRequestTimeoutMs ?? 30_000, 100, 3_600_000),
     tokenRequired: o.token !== undefined && o.token !== null,
     allowLegacy: o.allowLegacy ?? false,
     helloTimeoutMs: checkInt('helloTimeoutMs', o.helloTimeoutMs ?? 5000, 100, 60_000),
@@ -270,7 +283,9 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     maxWaiting: opts.maxWaiting,
     lossless: !opts.pace,
   });
+  const limiter = new IpLimiter(opts.maxClientsPerIp);
   const tcp = new TcpServer({
+    limiter,
     host: opts.host,
     port: opts.port,
     hub,
@@ -288,7 +303,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       }),
   });
   await tcp.listen();
-  const http = opts.httpPort === null ? null : await listenHttp(opts, options, hub, token, tcp);
+  const http = opts.httpPort === null ? null : await listenHttp(opts, options, hub, token, tcp, limiter);
   return new FramecastServer(opts, hub, tcp, ffmpeg, spec, http);
 }
 
@@ -298,8 +313,12 @@ async function listenHttp(
   hub: Hub,
   token: string | null,
   tcp: TcpServer,
+  limiter: IpLimiter,
 ): Promise<HttpServer> {
   const http = new HttpServer({
+    limiter,
+    headersTimeoutMs: opts.httpHeadersTimeoutMs,
+    requestTimeoutMs: opts.httpRequestTimeoutMs,
     host: opts.host,
     port: opts.httpPort ?? 0,
     portFallback: options.httpPortFallback ?? false,

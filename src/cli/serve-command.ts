@@ -28,6 +28,8 @@ Options:
   --retry-delay S      a camera or URL that fails is retried after S seconds, doubling up to
                        30 s, while clients see NO SIGNAL (0-3600, default 1; 0 = do not retry)
   --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
+  --max-clients-per-ip N  connections at once from one IP address, TCP and HTTP together
+                       (0-100000, default 0 = no cap; set it when serving a network)
 ${SERVE_TOKEN_HELP}
   --http-port N|off    HTTP for browsers and players: viewer (/), /dashboard, /stream.mjpg,
                        /snapshot.jpg, /ws, /stats, /metrics (default 8080, or a free port when
@@ -63,6 +65,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         loop: { type: 'boolean' },
         'retry-delay': { type: 'string' },
         'max-clients': { type: 'string' },
+        'max-clients-per-ip': { type: 'string' },
         token: { type: 'string' },
         'allow-legacy': { type: 'boolean' },
         'http-port': { type: 'string' },
@@ -91,6 +94,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     loop: values.loop ?? false,
     retryDelayMs: retryDelayOption(values['retry-delay']),
     maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
+    maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000),
     ...serveTokenOptions(values.token, values['allow-legacy']),
     ...httpOptions(values['http-port'], values['allow-origin']),
   };

@@ -1,10 +1,11 @@
 import http from 'node:http';
 import { EventEmitter } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { authorized, corsHeaders, originAllowed } from './auth.js';
+import type { IpLimiter } from '../ip-limiter.js';
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { serveMjpeg } from './mjpeg.js';
@@ -30,6 +31,12 @@ export interface HttpServerOptions {
   startedAt: number;
   /** How long /snapshot.jpg waits for a first frame when nothing is being transmitted. */
   snapshotTimeoutMs?: number;
+  /** Per-address connection cap shared with the other transports (--max-clients-per-ip). */
+  limiter?: IpLimiter;
+  /** A client must send its request headers within this time (slowloris guard; default 10 s). */
+  headersTimeoutMs?: number;
+  /** ...and its whole request within this time (default 30 s; streams are responses, not requests). */
+  requestTimeoutMs?: number;
 }
 
 /** Events of the HTTP transport. */
@@ -66,7 +73,27 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     this.#ws = new WsEndpoint(this.#ctx);
     this.#sampler = new StatsSampler(opts.hub, () => this.#ws.monitors, opts.startedAt);
     this.#metrics = new ServerMetrics(opts.hub, this.#sampler);
-    this.#server = http.createServer({ noDelay: true }, (req, res) => this.#onRequest(req, res));
+    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    this.#server = http.createServer(
+      {
+        noDelay: true,
+        headersTimeout,
+        requestTimeout: Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000),
+        // Node checks those timeouts only this often (30 s by default): a slow client would outlive them.
+        connectionsCheckingInterval: Math.min(1000, headersTimeout),
+      },
+      (req, res) => this.#onRequest(req, res),
+    );
+    this.#server.on('connection', (socket: Socket) => {
+      if (opts.limiter && !opts.limiter.admit(socket)) {
+        this.emit(
+          'refused',
+          peerOfSocket(socket),
+          'too many connections from this address (--max-clients-per-ip)',
+        );
+        socket.destroy();
+      }
+    });
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     this.#server.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -230,4 +257,9 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     });
     return this.#closing;
   }
+}
+
+function peerOfSocket(socket: Socket): string {
+  const a = socket.remoteAddress ?? '?';
+  return a.includes(':') ? `[${a}]:${socket.remotePort}` : `${a}:${socket.remotePort}`;
 }

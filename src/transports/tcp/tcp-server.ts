@@ -5,6 +5,7 @@ import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
 import { legacyWire } from './legacy-framing.js';
+import type { IpLimiter } from '../ip-limiter.js';
 
 /** First bytes a native client sends; anything else that arrives before the grace period ends is refused. */
 export const NATIVE_MAGIC = Buffer.from('FCST', 'latin1');
@@ -28,6 +29,8 @@ export interface TcpServerOptions {
   native?: NativeHandshake;
   /** Connections still in their hello phase at once; beyond it new ones are dropped. */
   maxHandshakes?: number;
+  /** Per-address connection cap shared with the other transports (--max-clients-per-ip). */
+  limiter?: IpLimiter;
 }
 
 /** Events of the TCP transport. */
@@ -103,6 +106,11 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
     socket.on('error', () => socket.destroy());
     if (this.#handshakes >= (this.#opts.maxHandshakes ?? 256)) {
       this.emit('refused', address, 'too many connections in handshake');
+      socket.destroy();
+      return;
+    }
+    if (this.#opts.limiter && !this.#opts.limiter.admit(socket)) {
+      this.emit('refused', address, 'too many connections from this address (--max-clients-per-ip)');
       socket.destroy();
       return;
     }

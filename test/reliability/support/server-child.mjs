@@ -39,4 +39,8 @@ process.on('message', (msg) => {
   else if (msg === 'close') void server.close().then(() => process.exit(0));
 });
 process.on('disconnect', () => void server.close().then(() => process.exit(0)));
-process.send?.({ type: 'ready', port: server.address().port });
+process.send?.({
+  type: 'ready',
+  port: server.address().port,
+  httpPort: server.httpAddress?.()?.port ?? null,
+});

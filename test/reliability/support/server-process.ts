@@ -26,6 +26,8 @@ export interface ChildStats {
 export interface ServerProcess {
   pid: number;
   port: number;
+  /** The HTTP port, or null when HTTP is off. */
+  httpPort: number | null;
   child: ChildProcess;
   stats(): Promise<ChildStats>;
   events(): Promise<Array<Record<string, unknown>>>;
@@ -62,11 +64,13 @@ export async function startServerProcess(
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  let httpPort: number | null = null;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server child did not start')), 15_000);
     child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
-    child.on('message', (m: { type: string; port?: number }) => {
+    child.on('message', (m: { type: string; port?: number; httpPort?: number | null }) => {
       if (m.type === 'ready') {
+        httpPort = m.httpPort ?? null;
         clearTimeout(timer);
         resolve(m.port as number);
       }
@@ -76,6 +80,7 @@ export async function startServerProcess(
   return {
     pid,
     port,
+    httpPort,
     child,
     stats: () => request<ChildStats>(child, 'stats'),
     events: () => request<Array<Record<string, unknown>>>(child, 'events'),
