@@ -4,24 +4,16 @@ import { FramecastError } from '../errors.js';
 import { ErrorCode, NATIVE_MAGIC, StatusCode, encodeHello } from '../protocol/native.js';
 import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
 import { nowMs } from '../util/clock.js';
-import { jpegInfo, looksLikeJpeg } from '../util/jpeg.js';
 import { formatAddress, type ServerAddress } from './address.js';
-import { estimateClock, frameLatency, isLocalAddress, type ClockEstimate } from './clock-sync.js';
-import type { FrameClientOptions, ReceivedFrame } from './frame-client.js';
+import { estimateClock, isLocalAddress, type ClockEstimate } from './clock-sync.js';
+import type { FrameClientOptions } from './frame-client.js';
 import { DEFAULT_MAX_FRAME_BYTES, LegacyParser } from './legacy-parser.js';
+import { fromNativeFrame, fromSeedPayload, type StreamFrame } from './received-frame.js';
+
+export type { StreamFrame } from './received-frame.js';
 
 /** Which protocol to speak: `auto` says hello and falls back to the seed framing if the server ignores it. */
 export type ProtocolChoice = 'auto' | 'native' | 'legacy';
-
-/** A received frame with the native protocol's timestamps (null over the seed framing). */
-export interface StreamFrame extends ReceivedFrame {
-  /** Server wall-clock ms when the JPEG was ready. */
-  encodedAt: number | null;
-  /** Server wall-clock ms when the server handed the frame to this connection. */
-  sentAt: number | null;
-  /** Capture-to-receive delay in ms, clock offset applied across machines; null over the seed framing. */
-  latencyMs: number | null;
-}
 
 /** How the stream ended cleanly. */
 export interface StreamEnd {
@@ -222,24 +214,10 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
     } else if (this.#info === null) {
       throw new FramecastError('ERR_PROTOCOL', `${this.#where} sent a message before its welcome`);
     } else if (m.type === 'frame') {
-      const seq = m.seq;
       this.#waiting = false;
-      if (!looksLikeJpeg(m.jpeg)) {
-        this.emit('bad-frame', `frame ${seq} is not a JPEG (${m.jpeg.length} bytes)`);
-        return;
-      }
-      this.emit('frame', {
-        jpeg: m.jpeg,
-        seq,
-        width: m.width,
-        height: m.height,
-        capturedAt: m.capturedAt,
-        encodedAt: m.encodedAt,
-        sentAt: m.sentAt,
-        receivedAt,
-        wireBytes: m.wireBytes,
-        latencyMs: frameLatency(receivedAt, m.capturedAt, this.#info.clock),
-      });
+      const f = fromNativeFrame(m, receivedAt, this.#info.clock);
+      if (typeof f === 'string') this.emit('bad-frame', f);
+      else this.emit('frame', f);
     } else if (m.type === 'status') {
       if (m.code === StatusCode.Waiting) {
         this.#waiting = true;
@@ -253,25 +231,9 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
 
   #onLegacyPayload(payload: Buffer, receivedAt: number): void {
     if (this.#done) return;
-    const jpeg = Buffer.from(payload.toString('latin1'), 'base64');
-    const seq = this.#seq++;
-    const info = looksLikeJpeg(jpeg) ? jpegInfo(jpeg) : null;
-    if (!info) {
-      this.emit('bad-frame', `frame ${seq} is not a JPEG (${payload.length} bytes)`);
-      return;
-    }
-    this.emit('frame', {
-      jpeg,
-      seq,
-      width: info.width,
-      height: info.height,
-      capturedAt: null,
-      encodedAt: null,
-      sentAt: null,
-      receivedAt,
-      wireBytes: payload.length + 4,
-      latencyMs: null,
-    });
+    const f = fromSeedPayload(payload, this.#seq++, receivedAt);
+    if (typeof f === 'string') this.emit('bad-frame', f);
+    else this.emit('frame', f);
   }
 
   #onEnd(): void {

@@ -1,0 +1,55 @@
+import type { NativeMessage } from '../protocol/native-parser.js';
+import { jpegInfo, looksLikeJpeg } from '../util/jpeg.js';
+import { frameLatency, type ClockEstimate } from './clock-sync.js';
+import type { ReceivedFrame } from './frame-client.js';
+
+/** A received frame with the native protocol's timestamps (null over the seed framing). */
+export interface StreamFrame extends ReceivedFrame {
+  /** Server wall-clock ms when the JPEG was ready. */
+  encodedAt: number | null;
+  /** Server wall-clock ms when the server handed the frame to this connection. */
+  sentAt: number | null;
+  /** Capture-to-receive delay in ms, clock offset applied across machines; null over the seed framing. */
+  latencyMs: number | null;
+}
+
+/** A native FRAME as the client reports it, or the reason it is not a usable JPEG. */
+export function fromNativeFrame(
+  m: Extract<NativeMessage, { type: 'frame' }>,
+  receivedAt: number,
+  clock: ClockEstimate | null,
+): StreamFrame | string {
+  // The header gives the size; checking SOI/EOI is cheap, a full marker walk per frame is not needed.
+  if (!looksLikeJpeg(m.jpeg)) return `frame ${m.seq} is not a JPEG (${m.jpeg.length} bytes)`;
+  return {
+    jpeg: m.jpeg,
+    seq: m.seq,
+    width: m.width,
+    height: m.height,
+    capturedAt: m.capturedAt,
+    encodedAt: m.encodedAt,
+    sentAt: m.sentAt,
+    receivedAt,
+    wireBytes: m.wireBytes,
+    latencyMs: frameLatency(receivedAt, m.capturedAt, clock),
+  };
+}
+
+/** A seed-framed payload (base64 text of a JPEG) as the client reports it, or why it is unusable. */
+export function fromSeedPayload(payload: Buffer, seq: number, receivedAt: number): StreamFrame | string {
+  const jpeg = Buffer.from(payload.toString('latin1'), 'base64');
+  const info = looksLikeJpeg(jpeg) ? jpegInfo(jpeg) : null;
+  if (!info) return `frame ${seq} is not a JPEG (${payload.length} bytes)`;
+  return {
+    jpeg,
+    seq,
+    width: info.width,
+    height: info.height,
+    capturedAt: null,
+    encodedAt: null,
+    sentAt: null,
+    receivedAt,
+    wireBytes: payload.length + 4,
+    latencyMs: null,
+  };
+}
