@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, StatusCode, encodeHello } from '../../src/protocol/native.js';
+import { createNativeHandshake } from '../../src/transports/tcp/native-handshake.js';
 import type { NativeMessage } from '../../src/protocol/native-parser.js';
 import {
   publishingServer,
@@ -161,5 +162,38 @@ describe('native handshake', () => {
     srv.publisher.end();
     const got = await session;
     expect(got.messages.at(-1)).toMatchObject({ type: 'end', reason: 'eof' });
+  });
+
+  it('holds at most maxPending unfinished hellos; the next is refused at once', async () => {
+    const hook = createNativeHandshake({
+      token: null,
+      lossless: false,
+      onDrained: () => {},
+      hasRoom: () => true,
+      helloTimeoutMs: 3000,
+      maxPending: 1,
+    });
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        hook(socket, first).catch(() => socket.destroy());
+      });
+    });
+    await new Promise<void>((r) => server.listen({ host: '127.0.0.1', port: 0 }, r));
+    const port = (server.address() as net.AddressInfo).port;
+    const slow = net.connect({ host: '127.0.0.1', port });
+    slow.on('error', () => {});
+    slow.write('FCST');
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const s = await rawNative(port, encodeHello('', Date.now()));
+    expect(errorOf(s.messages)).toMatchObject({
+      code: ErrorCode.ServerFull,
+      message: 'too many connections in handshake',
+    });
+    expect(Date.now() - t0).toBeLessThan(1500);
+    slow.destroy();
+    await new Promise((r) => server.close(r));
   });
 });

@@ -32,6 +32,8 @@ export interface NativeHandshakeOptions {
   hasRoom: () => boolean;
   /** A client must complete its hello within this time (default 5000 ms). */
   helloTimeoutMs?: number;
+  /** Hellos in progress at once (default 256); beyond it a new one is refused at once. */
+  maxPending?: number;
 }
 
 /** Bytes a native client may send after its hello (version 1 clients send none). */
@@ -117,11 +119,17 @@ function peerOf(socket: net.Socket): string {
  */
 export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHandshake {
   const timeoutMs = opts.helloTimeoutMs ?? 5000;
+  const maxPending = opts.maxPending ?? 256;
+  let pending = 0;
   return (socket, firstBytes) =>
     new Promise<Subscriber | null>((resolve, reject) => {
       let buf = firstBytes;
       let done = false;
+      // Each hello may take up to timeoutMs: bound how many slow ones can be held at once.
+      const crowded = pending >= maxPending;
+      pending++;
       const finish = (): void => {
+        if (!done) pending--;
         done = true;
         clearTimeout(timer);
         socket.off('data', onData);
@@ -192,6 +200,10 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
       );
       socket.on('data', onData);
       socket.once('close', onClose);
+      if (crowded) {
+        refuse(ErrorCode.ServerFull, 'too many connections in handshake', 'ERR_PROTOCOL');
+        return;
+      }
       check();
       if (!done) socket.resume();
     });
