@@ -51,10 +51,19 @@ function originOption(value: string | undefined): string | null {
 }
 
 /** The lines `serve` prints about its HTTP endpoints, one per reachable host. */
-export function httpLines(hosts: readonly string[], port: number, requested: number | null): string[] {
+export function httpLines(
+  hosts: readonly string[],
+  port: number,
+  requested: number | null,
+  tokenRequired = false,
+): string[] {
   const busy = requested !== null && requested !== 0 && requested !== port ? ` (${requested} was busy)` : '';
-  return hosts.map((h) => {
+  const lines = hosts.map((h) => {
     const base = `http://${formatAddress(h, port)}`;
     return `  watch in a browser: ${base}/   dashboard: ${base}/dashboard   MJPEG: ${base}/stream.mjpg${busy}`;
   });
+  // The token itself is never printed (logs end up in places); say how to use it instead.
+  if (tokenRequired)
+    lines.push('  (a token is required: add ?token=TOKEN to these URLs, or send Authorization: Bearer)');
+  return lines;
 }

@@ -128,7 +128,7 @@ function reportStart(server: FramecastServer, log: Logger): void {
     `framecast: serving ${server.spec?.kind === 'test' ? 'the test pattern' : (server.spec?.name ?? 'published frames')} on tcp://${formatAddress(host, port)}` +
       ` (width ${o.width || 'source'}, quality ${o.quality}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients${o.tokenRequired ? `, token required${o.allowLegacy ? ', seed clients allowed without it' : ''}` : ''})\n` +
       urls.map((u) => `  connect with: framecast play ${u}   (or the seed's cliente.py)`).join('\n') +
-      (httpPort === null ? '' : '\n' + httpLines(hosts, httpPort, o.httpPort).join('\n')),
+      (httpPort === null ? '' : '\n' + httpLines(hosts, httpPort, o.httpPort, o.tokenRequired).join('\n')),
     { host, port, httpPort, addresses: urls, source: server.spec?.name ?? null, options: o },
   );
 }

@@ -34,6 +34,8 @@ export function watch(canvas, { passive = false, onStats = () => {}, onState = (
   // Latest frame wins in the page too: while one frame decodes, only the newest waiting one is kept.
   let pending = null;
   let decoding = false;
+  // Set by the first frame of each connection (the state line says "live" from then on).
+  let live = false;
   const stats = { frames: 0, fps: 0, latencyMs: null, width: 0, height: 0, dropped: 0 };
   let windowFrames = 0;
   let windowStart = performance.now();
@@ -88,13 +90,17 @@ export function watch(canvas, { passive = false, onStats = () => {}, onState = (
     if (!frame) return;
     if (pending) stats.dropped++;
     pending = frame;
-    if (stats.frames === 0 && !decoding) onState('live', 'live');
+    if (!live) {
+      live = true;
+      onState('live', 'live');
+    }
     if (!decoding) void decodeLoop();
   }
 
   function connect() {
     if (stopped) return;
     onState('connecting', 'connecting…');
+    live = false;
     ws = new WebSocket(wsUrl(passive));
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
@@ -104,10 +110,7 @@ export function watch(canvas, { passive = false, onStats = () => {}, onState = (
         passive ? 'watching (passive)' : 'waiting for the first frame…',
       );
     };
-    ws.onmessage = (ev) => {
-      if (!passive && stats.frames === 0) onState('live', 'live');
-      onMessage(ev);
-    };
+    ws.onmessage = onMessage;
     ws.onclose = (ev) => {
       ws = null;
       if (stopped) return;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type FramecastServer } from '../../src/server.js';
 import { artifactPath, launchChromium } from '../helpers/browser.js';
 import { collectOutput, spawnCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/net.js';
 import { killTracked } from '../helpers/processes.js';
 import { httpBase, until } from './support.js';
 
@@ -166,5 +167,35 @@ describe("play --view browser (the client's own window)", () => {
     await page.screenshot({ path: artifactPath('client-viewer.png') });
     child.kill('SIGTERM');
     await page.close();
+  });
+});
+
+describe('viewer resilience and auth', () => {
+  it('with --token, the page opened with ?token= streams; it reconnects by itself after a server restart', async () => {
+    const port = await freePort();
+    const opts = { source: 'test', port: 0, httpPort: port, token: 'pa55' } as const;
+    let restarted: FramecastServer | null = await serve(opts);
+    try {
+      const page = await newPage();
+      await page.goto(`http://127.0.0.1:${port}/?token=pa55`);
+      const state = page.locator('[data-field="state"]');
+      await state.filter({ hasText: /^live$/ }).waitFor({ timeout: 10_000 });
+      await restarted.close();
+      restarted = null;
+      await state.filter({ hasText: /reconnecting/ }).waitFor({ timeout: 5000 });
+      const framesBefore = await page.evaluate(
+        () => (globalThis as unknown as InPage).framecastViewer?.stats.frames ?? 0,
+      );
+      restarted = await serve(opts);
+      await page.waitForFunction(
+        (n) => ((globalThis as unknown as InPage).framecastViewer?.stats.frames ?? 0) > n + 30,
+        framesBefore,
+        { timeout: 15_000 },
+      );
+      expect(await state.innerText()).toBe('live');
+      await page.close();
+    } finally {
+      await restarted?.close();
+    }
   });
 });

@@ -131,6 +131,18 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
       res.writeHead(204).end();
       return;
     }
+    // The pages' scripts and styles hold no data, and <script src> cannot carry the page's token.
+    const file = STATIC_FILES[url.pathname];
+    if (file && (req.method === 'GET' || req.method === 'HEAD')) {
+      const body = webFile(file.file);
+      res.writeHead(200, {
+        'Content-Type': file.type,
+        'Content-Length': body.length,
+        'Cache-Control': 'no-cache',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
     if (!authorized(req, url, this.#opts.token)) {
       this.emit('refused', peerOf(req), `HTTP ${url.pathname}: missing or wrong token`);
       sendText(res, 401, 'a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN', {
@@ -181,17 +193,6 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
       case '/dashboard.html':
         this.#page(res, 'dashboard.html', { title: 'framecast — TRANSMITIENDO', role: 'server' });
         return;
-    }
-    const file = STATIC_FILES[url.pathname];
-    if (file) {
-      const body = webFile(file.file);
-      res.writeHead(200, {
-        'Content-Type': file.type,
-        'Content-Length': body.length,
-        'Cache-Control': 'no-cache',
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-      return;
     }
     sendText(res, 404, `no such endpoint: ${url.pathname}`, cors);
   }
