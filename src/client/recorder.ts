@@ -96,7 +96,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       '-y',
       file,
     ];
-    const child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    // Its own process group: a Ctrl-C meant for play must not kill ffmpeg before it finishes the file
+    // (it ends by itself when its input closes, even if play dies).
+    const child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
     this.#child = child;
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
