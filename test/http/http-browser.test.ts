@@ -11,7 +11,10 @@ import { httpBase, until } from './support.js';
 /** What the tests touch inside the page (this file is type-checked without the DOM library). */
 interface InPage {
   framecastViewer?: { stats: { frames: number } };
-  document: { querySelector(selector: string): { textContent: string | null } | null };
+  document: {
+    querySelector(selector: string): { textContent: string | null } | null;
+    fullscreenElement: { className: string } | null;
+  };
 }
 interface InPageCanvas {
   width: number;
@@ -88,6 +91,12 @@ describe('viewer page at /', () => {
     expect(colours).toMatchObject({ width: 800, height: 450 });
     expect(colours.distinct).toBeGreaterThan(5);
     await page.screenshot({ path: artifactPath('viewer.png') });
+    await page.locator('[data-field="fullscreen"]').click();
+    await page.waitForFunction(
+      () => (globalThis as unknown as InPage).document.fullscreenElement?.className === 'stage',
+      null,
+      { timeout: 5000 },
+    );
     await page.close();
   });
 });
