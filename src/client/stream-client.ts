@@ -49,6 +49,10 @@ export interface StreamClientEvents {
   error: [err: FramecastError];
 }
 
+function isMagicPrefix(bytes: Buffer): boolean {
+  return NATIVE_MAGIC.subarray(0, bytes.length).equals(bytes.subarray(0, NATIVE_MAGIC.length));
+}
+
 const REFUSAL_CODES: Record<number, 'ERR_AUTH' | 'ERR_SERVER_REFUSED'> = {
   [ErrorCode.TokenRequired]: 'ERR_AUTH',
   [ErrorCode.TokenInvalid]: 'ERR_AUTH',
@@ -167,7 +171,9 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
     try {
       if (this.#mode === 'detect') {
         this.#pending = Buffer.concat([this.#pending, chunk]);
-        if (this.#pending.length < NATIVE_MAGIC.length) return;
+        // Wait for 4 bytes only while they may still spell the magic: a seed length prefix
+        // (which starts with 0x00 for any frame under 16 MiB) is recognised at its first byte.
+        if (this.#pending.length < NATIVE_MAGIC.length && isMagicPrefix(this.#pending)) return;
         chunk = this.#pending;
         this.#pending = Buffer.alloc(0);
         this.#detect(chunk);
@@ -248,8 +254,17 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
       return;
     }
     if (this.#mode === 'detect') {
-      this.#fail('ERR_CONNECTION', `${this.#where} closed the connection without answering`);
-      return;
+      if (this.#pending.length === 0 || this.#opts.protocol === 'native') {
+        this.#fail('ERR_CONNECTION', `${this.#where} closed the connection without answering the hello`);
+        return;
+      }
+      // A few bytes, then the end: whatever they were, report them as the seed framing would.
+      this.#detect(this.#pending);
+      try {
+        (this.#legacy as LegacyParser).push(this.#pending, () => {});
+      } catch {
+        /* reported by finish() below */
+      }
     }
     if (this.#bytesIn === 0) {
       // The seed framing cannot say why; a server that requires a token closes on seed clients.

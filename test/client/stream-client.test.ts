@@ -107,6 +107,20 @@ describe('StreamClient against a seed-like server', () => {
     expect(r.error?.message).toMatch(/does not speak the native protocol/);
   });
 
+  it('auto: reports a seed stream cut inside its first length prefix, and a server that says nothing', async () => {
+    fake = await fakeServer((socket) => socket.end(Buffer.from([0, 0])));
+    const cut = await run(fake.port);
+    expect(cut.error).toMatchObject({
+      code: 'ERR_TRUNCATED_FRAME',
+      message: 'stream ended inside a length prefix: got 2 of 4 bytes',
+    });
+    await fake.close();
+    fake = await fakeServer((socket) => socket.end());
+    const silent = await run(fake.port);
+    expect(silent.error?.code).toBe('ERR_CONNECTION');
+    expect(silent.error?.message).toMatch(/closed the connection without answering the hello/);
+  });
+
   it('legacy: sends nothing and reads the seed framing', async () => {
     fake = await seedLikeServer(4, 'end');
     const r = await run(fake.port, { protocol: 'legacy' });
