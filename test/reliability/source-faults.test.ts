@@ -2,6 +2,8 @@ import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LegacyParser } from '../../src/client/legacy-parser.js';
 import { noSignalJpeg } from '../../src/encode/no-signal.js';
+import { StatusCode, encodeHello } from '../../src/protocol/native.js';
+import { NativeParser } from '../../src/protocol/native-parser.js';
 import { makeClip } from '../helpers/fixtures.js';
 import { pidsMatching } from '../helpers/processes.js';
 import { sleep } from './support/clients.js';
@@ -72,21 +74,58 @@ async function watch(port: number, noSignal: Buffer): Promise<Watcher> {
   };
 }
 
+/** A native client that records the STATUS codes it is sent. */
+function nativeStatuses(port: number): { codes: number[]; readonly frames: number; close(): void } {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  socket.write(encodeHello('', Date.now()));
+  const parser = new NativeParser(1 << 24);
+  const codes: number[] = [];
+  let frames = 0;
+  socket.on('data', (c: Buffer) =>
+    parser.push(c, (m) => {
+      if (m.type === 'status') codes.push(m.code);
+      else if (m.type === 'frame') frames++;
+    }),
+  );
+  return {
+    codes,
+    get frames() {
+      return frames;
+    },
+    close: () => socket.destroy(),
+  };
+}
+
 describe('source faults', () => {
   it('an ffmpeg that crashes, then a camera that is gone: NO SIGNAL, retries with backoff, frames resume', async () => {
     fake = fakeFfmpeg([15, 0, 0, -1]);
     server = await startServerProcess(
-      { source: 'rtsp://admin:hunter2@127.0.0.1:1/cam', retryDelayMs: 200, width: 0 },
+      { source: 'rtsp://admin:hunter2@127.0.0.1:1/cam', retryDelayMs: 200, width: 0, httpPort: 0 },
       { ...process.env, FFMPEG_PATH: fake.path },
     );
     const client = await watch(server.port, await noSignalJpeg(320, 240, 80));
+    const native = nativeStatuses(server.port);
     await client.until(/^F{10,}/, 15_000);
     await client.until(/^F+N/, 15_000);
     const during = await server.stats();
     expect(during.state).toBe('no-signal');
+    // /stats says so too, with the retry count and the reason, the password removed.
+    const stats = (await (await fetch(`http://127.0.0.1:${server.httpPort}/stats`)).json()) as {
+      source: { state: string; name: string; signal: { retries: number; lastError: string } | null };
+    };
+    expect(stats.source.state).toBe('no-signal');
+    expect(stats.source.signal?.lastError).toBeTruthy();
+    expect(stats.source.name).toBe('rtsp://admin:***@127.0.0.1:1/cam');
+    expect(JSON.stringify(stats)).not.toContain('hunter2');
     await client.until(/^F+N+F{10,}$/, 20_000);
     expect(client.closed).toBe(false);
     expect(fake.runs()).toBe(4);
+    // Native clients are told in the protocol as well: NO SIGNAL, then SIGNAL RESTORED.
+    expect(native.codes.filter((c) => c === StatusCode.NoSignal).length).toBeGreaterThanOrEqual(1);
+    expect(native.codes.at(-1)).toBe(StatusCode.SignalRestored);
+    expect(native.frames).toBeGreaterThan(10);
+    native.close();
 
     const after = await server.stats();
     expect(after.state).toBe('live');

@@ -1,6 +1,7 @@
 import type { Frame } from '../../hub/frame.js';
 import type { Hub, TransmissionEnd } from '../../hub/hub.js';
 import type { Subscriber, SubscriberStats } from '../../hub/subscriber.js';
+import type { SourceStatus } from '../../hub/producer.js';
 
 /** Sent/dropped counters of one protocol since the server started. */
 export interface ProtocolTotals {
@@ -35,7 +36,10 @@ export interface StatsReport {
     fpsIn: number | null;
     /** Encoded frames per second the hub received over the last interval. */
     fpsOut: number;
-    state: 'idle' | 'starting' | 'live';
+    /** `no-signal`: a live source lost its input and is being retried (clients see NO SIGNAL). */
+    state: 'idle' | 'starting' | 'live' | 'no-signal';
+    /** A retried live source's signal (retries, next retry, last error); null for files and the test pattern. */
+    signal: SourceStatus | null;
     lastEnd: { reason: TransmissionEnd; error: string | null } | null;
   };
   encoder: { quality: number; width: number; msPerFrame: number | null };
@@ -179,7 +183,14 @@ export class StatsSampler {
         height: src?.height ?? null,
         fpsIn: src?.inputFps ?? null,
         fpsOut: hub.transmitting ? round(this.#source.fps) : 0,
-        state: !hub.transmitting ? 'idle' : hub.latest ? 'live' : 'starting',
+        state: !hub.transmitting
+          ? 'idle'
+          : src?.status?.state === 'no-signal'
+            ? 'no-signal'
+            : hub.latest
+              ? 'live'
+              : 'starting',
+        signal: hub.transmitting ? (src?.status ?? null) : null,
         lastEnd: this.#lastEnd,
       },
       encoder: {
