@@ -1,0 +1,152 @@
+/**
+ * `framecast serve` + `framecast play` as real processes on loopback: pacing, --no-pace, many clients,
+ * --max-clients 1 (the seed's one-at-a-time), --loop, --fps, and the --json log.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runPlay, startServe, type ServeEvent } from '../helpers/cli.js';
+import { makeClip, scaledSize, type Clip } from '../helpers/fixtures.js';
+import { killTracked } from '../helpers/processes.js';
+
+let clip3s: Clip;
+let clip2s: Clip;
+let clip1s: Clip;
+
+beforeAll(() => {
+  clip3s = makeClip({ seconds: 3 });
+  clip2s = makeClip({ seconds: 2 });
+  clip1s = makeClip({ seconds: 1 });
+});
+afterEach(killTracked);
+afterAll(killTracked);
+
+describe('serve + play', () => {
+  it('streams a 3 s 30 fps clip in about 3 s by default: 90 frames at 800 px, --json log lines', async () => {
+    const srv = await startServe([clip3s.path]);
+    const r = await runPlay(srv.port);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatchObject({ frames: 90, ...scaledSize(clip3s), badFrames: 0 });
+    // Paced at the source's rate: first to last frame spans ~2.97 s (generous bounds for a busy CI box).
+    expect(r.summary!.seconds).toBeGreaterThan(2.5);
+    expect(r.summary!.seconds).toBeLessThan(4.5);
+    expect(r.summary!.fps).toBeGreaterThan(20);
+    expect(r.summary!.fps).toBeLessThan(40);
+
+    await srv.waitForEvent('transmission-end');
+    // Every stdout line of serve --json is one JSON object with a time and an event.
+    expect(srv.lines.length).toBeGreaterThan(0);
+    for (const line of srv.lines) {
+      const o = JSON.parse(line) as ServeEvent & { time: string };
+      expect(typeof o.event).toBe('string');
+      expect(Number.isNaN(Date.parse(o.time))).toBe(false);
+    }
+    const names = srv.events.map((e) => e.event);
+    expect(names).toEqual(expect.arrayContaining(['listening', 'transmission-start', 'client', 'left']));
+    const status = srv.events.filter((e) => e.event === 'status');
+    expect(status.length).toBeGreaterThanOrEqual(1);
+    for (const s of status) {
+      expect(s).toMatchObject({ clients: 1, waiting: 0, drops: 0 });
+      expect(typeof s.fps).toBe('number');
+      expect(typeof s.kBps).toBe('number');
+    }
+    expect(srv.events.find((e) => e.event === 'transmission-end')).toMatchObject({
+      reason: 'eof',
+      error: null,
+    });
+    expect((await srv.stop()).code).toBe(0);
+  });
+
+  it('play --protocol legacy (the seed framing) receives every frame, without timestamps', async () => {
+    const srv = await startServe([clip2s.path, '--no-pace']);
+    const r = await runPlay(srv.port, ['--protocol', 'legacy']);
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatchObject({
+      frames: clip2s.frames,
+      ...scaledSize(clip2s),
+      badFrames: 0,
+      protocol: 'legacy',
+      latencyMs: null,
+    });
+    expect(srv.events.find((e) => e.event === 'client')?.protocol).toBe('legacy');
+    await srv.stop();
+  });
+
+  it('--no-pace sends as fast as the pipeline allows, every frame', async () => {
+    const srv = await startServe([clip3s.path, '--no-pace']);
+    const r = await runPlay(srv.port);
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatchObject({ frames: 90, badFrames: 0, ...scaledSize(clip3s) });
+    // The pipeline does far more than 30 fps on 800x450; 2 s for 90 frames still means "not paced".
+    expect(r.summary!.seconds).toBeLessThan(2);
+    await srv.stop();
+  });
+
+  it('serves five clients at once from one transmission (encode once)', async () => {
+    const srv = await startServe([clip2s.path]);
+    const plays = await Promise.all([1, 2, 3, 4, 5].map(() => runPlay(srv.port)));
+    for (const r of plays) {
+      expect(r.code).toBe(0);
+      // Late joiners see the live stream: they may miss the first frames, but not much more.
+      expect(r.summary!.frames).toBeGreaterThanOrEqual(clip2s.frames - 20);
+      expect(r.summary!.frames).toBeLessThanOrEqual(clip2s.frames);
+      expect(r.summary).toMatchObject({ badFrames: 0, ...scaledSize(clip2s) });
+    }
+    expect(srv.events.filter((e) => e.event === 'client')).toHaveLength(5);
+    expect(srv.events.filter((e) => e.event === 'transmission-start')).toHaveLength(1);
+    await srv.stop();
+  });
+
+  it('--max-clients 1 serves two clients connected at once one after the other, each the whole file', async () => {
+    // Both start together; the 2 s file leaves ample time for the second to connect while the first plays.
+    const srv = await startServe([clip2s.path, '--max-clients', '1']);
+    const both = Promise.all([runPlay(srv.port), runPlay(srv.port)]);
+    const waiting = await srv.waitForEvent('waiting');
+    expect(waiting.position).toBe(1);
+    const [a, b] = await both;
+    for (const r of [a, b]) {
+      expect(r.code).toBe(0);
+      expect(r.summary).toMatchObject({ frames: clip2s.frames, badFrames: 0, ...scaledSize(clip2s) });
+    }
+    // One after the other: the second stream starts when the first ends, so together they take ~4 s.
+    expect(Math.max(a.ms, b.ms)).toBeGreaterThan(3500);
+    expect(srv.events.filter((e) => e.event === 'transmission-start')).toHaveLength(2);
+    const ends = srv.events.filter((e) => e.event === 'transmission-end').map((e) => e.reason);
+    expect(ends).toEqual(['eof', 'eof']);
+    await srv.stop();
+  });
+
+  it('--loop restarts the file at its end', async () => {
+    const srv = await startServe([clip1s.path, '--loop', '--no-pace']);
+    const r = await runPlay(srv.port, ['--frames', String(clip1s.frames * 2 + 5)]);
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatchObject({ frames: clip1s.frames * 2 + 5, badFrames: 0 });
+    // The client leaving ends it ('idle'); the file itself never ended it.
+    const end = await srv.waitForEvent('transmission-end');
+    expect(end.reason).toBe('idle');
+    await srv.stop();
+  });
+
+  it('--fps caps the rate of a paced stream', async () => {
+    const srv = await startServe([clip2s.path, '--fps', '10']);
+    const r = await runPlay(srv.port);
+    expect(r.code).toBe(0);
+    // 2 s at 10 fps: ~20 frames spread over ~2 s.
+    expect(r.summary!.frames).toBeGreaterThanOrEqual(16);
+    expect(r.summary!.frames).toBeLessThanOrEqual(24);
+    expect(r.summary!.seconds).toBeGreaterThan(1.4);
+    expect(r.summary!.badFrames).toBe(0);
+    await srv.stop();
+  });
+
+  it('play --frames and --duration stop early with exit 0', async () => {
+    const srv = await startServe(['test']);
+    const byFrames = await runPlay(srv.port, ['--frames', '7']);
+    expect(byFrames.code).toBe(0);
+    expect(byFrames.summary).toMatchObject({ frames: 7, width: 800, height: 450 });
+    const byTime = await runPlay(srv.port, ['--duration', '0.6']);
+    expect(byTime.code).toBe(0);
+    expect(byTime.summary!.frames).toBeGreaterThan(3);
+    expect(byTime.ms).toBeLessThan(5000);
+    await srv.stop();
+  });
+});
