@@ -9,7 +9,7 @@ import type { IpLimiter } from '../ip-limiter.js';
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { serveMjpeg } from './mjpeg.js';
-import { sendJson, sendText, peerOf, type HttpContext } from './respond.js';
+import { sendJson, sendText, peerOf, requestUrl, type HttpContext } from './respond.js';
 import { serveSnapshot } from './snapshot.js';
 import { StatsSampler, type EncoderSettings } from './stats.js';
 import { STATIC_FILES, webFile, webPage } from './web-assets.js';
@@ -115,7 +115,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
   }
 
   #url(req: http.IncomingMessage): URL {
-    return new URL(req.url ?? '/', 'http://localhost');
+    return requestUrl(req);
   }
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {

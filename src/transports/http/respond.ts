@@ -22,6 +22,19 @@ export interface HttpContext {
   onRefused: (address: string, reason: string) => void;
 }
 
+/**
+ * The request's URL, never throwing: a request target the WHATWG parser rejects (`//x`, `http://a:b/`)
+ * would otherwise throw inside the request handler and take the process down. Such a target maps to
+ * a path no endpoint serves.
+ */
+export function requestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return new URL('http://localhost/invalid-request-target');
+  }
+}
+
 /** The peer as `ip:port` (`[v6]:port`). */
 export function peerOf(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '?';

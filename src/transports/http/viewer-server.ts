@@ -5,7 +5,7 @@ import { Frame } from '../../hub/frame.js';
 import type { EndReason } from '../../hub/subscriber.js';
 import { originAllowed } from './auth.js';
 import { listenHttp } from './listen.js';
-import { peerOf, sendText } from './respond.js';
+import { peerOf, requestUrl, sendText } from './respond.js';
 import { STATIC_FILES, webFile, webPage } from './web-assets.js';
 import { WsSubscriber } from './ws-subscriber.js';
 
@@ -49,7 +49,7 @@ export class LocalViewerServer {
     this.#server = http.createServer({ noDelay: true }, (req, res) => this.#onRequest(req, res));
     this.#server.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req);
       // Any web page may open a WebSocket to localhost; only this page may watch.
       if (url.pathname !== '/ws' || !originAllowed(req, null)) {
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -106,7 +106,7 @@ export class LocalViewerServer {
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     res.on('error', () => res.destroy());
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = requestUrl(req).pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendText(res, 405, `method ${req.method} not allowed`);
       return;
