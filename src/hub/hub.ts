@@ -48,6 +48,8 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #opts: HubOptions;
   readonly #admitted = new Set<Subscriber>();
   readonly #waiting: Subscriber[] = [];
+  /** Clients the hub ended whose connection has not closed yet: their final stats come with the close. */
+  readonly #closing = new Set<Subscriber>();
   #producer: FrameProducer | null = null;
   #latest: Frame | null = null;
   #paused = false;
@@ -111,6 +113,10 @@ export class Hub extends EventEmitter<HubEvents> {
     if (i >= 0) {
       this.#waiting.splice(i, 1);
       this.#waiting.forEach((w, j) => j >= i && w.waiting?.(j + 1));
+      return;
+    }
+    if (this.#closing.delete(sub)) {
+      this.emit('left', sub.stats());
       return;
     }
     if (!this.#admitted.delete(sub)) return;
@@ -214,8 +220,9 @@ export class Hub extends EventEmitter<HubEvents> {
     const served = [...this.#admitted];
     this.#admitted.clear();
     for (const sub of served) {
+      // 'left' waits for leave() (the connection closed): the frame still in flight then counts.
+      this.#closing.add(sub);
       sub.end(endReason);
-      this.emit('left', sub.stats());
     }
     if (producer || served.length > 0) this.emit('transmission-end', reason, err);
     if (reason !== 'shutdown') this.#admitNext();

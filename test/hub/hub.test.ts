@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FramecastError } from '../../src/errors.js';
 import { Frame } from '../../src/hub/frame.js';
 import { Hub, type HubOptions, type TransmissionEnd } from '../../src/hub/hub.js';
 import type { FrameProducer, ProducerEvents, SourceDescription } from '../../src/hub/producer.js';
 import type { EndReason, Subscriber, SubscriberStats } from '../../src/hub/subscriber.js';
+import { StreamSubscriber } from '../../src/transports/stream-subscriber.js';
 
 /** A producer the test drives by hand. */
 class FakeProducer extends EventEmitter<ProducerEvents> implements FrameProducer {
@@ -353,7 +355,7 @@ describe('Hub', () => {
     expect(hub.join(new FakeSub('c'))).toBe(false);
   });
 
-  it('emits left with the stats of each client that goes', () => {
+  it('emits left with the stats of each client that goes, once its connection closed', () => {
     const { hub, current } = setup();
     const left: string[] = [];
     hub.on('left', (s) => left.push(s.address));
@@ -362,8 +364,39 @@ describe('Hub', () => {
     hub.join(a);
     hub.join(b);
     hub.leave(a);
+    expect(left).toEqual(['a']);
     current().emit('end');
+    // b was ended by the hub; its transport reports the close, as every transport does.
+    hub.leave(b);
+    hub.leave(b);
     expect(left).toEqual(['a', 'b']);
+  });
+
+  it("counts the frame still in flight at end of file in the client's final stats", async () => {
+    const { hub, current } = setup();
+    const sent: number[] = [];
+    hub.on('left', (s) => sent.push(s.framesSent));
+    const callbacks: Array<() => void> = [];
+    const stream = new Writable({
+      write: (_chunk, _enc, cb) => callbacks.push(() => cb()),
+    });
+    const sub = new StreamSubscriber({
+      stream,
+      protocol: 'test',
+      address: 'slow',
+      encode: (f) => f.jpeg,
+      lossless: false,
+      onDrained: () => hub.drained(),
+    });
+    stream.once('close', () => hub.leave(sub));
+    hub.join(sub);
+    current().frame();
+    current().emit('end'); // the frame's write has not completed yet
+    callbacks.shift()?.();
+    await new Promise((r) => stream.once('finish', r));
+    stream.destroy();
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toEqual([1]);
   });
 
   it('refuses maxClients below 1', () => {

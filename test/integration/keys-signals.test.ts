@@ -77,6 +77,9 @@ describe.skipIf(!hasScript)("'q' key in a terminal", () => {
     expect(r.summary!.frames).toBeGreaterThan(0);
     expect(r.summary!.frames).toBeLessThan(clip.frames);
     expect(r.summary!.badFrames).toBe(0);
+    // The server's lines reach us through the pty, possibly after the client already exited.
+    const ended = (): boolean => jsonLines(out.lines).some((e) => e.event === 'transmission-end');
+    expect(await until(ended, 5000)).toBe(true);
     const events = jsonLines(out.lines);
     expect(events.some((e) => e.event === 'stop')).toBe(true);
     expect(events.find((e) => e.event === 'transmission-end')?.reason).toBe('stopped');
@@ -85,7 +88,9 @@ describe.skipIf(!hasScript)("'q' key in a terminal", () => {
     const next = await runPlay(port, ['--frames', '5']);
     expect(next.code).toBe(0);
     expect(next.summary!.frames).toBe(5);
-    expect(jsonLines(out.lines).filter((e) => e.event === 'transmission-start')).toHaveLength(2);
+    const twice = (): boolean =>
+      jsonLines(out.lines).filter((e) => e.event === 'transmission-start').length === 2;
+    expect(await until(twice, 5000)).toBe(true);
 
     const node = ptyNodePid(serve);
     expect(node).not.toBeNull();

@@ -53,6 +53,9 @@ describe('serve + play', () => {
       reason: 'eof',
       error: null,
     });
+    // The server's account of the client matches what the client got, the frame in flight at EOF included.
+    const left = await srv.waitForEvent('left');
+    expect(left).toMatchObject({ framesSent: 90, drops: 0 });
     expect((await srv.stop()).code).toBe(0);
   });
 
@@ -68,6 +71,8 @@ describe('serve + play', () => {
       latencyMs: null,
     });
     expect(srv.events.find((e) => e.event === 'client')?.protocol).toBe('legacy');
+    // The server's account matches the client's, the frame in flight at EOF included.
+    expect(await srv.waitForEvent('left')).toMatchObject({ framesSent: clip2s.frames, drops: 0 });
     await srv.stop();
   });
 
