@@ -143,6 +143,36 @@ describe('serve + play', () => {
     await srv.stop();
   });
 
+  it('--no-pace --fps spaces frames without dropping any', async () => {
+    const srv = await startServe([clip1s.path, '--no-pace', '--fps', '15']);
+    const r = await runPlay(srv.port);
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatchObject({ frames: clip1s.frames, badFrames: 0 });
+    // 30 frames 1/15 s apart: ~1.93 s from first to last.
+    expect(r.summary!.seconds).toBeGreaterThan(1.5);
+    expect(r.summary!.seconds).toBeLessThan(3.5);
+    await srv.stop();
+  });
+
+  it('--width and --quality set the output size and weight; --width 0 keeps the source size', async () => {
+    const small = await startServe([clip1s.path, '--no-pace', '--width', '320', '--quality', '30']);
+    const a = await runPlay(small.port);
+    expect(a.summary).toMatchObject({ frames: clip1s.frames, width: 320, height: 180, badFrames: 0 });
+    const full = await startServe([clip1s.path, '--no-pace', '--width', '0']);
+    const b = await runPlay(full.port);
+    expect(b.summary).toMatchObject({ frames: clip1s.frames, width: 640, height: 360, badFrames: 0 });
+    expect(a.summary!.bytes).toBeLessThan(b.summary!.bytes / 3);
+    await Promise.all([small.stop(), full.stop()]);
+  });
+
+  it('prints how to connect in human mode', async () => {
+    const srv = await startServe([clip1s.path], { json: false });
+    expect(srv.lines.join('\n')).toContain(`connect with: framecast play 127.0.0.1:${srv.port}`);
+    const r = await runPlay(srv.port, ['--frames', '3']);
+    expect(r.summary!.frames).toBe(3);
+    await srv.stop();
+  });
+
   it('play --frames and --duration stop early with exit 0', async () => {
     const srv = await startServe(['test']);
     const byFrames = await runPlay(srv.port, ['--frames', '7']);

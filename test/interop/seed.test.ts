@@ -90,6 +90,18 @@ describe.skipIf(!cv2.ok)('seed interop (Python/OpenCV)', () => {
     await srv.stop();
   });
 
+  it('with --max-clients 1, two seed clients at once are each served the whole file in turn', async () => {
+    // Paced, 2 s: the second client connects while the first is still being served.
+    const srv = await startServe([clip.path, '--max-clients', '1']);
+    const [a, b] = await Promise.all([seedClient(srv.port), seedClient(srv.port)]);
+    for (const r of [a, b]) {
+      expect(r.code, r.out).toBe(0);
+      expect(r.result).toEqual({ frames: clip.frames, badFrames: 0, sizes: ['800x450'] });
+    }
+    expect(srv.events.filter((e) => e.event === 'waiting')).toHaveLength(1);
+    await srv.stop();
+  });
+
   it('`framecast play` receives every frame from the seed servidor.py', async () => {
     const seed = await seedServer(clip.path);
     const r = await runPlay(seed.port);
