@@ -83,6 +83,10 @@ describe.skipIf(!hasScript)("'q' key in a terminal", () => {
     const events = jsonLines(out.lines);
     expect(events.some((e) => e.event === 'stop')).toBe(true);
     expect(events.find((e) => e.event === 'transmission-end')?.reason).toBe('stopped');
+    const node = ptyNodePid(serve);
+    expect(node).not.toBeNull();
+    // 'q' stopped the source too: no ffmpeg left under the server.
+    expect(await until(() => childPids(node as number).length === 0, 2000)).toBe(true);
 
     // Still listening: the next client gets a fresh transmission.
     const next = await runPlay(port, ['--frames', '5']);
@@ -92,8 +96,6 @@ describe.skipIf(!hasScript)("'q' key in a terminal", () => {
       jsonLines(out.lines).filter((e) => e.event === 'transmission-start').length === 2;
     expect(await until(twice, 5000)).toBe(true);
 
-    const node = ptyNodePid(serve);
-    expect(node).not.toBeNull();
     process.kill(node as number, 'SIGTERM');
     const exit = await waitExit(serve, 5000);
     expect(exit.timedOut).toBe(false);
@@ -133,6 +135,21 @@ describe('signals', () => {
     expect(r.code).toBe(0);
     expect(r.summary!.badFrames).toBe(0);
     expect(srv.events.find((e) => e.event === 'shutdown')).toMatchObject({ signal: 'SIGTERM' });
+  });
+
+  it('ffmpeg runs only while someone watches: the last client leaving stops it', async () => {
+    const srv = await startServe(['test']);
+    expect(childPids(srv.pid)).toEqual([]);
+    const r = await runPlay(srv.port, ['--frames', '10']);
+    expect(r.summary!.frames).toBe(10);
+    const end = await srv.waitForEvent('transmission-end');
+    expect(end.reason).toBe('idle');
+    expect(await until(() => childPids(srv.pid).length === 0, 2000)).toBe(true);
+    // The next client starts it again.
+    const again = await runPlay(srv.port, ['--frames', '5']);
+    expect(again.summary!.frames).toBe(5);
+    expect(srv.events.filter((e) => e.event === 'transmission-start')).toHaveLength(2);
+    await srv.stop();
   });
 
   it('SIGINT on an idle serve exits 0 promptly', async () => {
