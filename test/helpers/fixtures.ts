@@ -35,8 +35,11 @@ export interface ClipOptions {
   fps?: number;
   /** Duration in seconds (default 2). */
   seconds?: number;
-  /** Container/codec: mp4 (H.264, default) or mjpeg in avi. */
-  format?: 'mp4' | 'avi';
+  /**
+   * Container/codec: mp4 (H.264, default), mjpeg in avi, or lossless ffv1 4:4:4 in mkv (the only one
+   * that keeps odd sizes such as 333x187: the others need even dimensions).
+   */
+  format?: 'mp4' | 'avi' | 'mkv';
 }
 
 function ensureCacheDir(): void {
@@ -69,15 +72,18 @@ export function makeClip(opts: ClipOptions = {}): Clip {
   const seconds = opts.seconds ?? 2;
   const format = opts.format ?? 'mp4';
   const path = join(CACHE_DIR, `clip-${width}x${height}-${fps}fps-${seconds}s.${format}`);
-  const codec =
-    format === 'mp4'
-      ? ['-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(fps)]
-      : ['-c:v', 'mjpeg', '-q:v', '3'];
+  const codecs = {
+    mp4: ['-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(fps)],
+    avi: ['-c:v', 'mjpeg', '-q:v', '3'],
+    // testsrc2 rounds odd sizes down to even ones; the scale filter gives the exact size asked for.
+    mkv: ['-vf', `scale=${width}:${height}`, '-c:v', 'ffv1', '-pix_fmt', 'yuv444p'],
+  };
+  const codec = codecs[format];
   ffmpegTo(path, [
     '-f',
     'lavfi',
     '-i',
-    `testsrc2=size=${width}x${height}:rate=${fps}`,
+    `testsrc2=size=${width + (width % 2)}x${height + (height % 2)}:rate=${fps}`,
     '-t',
     String(seconds),
     ...codec,

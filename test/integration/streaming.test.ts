@@ -165,6 +165,21 @@ describe('serve + play', () => {
     await Promise.all([small.stop(), full.stop()]);
   });
 
+  it("scales odd sizes to width 800 with the seed's height (int(h * 800 / w), truncated)", async () => {
+    // 563 * 800 / 1001 = 449.95: the seed gives 449 where rounding would give 450.
+    for (const [w, h, expected] of [
+      [1001, 563, 449],
+      [333, 187, 449],
+    ] as const) {
+      const odd = makeClip({ width: w, height: h, seconds: 0.2, format: 'mkv' });
+      expect(scaledSize(odd).height).toBe(expected);
+      const srv = await startServe([odd.path, '--no-pace']);
+      const r = await runPlay(srv.port);
+      expect(r.summary).toMatchObject({ frames: odd.frames, width: 800, height: expected, badFrames: 0 });
+      await srv.stop();
+    }
+  });
+
   it('prints how to connect in human mode', async () => {
     const srv = await startServe([clip1s.path], { json: false });
     expect(srv.lines.join('\n')).toContain(`connect with: framecast play 127.0.0.1:${srv.port}`);
