@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'ERR_AUTH'
   | 'ERR_SERVER_REFUSED'
   | 'ERR_INVALID_STATE'
-  | 'ERR_OUTPUT';
+  | 'ERR_OUTPUT'
+  | 'ERR_TLS';
 
 /**
  * An error a user can act on: `message` is one line naming the thing, `code` is stable,

@@ -17,6 +17,7 @@ import { createNativeHandshake } from './transports/tcp/native-handshake.js';
 import { tokenProblem } from './util/token.js';
 import { HttpServer } from './transports/http/http-server.js';
 import { IpLimiter } from './transports/ip-limiter.js';
+import { checkTlsCredentials, type TlsCredentials } from './transports/tls-config.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -53,6 +54,8 @@ export interface ServeOptions {
   httpHeadersTimeoutMs?: number;
   /** HTTP: the whole request must arrive within this time (default 30000 ms). */
   httpRequestTimeoutMs?: number;
+  /** Serve TLS on the TCP port and HTTPS/WSS on the HTTP port with this certificate and key (PEM). */
+  tls?: TlsCredentials | null;
   /** Feed frames yourself instead of a source (set by the publish API). */
   producer?: () => FrameProducer;
   /** Frames your program publishes (see createPublisher) instead of a source. */
@@ -107,6 +110,8 @@ export interface ResolvedServeOptions {
   maxClientsPerIp: number;
   httpHeadersTimeoutMs: number;
   httpRequestTimeoutMs: number;
+  /** True when serving TLS (the key itself is never kept here, so it is never logged). */
+  tls: boolean;
   /** True when clients must present a token (the token itself is never kept here, so it is never logged). */
   tokenRequired: boolean;
   /** Seed clients are served even though a token is required. */
@@ -146,6 +151,7 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     maxClientsPerIp: checkInt('maxClientsPerIp', o.maxClientsPerIp ?? 0, 0, 100_000),
     httpHeadersTimeoutMs: checkInt('httpHeadersTimeoutMs', o.httpHeadersTimeoutMs ?? 10_000, 100, 600_000),
     httpRequestTimeoutMs: checkInt('httpRequestTimeoutMs', o.httpRequestTimeoutMs ?? 30_000, 100, 3_600_000),
+    tls: o.tls !== undefined && o.tls !== null,
     tokenRequired: o.token !== undefined && o.token !== null,
     allowLegacy: o.allowLegacy ?? false,
     helloTimeoutMs: checkInt('helloTimeoutMs', o.helloTimeoutMs ?? 5000, 100, 60_000),
@@ -229,6 +235,8 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
  */
 export async function serve(options: ServeOptions = {}): Promise<FramecastServer> {
   const opts = resolveServeOptions(options);
+  const tlsCreds = options.tls ?? null;
+  if (tlsCreds) checkTlsCredentials(tlsCreds);
   let ffmpeg: FfmpegLocation | null = null;
   let spec: SourceSpec | null = null;
   const token = options.token ?? null;
@@ -286,6 +294,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const limiter = new IpLimiter(opts.maxClientsPerIp);
   const tcp = new TcpServer({
     limiter,
+    tls: tlsCreds,
     host: opts.host,
     port: opts.port,
     hub,
@@ -317,6 +326,7 @@ async function listenHttp(
 ): Promise<HttpServer> {
   const http = new HttpServer({
     limiter,
+    tls: options.tls ?? null,
     headersTimeoutMs: opts.httpHeadersTimeoutMs,
     requestTimeoutMs: opts.httpRequestTimeoutMs,
     host: opts.host,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseServerAddress, formatAddress } from '../client/address.js';
 import { SessionClient } from '../client/session-client.js';
@@ -34,6 +35,8 @@ Options:
   --connect-timeout S  give up connecting after S seconds (default 10)
   --idle-timeout S     after the first frame, give up when nothing arrives for S seconds
                        (default 10; 0 waits forever)
+  --ca FILE            for tls:// addresses: trust the CA certificate (PEM) in FILE, e.g. the
+                       server's self-signed certificate (default: the system's trust store)
 ${PLAY_EXTRA_HELP}
   -h, --help           show this help
 
@@ -55,6 +58,15 @@ function hint(err: FramecastError): string {
   return '';
 }
 
+function readCaFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new UsageError(`cannot read --ca ${path}: ${why}`);
+  }
+}
+
 /** `framecast play`: returns the exit code. */
 export async function playCommand(argv: string[]): Promise<number> {
   const { values, positionals } = withUsage('play', () =>
@@ -72,6 +84,7 @@ export async function playCommand(argv: string[]): Promise<number> {
         'max-frame-size': { type: 'string' },
         'connect-timeout': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        ca: { type: 'string' },
         ...PLAY_EXTRA_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -83,7 +96,9 @@ export async function playCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length > 1) throw new UsageError(`play takes one address, got ${positionals.length}`);
   const addr = parseServerAddress(positionals[0]);
-  if (addr.tls) throw new UsageError('tls:// addresses are not supported yet');
+  if (values.ca !== undefined && !addr.tls)
+    throw new UsageError(`--ca is for tls:// addresses (got ${positionals[0] ?? 'the default address'})`);
+  const ca = values.ca === undefined ? null : readCaFile(values.ca);
   const view = choiceOption('view', values.view, defaultView(values.json ?? false), [
     'browser',
     'none',
@@ -112,6 +127,7 @@ export async function playCommand(argv: string[]): Promise<number> {
     idleTimeoutMs: idleTimeout * 1000,
     protocol: extras.protocol,
     token: extras.token,
+    ca,
     reconnect: extras.reconnectTimeoutMs === null ? null : { giveUpAfterMs: extras.reconnectTimeoutMs },
   });
   const stats = new ReceiveStats();

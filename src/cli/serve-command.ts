@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { formatAddress } from '../client/address.js';
 import { UsageError } from '../errors.js';
 import { serve, type FramecastServer } from '../server.js';
+import { readTlsFiles, type TlsCredentials } from '../transports/tls-config.js';
 import { intOption, numberOption, withUsage } from './args.js';
 import { Logger, onKeys } from './output.js';
 import { SERVE_TOKEN_HELP, serveTokenOptions } from './token-options.js';
@@ -30,6 +31,8 @@ Options:
   --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
   --max-clients-per-ip N  connections at once from one IP address, TCP and HTTP together
                        (0-100000, default 0 = no cap; set it when serving a network)
+  --tls-cert FILE      serve TLS: TCP becomes tls:// (both protocols), HTTP becomes HTTPS/WSS;
+  --tls-key FILE       the certificate chain and its private key, PEM (give both)
 ${SERVE_TOKEN_HELP}
   --http-port N|off    HTTP for browsers and players: viewer (/), /dashboard, /stream.mjpg,
                        /snapshot.jpg, /ws, /stats, /metrics (default 8080, or a free port when
@@ -66,6 +69,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'retry-delay': { type: 'string' },
         'max-clients': { type: 'string' },
         'max-clients-per-ip': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         token: { type: 'string' },
         'allow-legacy': { type: 'boolean' },
         'http-port': { type: 'string' },
@@ -95,6 +100,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     retryDelayMs: retryDelayOption(values['retry-delay']),
     maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
     maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000),
+    tls: tlsOption(values['tls-cert'], values['tls-key']),
     ...serveTokenOptions(values.token, values['allow-legacy']),
     ...httpOptions(values['http-port'], values['allow-origin']),
   };
@@ -113,6 +119,15 @@ function retryDelayOption(value: string | undefined): number {
   return Math.round(s * 1000);
 }
 
+function tlsOption(cert: string | undefined, key: string | undefined): TlsCredentials | null {
+  if (cert === undefined && key === undefined) return null;
+  if (cert === undefined || key === undefined)
+    throw new UsageError(
+      `--tls-cert and --tls-key go together (got only --${cert ? 'tls-cert' : 'tls-key'})`,
+    );
+  return readTlsFiles(cert, key);
+}
+
 function reportStart(server: FramecastServer, log: Logger): void {
   const { port } = server.address();
   const host = server.options.host;
@@ -120,15 +135,27 @@ function reportStart(server: FramecastServer, log: Logger): void {
     log.event('ffmpeg', `ffmpeg: ${server.ffmpeg.path} (from ${server.ffmpeg.origin})`, { ...server.ffmpeg });
   }
   const hosts = host === '0.0.0.0' || host === '::' ? ['127.0.0.1', ...lanAddresses()] : [host];
-  const urls = hosts.map((h) => formatAddress(h, port));
   const o = server.options;
+  const scheme = o.tls ? 'tls' : 'tcp';
+  const urls = hosts.map((h) => (o.tls ? 'tls://' : '') + formatAddress(h, port));
   const httpPort = server.httpAddress()?.port ?? null;
   log.event(
     'listening',
-    `framecast: serving ${server.spec?.kind === 'test' ? 'the test pattern' : (server.spec?.name ?? 'published frames')} on tcp://${formatAddress(host, port)}` +
+    `framecast: serving ${server.spec?.kind === 'test' ? 'the test pattern' : (server.spec?.name ?? 'published frames')} on ${scheme}://${formatAddress(host, port)}` +
       ` (width ${o.width || 'source'}, quality ${o.quality}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients${o.tokenRequired ? `, token required${o.allowLegacy ? ', seed clients allowed without it' : ''}` : ''})\n` +
-      urls.map((u) => `  connect with: framecast play ${u}   (or the seed's cliente.py)`).join('\n') +
-      (httpPort === null ? '' : '\n' + httpLines(hosts, httpPort, o.httpPort, o.tokenRequired).join('\n')),
+      urls
+        .map((u) =>
+          o.tls
+            ? `  connect with: framecast play ${u}   (add --ca CERT unless the certificate is publicly trusted)`
+            : `  connect with: framecast play ${u}   (or the seed's cliente.py)`,
+        )
+        .join('\n') +
+      (httpPort === null
+        ? ''
+        : '\n' +
+          httpLines(hosts, httpPort, o.httpPort, o.tokenRequired)
+            .map((l) => (o.tls ? l.replaceAll('http://', 'https://') : l))
+            .join('\n')),
     { host, port, httpPort, addresses: urls, source: server.spec?.name ?? null, options: o },
   );
 }

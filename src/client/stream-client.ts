@@ -5,6 +5,7 @@ import { ErrorCode, NATIVE_MAGIC, StatusCode, encodeHello } from '../protocol/na
 import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
 import { nowMs } from '../util/clock.js';
 import { formatAddress, type ServerAddress } from './address.js';
+import { dial, readyEvent, tlsProblem } from './dial.js';
 import { estimateClock, isLocalAddress, type ClockEstimate } from './clock-sync.js';
 import type { FrameClientOptions } from './frame-client.js';
 import { DEFAULT_MAX_FRAME_BYTES, LegacyParser } from './legacy-parser.js';
@@ -36,6 +37,8 @@ export interface StreamClientOptions extends FrameClientOptions {
   protocol?: ProtocolChoice;
   /** Token to present in the hello. */
   token?: string | null;
+  /** tls:// only: trust this CA certificate (PEM) instead of the system's trust store. */
+  ca?: string | Buffer | null;
 }
 
 /** Events of a StreamClient. */
@@ -104,10 +107,25 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
   /** Opens the connection; events follow. */
   connect(): void {
     const { host, port } = this.#addr;
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = dial({ host, port, tls: this.#addr.tls }, { ca: this.#opts.ca ?? null });
     this.#socket = socket;
     this.#arm(this.#opts.connectTimeoutMs ?? 10_000, `no answer from ${this.#where}`, 'ERR_CONNECT_TIMEOUT');
-    socket.once('connect', () => {
+    if (this.#addr.tls) {
+      // A peer that is not a TLS server just closes on our ClientHello: say that, not "no hello".
+      let secured = false;
+      socket.once('secureConnect', () => (secured = true));
+      const notTls = (): void => {
+        if (!secured)
+          this.#fail(
+            'ERR_TLS',
+            `TLS handshake with ${this.#where} failed: the server closed the connection (is it serving TLS, serve --tls-cert?)`,
+          );
+      };
+      socket.once('end', notTls);
+      socket.once('close', notTls);
+    }
+    // Over TLS, the hello waits for the handshake (and the connect timeout covers it).
+    socket.once(readyEvent(this.#addr), () => {
       this.#disarm();
       if (this.#mode === 'detect') {
         this.#helloAt = nowMs();
@@ -287,6 +305,8 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
     } else if (err.code === 'ECONNRESET' && this.#fallback && this.#legacy?.atBoundary && this.#seq > 0) {
       // A seed server closes with our unread hello in its buffer, which the kernel turns into a reset.
       this.#finish({ reason: 'closed', message: '' });
+    } else if (this.#addr.tls && tlsProblem(err, w)) {
+      this.#fail('ERR_TLS', tlsProblem(err, w) as string);
     } else if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
       this.#fail('ERR_CONNECTION', `connection to ${w} lost (${err.code})`);
     } else {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -6,6 +7,7 @@ import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { authorized, corsHeaders, originAllowed } from './auth.js';
 import type { IpLimiter } from '../ip-limiter.js';
+import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsCredentials } from '../tls-config.js';
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { serveMjpeg } from './mjpeg.js';
@@ -37,6 +39,8 @@ export interface HttpServerOptions {
   headersTimeoutMs?: number;
   /** ...and its whole request within this time (default 30 s; streams are responses, not requests). */
   requestTimeoutMs?: number;
+  /** Serve HTTPS (and WSS) with this certificate and key. */
+  tls?: TlsCredentials | null;
 }
 
 /** Events of the HTTP transport. */
@@ -74,16 +78,28 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     this.#sampler = new StatsSampler(opts.hub, () => this.#ws.monitors, opts.startedAt);
     this.#metrics = new ServerMetrics(opts.hub, this.#sampler);
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
-    this.#server = http.createServer(
-      {
-        noDelay: true,
-        headersTimeout,
-        requestTimeout: Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000),
-        // Node checks those timeouts only this often (30 s by default): a slow client would outlive them.
-        connectionsCheckingInterval: Math.min(1000, headersTimeout),
-      },
-      (req, res) => this.#onRequest(req, res),
-    );
+    const serverOptions: http.ServerOptions = {
+      noDelay: true,
+      headersTimeout,
+      requestTimeout: Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000),
+      // Node checks those timeouts only this often (30 s by default): a slow client would outlive them.
+      connectionsCheckingInterval: Math.min(1000, headersTimeout),
+    };
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void =>
+      this.#onRequest(req, res);
+    this.#server = opts.tls
+      ? (https.createServer(
+          {
+            ...serverOptions,
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+            minVersion: 'TLSv1.2',
+          },
+          onRequest,
+        ) as unknown as http.Server)
+      : http.createServer(serverOptions, onRequest);
+    if (opts.tls) this.#server.on('tlsClientError', (_err: Error, s: Socket) => s.destroy());
     this.#server.on('connection', (socket: Socket) => {
       if (opts.limiter && !opts.limiter.admit(socket)) {
         this.emit(

@@ -6,6 +6,7 @@ import type { Subscriber } from '../../hub/subscriber.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
 import { legacyWire } from './legacy-framing.js';
 import type { IpLimiter } from '../ip-limiter.js';
+import { createListener, type TlsCredentials } from '../tls-config.js';
 
 /** First bytes a native client sends; anything else that arrives before the grace period ends is refused. */
 export const NATIVE_MAGIC = Buffer.from('FCST', 'latin1');
@@ -31,6 +32,8 @@ export interface TcpServerOptions {
   maxHandshakes?: number;
   /** Per-address connection cap shared with the other transports (--max-clients-per-ip). */
   limiter?: IpLimiter;
+  /** Serve TLS (both protocols, inside the encryption) with this certificate and key. */
+  tls?: TlsCredentials | null;
 }
 
 /** Events of the TCP transport. */
@@ -58,7 +61,11 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
   constructor(opts: TcpServerOptions) {
     super();
     this.#opts = opts;
-    this.#server = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
+    this.#server = createListener(
+      opts.tls ?? null,
+      (socket) => this.#onConnection(socket),
+      (raw) => this.#onRaw(raw),
+    );
   }
 
   /** Binds and listens; rejects with ERR_PORT_IN_USE / ERR_LISTEN. */
@@ -99,18 +106,22 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
     return this.#server.address() as net.AddressInfo;
   }
 
+  /** Every TCP connection, before any TLS handshake: tracked for close(), counted per address. */
+  #onRaw(raw: net.Socket): void {
+    this.#sockets.add(raw);
+    raw.on('close', () => this.#sockets.delete(raw));
+    raw.on('error', () => raw.destroy());
+    if (this.#opts.limiter && !this.#opts.limiter.admit(raw)) {
+      this.emit('refused', peer(raw), 'too many connections from this address (--max-clients-per-ip)');
+      raw.destroy();
+    }
+  }
+
   #onConnection(socket: net.Socket): void {
     const address = peer(socket);
-    this.#sockets.add(socket);
-    socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     if (this.#handshakes >= (this.#opts.maxHandshakes ?? 256)) {
       this.emit('refused', address, 'too many connections in handshake');
-      socket.destroy();
-      return;
-    }
-    if (this.#opts.limiter && !this.#opts.limiter.admit(socket)) {
-      this.emit('refused', address, 'too many connections from this address (--max-clients-per-ip)');
       socket.destroy();
       return;
     }
