@@ -4,17 +4,43 @@
  */
 export class RawFrameSplitter {
   readonly frameSize: number;
+  readonly #allocate: (size: number) => Buffer;
   #current: Buffer | null = null;
   #filled = 0;
 
-  constructor(frameSize: number) {
+  /** `allocate` supplies the buffer a frame is assembled in (e.g. from a FramePool). */
+  constructor(frameSize: number, allocate: (size: number) => Buffer = Buffer.allocUnsafe) {
     if (!Number.isInteger(frameSize) || frameSize <= 0) throw new RangeError(`bad frame size ${frameSize}`);
     this.frameSize = frameSize;
+    this.#allocate = allocate;
   }
 
   /** Bytes of the frame in progress (0 between frames). */
   get pendingBytes(): number {
     return this.#filled;
+  }
+
+  /** Where the next bytes of the frame in progress go, for reads straight into it (see commit()). */
+  target(): Buffer {
+    if (this.#current === null) {
+      this.#current = this.#allocate(this.frameSize);
+      this.#filled = 0;
+    }
+    return this.#current.subarray(this.#filled);
+  }
+
+  /** `n` bytes were written into target(); calls onFrame if that completed the frame. */
+  commit(n: number, onFrame: (frame: Buffer) => void): void {
+    const current = this.#current;
+    if (current === null || n < 0 || this.#filled + n > this.frameSize) {
+      throw new RangeError(`commit of ${n} bytes does not fit the frame in progress`);
+    }
+    this.#filled += n;
+    if (this.#filled === this.frameSize) {
+      this.#current = null;
+      this.#filled = 0;
+      onFrame(current);
+    }
   }
 
   /** Feeds a chunk; calls onFrame for every frame it completes, in order. */
@@ -28,7 +54,7 @@ export class RawFrameSplitter {
           offset += this.frameSize;
           continue;
         }
-        this.#current = Buffer.allocUnsafe(this.frameSize);
+        this.#current = this.#allocate(this.frameSize);
         this.#filled = 0;
       }
       const n = Math.min(this.frameSize - this.#filled, chunk.length - offset);
