@@ -5,7 +5,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPlay, startServe, type ServeEvent } from '../helpers/cli.js';
 import { makeClip, scaledSize, type Clip } from '../helpers/fixtures.js';
-import { killTracked } from '../helpers/processes.js';
+import net from 'node:net';
+import { splitLegacyStream } from '../helpers/net.js';
+import { killTracked, sleep } from '../helpers/processes.js';
 
 let clip3s: Clip;
 let clip2s: Clip;
@@ -83,6 +85,26 @@ describe('serve + play', () => {
     expect(r.summary).toMatchObject({ frames: 90, badFrames: 0, ...scaledSize(clip3s) });
     // The pipeline does far more than 30 fps on 800x450; 2 s for 90 frames still means "not paced".
     expect(r.summary!.seconds).toBeLessThan(2);
+    await srv.stop();
+  });
+
+  it('--no-pace never drops: a client that stops reading holds the source back, then gets every frame', async () => {
+    // Big frames (~18 MB in all, far more than the socket buffers) and a reader that stalls a while.
+    const srv = await startServe([clip3s.path, '--no-pace', '--quality', '100']);
+    const socket = net.connect({ host: '127.0.0.1', port: srv.port });
+    socket.pause();
+    await srv.waitForEvent('client');
+    await sleep(1000);
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise<void>((r) => {
+      socket.once('close', () => r());
+      socket.resume();
+    });
+    const payloads = splitLegacyStream(Buffer.concat(chunks));
+    expect(payloads).toHaveLength(clip3s.frames);
+    expect(payloads.reduce((n, p) => n + p.length, 0)).toBeGreaterThan(8_000_000);
+    expect(await srv.waitForEvent('left')).toMatchObject({ framesSent: clip3s.frames, drops: 0 });
     await srv.stop();
   });
 

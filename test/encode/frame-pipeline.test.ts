@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FramePipeline } from '../../src/encode/frame-pipeline.js';
+import type { Frame } from '../../src/hub/frame.js';
+import { locateFfmpeg } from '../../src/source/ffmpeg-path.js';
+import { parseSource } from '../../src/source/source-spec.js';
+import { makeClip } from '../helpers/fixtures.js';
+import { sleep } from '../helpers/processes.js';
+
+const pipelines: FramePipeline[] = [];
+afterEach(() => {
+  for (const p of pipelines.splice(0)) p.stop();
+});
+
+function pipeline(
+  source: string,
+  opts: { width: number; pace?: boolean; concurrency?: number },
+): FramePipeline {
+  const p = new FramePipeline({
+    ffmpeg: locateFfmpeg().path,
+    spec: parseSource(source),
+    width: opts.width,
+    quality: 80,
+    pace: opts.pace ?? false,
+    loop: false,
+    fps: null,
+    concurrency: opts.concurrency ?? 2,
+  });
+  pipelines.push(p);
+  return p;
+}
+
+describe('FramePipeline', () => {
+  it('emits every frame of a file once, in order, scaled, then ends', async () => {
+    const clip = makeClip({ seconds: 1 });
+    const p = pipeline(clip.path, { width: 800 });
+    const frames: Frame[] = [];
+    p.on('frame', (f) => frames.push(f));
+    const ended = new Promise<void>((r) => p.once('end', () => r()));
+    p.start();
+    await ended;
+    expect(frames.map((f) => f.seq)).toEqual([...Array(clip.frames).keys()]);
+    expect(new Set(frames.map((f) => `${f.width}x${f.height}`))).toEqual(new Set(['800x450']));
+    expect(p.describe()).toMatchObject({ kind: 'file', width: 800, height: 450, inputFps: 30 });
+  });
+
+  // --no-pace relies on this: the hub pauses the producer while a client is backlogged, and a
+  // lossless client holds at most 8 frames. After a pause the pipe from ffmpeg is full, and one read
+  // then holds many tiny frames: they must not all slip out past the next pause.
+  it.each([16, 320])('after pause() only the frames already in flight come out (width %i)', async (width) => {
+    const p = pipeline('test', { width, concurrency: 2 });
+    let sincePause = 0;
+    let worst = 0;
+    let cycles = 0;
+    let paused = false;
+    p.on('frame', () => {
+      if (paused) {
+        sincePause++;
+        worst = Math.max(worst, sincePause);
+        return;
+      }
+      // A slow client: stop the source at each frame, let it go again a little later.
+      paused = true;
+      sincePause = 0;
+      p.pause();
+      setTimeout(() => {
+        cycles++;
+        paused = false;
+        p.resume();
+      }, 30);
+    });
+    p.start();
+    for (let i = 0; i < 200 && cycles < 15; i++) await sleep(20);
+    expect(cycles).toBeGreaterThanOrEqual(15);
+    expect(worst).toBeLessThanOrEqual(8);
+  });
+});
