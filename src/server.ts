@@ -17,6 +17,7 @@ import { createNativeHandshake } from './transports/tcp/native-handshake.js';
 import { tokenProblem } from './util/token.js';
 import { HttpServer } from './transports/http/http-server.js';
 import { IpLimiter } from './transports/ip-limiter.js';
+import { watchStalls } from './hub/stall-watch.js';
 import { checkTlsCredentials, type TlsCredentials } from './transports/tls-config.js';
 
 /** Options of `serve()`; every field has the seed's default. */
@@ -54,6 +55,8 @@ export interface ServeOptions {
   httpHeadersTimeoutMs?: number;
   /** HTTP: the whole request must arrive within this time (default 30000 ms). */
   httpRequestTimeoutMs?: number;
+  /** A client whose pending frame is not taken for this long is cut (default 60000 ms; 0 = never). */
+  stallTimeoutMs?: number;
   /** Serve TLS on the TCP port and HTTPS/WSS on the HTTP port with this certificate and key (PEM). */
   tls?: TlsCredentials | null;
   /** Feed frames yourself instead of a source (set by the publish API). */
@@ -88,6 +91,8 @@ export interface ServerEvents {
   refused: [address: string, reason: string];
   /** A live source lost or regained its input (the transmission goes on; clients see NO SIGNAL). */
   'source-status': [status: SourceStatus];
+  /** A client that took no data for longer than the stall timeout was cut. */
+  kicked: [stats: SubscriberStats, stalledMs: number];
   /** The dashboard's "End transmission" button (`stopped`: a transmission was running). */
   'web-stop': [address: string, stopped: boolean];
   frame: [frame: Frame];
@@ -110,6 +115,7 @@ export interface ResolvedServeOptions {
   maxClientsPerIp: number;
   httpHeadersTimeoutMs: number;
   httpRequestTimeoutMs: number;
+  stallTimeoutMs: number;
   /** True when serving TLS (the key itself is never kept here, so it is never logged). */
   tls: boolean;
   /** True when clients must present a token (the token itself is never kept here, so it is never logged). */
@@ -151,6 +157,7 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     maxClientsPerIp: checkInt('maxClientsPerIp', o.maxClientsPerIp ?? 0, 0, 100_000),
     httpHeadersTimeoutMs: checkInt('httpHeadersTimeoutMs', o.httpHeadersTimeoutMs ?? 10_000, 100, 600_000),
     httpRequestTimeoutMs: checkInt('httpRequestTimeoutMs', o.httpRequestTimeoutMs ?? 30_000, 100, 3_600_000),
+    stallTimeoutMs: checkInt('stallTimeoutMs', o.stallTimeoutMs ?? 60_000, 0, 86_400_000),
     tls: o.tls !== undefined && o.tls !== null,
     tokenRequired: o.token !== undefined && o.token !== null,
     allowLegacy: o.allowLegacy ?? false,
@@ -174,6 +181,7 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
   readonly #tcp: TcpServer;
   readonly #http: HttpServer | null;
   #closing: Promise<void> | null = null;
+  #stopStallWatch: () => void = () => {};
 
   /** @internal use serve() */
   constructor(
@@ -197,6 +205,9 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
     hub.on('left', (s) => this.emit('left', s));
     hub.on('frame', (f) => this.emit('frame', f));
     hub.on('source-status', (s) => this.emit('source-status', s));
+    this.#stopStallWatch = watchStalls(hub, options.stallTimeoutMs, (sub, ms) =>
+      this.emit('kicked', sub.stats(), ms),
+    );
     tcp.on('client', (s) => this.emit('client', s));
     tcp.on('refused', (a, r) => this.emit('refused', a, r));
     http?.on('client', (s) => this.emit('client', s));
@@ -222,6 +233,7 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
   /** Stops accepting, closes every client after its frame in flight, stops ffmpeg. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#stopStallWatch();
       this.hub.close();
       await Promise.all([this.#tcp.close(), this.#http?.close()]);
     })();

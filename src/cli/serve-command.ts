@@ -31,6 +31,8 @@ Options:
   --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
   --max-clients-per-ip N  connections at once from one IP address, TCP and HTTP together
                        (0-100000, default 0 = no cap; set it when serving a network)
+  --stall-timeout S    cut a client that takes no data for S seconds (0-86400, default 60;
+                       0 = never): a peer that stops reading would hold its place forever
   --tls-cert FILE      serve TLS: TCP becomes tls:// (both protocols), HTTP becomes HTTPS/WSS;
   --tls-key FILE       the certificate chain and its private key, PEM (give both)
 ${SERVE_TOKEN_HELP}
@@ -70,6 +72,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'max-clients': { type: 'string' },
         'max-clients-per-ip': { type: 'string' },
         'tls-cert': { type: 'string' },
+        'stall-timeout': { type: 'string' },
         'tls-key': { type: 'string' },
         token: { type: 'string' },
         'allow-legacy': { type: 'boolean' },
@@ -101,6 +104,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
     maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000),
     tls: tlsOption(values['tls-cert'], values['tls-key']),
+    stallTimeoutMs: stallTimeoutOption(values['stall-timeout']),
     ...serveTokenOptions(values.token, values['allow-legacy']),
     ...httpOptions(values['http-port'], values['allow-origin']),
   };
@@ -116,6 +120,14 @@ function retryDelayOption(value: string | undefined): number {
   const s = numberOption('retry-delay', value, 1, 0, 3600) as number;
   if (s > 0 && s < 0.1)
     throw new UsageError(`--retry-delay must be 0 or from 0.1 to 3600 seconds, got '${value}'`);
+  return Math.round(s * 1000);
+}
+
+function stallTimeoutOption(value: string | undefined): number {
+  const s = numberOption('stall-timeout', value, 60, 0, 86_400) as number;
+  // Under a second would cut healthy clients on any hiccup.
+  if (s > 0 && s < 1)
+    throw new UsageError(`--stall-timeout must be 0 or from 1 to 86400 seconds, got '${value}'`);
   return Math.round(s * 1000);
 }
 
@@ -203,6 +215,12 @@ function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
           : `dashboard ${a} asked to stop, but nothing was being transmitted`,
         { address: a, stopped, from: 'http' },
       ),
+    );
+    server.on('kicked', (st, ms) =>
+      log.event('kicked', `client ${st.address} cut: it took no data for ${(ms / 1000).toFixed(1)} s`, {
+        ...st,
+        stalledMs: Math.round(ms),
+      }),
     );
     server.on('source-status', (st) =>
       log.event(

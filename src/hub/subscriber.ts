@@ -33,6 +33,8 @@ export interface Subscriber {
   waiting?(position: number): void;
   /** Told when a live source loses or regains its input (e.g. a native STATUS message). Optional. */
   sourceStatus?(status: SourceStatus): void;
+  /** How long (ms, at wall-clock `now`) the frame being written has waited for the peer to take it; 0 when none is pending. */
+  stalledMs?(now: number): number;
   stats(): SubscriberStats;
 }
 

@@ -42,6 +42,7 @@ export class StreamSubscriber implements Subscriber {
   #bytesSent = 0;
   #drops = 0;
   #lastLatency: number | null = null;
+  #writeStartedAt = 0;
 
   constructor(opts: StreamSubscriberOptions) {
     this.#opts = opts;
@@ -56,6 +57,10 @@ export class StreamSubscriber implements Subscriber {
 
   get backlogged(): boolean {
     return this.#queue.length > 0;
+  }
+
+  stalledMs(now: number): number {
+    return this.#writing && !this.#closed ? now - this.#writeStartedAt : 0;
   }
 
   offer(frame: Frame): void {
@@ -75,7 +80,9 @@ export class StreamSubscriber implements Subscriber {
     const { stream } = this.#opts;
     const wire = this.#opts.encode(frame);
     this.#writing = true;
-    this.#lastLatency = nowMs() - frame.capturedAt;
+    const now = nowMs();
+    this.#writeStartedAt = now;
+    this.#lastLatency = now - frame.capturedAt;
     let bytes = 0;
     const done = (err?: Error | null): void => {
       this.#writing = false;

@@ -43,6 +43,7 @@ export class WsSubscriber implements Subscriber {
   #bytesSent = 0;
   #drops = 0;
   #lastLatency: number | null = null;
+  #sendStartedAt = 0;
 
   constructor(ws: WebSocket, opts: WsSubscriberOptions) {
     this.#ws = ws;
@@ -55,6 +56,10 @@ export class WsSubscriber implements Subscriber {
 
   get backlogged(): boolean {
     return this.#queue.length > 0;
+  }
+
+  stalledMs(now: number): number {
+    return this.#sending && this.#open ? now - this.#sendStartedAt : 0;
   }
 
   get #open(): boolean {
@@ -77,7 +82,9 @@ export class WsSubscriber implements Subscriber {
   #send(frame: Frame): void {
     const msg = wsFrameMessage(frame);
     this.#sending = true;
-    this.#lastLatency = nowMs() - frame.capturedAt;
+    const now = nowMs();
+    this.#sendStartedAt = now;
+    this.#lastLatency = now - frame.capturedAt;
     this.#ws.send(msg, { binary: true }, (err) => {
       this.#sending = false;
       if (err || !this.#open) return;

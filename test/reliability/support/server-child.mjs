@@ -31,6 +31,7 @@ server.on('transmission-end', (reason, err) =>
   events.push({ event: 'transmission-end', reason, code: err?.code ?? null }),
 );
 server.on('source-status', (st) => events.push({ event: 'source-status', ...st }));
+server.on('kicked', (st, ms) => events.push({ event: 'kicked', protocol: st.protocol, stalledMs: ms }));
 server.on('refused', (address, reason) => events.push({ event: 'refused', reason }));
 
 process.on('message', (msg) => {
