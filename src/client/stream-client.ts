@@ -13,6 +13,9 @@ import { fromNativeFrame, fromSeedPayload, type StreamFrame } from './received-f
 
 export type { StreamFrame } from './received-frame.js';
 
+/** How long `auto` waits for a seed server to speak first before it says hello (< the server's grace). */
+const AUTO_HELLO_DELAY_MS = 40;
+
 /** Which protocol to speak: `auto` says hello and falls back to the seed framing if the server ignores it. */
 export type ProtocolChoice = 'auto' | 'native' | 'legacy';
 
@@ -85,6 +88,7 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
   #waiting = false;
   #done = false;
   #timer: NodeJS.Timeout | null = null;
+  #helloTimer: NodeJS.Timeout | null = null;
 
   constructor(addr: ServerAddress, opts: StreamClientOptions = {}) {
     super();
@@ -127,6 +131,14 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
     // Over TLS, the hello waits for the handshake (and the connect timeout covers it).
     socket.once(readyEvent(this.#addr), () => {
       this.#disarm();
+      if (this.#mode === 'detect' && this.#opts.protocol !== 'native' && !this.#addr.tls) {
+        // A seed server speaks first and never reads: a hello left unread in its buffer makes its
+        // close a reset that can destroy the last frames. A framecast server stays silent for its
+        // hello grace (100 ms), so wait a little for a seed server's first bytes before saying hello.
+        this.#helloTimer = setTimeout(() => this.#sayHello(socket), AUTO_HELLO_DELAY_MS);
+        this.emit('connect');
+        return;
+      }
       if (this.#mode === 'detect') {
         this.#helloAt = nowMs();
         socket.write(encodeHello(this.#opts.token ?? '', this.#helloAt));
@@ -145,6 +157,13 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
     socket.once('end', () => this.#onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.#onSocketError(err));
     socket.once('close', () => this.#fail('ERR_CONNECTION', `connection to ${this.#where} closed`));
+  }
+
+  #sayHello(socket: net.Socket): void {
+    this.#helloTimer = null;
+    if (this.#done || this.#mode !== 'detect' || this.#pending.length > 0) return;
+    this.#helloAt = nowMs();
+    socket.write(encodeHello(this.#opts.token ?? '', this.#helloAt));
   }
 
   /** Stops reading (TCP backpressure: the server then drops frames for us instead of queueing). */
@@ -330,6 +349,7 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
 
   #cleanup(): void {
     this.#disarm();
+    if (this.#helloTimer) clearTimeout(this.#helloTimer);
     this.#socket?.destroy();
   }
 
