@@ -27,7 +27,9 @@ describe('serve + play', () => {
     const r = await runPlay(srv.port);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.summary).toMatchObject({ frames: 90, ...scaledSize(clip3s), badFrames: 0 });
+    // play's default (auto) settles on the native protocol with a framecast server, with latencies.
+    expect(r.summary).toMatchObject({ frames: 90, ...scaledSize(clip3s), badFrames: 0, protocol: 'native' });
+    expect(r.summary!.latencyMs!.p50).toBeGreaterThanOrEqual(0);
     // Paced at the source's rate: first to last frame spans ~2.97 s (generous bounds for a busy CI box).
     expect(r.summary!.seconds).toBeGreaterThan(2.5);
     expect(r.summary!.seconds).toBeLessThan(4.5);
