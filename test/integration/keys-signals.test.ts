@@ -96,10 +96,24 @@ describe.skipIf(!hasScript)("'q' key in a terminal", () => {
       jsonLines(out.lines).filter((e) => e.event === 'transmission-start').length === 2;
     expect(await until(twice, 5000)).toBe(true);
 
-    process.kill(node as number, 'SIGTERM');
+    // Ctrl-C in the terminal (raw mode turns it into a byte, not a signal) shuts down cleanly.
+    serve.stdin!.write('\u0003');
     const exit = await waitExit(serve, 5000);
     expect(exit.timedOut).toBe(false);
     expect(exit.code).toBe(0);
+    expect(isAlive(node as number)).toBe(false);
+    expect(jsonLines(out.lines).find((e) => e.event === 'shutdown')).toMatchObject({ signal: 'SIGINT' });
+  });
+
+  it('Ctrl-C on play (raw terminal) quits with exit code 0', async () => {
+    const srv = await startServe(['test']);
+    const play = spawnCliInPty(['play', `127.0.0.1:${srv.port}`, '--view', 'none']);
+    const out = collectOutput(play);
+    expect(await until(() => /frames [1-9]/.test(out.text()), 10_000)).toBe(true);
+    play.stdin!.write('\u0003');
+    const exit = await waitExit(play, 5000);
+    expect(exit).toMatchObject({ code: 0, timedOut: false });
+    await srv.stop();
   });
 
   it('on play quits with exit code 0', async () => {
