@@ -127,8 +127,9 @@ export interface ServeStartOptions extends RunOptions {
 export async function startServe(args: string[], opts: ServeStartOptions = {}): Promise<ServeHandle> {
   const json = opts.json ?? true;
   const full = ['serve', ...args];
-  if (!args.includes('--port')) full.push('--port', '0');
-  if (json && !args.includes('--json')) full.push('--json');
+  const has = (flag: string): boolean => args.some((a) => a === flag || a.startsWith(`${flag}=`));
+  if (!has('--port')) full.push('--port', '0');
+  if (json && !has('--json')) full.push('--json');
   const child = spawnCli(full, opts);
   const out = new Output();
   const err = new Output();
