@@ -281,6 +281,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         fps: opts.fps,
         concurrency,
         inputFps,
+        audience: (): number => hub.clientCount,
       });
     // Cameras and URLs come back after a failure; files and the test pattern do not.
     if (opts.retryDelayMs > 0 && (s.kind === 'device' || s.kind === 'url')) {

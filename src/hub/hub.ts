@@ -84,6 +84,11 @@ export class Hub extends EventEmitter<HubEvents> {
     return [...this.#admitted];
   }
 
+  /** Number of subscribers being served now (no array copy, cheap enough to ask per frame). */
+  get clientCount(): number {
+    return this.#admitted.size;
+  }
+
   /** Number of subscribers waiting for a place. */
   get waitingCount(): number {
     return this.#waiting.length;

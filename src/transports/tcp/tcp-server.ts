@@ -151,7 +151,10 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
     const onData = (chunk: Buffer): void => decide(chunk);
     socket.on('data', onData);
     socket.once('close', () => decide(Buffer.alloc(0)));
-    const timer = setTimeout(() => decide(null), this.#opts.helloGraceMs);
+    // Timers run before I/O in an event-loop turn: after a busy stretch the grace timer and a hello
+    // that arrived in time are both pending. setImmediate lets the hello be read first, so a loaded
+    // server does not mistake a native client for a seed client.
+    const timer = setTimeout(() => setImmediate(() => decide(null)), this.#opts.helloGraceMs);
   }
 
   #startLegacy(socket: net.Socket, address: string): void {
