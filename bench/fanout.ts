@@ -1,0 +1,143 @@
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { LoadgenResult, Percentiles } from './loadgen.js';
+import { childPids, procSample, spawnWithFds, stop, treeCpuMs, waitForLine } from './lib/proc.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FRAMECAST = `${ROOT}bin/framecast`;
+const LOADGEN = `${ROOT}bench/loadgen.ts`;
+
+/** One fan-out run: N viewers of the 30 fps 800x450 test stream. */
+export interface FanoutRow {
+  viewers: number;
+  slowViewers: number;
+  protocol: string;
+  connected: number;
+  failed: number;
+  /** Fraction of the published frames each normal viewer received: worst and median. */
+  minFraction: number;
+  medianFraction: number;
+  /** Server process CPU in cores (fan-out and JPEG encoding), and its ffmpeg's. */
+  serverCores: number;
+  ffmpegCores: number;
+  loadgenCores: number;
+  /** Server RSS before any viewer, and at the end of the window. */
+  rssIdleMB: number;
+  rssMB: number;
+  /** Capture (frame out of ffmpeg) to receive, normal viewers; null for legacy (no timestamps). */
+  latencyMs: Percentiles | null;
+  slowLatencyMs: Percentiles | null;
+  slowFps: number;
+  ttffMs: Percentiles | null;
+  wireBytesPerFrame: number;
+  joinTtffMs: LoadgenResult['joinTtffMs'] | null;
+}
+
+/** Settings of one fan-out run. */
+export interface FanoutRun {
+  viewers: number;
+  slow?: number;
+  protocol?: 'native' | 'legacy';
+  seconds: number;
+}
+
+/**
+ * Starts `framecast serve test` (30 fps, 1280x720 scaled to 800x450, paced) with room for every viewer,
+ * runs the load generator in its own process, and samples the server's CPU and RSS from /proc at the
+ * load generator's window marks.
+ */
+export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
+  const server = spawnWithFds(process.execPath, [
+    FRAMECAST,
+    ...['serve', 'test', '--port', '0', '--http-port', 'off', '--max-clients', '100000', '--json'],
+  ]);
+  const pid = server.pid as number;
+  try {
+    const m = await waitForLine(server, /"event":"listening".*?"port":(\d+)/, 20_000);
+    server.stdout?.resume();
+    const idle = procSample(pid);
+    const protocol = run.protocol ?? 'native';
+    const loadgen = spawnWithFds(
+      process.execPath,
+      [
+        ...['--import', 'tsx', LOADGEN, '--port', m[1] as string, '--clients', String(run.viewers)],
+        ...['--protocol', protocol, '--seconds', String(run.seconds), '--slow', String(run.slow ?? 0)],
+        ...['--ramp', protocol === 'legacy' ? '1000' : '2000'],
+      ],
+      undefined,
+      ROOT,
+    );
+    let stderr = '';
+    loadgen.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    let start: { t: number; cpu: number; ff: number } | null = null;
+    let end: { t: number; cpu: number; ff: number; rss: number } | null = null;
+    let result: LoadgenResult | null = null;
+    const ffmpegCpu = (): number => childPids(pid).reduce((a, c) => a + treeCpuMs(c), 0);
+    const rl = createInterface({ input: loadgen.stdout as NodeJS.ReadableStream });
+    rl.on('line', (line) => {
+      const now = performance.now();
+      if (line.includes('"window-start"'))
+        start = { t: now, cpu: procSample(pid)?.cpuMs ?? 0, ff: ffmpegCpu() };
+      else if (line.includes('"window-end"')) {
+        const s = procSample(pid);
+        end = { t: now, cpu: s?.cpuMs ?? 0, ff: ffmpegCpu(), rss: s?.rssBytes ?? 0 };
+      } else if (line.startsWith('{')) result = JSON.parse(line) as LoadgenResult;
+    });
+    const code = await new Promise<number | null>((resolve) => loadgen.once('exit', resolve));
+    const r = result as LoadgenResult | null;
+    const s0 = start as { t: number; cpu: number; ff: number } | null;
+    const s1 = end as { t: number; cpu: number; ff: number; rss: number } | null;
+    if (code !== 0 || !r || !s0 || !s1) throw new Error(`load generator failed (${code}): ${stderr}`);
+    const secs = (s1.t - s0.t) / 1000;
+    const f = r.fractions;
+    return {
+      viewers: run.viewers,
+      slowViewers: run.slow ?? 0,
+      protocol,
+      connected: r.connected,
+      failed: r.failed,
+      minFraction: f[0] ?? 0,
+      medianFraction: f[Math.floor(f.length / 2)] ?? 0,
+      serverCores: (s1.cpu - s0.cpu) / 1000 / secs,
+      ffmpegCores: (s1.ff - s0.ff) / 1000 / secs,
+      loadgenCores: r.loadgenCores,
+      rssIdleMB: (idle?.rssBytes ?? 0) / 2 ** 20,
+      rssMB: s1.rss / 2 ** 20,
+      latencyMs: r.latencyMs,
+      slowLatencyMs: r.slow.latencyMs,
+      slowFps: r.slow.fps,
+      ttffMs: r.ttffMs,
+      wireBytesPerFrame: r.wireBytesPerFrame,
+      joinTtffMs: r.joinTtffMs ?? null,
+    };
+  } finally {
+    await stop(server);
+  }
+}
+
+/** The fan-out curve, latency at 1 viewer, and slow-viewer isolation. */
+export async function fanout(opts: {
+  viewers: number[];
+  seconds: number;
+  log: (s: string) => void;
+}): Promise<{ curve: FanoutRow[]; single: FanoutRow; slow: FanoutRow; legacy: FanoutRow | null }> {
+  const fmt = (r: FanoutRow): string =>
+    `${r.viewers}${r.slowViewers ? `+${r.slowViewers} slow` : ''} ${r.protocol}: min ${(r.minFraction * 100).toFixed(1)}% ` +
+    `median ${(r.medianFraction * 100).toFixed(1)}%, server ${r.serverCores.toFixed(2)} cores, ` +
+    `RSS ${r.rssMB.toFixed(0)} MB, latency p50/p99 ${r.latencyMs?.p50 ?? '-'}/${r.latencyMs?.p99 ?? '-'} ms`;
+  const single = await runFanout({ viewers: 1, seconds: opts.seconds });
+  opts.log(`fan-out ${fmt(single)}`);
+  const curve: FanoutRow[] = [];
+  for (const n of opts.viewers) {
+    const row = await runFanout({ viewers: n, seconds: opts.seconds });
+    opts.log(`fan-out ${fmt(row)}`);
+    curve.push(row);
+  }
+  const slow = await runFanout({ viewers: 110, slow: 10, seconds: opts.seconds });
+  opts.log(
+    `fan-out ${fmt(slow)}; slow viewers ${slow.slowFps.toFixed(1)} fps, p99 ${slow.slowLatencyMs?.p99 ?? '-'} ms`,
+  );
+  const legacy = await runFanout({ viewers: 1000, protocol: 'legacy', seconds: opts.seconds });
+  opts.log(`fan-out ${fmt(legacy)}`);
+  return { curve, single, slow, legacy };
+}

@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  compareEncoders,
+  hasOpenCv,
+  renderClip,
+  score,
+  type ClipComparison,
+  type RawClip,
+} from '../test/helpers/jpeg-quality.js';
+import { encodeJpeg } from '../src/encode/jpeg-encoder.js';
+
+/** One scene: our encoder (optimised and standard Huffman tables), OpenCV's imencode, ffmpeg's mjpeg. */
+export interface JpegRow extends ClipComparison {
+  /** Our encoder with standard Huffman tables (what --no-pace uses when CPU-bound). */
+  oursStandard: { psnr: number; bytes: number };
+}
+
+/** Real footage for an extra row, when this machine has it (never required). */
+const FOOTAGE = '/work/shared/media/bottle-detection.mp4';
+
+function footageClip(ffmpeg: string, dir: string, count: number): RawClip | null {
+  if (!existsSync(FOOTAGE)) return null;
+  const path = join(dir, 'footage-800x450.rgb');
+  const r = spawnSync(ffmpeg, [
+    ...['-v', 'error', '-i', FOOTAGE, '-vf', 'select=not(mod(n\\,100)),scale=800:450:flags=area'],
+    ...[
+      '-fps_mode',
+      'passthrough',
+      '-frames:v',
+      String(count),
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-y',
+      path,
+    ],
+  ]);
+  if (r.status !== 0) return null;
+  const all = readFileSync(path);
+  const size = 800 * 450 * 3;
+  const frames: Buffer[] = [];
+  for (let o = 0; o + size <= all.length; o += size) frames.push(all.subarray(o, o + size));
+  return { name: 'bottle footage', width: 800, height: 450, path, frames };
+}
+
+/** JPEG quality vs size at q80 on 800x450 frames; null when OpenCV is missing. */
+export async function jpegQuality(ffmpeg: string, dir: string, frames: number): Promise<JpegRow[] | null> {
+  if (!hasOpenCv()) return null;
+  const clips = [
+    renderClip(ffmpeg, dir, 'testsrc2', 800, 450, frames),
+    renderClip(ffmpeg, dir, 'natural', 800, 450, frames),
+  ];
+  const footage = footageClip(ffmpeg, dir, frames);
+  if (footage) clips.push(footage);
+  const rows: JpegRow[] = [];
+  for (const clip of clips) {
+    const c = await compareEncoders(ffmpeg, clip, 80, dir);
+    const standard: Buffer[] = [];
+    for (const f of clip.frames)
+      standard.push(await encodeJpeg(f, clip.width, clip.height, { quality: 80, optimiseCoding: false }));
+    const s = await score('framecast-standard', clip, standard);
+    rows.push({ ...c, oursStandard: { psnr: s.psnr, bytes: s.bytes } });
+  }
+  return rows;
+}

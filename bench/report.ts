@@ -1,0 +1,228 @@
+import type { FanoutRow } from './fanout.js';
+import type { JpegRow } from './jpeg.js';
+import type { ThroughputRow } from './throughput.js';
+
+/** Everything one `npm run bench` measured (written to bench/results/latest.json). */
+export interface BenchResults {
+  date: string;
+  machine: Record<string, string>;
+  seconds: number;
+  jpeg: JpegRow[] | null;
+  throughput: ThroughputRow[];
+  fanout: { curve: FanoutRow[]; single: FanoutRow; slow: FanoutRow; legacy: FanoutRow | null } | null;
+}
+
+const f0 = (x: number): string => x.toFixed(0);
+const f1 = (x: number): string => x.toFixed(1);
+const f2 = (x: number): string => x.toFixed(2);
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const ms = (p: { p50: number; p99: number } | null | undefined): string =>
+  p ? `${f1(p.p50)} / ${f1(p.p99)}` : 'n/a';
+
+function table(head: string[], rows: string[][]): string {
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+/** The results as Markdown tables (printed, and pasted into the README). */
+export function markdown(r: BenchResults): string {
+  const out: string[] = [];
+  out.push(
+    `Machine: ${Object.entries(r.machine)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('; ')}. Run ${r.date}, ${f0(r.seconds)} s.`,
+  );
+  if (r.jpeg) {
+    out.push('\n**JPEG q80, 800x450** (PSNR against the uncompressed frame, mean bytes per frame)\n');
+    out.push(
+      table(
+        [
+          'scene',
+          'framecast (optimised Huffman)',
+          'framecast (standard tables)',
+          'OpenCV imencode',
+          'FFmpeg mjpeg (size-matched)',
+        ],
+        r.jpeg.map((j) => [
+          j.clip,
+          `${f2(j.ours.psnr)} dB, ${f0(j.ours.bytes)} B`,
+          `${f2(j.oursStandard.psnr)} dB, ${f0(j.oursStandard.bytes)} B`,
+          `${f2(j.opencv.psnr)} dB, ${f0(j.opencv.bytes)} B`,
+          `${f2(j.ffmpeg.psnr)} dB, ${f0(j.ffmpeg.bytes)} B (q:v ${j.ffmpeg.qscale})`,
+        ]),
+      ),
+    );
+  }
+  out.push('\n**Throughput** (`--no-pace`, one client, 800 px wide JPEG q80; best of the runs)\n');
+  out.push(
+    table(
+      [
+        'source',
+        'framecast fps',
+        'seed pair fps',
+        'FFmpeg CLI fps',
+        'vs seed',
+        'vs FFmpeg',
+        'CPU ms/frame: framecast / seed / FFmpeg',
+      ],
+      r.throughput.map((t) => [
+        `${t.source} (${t.frames} frames)`,
+        f0(t.framecast.fps),
+        t.seed ? f0(t.seed.fps) : 'n/a',
+        f0(t.ffmpegCli.fps),
+        t.vsSeed === null ? 'n/a' : `${f2(t.vsSeed)}x`,
+        `${f2(t.vsFfmpeg)}x`,
+        [t.framecast, t.seed, t.ffmpegCli]
+          .map((x) => (x?.serverCpuMsPerFrame == null ? '-' : f1(x.serverCpuMsPerFrame)))
+          .join(' / '),
+      ]),
+    ),
+  );
+  const fo = r.fanout;
+  if (fo) {
+    out.push(
+      '\n**Fan-out** (30 fps 800x450 test stream, native viewers in a separate load-generator process)\n',
+    );
+    const rows = [fo.single, ...fo.curve, ...(fo.legacy ? [fo.legacy] : [])];
+    out.push(
+      table(
+        [
+          'viewers',
+          'frames received min / median',
+          'server CPU (cores)',
+          'its ffmpeg',
+          'RSS MB',
+          'latency p50 / p99 ms',
+          'bytes/frame',
+          'load generator (cores)',
+        ],
+        rows.map((x) => [
+          `${x.viewers}${x.protocol === 'legacy' ? ' (seed framing)' : ''}`,
+          `${pct(x.minFraction)} / ${pct(x.medianFraction)}${x.failed ? ` (${x.failed} failed)` : ''}`,
+          f2(x.serverCores),
+          f2(x.ffmpegCores),
+          f0(x.rssMB),
+          ms(x.latencyMs),
+          f0(x.wireBytesPerFrame),
+          f2(x.loadgenCores),
+        ]),
+      ),
+    );
+    const first = fo.curve[0];
+    const last = fo.curve[fo.curve.length - 1];
+    if (first && last && last.viewers > first.viewers) {
+      const perViewer = ((last.rssMB - first.rssMB) * 1024) / (last.viewers - first.viewers);
+      out.push(
+        `\nMemory per viewer: ${f1(perViewer)} kB (RSS slope from ${first.viewers} to ${last.viewers} viewers).`,
+      );
+    }
+    const native = fo.curve.find((x) => x.viewers === 1000) ?? first;
+    if (fo.legacy && native) {
+      out.push(
+        `Bytes per frame: native ${f0(native.wireBytesPerFrame)}, seed framing ${f0(fo.legacy.wireBytesPerFrame)} ` +
+          `(${f2(native.wireBytesPerFrame / fo.legacy.wireBytesPerFrame)}x).`,
+      );
+    }
+    const hundred = fo.curve.find((x) => x.viewers === 100);
+    const s = fo.slow;
+    out.push('\n**Slow viewers** (100 normal + 10 reading at a quarter of the rate)\n');
+    out.push(
+      table(
+        [
+          '',
+          'normal min / median frames',
+          'normal latency p50 / p99 ms',
+          'slow viewers fps',
+          'slow latency p50 / p99 ms',
+          'RSS MB',
+        ],
+        [
+          ...(hundred
+            ? [
+                [
+                  '100 alone',
+                  `${pct(hundred.minFraction)} / ${pct(hundred.medianFraction)}`,
+                  ms(hundred.latencyMs),
+                  '-',
+                  '-',
+                  f0(hundred.rssMB),
+                ],
+              ]
+            : []),
+          [
+            '100 + 10 slow',
+            `${pct(s.minFraction)} / ${pct(s.medianFraction)}`,
+            ms(s.latencyMs),
+            f1(s.slowFps),
+            ms(s.slowLatencyMs),
+            f0(s.rssMB),
+          ],
+        ],
+      ),
+    );
+    const j = (hundred ?? fo.single).joinTtffMs;
+    out.push(
+      `\nTime to first frame: first viewer (starts the transmission, ffmpeg included) ${f0(fo.single.ttffMs?.p50 ?? 0)} ms; ` +
+        `joining a running stream at ${hundred ? 100 : 1} viewers: native ${f1(j?.native?.p50 ?? NaN)} ms, ` +
+        `seed framing ${f1(j?.legacy?.p50 ?? NaN)} ms (includes the ~100 ms hello grace).`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** A hand-written SVG of the fan-out curve: frames received (min) and server CPU against viewers. */
+export function fanoutSvg(curve: FanoutRow[]): string {
+  const W = 640;
+  const H = 360;
+  const L = 60;
+  const R = 60;
+  const T = 40;
+  const B = 50;
+  const maxV = Math.max(...curve.map((c) => c.viewers), 1);
+  const maxCpu = Math.max(1, ...curve.map((c) => c.serverCores));
+  const x = (v: number): number => L + ((W - L - R) * v) / maxV;
+  const yFrac = (f: number): number => T + (H - T - B) * (1 - f);
+  const yCpu = (c: number): number => T + (H - T - B) * (1 - c / maxCpu);
+  const line = (pts: [number, number][], color: string): string =>
+    `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>` +
+    pts.map(([a, b]) => `<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3" fill="${color}"/>`).join('');
+  const ticks = curve
+    .map(
+      (c) =>
+        `<text x="${x(c.viewers).toFixed(1)}" y="${H - B + 18}" text-anchor="middle">${c.viewers}</text>`,
+    )
+    .join('');
+  const fracTicks = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (f) =>
+        `<text x="${L - 8}" y="${yFrac(f) + 4}" text-anchor="end">${f * 100}%</text><line x1="${L}" x2="${W - R}" y1="${yFrac(f)}" y2="${yFrac(f)}" stroke="#eee"/>`,
+    )
+    .join('');
+  const cpuTicks = [0, 0.5, 1]
+    .map((k) => k * maxCpu)
+    .map((c) => `<text x="${W - R + 8}" y="${yCpu(c) + 4}">${c.toFixed(2)}</text>`)
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">framecast fan-out: 30 fps 800x450, one server process</text>
+${fracTicks}${cpuTicks}${ticks}
+<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/>
+<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#333"/>
+<line x1="${W - R}" y1="${T}" x2="${W - R}" y2="${H - B}" stroke="#333"/>
+${line(
+  curve.map((c) => [x(c.viewers), yFrac(c.minFraction)]),
+  '#1f77b4',
+)}
+${line(
+  curve.map((c) => [x(c.viewers), yCpu(c.serverCores)]),
+  '#d62728',
+)}
+<text x="${W / 2}" y="${H - 12}" text-anchor="middle">viewers</text>
+<text x="${L}" y="${T - 8}" fill="#1f77b4">frames received by the worst viewer</text>
+<text x="${W - R}" y="${T - 8}" fill="#d62728" text-anchor="end">server CPU (cores)</text>
+</svg>
+`;
+}

@@ -1,0 +1,105 @@
+/**
+ * `npm run bench`: JPEG quality, end-to-end throughput against the seed's pair and FFmpeg's CLI, and
+ * fan-out (viewers, CPU, memory, latency, slow viewers, time to first frame), all on loopback.
+ * Prints Markdown tables and writes bench/results/latest.json and bench/results/fanout.svg.
+ *
+ *   npm run bench [-- --quick] [-- --only jpeg,throughput,fanout] [-- --seconds S] [-- --repeats N]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { locateFfmpeg } from '../src/source/ffmpeg-path.js';
+import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
+import { fanout } from './fanout.js';
+import { jpegQuality } from './jpeg.js';
+import { makeSources } from './lib/media.js';
+import { fanoutSvg, markdown, type BenchResults } from './report.js';
+import { throughput } from './throughput.js';
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+
+function machine(ffmpeg: string): Record<string, string> {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? '?';
+  const ff = spawnSync(ffmpeg, ['-version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
+  const cv = spawnSync(OPENCV_PYTHON, ['-c', 'import cv2; print(cv2.__version__)'], { encoding: 'utf8' });
+  return {
+    cpu: `${cpus().length} x ${model.trim()}`,
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    kernel: `Linux ${release()}`,
+    node: process.version,
+    ffmpeg: ff.replace(/^ffmpeg version (\S+).*/, '$1'),
+    opencv: cv.status === 0 ? cv.stdout.trim() : 'missing',
+    'load average at start': loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      seconds: { type: 'string' },
+      repeats: { type: 'string' },
+    },
+  });
+  const quick = values.quick ?? false;
+  const only = new Set((values.only ?? 'jpeg,throughput,fanout').split(','));
+  const seconds = Number(values.seconds ?? (quick ? 3 : 5));
+  const repeats = Number(values.repeats ?? (quick ? 1 : 2));
+  const started = performance.now();
+  const log = (s: string): void =>
+    void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
+  const ffmpeg = locateFfmpeg().path;
+  const dir = mkdtempSync(join(tmpdir(), 'framecast-bench-'));
+  try {
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      machine: machine(ffmpeg),
+      seconds: 0,
+      jpeg: null,
+      throughput: [],
+      fanout: null,
+    };
+    if (only.has('jpeg')) {
+      log('JPEG quality vs OpenCV and FFmpeg mjpeg');
+      results.jpeg = await jpegQuality(ffmpeg, dir, quick ? 4 : 8);
+      if (!results.jpeg) log(`OpenCV missing (${OPENCV_PYTHON}): JPEG comparison skipped`);
+    }
+    if (only.has('throughput')) {
+      const sources = makeSources(ffmpeg, dir);
+      const python = hasOpenCv() ? OPENCV_PYTHON : null;
+      if (!python) log('OpenCV missing: the seed pair is skipped');
+      results.throughput = await throughput(quick ? sources.slice(0, 2) : sources, {
+        ffmpeg,
+        python,
+        repeats,
+        log,
+      });
+    }
+    if (only.has('fanout')) {
+      results.fanout = await fanout({ viewers: quick ? [100, 1000] : [100, 500, 1000, 2000], seconds, log });
+    }
+    results.machine['load average at end'] = loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+    results.seconds = (performance.now() - started) / 1000;
+    mkdirSync(RESULTS, { recursive: true });
+    writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+    if (results.fanout) writeFileSync(join(RESULTS, 'fanout.svg'), fanoutSvg(results.fanout.curve));
+    process.stdout.write(markdown(results) + '\n');
+    log(`wrote ${join(RESULTS, 'latest.json')}${results.fanout ? ' and fanout.svg' : ''}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
