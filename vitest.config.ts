@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration tests spawn ffmpeg and servers; the CI machine has 2 cores.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // Fails the run if any process a test started (ffmpeg, a server, a browser) outlives the tests.
+    globalSetup: ['test/global-orphans.ts'],
   },
 });
