@@ -1,0 +1,88 @@
+/**
+ * Hand-driven stand-ins for the hub's collaborators: a producer whose frames and end the test emits,
+ * and a subscriber that records what the hub did to it.
+ */
+import { EventEmitter } from 'node:events';
+import { Frame } from '../../src/hub/frame.js';
+import type { FrameProducer, ProducerEvents, SourceDescription } from '../../src/hub/producer.js';
+import type { EndReason, Subscriber, SubscriberStats } from '../../src/hub/subscriber.js';
+
+/** A producer the test drives by hand. */
+export class FakeProducer extends EventEmitter<ProducerEvents> implements FrameProducer {
+  started = 0;
+  stopped = 0;
+  paused = false;
+  pauses = 0;
+  resumes = 0;
+  #seq = 0;
+  constructor(readonly index: number) {
+    super();
+  }
+  start(): void {
+    this.started++;
+  }
+  stop(): void {
+    this.stopped++;
+  }
+  pause(): void {
+    this.paused = true;
+    this.pauses++;
+  }
+  resume(): void {
+    this.paused = false;
+    this.resumes++;
+  }
+  describe(): SourceDescription {
+    return { kind: 'fake', name: `fake#${this.index}`, width: 8, height: 8, inputFps: 30 };
+  }
+  /** Emits a new frame and returns it. */
+  frame(): Frame {
+    const f = new Frame({
+      seq: this.#seq++,
+      width: 8,
+      height: 8,
+      capturedAt: 0,
+      encodedAt: 0,
+      jpeg: Buffer.alloc(10),
+    });
+    this.emit('frame', f);
+    return f;
+  }
+}
+
+let nextId = 1000;
+
+/** A subscriber that records what the hub does to it. */
+export class FakeSub implements Subscriber {
+  readonly id = nextId++;
+  readonly protocol = 'fake';
+  readonly address: string;
+  readonly offered: Frame[] = [];
+  readonly positions: number[] = [];
+  ended: EndReason | null = null;
+  backlogged = false;
+  constructor(name: string) {
+    this.address = name;
+  }
+  offer(frame: Frame): void {
+    this.offered.push(frame);
+  }
+  end(reason: EndReason): void {
+    this.ended ??= reason;
+  }
+  waiting(position: number): void {
+    this.positions.push(position);
+  }
+  stats(): SubscriberStats {
+    return {
+      id: this.id,
+      protocol: this.protocol,
+      address: this.address,
+      connectedAt: 0,
+      framesSent: this.offered.length,
+      bytesSent: 0,
+      drops: 0,
+      lastLatencyMs: null,
+    };
+  }
+}
