@@ -4,6 +4,7 @@ import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startServe, type ServeHandle } from '../helpers/cli.js';
 import { killTracked } from '../helpers/processes.js';
+import { tokenMatches } from '../../src/util/token.js';
 import { sleep } from './support/clients.js';
 
 // Safe by default: loopback only, no CORS, the token never printed, every numeric option checked.
@@ -182,5 +183,22 @@ describe('safe defaults', () => {
         expect(r.stderr, what).not.toMatch(/\n\s+at /); // no stack trace
       });
     });
+  });
+});
+
+describe('token comparison', () => {
+  it('matches only the exact token, whatever the lengths (hashes are compared, so lengths leak nothing)', () => {
+    expect(tokenMatches(SECRET, SECRET)).toBe(true);
+    for (const guess of [
+      '',
+      SECRET.slice(0, -1),
+      SECRET + 'x',
+      SECRET.toUpperCase(),
+      WRONG,
+      'x'.repeat(5000),
+    ])
+      expect(tokenMatches(SECRET, guess)).toBe(false);
+    expect(tokenMatches('ünïcødé-🔑', 'ünïcødé-🔑')).toBe(true);
+    expect(tokenMatches('ünïcødé-🔑', 'unicode-🔑')).toBe(false);
   });
 });
