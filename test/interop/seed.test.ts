@@ -69,6 +69,11 @@ async function seedServer(video: string): Promise<{ port: number; done: Promise<
   return { port, done: waitExit(child, 30_000).then((e) => (e.timedOut ? null : e.code)) };
 }
 
+// A CI run must not pass by skipping the interop tests: .ci/run installs python3-opencv and sets CI.
+it.runIf(Boolean(process.env.CI))('CI has OpenCV for the seed programs', () => {
+  expect(cv2.ok, cv2.why).toBe(true);
+});
+
 describe.skipIf(!cv2.ok)('seed interop (Python/OpenCV)', () => {
   it('the seed cliente.py receives every frame of `framecast serve FILE --no-pace`, 800 px wide, none bad', async () => {
     const srv = await startServe([clip.path, '--no-pace']);
