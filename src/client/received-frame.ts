@@ -1,7 +1,21 @@
 import type { NativeMessage } from '../protocol/native-parser.js';
 import { jpegInfo, looksLikeJpeg } from '../util/jpeg.js';
 import { frameLatency, type ClockEstimate } from './clock-sync.js';
-import type { ReceivedFrame } from './frame-client.js';
+
+/** A frame as a client receives it. */
+export interface ReceivedFrame {
+  jpeg: Buffer;
+  /** Sequence number: the server's when the protocol carries one, else counted locally from 0. */
+  seq: number;
+  width: number;
+  height: number;
+  /** Server wall-clock ms of capture, or null when the protocol carries no timestamps (seed framing). */
+  capturedAt: number | null;
+  /** Local wall-clock ms when the last byte arrived. */
+  receivedAt: number;
+  /** Bytes this frame took on the wire, framing included. */
+  wireBytes: number;
+}
 
 /** A received frame with the native protocol's timestamps (null over the seed framing). */
 export interface StreamFrame extends ReceivedFrame {

@@ -7,7 +7,6 @@ import { nowMs } from '../util/clock.js';
 import { formatAddress, type ServerAddress } from './address.js';
 import { dial, readyEvent, tlsProblem } from './dial.js';
 import { estimateClock, isLocalAddress, type ClockEstimate } from './clock-sync.js';
-import type { FrameClientOptions } from './frame-client.js';
 import { DEFAULT_MAX_FRAME_BYTES, LegacyParser } from './legacy-parser.js';
 import { fromNativeFrame, fromSeedPayload, type StreamFrame } from './received-frame.js';
 
@@ -35,7 +34,11 @@ export interface HandshakeInfo {
 }
 
 /** Options of a StreamClient. */
-export interface StreamClientOptions extends FrameClientOptions {
+export interface StreamClientOptions {
+  maxFrameBytes?: number;
+  connectTimeoutMs?: number;
+  /** After the first frame, a silence this long is a stalled stream (0 = wait forever). */
+  idleTimeoutMs?: number;
   /** Default `auto`. */
   protocol?: ProtocolChoice;
   /** Token to present in the hello. */

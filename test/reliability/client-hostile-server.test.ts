@@ -1,7 +1,7 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FrameClient } from '../../src/client/frame-client.js';
+import { StreamClient, type StreamClientOptions } from '../../src/client/stream-client.js';
 import type { FramecastError } from '../../src/errors.js';
 import { jpegInfo, looksLikeJpeg } from '../../src/util/jpeg.js';
 
@@ -35,10 +35,10 @@ interface Outcome {
   error: FramecastError | null;
 }
 
-function run(port: number, opts: ConstructorParameters<typeof FrameClient>[1] = {}): Promise<Outcome> {
+function run(port: number, opts: StreamClientOptions = {}): Promise<Outcome> {
   return new Promise((resolve) => {
     const out: Outcome = { frames: 0, bad: 0, ended: false, error: null };
-    const client = new FrameClient({ host: '127.0.0.1', port, tls: false }, opts);
+    const client = new StreamClient({ host: '127.0.0.1', port, tls: false }, { protocol: 'legacy', ...opts });
     client.on('frame', () => out.frames++);
     client.on('bad-frame', () => out.bad++);
     client.on('end', () => resolve({ ...out, ended: true }));
@@ -60,7 +60,7 @@ function legacy(payload: Buffer): Buffer {
 // The smallest well-formed JPEG header our client reads sizes from (SOI, SOF0 8x8, EOI).
 const TINY_JPEG = Buffer.from('ffd8ffc0000b080008000801011100ffd9', 'hex');
 
-describe('FrameClient against a hostile server', () => {
+describe('StreamClient (seed framing) against a hostile server', () => {
   it('a forged 0xFFFFFFFF length is ERR_FRAME_TOO_LARGE at once', async () => {
     const port = await hostile([lengthPrefix(0xffffffff), Buffer.alloc(64)], 'hold');
     const out = await run(port, { maxFrameBytes: 1 << 20 });
