@@ -107,19 +107,30 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
   #onRaw(raw: RawFrame): void {
     if (this.#stopped) return;
     const { fps, pace } = this.#opts;
-    // Paced with a cap: drop frames that come before their slot (wall clock, 10% slack for jitter).
-    // After a stall the schedule restarts from now instead of bursting to catch up.
-    if (fps !== null && pace) {
-      const interval = 1000 / fps;
-      if (raw.capturedAt < this.#nextDue - interval * 0.1) return;
-      this.#nextDue =
-        raw.capturedAt - this.#nextDue > interval ? raw.capturedAt + interval : this.#nextDue + interval;
-    }
+    if (fps !== null && pace && !this.#keep(raw, fps)) return;
     const index = this.#nextIndex++;
     this.#inFlight++;
     if (this.#encoding < this.#opts.concurrency) this.#encode(raw, index);
     else this.#queued.push({ raw, index });
     this.#updateFlow();
+  }
+
+  /**
+   * Paced with a cap: files and the test pattern are decimated by media time (frame index and input
+   * rate), so a loaded machine that delivers frames in bursts still keeps the right ones; live inputs
+   * are decimated by wall clock (10% slack for jitter; after a stall the schedule restarts from now).
+   */
+  #keep(raw: RawFrame, fps: number): boolean {
+    const inputFps = this.#inputFps;
+    if (!this.#opts.spec.live && inputFps !== null) {
+      if (fps >= inputFps || raw.index === 0) return true;
+      return Math.floor((raw.index * fps) / inputFps) !== Math.floor(((raw.index - 1) * fps) / inputFps);
+    }
+    const interval = 1000 / fps;
+    if (raw.capturedAt < this.#nextDue - interval * 0.1) return false;
+    this.#nextDue =
+      raw.capturedAt - this.#nextDue > interval ? raw.capturedAt + interval : this.#nextDue + interval;
+    return true;
   }
 
   #encode(raw: RawFrame, index: number): void {
