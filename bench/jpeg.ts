@@ -10,6 +10,7 @@ import {
   type RawClip,
 } from '../test/helpers/jpeg-quality.js';
 import { encodeJpeg } from '../src/encode/jpeg-encoder.js';
+import { MEDIA_DIR } from './lib/media.js';
 
 /** One scene: our encoder (optimised and standard Huffman tables), OpenCV's imencode, ffmpeg's mjpeg. */
 export interface JpegRow extends ClipComparison {
@@ -18,7 +19,7 @@ export interface JpegRow extends ClipComparison {
 }
 
 /** Real footage for an extra row, when this machine has it (never required). */
-const FOOTAGE = '/work/shared/media/bottle-detection.mp4';
+const FOOTAGE = join(MEDIA_DIR, 'bottle-detection.mp4');
 
 function footageClip(ffmpeg: string, dir: string, count: number): RawClip | null {
   if (!existsSync(FOOTAGE)) return null;

@@ -121,9 +121,13 @@ export function markdown(r: BenchResults): string {
     }
     const native = fo.curve.find((x) => x.viewers === 1000) ?? first;
     if (fo.legacy && native) {
+      const jpeg = native.wireBytesPerFrame - 40;
       out.push(
         `Bytes per frame: native ${f0(native.wireBytesPerFrame)}, seed framing ${f0(fo.legacy.wireBytesPerFrame)} ` +
           `(${f2(native.wireBytesPerFrame / fo.legacy.wireBytesPerFrame)}x).`,
+        `Memory per frame: the JPEG and its wire forms, built once and shared by every viewer: ` +
+          `${f0((2 * jpeg + 40) / 1024)} kB with native viewers only, ${f0((2 * jpeg + 40 + fo.legacy.wireBytesPerFrame) / 1024)} kB ` +
+          `when seed clients watch too; only the newest frame (plus one pending frame per slow viewer) is held.`,
       );
     }
     const hundred = fo.curve.find((x) => x.viewers === 100);
@@ -173,14 +177,17 @@ export function markdown(r: BenchResults): string {
   return out.join('\n');
 }
 
+/** GStreamer's C tcpserversink on the same machine (the issue's measurement): 500 viewers, 0.48 cores. */
+const GSTREAMER = { viewers: 500, cores: 0.48 };
+
 /** A hand-written SVG of the fan-out curve: frames received (min) and server CPU against viewers. */
 export function fanoutSvg(curve: FanoutRow[]): string {
   const W = 640;
-  const H = 360;
+  const H = 380;
   const L = 60;
   const R = 60;
   const T = 40;
-  const B = 50;
+  const B = 70;
   const maxV = Math.max(...curve.map((c) => c.viewers), 1);
   const maxCpu = Math.max(1, ...curve.map((c) => c.serverCores));
   const x = (v: number): number => L + ((W - L - R) * v) / maxV;
@@ -205,6 +212,12 @@ export function fanoutSvg(curve: FanoutRow[]): string {
     .map((k) => k * maxCpu)
     .map((c) => `<text x="${W - R + 8}" y="${yCpu(c) + 4}">${c.toFixed(2)}</text>`)
     .join('');
+  // Reference from the issue: GStreamer's tcpserversink, 500 viewers at 48% of a core (crashed before 800).
+  const gst =
+    GSTREAMER.viewers <= maxV
+      ? `<rect x="${(x(GSTREAMER.viewers) - 4).toFixed(1)}" y="${(yCpu(GSTREAMER.cores) - 4).toFixed(1)}" width="8" height="8" fill="#888"/>` +
+        `<text x="${x(GSTREAMER.viewers).toFixed(1)}" y="${(yCpu(GSTREAMER.cores) - 8).toFixed(1)}" fill="#666" text-anchor="middle">GStreamer</text>`
+      : '';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="${W / 2}" y="20" text-anchor="middle" font-size="14">framecast fan-out: 30 fps 800x450, one server process</text>
@@ -220,9 +233,11 @@ ${line(
   curve.map((c) => [x(c.viewers), yCpu(c.serverCores)]),
   '#d62728',
 )}
-<text x="${W / 2}" y="${H - 12}" text-anchor="middle">viewers</text>
+${gst}
+<text x="${W / 2}" y="${H - 30}" text-anchor="middle">viewers</text>
 <text x="${L}" y="${T - 8}" fill="#1f77b4">frames received by the worst viewer</text>
 <text x="${W - R}" y="${T - 8}" fill="#d62728" text-anchor="end">server CPU (cores)</text>
+<text x="${L}" y="${H - 8}" fill="#666" font-size="10">grey: GStreamer tcpserversink CPU, 500 viewers (crashed before 800)</text>
 </svg>
 `;
 }

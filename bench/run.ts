@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: JPEG quality, end-to-end throughput against the seed's pair and FFmpeg's CLI, and
  * fan-out (viewers, CPU, memory, latency, slow viewers, time to first frame), all on loopback.
- * Prints Markdown tables and writes bench/results/latest.json and bench/results/fanout.svg.
+ * Prints Markdown tables and writes bench/results/latest.{json,md} and bench/results/fanout.svg.
  *
  *   npm run bench [-- --quick] [-- --only jpeg,throughput,fanout] [-- --seconds S] [-- --repeats N]
  */
@@ -92,7 +92,9 @@ async function main(): Promise<void> {
     mkdirSync(RESULTS, { recursive: true });
     writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
     if (results.fanout) writeFileSync(join(RESULTS, 'fanout.svg'), fanoutSvg(results.fanout.curve));
-    process.stdout.write(markdown(results) + '\n');
+    const md = markdown(results);
+    writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
+    process.stdout.write(md + '\n');
     log(`wrote ${join(RESULTS, 'latest.json')}${results.fanout ? ' and fanout.svg' : ''}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

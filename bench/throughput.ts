@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { BenchSource } from './lib/media.js';
 import { procSample, runToEnd, spawnWithFds, stop, treeCpuMs, waitForLine } from './lib/proc.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FRAMECAST = `${ROOT}bin/framecast`;
-const SEED_SERVER = `${ROOT}bench/seed/servidor.py`;
+/** The seed document's servidor.py with only the marked headless changes (shared with the interop tests). */
+const SEED_SERVER = `${ROOT}test/interop/seed/servidor.py`;
+/** The seed's cliente.py, headless, plus first-to-last-frame timing (the interop copy reports no times). */
 const SEED_CLIENT = `${ROOT}bench/seed/cliente.py`;
 
 /** ffmpeg's mjpeg scale nearest to OpenCV's q80 in size (see the JPEG section). */
@@ -69,12 +72,28 @@ export async function runFramecast(src: BenchSource, extraArgs: string[] = []): 
   }
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 /** The seed's servidor.py + cliente.py (headless copies) with Debian's python3 and OpenCV. */
 export async function runSeed(src: BenchSource, python: string): Promise<RunResult> {
-  const server = spawn(python, [SEED_SERVER, src.path, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The seed server takes no port 0: give it one that was free a moment ago.
+  const port = await freePort();
+  const server = spawn(python, [SEED_SERVER, '127.0.0.1', String(port), src.path], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SEED_HEADLESS: '1' },
+  });
   try {
-    const m = await waitForLine(server, /^listening (\d+)/, 20_000);
-    const client = spawn(python, [SEED_CLIENT, '127.0.0.1', m[1] as string], {
+    await waitForLine(server, /Puerto:\d+/, 20_000);
+    const client = spawn(python, [SEED_CLIENT, '127.0.0.1', String(port)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pid = server.pid as number;

@@ -14,8 +14,8 @@ export interface BenchSource {
   generated: boolean;
 }
 
-/** Where optional real footage may live (never required). */
-const SHARED_MEDIA = '/work/shared/media';
+/** Where optional real footage (*.mp4) may live: extra rows when present, never required. */
+export const MEDIA_DIR = process.env['FRAMECAST_BENCH_MEDIA'] ?? '/work/shared/media';
 
 function ffmpegOrThrow(ffmpeg: string, args: string[]): void {
   const r = spawnSync(ffmpeg, ['-hide_banner', '-v', 'error', '-nostdin', '-y', ...args], {
@@ -46,7 +46,7 @@ export function probe(ffmpeg: string, path: string): { width: number; height: nu
 /**
  * The throughput sources: a 1080p H.264 test card (10 s, 300 frames) and a 640x360 H.264 clip of a
  * textured, noisy fractal (20 s, 600 frames; closer to camera footage than a test card), made in `dir`.
- * Real footage in /work/shared/media is added as extra rows when this machine has it.
+ * Real footage in MEDIA_DIR is added as extra rows when this machine has it.
  */
 export function makeSources(ffmpeg: string, dir: string): BenchSource[] {
   const hd = join(dir, 'testsrc2-1080p.mp4');
@@ -66,11 +66,11 @@ export function makeSources(ffmpeg: string, dir: string): BenchSource[] {
     { name: '1080p testsrc2', path: hd, width: 1920, height: 1080, frames: 300, generated: true },
     { name: '360p fractal', path: sd, width: 640, height: 360, frames: 600, generated: true },
   ];
-  if (existsSync(SHARED_MEDIA)) {
-    for (const f of readdirSync(SHARED_MEDIA)
+  if (existsSync(MEDIA_DIR)) {
+    for (const f of readdirSync(MEDIA_DIR)
       .filter((n) => n.endsWith('.mp4'))
       .sort()) {
-      const path = join(SHARED_MEDIA, f);
+      const path = join(MEDIA_DIR, f);
       const p = probe(ffmpeg, path);
       out.push({ name: `${p.height}p ${f.replace(/\.mp4$/, '')}`, path, ...p, generated: false });
     }
