@@ -100,7 +100,7 @@ export function markdown(r: BenchResults): string {
           'load generator (cores)',
         ],
         rows.map((x) => [
-          `${x.viewers}${x.protocol === 'legacy' ? ' (seed framing)' : ''}`,
+          `${x.viewers}${x.protocol === 'legacy' ? ' (seed framing*)' : ''}`,
           `${pct(x.minFraction)} / ${pct(x.medianFraction)}${x.failed ? ` (${x.failed} failed)` : ''}`,
           f2(x.serverCores),
           f2(x.ffmpegCores),
@@ -111,6 +111,11 @@ export function markdown(r: BenchResults): string {
         ]),
       ),
     );
+    if (fo.legacy) {
+      out.push(
+        '\n\\* Seed framing carries no sequence numbers: frames are counted against the best-served viewer.',
+      );
+    }
     const first = fo.curve[0];
     const last = fo.curve[fo.curve.length - 1];
     if (first && last && last.viewers > first.viewers) {

@@ -44,14 +44,14 @@ export function probe(ffmpeg: string, path: string): { width: number; height: nu
 }
 
 /**
- * The throughput sources: a 1080p H.264 test card (10 s, 300 frames) and a 640x360 H.264 clip of a
- * textured, noisy fractal (20 s, 600 frames; closer to camera footage than a test card), made in `dir`.
+ * The throughput sources: a 1080p H.264 test card (15 s, 450 frames) and a 640x360 H.264 clip of a
+ * textured, noisy fractal (30 s, 900 frames; closer to camera footage than a test card), made in `dir`.
  * Real footage in MEDIA_DIR is added as extra rows when this machine has it.
  */
 export function makeSources(ffmpeg: string, dir: string): BenchSource[] {
   const hd = join(dir, 'testsrc2-1080p.mp4');
   ffmpegOrThrow(ffmpeg, [
-    ...['-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-t', '10'],
+    ...['-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-t', '15'],
     ...['-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'veryfast', hd],
   ]);
   const sd = join(dir, 'fractal-360p.mp4');
@@ -60,11 +60,11 @@ export function makeSources(ffmpeg: string, dir: string): BenchSource[] {
     'lavfi',
     '-i',
     'mandelbrot=size=640x360:rate=30:start_scale=0.3,gblur=sigma=1,noise=alls=6:allf=t:all_seed=3',
-    ...['-t', '20', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'veryfast', sd],
+    ...['-t', '30', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'veryfast', sd],
   ]);
   const out: BenchSource[] = [
-    { name: '1080p testsrc2', path: hd, width: 1920, height: 1080, frames: 300, generated: true },
-    { name: '360p fractal', path: sd, width: 640, height: 360, frames: 600, generated: true },
+    { name: '1080p testsrc2', path: hd, width: 1920, height: 1080, frames: 450, generated: true },
+    { name: '360p fractal', path: sd, width: 640, height: 360, frames: 900, generated: true },
   ];
   if (existsSync(MEDIA_DIR)) {
     for (const f of readdirSync(MEDIA_DIR)
