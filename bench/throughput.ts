@@ -9,7 +9,7 @@ const FRAMECAST = `${ROOT}bin/framecast`;
 /** The seed document's servidor.py with only the marked headless changes (shared with the interop tests). */
 const SEED_SERVER = `${ROOT}test/interop/seed/servidor.py`;
 /** The seed's cliente.py, headless, plus first-to-last-frame timing (the interop copy reports no times). */
-const SEED_CLIENT = `${ROOT}bench/seed/cliente.py`;
+const SEED_CLIENT = `${ROOT}test/interop/seed/cliente.py`;
 
 /** ffmpeg's mjpeg scale nearest to OpenCV's q80 in size (see the JPEG section). */
 export const FFMPEG_QSCALE = 3;

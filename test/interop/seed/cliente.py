@@ -1,5 +1,6 @@
 # cliente.py: the seed document's client ("Código 5" and "Código 6"), kept as written.
 # Only the changes needed to run it headless under test are made; each is marked "CAMBIO (test)".
+# The benchmark (bench/throughput.ts) runs this same file and reads its first-to-last-frame timing.
 import cv2, socket, numpy as np, time, base64, struct
 import os, sys, json  # CAMBIO (test): address from argv, headless switch, one result line at the end
 
@@ -7,6 +8,7 @@ import os, sys, json  # CAMBIO (test): address from argv, headless switch, one r
 MOSTRAR = bool(os.environ.get('DISPLAY')) and not os.environ.get('SEED_HEADLESS')
 # CAMBIO (test): what the test checks: frames decoded, frames imdecode could not read, sizes seen
 cuadros_recibidos, cuadros_malos, tamanos = 0, 0, set()
+primero, ultimo, total_bytes = None, None, 0  # CAMBIO (test): timing
 
 # Configura el socket del cliente para usar TCP
 socket_cliente = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -56,6 +58,11 @@ while True:
         cuadros_malos += 1
         continue
     cuadros_recibidos += 1
+    # CAMBIO (test): arrival of the first and the last frame, bytes on the wire
+    ahora = time.time()
+    if primero is None: primero = ahora
+    ultimo = ahora
+    total_bytes += 4 + tam_mensaje
     tamanos.add('%dx%d' % (cuadro.shape[1], cuadro.shape[0]))
 
     # Se dibuja en el recuadro de la imagen emergente el rendimiento (FPS)
@@ -81,4 +88,6 @@ socket_cliente.close()
 if MOSTRAR:  # CAMBIO (test): no windows to destroy without a display
     cv2.destroyAllWindows()
 # CAMBIO (test): one line for the test
-print(json.dumps({'frames': cuadros_recibidos, 'badFrames': cuadros_malos, 'sizes': sorted(tamanos)}), flush=True)
+print(json.dumps({'frames': cuadros_recibidos, 'badFrames': cuadros_malos, 'sizes': sorted(tamanos),
+                  'seconds': (ultimo - primero) if cuadros_recibidos > 1 else 0.0,  # CAMBIO (test)
+                  'bytes': total_bytes}), flush=True)
