@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
-import { FramecastError } from '../../errors.js';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
+import { bindServer } from '../listen.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
 import { legacyWire } from './legacy-framing.js';
 import type { IpLimiter } from '../ip-limiter.js';
@@ -69,36 +69,11 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
   }
 
   /** Binds and listens; rejects with ERR_PORT_IN_USE / ERR_LISTEN. */
-  listen(): Promise<net.AddressInfo> {
+  async listen(): Promise<net.AddressInfo> {
     const { host, port } = this.#opts;
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-        if (err.code === 'EADDRINUSE') {
-          reject(
-            new FramecastError(
-              'ERR_PORT_IN_USE',
-              `TCP port ${where} is already in use (choose another with --port)`,
-            ),
-          );
-        } else if (err.code === 'EACCES') {
-          reject(
-            new FramecastError(
-              'ERR_LISTEN',
-              `no permission to listen on TCP ${where} (ports below 1024 need privileges)`,
-            ),
-          );
-        } else {
-          reject(new FramecastError('ERR_LISTEN', `cannot listen on TCP ${where}: ${err.message}`));
-        }
-      };
-      this.#server.once('error', onError);
-      this.#server.listen({ host, port }, () => {
-        this.#server.off('error', onError);
-        this.#server.on('error', (err) => this.emit('error', err));
-        resolve(this.#server.address() as net.AddressInfo);
-      });
-    });
+    const address = await bindServer(this.#server, host, port, { protocol: 'TCP', option: '--port' });
+    this.#server.on('error', (err) => this.emit('error', err));
+    return address;
   }
 
   /** The bound address. */
