@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'ERR_SOURCE_NO_VIDEO'
   | 'ERR_SOURCE_FAILED'
   | 'ERR_ENCODE'
+  | 'ERR_JPEG_STREAM'
+  | 'ERR_JPEG_TOO_LARGE'
   | 'ERR_PORT_IN_USE'
   | 'ERR_LISTEN'
   | 'ERR_CONNECTION_REFUSED'

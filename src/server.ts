@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
-import { FramePipeline } from './encode/frame-pipeline.js';
+import { FramePipeline, type JpegEncoderKind } from './encode/frame-pipeline.js';
 import { Hub, type TransmissionEnd } from './hub/hub.js';
 import type { FrameProducer, SourceDescription, SourceStatus } from './hub/producer.js';
 import { ResilientProducer } from './encode/resilient-producer.js';
@@ -32,6 +32,8 @@ export interface ServeOptions {
   width?: number;
   /** JPEG quality 1-100 (default 80). */
   quality?: number;
+  /** JPEG encoder: libjpeg-turbo in-process (default) or ffmpeg's own MJPEG encoder (faster, opt-in). */
+  encoder?: JpegEncoderKind;
   /** Send at the source's own rate (default true). false = as fast as the pipeline and clients allow. */
   pace?: boolean;
   /** Cap on frames per second. */
@@ -105,6 +107,7 @@ export interface ResolvedServeOptions {
   port: number;
   width: number;
   quality: number;
+  encoder: JpegEncoderKind;
   pace: boolean;
   fps: number | null;
   loop: boolean;
@@ -133,6 +136,12 @@ function checkInt(name: string, v: number, min: number, max: number): number {
   return v;
 }
 
+function checkEncoder(v: string): JpegEncoderKind {
+  if (v !== 'libjpeg' && v !== 'ffmpeg')
+    throw new RangeError(`encoder must be 'libjpeg' or 'ffmpeg', got ${v}`);
+  return v;
+}
+
 /** Applies defaults and range checks (RangeError for API misuse; the CLI validates earlier with its own messages). */
 export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions {
   const fps = o.fps ?? null;
@@ -147,6 +156,7 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     port: checkInt('port', o.port ?? 9999, 0, 65535),
     width,
     quality: checkInt('quality', o.quality ?? 80, 1, 100),
+    encoder: checkEncoder(o.encoder ?? 'libjpeg'),
     pace: o.pace ?? true,
     fps,
     loop: o.loop ?? false,
@@ -276,6 +286,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         spec: source,
         width: opts.width,
         quality: opts.quality,
+        encoder: opts.encoder,
         pace: opts.pace,
         loop: opts.loop,
         fps: opts.fps,

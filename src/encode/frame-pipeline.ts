@@ -6,6 +6,7 @@ import { FfmpegSource, type RawFrame } from '../source/ffmpeg-source.js';
 import type { SourceSpec } from '../source/source-spec.js';
 import { nowMs } from '../util/clock.js';
 import { EncoderLoad } from './encoder-load.js';
+import { qscaleForQuality } from './ffmpeg-quality.js';
 import { encodeJpeg } from './jpeg-encoder.js';
 
 /** Raw frames read from ffmpeg beyond those being encoded. */
@@ -35,7 +36,12 @@ export interface PipelineOptions {
   inputFps?: number | null;
   /** How many viewers the frames go to now (picks the Huffman tables; unknown counts as few). */
   audience?: () => number;
+  /** Who encodes JPEG: libjpeg-turbo here (default), or ffmpeg itself (MJPEG, see ffmpeg-quality.ts). */
+  encoder?: JpegEncoderKind;
 }
+
+/** The JPEG encoders a pipeline can use. */
+export type JpegEncoderKind = 'libjpeg' | 'ffmpeg';
 
 /**
  * The media pipeline for one transmission: ffmpeg decodes and scales, libjpeg-turbo encodes
@@ -88,6 +94,7 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
       loop: this.#opts.loop,
       // Frames being encoded or read ahead, the one being read, and one spare.
       poolSize: this.#opts.concurrency + READ_AHEAD + 2,
+      ...(this.#opts.encoder === 'ffmpeg' ? { mjpegQscale: qscaleForQuality(this.#opts.quality) } : {}),
     });
     this.#source = source;
     source.on('info', (input, output) => {
@@ -110,6 +117,13 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
     if (fps !== null && pace && !this.#keep(raw, fps)) return;
     const index = this.#nextIndex++;
     this.#inFlight++;
+    if (this.#opts.encoder === 'ffmpeg') {
+      // Already a JPEG: it was encoded when it arrived.
+      this.#ready.set(index, { raw, jpeg: raw.data, encodedAt: raw.capturedAt });
+      this.#flush();
+      if (!this.#stopped) this.#updateFlow();
+      return;
+    }
     if (this.#encoding < this.#opts.concurrency) this.#encode(raw, index);
     else this.#queued.push({ raw, index });
     this.#updateFlow();

@@ -5,10 +5,11 @@ import { FramecastError } from '../errors.js';
 import { nowMs } from '../util/clock.js';
 import { LineTail, parseVideoStreamLine, type VideoStreamInfo } from './ffmpeg-log.js';
 import { openRawChannel, type RawChannel } from './raw-channel.js';
+import { JpegReader } from './jpeg-reader.js';
 import { RawReader } from './raw-reader.js';
 import type { SourceSpec } from './source-spec.js';
 
-/** One decoded, scaled frame as packed RGB24, stamped when its last byte left ffmpeg. */
+/** One decoded, scaled frame as packed RGB24 (or a JPEG image in MJPEG mode), stamped when its last byte left ffmpeg. */
 export interface RawFrame {
   data: Buffer;
   width: number;
@@ -33,6 +34,11 @@ export interface FfmpegSourceOptions {
   loop: boolean;
   /** Frame buffers kept for reuse (released frames); default 4. */
   poolSize?: number;
+  /**
+   * When set, ffmpeg encodes JPEG itself at this mjpeg qscale (1-31) and frames carry JPEG images
+   * instead of RGB24 pixels.
+   */
+  mjpegQscale?: number;
 }
 
 /** Events of an FfmpegSource. */
@@ -68,7 +74,13 @@ export function ffmpegArgs(opts: Omit<FfmpegSourceOptions, 'ffmpeg'>): string[] 
   if (width > 0) {
     args.push('-vf', `scale=${width}:trunc(ih*(${width}/iw)):flags=area+accurate_rnd,format=yuv420p`);
   }
-  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  if (opts.mjpegQscale !== undefined) {
+    // Full-range 4:2:0, what JPEG decoders assume; qmin 1 lets the finest qscale through.
+    args.push('-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-qmin', '1', '-q:v', String(opts.mjpegQscale));
+    args.push('-huffman', 'optimal', '-f', 'mjpeg', 'pipe:1');
+  } else {
+    args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  }
   return args;
 }
 
@@ -87,12 +99,12 @@ export class FfmpegSource extends EventEmitter<FfmpegSourceEvents> {
   #index = 0;
   #width = 0;
   #height = 0;
-  readonly #reader: RawReader;
+  readonly #reader: RawReader | JpegReader;
 
   constructor(opts: FfmpegSourceOptions) {
     super();
     this.#opts = opts;
-    this.#reader = new RawReader((data, release) => {
+    const onFrame = (data: Buffer, release: () => void): void => {
       if (this.#stopped) return;
       const frame = {
         data,
@@ -102,7 +114,18 @@ export class FfmpegSource extends EventEmitter<FfmpegSourceEvents> {
         capturedAt: nowMs(),
       };
       this.emit('frame', { ...frame, release });
-    }, opts.poolSize ?? 4);
+    };
+    this.#reader =
+      opts.mjpegQscale === undefined
+        ? new RawReader(onFrame, opts.poolSize ?? 4)
+        : new JpegReader(onFrame, (err) => this.#failStream(err));
+  }
+
+  /** A malformed or oversized MJPEG stream: ffmpeg is stopped and the error reported. */
+  #failStream(err: FramecastError): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.emit('error', err);
   }
 
   /** Spawns ffmpeg. Emits 'info' once the output size is known, then 'frame's, then 'end' or 'error'. */
