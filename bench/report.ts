@@ -67,6 +67,10 @@ export function markdown(r: BenchResults): string {
         'vs seed',
         'vs FFmpeg',
         'CPU ms/frame: framecast / seed / FFmpeg',
+        '--encoder ffmpeg fps',
+        'vs seed',
+        'vs FFmpeg',
+        'CPU ms/frame',
       ],
       r.throughput.map((t) => [
         `${t.source} (${t.frames} frames)`,
@@ -78,6 +82,16 @@ export function markdown(r: BenchResults): string {
         [t.framecast, t.seed, t.ffmpegCli]
           .map((x) => (x?.serverCpuMsPerFrame == null ? '-' : f1(x.serverCpuMsPerFrame)))
           .join(' / '),
+        ...(t.ffmpegEncoder
+          ? [
+              f0(t.ffmpegEncoder.run.fps),
+              t.ffmpegEncoder.vsSeed === null ? 'n/a' : `${f2(t.ffmpegEncoder.vsSeed)}x`,
+              `${f2(t.ffmpegEncoder.vsFfmpeg)}x`,
+              t.ffmpegEncoder.run.serverCpuMsPerFrame == null
+                ? '-'
+                : f1(t.ffmpegEncoder.run.serverCpuMsPerFrame),
+            ]
+          : ['-', '-', '-', '-']),
       ]),
     ),
   );

@@ -33,6 +33,8 @@ export interface ThroughputRow {
   ffmpegCli: RunResult;
   vsSeed: number | null;
   vsFfmpeg: number;
+  /** The same with `--encoder ffmpeg` (ffmpeg encodes the JPEGs itself); absent in older results. */
+  ffmpegEncoder?: { run: RunResult; vsSeed: number | null; vsFfmpeg: number };
 }
 
 /** The server end to end with --no-pace and one `framecast play` client (the seed's pair, in TypeScript). */
@@ -158,14 +160,21 @@ export async function throughput(
     const ours: RunResult[] = [];
     const seed: RunResult[] = [];
     const cli: RunResult[] = [];
+    const oursFfmpeg: RunResult[] = [];
     for (let i = 0; i < opts.repeats; i++) {
       ours.push(await runFramecast(src));
+      oursFfmpeg.push(await runFramecast(src, ['--encoder', 'ffmpeg']));
       if (opts.python) seed.push(await runSeed(src, opts.python));
       cli.push(await runFfmpegCli(src, opts.ffmpeg));
     }
     const f = best(ours);
     const s = seed.length ? best(seed) : null;
     const c = best(cli);
+    const fe = best(oursFfmpeg);
+    if (fe.frames !== src.frames)
+      opts.log(
+        `warning: ${src.name}: framecast --encoder ffmpeg delivered ${fe.frames}/${src.frames} frames`,
+      );
     if (f.frames !== src.frames)
       opts.log(`warning: ${src.name}: framecast delivered ${f.frames}/${src.frames} frames`);
     const row: ThroughputRow = {
@@ -178,9 +187,10 @@ export async function throughput(
       ffmpegCli: c,
       vsSeed: s ? f.fps / s.fps : null,
       vsFfmpeg: f.fps / c.fps,
+      ffmpegEncoder: { run: fe, vsSeed: s ? fe.fps / s.fps : null, vsFfmpeg: fe.fps / c.fps },
     };
     opts.log(
-      `throughput ${src.name}: framecast ${f.fps.toFixed(0)} fps, seed ${s ? s.fps.toFixed(0) : '-'} fps, ` +
+      `throughput ${src.name}: framecast ${f.fps.toFixed(0)} fps (--encoder ffmpeg ${fe.fps.toFixed(0)}), seed ${s ? s.fps.toFixed(0) : '-'} fps, ` +
         `ffmpeg CLI ${c.fps.toFixed(0)} fps`,
     );
     rows.push(row);
