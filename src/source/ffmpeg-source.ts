@@ -71,10 +71,14 @@ export function ffmpegArgs(opts: Omit<FfmpegSourceOptions, 'ffmpeg'>): string[] 
   // Area-average scaling in YUV 4:2:0, then the fast unscaled YUV->RGB conversion. Scaling straight to
   // RGB makes swscale interpolate chroma at full size first: measured 0.5 ms more CPU per frame and
   // 0.7-1.3 dB worse after JPEG (whose 4:2:0 sampling discards that chroma again) than this chain.
+  const mjpeg = opts.mjpegQscale !== undefined;
   if (width > 0) {
-    args.push('-vf', `scale=${width}:trunc(ih*(${width}/iw)):flags=area+accurate_rnd,format=yuv420p`);
+    // For ffmpeg's own JPEG encoder, one pass scales straight into full-range 4:2:0 (measured: 0.45 ms
+    // less per 800x450 frame than a second range-converting pass, luma PSNR within 0.15 dB).
+    const scale = `scale=${width}:trunc(ih*(${width}/iw)):flags=area+accurate_rnd`;
+    args.push('-vf', mjpeg ? `${scale}:out_range=full,format=yuvj420p` : `${scale},format=yuv420p`);
   }
-  if (opts.mjpegQscale !== undefined) {
+  if (mjpeg) {
     // Full-range 4:2:0, what JPEG decoders assume; qmin 1 lets the finest qscale through.
     args.push('-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-qmin', '1', '-q:v', String(opts.mjpegQscale));
     args.push('-huffman', 'optimal', '-f', 'mjpeg', 'pipe:1');
