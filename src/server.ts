@@ -360,7 +360,7 @@ async function listenHttp(
     lossless: !opts.pace,
     token,
     allowOrigin: opts.allowOrigin,
-    encoder: { quality: opts.quality, width: opts.width },
+    encoder: { kind: opts.encoder, quality: opts.quality, width: opts.width },
     startedAt: Date.now(),
   });
   try {

@@ -148,7 +148,7 @@ describe('GET /snapshot.jpg without frames', () => {
       lossless: false,
       token: null,
       allowOrigin: null,
-      encoder: { quality: 80, width: 800 },
+      encoder: { kind: 'libjpeg', quality: 80, width: 800 },
       startedAt: Date.now(),
       snapshotTimeoutMs: 300,
     });

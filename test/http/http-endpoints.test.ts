@@ -205,6 +205,7 @@ describe('GET /stats and /metrics', () => {
     expect(s.source).toMatchObject({ kind: 'test', width: 800, height: 450, fpsIn: 30, state: 'live' });
     expect(s.source.fpsOut).toBeGreaterThan(15);
     expect(s.encoder.quality).toBe(80);
+    expect(s.encoder.kind).toBe('libjpeg');
     expect(s.encoder.msPerFrame).toBeGreaterThan(0);
     expect(s.uptimeSeconds).toBeGreaterThan(0);
     expect(s.clients.map((c) => c.protocol).sort()).toEqual(['mjpeg', 'ws']);

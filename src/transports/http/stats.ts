@@ -42,7 +42,7 @@ export interface StatsReport {
     signal: SourceStatus | null;
     lastEnd: { reason: TransmissionEnd; error: string | null } | null;
   };
-  encoder: { quality: number; width: number; msPerFrame: number | null };
+  encoder: { kind: string; quality: number; width: number; msPerFrame: number | null };
   clients: ClientReport[];
   /** Passive viewers (the dashboard preview): they watch without being hub clients. */
   monitors: ClientReport[];
@@ -61,6 +61,8 @@ export interface StatsReport {
 
 /** Encoder settings /stats reports. */
 export interface EncoderSettings {
+  /** `libjpeg` (in-process libjpeg-turbo) or `ffmpeg` (ffmpeg's MJPEG encoder). */
+  kind: string;
   quality: number;
   width: number;
 }
@@ -194,6 +196,7 @@ export class StatsSampler {
         lastEnd: this.#lastEnd,
       },
       encoder: {
+        kind: encoder.kind,
         quality: encoder.quality,
         width: encoder.width,
         msPerFrame: this.#msPerFrame === null ? null : round(this.#msPerFrame, 2),
