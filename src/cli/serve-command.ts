@@ -12,7 +12,9 @@ import { httpLines, httpOptions } from './http-options.js';
 /** Help text of `framecast serve`. */
 export const SERVE_HELP = `Usage: framecast serve [SOURCE] [options]
 
-Streams SOURCE to every client that connects: seed-compatible TCP (length + base64 JPEG).
+Streams SOURCE to every client that connects, encoding each frame once: on TCP, the seed's
+framing (length + base64 JPEG) or framecast's native protocol on the same port; on HTTP,
+MJPEG, snapshots, WebSocket, a viewer page and a dashboard.
 
 SOURCE    a video file, an http/rtsp URL, a webcam (/dev/video0, webcam:0, 0), or
           'test' (moving test pattern, the default)
