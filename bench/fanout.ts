@@ -39,6 +39,8 @@ export interface FanoutRun {
   slow?: number;
   protocol?: 'native' | 'legacy';
   seconds: number;
+  /** Slow native viewers acknowledge frames (default true); false shows the kernel-buffered lag. */
+  slowAck?: boolean;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
         ...['--import', 'tsx', LOADGEN, '--port', m[1] as string, '--clients', String(run.viewers)],
         ...['--protocol', protocol, '--seconds', String(run.seconds), '--slow', String(run.slow ?? 0)],
         ...['--ramp', protocol === 'legacy' ? '1000' : '2000'],
+        ...['--slow-ack', run.slowAck === false ? '0' : '1'],
       ],
       undefined,
       ROOT,
@@ -115,12 +118,39 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
   }
 }
 
+/**
+ * Only the slow-viewer row, with acknowledging slow viewers and again without (the lag the kernel's
+ * socket buffers add), for `npm run bench -- --only slow`.
+ */
+export async function slowViewers(opts: {
+  seconds: number;
+  log: (s: string) => void;
+}): Promise<{ slow: FanoutRow; slowNoAck: FanoutRow }> {
+  const out: FanoutRow[] = [];
+  for (const slowAck of [true, false]) {
+    const row = await runFanout({ viewers: 110, slow: 10, seconds: opts.seconds, slowAck });
+    opts.log(
+      `slow viewers ${slowAck ? 'with' : 'without'} ACK: normal min ${(row.minFraction * 100).toFixed(1)}%, ` +
+        `latency p50/p99 ${row.latencyMs?.p50 ?? '-'}/${row.latencyMs?.p99 ?? '-'} ms; slow ${row.slowFps.toFixed(1)} fps, ` +
+        `p50/p99 ${row.slowLatencyMs?.p50 ?? '-'}/${row.slowLatencyMs?.p99 ?? '-'} ms, RSS ${row.rssMB.toFixed(0)} MB`,
+    );
+    out.push(row);
+  }
+  return { slow: out[0] as FanoutRow, slowNoAck: out[1] as FanoutRow };
+}
+
 /** The fan-out curve, latency at 1 viewer, and slow-viewer isolation. */
 export async function fanout(opts: {
   viewers: number[];
   seconds: number;
   log: (s: string) => void;
-}): Promise<{ curve: FanoutRow[]; single: FanoutRow; slow: FanoutRow; legacy: FanoutRow | null }> {
+}): Promise<{
+  curve: FanoutRow[];
+  single: FanoutRow;
+  slow: FanoutRow;
+  slowNoAck: FanoutRow;
+  legacy: FanoutRow | null;
+}> {
   const fmt = (r: FanoutRow): string =>
     `${r.viewers}${r.slowViewers ? `+${r.slowViewers} slow` : ''} ${r.protocol}: min ${(r.minFraction * 100).toFixed(1)}% ` +
     `median ${(r.medianFraction * 100).toFixed(1)}%, server ${r.serverCores.toFixed(2)} cores, ` +
@@ -133,11 +163,8 @@ export async function fanout(opts: {
     opts.log(`fan-out ${fmt(row)}`);
     curve.push(row);
   }
-  const slow = await runFanout({ viewers: 110, slow: 10, seconds: opts.seconds });
-  opts.log(
-    `fan-out ${fmt(slow)}; slow viewers ${slow.slowFps.toFixed(1)} fps, p99 ${slow.slowLatencyMs?.p99 ?? '-'} ms`,
-  );
+  const { slow, slowNoAck } = await slowViewers(opts);
   const legacy = await runFanout({ viewers: 1000, protocol: 'legacy', seconds: opts.seconds });
   opts.log(`fan-out ${fmt(legacy)}`);
-  return { curve, single, slow, legacy };
+  return { curve, single, slow, slowNoAck, legacy };
 }

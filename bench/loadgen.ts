@@ -4,13 +4,15 @@
  * shared buffer (net's onread) and parses only the framing, so a viewer costs a few hundred bytes here.
  *
  *   tsx bench/loadgen.ts --port P --clients N [--protocol native|legacy] [--seconds S]
- *                        [--slow K] [--slow-factor 4] [--fps 30] [--ramp 2000] [--probes 5]
+ *                        [--slow K] [--slow-factor 4] [--slow-ack 1] [--fps 30] [--ramp 2000] [--probes 5]
+ *
+ * Slow native viewers acknowledge each frame as they read it (hello flag Ack) unless --slow-ack 0.
  *
  * Prints one JSON line (LoadgenResult) on stdout when done.
  */
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { encodeHello } from '../src/protocol/native.js';
+import { HelloFlag, encodeAck, encodeHello } from '../src/protocol/native.js';
 import { nowMs } from '../src/util/clock.js';
 
 /** What the load generator reports. */
@@ -75,6 +77,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     slow: { type: 'string', default: '0' },
     'slow-factor': { type: 'string', default: '4' },
+    'slow-ack': { type: 'string', default: '1' },
     fps: { type: 'string', default: '30' },
     ramp: { type: 'string', default: '2000' },
     probes: { type: 'string', default: '5' },
@@ -86,6 +89,7 @@ const total = Number(args.clients);
 const slowCount = Number(args.slow);
 const native = args.protocol === 'native';
 const fps = Number(args.fps);
+const slowAck = args['slow-ack'] !== '0';
 const slowDelayMs = (Number(args['slow-factor']) * 1000) / fps;
 const rampPerSec = Number(args.ramp);
 const windowMs = Number(args.seconds) * 1000;
@@ -129,6 +133,8 @@ class Viewer {
   #phase: 'preamble' | 'envelope' | 'header' | 'body' = 'envelope';
   #type = 0;
   #bodyLength = 0;
+  #seq = 0;
+  readonly #acks: boolean;
 
   constructor(slow: boolean, nativeProtocol = native) {
     this.slow = slow;
@@ -146,7 +152,8 @@ class Viewer {
     } as net.NetConnectOpts);
     this.socket.on('error', () => {});
     this.socket.on('close', () => (this.closed = true));
-    if (this.native) this.socket.write(encodeHello('', nowMs()));
+    this.#acks = this.native && slow && slowAck;
+    if (this.native) this.socket.write(encodeHello('', nowMs(), undefined, this.#acks ? HelloFlag.Ack : 0));
   }
 
   #onRead(n: number, buf: Uint8Array): boolean {
@@ -216,6 +223,7 @@ class Viewer {
       case 'header':
         if (this.#type === 2) {
           const seq = h.readUInt32BE(0);
+          this.#seq = seq;
           const capturedAt = h.readDoubleBE(8);
           if (measuring) {
             // The window's frames are what normal viewers saw: slow ones may read old frames.
@@ -247,6 +255,7 @@ class Viewer {
     this.#phase = 'envelope';
     this.#headWant = this.native ? 8 : 4;
     this.frames++;
+    if (this.#acks) this.socket.write(encodeAck(this.#seq));
     if (this.firstFrameAt === 0) this.firstFrameAt = nowMs();
     if (measuring) this.windowFrames++;
   }

@@ -9,7 +9,16 @@ export interface BenchResults {
   seconds: number;
   jpeg: JpegRow[] | null;
   throughput: ThroughputRow[];
-  fanout: { curve: FanoutRow[]; single: FanoutRow; slow: FanoutRow; legacy: FanoutRow | null } | null;
+  fanout: {
+    curve: FanoutRow[];
+    single: FanoutRow;
+    /** Slow viewers acknowledging frames (ACK flow control), and the same run without. */
+    slow: FanoutRow;
+    slowNoAck?: FanoutRow;
+    /** When `--only slow` last refreshed the two slow rows (the rest is from `date`). */
+    slowDate?: string;
+    legacy: FanoutRow | null;
+  } | null;
 }
 
 const f0 = (x: number): string => x.toFixed(0);
@@ -151,7 +160,18 @@ export function markdown(r: BenchResults): string {
     }
     const hundred = fo.curve.find((x) => x.viewers === 100);
     const s = fo.slow;
-    out.push('\n**Slow viewers** (100 normal + 10 reading at a quarter of the rate)\n');
+    out.push(
+      '\n**Slow viewers** (100 normal + 10 reading at a quarter of the rate; the slow ones acknowledge ' +
+        `each frame as they read it, "no ACK" rows do not)${fo.slowDate ? `, run ${fo.slowDate}` : ''}\n`,
+    );
+    const slowRow = (label: string, x: FanoutRow): string[] => [
+      label,
+      `${pct(x.minFraction)} / ${pct(x.medianFraction)}`,
+      ms(x.latencyMs),
+      f1(x.slowFps),
+      ms(x.slowLatencyMs),
+      f0(x.rssMB),
+    ];
     out.push(
       table(
         [
@@ -175,14 +195,8 @@ export function markdown(r: BenchResults): string {
                 ],
               ]
             : []),
-          [
-            '100 + 10 slow',
-            `${pct(s.minFraction)} / ${pct(s.medianFraction)}`,
-            ms(s.latencyMs),
-            f1(s.slowFps),
-            ms(s.slowLatencyMs),
-            f0(s.rssMB),
-          ],
+          slowRow('100 + 10 slow', s),
+          ...(fo.slowNoAck ? [slowRow('100 + 10 slow, no ACK', fo.slowNoAck)] : []),
         ],
       ),
     );

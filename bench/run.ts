@@ -4,6 +4,7 @@
  * Prints Markdown tables and writes bench/results/latest.{json,md} and bench/results/fanout.svg.
  *
  *   npm run bench [-- --quick] [-- --only jpeg,throughput,fanout] [-- --seconds S] [-- --repeats N]
+ *   npm run bench -- --only slow   re-runs only the slow-viewer rows and updates them in latest.*
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { locateFfmpeg } from '../src/source/ffmpeg-path.js';
 import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
-import { fanout } from './fanout.js';
+import { fanout, slowViewers } from './fanout.js';
 import { jpegQuality } from './jpeg.js';
 import { makeSources } from './lib/media.js';
 import { fanoutSvg, markdown, type BenchResults } from './report.js';
@@ -50,6 +51,10 @@ async function main(): Promise<void> {
   });
   const quick = values.quick ?? false;
   const only = new Set((values.only ?? 'jpeg,throughput,fanout').split(','));
+  if (only.size === 1 && only.has('slow')) {
+    await refreshSlowViewers(Number(values.seconds ?? 5));
+    return;
+  }
   const seconds = Number(values.seconds ?? (quick ? 3 : 5));
   const repeats = Number(values.repeats ?? (quick ? 1 : 2));
   const started = performance.now();
@@ -99,6 +104,23 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `--only slow`: re-runs the two slow-viewer rows and writes them into the latest results. */
+async function refreshSlowViewers(seconds: number): Promise<void> {
+  const started = performance.now();
+  const log = (s: string): void =>
+    void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
+  const file = join(RESULTS, 'latest.json');
+  const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  if (!results.fanout) throw new Error(`${file} has no fan-out section: run --only fanout first`);
+  const { slow, slowNoAck } = await slowViewers({ seconds, log });
+  results.fanout = { ...results.fanout, slow, slowNoAck, slowDate: new Date().toISOString() };
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  const md = markdown(results);
+  writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
+  process.stdout.write(md + '\n');
+  log(`updated the slow-viewer rows of ${file}`);
 }
 
 main().catch((err: unknown) => {

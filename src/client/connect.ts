@@ -24,19 +24,23 @@ export class FrameStream implements AsyncIterableIterator<StreamFrame> {
   #error: FramecastError | null = null;
   #done = false;
   #end: StreamEnd | null = null;
+  /** Seq of the frame the consumer holds: acknowledged when it asks for the next one. */
+  #held: number | null = null;
 
   /** @internal use connect() */
   constructor(addr: ServerAddress, opts: ConnectOptions) {
     this.#hwm = opts.highWaterMark ?? 2;
     if (!Number.isInteger(this.#hwm) || this.#hwm < 1)
       throw new RangeError('highWaterMark must be an integer >= 1');
-    const client = new SessionClient(addr, opts);
+    // Acknowledging when the loop asks for more (not on receipt) is what keeps a slow loop's frames fresh.
+    const client = new SessionClient(addr, { ...opts, manualAck: true });
     this.#client = client;
     client.on('frame', (f) => {
       if (this.#done) return;
       if (this.#waiter) {
         const w = this.#waiter;
         this.#waiter = null;
+        this.#held = f.seq;
         w.resolve({ value: f, done: false });
         return;
       }
@@ -101,8 +105,11 @@ export class FrameStream implements AsyncIterableIterator<StreamFrame> {
   }
 
   next(): Promise<IteratorResult<StreamFrame>> {
+    if (this.#held !== null && !this.#done) this.#client.ack(this.#held);
+    this.#held = null;
     const f = this.#queue.shift();
     if (f) {
+      this.#held = f.seq;
       if (!this.#done && this.#queue.length < this.#hwm) this.#client.resume();
       return Promise.resolve({ value: f, done: false });
     }

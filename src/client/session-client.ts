@@ -92,6 +92,11 @@ export class SessionClient extends EventEmitter<SessionClientEvents> {
     this.#client?.pause();
   }
 
+  /** Acknowledges frame `seq` on the current connection (see StreamClientOptions.ack). */
+  ack(seq: number): void {
+    this.#client?.ack(seq);
+  }
+
   /** Resumes reading. */
   resume(): void {
     this.#paused = false;

@@ -1,7 +1,14 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { FramecastError } from '../errors.js';
-import { ErrorCode, NATIVE_MAGIC, StatusCode, encodeHello } from '../protocol/native.js';
+import {
+  ErrorCode,
+  HelloFlag,
+  NATIVE_MAGIC,
+  StatusCode,
+  encodeAck,
+  encodeHello,
+} from '../protocol/native.js';
 import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
 import { nowMs } from '../util/clock.js';
 import { formatAddress, type ServerAddress } from './address.js';
@@ -45,6 +52,14 @@ export interface StreamClientOptions {
   token?: string | null;
   /** tls:// only: trust this CA certificate (PEM) instead of the system's trust store. */
   ca?: string | Buffer | null;
+  /**
+   * Native only: acknowledge frames (default true), so the server keeps at most 2 frames unacknowledged
+   * and a slow reader gets fresh frames instead of ones that waited in socket buffers. Servers that do
+   * not know the flag ignore it, and then nothing is acknowledged.
+   */
+  ack?: boolean;
+  /** With `ack`: the caller acknowledges each frame with `ack(seq)` when done with it (default: on receipt). */
+  manualAck?: boolean;
 }
 
 /** Events of a StreamClient. */
@@ -89,6 +104,7 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
   #bytesIn = 0;
   #seq = 0;
   #waiting = false;
+  #acking = false;
   #done = false;
   #timer: NodeJS.Timeout | null = null;
   #helloTimer: NodeJS.Timeout | null = null;
@@ -114,6 +130,7 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
   /** Opens the connection; events follow. */
   connect(): void {
     const { host, port } = this.#addr;
+    this.#acking = false;
     const socket = dial({ host, port, tls: this.#addr.tls }, { ca: this.#opts.ca ?? null });
     this.#socket = socket;
     this.#arm(this.#opts.connectTimeoutMs ?? 10_000, `no answer from ${this.#where}`, 'ERR_CONNECT_TIMEOUT');
@@ -144,7 +161,7 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
       }
       if (this.#mode === 'detect') {
         this.#helloAt = nowMs();
-        socket.write(encodeHello(this.#opts.token ?? '', this.#helloAt));
+        socket.write(this.#hello());
         // A framecast server answers a hello at once; only an explicit native client insists on it.
         if (this.#opts.protocol === 'native') {
           const ms = this.#opts.connectTimeoutMs ?? 10_000;
@@ -166,7 +183,27 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
     this.#helloTimer = null;
     if (this.#done || this.#mode !== 'detect' || this.#pending.length > 0) return;
     this.#helloAt = nowMs();
-    socket.write(encodeHello(this.#opts.token ?? '', this.#helloAt));
+    socket.write(this.#hello());
+  }
+
+  #hello(): Buffer {
+    return encodeHello(
+      this.#opts.token ?? '',
+      this.#helloAt,
+      undefined,
+      this.#opts.ack === false ? 0 : HelloFlag.Ack,
+    );
+  }
+
+  /** True once the server agreed to frame acknowledgements on this connection. */
+  get acknowledging(): boolean {
+    return this.#acking;
+  }
+
+  /** Tells the server the client is done with frame `seq` (and those before it); a no-op unless acknowledging. */
+  ack(seq: number): void {
+    const s = this.#socket;
+    if (this.#acking && !this.#done && s && s.writable) s.write(encodeAck(seq));
   }
 
   /** Stops reading (TCP backpressure: the server then drops frames for us instead of queueing). */
@@ -253,6 +290,7 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
     if (m.type === 'welcome') {
       const sameHost = isLocalAddress(this.#socket?.remoteAddress);
       const clock = estimateClock(this.#helloAt, m.helloReceivedAt, m.welcomeSentAt, receivedAt, sameHost);
+      this.#acking = this.#opts.ack !== false && (m.flags & HelloFlag.Ack) !== 0;
       this.#settle({ protocol: 'native', server: m.server, clock });
     } else if (m.type === 'error') {
       const code = REFUSAL_CODES[m.code] ?? 'ERR_SERVER_REFUSED';
@@ -262,8 +300,13 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
     } else if (m.type === 'frame') {
       this.#waiting = false;
       const f = fromNativeFrame(m, receivedAt, this.#info.clock);
-      if (typeof f === 'string') this.emit('bad-frame', f);
-      else this.emit('frame', f);
+      if (typeof f === 'string') {
+        this.emit('bad-frame', f);
+        this.ack(m.seq);
+      } else {
+        this.emit('frame', f);
+        if (!this.#opts.manualAck) this.ack(m.seq);
+      }
     } else if (m.type === 'status') {
       if (m.code === StatusCode.Waiting) {
         this.#waiting = true;

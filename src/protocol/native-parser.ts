@@ -15,7 +15,14 @@ import {
 
 /** A message the server sent, decoded. */
 export type NativeMessage =
-  | { type: 'welcome'; helloReceivedAt: number; welcomeSentAt: number; server: string }
+  | {
+      type: 'welcome';
+      helloReceivedAt: number;
+      welcomeSentAt: number;
+      server: string;
+      /** The hello flags the server honours (HelloFlag bits). */
+      flags: number;
+    }
   | {
       type: 'frame';
       seq: number;
@@ -64,6 +71,7 @@ export class NativeParser {
   readonly #small = Buffer.alloc(Math.max(PREAMBLE_BYTES, ENVELOPE_BYTES));
   #smallFilled = 0;
   #type = 0;
+  #flags = 0;
   #headerLength = 0;
   #bodyLength = 0;
   #header: Buffer = Buffer.alloc(0);
@@ -168,6 +176,7 @@ export class NativeParser {
   #onEnvelope(onMessage: (msg: NativeMessage) => void): void {
     const s = this.#small;
     this.#type = s.readUInt8(0);
+    this.#flags = s.readUInt8(1);
     this.#headerLength = s.readUInt16BE(2);
     this.#bodyLength = s.readUInt32BE(4);
     const min = KNOWN_MIN_HEADER[this.#type];
@@ -225,6 +234,7 @@ export class NativeParser {
           helloReceivedAt: h.readDoubleBE(0),
           welcomeSentAt: h.readDoubleBE(8),
           server: text(),
+          flags: this.#flags,
         });
         return;
       case MessageType.Frame:

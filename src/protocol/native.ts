@@ -33,8 +33,22 @@ export const MAX_TEXT_BYTES = 4096;
 /** Cap on any type-specific header a reader accepts (later versions may append fields). */
 export const MAX_HEADER_BYTES = 1024;
 
-/** Message types (envelope byte 0). Readers skip types they do not know. */
-export const MessageType = { Welcome: 1, Frame: 2, Status: 3, End: 4, Error: 5 } as const;
+/** Message types (envelope byte 0). Readers skip types they do not know. ACK goes client to server. */
+export const MessageType = { Welcome: 1, Frame: 2, Status: 3, End: 4, Error: 5, Ack: 6 } as const;
+
+/** Hello flag bits (byte 5). The server echoes the bits it honours in the WELCOME envelope's flags. */
+export const HelloFlag = { Ack: 0x01 } as const;
+
+/**
+ * Frames an acknowledging client may have unacknowledged (sent by the server, not yet ACKed). Two keep
+ * one frame on the way while the client works on the other, and bound how stale a slow client's next
+ * frame can be, whatever the kernel's socket buffers would hold.
+ */
+export const ACK_WINDOW = 2;
+/** Type-specific header of an ACK message: the seq the client is done with. */
+export const ACK_HEADER_BYTES = 4;
+/** A whole ACK message in version 1. */
+export const ACK_BYTES = ENVELOPE_BYTES + ACK_HEADER_BYTES;
 
 /** ERROR codes: why the server refused or dropped the client. */
 export const ErrorCode = {
@@ -46,6 +60,7 @@ export const ErrorCode = {
   HandshakeTimeout: 6,
   ShuttingDown: 7,
   Internal: 8,
+  BadMessage: 9,
 } as const;
 
 /** STATUS codes; `value` is the waiting position for Waiting, else 0. Readers ignore unknown codes. */
@@ -149,10 +164,18 @@ function text(message: string): Buffer {
   return b.length <= MAX_TEXT_BYTES ? b : Buffer.from(b.subarray(0, MAX_TEXT_BYTES).toString('utf8'), 'utf8');
 }
 
-/** WELCOME: t1 = server time the hello arrived, t2 = server time the welcome left; body = server name. */
-export function encodeWelcome(helloReceivedAt: number, welcomeSentAt: number, server: string): Buffer {
+/**
+ * WELCOME: t1 = server time the hello arrived, t2 = server time the welcome left; body = server name;
+ * envelope flags = the hello flags the server honours on this connection.
+ */
+export function encodeWelcome(
+  helloReceivedAt: number,
+  welcomeSentAt: number,
+  server: string,
+  flags = 0,
+): Buffer {
   const body = text(server);
-  const head = envelope(MessageType.Welcome, WELCOME_HEADER_BYTES, body.length);
+  const head = envelope(MessageType.Welcome, WELCOME_HEADER_BYTES, body.length, flags);
   head.writeDoubleBE(helloReceivedAt, ENVELOPE_BYTES);
   head.writeDoubleBE(welcomeSentAt, ENVELOPE_BYTES + 8);
   return Buffer.concat([head, body]);
@@ -181,6 +204,13 @@ export function encodeEnd(reason: EndReasonName, message = ''): Buffer {
   const head = envelope(MessageType.End, 4, body.length);
   head.writeUInt16BE(EndCode[reason], ENVELOPE_BYTES);
   return Buffer.concat([head, body]);
+}
+
+/** ACK (client to server): the client is done with frame `seq` (and every frame sent before it). */
+export function encodeAck(seq: number): Buffer {
+  const out = envelope(MessageType.Ack, ACK_HEADER_BYTES, 0);
+  out.writeUInt32BE(seq >>> 0, ENVELOPE_BYTES);
+  return out;
 }
 
 /** The fields of a frame the native header carries. */

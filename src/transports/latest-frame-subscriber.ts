@@ -64,6 +64,15 @@ export abstract class LatestFrameSubscriber implements Subscriber {
     return true;
   }
 
+  /**
+   * True while the client's own flow control holds frames back. Unlike `ready()` (asked only before a
+   * send from idle, so a transport's momentary buffering never strands a backlog), a hold is asked
+   * before every send, and a subclass that holds must call `retry()` when the hold lifts.
+   */
+  protected held(): boolean {
+    return false;
+  }
+
   /** Subclasses call this when the transport closed: nothing waits any longer. */
   protected closed(): void {
     this.#queue.length = 0;
@@ -82,7 +91,7 @@ export abstract class LatestFrameSubscriber implements Subscriber {
 
   offer(frame: Frame): void {
     if (!this.open || this.#ending) return;
-    if (!this.#sending && this.ready()) {
+    if (!this.#sending && this.ready() && !this.held()) {
       this.#send(frame);
       return;
     }
@@ -108,13 +117,19 @@ export abstract class LatestFrameSubscriber implements Subscriber {
   }
 
   #next(): void {
-    const next = this.#queue.shift();
-    if (next) {
-      this.#send(next);
+    if (this.#queue.length > 0) {
+      // A flow-control hold (e.g. a full ACK window): the subclass calls retry() when it lifts.
+      if (this.held()) return;
+      this.#send(this.#queue.shift() as Frame);
       if (this.#queue.length === 0) this.#onDrained();
       return;
     }
     if (this.#ending) this.finish(this.#ending);
+  }
+
+  /** Subclasses call this when a hold lifted (see `held()`): sends the pending frame, if any. */
+  protected retry(): void {
+    if (!this.#sending && this.open && this.#queue.length > 0) this.#next();
   }
 
   end(reason: EndReason): void {

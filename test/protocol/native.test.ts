@@ -105,7 +105,7 @@ describe('NativeParser', () => {
     encodeEnd('eof', 'end of the source'),
   ]);
   const expected: NativeMessage[] = [
-    { type: 'welcome', helloReceivedAt: 10.5, welcomeSentAt: 11.5, server: 'framecast/test' },
+    { type: 'welcome', helloReceivedAt: 10.5, welcomeSentAt: 11.5, server: 'framecast/test', flags: 0 },
     { type: 'status', code: 1, value: 3, message: 'waiting for a place (#3)' },
     { type: 'frame', ...fields, sentAt: 1020.75, wireBytes: 40 + JPEG.length },
     { type: 'frame', ...fields, seq: 8, sentAt: 1021, wireBytes: 40 + JPEG.length },

@@ -1,8 +1,12 @@
 import type net from 'node:net';
 import { createRequire } from 'node:module';
 import { FramecastError } from '../../errors.js';
+import type { Frame } from '../../hub/frame.js';
 import type { EndReason, Subscriber } from '../../hub/subscriber.js';
+import { ClientMessageParser, ClientProtocolError } from '../../protocol/client-parser.js';
 import {
+  ACK_WINDOW,
+  HelloFlag,
   NATIVE_VERSION,
   ErrorCode,
   StatusCode,
@@ -36,8 +40,6 @@ export interface NativeHandshakeOptions {
   maxPending?: number;
 }
 
-/** Bytes a native client may send after its hello (version 1 clients send none). */
-const MAX_AFTER_HELLO_BYTES = 64 * 1024;
 /** How long a refusal may take to reach the kernel before the socket is cut. */
 const REFUSAL_FLUSH_MS = 1000;
 
@@ -60,13 +62,21 @@ const END_TEXT: Record<EndReason, string> = {
 
 /**
  * One native client: latest-frame-wins delivery of FRAME messages (the cached message restamped
- * with this send's time), STATUS while it waits for a place, END before a clean close.
+ * with this send's time), STATUS while it waits for a place, END before a clean close. A client that
+ * acknowledges frames (hello flag Ack) has at most ACK_WINDOW of them unacknowledged: the rest wait
+ * in the one pending slot, replaced by newer frames, so what it gets next is fresh whatever the
+ * kernel's socket buffers could hold.
  */
 export class NativeSubscriber extends StreamSubscriber {
   readonly #socket: net.Socket;
+  readonly #acks: boolean;
+  /** Seqs sent and not yet acknowledged, oldest first (at most ACK_WINDOW). */
+  readonly #unacked: number[] = [];
+  /** When the window filled (0 when it is open). */
+  #heldSince = 0;
   #noSignal = false;
 
-  constructor(socket: net.Socket, address: string, opts: NativeHandshakeOptions) {
+  constructor(socket: net.Socket, address: string, opts: NativeHandshakeOptions, acks = false) {
     super({
       stream: socket,
       protocol: 'native',
@@ -77,6 +87,43 @@ export class NativeSubscriber extends StreamSubscriber {
       trailer: (reason) => encodeEnd(reason, END_TEXT[reason]),
     });
     this.#socket = socket;
+    this.#acks = acks;
+  }
+
+  /** Whether this client acknowledges frames (and so has a send window). */
+  get acknowledging(): boolean {
+    return this.#acks;
+  }
+
+  protected override held(): boolean {
+    return this.#acks && this.#unacked.length >= ACK_WINDOW;
+  }
+
+  protected override transmit(frame: Frame, done: (bytes: number | null) => void): void {
+    if (this.#acks) {
+      this.#unacked.push(frame.seq >>> 0);
+      if (this.#unacked.length >= ACK_WINDOW && this.#heldSince === 0) this.#heldSince = Date.now();
+    }
+    super.transmit(frame, done);
+  }
+
+  /**
+   * The client is done with frame `seq` and every frame sent before it. A seq not in the window
+   * (late, repeated, from a previous connection) changes nothing.
+   */
+  acknowledge(seq: number): void {
+    if (!this.#acks) return;
+    const i = this.#unacked.indexOf(seq >>> 0);
+    if (i < 0) return;
+    this.#unacked.splice(0, i + 1);
+    this.#heldSince = 0;
+    this.retry();
+  }
+
+  /** A client that stops acknowledging is stalled like one that stops reading (--stall-timeout). */
+  override stalledMs(now: number): number {
+    const held = this.#heldSince > 0 && this.backlogged ? now - this.#heldSince : 0;
+    return Math.max(super.stalledMs(now), held);
   }
 
   /** Tells the client it waits for a place (position 1 is next). */
@@ -104,6 +151,31 @@ export class NativeSubscriber extends StreamSubscriber {
     if (!this.#socket.destroyed && this.#socket.writable)
       this.#socket.write(encodeStatus(code, value, message));
   }
+}
+
+/**
+ * After the hello a client may send only ACK messages: each one goes to the subscriber; anything else
+ * (another type, an oversize header, a body) gets ERROR BadMessage and the connection is closed.
+ */
+function readClientMessages(socket: net.Socket, sub: NativeSubscriber, rest: Buffer): void {
+  const parser = new ClientMessageParser();
+  let failed = false;
+  const onData = (chunk: Buffer): void => {
+    if (failed) return;
+    try {
+      parser.push(chunk, (m) => sub.acknowledge(m.seq));
+    } catch (err) {
+      if (!(err instanceof ClientProtocolError)) throw err;
+      failed = true;
+      // Frames go out in whole writes, so the ERROR lands between two messages.
+      if (socket.writable) socket.end(encodeError(ErrorCode.BadMessage, `bad message: ${err.message}`));
+      setTimeout(() => socket.destroy(), REFUSAL_FLUSH_MS).unref();
+    }
+  };
+  socket.on('data', onData);
+  if (rest.length > 0) onData(rest);
+  // The TCP server paused the socket for the handshake, which may have completed on the first bytes.
+  socket.resume();
 }
 
 function peerOf(socket: net.Socket): string {
@@ -146,17 +218,17 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           reject(new FramecastError(errCode, reason));
         });
       };
-      const accept = (receivedAt: number, rest: Buffer): void => {
+      const accept = (receivedAt: number, flags: number, rest: Buffer): void => {
         finish();
-        const sub = new NativeSubscriber(socket, peerOf(socket), opts);
+        const honoured = flags & HelloFlag.Ack;
+        const sub = new NativeSubscriber(socket, peerOf(socket), opts, honoured !== 0);
         socket.write(
-          Buffer.concat([encodePreamble(NATIVE_VERSION), encodeWelcome(receivedAt, nowMs(), SERVER_NAME)]),
+          Buffer.concat([
+            encodePreamble(NATIVE_VERSION),
+            encodeWelcome(receivedAt, nowMs(), SERVER_NAME, honoured),
+          ]),
         );
-        let extra = rest.length;
-        socket.on('data', (chunk: Buffer) => {
-          extra += chunk.length;
-          if (extra > MAX_AFTER_HELLO_BYTES) socket.destroy();
-        });
+        readClientMessages(socket, sub, rest);
         resolve(sub);
       };
       const check = (): void => {
@@ -181,7 +253,7 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         } else if (!opts.hasRoom()) {
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
-          accept(receivedAt, buf.subarray(r.consumed));
+          accept(receivedAt, hello.flags, buf.subarray(r.consumed));
         }
       };
       const onData = (chunk: Buffer): void => {
