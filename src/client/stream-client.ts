@@ -11,6 +11,7 @@ import {
 } from '../protocol/native.js';
 import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
 import { nowMs } from '../util/clock.js';
+import { AckWindow } from './ack-window.js';
 import { formatAddress, type ServerAddress } from './address.js';
 import { dial, readyEvent, tlsProblem } from './dial.js';
 import { estimateClock, isLocalAddress, type ClockEstimate } from './clock-sync.js';
@@ -53,8 +54,9 @@ export interface StreamClientOptions {
   /** tls:// only: trust this CA certificate (PEM) instead of the system's trust store. */
   ca?: string | Buffer | null;
   /**
-   * Native only: acknowledge frames (default true), so the server keeps at most 2 frames unacknowledged
-   * and a slow reader gets fresh frames instead of ones that waited in socket buffers. Servers that do
+   * Native only: acknowledge frames (default true), so the server keeps only a small window of frames
+   * unacknowledged (2 on one host, more to cover a long round trip) and a slow reader gets fresh frames
+   * instead of ones that waited in socket buffers. Servers that do
    * not know the flag ignore it, and then nothing is acknowledged.
    */
   ack?: boolean;
@@ -105,6 +107,7 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
   #seq = 0;
   #waiting = false;
   #acking = false;
+  readonly #ackWindow = new AckWindow();
   #done = false;
   #timer: NodeJS.Timeout | null = null;
   #helloTimer: NodeJS.Timeout | null = null;
@@ -203,7 +206,8 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
   /** Tells the server the client is done with frame `seq` (and those before it); a no-op unless acknowledging. */
   ack(seq: number): void {
     const s = this.#socket;
-    if (this.#acking && !this.#done && s && s.writable) s.write(encodeAck(seq));
+    if (!this.#acking || this.#done || !s || !s.writable) return;
+    s.write(encodeAck(seq, this.#ackWindow.size(this.#info?.clock?.rttMs ?? null)));
   }
 
   /** Stops reading (TCP backpressure: the server then drops frames for us instead of queueing). */
@@ -299,6 +303,7 @@ export class StreamClient extends EventEmitter<StreamClientEvents> {
       throw new FramecastError('ERR_PROTOCOL', `${this.#where} sent a message before its welcome`);
     } else if (m.type === 'frame') {
       this.#waiting = false;
+      this.#ackWindow.observe(m.capturedAt);
       const f = fromNativeFrame(m, receivedAt, this.#info.clock);
       if (typeof f === 'string') {
         this.emit('bad-frame', f);

@@ -3,13 +3,18 @@
  * (any split of the bytes gives the same result), with hard caps checked on the envelope before any
  * byte of a header is kept, so a hostile client costs the server a few bytes of state.
  */
-import { ACK_HEADER_BYTES, ENVELOPE_BYTES, MessageType } from './native.js';
+import { ACK_HEADER_BYTES, ENVELOPE_BYTES, MAX_ACK_WINDOW, MessageType } from './native.js';
 
 /** Largest ACK header accepted: later versions may append fields, a reader skips what it does not know. */
 export const MAX_CLIENT_HEADER_BYTES = 64;
 
 /** What the client parser reports: an ACK, or why the client must be dropped. */
-export type ClientMessage = { type: 'ack'; seq: number };
+export type ClientMessage = {
+  type: 'ack';
+  seq: number;
+  /** Frames the client wants in flight (1..MAX_ACK_WINDOW), or null when the ACK carries no window. */
+  window: number | null;
+};
 
 /** A client broke the rules: the server answers ERROR (BadMessage) with this reason and closes. */
 export class ClientProtocolError extends Error {}
@@ -41,9 +46,13 @@ export class ClientMessageParser {
         if (this.#want === ENVELOPE_BYTES) this.#onEnvelope();
         if (this.#filled === this.#want) {
           const seq = this.#head.readUInt32BE(ENVELOPE_BYTES);
+          const window =
+            this.#want >= ENVELOPE_BYTES + 6
+              ? Math.max(1, Math.min(MAX_ACK_WINDOW, this.#head.readUInt16BE(ENVELOPE_BYTES + 4)))
+              : null;
           this.#filled = 0;
           this.#want = ENVELOPE_BYTES;
-          onMessage({ type: 'ack', seq });
+          onMessage({ type: 'ack', seq, window });
         }
       }
     } catch (err) {

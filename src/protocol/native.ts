@@ -45,9 +45,13 @@ export const HelloFlag = { Ack: 0x01 } as const;
  * frame can be, whatever the kernel's socket buffers would hold.
  */
 export const ACK_WINDOW = 2;
-/** Type-specific header of an ACK message: the seq the client is done with. */
+/** Largest window a client may ask for in an ACK (bounds how much a client can make the server buffer). */
+export const MAX_ACK_WINDOW = 32;
+/** Smallest ACK header: the seq the client is done with. */
 export const ACK_HEADER_BYTES = 4;
-/** A whole ACK message in version 1. */
+/** ACK header with the client's window: seq (uint32), window (uint16), reserved (uint16). */
+export const ACK_WINDOW_HEADER_BYTES = 8;
+/** A whole ACK message in version 1 without a window. */
 export const ACK_BYTES = ENVELOPE_BYTES + ACK_HEADER_BYTES;
 
 /** ERROR codes: why the server refused or dropped the client. */
@@ -207,9 +211,16 @@ export function encodeEnd(reason: EndReasonName, message = ''): Buffer {
 }
 
 /** ACK (client to server): the client is done with frame `seq` (and every frame sent before it). */
-export function encodeAck(seq: number): Buffer {
-  const out = envelope(MessageType.Ack, ACK_HEADER_BYTES, 0);
+export function encodeAck(seq: number, window?: number): Buffer {
+  if (window === undefined) {
+    const out = envelope(MessageType.Ack, ACK_HEADER_BYTES, 0);
+    out.writeUInt32BE(seq >>> 0, ENVELOPE_BYTES);
+    return out;
+  }
+  const out = envelope(MessageType.Ack, ACK_WINDOW_HEADER_BYTES, 0);
   out.writeUInt32BE(seq >>> 0, ENVELOPE_BYTES);
+  out.writeUInt16BE(Math.max(1, Math.min(MAX_ACK_WINDOW, Math.round(window))), ENVELOPE_BYTES + 4);
+  out.writeUInt16BE(0, ENVELOPE_BYTES + 6);
   return out;
 }
 

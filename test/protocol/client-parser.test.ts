@@ -1,7 +1,7 @@
 /** The ACK message and the server's parser of client messages: every split, bad types, oversize. */
 import { describe, expect, it } from 'vitest';
 import { ClientMessageParser, ClientProtocolError } from '../../src/protocol/client-parser.js';
-import { ACK_BYTES, MessageType, encodeAck } from '../../src/protocol/native.js';
+import { ACK_BYTES, MAX_ACK_WINDOW, MessageType, encodeAck } from '../../src/protocol/native.js';
 
 function parseAll(chunks: Buffer[]): number[] {
   const p = new ClientMessageParser();
@@ -37,6 +37,17 @@ describe('ACK', () => {
     }
     // One byte at a time.
     expect(parseAll([...stream].map((x) => Buffer.from([x])))).toEqual([7, 0xffffffff, 0]);
+  });
+
+  it('carries an optional window (seq, uint16 window, reserved), capped to 1..MAX_ACK_WINDOW', () => {
+    expect(encodeAck(9, 5).toString('hex')).toBe(
+      '06' + '00' + '0008' + '00000000' + '00000009' + '0005' + '0000',
+    );
+    const windows: (number | null)[] = [];
+    const p = new ClientMessageParser();
+    const stream = Buffer.concat([encodeAck(1, 5), encodeAck(2), encodeAck(3, 1000), encodeAck(4, 0)]);
+    for (const b of stream) p.push(Buffer.from([b]), (m) => windows.push(m.window));
+    expect(windows).toEqual([5, null, MAX_ACK_WINDOW, 1]);
   });
 
   it('skips header fields a later version appends', () => {

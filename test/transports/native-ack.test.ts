@@ -66,6 +66,21 @@ describe('native ACK flow control (server)', () => {
     }
   });
 
+  it('lets an ACK set the window: 4 frames in flight after the client asked for 4', async () => {
+    const c = raw(HelloFlag.Ack);
+    try {
+      await sleep(300);
+      expect(c.frames()).toHaveLength(2);
+      const first = c.frames()[0] as Frame;
+      c.socket.write(encodeAck(first.seq, 4));
+      await sleep(300);
+      // One acknowledged, four unacknowledged now: 5 in all.
+      expect(c.frames()).toHaveLength(5);
+    } finally {
+      c.socket.destroy();
+    }
+  });
+
   it('serves a client without the flag as before: WELCOME flags 0, every frame, ACKs ignored', async () => {
     const c = raw(0);
     try {

@@ -70,8 +70,10 @@ const END_TEXT: Record<EndReason, string> = {
 export class NativeSubscriber extends StreamSubscriber {
   readonly #socket: net.Socket;
   readonly #acks: boolean;
-  /** Seqs sent and not yet acknowledged, oldest first (at most ACK_WINDOW). */
+  /** Seqs sent and not yet acknowledged, oldest first (at most the window). */
   readonly #unacked: number[] = [];
+  /** Frames this client may have unacknowledged: ACK_WINDOW until its ACKs ask for another. */
+  #window = ACK_WINDOW;
   /** When the window filled (0 when it is open). */
   #heldSince = 0;
   #noSignal = false;
@@ -96,28 +98,31 @@ export class NativeSubscriber extends StreamSubscriber {
   }
 
   protected override held(): boolean {
-    return this.#acks && this.#unacked.length >= ACK_WINDOW;
+    return this.#acks && this.#unacked.length >= this.#window;
   }
 
   protected override transmit(frame: Frame, done: (bytes: number | null) => void): void {
     if (this.#acks) {
       this.#unacked.push(frame.seq >>> 0);
-      if (this.#unacked.length >= ACK_WINDOW && this.#heldSince === 0) this.#heldSince = Date.now();
+      if (this.#unacked.length >= this.#window && this.#heldSince === 0) this.#heldSince = Date.now();
     }
     super.transmit(frame, done);
   }
 
   /**
-   * The client is done with frame `seq` and every frame sent before it. A seq not in the window
-   * (late, repeated, from a previous connection) changes nothing.
+   * The client is done with frame `seq` and every frame sent before it; `window` (when the ACK carries
+   * one, already capped) is how many frames it wants in flight from now on. A seq not in the window
+   * (late, repeated, from a previous connection) changes nothing else.
    */
-  acknowledge(seq: number): void {
+  acknowledge(seq: number, window: number | null = null): void {
     if (!this.#acks) return;
+    if (window !== null) this.#window = window;
     const i = this.#unacked.indexOf(seq >>> 0);
-    if (i < 0) return;
-    this.#unacked.splice(0, i + 1);
-    this.#heldSince = 0;
-    this.retry();
+    if (i >= 0) this.#unacked.splice(0, i + 1);
+    if (this.#unacked.length < this.#window) {
+      this.#heldSince = 0;
+      this.retry();
+    }
   }
 
   /** A client that stops acknowledging is stalled like one that stops reading (--stall-timeout). */
@@ -163,7 +168,7 @@ function readClientMessages(socket: net.Socket, sub: NativeSubscriber, rest: Buf
   const onData = (chunk: Buffer): void => {
     if (failed) return;
     try {
-      parser.push(chunk, (m) => sub.acknowledge(m.seq));
+      parser.push(chunk, (m) => sub.acknowledge(m.seq, m.window));
     } catch (err) {
       if (!(err instanceof ClientProtocolError)) throw err;
       failed = true;
