@@ -138,11 +138,17 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => process.exit(130));
   const ports = await new Promise<{ port: number; httpPort: number }>((resolve, reject) => {
     let buf = '';
-    server.stdout.on('data', (c: Buffer) => {
+    // Only the listening line matters: stop collecting once it is found, or the ever-growing log
+    // (a line per churn cycle) makes this loader slower and slower and the churn rate sag.
+    const onData = (c: Buffer): void => {
       buf += c.toString();
       const m = /"event":"listening".*?"port":(\d+),"httpPort":(\d+)/.exec(buf);
-      if (m) resolve({ port: Number(m[1]), httpPort: Number(m[2]) });
-    });
+      if (!m) return;
+      server.stdout.off('data', onData);
+      buf = '';
+      resolve({ port: Number(m[1]), httpPort: Number(m[2]) });
+    };
+    server.stdout.on('data', onData);
     server.once('exit', (code) => reject(new Error(`serve exited (${code}) before listening`)));
   });
   server.stdout.resume();
