@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LegacyParser } from '../../src/client/legacy-parser.js';
 import { FramecastError } from '../../src/errors.js';
 import { largestAllocation } from './support/alloc-spy.js';
+import { splitAt } from './support/split.js';
 
 // Property tests of the seed framing reader: whatever a peer sends, the parser returns frames, or a
 // coded error, synchronously (no hang) and without allocating more than its limit.
@@ -20,19 +21,6 @@ function header(n: number): Buffer {
   const h = Buffer.alloc(4);
   h.writeUInt32BE(n >>> 0, 0);
   return h;
-}
-
-/** Splits `buf` at the given cut points (sorted, deduplicated, in range). */
-function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const parts: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    parts.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  parts.push(buf.subarray(prev));
-  return parts;
 }
 
 /** Feeds chunks; returns payload copies and the error, if any. */

@@ -17,24 +17,13 @@ import {
 } from '../../src/protocol/native.js';
 import { NativeParser, type NativeMessage } from '../../src/protocol/native-parser.js';
 import { largestAllocation } from './support/alloc-spy.js';
+import { splitAt } from './support/split.js';
 
 // Property tests of the native protocol's readers: the client's message parser and the server's
 // hello decoder. Whatever arrives: messages or a coded error, at once, within the allocation limits.
 
 const MAX = 4096;
 const PREAMBLE = encodePreamble();
-
-function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const parts: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    parts.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  parts.push(buf.subarray(prev));
-  return parts;
-}
 
 function feed(parser: NativeParser, chunks: Buffer[]): { messages: NativeMessage[]; error: unknown } {
   const messages: NativeMessage[] = [];
