@@ -40,13 +40,18 @@ function jsonLines(lines: string[]): Array<Record<string, unknown>> {
   return out;
 }
 
-/** The framecast node process under `script`: script -> sh? -> node. Finds the node pid. */
+/**
+ * The framecast node process under `script`: script -> sh -c -> node. Whether the shell execs the
+ * command depends on $SHELL (bash does, dash does not), so the match is on the command line's first
+ * word being this node binary, not on the line merely containing "node" (sh -c's line does too).
+ */
 function ptyNodePid(child: ChildProcess): number | null {
   const queue = [child.pid as number];
   while (queue.length) {
     const pid = queue.shift() as number;
     const r = spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' });
-    if (pid !== child.pid && /framecast/.test(r.stdout) && /node/.test(r.stdout)) return pid;
+    const args = r.stdout.trim();
+    if (pid !== child.pid && args.startsWith(`${process.execPath} `) && /framecast/.test(args)) return pid;
     queue.push(...childPids(pid));
   }
   return null;
