@@ -37,6 +37,8 @@ describe('serve + play', () => {
     expect(r.summary!.fps).toBeLessThan(40);
 
     await srv.waitForEvent('transmission-end');
+    // 'left' follows once the server sees the connection close, which may be after play exited.
+    await srv.waitForEvent('left');
     // Every stdout line of serve --json is one JSON object with a time and an event.
     expect(srv.lines.length).toBeGreaterThan(0);
     for (const line of srv.lines) {
@@ -88,6 +90,24 @@ describe('serve + play', () => {
     // The pipeline does far more than 30 fps on 800x450; 2 s for 90 frames still means "not paced".
     expect(r.summary!.seconds).toBeLessThan(2);
     await srv.stop();
+  });
+
+  it('says which encoder runs; with the native one off (FRAMECAST_NATIVE=0) sharp encodes the same stream', async () => {
+    const native = await startServe([clip1s.path, '--no-pace']);
+    const a = await runPlay(native.port);
+    const off = await startServe([clip1s.path, '--no-pace'], { env: { FRAMECAST_NATIVE: '0' } });
+    const b = await runPlay(off.port);
+    for (const r of [a, b]) {
+      expect(r.summary).toMatchObject({ frames: clip1s.frames, badFrames: 0, ...scaledSize(clip1s) });
+    }
+    const implementation = (srv: typeof native): unknown =>
+      srv.events.find((e) => e.event === 'encoder')?.implementation;
+    expect(implementation(off)).toBe('libjpeg-turbo via sharp, RGB input');
+    if (process.env.CI) expect(implementation(native)).toBe('libjpeg-turbo, native, 4:2:0 input');
+    // Same quality scale, both standard tables here: sizes within a few percent of each other.
+    expect(a.summary!.bytes / b.summary!.bytes).toBeGreaterThan(0.9);
+    expect(a.summary!.bytes / b.summary!.bytes).toBeLessThan(1.1);
+    await Promise.all([native.stop(), off.stop()]);
   });
 
   it('--no-pace never drops: a client that stops reading holds the source back, then gets every frame', async () => {
