@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
-import { FramePipeline } from './encode/frame-pipeline.js';
+import { encoderImplementation, FramePipeline } from './encode/frame-pipeline.js';
 import { Hub, type TransmissionEnd } from './hub/hub.js';
 import type { SourceDescription, SourceStatus } from './hub/producer.js';
 import { ResilientProducer } from './encode/resilient-producer.js';
@@ -222,7 +222,15 @@ async function listenHttp(
     lossless: !opts.pace,
     token,
     allowOrigin: opts.allowOrigin,
-    encoder: { kind: opts.encoder, quality: opts.quality, width: opts.width },
+    encoder: {
+      kind: opts.encoder,
+      implementation:
+        options.publisher || options.producer
+          ? 'frames from the publisher'
+          : encoderImplementation(opts.encoder),
+      quality: opts.quality,
+      width: opts.width,
+    },
     startedAt: Date.now(),
   });
   try {

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { encoderImplementation } from '../encode/frame-pipeline.js';
+import { nativeJpegUnavailableReason } from '../encode/native-jpeg.js';
 import { networkInterfaces } from 'node:os';
 import { formatAddress } from '../client/address.js';
 import { UsageError } from '../errors.js';
@@ -151,6 +153,12 @@ function reportStart(server: FramecastServer, log: Logger): void {
   const host = server.options.host;
   if (server.ffmpeg) {
     log.event('ffmpeg', `ffmpeg: ${server.ffmpeg.path} (from ${server.ffmpeg.origin})`, { ...server.ffmpeg });
+    const implementation = encoderImplementation(server.options.encoder);
+    const why = server.options.encoder === 'libjpeg' ? nativeJpegUnavailableReason() : null;
+    log.event('encoder', `encoder: ${implementation}${why ? ` (native encoder not used: ${why})` : ''}`, {
+      implementation,
+      ...(why ? { nativeUnavailable: why } : {}),
+    });
   }
   const hosts = host === '0.0.0.0' || host === '::' ? ['127.0.0.1', ...lanAddresses()] : [host];
   const o = server.options;

@@ -8,17 +8,24 @@ import { nowMs } from '../util/clock.js';
 import { EncoderLoad } from './encoder-load.js';
 import { qscaleForQuality } from './ffmpeg-quality.js';
 import { encodeJpeg } from './jpeg-encoder.js';
+import { encodeI420, nativeJpegAvailable } from './native-jpeg.js';
 
 /** Raw frames read from ffmpeg beyond those being encoded. */
 const READ_AHEAD = 2;
 
 /**
- * Optimised Huffman tables cost ~1.4 ms more per 800x450 frame (CPU and latency) and save ~12% of the
- * bytes; sending those bytes costs ~2 us per viewer per frame (measured fan-out: 0.5 cores for 1000
- * viewers of 23 kB frames at 30 fps). They pay for themselves from ~700 viewers: below this audience
- * the standard tables (the same size as OpenCV's) keep latency down.
+ * Through sharp, optimised Huffman tables cost ~1.4 ms more per 800x450 frame (CPU and latency) and
+ * save ~12% of the bytes; sending those bytes costs ~2 us per viewer per frame (measured fan-out: 0.5
+ * cores for 1000 viewers of 23 kB frames at 30 fps). They pay for themselves from ~700 viewers: below
+ * this audience the standard tables (the same size as OpenCV's) keep latency down.
  */
 export const HUFFMAN_MIN_AUDIENCE = 500;
+
+/**
+ * The native encoder's optimised tables cost ~0.7 ms (1.25 vs 0.55 ms per 800x450 frame): worth it
+ * for any audience while the encoder has time to spare.
+ */
+export const NATIVE_HUFFMAN_MIN_AUDIENCE = 1;
 
 /** Settings of the decode -> scale -> JPEG pipeline. */
 export interface PipelineOptions {
@@ -42,6 +49,12 @@ export interface PipelineOptions {
 
 /** The JPEG encoders a pipeline can use. */
 export type JpegEncoderKind = 'libjpeg' | 'ffmpeg';
+
+/** What actually encodes for `kind` on this install (the native encoder may not be built). */
+export function encoderImplementation(kind: JpegEncoderKind): string {
+  if (kind === 'ffmpeg') return 'ffmpeg mjpeg';
+  return nativeJpegAvailable() ? 'libjpeg-turbo, native, 4:2:0 input' : 'libjpeg-turbo via sharp, RGB input';
+}
 
 /**
  * The media pipeline for one transmission: ffmpeg decodes and scales, libjpeg-turbo encodes
@@ -67,12 +80,15 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
   /** Raw frames read ahead, waiting for an encoder slot, in source order. */
   readonly #queued: { raw: RawFrame; index: number }[] = [];
   #encoding = 0;
+  /** Raw frames are I420 for the native encoder, else RGB24 for sharp. */
+  readonly #native: boolean;
 
   constructor(opts: PipelineOptions) {
     super();
     this.#opts = opts;
     this.#load = new EncoderLoad(opts.concurrency);
     this.#inputFps = opts.inputFps ?? null;
+    this.#native = (opts.encoder ?? 'libjpeg') === 'libjpeg' && nativeJpegAvailable();
   }
 
   describe(): SourceDescription {
@@ -95,6 +111,7 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
       // Frames being encoded or read ahead, the one being read, and one spare.
       poolSize: this.#opts.concurrency + READ_AHEAD + 2,
       ...(this.#opts.encoder === 'ffmpeg' ? { mjpegQscale: qscaleForQuality(this.#opts.quality) } : {}),
+      pixelFormat: this.#native ? 'yuvj420p' : 'rgb24',
     });
     this.#source = source;
     source.on('info', (input, output) => {
@@ -151,13 +168,17 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
     this.#encoding++;
     const startedAt = nowMs();
     // --no-pace asks for frames as fast as possible: CPU is the limit, so standard Huffman tables
-    // (35% less encode CPU, 10-14% more bytes). Paced, optimised tables for a large audience, unless
-    // encoding falls behind.
+    // (half the encode CPU, 10-14% more bytes). Paced, optimised tables once the audience makes them
+    // pay, unless encoding falls behind.
     const optimiseCoding =
       this.#opts.pace &&
-      (this.#opts.audience?.() ?? 0) >= HUFFMAN_MIN_AUDIENCE &&
+      (this.#opts.audience?.() ?? 0) >= (this.#native ? NATIVE_HUFFMAN_MIN_AUDIENCE : HUFFMAN_MIN_AUDIENCE) &&
       !this.#load.saturated(startedAt);
-    encodeJpeg(raw.data, raw.width, raw.height, { quality: this.#opts.quality, optimiseCoding }).then(
+    const settings = { quality: this.#opts.quality, optimiseCoding };
+    const encoded = this.#native
+      ? encodeI420(raw.data, raw.width, raw.height, settings)
+      : encodeJpeg(raw.data, raw.width, raw.height, settings);
+    encoded.then(
       (jpeg) => {
         // The encoder has read the pixels: the buffer can take the next frame.
         raw.release();

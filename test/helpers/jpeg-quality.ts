@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -175,4 +175,82 @@ export async function compareEncoders(
     if (!best || Math.abs(s.bytes - opencv.bytes) < Math.abs(best.bytes - opencv.bytes)) best = s;
   }
   return { clip: clip.name, ours, opencv, ffmpeg: best as EncoderScore & { qscale: number } };
+}
+
+/**
+ * One scene as the media pipeline sees it: decoded to limited-range 4:2:0 like every camera and mp4,
+ * then what each encoder is given. `rgb` holds the exact BT.601 RGB of those frames (the uncompressed
+ * reference, and what OpenCV encodes); `i420` holds the full-range planes that ffmpeg hands the native
+ * encoder (the same conversion as src/source/ffmpeg-source.ts).
+ */
+export interface YuvClip {
+  rgb: RawClip;
+  i420: Buffer[];
+}
+
+export function renderYuvClip(
+  ffmpeg: string,
+  dir: string,
+  name: string,
+  width: number,
+  height: number,
+  count: number,
+): YuvClip {
+  const graph = (SCENES[name] ?? name).replace('WxH', `${width}x${height}`);
+  const limited = join(dir, `${name}-${width}x${height}.yuv`);
+  const full = join(dir, `${name}-${width}x${height}.yuvj`);
+  const run = (args: string[]): void => {
+    const r = spawnSync(ffmpeg, ['-v', 'error', ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ffmpeg could not render ${name}: ${r.stderr}`);
+  };
+  run(
+    ['-f', 'lavfi', '-i', `${graph},select=not(mod(n\\,10))`, '-frames:v', String(count)].concat([
+      '-fps_mode',
+      'passthrough',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'yuv420p',
+      '-y',
+      limited,
+    ]),
+  );
+  run(
+    ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-i', limited]
+      .concat(['-vf', 'scale=flags=accurate_rnd:out_range=full:out_color_matrix=bt601,format=yuvj420p'])
+      .concat(['-f', 'rawvideo', '-pix_fmt', 'yuvj420p', '-y', full]),
+  );
+  const size = width * height + 2 * Math.ceil(width / 2) * Math.ceil(height / 2);
+  const split = (all: Buffer): Buffer[] => {
+    const out: Buffer[] = [];
+    for (let o = 0; o + size <= all.length; o += size) out.push(all.subarray(o, o + size));
+    return out;
+  };
+  const frames = split(readFileSync(limited)).map((f) => limitedI420ToRgb(f, width, height));
+  const path = join(dir, `${name}-${width}x${height}.exact.rgb`);
+  writeFileSync(path, Buffer.concat(frames));
+  return { rgb: { name, width, height, path, frames }, i420: split(readFileSync(full)) };
+}
+
+/** Exact BT.601 conversion of a limited-range I420 frame to RGB24 (chroma repeated over its 2x2 pixels). */
+export function limitedI420ToRgb(frame: Buffer, width: number, height: number): Buffer {
+  const cw = Math.ceil(width / 2);
+  const ch = Math.ceil(height / 2);
+  const u0 = width * height;
+  const v0 = u0 + cw * ch;
+  const out = Buffer.alloc(width * height * 3);
+  const clamp = (x: number): number => (x < 0 ? 0 : x > 255 ? 255 : Math.round(x));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const c = (y >> 1) * cw + (x >> 1);
+      const l = (((frame[y * width + x] as number) - 16) * 255) / 219;
+      const u = (((frame[u0 + c] as number) - 128) * 255) / 224;
+      const v = (((frame[v0 + c] as number) - 128) * 255) / 224;
+      const o = (y * width + x) * 3;
+      out[o] = clamp(l + 1.402 * v);
+      out[o + 1] = clamp(l - 0.344136 * u - 0.714136 * v);
+      out[o + 2] = clamp(l + 1.772 * u);
+    }
+  }
+  return out;
 }

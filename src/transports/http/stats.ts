@@ -42,7 +42,13 @@ export interface StatsReport {
     signal: SourceStatus | null;
     lastEnd: { reason: TransmissionEnd; error: string | null } | null;
   };
-  encoder: { kind: string; quality: number; width: number; msPerFrame: number | null };
+  encoder: {
+    kind: string;
+    implementation: string | null;
+    quality: number;
+    width: number;
+    msPerFrame: number | null;
+  };
   clients: ClientReport[];
   /** Passive viewers (the dashboard preview): they watch without being hub clients. */
   monitors: ClientReport[];
@@ -63,6 +69,8 @@ export interface StatsReport {
 export interface EncoderSettings {
   /** `libjpeg` (in-process libjpeg-turbo) or `ffmpeg` (ffmpeg's MJPEG encoder). */
   kind: string;
+  /** What encodes on this install, e.g. `libjpeg-turbo, native, 4:2:0 input`. */
+  implementation?: string;
   quality: number;
   width: number;
 }
@@ -197,6 +205,7 @@ export class StatsSampler {
       },
       encoder: {
         kind: encoder.kind,
+        implementation: encoder.implementation ?? null,
         quality: encoder.quality,
         width: encoder.width,
         msPerFrame: this.#msPerFrame === null ? null : round(this.#msPerFrame, 2),

@@ -36,8 +36,11 @@ if [ "$frames" = 0 ]; then
 fi
 limit=()
 [ "$frames" != -1 ] && limit=(-frames:v "$frames")
+# Raw frames in the layout the caller asked for (its last -pix_fmt): rgb24 or yuvj420p.
+pixfmt=rgb24 prev=
+for a in "$@"; do [ "$prev" = -pix_fmt ] && pixfmt=$a; prev=$a; done
 '${FFMPEG}' -hide_banner -nostdin -loglevel info -nostats -re -f lavfi -i testsrc2=size=320x240:rate=30 \\
-  "\${limit[@]}" -f rawvideo -pix_fmt rgb24 pipe:1 &
+  "\${limit[@]}" -f rawvideo -pix_fmt "$pixfmt" pipe:1 &
 child=$!
 trap 'kill -TERM $child 2>/dev/null; wait $child; exit 143' TERM INT
 wait $child
