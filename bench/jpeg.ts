@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import {
   compareEncoders,
   hasOpenCv,
+  encodeOpenCv,
   renderClip,
+  renderYuvClip,
   score,
   type ClipComparison,
   type RawClip,
 } from '../test/helpers/jpeg-quality.js';
 import { encodeJpeg } from '../src/encode/jpeg-encoder.js';
+import { encodeI420, nativeJpegAvailable } from '../src/encode/native-jpeg.js';
 import { MEDIA_DIR } from './lib/media.js';
 
 /** One scene: our encoder (optimised and standard Huffman tables), OpenCV's imencode, ffmpeg's mjpeg. */
@@ -64,6 +67,58 @@ export async function jpegQuality(ffmpeg: string, dir: string, frames: number): 
       standard.push(await encodeJpeg(f, clip.width, clip.height, { quality: 80, optimiseCoding: false }));
     const s = await score('framecast-standard', clip, standard);
     rows.push({ ...c, oursStandard: { psnr: s.psnr, bytes: s.bytes } });
+  }
+  return rows;
+}
+
+/** The default route: 4:2:0 frames straight into the native encoder, against OpenCV on their exact RGB. */
+export interface NativeJpegRow {
+  scene: string;
+  optimised: { psnr: number; bytes: number };
+  standard: { psnr: number; bytes: number };
+  opencv: { psnr: number; bytes: number };
+}
+
+/** Native-encoder quality on 4:2:0 frames (what every camera and mp4 decodes to); null without it or OpenCV. */
+export async function nativeJpegQuality(
+  ffmpeg: string,
+  dir: string,
+  frames: number,
+): Promise<NativeJpegRow[] | null> {
+  if (!hasOpenCv() || !nativeJpegAvailable()) return null;
+  const clips = [
+    renderYuvClip(ffmpeg, dir, 'testsrc2', 800, 450, frames),
+    renderYuvClip(ffmpeg, dir, 'natural', 800, 450, frames),
+  ];
+  if (existsSync(FOOTAGE))
+    clips.push(
+      renderYuvClip(
+        ffmpeg,
+        dir,
+        'bottle footage',
+        800,
+        450,
+        frames,
+        `movie=${FOOTAGE},scale=800:450:flags=area`,
+      ),
+    );
+  const rows: NativeJpegRow[] = [];
+  for (const clip of clips) {
+    const encode = async (optimiseCoding: boolean): Promise<Buffer[]> => {
+      const out: Buffer[] = [];
+      for (const f of clip.i420) out.push(await encodeI420(f, 800, 450, { quality: 80, optimiseCoding }));
+      return out;
+    };
+    const pick = (s: { psnr: number; bytes: number }): { psnr: number; bytes: number } => ({
+      psnr: s.psnr,
+      bytes: s.bytes,
+    });
+    rows.push({
+      scene: clip.rgb.name,
+      optimised: pick(await score('native', clip.rgb, await encode(true))),
+      standard: pick(await score('native-standard', clip.rgb, await encode(false))),
+      opencv: pick(await score('opencv', clip.rgb, encodeOpenCv(clip.rgb, 80))),
+    });
   }
   return rows;
 }

@@ -1,5 +1,5 @@
 import type { FanoutRow } from './fanout.js';
-import type { JpegRow } from './jpeg.js';
+import type { JpegRow, NativeJpegRow } from './jpeg.js';
 import type { ThroughputRow } from './throughput.js';
 
 /** Everything one `npm run bench` measured (written to bench/results/latest.json). */
@@ -8,6 +8,8 @@ export interface BenchResults {
   machine: Record<string, string>;
   seconds: number;
   jpeg: JpegRow[] | null;
+  /** The default route (4:2:0 into the native encoder); absent in older results. */
+  nativeJpeg?: NativeJpegRow[] | null;
   throughput: ThroughputRow[];
   fanout: {
     curve: FanoutRow[];
@@ -65,6 +67,28 @@ export function markdown(r: BenchResults): string {
       ),
     );
   }
+  if (r.nativeJpeg) {
+    out.push(
+      '\n**JPEG q80, 800x450, the default route**: 4:2:0 frames (as every camera and mp4 decodes) into ' +
+        "framecast's native encoder; OpenCV encodes their exact RGB, and PSNR is against that RGB\n",
+    );
+    out.push(
+      table(
+        [
+          'scene',
+          'framecast (optimised Huffman)',
+          'framecast (standard tables, --no-pace)',
+          'OpenCV imencode',
+        ],
+        r.nativeJpeg.map((j) => [
+          j.scene,
+          `${f2(j.optimised.psnr)} dB, ${f0(j.optimised.bytes)} B`,
+          `${f2(j.standard.psnr)} dB, ${f0(j.standard.bytes)} B`,
+          `${f2(j.opencv.psnr)} dB, ${f0(j.opencv.bytes)} B`,
+        ]),
+      ),
+    );
+  }
   out.push('\n**Throughput** (`--no-pace`, one client, 800 px wide JPEG q80; best of the runs)\n');
   out.push(
     table(
@@ -79,6 +103,9 @@ export function markdown(r: BenchResults): string {
         '--encoder ffmpeg fps',
         'vs seed',
         'vs FFmpeg',
+        'CPU ms/frame',
+        'without native encoder (sharp, RGB) fps',
+        'vs seed',
         'CPU ms/frame',
       ],
       r.throughput.map((t) => [
@@ -101,6 +128,13 @@ export function markdown(r: BenchResults): string {
                 : f1(t.ffmpegEncoder.run.serverCpuMsPerFrame),
             ]
           : ['-', '-', '-', '-']),
+        ...(t.sharpRgb
+          ? [
+              f0(t.sharpRgb.run.fps),
+              t.sharpRgb.vsSeed === null ? 'n/a' : `${f2(t.sharpRgb.vsSeed)}x`,
+              t.sharpRgb.run.serverCpuMsPerFrame == null ? '-' : f1(t.sharpRgb.run.serverCpuMsPerFrame),
+            ]
+          : ['-', '-', '-']),
       ]),
     ),
   );

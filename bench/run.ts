@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { locateFfmpeg } from '../src/source/ffmpeg-path.js';
 import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
 import { fanout, slowViewers } from './fanout.js';
-import { jpegQuality } from './jpeg.js';
+import { jpegQuality, nativeJpegQuality } from './jpeg.js';
 import { makeSources } from './lib/media.js';
 import { fanoutSvg, markdown, type BenchResults } from './report.js';
 import { throughput } from './throughput.js';
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
       log('JPEG quality vs OpenCV and FFmpeg mjpeg');
       results.jpeg = await jpegQuality(ffmpeg, dir, quick ? 4 : 8);
       if (!results.jpeg) log(`OpenCV missing (${OPENCV_PYTHON}): JPEG comparison skipped`);
+      results.nativeJpeg = await nativeJpegQuality(ffmpeg, dir, quick ? 4 : 8);
     }
     if (only.has('throughput')) {
       const sources = makeSources(ffmpeg, dir);

@@ -35,20 +35,21 @@ export interface ThroughputRow {
   vsFfmpeg: number;
   /** The same with `--encoder ffmpeg` (ffmpeg encodes the JPEGs itself); absent in older results. */
   ffmpegEncoder?: { run: RunResult; vsSeed: number | null; vsFfmpeg: number };
+  /** The default encoder without its native build (FRAMECAST_NATIVE=0: RGB through sharp). */
+  sharpRgb?: { run: RunResult; vsSeed: number | null; vsFfmpeg: number };
 }
 
 /** The server end to end with --no-pace and one `framecast play` client (the seed's pair, in TypeScript). */
-export async function runFramecast(src: BenchSource, extraArgs: string[] = []): Promise<RunResult> {
-  const server = spawnWithFds('node', [
-    FRAMECAST,
-    'serve',
-    src.path,
-    '--no-pace',
-    '--port',
-    '0',
-    '--json',
-    ...extraArgs,
-  ]);
+export async function runFramecast(
+  src: BenchSource,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
+  const server = spawnWithFds(
+    'node',
+    [FRAMECAST, 'serve', src.path, '--no-pace', '--port', '0', '--json', ...extraArgs],
+    { ...process.env, ...env },
+  );
   try {
     const m = await waitForLine(server, /"event":"listening".*?"port":(\d+)/, 20_000);
     const port = m[1] as string;
@@ -161,9 +162,11 @@ export async function throughput(
     const seed: RunResult[] = [];
     const cli: RunResult[] = [];
     const oursFfmpeg: RunResult[] = [];
+    const oursSharp: RunResult[] = [];
     for (let i = 0; i < opts.repeats; i++) {
       ours.push(await runFramecast(src));
       oursFfmpeg.push(await runFramecast(src, ['--encoder', 'ffmpeg']));
+      oursSharp.push(await runFramecast(src, [], { FRAMECAST_NATIVE: '0' }));
       if (opts.python) seed.push(await runSeed(src, opts.python));
       cli.push(await runFfmpegCli(src, opts.ffmpeg));
     }
@@ -171,6 +174,7 @@ export async function throughput(
     const s = seed.length ? best(seed) : null;
     const c = best(cli);
     const fe = best(oursFfmpeg);
+    const fs = best(oursSharp);
     if (fe.frames !== src.frames)
       opts.log(
         `warning: ${src.name}: framecast --encoder ffmpeg delivered ${fe.frames}/${src.frames} frames`,
@@ -188,9 +192,11 @@ export async function throughput(
       vsSeed: s ? f.fps / s.fps : null,
       vsFfmpeg: f.fps / c.fps,
       ffmpegEncoder: { run: fe, vsSeed: s ? fe.fps / s.fps : null, vsFfmpeg: fe.fps / c.fps },
+      sharpRgb: { run: fs, vsSeed: s ? fs.fps / s.fps : null, vsFfmpeg: fs.fps / c.fps },
     };
     opts.log(
-      `throughput ${src.name}: framecast ${f.fps.toFixed(0)} fps (--encoder ffmpeg ${fe.fps.toFixed(0)}), seed ${s ? s.fps.toFixed(0) : '-'} fps, ` +
+      `throughput ${src.name}: framecast ${f.fps.toFixed(0)} fps (--encoder ffmpeg ${fe.fps.toFixed(0)}, ` +
+        `sharp RGB ${fs.fps.toFixed(0)}), seed ${s ? s.fps.toFixed(0) : '-'} fps, ` +
         `ffmpeg CLI ${c.fps.toFixed(0)} fps`,
     );
     rows.push(row);

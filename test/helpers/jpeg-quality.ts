@@ -195,10 +195,13 @@ export function renderYuvClip(
   width: number,
   height: number,
   count: number,
+  /** A lavfi graph to render instead of the scene `name` (e.g. a `movie=` of real footage). */
+  graphOverride?: string,
 ): YuvClip {
-  const graph = (SCENES[name] ?? name).replace('WxH', `${width}x${height}`);
-  const limited = join(dir, `${name}-${width}x${height}.yuv`);
-  const full = join(dir, `${name}-${width}x${height}.yuvj`);
+  const graph = graphOverride ?? (SCENES[name] ?? name).replace('WxH', `${width}x${height}`);
+  const slug = name.replace(/[^a-z0-9]+/gi, '-');
+  const limited = join(dir, `${slug}-${width}x${height}.yuv`);
+  const full = join(dir, `${slug}-${width}x${height}.yuvj`);
   const run = (args: string[]): void => {
     const r = spawnSync(ffmpeg, ['-v', 'error', ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ffmpeg could not render ${name}: ${r.stderr}`);
@@ -227,7 +230,7 @@ export function renderYuvClip(
     return out;
   };
   const frames = split(readFileSync(limited)).map((f) => limitedI420ToRgb(f, width, height));
-  const path = join(dir, `${name}-${width}x${height}.exact.rgb`);
+  const path = join(dir, `${slug}-${width}x${height}.exact.rgb`);
   writeFileSync(path, Buffer.concat(frames));
   return { rgb: { name, width, height, path, frames }, i420: split(readFileSync(full)) };
 }
