@@ -8,6 +8,7 @@ import {
   renderClip,
   renderYuvClip,
   score,
+  splitFrames,
   type ClipComparison,
   type RawClip,
 } from '../test/helpers/jpeg-quality.js';
@@ -43,10 +44,7 @@ function footageClip(ffmpeg: string, dir: string, count: number): RawClip | null
     ],
   ]);
   if (r.status !== 0) return null;
-  const all = readFileSync(path);
-  const size = 800 * 450 * 3;
-  const frames: Buffer[] = [];
-  for (let o = 0; o + size <= all.length; o += size) frames.push(all.subarray(o, o + size));
+  const frames = splitFrames(readFileSync(path), 800 * 450 * 3);
   return { name: 'bottle footage', width: 800, height: 450, path, frames };
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { encodeJpeg } from '../../src/encode/jpeg-encoder.js';
+import { rawFrameSize } from '../../src/source/ffmpeg-source.js';
 
 /** Debian's python, the one that can import OpenCV (the pyenv python on PATH cannot). */
 export const OPENCV_PYTHON = process.env['FRAMECAST_OPENCV_PYTHON'] ?? '/usr/bin/python3';
@@ -25,17 +26,8 @@ export const SCENES: Record<string, string> = {
   natural: 'mandelbrot=size=WxH:rate=30:start_scale=0.3,gblur=sigma=1.2,noise=alls=6:allf=t:all_seed=3',
 };
 
-/** Renders `count` frames (every 10th of the scene, for variety) into `dir` with ffmpeg's lavfi. */
-export function renderClip(
-  ffmpeg: string,
-  dir: string,
-  name: string,
-  width: number,
-  height: number,
-  count: number,
-): RawClip {
-  const graph = (SCENES[name] ?? name).replace('WxH', `${width}x${height}`);
-  const path = join(dir, `${name}-${width}x${height}.rgb`);
+/** Renders `count` frames of a lavfi graph (every 10th, for variety) into `path` as raw `pixFmt`. */
+function renderLavfi(ffmpeg: string, graph: string, count: number, pixFmt: string, path: string): void {
   const r = spawnSync(
     ffmpeg,
     [
@@ -47,15 +39,32 @@ export function renderClip(
       `${graph},select=not(mod(n\\,10))`,
       '-frames:v',
       String(count),
-    ].concat(['-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', path]),
+    ].concat(['-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', pixFmt, '-y', path]),
     { encoding: 'utf8' },
   );
-  if (r.status !== 0) throw new Error(`ffmpeg could not render ${name}: ${r.stderr}`);
-  const all = readFileSync(path);
-  const size = width * height * 3;
+  if (r.status !== 0) throw new Error(`ffmpeg could not render ${graph}: ${r.stderr}`);
+}
+
+/** Cuts raw frames stored back to back into frames of `size` bytes. */
+export function splitFrames(all: Buffer, size: number): Buffer[] {
   const frames: Buffer[] = [];
   for (let o = 0; o + size <= all.length; o += size) frames.push(all.subarray(o, o + size));
-  return { name, width, height, path, frames };
+  return frames;
+}
+
+/** Renders `count` frames (every 10th of the scene, for variety) into `dir` with ffmpeg's lavfi. */
+export function renderClip(
+  ffmpeg: string,
+  dir: string,
+  name: string,
+  width: number,
+  height: number,
+  count: number,
+): RawClip {
+  const graph = (SCENES[name] ?? name).replace('WxH', `${width}x${height}`);
+  const path = join(dir, `${name}-${width}x${height}.rgb`);
+  renderLavfi(ffmpeg, graph, count, 'rgb24', path);
+  return { name, width, height, path, frames: splitFrames(readFileSync(path), width * height * 3) };
 }
 
 /** True when OpenCV can be imported by OPENCV_PYTHON. */
@@ -202,37 +211,20 @@ export function renderYuvClip(
   const slug = name.replace(/[^a-z0-9]+/gi, '-');
   const limited = join(dir, `${slug}-${width}x${height}.yuv`);
   const full = join(dir, `${slug}-${width}x${height}.yuvj`);
-  const run = (args: string[]): void => {
-    const r = spawnSync(ffmpeg, ['-v', 'error', ...args], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`ffmpeg could not render ${name}: ${r.stderr}`);
-  };
-  run(
-    ['-f', 'lavfi', '-i', `${graph},select=not(mod(n\\,10))`, '-frames:v', String(count)].concat([
-      '-fps_mode',
-      'passthrough',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'yuv420p',
-      '-y',
-      limited,
-    ]),
-  );
-  run(
-    ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-i', limited]
+  renderLavfi(ffmpeg, graph, count, 'yuv420p', limited);
+  const r = spawnSync(
+    ffmpeg,
+    ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-i', limited]
       .concat(['-vf', 'scale=flags=accurate_rnd:out_range=full:out_color_matrix=bt601,format=yuvj420p'])
       .concat(['-f', 'rawvideo', '-pix_fmt', 'yuvj420p', '-y', full]),
+    { encoding: 'utf8' },
   );
-  const size = width * height + 2 * Math.ceil(width / 2) * Math.ceil(height / 2);
-  const split = (all: Buffer): Buffer[] => {
-    const out: Buffer[] = [];
-    for (let o = 0; o + size <= all.length; o += size) out.push(all.subarray(o, o + size));
-    return out;
-  };
-  const frames = split(readFileSync(limited)).map((f) => limitedI420ToRgb(f, width, height));
+  if (r.status !== 0) throw new Error(`ffmpeg could not convert ${name} to full range: ${r.stderr}`);
+  const size = rawFrameSize(width, height, 'yuvj420p');
+  const frames = splitFrames(readFileSync(limited), size).map((f) => limitedI420ToRgb(f, width, height));
   const path = join(dir, `${slug}-${width}x${height}.exact.rgb`);
   writeFileSync(path, Buffer.concat(frames));
-  return { rgb: { name, width, height, path, frames }, i420: split(readFileSync(full)) };
+  return { rgb: { name, width, height, path, frames }, i420: splitFrames(readFileSync(full), size) };
 }
 
 /** Exact BT.601 conversion of a limited-range I420 frame to RGB24 (chroma repeated over its 2x2 pixels). */
