@@ -58,6 +58,7 @@ class PublishedSource extends EventEmitter<ProducerEvents> implements FrameProdu
 
   resume(): void {
     this.paused = false;
+    this.#owner._flowing();
   }
 
   describe(): SourceDescription {
@@ -75,13 +76,17 @@ class PublishedSource extends EventEmitter<ProducerEvents> implements FrameProdu
  * Frames a program computes itself, fed to a server (like imagezmq's ImageSender): pass
  * `serve({ publisher })`, then call `publish(jpeg)` or `publishRaw(pixels, info)`. Frames published
  * while nobody watches are dropped (the methods return false); listen to 'start'/'stop' to compute
- * only while someone watches. Delivery is latest-frame-wins like any other source.
+ * only while someone watches. Delivery is latest-frame-wins like any other source; with
+ * `serve({ pace: false })`, `await publisher.ready()` before each frame makes it lossless (the
+ * seed's sendall): it waits while a client's socket is backed up.
  */
 export class Publisher extends EventEmitter<PublisherEvents> {
   readonly name: string;
   readonly quality: number;
   #active: PublishedSource | null = null;
   #order: Promise<unknown> = Promise.resolve();
+  /** Callers of ready() waiting for the clients to take the last frame. */
+  #waiting: Array<() => void> = [];
 
   constructor(opts: PublisherOptions = {}) {
     super();
@@ -109,7 +114,23 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   _detach(src: PublishedSource): void {
     if (this.#active !== src) return;
     this.#active = null;
+    this._flowing();
     this.emit('stop');
+  }
+
+  /** @internal The hub resumed the source (or it stopped): ready() callers go on. */
+  _flowing(): void {
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
+
+  /**
+   * Resolves when the next frame can be published without being dropped for a backed-up client: at
+   * once, unless the server runs with `pace: false` and a client's socket is full, then when it has
+   * drained (or the transmission ends; check `watching`).
+   */
+  ready(): Promise<void> {
+    if (!this.#active?.paused) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
   /**

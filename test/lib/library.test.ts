@@ -131,4 +131,42 @@ describe('createPublisher()', () => {
     expect(got[0]!.capturedAt).toBe(1234);
     expect(got[0]!.jpeg).toEqual(jpeg);
   });
+
+  // A slow consumer (it sleeps on its first frames) behind a publisher that publishes 40 frames as
+  // fast as it can, on a server with pace: false. Awaiting ready() must deliver all 40 in order;
+  // without it, latest-frame-wins drops some (the control, so the first assertion can fail).
+  for (const awaitReady of [true, false]) {
+    it(`with pace: false, ${awaitReady ? 'awaiting ready() delivers every frame' : 'not awaiting ready() drops frames'}`, async () => {
+      const publisher = createPublisher();
+      const jpeg = await makeJpeg(320, 240);
+      server = await serve({ publisher, port: 0, pace: false, httpPort: null });
+      let waits = 0;
+      publisher.on('start', () => {
+        void (async () => {
+          for (let i = 0; i < 40; i++) {
+            if (awaitReady) {
+              const t = Date.now();
+              await publisher.ready();
+              if (Date.now() - t >= 5) waits++;
+            } else {
+              await new Promise((r) => setImmediate(r));
+            }
+            publisher.publish(jpeg);
+          }
+          publisher.end();
+        })();
+      });
+      const seqs: number[] = [];
+      for await (const f of connect(`127.0.0.1:${server.address().port}`)) {
+        seqs.push(f.seq);
+        if (seqs.length <= 5) await new Promise((r) => setTimeout(r, 30));
+      }
+      if (awaitReady) {
+        expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => i));
+        expect(waits).toBeGreaterThan(0);
+      } else {
+        expect(seqs.length).toBeLessThan(40);
+      }
+    });
+  }
 });
