@@ -101,6 +101,49 @@ describe('viewer page at /', () => {
   });
 });
 
+describe('viewer memory', () => {
+  it('releases every decoded frame (ImageBitmaps closed, no object URLs) and its JS heap stays flat', async () => {
+    const page = await newPage();
+    // Count bitmaps made and closed, and object URLs, from inside the page (before its script runs).
+    await page.addInitScript(`
+      const counts = (globalThis.__frameCounts = { made: 0, closed: 0, urls: 0 });
+      const make = globalThis.createImageBitmap.bind(globalThis);
+      globalThis.createImageBitmap = async (...args) => { const b = await make(...args); counts.made++; return b; };
+      const close = ImageBitmap.prototype.close;
+      ImageBitmap.prototype.close = function () { counts.closed++; return close.call(this); };
+      const url = URL.createObjectURL.bind(URL);
+      URL.createObjectURL = (o) => { counts.urls++; return url(o); };
+    `);
+    const cdp = await page.context().newCDPSession(page);
+    const heapAfterGc = async (): Promise<number> => {
+      await cdp.send('HeapProfiler.collectGarbage');
+      return ((await cdp.send('Runtime.getHeapUsage')) as { usedSize: number }).usedSize;
+    };
+    const framesDrawn = (n: number): Promise<unknown> =>
+      page.waitForFunction(
+        (min) => ((globalThis as unknown as InPage).framecastViewer?.stats.frames ?? 0) >= min,
+        n,
+        { timeout: 20_000 },
+      );
+    await page.goto(`${base}/`);
+    await framesDrawn(60);
+    const before = await heapAfterGc();
+    await framesDrawn(300); // ~8 s more at 30 fps
+    const after = await heapAfterGc();
+    type Counts = { made: number; closed: number; urls: number };
+    const counts = await page.evaluate(
+      () => (globalThis as unknown as { __frameCounts: Counts }).__frameCounts,
+    );
+    expect(counts.made).toBeGreaterThanOrEqual(300);
+    // At most the bitmap on screen and one being decoded are open.
+    expect(counts.made - counts.closed).toBeLessThanOrEqual(2);
+    expect(counts.urls).toBe(0);
+    // 240 frames of ~25 kB held anywhere in JS would be ~6 MB; allow GC noise only.
+    expect(after - before).toBeLessThan(1_000_000);
+    await page.close();
+  }, 40_000);
+});
+
 describe('dashboard at /dashboard', () => {
   it('lists a connected seed client, and its button ends the transmission', async () => {
     // A seed (legacy) client: connects and only reads.
