@@ -40,7 +40,10 @@ function load(): NativeBinding | null {
       binding = required as NativeBinding;
     else loadError = 'native/build/Release/framecast_jpeg.node has no encodeI420';
   } catch (err) {
-    loadError = (err as Error).message.split('\n')[0] ?? 'not built';
+    loadError =
+      (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND'
+        ? "not built (framecast's scripts/build-native.mjs builds it, given a C compiler and libjpeg-turbo headers)"
+        : ((err as Error).message.split('\n')[0] ?? 'failed to load');
   }
   return binding;
 }
