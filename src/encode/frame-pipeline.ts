@@ -52,10 +52,15 @@ export interface PipelineOptions {
 /** The JPEG encoders a pipeline can use. */
 export type JpegEncoderKind = 'libjpeg' | 'ffmpeg';
 
-/** What actually encodes for `kind` on this install (the native encoder may not be built). */
+/** True when `kind` encodes through the native 4:2:0 encoder on this install (it may not be built). */
+function nativeEncodes(kind: JpegEncoderKind): boolean {
+  return kind === 'libjpeg' && nativeJpegAvailable();
+}
+
+/** What actually encodes for `kind` on this install. */
 export function encoderImplementation(kind: JpegEncoderKind): string {
   if (kind === 'ffmpeg') return 'ffmpeg mjpeg';
-  return nativeJpegAvailable() ? 'libjpeg-turbo, native, 4:2:0 input' : 'libjpeg-turbo via sharp, RGB input';
+  return nativeEncodes(kind) ? 'libjpeg-turbo, native, 4:2:0 input' : 'libjpeg-turbo via sharp, RGB input';
 }
 
 /**
@@ -90,7 +95,7 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
     this.#opts = opts;
     this.#load = new EncoderLoad(opts.concurrency);
     this.#inputFps = opts.inputFps ?? null;
-    this.#native = (opts.encoder ?? 'libjpeg') === 'libjpeg' && nativeJpegAvailable();
+    this.#native = nativeEncodes(opts.encoder ?? 'libjpeg');
   }
 
   describe(): SourceDescription {
