@@ -33,6 +33,13 @@ export interface ServeOptions {
   maxClients?: number;
   /** Clients allowed to wait (default 1000). */
   maxWaiting?: number;
+  /**
+   * Keep the source running (decoded and ready) with nobody watching, so the first viewer gets a
+   * frame at once (default false: the source starts with the first connection and stops after the last).
+   */
+  preload?: boolean;
+  /** A second TCP port that speaks only the seed framing and sends at once, with no hello grace (default none). */
+  legacyPort?: number | null;
   /** Silence after which a TCP client is taken for a seed client (default 100 ms). */
   helloGraceMs?: number;
   /** Connections open at once from one IP address, all transports together (default 0 = no cap). */
@@ -82,6 +89,8 @@ export interface ResolvedServeOptions {
   maxClients: number;
   maxWaiting: number;
   helloGraceMs: number;
+  preload: boolean;
+  legacyPort: number | null;
   maxClientsPerIp: number;
   httpHeadersTimeoutMs: number;
   httpRequestTimeoutMs: number;
@@ -131,6 +140,11 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     maxClients: checkInt('maxClients', o.maxClients ?? 100, 1, 100_000),
     maxWaiting: checkInt('maxWaiting', o.maxWaiting ?? 1000, 0, 100_000),
     helloGraceMs: checkInt('helloGraceMs', o.helloGraceMs ?? 100, 10, 5000),
+    preload: o.preload ?? false,
+    legacyPort:
+      o.legacyPort === undefined || o.legacyPort === null
+        ? null
+        : checkInt('legacyPort', o.legacyPort, 0, 65535),
     maxClientsPerIp: checkInt('maxClientsPerIp', o.maxClientsPerIp ?? 0, 0, 100_000),
     httpHeadersTimeoutMs: checkInt('httpHeadersTimeoutMs', o.httpHeadersTimeoutMs ?? 10_000, 100, 600_000),
     httpRequestTimeoutMs: checkInt('httpRequestTimeoutMs', o.httpRequestTimeoutMs ?? 30_000, 100, 3_600_000),

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from './util/safe-emitter.js';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { encoderImplementation, FramePipeline } from './encode/frame-pipeline.js';
@@ -38,12 +38,14 @@ export interface ServerEvents {
   /** The dashboard's "End transmission" button (`stopped`: a transmission was running). */
   'web-stop': [address: string, stopped: boolean];
   frame: [frame: Frame];
+  /** A listener (of this server or its hub) threw; it was isolated and delivery went on. */
+  'listener-error': [event: string, err: unknown];
 }
 
 /**
  * A running framecast server: the hub plus its transports. Created by `serve()`.
  */
-export class FramecastServer extends EventEmitter<ServerEvents> {
+export class FramecastServer extends SafeEmitter<ServerEvents> {
   readonly options: ResolvedServeOptions;
   readonly hub: Hub;
   /** The ffmpeg in use, or null when frames are published by the program. */
@@ -52,6 +54,7 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
   readonly startedAt = Date.now();
   readonly #tcp: TcpServer;
   readonly #http: HttpServer | null;
+  readonly #legacy: TcpServer | null;
   #closing: Promise<void> | null = null;
   #stopStallWatch: () => void = () => {};
 
@@ -63,9 +66,11 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
     ffmpeg: FfmpegLocation | null,
     spec: SourceSpec | null,
     http: HttpServer | null = null,
+    legacy: TcpServer | null = null,
   ) {
     super();
     this.#http = http;
+    this.#legacy = legacy;
     this.options = options;
     this.hub = hub;
     this.#tcp = tcp;
@@ -77,11 +82,14 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
     hub.on('left', (s) => this.emit('left', s));
     hub.on('frame', (f) => this.emit('frame', f));
     hub.on('source-status', (s) => this.emit('source-status', s));
+    hub.on('listener-error', (e, err) => this.emit('listener-error', e, err));
     this.#stopStallWatch = watchStalls(hub, options.stallTimeoutMs, (sub, ms) =>
       this.emit('kicked', sub.stats(), ms),
     );
     tcp.on('client', (s) => this.emit('client', s));
     tcp.on('refused', (a, r) => this.emit('refused', a, r));
+    legacy?.on('client', (s) => this.emit('client', s));
+    legacy?.on('refused', (a, r) => this.emit('refused', a, r));
     http?.on('client', (s) => this.emit('client', s));
     http?.on('refused', (a, r) => this.emit('refused', a, r));
     http?.on('stop', (a, stopped) => this.emit('web-stop', a, stopped));
@@ -90,6 +98,11 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
   /** The HTTP address (MJPEG, WebSocket, pages), or null when HTTP is off. */
   httpAddress(): AddressInfo | null {
     return this.#http?.address() ?? null;
+  }
+
+  /** The seed-only TCP address (--legacy-port), or null when there is none. */
+  legacyAddress(): AddressInfo | null {
+    return this.#legacy?.address() ?? null;
   }
 
   /** The TCP address the server listens on. */
@@ -107,7 +120,7 @@ export class FramecastServer extends EventEmitter<ServerEvents> {
     this.#closing ??= (async () => {
       this.#stopStallWatch();
       this.hub.close();
-      await Promise.all([this.#tcp.close(), this.#http?.close()]);
+      await Promise.all([this.#tcp.close(), this.#legacy?.close(), this.#http?.close()]);
     })();
     return this.#closing;
   }
@@ -126,6 +139,9 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const token = options.token ?? null;
   const problem = token === null ? null : tokenProblem(token);
   if (problem) throw new RangeError(`token: ${problem}`);
+  const refuseLegacy = options.refuseLegacy ?? (token !== null && !opts.allowLegacy);
+  if (opts.legacyPort !== null && refuseLegacy)
+    throw new RangeError('legacyPort serves seed clients, which cannot present a token: set allowLegacy');
   let createProducer = options.producer ?? options.publisher?.producer;
   if (!createProducer) {
     let s = parseSource(opts.source);
@@ -176,6 +192,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     maxClients: opts.maxClients,
     maxWaiting: opts.maxWaiting,
     lossless: !opts.pace,
+    preload: opts.preload,
   });
   const limiter = new IpLimiter(opts.maxClientsPerIp);
   const tcp = new TcpServer({
@@ -184,9 +201,10 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     host: opts.host,
     port: opts.port,
     hub,
+    room: () => opts.maxClients + opts.maxWaiting - hub.clientCount - hub.waitingCount,
     lossless: !opts.pace,
     helloGraceMs: opts.helloGraceMs,
-    refuseLegacy: options.refuseLegacy ?? (token !== null && !opts.allowLegacy),
+    refuseLegacy,
     native:
       options.native ??
       createNativeHandshake({
@@ -198,8 +216,27 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       }),
   });
   await tcp.listen();
-  const http = opts.httpPort === null ? null : await listenHttp(opts, options, hub, token, tcp, limiter);
-  return new FramecastServer(opts, hub, tcp, ffmpeg, spec, http);
+  let legacy: TcpServer | null = null;
+  if (opts.legacyPort !== null) {
+    legacy = new TcpServer({
+      limiter,
+      tls: tlsCreds,
+      host: opts.host,
+      port: opts.legacyPort,
+      hub,
+      lossless: !opts.pace,
+      helloGraceMs: opts.helloGraceMs,
+      legacyOnly: true,
+    });
+    await legacy.listen().catch(async (err: unknown) => {
+      hub.close();
+      await tcp.close();
+      throw err;
+    });
+  }
+  const http =
+    opts.httpPort === null ? null : await listenHttp(opts, options, hub, token, [tcp, legacy], limiter);
+  return new FramecastServer(opts, hub, tcp, ffmpeg, spec, http, legacy);
 }
 
 async function listenHttp(
@@ -207,7 +244,7 @@ async function listenHttp(
   options: ServeOptions,
   hub: Hub,
   token: string | null,
-  tcp: TcpServer,
+  tcp: (TcpServer | null)[],
   limiter: IpLimiter,
 ): Promise<HttpServer> {
   const http = new HttpServer({
@@ -237,7 +274,7 @@ async function listenHttp(
     await http.listen();
   } catch (err) {
     hub.close();
-    await Promise.all([tcp.close(), http.close()]);
+    await Promise.all([...tcp.map((t) => t?.close()), http.close()]);
     throw err;
   }
   return http;

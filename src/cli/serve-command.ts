@@ -35,6 +35,10 @@ Options:
   --retry-delay S      a camera or URL that fails is retried after S seconds, doubling up to
                        30 s, while clients see NO SIGNAL (0-3600, default 1; 0 = do not retry)
   --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
+  --legacy-port N      also serve seed clients on TCP port N (0 = any free port): the seed
+                       framing only, first frame at once (no 100 ms wait for a native hello)
+  --preload            keep the source running with nobody watching, so the first client gets
+                       a frame at once (default: the source runs while someone watches)
   --max-clients-per-ip N  connections at once from one IP address, TCP and HTTP together
                        (0-100000, default 0 = no cap; set it when serving a network)
   --stall-timeout S    cut a client that takes no data for S seconds (0-86400, default 60;
@@ -78,6 +82,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'retry-delay': { type: 'string' },
         'max-clients': { type: 'string' },
         'max-clients-per-ip': { type: 'string' },
+        'legacy-port': { type: 'string' },
+        preload: { type: 'boolean' },
         'tls-cert': { type: 'string' },
         'stall-timeout': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -111,11 +117,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
     retryDelayMs: retryDelayOption(values['retry-delay']),
     maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
     maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000),
+    legacyPort:
+      values['legacy-port'] === undefined
+        ? null
+        : intOption('legacy-port', values['legacy-port'], 0, 0, 65535),
+    preload: values.preload ?? false,
     tls: tlsOption(values['tls-cert'], values['tls-key']),
     stallTimeoutMs: stallTimeoutOption(values['stall-timeout']),
     ...serveTokenOptions(values.token, values['allow-legacy']),
     ...httpOptions(values['http-port'], values['allow-origin']),
   };
+  if (opts.legacyPort !== null && opts.token !== null && !opts.allowLegacy)
+    throw new UsageError(
+      '--legacy-port serves seed clients, which cannot present a token: add --allow-legacy',
+    );
   const log = new Logger(values.json ?? false);
   const server = await serve(opts);
   // Signal handlers go in before the 'listening' line: a supervisor may stop us as soon as it reads it.
@@ -176,13 +191,24 @@ function reportStart(server: FramecastServer, log: Logger): void {
             : `  connect with: framecast play ${u}   (or the seed's cliente.py)`,
         )
         .join('\n') +
+      (server.legacyAddress()
+        ? `\n  seed clients only: ${scheme}://${formatAddress(host, server.legacyAddress()?.port ?? 0)} (first frame at once)`
+        : '') +
       (httpPort === null
         ? ''
         : '\n' +
           httpLines(hosts, httpPort, o.httpPort, o.tokenRequired)
             .map((l) => (o.tls ? l.replaceAll('http://', 'https://') : l))
             .join('\n')),
-    { host, port, httpPort, addresses: urls, source: server.spec?.name ?? null, options: o },
+    {
+      host,
+      port,
+      httpPort,
+      legacyPort: server.legacyAddress()?.port ?? null,
+      addresses: urls,
+      source: server.spec?.name ?? null,
+      options: o,
+    },
   );
 }
 

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from '../util/safe-emitter.js';
 import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -24,7 +24,7 @@ export interface FrameSaverEvents {
  * Writes each received frame as its own JPEG file, `frame-000001.jpg` on, numbered in arrival order
  * (so reconnects and new transmissions never overwrite earlier files).
  */
-export class FrameSaver extends EventEmitter<FrameSaverEvents> {
+export class FrameSaver extends SafeEmitter<FrameSaverEvents> {
   readonly dir: string;
   #index = 0;
   #saved = 0;

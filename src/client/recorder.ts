@@ -1,5 +1,5 @@
+import { SafeEmitter } from '../util/safe-emitter.js';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { createWriteStream, existsSync, statSync, type WriteStream } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import type { Writable, Readable } from 'node:stream';
@@ -50,7 +50,7 @@ export function checkRecordPath(path: string): { file: string; format: 'h264' | 
  * opens); `.mp4`/`.mkv`/`.mov` pipes them to FFmpeg, which encodes H.264 with each frame stamped at
  * its arrival time (variable frame rate, one output frame per frame received).
  */
-export class Recorder extends EventEmitter<RecorderEvents> {
+export class Recorder extends SafeEmitter<RecorderEvents> {
   readonly file: string;
   readonly format: 'h264' | 'mjpeg';
   #out: Writable;

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from '../util/safe-emitter.js';
 import { FramecastError, type ErrorCode } from '../errors.js';
 import { formatAddress, type ServerAddress } from './address.js';
 import {
@@ -47,7 +47,7 @@ const RETRY_ENDS = new Set(['shutdown', 'closed']);
  * exponential backoff (jittered) until it answers again or `giveUpAfterMs` passes, and frames keep
  * flowing to the same listeners. Counts reconnects and the time spent without a connection.
  */
-export class SessionClient extends EventEmitter<SessionClientEvents> {
+export class SessionClient extends SafeEmitter<SessionClientEvents> {
   readonly #addr: ServerAddress;
   readonly #opts: SessionClientOptions;
   #client: StreamClient | null = null;

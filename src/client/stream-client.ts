@@ -1,5 +1,5 @@
+import { SafeEmitter } from '../util/safe-emitter.js';
 import net from 'node:net';
-import { EventEmitter } from 'node:events';
 import { FramecastError } from '../errors.js';
 import {
   ErrorCode,
@@ -90,7 +90,7 @@ const REFUSAL_CODES: Record<number, 'ERR_AUTH' | 'ERR_SERVER_REFUSED'> = {
  * else is a seed server (it never reads, so its first bytes are a length prefix, which can never
  * equal "FCST" under the frame size cap) and its bytes are parsed as the seed framing.
  */
-export class StreamClient extends EventEmitter<StreamClientEvents> {
+export class StreamClient extends SafeEmitter<StreamClientEvents> {
   readonly #addr: ServerAddress;
   readonly #opts: StreamClientOptions;
   readonly #where: string;

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from '../util/safe-emitter.js';
 import { FramecastError } from '../errors.js';
 import { Frame } from '../hub/frame.js';
 import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/producer.js';
@@ -67,7 +67,7 @@ export function encoderImplementation(kind: JpegEncoderKind): string {
  * The media pipeline for one transmission: ffmpeg decodes and scales, libjpeg-turbo encodes
  * `concurrency` frames at a time, and frames come out in source order, each encoded once.
  */
-export class FramePipeline extends EventEmitter<ProducerEvents> implements FrameProducer {
+export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameProducer {
   readonly #opts: PipelineOptions;
   #source: FfmpegSource | null = null;
   #stopped = false;
@@ -114,6 +114,7 @@ export class FramePipeline extends EventEmitter<ProducerEvents> implements Frame
       spec: this.#opts.spec,
       width: this.#opts.width,
       pace: this.#opts.pace,
+      paceFps: this.#inputFps,
       loop: this.#opts.loop,
       // Frames being encoded or read ahead, the one being read, and one spare.
       poolSize: this.#opts.concurrency + READ_AHEAD + 2,

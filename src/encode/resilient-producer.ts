@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from '../util/safe-emitter.js';
 import type { FramecastError } from '../errors.js';
 import { Frame } from '../hub/frame.js';
 import type { FrameProducer, ProducerEvents, SourceDescription, SourceStatus } from '../hub/producer.js';
@@ -28,7 +28,7 @@ export interface ResilientOptions {
  * picture (repeated at a low rate) and a 'status' event, the input is restarted with backoff (like
  * uStreamer's --device-error-delay), and frames resume on the same transmission with seq continuing.
  */
-export class ResilientProducer extends EventEmitter<ProducerEvents> implements FrameProducer {
+export class ResilientProducer extends SafeEmitter<ProducerEvents> implements FrameProducer {
   readonly #opts: ResilientOptions;
   #inner: FrameProducer | null = null;
   #last: SourceDescription | null = null;

@@ -1,8 +1,11 @@
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from '../util/safe-emitter.js';
 import type { FramecastError } from '../errors.js';
 import type { Frame } from './frame.js';
 import type { FrameProducer, SourceDescription, SourceStatus } from './producer.js';
 import type { EndReason, Subscriber, SubscriberStats } from './subscriber.js';
+
+/** Frames kept for a first client in lossless mode: more than a paused pipeline has in flight. */
+const MAX_HELD = 64;
 
 /** How and why a transmission ended. */
 export type TransmissionEnd = 'eof' | 'stopped' | 'idle' | 'source-error' | 'shutdown';
@@ -17,6 +20,11 @@ export interface HubOptions {
   maxWaiting: number;
   /** --no-pace: never drop, hold the source until every client took the frame (the seed's sendall). */
   lossless: boolean;
+  /**
+   * Keep the source running with nobody watching, so the first viewer gets a frame at once (default
+   * false: the source runs only while someone watches or is about to; see warm()).
+   */
+  preload?: boolean;
 }
 
 /** Events of the hub. */
@@ -29,6 +37,8 @@ export interface HubEvents {
   admitted: [sub: Subscriber];
   waiting: [sub: Subscriber, position: number];
   left: [stats: SubscriberStats];
+  /** A listener of another event threw (it was isolated; delivery went on). */
+  'listener-error': [event: string, err: unknown];
 }
 
 /** Totals since the hub started. */
@@ -44,7 +54,7 @@ export interface HubTotals {
  * every admitted subscriber once (encode once, send many); subscribers decide per socket whether to
  * send it now or keep it as their single pending frame (latest frame wins).
  */
-export class Hub extends EventEmitter<HubEvents> {
+export class Hub extends SafeEmitter<HubEvents> {
   readonly #opts: HubOptions;
   readonly #admitted = new Set<Subscriber>();
   readonly #waiting: Subscriber[] = [];
@@ -52,9 +62,17 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #closing = new Set<Subscriber>();
   #producer: FrameProducer | null = null;
   #latest: Frame | null = null;
+  /**
+   * Lossless, before the first client: frames the source made while held at its first one (encodes
+   * already in flight when it paused), kept in order for that client so none is lost to the wait.
+   */
+  #held: Frame[] = [];
   #paused = false;
   #closed = false;
   #lastSource: SourceDescription | null = null;
+  /** Connections that may become clients soon (warm()): the source runs for them. */
+  #warmers = 0;
+  #restartTimer: NodeJS.Timeout | null = null;
   readonly totals: HubTotals = { framesIn: 0, bytesIn: 0, transmissions: 0, clientsServed: 0 };
 
   constructor(opts: HubOptions) {
@@ -62,6 +80,27 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!Number.isInteger(opts.maxClients) || opts.maxClients < 1)
       throw new RangeError('maxClients must be >= 1');
     this.#opts = opts;
+    if (opts.preload) queueMicrotask(() => this.#keepWarm());
+  }
+
+  /**
+   * Starts the source now for a connection that is still in its handshake, so decoding its first
+   * frame overlaps the hello grace instead of following it. Returns the release to call once the
+   * connection joined or went away; when nobody joined, the source stops again. In lossless mode the
+   * source holds its first frame until a client takes it, so no frame is lost to the wait.
+   */
+  warm(): () => void {
+    if (this.#closed) return () => {};
+    this.#warmers++;
+    if (!this.#producer) this.#startTransmission();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#warmers--;
+      if (this.#warmers === 0 && this.#admitted.size === 0 && !this.#opts.preload && this.#producer)
+        this.#endTransmission('idle', null);
+    };
   }
 
   /** The newest frame of the current transmission, or null. */
@@ -127,8 +166,9 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!this.#admitted.delete(sub)) return;
     this.emit('left', sub.stats());
     if (this.#admitted.size === 0) {
-      // Nobody watches: stop the source. The next client starts a fresh transmission.
-      this.#endTransmission('idle', null);
+      // Nobody watches: stop the source (unless it is kept warm). The next client starts a fresh transmission.
+      if (this.#warmers === 0 && !this.#opts.preload) this.#endTransmission('idle', null);
+      else if (this.#opts.lossless && this.#latest) this.#pause();
     } else {
       this.drained();
     }
@@ -137,7 +177,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** A subscriber sent its backlog: in lossless mode the source may go on. */
   drained(): void {
-    if (!this.#paused) return;
+    if (!this.#paused || this.#admitted.size === 0) return;
     for (const s of this.#admitted) if (s.backlogged) return;
     this.#paused = false;
     this.#producer?.resume();
@@ -154,6 +194,7 @@ export class Hub extends EventEmitter<HubEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
     for (const sub of this.#waiting.splice(0)) sub.end('shutdown');
     this.#endTransmission('shutdown', null);
   }
@@ -163,9 +204,28 @@ export class Hub extends EventEmitter<HubEvents> {
     this.totals.clientsServed++;
     this.emit('admitted', sub);
     if (!this.#producer) this.#startTransmission();
+    else if (this.#held.length > 0) for (const f of this.#held.splice(0)) sub.offer(f);
     else if (this.#latest) sub.offer(this.#latest);
     const status = this.#producer?.describe().status;
     if (status?.state === 'no-signal') sub.sourceStatus?.(status);
+    // A source held at its first frame for this client goes on once the client can take more.
+    if (this.#admitted.size === 1) this.drained();
+  }
+
+  #pause(): void {
+    if (this.#paused || !this.#producer) return;
+    this.#paused = true;
+    this.#producer.pause();
+  }
+
+  /** preload: (re)start the source when it is not running, a little later after a failure. */
+  #keepWarm(delayMs = 0): void {
+    if (!this.#opts.preload || this.#closed || this.#producer || this.#restartTimer) return;
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      if (!this.#closed && !this.#producer) this.#startTransmission();
+    }, delayMs);
+    this.#restartTimer.unref();
   }
 
   #admitNext(): void {
@@ -180,6 +240,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const producer = this.#opts.createProducer();
     this.#producer = producer;
     this.#latest = null;
+    this.#held = [];
     this.#paused = false;
     this.totals.transmissions++;
     producer.on('frame', (frame) => this.#publish(producer, frame));
@@ -201,7 +262,11 @@ export class Hub extends EventEmitter<HubEvents> {
     this.totals.bytesIn += frame.jpeg.length;
     for (const sub of this.#admitted) sub.offer(frame);
     this.emit('frame', frame);
-    if (this.#opts.lossless && !this.#paused) {
+    // Lossless and nobody admitted yet (warm or preloaded): keep this frame for the first client.
+    if (this.#opts.lossless && this.#admitted.size === 0) {
+      if (this.#held.length < MAX_HELD) this.#held.push(frame);
+      this.#pause();
+    } else if (this.#opts.lossless && !this.#paused) {
       for (const sub of this.#admitted) {
         if (sub.backlogged) {
           this.#paused = true;
@@ -220,6 +285,7 @@ export class Hub extends EventEmitter<HubEvents> {
       producer.stop();
     }
     this.#latest = null;
+    this.#held = [];
     this.#paused = false;
     const endReason: EndReason = reason === 'idle' ? 'stopped' : reason;
     const served = [...this.#admitted];
@@ -231,5 +297,6 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     if (producer || served.length > 0) this.emit('transmission-end', reason, err);
     if (reason !== 'shutdown') this.#admitNext();
+    if (reason !== 'shutdown') this.#keepWarm(reason === 'source-error' ? 1000 : 0);
   }
 }

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { SafeEmitter } from '../util/safe-emitter.js';
 import sharp from 'sharp';
 import { FramecastError } from '../errors.js';
 import { jpegInfo, looksLikeJpeg } from '../util/jpeg.js';
@@ -32,7 +32,7 @@ export interface PublisherEvents {
 }
 
 /** The producer the hub runs for one transmission; frames come from the Publisher. */
-class PublishedSource extends EventEmitter<ProducerEvents> implements FrameProducer {
+class PublishedSource extends SafeEmitter<ProducerEvents> implements FrameProducer {
   readonly #owner: Publisher;
   seq = 0;
   width: number | null = null;
@@ -80,7 +80,7 @@ class PublishedSource extends EventEmitter<ProducerEvents> implements FrameProdu
  * `serve({ pace: false })`, `await publisher.ready()` before each frame makes it lossless (the
  * seed's sendall): it waits while a client's socket is backed up.
  */
-export class Publisher extends EventEmitter<PublisherEvents> {
+export class Publisher extends SafeEmitter<PublisherEvents> {
   readonly name: string;
   readonly quality: number;
   #active: PublishedSource | null = null;

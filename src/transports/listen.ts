@@ -7,6 +7,9 @@ export interface ListenLabel {
   option: string;
 }
 
+/** Pending connections the kernel may queue for accept(). */
+export const LISTEN_BACKLOG = 4096;
+
 /** Binds a server (net, http, https or tls) and turns bind failures into one-line coded errors. */
 export function bindServer(
   server: Server,
@@ -38,7 +41,9 @@ export function bindServer(
       }
     };
     server.once('error', onError);
-    server.listen({ host, port }, () => {
+    // A crowd connecting at once waits in the kernel's accept queue while we catch up: Node's default
+    // backlog (511) overflowed at ~1000 connections in a second; the kernel caps this at somaxconn.
+    server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       resolve(server.address() as AddressInfo);
     });

@@ -1,6 +1,6 @@
+import { SafeEmitter } from '../../util/safe-emitter.js';
 import http from 'node:http';
 import https from 'node:https';
-import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Hub } from '../../hub/hub.js';
@@ -55,7 +55,7 @@ export interface HttpServerEvents {
  * The HTTP transport: MJPEG, snapshots, WebSocket viewers, the viewer and dashboard pages, /stats and
  * /metrics, all on one port. Streaming endpoints are hub subscribers exactly like TCP clients.
  */
-export class HttpServer extends EventEmitter<HttpServerEvents> {
+export class HttpServer extends SafeEmitter<HttpServerEvents> {
   readonly #opts: HttpServerOptions;
   readonly #server: http.Server;
   readonly #ctx: HttpContext;

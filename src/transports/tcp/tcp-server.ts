@@ -1,5 +1,5 @@
+import { SafeEmitter } from '../../util/safe-emitter.js';
 import net from 'node:net';
-import { EventEmitter } from 'node:events';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { bindServer } from '../listen.js';
@@ -25,11 +25,16 @@ export interface TcpServerOptions {
   lossless: boolean;
   /** How long a client may stay silent before it is taken for a seed (legacy) client. */
   helloGraceMs: number;
+  /** A port for seed clients only: every connection gets the seed framing at once, with no hello grace. */
+  legacyOnly?: boolean;
   /** Refuse legacy clients (set when a token is required and --allow-legacy is not given). */
   refuseLegacy?: boolean;
   native?: NativeHandshake;
-  /** Connections still in their hello phase at once; beyond it new ones are dropped. */
-  maxHandshakes?: number;
+  /**
+   * Clients the hub can still take (served or waiting). Connections in their hello phase are refused
+   * only beyond this (and at least 64 are always let in, so a full server can still say why it refuses).
+   */
+  room?: () => number;
   /** Per-address connection cap shared with the other transports (--max-clients-per-ip). */
   limiter?: IpLimiter;
   /** Serve TLS (both protocols, inside the encryption) with this certificate and key. */
@@ -43,6 +48,12 @@ export interface TcpServerEvents {
   error: [err: Error];
 }
 
+/** Connections in their hello phase always let in, so a full server can still answer with a reason. */
+const MIN_HANDSHAKES = 64;
+/** Without a room callback (tests, embedders): the cap before crowds were served. */
+const DEFAULT_ROOM = 256;
+const noop = (): void => {};
+
 function peer(socket: net.Socket): string {
   const a = socket.remoteAddress ?? '?';
   return a.includes(':') ? `[${a}]:${socket.remotePort}` : `${a}:${socket.remotePort}`;
@@ -52,7 +63,7 @@ function peer(socket: net.Socket): string {
  * The TCP transport on one port for both protocols: a client that says nothing within the grace
  * period gets the seed's framing; one that opens with the native magic is handed to the native handshake.
  */
-export class TcpServer extends EventEmitter<TcpServerEvents> {
+export class TcpServer extends SafeEmitter<TcpServerEvents> {
   readonly #opts: TcpServerOptions;
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
@@ -71,7 +82,10 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
   /** Binds and listens; rejects with ERR_PORT_IN_USE / ERR_LISTEN. */
   async listen(): Promise<net.AddressInfo> {
     const { host, port } = this.#opts;
-    const address = await bindServer(this.#server, host, port, { protocol: 'TCP', option: '--port' });
+    const label = this.#opts.legacyOnly
+      ? { protocol: 'seed TCP', option: '--legacy-port' }
+      : { protocol: 'TCP', option: '--port' };
+    const address = await bindServer(this.#server, host, port, label);
     this.#server.on('error', (err) => this.emit('error', err));
     return address;
   }
@@ -95,12 +109,22 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
   #onConnection(socket: net.Socket): void {
     const address = peer(socket);
     socket.on('error', () => socket.destroy());
-    if (this.#handshakes >= (this.#opts.maxHandshakes ?? 256)) {
-      this.emit('refused', address, 'too many connections in handshake');
+    if (this.#opts.legacyOnly) {
+      this.#startLegacy(socket, address);
+      return;
+    }
+    // A crowd arriving at once (a reconnect storm) spends its hello grace here: refused only when it
+    // could not be served anyway. Idle floods are bounded by this room and the per-address cap.
+    const room = Math.max(MIN_HANDSHAKES, this.#opts.room?.() ?? DEFAULT_ROOM);
+    if (this.#handshakes >= room) {
+      this.emit('refused', address, 'server full (connections in handshake fill every place)');
       socket.destroy();
       return;
     }
     this.#handshakes++;
+    // Start the source now: its first frame decodes during the hello grace instead of after it.
+    const release = this.#opts.refuseLegacy ? noop : this.#opts.hub.warm();
+    socket.once('close', release);
     let decided = false;
     const decide = (first: Buffer | null): void => {
       if (decided) return;
@@ -110,17 +134,20 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
       socket.off('data', onData);
       if (first === null) {
         this.#startLegacy(socket, address);
+        release();
       } else if (first.length === 0) {
         socket.destroy(); // gone before saying anything
+        release();
       } else if (
         first.length >= 1 &&
         NATIVE_MAGIC.subarray(0, first.length).equals(first.subarray(0, NATIVE_MAGIC.length))
       ) {
         socket.pause();
-        this.#startNative(socket, address, first);
+        this.#startNative(socket, address, first, release);
       } else {
         this.emit('refused', address, 'unknown protocol');
         socket.end();
+        release();
       }
     };
     const onData = (chunk: Buffer): void => decide(chunk);
@@ -152,20 +179,23 @@ export class TcpServer extends EventEmitter<TcpServerEvents> {
     this.#attach(socket, sub, address);
   }
 
-  #startNative(socket: net.Socket, address: string, first: Buffer): void {
+  #startNative(socket: net.Socket, address: string, first: Buffer, release: () => void): void {
     const native = this.#opts.native;
     if (!native) {
       this.emit('refused', address, 'native protocol not enabled');
       socket.destroy();
+      release();
       return;
     }
-    native(socket, first).then(
-      (sub) => sub && this.#attach(socket, sub, address),
-      (err: unknown) => {
-        this.emit('refused', address, err instanceof Error ? err.message : String(err));
-        socket.destroy();
-      },
-    );
+    native(socket, first)
+      .then(
+        (sub) => sub && this.#attach(socket, sub, address),
+        (err: unknown) => {
+          this.emit('refused', address, err instanceof Error ? err.message : String(err));
+          socket.destroy();
+        },
+      )
+      .finally(release);
   }
 
   #attach(socket: net.Socket, sub: Subscriber, address: string): void {
