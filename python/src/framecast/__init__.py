@@ -1,0 +1,36 @@
+"""framecast: read framecast video streams (and the seed's JPEG-over-TCP streams) from Python.
+
+    import cv2, framecast
+
+    with framecast.connect("127.0.0.1:9999") as stream:
+        for frame in stream:
+            cv2.imshow("framecast", frame.image())
+            if cv2.waitKey(1) & 0xFF == ord("q"):
+                break
+
+Standard library only; ``Frame.image()`` needs OpenCV and numpy.
+"""
+
+from .address import Address, parse_address
+from .client import Client, ClockEstimate, End, Frame, Status, connect
+from .errors import FramecastError, OpenCVUnavailableError, ServerError
+from .jpeg import jpeg_size, looks_like_jpeg
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Address",
+    "Client",
+    "ClockEstimate",
+    "End",
+    "Frame",
+    "FramecastError",
+    "OpenCVUnavailableError",
+    "ServerError",
+    "Status",
+    "connect",
+    "jpeg_size",
+    "looks_like_jpeg",
+    "parse_address",
+    "__version__",
+]

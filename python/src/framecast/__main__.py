@@ -1,0 +1,7 @@
+"""``python -m framecast``: see framecast.cli."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

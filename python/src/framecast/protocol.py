@@ -1,0 +1,172 @@
+"""framecast's wire formats as pure functions (no sockets): see docs/PROTOCOL.md in the framecast repository.
+
+Everything is big-endian; times are float64 milliseconds since the Unix epoch on the sender's clock.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Dict, NamedTuple, Optional, Tuple
+
+__all__ = [
+    "MAGIC",
+    "VERSION",
+    "NAMED_STREAM_VERSION",
+    "FLAG_ACK",
+    "WELCOME",
+    "FRAME",
+    "STATUS",
+    "END",
+    "ERROR",
+    "ACK",
+    "MAX_FRAME_BYTES",
+    "MAX_TEXT_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_TOKEN_BYTES",
+    "MAX_STREAM_NAME_BYTES",
+    "ACK_WINDOW",
+    "MAX_ACK_WINDOW",
+    "ERROR_CODE_NAMES",
+    "END_REASONS",
+    "STATUS_CODES",
+    "Envelope",
+    "encode_hello",
+    "encode_ack",
+    "decode_preamble",
+    "decode_envelope",
+    "body_limit",
+    "error_code_name",
+    "ack_window",
+]
+
+#: The 4 bytes that open a client's hello and the server's preamble.
+MAGIC = b"FCST"
+#: The protocol version of a hello without a stream name.
+VERSION = 1
+#: The hello version that carries a stream name (1 byte length + UTF-8 name after the token).
+NAMED_STREAM_VERSION = 2
+#: Hello flag: the client acknowledges frames (ACK flow control).
+FLAG_ACK = 0x01
+
+# Message types (envelope byte 0).
+WELCOME, FRAME, STATUS, END, ERROR, ACK = 1, 2, 3, 4, 5, 6
+_KNOWN_TYPES = frozenset({WELCOME, FRAME, STATUS, END, ERROR})
+
+#: Largest FRAME body (JPEG) and seed frame length accepted by default: 16 MiB.
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+#: Largest WELCOME/STATUS/END/ERROR body accepted.
+MAX_TEXT_BYTES = 4096
+#: Largest type-specific header accepted (later versions may append fields; the server's cap too).
+MAX_HEADER_BYTES = 1024
+#: Longest token a hello may carry (bytes of UTF-8).
+MAX_TOKEN_BYTES = 1024
+#: Longest stream name (bytes of UTF-8).
+MAX_STREAM_NAME_BYTES = 64
+#: Frames the server keeps unacknowledged by default, and the most a client may ask for.
+ACK_WINDOW = 2
+MAX_ACK_WINDOW = 32
+
+_HELLO = struct.Struct(">4sBBHd")
+_PREAMBLE = struct.Struct(">4sB3x")
+_ENVELOPE = struct.Struct(">BBHI")
+_ACK_WITH_WINDOW = struct.Struct(">BBHIIHH")
+
+#: The server's numeric ERROR codes and the ``FramecastError.code`` each one raises.
+ERROR_CODE_NAMES: Dict[int, str] = {
+    1: "ERR_PROTOCOL",  # bad hello
+    2: "ERR_PROTOCOL",  # unsupported protocol version
+    3: "ERR_AUTH",  # the server requires a token and the hello had none
+    4: "ERR_AUTH",  # wrong token
+    5: "ERR_SERVER_FULL",  # no place and the waiting line is full
+    6: "ERR_TIMEOUT",  # no complete hello within the handshake time
+    7: "ERR_SHUTTING_DOWN",
+    8: "ERR_SERVER_INTERNAL",
+    9: "ERR_PROTOCOL",  # the client sent something other than an ACK
+    # Named streams (protocol version 2): the code is provisional until the server documents it.
+    10: "ERR_UNKNOWN_STREAM",
+}
+
+#: END reasons (docs/PROTOCOL.md) by number.
+END_REASONS: Dict[int, str] = {1: "eof", 2: "stopped", 3: "source-error", 4: "shutdown", 5: "kicked"}
+
+#: STATUS codes by number.
+STATUS_CODES: Dict[int, str] = {1: "waiting", 2: "no-signal", 3: "signal-restored"}
+
+
+def error_code_name(server_code: int) -> str:
+    """The ``FramecastError.code`` for a server ERROR code (``ERR_REFUSED`` for codes this client does not know)."""
+    return ERROR_CODE_NAMES.get(server_code, "ERR_REFUSED")
+
+
+def _utf8(text: str, what: str, limit: int) -> bytes:
+    data = text.encode("utf-8")
+    if len(data) > limit:
+        raise ValueError(f"{what} is {len(data)} bytes of UTF-8, over the limit of {limit}")
+    return data
+
+
+def encode_hello(
+    token: Optional[str] = None,
+    t0: float = 0.0,
+    flags: int = FLAG_ACK,
+    stream: Optional[str] = None,
+) -> bytes:
+    """A client HELLO.
+
+    Without ``stream`` (or with ``"default"``) it is the version-1 hello: magic, version 1, flags, token length,
+    t0, token. With a stream name it is the same bytes with version 2, followed by the name's length (1 byte,
+    1..64) and the name in UTF-8.
+    """
+    tok = _utf8(token or "", "token", MAX_TOKEN_BYTES)
+    name = None if stream is None or stream == "default" else _utf8(stream, "stream name", MAX_STREAM_NAME_BYTES)
+    if name is not None and len(name) == 0:
+        raise ValueError("stream name is empty")
+    version = VERSION if name is None else NAMED_STREAM_VERSION
+    out = _HELLO.pack(MAGIC, version, flags & 0xFF, len(tok), float(t0)) + tok
+    if name is not None:
+        out += bytes((len(name),)) + name
+    return out
+
+
+def encode_ack(seq: int, window: Optional[int] = None) -> bytes:
+    """An ACK of frame ``seq`` (12 bytes), or with a ``window`` request (16 bytes; clamped to 1..32)."""
+    if window is None:
+        return _ENVELOPE.pack(ACK, 0, 4, 0) + struct.pack(">I", seq & 0xFFFFFFFF)
+    w = max(1, min(MAX_ACK_WINDOW, int(window)))
+    return _ACK_WITH_WINDOW.pack(ACK, 0, 8, 0, seq & 0xFFFFFFFF, w, 0)
+
+
+def decode_preamble(data: bytes) -> Tuple[bytes, int]:
+    """(magic, version) of an 8-byte PREAMBLE."""
+    magic, version = _PREAMBLE.unpack(data)
+    return magic, version
+
+
+class Envelope(NamedTuple):
+    """The 8 bytes before every native message."""
+
+    type: int
+    flags: int
+    header_length: int
+    body_length: int
+
+    @property
+    def known(self) -> bool:
+        return self.type in _KNOWN_TYPES
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """Decodes an 8-byte envelope (no limits checked: see ``body_limit``)."""
+    return Envelope(*_ENVELOPE.unpack(data))
+
+
+def body_limit(message_type: int, max_frame_bytes: int = MAX_FRAME_BYTES) -> int:
+    """The largest body a reader buffers for a message type (unknown types are skipped, not buffered)."""
+    return max_frame_bytes if message_type == FRAME else MAX_TEXT_BYTES
+
+
+def ack_window(rtt_ms: Optional[float], interval_ms: Optional[float]) -> int:
+    """The ACK window to ask for: 2 + floor(rtt / frame interval), at most 32 (2 when either is unknown)."""
+    if rtt_ms is None or interval_ms is None or not rtt_ms > 0 or not interval_ms > 0:
+        return ACK_WINDOW
+    return min(MAX_ACK_WINDOW, ACK_WINDOW + int(rtt_ms / interval_ms))
