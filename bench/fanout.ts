@@ -41,6 +41,16 @@ export interface FanoutRun {
   seconds: number;
   /** Slow native viewers acknowledge frames (default true); false shows the kernel-buffered lag. */
   slowAck?: boolean;
+  /**
+   * Native viewers added to `viewers` of `protocol` (mixed load, same load generator: a process of
+   * their own measured worse, p50 2.1-2.3 ms against 1.5-1.9, one more process on 2 cores); latency
+   * and frames received are theirs.
+   */
+  nativeWatchers?: number;
+  /** Viewers connected per second (default 1000 for seed framing, 2000 native). */
+  ramp?: number;
+  /** More `framecast serve` options (e.g. --preload). */
+  serverArgs?: string[];
 }
 
 /**
@@ -52,6 +62,7 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
   const server = spawnWithFds(process.execPath, [
     FRAMECAST,
     ...['serve', 'test', '--port', '0', '--http-port', 'off', '--max-clients', '100000', '--json'],
+    ...(run.serverArgs ?? []),
   ]);
   const pid = server.pid as number;
   try {
@@ -64,8 +75,9 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
       [
         ...['--import', 'tsx', LOADGEN, '--port', m[1] as string, '--clients', String(run.viewers)],
         ...['--protocol', protocol, '--seconds', String(run.seconds), '--slow', String(run.slow ?? 0)],
-        ...['--ramp', protocol === 'legacy' ? '1000' : '2000'],
+        ...['--ramp', String(run.ramp ?? (protocol === 'legacy' ? 1000 : 2000))],
         ...['--slow-ack', run.slowAck === false ? '0' : '1'],
+        ...['--native-watchers', String(run.nativeWatchers ?? 0)],
       ],
       undefined,
       ROOT,
@@ -150,6 +162,8 @@ export async function fanout(opts: {
   slow: FanoutRow;
   slowNoAck: FanoutRow;
   legacy: FanoutRow | null;
+  burst: FanoutRow;
+  mixed: FanoutRow;
 }> {
   const fmt = (r: FanoutRow): string =>
     `${r.viewers}${r.slowViewers ? `+${r.slowViewers} slow` : ''} ${r.protocol}: min ${(r.minFraction * 100).toFixed(1)}% ` +
@@ -166,5 +180,41 @@ export async function fanout(opts: {
   const { slow, slowNoAck } = await slowViewers(opts);
   const legacy = await runFanout({ viewers: 1000, protocol: 'legacy', seconds: opts.seconds });
   opts.log(`fan-out ${fmt(legacy)}`);
-  return { curve, single, slow, slowNoAck, legacy };
+  const { burst, mixed } = await crowdRows(opts);
+  return { curve, single, slow, slowNoAck, legacy, burst, mixed };
+}
+
+/**
+ * A reconnect storm (1000 seed clients opened as fast as one process can, on a running stream) and
+ * a mixed audience (one native viewer whose latency is measured, among 100 seed viewers and 10 slow
+ * seed viewers that do not acknowledge).
+ */
+export async function crowdRows(opts: {
+  seconds: number;
+  log: (s: string) => void;
+}): Promise<{ burst: FanoutRow; mixed: FanoutRow }> {
+  const burst = await runFanout({
+    viewers: 1000,
+    protocol: 'legacy',
+    seconds: opts.seconds,
+    ramp: 1_000_000,
+    serverArgs: ['--preload'],
+  });
+  opts.log(
+    `burst of 1000 seed clients: ${burst.connected} served, ${burst.failed} failed, ` +
+      `first frame p50 ${burst.ttffMs?.p50 ?? '-'} ms, last ${burst.ttffMs?.max ?? '-'} ms`,
+  );
+  const mixed = await runFanout({
+    viewers: 110,
+    slow: 10,
+    slowAck: false,
+    protocol: 'legacy',
+    nativeWatchers: 1,
+    seconds: Math.max(10, opts.seconds),
+  });
+  opts.log(
+    `mixed (1 native + 100 seed + 10 slow seed): native latency p50/p99 ` +
+      `${mixed.latencyMs?.p50 ?? '-'}/${mixed.latencyMs?.p99 ?? '-'} ms`,
+  );
+  return { burst, mixed };
 }

@@ -5,7 +5,10 @@
  *
  *   tsx bench/loadgen.ts --port P --clients N [--protocol native|legacy] [--seconds S]
  *                        [--slow K] [--slow-factor 4] [--slow-ack 1] [--fps 30] [--ramp 2000] [--probes 5]
+ *                        [--native-watchers K]
  *
+ * --native-watchers K adds K native viewers to N viewers of --protocol legacy (mixed load): latency
+ * and fractions are then those of the native viewers, which alone carry timestamps.
  * Slow native viewers acknowledge each frame as they read it (hello flag Ack) unless --slow-ack 0.
  *
  * Prints one JSON line (LoadgenResult) on stdout when done.
@@ -81,6 +84,7 @@ const { values: args } = parseArgs({
     fps: { type: 'string', default: '30' },
     ramp: { type: 'string', default: '2000' },
     probes: { type: 'string', default: '5' },
+    'native-watchers': { type: 'string', default: '0' },
   },
 });
 const host = args.host as string;
@@ -94,6 +98,9 @@ const slowDelayMs = (Number(args['slow-factor']) * 1000) / fps;
 const rampPerSec = Number(args.ramp);
 const windowMs = Number(args.seconds) * 1000;
 const probes = Number(args.probes);
+const nativeWatchers = Number(args['native-watchers']);
+/** Whose latency and fractions are reported: the native watchers in a mixed load, else every viewer. */
+const measured = (v: Viewer): boolean => !v.slow && (nativeWatchers === 0 || v.native);
 if (!port || !total) throw new Error('usage: loadgen --port P --clients N');
 
 let measuring = false;
@@ -272,6 +279,8 @@ async function main(): Promise<void> {
     for (let j = i; j < Math.min(total, i + batch); j++) viewers.push(new Viewer(j >= total - slowCount));
     await sleep(10);
   }
+  // Mixed load: the native watchers join last, behind every seed viewer already being served.
+  for (let i = 0; i < nativeWatchers; i++) viewers.push(new Viewer(false, true));
   // Everyone should be watching before the window opens (legacy viewers wait ~100 ms for their first frame).
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && viewers.some((v) => v.firstFrameAt === 0 && !v.closed)) await sleep(50);
@@ -286,20 +295,21 @@ async function main(): Promise<void> {
   process.stdout.write('{"event":"window-end"}\n');
   const seconds = (nowMs() - t0) / 1000;
   const used = process.cpuUsage(cpu0);
-  const published = native && maxSeq >= minSeq ? maxSeq - minSeq + 1 : Math.round(fps * seconds);
+  const bySeq = native || nativeWatchers > 0;
+  const published = bySeq && maxSeq >= minSeq ? maxSeq - minSeq + 1 : Math.round(fps * seconds);
   // Native: each viewer's share of the frames published in the window minus its edges; legacy: count.
   const from = minSeq + EDGE - seqBase;
   const to = Math.min(SEQ_SLOTS - 1, maxSeq - EDGE - seqBase);
   // Legacy frames carry no sequence number: the reference is the best-served viewer's count.
   const best = Math.max(1, ...viewers.filter((v) => !v.slow).map((v) => v.windowFrames));
   const fraction = (v: Viewer): number => {
-    if (!native) return v.windowFrames / best;
+    if (!v.native) return v.windowFrames / best;
     if (to < from) return Math.min(1, v.windowFrames / published);
     let got = 0;
     for (let i = from; i <= to; i++) got += v.seen[i] as number;
     return got / (to - from + 1);
   };
-  const normal = viewers.filter((v) => !v.slow);
+  const normal = viewers.filter(measured);
   const slow = viewers.filter((v) => v.slow);
   const ok = (v: Viewer): boolean => v.firstFrameAt > 0 && !v.closed;
   const result: LoadgenResult = {

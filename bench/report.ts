@@ -1,4 +1,5 @@
 import type { FanoutRow } from './fanout.js';
+import type { FirstFrameRow } from './first-frame.js';
 import type { JpegRow, NativeJpegRow } from './jpeg.js';
 import type { ThroughputRow } from './throughput.js';
 
@@ -20,7 +21,13 @@ export interface BenchResults {
     /** When `--only slow` last refreshed the two slow rows (the rest is from `date`). */
     slowDate?: string;
     legacy: FanoutRow | null;
+    /** 1000 seed clients at once on a running stream; absent in older results. */
+    burst?: FanoutRow;
+    /** One native viewer among 100 seed + 10 slow seed viewers; absent in older results. */
+    mixed?: FanoutRow;
   } | null;
+  /** Seed client's time to first frame, framecast against servidor.py; absent in older results. */
+  firstFrame?: FirstFrameRow[] | null;
 }
 
 const f0 = (x: number): string => x.toFixed(0);
@@ -239,6 +246,42 @@ export function markdown(r: BenchResults): string {
       `\nTime to first frame: first viewer (starts the transmission, ffmpeg included) ${f0(fo.single.ttffMs?.p50 ?? 0)} ms; ` +
         `joining a running stream at ${hundred ? 100 : 1} viewers: native ${f1(j?.native?.p50 ?? NaN)} ms, ` +
         `seed framing ${f1(j?.legacy?.p50 ?? NaN)} ms (includes the ~100 ms hello grace).`,
+    );
+    if (fo.burst) {
+      const b = fo.burst;
+      out.push(
+        `\n**Crowd**: 1000 seed clients opened at once on a running stream: ${b.connected} served, ` +
+          `${b.failed} refused or without a frame; first frame p50 ${f0(b.ttffMs?.p50 ?? NaN)} ms, the last one ` +
+          `${f0(b.ttffMs?.max ?? NaN)} ms after it connected; then ${pct(b.minFraction)} / ${pct(b.medianFraction)} ` +
+          `of the frames (worst / median viewer), server ${f2(b.serverCores)} cores.`,
+      );
+    }
+    if (fo.mixed) {
+      const m = fo.mixed;
+      out.push(
+        `**Mixed audience**: one native viewer among 100 seed viewers and 10 slow seed viewers (no ACK): ` +
+          `its latency p50 / p99 ${ms(m.latencyMs)} ms (${m.latencyMs?.samples ?? 0} frames), ` +
+          `${pct(m.minFraction)} of the frames; alone: ${ms(fo.single.latencyMs)} ms.`,
+      );
+    }
+  }
+  const ff = r.firstFrame;
+  if (ff && ff.length > 0) {
+    const seed = ff.find((x) => x.label.startsWith('seed'));
+    out.push(
+      '\n**Time to first frame, seed client** (connect to the first whole frame, 640x360 H.264 clip, ' +
+        `${ff[0]?.ttffMs.samples ?? 0} connections each, interleaved)\n`,
+    );
+    out.push(
+      table(
+        ['server', 'p50 ms', 'max ms', 'vs the seed (p50)'],
+        ff.map((x) => [
+          x.label,
+          f1(x.ttffMs.p50),
+          f1(x.ttffMs.max),
+          seed ? `${f2(x.ttffMs.p50 / seed.ttffMs.p50)}x` : 'n/a',
+        ]),
+      ),
     );
   }
   return out.join('\n');

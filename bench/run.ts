@@ -5,6 +5,7 @@
  *
  *   npm run bench [-- --quick] [-- --only jpeg,throughput,fanout] [-- --seconds S] [-- --repeats N]
  *   npm run bench -- --only slow   re-runs only the slow-viewer rows and updates them in latest.*
+ *   npm run bench -- --only crowd  re-runs the first-frame, burst and mixed-audience rows likewise
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { locateFfmpeg } from '../src/source/ffmpeg-path.js';
 import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
-import { fanout, slowViewers } from './fanout.js';
+import { crowdRows, fanout, slowViewers } from './fanout.js';
+import { firstFrame } from './first-frame.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
 import { makeSources } from './lib/media.js';
 import { fanoutSvg, markdown, type BenchResults } from './report.js';
@@ -55,6 +57,10 @@ async function main(): Promise<void> {
     await refreshSlowViewers(Number(values.seconds ?? 5));
     return;
   }
+  if (only.size === 1 && only.has('crowd')) {
+    await refreshCrowd(Number(values.seconds ?? 5));
+    return;
+  }
   const seconds = Number(values.seconds ?? (quick ? 3 : 5));
   const repeats = Number(values.repeats ?? (quick ? 1 : 2));
   const started = performance.now();
@@ -90,6 +96,12 @@ async function main(): Promise<void> {
     }
     if (only.has('fanout')) {
       results.fanout = await fanout({ viewers: quick ? [100, 1000] : [100, 500, 1000, 2000], seconds, log });
+      results.firstFrame = await firstFrame({
+        clip: firstFrameClip(ffmpeg, dir),
+        python: hasOpenCv() ? OPENCV_PYTHON : null,
+        rounds: quick ? 3 : 8,
+        log,
+      });
     }
     results.machine['load average at end'] = loadavg()
       .map((l) => l.toFixed(2))
@@ -122,6 +134,46 @@ async function refreshSlowViewers(seconds: number): Promise<void> {
   writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
   process.stdout.write(md + '\n');
   log(`updated the slow-viewer rows of ${file}`);
+}
+
+/** A 640x360 H.264 clip with B-frames, as phones and cameras record: what a first frame waits for. */
+function firstFrameClip(ffmpeg: string, dir: string): string {
+  const path = join(dir, 'first-frame-360p.mp4');
+  const r = spawnSync(ffmpeg, [
+    ...['-hide_banner', '-v', 'error', '-nostdin', '-y', '-f', 'lavfi'],
+    ...['-i', 'testsrc2=size=640x360:rate=30', '-t', '5', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', path],
+  ]);
+  if (r.status !== 0) throw new Error(`ffmpeg could not make ${path}`);
+  return path;
+}
+
+/** `--only crowd`: re-runs the first-frame, burst and mixed rows and writes them into the latest results. */
+async function refreshCrowd(seconds: number): Promise<void> {
+  const started = performance.now();
+  const log = (s: string): void =>
+    void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
+  const file = join(RESULTS, 'latest.json');
+  const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  if (!results.fanout) throw new Error(`${file} has no fan-out section: run --only fanout first`);
+  const dir = mkdtempSync(join(tmpdir(), 'framecast-bench-'));
+  try {
+    const ffmpeg = locateFfmpeg().path;
+    const { burst, mixed } = await crowdRows({ seconds, log });
+    results.fanout = { ...results.fanout, burst, mixed };
+    results.firstFrame = await firstFrame({
+      clip: firstFrameClip(ffmpeg, dir),
+      python: hasOpenCv() ? OPENCV_PYTHON : null,
+      rounds: 8,
+      log,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  const md = markdown(results);
+  writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
+  process.stdout.write(md + '\n');
+  log(`updated the crowd rows of ${file}`);
 }
 
 main().catch((err: unknown) => {

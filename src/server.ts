@@ -193,6 +193,8 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     maxWaiting: opts.maxWaiting,
     lossless: !opts.pace,
     preload: opts.preload,
+    // A file plays from its start for the first client, even though it started during the hello grace.
+    holdFirstFrames: !opts.pace || spec?.finite === true,
   });
   const limiter = new IpLimiter(opts.maxClientsPerIp);
   const tcp = new TcpServer({
@@ -202,6 +204,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     port: opts.port,
     hub,
     room: () => opts.maxClients + opts.maxWaiting - hub.clientCount - hub.waitingCount,
+    warmOnAccept: spec !== null,
     lossless: !opts.pace,
     helloGraceMs: opts.helloGraceMs,
     refuseLegacy,

@@ -270,6 +270,8 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
   }
 
   resume(): void {
+    // Held by the hub (for a first client, or a lossless backlog): paced playback goes on from now.
+    if (this.#externallyPaused) this.#source?.restartPacing();
     this.#externallyPaused = false;
     this.#updateFlow();
   }

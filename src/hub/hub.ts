@@ -25,6 +25,11 @@ export interface HubOptions {
    * false: the source runs only while someone watches or is about to; see warm()).
    */
   preload?: boolean;
+  /**
+   * Before the first client is admitted, keep the first frames and pause the source (default: when
+   * lossless). Set for files, which play from their start for the first client.
+   */
+  holdFirstFrames?: boolean;
 }
 
 /** Events of the hub. */
@@ -57,6 +62,9 @@ export interface HubTotals {
 export class Hub extends SafeEmitter<HubEvents> {
   readonly #opts: HubOptions;
   readonly #admitted = new Set<Subscriber>();
+  /** The admitted subscribers with sendFirst, offered each frame before the others. */
+  readonly #first = new Set<Subscriber>();
+  readonly #rest = new Set<Subscriber>();
   readonly #waiting: Subscriber[] = [];
   /** Clients the hub ended whose connection has not closed yet: their final stats come with the close. */
   readonly #closing = new Set<Subscriber>();
@@ -164,11 +172,13 @@ export class Hub extends SafeEmitter<HubEvents> {
       return;
     }
     if (!this.#admitted.delete(sub)) return;
+    this.#first.delete(sub);
+    this.#rest.delete(sub);
     this.emit('left', sub.stats());
     if (this.#admitted.size === 0) {
       // Nobody watches: stop the source (unless it is kept warm). The next client starts a fresh transmission.
       if (this.#warmers === 0 && !this.#opts.preload) this.#endTransmission('idle', null);
-      else if (this.#opts.lossless && this.#latest) this.#pause();
+      else if (this.#opts.lossless) this.#pause();
     } else {
       this.drained();
     }
@@ -201,6 +211,7 @@ export class Hub extends SafeEmitter<HubEvents> {
 
   #admit(sub: Subscriber): void {
     this.#admitted.add(sub);
+    (sub.sendFirst ? this.#first : this.#rest).add(sub);
     this.totals.clientsServed++;
     this.emit('admitted', sub);
     if (!this.#producer) this.#startTransmission();
@@ -260,10 +271,11 @@ export class Hub extends SafeEmitter<HubEvents> {
     this.#latest = frame;
     this.totals.framesIn++;
     this.totals.bytesIn += frame.jpeg.length;
-    for (const sub of this.#admitted) sub.offer(frame);
+    for (const sub of this.#first) sub.offer(frame);
+    for (const sub of this.#rest) sub.offer(frame);
     this.emit('frame', frame);
-    // Lossless and nobody admitted yet (warm or preloaded): keep this frame for the first client.
-    if (this.#opts.lossless && this.#admitted.size === 0) {
+    // Nobody admitted yet (warm or preloaded): keep this frame for the first client.
+    if (this.#admitted.size === 0 && (this.#opts.holdFirstFrames ?? this.#opts.lossless)) {
       if (this.#held.length < MAX_HELD) this.#held.push(frame);
       this.#pause();
     } else if (this.#opts.lossless && !this.#paused) {
@@ -290,6 +302,8 @@ export class Hub extends SafeEmitter<HubEvents> {
     const endReason: EndReason = reason === 'idle' ? 'stopped' : reason;
     const served = [...this.#admitted];
     this.#admitted.clear();
+    this.#first.clear();
+    this.#rest.clear();
     for (const sub of served) {
       // 'left' waits for leave() (the connection closed): the frame still in flight then counts.
       this.#closing.add(sub);

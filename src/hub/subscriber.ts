@@ -23,6 +23,12 @@ export interface Subscriber {
   readonly id: number;
   readonly protocol: string;
   readonly address: string;
+  /**
+   * Offered each frame before the others. Set for viewers that carry timestamps and take the raw JPEG
+   * (native TCP, WebSocket): behind 110 seed viewers' base64 writes a native viewer's latency measured
+   * +0.7 ms at p50 and p99 6.4 ms; seed viewers cannot see latency, and their order among themselves stays.
+   */
+  readonly sendFirst?: boolean;
   /** Offers the newest frame: sent now if the client can take it, else kept (latest wins). */
   offer(frame: Frame): void;
   /** True while a frame waits for this client (lossless mode holds the source back for it). */

@@ -274,6 +274,11 @@ export class FfmpegSource extends SafeEmitter<FfmpegSourceEvents> {
     };
   }
 
+  /** The schedule starts again at the next frame (after a hold, so the frames held are not followed by a burst). */
+  restartPacing(): void {
+    this.#pacer?.restart(nowMs());
+  }
+
   /** Stops taking frames after the current one; ffmpeg blocks once its output buffer is full. */
   pause(): void {
     this.#pausedByUser = true;
@@ -330,6 +335,7 @@ export class Pacer {
   readonly #interval: number;
   #start = 0;
   #first = -1;
+  #notBefore = 0;
 
   constructor(fps: number) {
     this.#interval = 1000 / fps;
@@ -337,13 +343,19 @@ export class Pacer {
 
   /** Milliseconds to wait before frame `index` is due (0 or less: send now). */
   wait(index: number, now: number): number {
-    if (this.#first < 0 || index < this.#first) this.#rebase(index, now);
+    if (this.#first < 0 || index < this.#first) this.#rebase(index, Math.max(now, this.#notBefore));
     const due = this.#start + (index - this.#first) * this.#interval;
     if (now - due > 1000) {
       this.#rebase(index, now);
       return 0;
     }
     return due - now;
+  }
+
+  /** After a hold (the hub kept the first frames for a client): the next frame is due one interval from `now`. */
+  restart(now: number): void {
+    this.#first = -1;
+    this.#notBefore = now + this.#interval;
   }
 
   #rebase(index: number, now: number): void {

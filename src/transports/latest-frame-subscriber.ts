@@ -13,6 +13,8 @@ export interface LatestFrameOptions {
   onDrained: () => void;
   /** A client that does not take its last frames within this time is cut. */
   endTimeoutMs?: number;
+  /** Offered each frame before seed viewers (see Subscriber.sendFirst). */
+  sendFirst?: boolean;
 }
 
 /**
@@ -25,6 +27,7 @@ export abstract class LatestFrameSubscriber implements Subscriber {
   readonly id = newSubscriberId();
   readonly protocol: string;
   readonly address: string;
+  readonly sendFirst: boolean;
   readonly #queue: Frame[] = [];
   readonly #maxQueue: number;
   readonly #onDrained: () => void;
@@ -42,6 +45,7 @@ export abstract class LatestFrameSubscriber implements Subscriber {
   protected constructor(opts: LatestFrameOptions) {
     this.protocol = opts.protocol;
     this.address = opts.address;
+    this.sendFirst = opts.sendFirst ?? false;
     this.#maxQueue = opts.lossless ? Math.max(1, opts.maxQueue ?? 8) : 1;
     this.#onDrained = opts.onDrained;
     this.#endTimeoutMs = opts.endTimeoutMs ?? 5000;

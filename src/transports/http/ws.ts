@@ -54,6 +54,7 @@ export class WsEndpoint {
       address,
       lossless: passive ? false : this.#ctx.lossless,
       onDrained: () => hub.drained(),
+      sendFirst: true,
     });
     if (passive) {
       this.#monitors.add(sub);

@@ -83,6 +83,7 @@ export class NativeSubscriber extends StreamSubscriber {
       stream: socket,
       protocol: 'native',
       address,
+      sendFirst: true,
       encode: (frame) => stampNativeFrame(nativeFrameWire(frame), nowMs()),
       lossless: opts.lossless,
       onDrained: opts.onDrained,

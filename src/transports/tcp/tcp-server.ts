@@ -25,6 +25,12 @@ export interface TcpServerOptions {
   lossless: boolean;
   /** How long a client may stay silent before it is taken for a seed (legacy) client. */
   helloGraceMs: number;
+  /**
+   * Start the source as a connection is accepted, before it is known to be a client (default true):
+   * ffmpeg's start then overlaps the hello grace. Off for frames a program publishes, whose 'start'
+   * means that someone watches.
+   */
+  warmOnAccept?: boolean;
   /** A port for seed clients only: every connection gets the seed framing at once, with no hello grace. */
   legacyOnly?: boolean;
   /** Refuse legacy clients (set when a token is required and --allow-legacy is not given). */
@@ -123,7 +129,8 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     }
     this.#handshakes++;
     // Start the source now: its first frame decodes during the hello grace instead of after it.
-    const release = this.#opts.refuseLegacy ? noop : this.#opts.hub.warm();
+    const warm = (this.#opts.warmOnAccept ?? true) && !this.#opts.refuseLegacy;
+    const release = warm ? this.#opts.hub.warm() : noop;
     socket.once('close', release);
     let decided = false;
     const decide = (first: Buffer | null): void => {
