@@ -1,0 +1,164 @@
+import type { JpegEncoderKind } from '../encode/frame-pipeline.js';
+import { tokenProblem } from '../util/token.js';
+
+/** A stream's name: what clients put after HOST:PORT/ and in /streams/NAME/. */
+export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** The name of the stream a server serves when its source is given without one. */
+export const DEFAULT_STREAM = 'default';
+
+/**
+ * One stream's settings, as the API, the config file and `serve NAME=SOURCE` give them. Every field
+ * but `source` falls back to the server's stream defaults.
+ */
+export interface StreamConfig {
+  /** A file, URL, webcam, `test`, or (with push ingest) `publisher`. */
+  source: string;
+  width?: number;
+  quality?: number;
+  encoder?: JpegEncoderKind;
+  pace?: boolean;
+  fps?: number | null;
+  loop?: boolean;
+  retryDelayMs?: number;
+  maxClients?: number;
+  maxWaiting?: number;
+  /** Keep the source running with nobody watching. */
+  preload?: boolean;
+  /** A TCP port that serves this stream to seed clients only, first frame at once. */
+  legacyPort?: number | null;
+  /** Lets a viewer watch this stream (and no other); the server's token opens every stream. */
+  readToken?: string | null;
+}
+
+/** A stream's settings with every default applied and every range checked. */
+export interface ResolvedStreamConfig {
+  name: string;
+  source: string;
+  width: number;
+  quality: number;
+  encoder: JpegEncoderKind;
+  pace: boolean;
+  fps: number | null;
+  loop: boolean;
+  retryDelayMs: number;
+  maxClients: number;
+  maxWaiting: number;
+  preload: boolean;
+  legacyPort: number | null;
+  readToken: string | null;
+}
+
+/** The fields of StreamConfig, for config files and the API to reject unknown ones. */
+export const STREAM_FIELDS: readonly (keyof StreamConfig)[] = [
+  'source',
+  'width',
+  'quality',
+  'encoder',
+  'pace',
+  'fps',
+  'loop',
+  'retryDelayMs',
+  'maxClients',
+  'maxWaiting',
+  'preload',
+  'legacyPort',
+  'readToken',
+];
+
+/** A value that breaks a stream setting's range: `field` names it, `message` says what is wrong. */
+export class StreamConfigError extends RangeError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'StreamConfigError';
+    this.field = field;
+  }
+}
+
+function int(field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new StreamConfigError(field, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function bool(field: string, v: unknown): boolean {
+  if (typeof v !== 'boolean')
+    throw new StreamConfigError(field, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Checks a stream name; returns it, or throws a StreamConfigError naming the rule. */
+export function checkStreamName(name: unknown): string {
+  if (typeof name !== 'string' || !STREAM_NAME.test(name))
+    throw new StreamConfigError(
+      'name',
+      `must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit, got ${JSON.stringify(name)}`,
+    );
+  return name;
+}
+
+/**
+ * Applies `defaults` then `config` and checks every value (a StreamConfigError names the first bad
+ * field). Unknown fields are refused, so a typo in a config file or an API body is never ignored.
+ */
+export function resolveStreamConfig(
+  name: string,
+  config: StreamConfig,
+  defaults: Omit<StreamConfig, 'source'> = {},
+): ResolvedStreamConfig {
+  checkStreamName(name);
+  for (const key of Object.keys(config))
+    if (!(STREAM_FIELDS as readonly string[]).includes(key))
+      throw new StreamConfigError(key, `unknown setting (known: ${STREAM_FIELDS.join(', ')})`);
+  const c: StreamConfig = { ...defaults, ...config };
+  if (typeof c.source !== 'string' || c.source.trim() === '')
+    throw new StreamConfigError('source', 'a file, URL, webcam, test or publisher is required');
+  const width = int('width', c.width ?? 800, 0, 16384);
+  if (width !== 0 && width < 16)
+    throw new StreamConfigError('width', `must be 0 or from 16 to 16384, got ${width}`);
+  const fps = c.fps ?? null;
+  if (fps !== null && !(typeof fps === 'number' && Number.isFinite(fps) && fps >= 0.1 && fps <= 1000))
+    throw new StreamConfigError('fps', `must be from 0.1 to 1000 (or null), got ${JSON.stringify(fps)}`);
+  const encoder = c.encoder ?? 'libjpeg';
+  if (encoder !== 'libjpeg' && encoder !== 'ffmpeg')
+    throw new StreamConfigError('encoder', `must be libjpeg or ffmpeg, got ${JSON.stringify(encoder)}`);
+  const readToken = c.readToken ?? null;
+  if (readToken !== null) {
+    const problem = typeof readToken === 'string' ? tokenProblem(readToken) : 'must be a string';
+    if (problem) throw new StreamConfigError('readToken', problem);
+  }
+  const legacyPort = c.legacyPort ?? null;
+  return {
+    name,
+    source: c.source,
+    width,
+    quality: int('quality', c.quality ?? 80, 1, 100),
+    encoder,
+    pace: bool('pace', c.pace ?? true),
+    fps,
+    loop: bool('loop', c.loop ?? false),
+    retryDelayMs: int('retryDelayMs', c.retryDelayMs ?? 1000, 0, 3_600_000),
+    maxClients: int('maxClients', c.maxClients ?? 100, 1, 100_000),
+    maxWaiting: int('maxWaiting', c.maxWaiting ?? 1000, 0, 100_000),
+    preload: bool('preload', c.preload ?? false),
+    legacyPort: legacyPort === null ? null : int('legacyPort', legacyPort, 0, 65535),
+    readToken,
+  };
+}
+
+/**
+ * Splits a `serve` argument into a stream name and a source: `cam=rtsp://...` names the stream `cam`;
+ * anything whose part before the first `=` is not a valid name (a URL such as `http://cam/x?a=b`) is a
+ * source of the default stream, and so is an argument that is an existing file's path (`exists`).
+ */
+export function splitNamedSource(
+  arg: string,
+  exists: (path: string) => boolean,
+): { name: string | null; source: string } {
+  const i = arg.indexOf('=');
+  if (i <= 0 || exists(arg)) return { name: null, source: arg };
+  const name = arg.slice(0, i);
+  if (!STREAM_NAME.test(name)) return { name: null, source: arg };
+  return { name, source: arg.slice(i + 1) };
+}
