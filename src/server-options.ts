@@ -3,6 +3,7 @@ import type { FrameProducer } from './hub/producer.js';
 import type { Publisher } from './hub/publisher.js';
 import type { NativeHandshake } from './transports/tcp/tcp-server.js';
 import type { TlsCredentials } from './transports/tls-config.js';
+import type { StreamConfig } from './streams/stream-options.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -68,6 +69,12 @@ export interface ServeOptions {
   httpPortFallback?: boolean;
   /** CORS: the origin allowed to read HTTP responses cross-site (`*` = any); default none. */
   allowOrigin?: string | null;
+  /**
+   * Several named streams (the first is the default stream). Each entry's unset fields take the
+   * top-level values above (width, quality, pace, ...). Without it the server has one stream,
+   * `default`, from `source` and the top-level values.
+   */
+  streams?: (StreamConfig & { name: string })[];
   /** @internal replaces the native protocol handshake (tests). */
   native?: NativeHandshake;
   /** @internal refuse legacy clients. */

@@ -1,14 +1,11 @@
-import { SafeEmitter } from './util/safe-emitter.js';
 import type { AddressInfo } from 'node:net';
-import { cpus } from 'node:os';
-import { encoderImplementation, FramePipeline } from './encode/frame-pipeline.js';
-import { Hub, type TransmissionEnd } from './hub/hub.js';
+import { SafeEmitter } from './util/safe-emitter.js';
+import type { TransmissionEnd } from './hub/hub.js';
+import type { Hub } from './hub/hub.js';
 import type { SourceDescription, SourceStatus } from './hub/producer.js';
-import { ResilientProducer } from './encode/resilient-producer.js';
 import type { Subscriber, SubscriberStats } from './hub/subscriber.js';
-import { locateFfmpeg, type FfmpegLocation } from './source/ffmpeg-path.js';
-import { probeSource } from './source/probe.js';
-import { parseSource, TEST_PATTERN, type SourceSpec } from './source/source-spec.js';
+import type { FfmpegLocation } from './source/ffmpeg-path.js';
+import type { SourceSpec } from './source/source-spec.js';
 import { TcpServer } from './transports/tcp/tcp-server.js';
 import type { FramecastError } from './errors.js';
 import type { Frame } from './hub/frame.js';
@@ -18,81 +15,112 @@ import { HttpServer } from './transports/http/http-server.js';
 import { IpLimiter } from './transports/ip-limiter.js';
 import { watchStalls } from './hub/stall-watch.js';
 import { checkTlsCredentials } from './transports/tls-config.js';
-
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
+import { openStream, type Stream } from './streams/stream.js';
+import { StreamRegistry } from './streams/streams.js';
+import {
+  DEFAULT_STREAM,
+  resolveStreamConfig,
+  type ResolvedStreamConfig,
+  type StreamConfig,
+} from './streams/stream-options.js';
 
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
 
-/** Events of a running server, for logging. */
+/** Events of a running server, for logging. `stream` names the stream an event belongs to. */
 export interface ServerEvents {
-  'transmission-start': [source: SourceDescription];
-  'transmission-end': [reason: TransmissionEnd, err: FramecastError | null];
+  'transmission-start': [source: SourceDescription, stream: string];
+  'transmission-end': [reason: TransmissionEnd, err: FramecastError | null, stream: string];
   client: [sub: Subscriber];
   waiting: [sub: Subscriber, position: number];
   left: [stats: SubscriberStats];
   refused: [address: string, reason: string];
   /** A live source lost or regained its input (the transmission goes on; clients see NO SIGNAL). */
-  'source-status': [status: SourceStatus];
+  'source-status': [status: SourceStatus, stream: string];
   /** A client that took no data for longer than the stall timeout was cut. */
   kicked: [stats: SubscriberStats, stalledMs: number];
   /** The dashboard's "End transmission" button (`stopped`: a transmission was running). */
   'web-stop': [address: string, stopped: boolean];
-  frame: [frame: Frame];
-  /** A listener (of this server or its hub) threw; it was isolated and delivery went on. */
+  frame: [frame: Frame, stream: string];
+  /** A listener (of this server or of a stream's hub) threw; it was isolated and delivery went on. */
   'listener-error': [event: string, err: unknown];
 }
 
 /**
- * A running framecast server: the hub plus its transports. Created by `serve()`.
+ * A running framecast server: its streams plus the transports that serve them. Created by `serve()`.
  */
 export class FramecastServer extends SafeEmitter<ServerEvents> {
   readonly options: ResolvedServeOptions;
-  readonly hub: Hub;
-  /** The ffmpeg in use, or null when frames are published by the program. */
-  readonly ffmpeg: FfmpegLocation | null;
-  readonly spec: SourceSpec | null;
+  readonly streams: StreamRegistry;
   readonly startedAt = Date.now();
   readonly #tcp: TcpServer;
   readonly #http: HttpServer | null;
-  readonly #legacy: TcpServer | null;
+  readonly #legacy: Map<string, TcpServer>;
+  readonly #unwatch = new Map<Stream, () => void>();
   #closing: Promise<void> | null = null;
-  #stopStallWatch: () => void = () => {};
 
   /** @internal use serve() */
   constructor(
     options: ResolvedServeOptions,
-    hub: Hub,
+    streams: StreamRegistry,
     tcp: TcpServer,
-    ffmpeg: FfmpegLocation | null,
-    spec: SourceSpec | null,
-    http: HttpServer | null = null,
-    legacy: TcpServer | null = null,
+    http: HttpServer | null,
+    legacy: Map<string, TcpServer>,
   ) {
     super();
+    this.options = options;
+    this.streams = streams;
+    this.#tcp = tcp;
     this.#http = http;
     this.#legacy = legacy;
-    this.options = options;
-    this.hub = hub;
-    this.#tcp = tcp;
-    this.ffmpeg = ffmpeg;
-    this.spec = spec;
-    hub.on('transmission-start', (s) => this.emit('transmission-start', s));
-    hub.on('transmission-end', (r, e) => this.emit('transmission-end', r, e));
-    hub.on('waiting', (s, p) => this.emit('waiting', s, p));
-    hub.on('left', (s) => this.emit('left', s));
-    hub.on('frame', (f) => this.emit('frame', f));
-    hub.on('source-status', (s) => this.emit('source-status', s));
-    hub.on('listener-error', (e, err) => this.emit('listener-error', e, err));
-    this.#stopStallWatch = watchStalls(hub, options.stallTimeoutMs, (sub, ms) =>
-      this.emit('kicked', sub.stats(), ms),
-    );
-    tcp.on('client', (s) => this.emit('client', s));
-    tcp.on('refused', (a, r) => this.emit('refused', a, r));
-    legacy?.on('client', (s) => this.emit('client', s));
-    legacy?.on('refused', (a, r) => this.emit('refused', a, r));
+    for (const s of streams.list()) this.#watch(s);
+    streams.on('added', (s) => this.#watch(s));
+    streams.on('removed', (s) => {
+      this.#unwatch.get(s)?.();
+      this.#unwatch.delete(s);
+    });
+    for (const t of [tcp, ...legacy.values()]) {
+      t.on('client', (s) => this.emit('client', s));
+      t.on('refused', (a, r) => this.emit('refused', a, r));
+    }
     http?.on('client', (s) => this.emit('client', s));
     http?.on('refused', (a, r) => this.emit('refused', a, r));
     http?.on('stop', (a, stopped) => this.emit('web-stop', a, stopped));
+  }
+
+  #watch(stream: Stream): void {
+    const { hub, name } = stream;
+    hub.on('transmission-start', (s) => this.emit('transmission-start', s, name));
+    hub.on('transmission-end', (r, e) => this.emit('transmission-end', r, e, name));
+    hub.on('waiting', (s, p) => this.emit('waiting', s, p));
+    hub.on('left', (s) => this.emit('left', s));
+    hub.on('frame', (f) => this.emit('frame', f, name));
+    hub.on('source-status', (s) => this.emit('source-status', s, name));
+    hub.on('listener-error', (e, err) => this.emit('listener-error', e, err));
+    this.#unwatch.set(
+      stream,
+      watchStalls(hub, this.options.stallTimeoutMs, (sub, ms) => this.emit('kicked', sub.stats(), ms)),
+    );
+  }
+
+  /** The default stream (seed clients on the main port, un-prefixed HTTP paths). */
+  get defaultStream(): Stream {
+    return this.streams.default as Stream;
+  }
+
+  /** The default stream's hub. */
+  get hub(): Hub {
+    return this.defaultStream.hub;
+  }
+
+  /** The default stream's source, or null when its frames are published by the program. */
+  get spec(): SourceSpec | null {
+    return this.defaultStream.spec;
+  }
+
+  /** The ffmpeg in use, or null when frames are published by the program. */
+  get ffmpeg(): FfmpegLocation | null {
+    return this.streams.list().find((s) => s.ffmpeg)?.ffmpeg ?? null;
   }
 
   /** The HTTP address (MJPEG, WebSocket, pages), or null when HTTP is off. */
@@ -100,185 +128,171 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
     return this.#http?.address() ?? null;
   }
 
-  /** The seed-only TCP address (--legacy-port), or null when there is none. */
-  legacyAddress(): AddressInfo | null {
-    return this.#legacy?.address() ?? null;
-  }
-
   /** The TCP address the server listens on. */
   address(): AddressInfo {
     return this.#tcp.address();
   }
 
-  /** Ends the current transmission (the 'q' key): clients are closed cleanly, the server keeps listening. */
-  stopTransmission(): boolean {
-    return this.hub.stopTransmission();
+  /** The seed-only TCP address of a stream (default: the default stream), or null when it has none. */
+  legacyAddress(stream?: string): AddressInfo | null {
+    return this.#legacy.get(stream ?? this.defaultStream.name)?.address() ?? null;
+  }
+
+  /** Ends a stream's current transmission (the 'q' key: every stream): clients are closed cleanly. */
+  stopTransmission(stream?: string): boolean {
+    if (stream !== undefined) return this.streams.get(stream)?.hub.stopTransmission() ?? false;
+    let stopped = false;
+    for (const s of this.streams.list()) stopped = s.hub.stopTransmission() || stopped;
+    return stopped;
   }
 
   /** Stops accepting, closes every client after its frame in flight, stops ffmpeg. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#stopStallWatch();
-      this.hub.close();
-      await Promise.all([this.#tcp.close(), this.#legacy?.close(), this.#http?.close()]);
+      this.#http?.setReady(false);
+      for (const stop of this.#unwatch.values()) stop();
+      this.streams.close();
+      await Promise.all([
+        this.#tcp.close(),
+        ...[...this.#legacy.values()].map((t) => t.close()),
+        this.#http?.close(),
+      ]);
     })();
     return this.#closing;
   }
 }
 
+/** The top-level stream settings, which every named stream takes unless it sets its own. */
+function streamDefaults(opts: ResolvedServeOptions): Omit<StreamConfig, 'source'> {
+  return {
+    width: opts.width,
+    quality: opts.quality,
+    encoder: opts.encoder,
+    pace: opts.pace,
+    fps: opts.fps,
+    loop: opts.loop,
+    retryDelayMs: opts.retryDelayMs,
+    maxClients: opts.maxClients,
+    maxWaiting: opts.maxWaiting,
+    preload: opts.preload,
+  };
+}
+
+/** The streams `serve()` was asked for, resolved and checked (RangeError on a bad value). */
+export function resolveStreams(opts: ResolvedServeOptions, options: ServeOptions): ResolvedStreamConfig[] {
+  const defaults = streamDefaults(opts);
+  const list = options.streams?.length
+    ? options.streams.map(({ name, ...config }) => resolveStreamConfig(name, config, defaults))
+    : [resolveStreamConfig(DEFAULT_STREAM, { source: opts.source, legacyPort: opts.legacyPort }, defaults)];
+  const names = new Set<string>();
+  const ports = new Set<number>();
+  for (const s of list) {
+    if (names.has(s.name)) throw new RangeError(`streams: ${s.name} is given twice`);
+    names.add(s.name);
+    if (s.legacyPort !== null && s.legacyPort !== 0) {
+      if (ports.has(s.legacyPort) || s.legacyPort === opts.port)
+        throw new RangeError(
+          `streams: ${s.name}'s legacyPort ${s.legacyPort} is already in use by this server`,
+        );
+      ports.add(s.legacyPort);
+    }
+  }
+  return list;
+}
+
+/** Seed clients cannot present a token: a stream that needs one refuses them unless allowLegacy. */
+function refusesSeed(stream: ResolvedStreamConfig, token: string | null, allowLegacy: boolean): boolean {
+  return (token !== null || stream.readToken !== null) && !allowLegacy;
+}
+
 /**
- * Starts a server: checks the source (a missing or non-video file fails here, before listening),
- * then listens. The source itself starts when the first client arrives.
+ * Starts a server: checks every stream's source (a missing or non-video file fails here, before
+ * listening), then listens. Each source starts when its first client arrives.
  */
 export async function serve(options: ServeOptions = {}): Promise<FramecastServer> {
   const opts = resolveServeOptions(options);
   const tlsCreds = options.tls ?? null;
   if (tlsCreds) checkTlsCredentials(tlsCreds);
-  let ffmpeg: FfmpegLocation | null = null;
-  let spec: SourceSpec | null = null;
   const token = options.token ?? null;
   const problem = token === null ? null : tokenProblem(token);
   if (problem) throw new RangeError(`token: ${problem}`);
-  const refuseLegacy = options.refuseLegacy ?? (token !== null && !opts.allowLegacy);
-  if (opts.legacyPort !== null && refuseLegacy)
-    throw new RangeError('legacyPort serves seed clients, which cannot present a token: set allowLegacy');
-  let createProducer = options.producer ?? options.publisher?.producer;
-  if (!createProducer) {
-    let s = parseSource(opts.source);
-    const f = locateFfmpeg();
-    spec = s;
-    ffmpeg = f;
-    let inputFps: number | null = s.kind === 'test' ? TEST_PATTERN.fps : null;
-    if (s.kind === 'file' || (s.kind === 'url' && !s.live)) {
-      const probe = await probeSource(f.path, s);
-      inputFps = probe.fps;
-      // An HTTP URL without a duration is a camera's stream: live (no -re pacing, which would only
-      // add lag), and its end is a lost signal, not the end of a file.
-      if (s.kind === 'url' && probe.endless) spec = s = { ...s, live: true, finite: false };
-    }
-    const source = s;
-    const concurrency = Math.max(1, Math.min(4, cpus().length));
-    createProducer = () =>
-      new FramePipeline({
-        ffmpeg: f.path,
-        spec: source,
-        width: opts.width,
-        quality: opts.quality,
-        encoder: opts.encoder,
-        pace: opts.pace,
-        loop: opts.loop,
-        fps: opts.fps,
-        concurrency,
-        inputFps,
-        audience: (): number => hub.clientCount,
-      });
-    // Cameras and URLs come back after a failure; files and the test pattern do not.
-    if (opts.retryDelayMs > 0 && (s.kind === 'device' || s.kind === 'url')) {
-      const pipeline = createProducer;
-      const width = opts.width || 800;
-      createProducer = () =>
-        new ResilientProducer({
-          create: pipeline,
-          retryDelayMs: opts.retryDelayMs,
-          retryOnEnd: source.live,
-          fallbackWidth: width,
-          fallbackHeight: Math.round((width * 9) / 32) * 2,
-          quality: opts.quality,
-        });
-    }
-  }
-  const hub = new Hub({
-    createProducer,
-    maxClients: opts.maxClients,
-    maxWaiting: opts.maxWaiting,
-    lossless: !opts.pace,
-    preload: opts.preload,
-    // A file plays from its start for the first client, even though it started during the hello grace.
-    holdFirstFrames: !opts.pace || spec?.finite === true,
-  });
+  const configs = resolveStreams(opts, options);
+  for (const c of configs)
+    if (c.legacyPort !== null && refusesSeed(c, token, opts.allowLegacy))
+      throw new RangeError(
+        `${c.name === DEFAULT_STREAM ? '' : `stream ${c.name}: `}legacyPort serves seed clients, which cannot present a token: set allowLegacy`,
+      );
+  const producer = options.producer ?? options.publisher?.producer;
+  const registry = new StreamRegistry();
+  const opened = await Promise.all(configs.map((c, i) => openStream(c, i === 0 ? producer : undefined)));
+  for (const s of opened) registry.add(s);
+  const first = registry.default as Stream;
   const limiter = new IpLimiter(opts.maxClientsPerIp);
   const tcp = new TcpServer({
     limiter,
     tls: tlsCreds,
     host: opts.host,
     port: opts.port,
-    hub,
-    room: () => opts.maxClients + opts.maxWaiting - hub.clientCount - hub.waitingCount,
-    warmOnAccept: spec !== null,
-    lossless: !opts.pace,
+    target: () => registry.default,
+    // With one stream, its source starts as a connection is accepted (ffmpeg's start overlaps the
+    // hello grace); with several, a connection's stream is known only from its hello or silence.
+    warmOnAccept: registry.size === 1 && first.spec !== null,
     helloGraceMs: opts.helloGraceMs,
-    refuseLegacy,
+    refuseLegacy: options.refuseLegacy ?? refusesSeed(first.config, token, opts.allowLegacy),
     native:
       options.native ??
-      createNativeHandshake({
-        token,
-        lossless: !opts.pace,
-        onDrained: () => hub.drained(),
-        hasRoom: () => hub.clients.length < opts.maxClients || hub.waitingCount < opts.maxWaiting,
-        helloTimeoutMs: opts.helloTimeoutMs,
-      }),
+      createNativeHandshake({ token, resolve: (n) => registry.get(n), helloTimeoutMs: opts.helloTimeoutMs }),
   });
-  await tcp.listen();
-  let legacy: TcpServer | null = null;
-  if (opts.legacyPort !== null) {
-    legacy = new TcpServer({
+  const legacy = new Map<string, TcpServer>();
+  const closeAll = async (): Promise<void> => {
+    registry.close();
+    await Promise.all([tcp.close(), ...[...legacy.values()].map((t) => t.close())]);
+  };
+  await tcp.listen().catch(async (err: unknown) => {
+    registry.close();
+    throw err;
+  });
+  for (const s of registry.list()) {
+    if (s.config.legacyPort === null) continue;
+    const name = s.name;
+    const server = new TcpServer({
       limiter,
       tls: tlsCreds,
       host: opts.host,
-      port: opts.legacyPort,
-      hub,
-      lossless: !opts.pace,
+      port: s.config.legacyPort,
+      target: () => registry.get(name),
       helloGraceMs: opts.helloGraceMs,
       legacyOnly: true,
     });
-    await legacy.listen().catch(async (err: unknown) => {
-      hub.close();
-      await tcp.close();
+    legacy.set(name, server);
+    await server.listen().catch(async (err: unknown) => {
+      await closeAll();
       throw err;
     });
   }
-  const http =
-    opts.httpPort === null ? null : await listenHttp(opts, options, hub, token, [tcp, legacy], limiter);
-  return new FramecastServer(opts, hub, tcp, ffmpeg, spec, http, legacy);
-}
-
-async function listenHttp(
-  opts: ResolvedServeOptions,
-  options: ServeOptions,
-  hub: Hub,
-  token: string | null,
-  tcp: (TcpServer | null)[],
-  limiter: IpLimiter,
-): Promise<HttpServer> {
-  const http = new HttpServer({
-    limiter,
-    tls: options.tls ?? null,
-    headersTimeoutMs: opts.httpHeadersTimeoutMs,
-    requestTimeoutMs: opts.httpRequestTimeoutMs,
-    host: opts.host,
-    port: opts.httpPort ?? 0,
-    portFallback: options.httpPortFallback ?? false,
-    hub,
-    lossless: !opts.pace,
-    token,
-    allowOrigin: opts.allowOrigin,
-    encoder: {
-      kind: opts.encoder,
-      implementation:
-        options.publisher || options.producer
-          ? 'frames from the publisher'
-          : encoderImplementation(opts.encoder),
-      quality: opts.quality,
-      width: opts.width,
-    },
-    startedAt: Date.now(),
-  });
-  try {
-    await http.listen();
-  } catch (err) {
-    hub.close();
-    await Promise.all([...tcp.map((t) => t?.close()), http.close()]);
-    throw err;
+  let http: HttpServer | null = null;
+  if (opts.httpPort !== null) {
+    http = new HttpServer({
+      limiter,
+      tls: tlsCreds,
+      headersTimeoutMs: opts.httpHeadersTimeoutMs,
+      requestTimeoutMs: opts.httpRequestTimeoutMs,
+      host: opts.host,
+      port: opts.httpPort,
+      portFallback: options.httpPortFallback ?? false,
+      streams: registry,
+      token,
+      allowOrigin: opts.allowOrigin,
+      startedAt: Date.now(),
+    });
+    try {
+      await http.listen();
+    } catch (err) {
+      await Promise.all([closeAll(), http.close()]);
+      throw err;
+    }
   }
-  return http;
+  const server = new FramecastServer(opts, registry, tcp, http, legacy);
+  http?.setReady(true);
+  return server;
 }

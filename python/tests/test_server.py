@@ -61,10 +61,18 @@ def test_legacy_protocol_reads_the_seed_framing_from_framecast(server: Server) -
         assert f.latency_ms is None and f.captured_at is None
 
 
-def test_a_named_stream_is_refused_clearly_by_a_v1_server(server: Server) -> None:
+def test_an_unknown_stream_is_refused_by_name(server: Server) -> None:
     with pytest.raises(framecast.FramecastError) as e:
         framecast.connect(f"{server.address}/garage")
-    assert "server speaks protocol v1 and cannot serve named streams" in str(e.value)
+    assert e.value.code == "ERR_UNKNOWN_STREAM"
+    assert "no stream named garage" in str(e.value)
+
+
+def test_a_named_stream_is_served(start_server: Callable[..., Server]) -> None:
+    srv = start_server("big=test", "small=test", "--width", "320")
+    with framecast.connect(f"{srv.address}/small") as stream:
+        frame = next(stream)
+    assert (frame.width, frame.height) == (320, 180)
 
 
 def test_token(start_server: Callable[..., Server]) -> None:

@@ -6,6 +6,8 @@ export class Logger {
   constructor(json: boolean, out: NodeJS.WritableStream = process.stdout) {
     this.json = json;
     this.#out = out;
+    // A reader that went away (`serve | head`) must not crash the server with EPIPE: logs are dropped.
+    out.on('error', () => {});
   }
 
   /** One event: `human` is the text line, `fields` the JSON object's content. */

@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_STREAM, splitNamedSource } from '../streams/stream-options.js';
 import { encoderImplementation } from '../encode/frame-pipeline.js';
 import { nativeJpegUnavailableReason } from '../encode/native-jpeg.js';
 import { networkInterfaces } from 'node:os';
 import { formatAddress } from '../client/address.js';
 import { UsageError } from '../errors.js';
 import { serve, type FramecastServer } from '../server.js';
+import type { Hub } from '../hub/hub.js';
 import { readTlsFiles, type TlsCredentials } from '../transports/tls-config.js';
 import { choiceOption, intOption, numberOption, withUsage } from './args.js';
 import { Logger, onKeys } from './output.js';
@@ -12,14 +15,18 @@ import { SERVE_TOKEN_HELP, serveTokenOptions } from './token-options.js';
 import { httpLines, httpOptions } from './http-options.js';
 
 /** Help text of `framecast serve`. */
-export const SERVE_HELP = `Usage: framecast serve [SOURCE] [options]
+export const SERVE_HELP = `Usage: framecast serve [[NAME=]SOURCE ...] [options]
 
-Streams SOURCE to every client that connects, encoding each frame once: on TCP, the seed's
+Streams each SOURCE to every client that connects, encoding each frame once: on TCP, the seed's
 framing (length + base64 JPEG) or framecast's native protocol on the same port; on HTTP,
 MJPEG, snapshots, WebSocket, a viewer page and a dashboard.
 
 SOURCE    a video file, an http/rtsp URL, a webcam (/dev/video0, webcam:0, 0), or
           'test' (moving test pattern, the default)
+NAME=     names the stream (letters, digits, _ . -; at most 64): clients watch it at
+          HOST:PORT/NAME and http://HOST:HTTP_PORT/streams/NAME/. A source without a name is
+          the stream 'default'. The first stream is the default stream: seed clients on the
+          main port and the plain HTTP paths (/stream.mjpg, /ws, ...) serve it.
 
 Options:
   --host ADDR          address to bind (default 127.0.0.1; 0.0.0.0 serves the network)
@@ -100,12 +107,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_HELP + '\n');
     return 0;
   }
-  if (positionals.length > 1) throw new UsageError(`serve takes one SOURCE, got ${positionals.length}`);
+  const streams = streamArgs(positionals);
   const width = intOption('width', values.width, 800, 0, 16384);
   if (width !== 0 && width < 16)
     throw new UsageError(`--width must be 0 or from 16 to 16384, got '${values.width}'`);
+  const legacyPort =
+    values['legacy-port'] === undefined ? null : intOption('legacy-port', values['legacy-port'], 0, 0, 65535);
+  const single = streams.length === 1 && streams[0]?.name === DEFAULT_STREAM;
   const opts = {
-    source: positionals[0] ?? 'test',
+    source: single ? (streams[0]?.source ?? 'test') : 'test',
+    ...(!single ? { streams: streams.map((st, i) => (i === 0 ? { ...st, legacyPort } : st)) } : {}),
     host: values.host ?? '127.0.0.1',
     port: intOption('port', values.port, 9999, 0, 65535),
     width,
@@ -137,6 +148,24 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const done = runUntilSignal(server, log);
   reportStart(server, log);
   return done;
+}
+
+/** `[NAME=]SOURCE ...` as streams, in order; a name given twice, or two unnamed sources, is a usage error. */
+function streamArgs(positionals: string[]): { name: string; source: string }[] {
+  const out: { name: string; source: string }[] = [];
+  for (const arg of positionals.length > 0 ? positionals : ['test']) {
+    const { name, source } = splitNamedSource(arg, existsSync);
+    const n = name ?? DEFAULT_STREAM;
+    if (source.trim() === '') throw new UsageError(`stream ${n}: no SOURCE after '${n}='`);
+    if (out.some((s) => s.name === n))
+      throw new UsageError(
+        name === null
+          ? `more than one SOURCE without a name: name them, e.g. cam1=${arg}`
+          : `stream name ${n} is given twice`,
+      );
+    out.push({ name: n, source });
+  }
+  return out;
 }
 
 function retryDelayOption(value: string | undefined): number {
@@ -180,9 +209,16 @@ function reportStart(server: FramecastServer, log: Logger): void {
   const scheme = o.tls ? 'tls' : 'tcp';
   const urls = hosts.map((h) => (o.tls ? 'tls://' : '') + formatAddress(h, port));
   const httpPort = server.httpAddress()?.port ?? null;
+  const list = server.streams.list();
+  const what =
+    list.length === 1 && list[0]?.name === 'default'
+      ? server.spec?.kind === 'test'
+        ? 'the test pattern'
+        : (server.spec?.name ?? 'published frames')
+      : `${list.length} stream${list.length === 1 ? '' : 's'} (${list.map((s) => `${s.name}: ${s.spec?.kind === 'test' ? 'test pattern' : (s.spec?.name ?? 'published frames')}`).join(', ')})`;
   log.event(
     'listening',
-    `framecast: serving ${server.spec?.kind === 'test' ? 'the test pattern' : (server.spec?.name ?? 'published frames')} on ${scheme}://${formatAddress(host, port)}` +
+    `framecast: serving ${what} on ${scheme}://${formatAddress(host, port)}` +
       ` (width ${o.width || 'source'}, quality ${o.quality}${o.encoder === 'ffmpeg' ? ', ffmpeg encoder' : ''}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients${o.tokenRequired ? `, token required${o.allowLegacy ? ', seed clients allowed without it' : ''}` : ''})\n` +
       urls
         .map((u) =>
@@ -205,6 +241,11 @@ function reportStart(server: FramecastServer, log: Logger): void {
       port,
       httpPort,
       legacyPort: server.legacyAddress()?.port ?? null,
+      streams: list.map((st) => ({
+        name: st.name,
+        source: st.spec?.name ?? null,
+        legacyPort: server.legacyAddress(st.name)?.port ?? null,
+      })),
       addresses: urls,
       source: server.spec?.name ?? null,
       options: o,
@@ -214,22 +255,27 @@ function reportStart(server: FramecastServer, log: Logger): void {
 
 function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
   return new Promise((resolve) => {
-    server.on('transmission-start', (s) =>
-      log.event('transmission-start', `transmission started: ${s.name}`, { source: s }),
+    const many = server.streams.size > 1;
+    const tag = (stream: string): string => (many ? `[${stream}] ` : '');
+    server.on('transmission-start', (s, stream) =>
+      log.event('transmission-start', `${tag(stream)}transmission started: ${s.name}`, { source: s, stream }),
     );
-    server.on('transmission-end', (reason, err) =>
-      log.event('transmission-end', `transmission ended (${reason})${err ? `: ${err.message}` : ''}`, {
-        reason,
-        error: err ? { code: err.code, message: err.message } : null,
-      }),
+    server.on('transmission-end', (reason, err, stream) =>
+      log.event(
+        'transmission-end',
+        `${tag(stream)}transmission ended (${reason})${err ? `: ${err.message}` : ''}`,
+        { reason, error: err ? { code: err.code, message: err.message } : null, stream },
+      ),
     );
-    server.on('client', (s) =>
-      log.event('client', `client ${s.address} connected (${s.protocol})`, {
+    server.on('client', (s) => {
+      const stream = s.stats().stream ?? 'default';
+      log.event('client', `${tag(stream)}client ${s.address} connected (${s.protocol})`, {
         id: s.id,
         address: s.address,
         protocol: s.protocol,
-      }),
-    );
+        stream,
+      });
+    });
     server.on('waiting', (s, p) =>
       log.event('waiting', `client ${s.address} waits for a place (#${p})`, {
         id: s.id,
@@ -262,21 +308,25 @@ function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
         stalledMs: Math.round(ms),
       }),
     );
-    server.on('source-status', (st) =>
+    server.on('source-status', (st, stream) =>
       log.event(
         'source-status',
-        st.state === 'no-signal'
-          ? `source lost (${st.lastError ?? 'unknown error'}); retry ${st.retries + 1} in ${Math.max(0, ((st.nextRetryAt ?? Date.now()) - Date.now()) / 1000).toFixed(1)} s`
-          : `source ${st.state}`,
-        { ...st },
+        tag(stream) +
+          (st.state === 'no-signal'
+            ? `source lost (${st.lastError ?? 'unknown error'}); retry ${st.retries + 1} in ${Math.max(0, ((st.nextRetryAt ?? Date.now()) - Date.now()) / 1000).toFixed(1)} s`
+            : `source ${st.state}`),
+        { ...st, stream },
       ),
     );
 
-    let last = { frames: server.hub.totals.framesIn, bytes: 0, drops: 0, t: Date.now() };
+    // The status line adds up every stream.
+    const hubs = (): Hub[] => server.streams.list().map((st) => st.hub);
+    const framesIn = (): number => hubs().reduce((n, h) => n + h.totals.framesIn, 0);
+    let last = { frames: framesIn(), bytes: 0, drops: 0, t: Date.now() };
     const sentBytes = (): { bytes: number; drops: number } => {
       let bytes = 0;
       let drops = 0;
-      for (const c of server.hub.clients) {
+      for (const c of hubs().flatMap((h) => h.clients)) {
         const s = c.stats();
         bytes += s.bytesSent;
         drops += s.drops;
@@ -285,16 +335,16 @@ function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
     };
     const status = setInterval(() => {
       const now = Date.now();
-      const clients = server.hub.clients.length;
+      const clients = hubs().reduce((n, h) => n + h.clientCount, 0);
       const { bytes, drops } = sentBytes();
-      const frames = server.hub.totals.framesIn;
+      const frames = framesIn();
       const dt = (now - last.t) / 1000;
       const fps = (frames - last.frames) / dt;
       const kBps = Math.max(0, bytes - last.bytes) / 1024 / dt;
       const newDrops = Math.max(0, drops - last.drops);
       last = { frames, bytes, drops, t: now };
       if (clients === 0) return;
-      const waiting = server.hub.waitingCount;
+      const waiting = hubs().reduce((n, h) => n + h.waitingCount, 0);
       log.event(
         'status',
         `FPS: ${fps.toFixed(1)} | clients ${clients}${waiting ? ` (+${waiting} waiting)` : ''} | ${kBps.toFixed(0)} kB/s | drops ${newDrops}`,

@@ -5,9 +5,16 @@ export interface ServerAddress {
   host: string;
   port: number;
   tls: boolean;
+  /** The stream asked for (`HOST:PORT/NAME`), or null/absent for the server's default stream. */
+  stream?: string | null;
 }
 
-/** Parses `HOST[:PORT]`, `[v6]:PORT`, a bare IPv6 address, or `tcp://` / `tls://` URLs. */
+const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * Parses `HOST[:PORT][/STREAM]`, `[v6]:PORT[/STREAM]`, a bare IPv6 address, or `tcp://` / `tls://`
+ * URLs with the same parts.
+ */
 export function parseServerAddress(text: string | undefined, defaultPort = 9999): ServerAddress {
   let s = (text ?? '127.0.0.1').trim();
   let tls = false;
@@ -17,7 +24,18 @@ export function parseServerAddress(text: string | undefined, defaultPort = 9999)
     if (name !== 'tcp' && name !== 'tls')
       throw new UsageError(`unsupported address scheme '${name}://' (use tcp:// or tls://)`);
     tls = name === 'tls';
-    s = s.slice(scheme[0].length).replace(/\/$/, '');
+    s = s.slice(scheme[0].length);
+  }
+  let stream: string | null = null;
+  const slash = s.indexOf('/');
+  if (slash >= 0) {
+    const name = s.slice(slash + 1).replace(/\/$/, '');
+    s = s.slice(0, slash);
+    if (name !== '' && !STREAM_NAME.test(name))
+      throw new UsageError(
+        `invalid stream name '${name}' in address '${text}' (letters, digits, _ . -, at most 64)`,
+      );
+    stream = name === '' ? null : name;
   }
   let host: string;
   let portText: string | undefined;
@@ -40,7 +58,7 @@ export function parseServerAddress(text: string | undefined, defaultPort = 9999)
       throw new UsageError(`invalid port '${portText}' in address '${text}' (expected 1..65535)`);
     }
   }
-  return { host, port, tls };
+  return { host, port, tls, stream };
 }
 
 /** Formats an address for messages: `host:port`, with brackets for IPv6. */

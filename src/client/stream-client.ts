@@ -79,9 +79,10 @@ function isMagicPrefix(bytes: Buffer): boolean {
   return NATIVE_MAGIC.subarray(0, bytes.length).equals(bytes.subarray(0, NATIVE_MAGIC.length));
 }
 
-const REFUSAL_CODES: Record<number, 'ERR_AUTH' | 'ERR_SERVER_REFUSED'> = {
+const REFUSAL_CODES: Record<number, 'ERR_AUTH' | 'ERR_SERVER_REFUSED' | 'ERR_UNKNOWN_STREAM'> = {
   [ErrorCode.TokenRequired]: 'ERR_AUTH',
   [ErrorCode.TokenInvalid]: 'ERR_AUTH',
+  [ErrorCode.UnknownStream]: 'ERR_UNKNOWN_STREAM',
 };
 
 /**
@@ -195,6 +196,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       this.#helloAt,
       undefined,
       this.#opts.ack === false ? 0 : HelloFlag.Ack,
+      this.#addr.stream ?? null,
     );
   }
 
@@ -292,6 +294,13 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   #onMessage(m: NativeMessage, receivedAt: number): void {
     if (this.#done) return;
     if (m.type === 'welcome') {
+      if (this.#addr.stream && (this.#native?.version ?? 1) < 2) {
+        this.#fail(
+          'ERR_PROTOCOL',
+          `${this.#where} speaks native protocol version 1 and cannot serve named streams (asked for ${this.#addr.stream})`,
+        );
+        return;
+      }
       const sameHost = isLocalAddress(this.#socket?.remoteAddress);
       const clock = estimateClock(this.#helloAt, m.helloReceivedAt, m.welcomeSentAt, receivedAt, sameHost);
       this.#acking = this.#opts.ack !== false && (m.flags & HelloFlag.Ack) !== 0;

@@ -9,6 +9,7 @@ import { EncoderLoad } from './encoder-load.js';
 import { qscaleForQuality } from './ffmpeg-quality.js';
 import { encodeJpeg } from './jpeg-encoder.js';
 import { encodeI420, nativeJpegAvailable } from './native-jpeg.js';
+import { encoderPool } from './encoder-pool.js';
 
 /** Raw frames read from ffmpeg beyond those being encoded. */
 const READ_AHEAD = 2;
@@ -183,9 +184,11 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
       (this.#opts.audience?.() ?? 0) >= (this.#native ? NATIVE_HUFFMAN_MIN_AUDIENCE : HUFFMAN_MIN_AUDIENCE) &&
       !this.#load.saturated(startedAt);
     const settings = { quality: this.#opts.quality, optimiseCoding };
-    const encoded = this.#native
-      ? encodeI420(raw.data, raw.width, raw.height, settings)
-      : encodeJpeg(raw.data, raw.width, raw.height, settings);
+    const encoded = encoderPool.run(() =>
+      this.#native
+        ? encodeI420(raw.data, raw.width, raw.height, settings)
+        : encodeJpeg(raw.data, raw.width, raw.height, settings),
+    );
     encoded.then(
       (jpeg) => {
         // The encoder has read the pixels: the buffer can take the next frame.

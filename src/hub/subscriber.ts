@@ -9,6 +9,8 @@ export interface SubscriberStats {
   id: number;
   protocol: string;
   address: string;
+  /** The stream watched (absent for subscribers that do not know it). */
+  stream?: string;
   connectedAt: number;
   framesSent: number;
   bytesSent: number;

@@ -180,7 +180,7 @@ export class NativeParser {
     this.#headerLength = s.readUInt16BE(2);
     this.#bodyLength = s.readUInt32BE(4);
     const min = KNOWN_MIN_HEADER[this.#type];
-    if (this.#version !== NATIVE_VERSION && this.#type !== MessageType.Error) {
+    if ((this.#version < 1 || this.#version > NATIVE_VERSION) && this.#type !== MessageType.Error) {
       // Only ERROR keeps its layout across versions: anything else from another version is unreadable.
       throw protocolError(
         `the server speaks native protocol version ${this.#version}; this client speaks ${NATIVE_VERSION}`,

@@ -1,5 +1,6 @@
 /**
- * The native framecast protocol, version 1: pure encoders and the server's hello decoder (no sockets).
+ * The native framecast protocol, versions 1 and 2 (2 adds a stream name to the hello; every other
+ * message is the same): pure encoders and the server's hello decoder (no sockets).
  * Byte layouts are documented in docs/PROTOCOL.md ("Native protocol"); everything is big-endian,
  * times are float64 milliseconds since the Unix epoch on the sender's wall clock.
  */
@@ -8,14 +9,18 @@ import { nowMs } from '../util/clock.js';
 
 /** The 4 bytes that open a client's hello and the server's preamble. */
 export const NATIVE_MAGIC = Buffer.from('FCST', 'latin1');
-/** The protocol version this code speaks. */
-export const NATIVE_VERSION = 1;
+/** The highest protocol version this code speaks. */
+export const NATIVE_VERSION = 2;
+/** Longest stream name a version-2 hello may carry (bytes). */
+export const MAX_STREAM_NAME_BYTES = 64;
+/** Stream names a hello may carry (the server's own rule for naming streams). */
+const STREAM_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Fixed part of the hello: magic, version, flags, token length, client time. */
 export const HELLO_FIXED_BYTES = 16;
 /** Longest token a hello may carry (bytes of UTF-8). */
 export const MAX_TOKEN_BYTES = 1024;
-/** Largest possible hello. */
-export const MAX_HELLO_BYTES = HELLO_FIXED_BYTES + MAX_TOKEN_BYTES;
+/** Largest possible hello (version 2: with a stream name). */
+export const MAX_HELLO_BYTES = HELLO_FIXED_BYTES + MAX_TOKEN_BYTES + 1 + MAX_STREAM_NAME_BYTES;
 /** The server's preamble: magic, version, 3 reserved bytes. */
 export const PREAMBLE_BYTES = 8;
 /** Every message after the preamble starts with type, flags, header length, body length. */
@@ -65,6 +70,7 @@ export const ErrorCode = {
   ShuttingDown: 7,
   Internal: 8,
   BadMessage: 9,
+  UnknownStream: 10,
 } as const;
 
 /** STATUS codes; `value` is the waiting position for Waiting, else 0. Readers ignore unknown codes. */
@@ -90,6 +96,8 @@ export interface Hello {
   clientTime: number;
   /** Empty when the client has none. */
   token: string;
+  /** The stream asked for (version 2), or null for the server's default stream. */
+  stream: string | null;
 }
 
 /** Result of decoding the bytes a client sent so far. */
@@ -98,17 +106,35 @@ export type HelloResult =
   | { status: 'ok'; hello: Hello; consumed: number }
   | { status: 'error'; code: number; message: string };
 
-/** Builds a client hello. Throws RangeError when the token is over MAX_TOKEN_BYTES. */
-export function encodeHello(token: string, clientTime: number, version = NATIVE_VERSION, flags = 0): Buffer {
+/**
+ * Builds a client hello. Without a stream it is a version-1 hello (what every framecast server
+ * understands); naming a stream makes it version 2, which appends the name. Throws RangeError when
+ * the token or the name breaks its limits.
+ */
+export function encodeHello(
+  token: string,
+  clientTime: number,
+  version?: number,
+  flags = 0,
+  stream: string | null = null,
+): Buffer {
+  const v = version ?? (stream === null ? 1 : 2);
   const tok = Buffer.from(token, 'utf8');
   if (tok.length > MAX_TOKEN_BYTES) throw new RangeError(`token is over ${MAX_TOKEN_BYTES} bytes`);
-  const out = Buffer.alloc(HELLO_FIXED_BYTES + tok.length);
+  if (stream !== null && (v < 2 || !STREAM_NAME_RE.test(stream)))
+    throw new RangeError(`stream name ${JSON.stringify(stream)} is not a valid name (or needs version 2)`);
+  const name = v >= 2 ? Buffer.from(stream ?? '', 'latin1') : Buffer.alloc(0);
+  const out = Buffer.alloc(HELLO_FIXED_BYTES + tok.length + (v >= 2 ? 1 + name.length : 0));
   NATIVE_MAGIC.copy(out, 0);
-  out.writeUInt8(version, 4);
+  out.writeUInt8(v, 4);
   out.writeUInt8(flags, 5);
   out.writeUInt16BE(tok.length, 6);
   out.writeDoubleBE(clientTime, 8);
   tok.copy(out, HELLO_FIXED_BYTES);
+  if (v >= 2) {
+    out.writeUInt8(name.length, HELLO_FIXED_BYTES + tok.length);
+    name.copy(out, HELLO_FIXED_BYTES + tok.length + 1);
+  }
   return out;
 }
 
@@ -131,16 +157,43 @@ export function decodeHello(buf: Buffer): HelloResult {
   if (!Number.isFinite(clientTime)) {
     return { status: 'error', code: ErrorCode.BadHello, message: 'client time is not a finite number' };
   }
-  const total = HELLO_FIXED_BYTES + tokenLength;
+  const version = buf.readUInt8(4);
+  const tokenEnd = HELLO_FIXED_BYTES + tokenLength;
+  let total = tokenEnd;
+  let stream: string | null = null;
+  if (version >= 2) {
+    // Version 2 (and later, which must keep it): one byte of name length, then the name.
+    if (buf.length < tokenEnd + 1) return { status: 'incomplete' };
+    const nameLength = buf.readUInt8(tokenEnd);
+    if (nameLength > MAX_STREAM_NAME_BYTES) {
+      return {
+        status: 'error',
+        code: ErrorCode.BadHello,
+        message: `stream name length ${nameLength} is over ${MAX_STREAM_NAME_BYTES} bytes`,
+      };
+    }
+    total = tokenEnd + 1 + nameLength;
+    if (buf.length < total) return { status: 'incomplete' };
+    const name = buf.toString('latin1', tokenEnd + 1, total);
+    if (nameLength > 0 && !STREAM_NAME_RE.test(name)) {
+      return {
+        status: 'error',
+        code: ErrorCode.BadHello,
+        message: 'the stream name has characters names cannot have',
+      };
+    }
+    stream = nameLength > 0 ? name : null;
+  }
   if (buf.length < total) return { status: 'incomplete' };
   return {
     status: 'ok',
     consumed: total,
     hello: {
-      version: buf.readUInt8(4),
+      version,
       flags: buf.readUInt8(5),
       clientTime,
-      token: buf.toString('utf8', HELLO_FIXED_BYTES, total),
+      token: buf.toString('utf8', HELLO_FIXED_BYTES, tokenEnd),
+      stream,
     },
   };
 }

@@ -15,6 +15,8 @@ export interface LatestFrameOptions {
   endTimeoutMs?: number;
   /** Offered each frame before seed viewers (see Subscriber.sendFirst). */
   sendFirst?: boolean;
+  /** The stream this client watches (default `default`). */
+  streamName?: string;
 }
 
 /**
@@ -28,6 +30,7 @@ export abstract class LatestFrameSubscriber implements Subscriber {
   readonly protocol: string;
   readonly address: string;
   readonly sendFirst: boolean;
+  readonly stream: string;
   readonly #queue: Frame[] = [];
   readonly #maxQueue: number;
   readonly #onDrained: () => void;
@@ -46,6 +49,7 @@ export abstract class LatestFrameSubscriber implements Subscriber {
     this.protocol = opts.protocol;
     this.address = opts.address;
     this.sendFirst = opts.sendFirst ?? false;
+    this.stream = opts.streamName ?? 'default';
     this.#maxQueue = opts.lossless ? Math.max(1, opts.maxQueue ?? 8) : 1;
     this.#onDrained = opts.onDrained;
     this.#endTimeoutMs = opts.endTimeoutMs ?? 5000;
@@ -149,6 +153,7 @@ export abstract class LatestFrameSubscriber implements Subscriber {
       id: this.id,
       protocol: this.protocol,
       address: this.address,
+      stream: this.stream,
       connectedAt: this.#connectedAt,
       framesSent: this.#framesSent,
       bytesSent: this.#bytesSent,

@@ -141,14 +141,20 @@ describe('GET /snapshot.jpg without frames', () => {
       maxWaiting: 10,
       lossless: false,
     });
+    const stream = {
+      name: 'default',
+      hub,
+      lossless: false,
+      readToken: null,
+      encoderImplementation: 'none',
+      config: { encoder: 'libjpeg', quality: 80, width: 800 },
+    };
     const http = new HttpServer({
       host: '127.0.0.1',
       port: 0,
-      hub,
-      lossless: false,
+      streams: { get: () => stream, list: () => [stream], on: () => undefined },
       token: null,
       allowOrigin: null,
-      encoder: { kind: 'libjpeg', quality: 80, width: 800 },
       startedAt: Date.now(),
       snapshotTimeoutMs: 300,
     });

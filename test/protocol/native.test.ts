@@ -54,9 +54,36 @@ describe('native hello', () => {
     expect(decodeHello(h)).toEqual({
       status: 'ok',
       consumed: h.length,
-      hello: { version: 1, flags: 0, clientTime: 123.5, token: 'sécret' },
+      hello: { version: 1, flags: 0, clientTime: 123.5, token: 'sécret', stream: null },
     });
     for (let i = 0; i < h.length; i++) expect(decodeHello(h.subarray(0, i)).status).toBe('incomplete');
+  });
+
+  it('version 2 carries a stream name after the token; version 1 bytes stay exactly as they were', () => {
+    const v1 = encodeHello('t', 5);
+    expect(v1.length).toBe(17);
+    expect(v1.readUInt8(4)).toBe(1);
+    const h = encodeHello('t', 5, undefined, 1, 'cam.2');
+    expect(h.readUInt8(4)).toBe(2);
+    expect(h.length).toBe(17 + 1 + 5);
+    expect(h.subarray(0, 4).toString()).toBe('FCST');
+    expect(h.readUInt8(17)).toBe(5);
+    expect(h.subarray(18).toString('latin1')).toBe('cam.2');
+    expect(decodeHello(h)).toEqual({
+      status: 'ok',
+      consumed: h.length,
+      hello: { version: 2, flags: 1, clientTime: 5, token: 't', stream: 'cam.2' },
+    });
+    for (let i = 0; i < h.length; i++) expect(decodeHello(h.subarray(0, i)).status).toBe('incomplete');
+    // A v2 hello naming no stream asks for the default one.
+    expect(decodeHello(encodeHello('', 1, 2))).toMatchObject({ status: 'ok', hello: { stream: null } });
+    const long = Buffer.from(h);
+    long.writeUInt8(65, 17);
+    expect(decodeHello(long)).toMatchObject({ status: 'error', code: ErrorCode.BadHello });
+    const bad = Buffer.from(h);
+    bad.write('ca m', 18, 'latin1');
+    expect(decodeHello(bad)).toMatchObject({ status: 'error', code: ErrorCode.BadHello });
+    expect(() => encodeHello('', 0, 1, 0, 'cam')).toThrow(RangeError);
   });
 
   it('refuses a wrong magic from the first byte, and an oversized token before reading it', () => {
@@ -144,9 +171,11 @@ describe('NativeParser', () => {
   });
 
   it('reads the ERROR of a server speaking another version, and nothing else from it', () => {
-    const v2 = Buffer.concat([encodePreamble(2), encodeError(ErrorCode.UnsupportedVersion, 'too old')]);
-    expect(parseAll([v2])).toEqual([{ type: 'error', code: 2, message: 'too old' }]);
-    expect(caught(() => parseAll([encodePreamble(2), encodeWelcome(1, 2, 'x')])).code).toBe('ERR_PROTOCOL');
+    const v3 = Buffer.concat([encodePreamble(3), encodeError(ErrorCode.UnsupportedVersion, 'too old')]);
+    expect(parseAll([v3])).toEqual([{ type: 'error', code: 2, message: 'too old' }]);
+    expect(caught(() => parseAll([encodePreamble(3), encodeWelcome(1, 2, 'x')])).code).toBe('ERR_PROTOCOL');
+    // Version 2 changed only the hello: a client reads a version-2 server's messages as version 1's.
+    expect(parseAll([encodePreamble(2), encodeWelcome(1, 2, 'x')])).toMatchObject([{ type: 'welcome' }]);
   });
 
   it('knows where a stream may end', () => {

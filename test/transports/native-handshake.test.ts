@@ -2,6 +2,8 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, StatusCode, encodeHello } from '../../src/protocol/native.js';
 import { createNativeHandshake } from '../../src/transports/tcp/native-handshake.js';
+import { Hub } from '../../src/hub/hub.js';
+import { FakeProducer } from '../hub/fakes.js';
 import type { NativeMessage } from '../../src/protocol/native-parser.js';
 import {
   publishingServer,
@@ -165,11 +167,16 @@ describe('native handshake', () => {
   });
 
   it('holds at most maxPending unfinished hellos; the next is refused at once', async () => {
+    const hub = new Hub({
+      createProducer: () => new FakeProducer(0),
+      maxClients: 10,
+      maxWaiting: 10,
+      lossless: false,
+    });
+    const target = { name: 'default', hub, lossless: false, readToken: null, hasRoom: () => true };
     const hook = createNativeHandshake({
       token: null,
-      lossless: false,
-      onDrained: () => {},
-      hasRoom: () => true,
+      resolve: () => target,
       helloTimeoutMs: 3000,
       maxPending: 1,
     });

@@ -3,19 +3,29 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { authorized, corsHeaders, originAllowed } from './auth.js';
 import type { IpLimiter } from '../ip-limiter.js';
 import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsCredentials } from '../tls-config.js';
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
-import { serveMjpeg } from './mjpeg.js';
-import { sendJson, sendText, peerOf, requestUrl, type HttpContext } from './respond.js';
-import { serveSnapshot } from './snapshot.js';
-import { StatsSampler, type EncoderSettings } from './stats.js';
-import { STATIC_FILES, webFile, webPage } from './web-assets.js';
-import { WsEndpoint } from './ws.js';
+import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
+import type { StatsReport } from './stats.js';
+import {
+  noSuchStream,
+  sendStatic,
+  StreamHttp,
+  type HttpShared,
+  type HttpStreamTarget,
+} from './stream-http.js';
+
+/** The streams the HTTP transport serves (a StreamRegistry is one). */
+export interface HttpStreams {
+  /** The stream called `name`; null gives the default stream. */
+  get(name: string | null): HttpStreamTarget | null;
+  list(): HttpStreamTarget[];
+  on(event: 'removed', listener: (s: HttpStreamTarget) => void): unknown;
+}
 
 /** Options of the HTTP transport. */
 export interface HttpServerOptions {
@@ -23,13 +33,11 @@ export interface HttpServerOptions {
   port: number;
   /** The port was a default, not the user's: take a free one if it is busy. */
   portFallback?: boolean;
-  hub: Hub;
-  lossless: boolean;
-  /** Required on every request (Bearer header or ?token=) when set. */
+  streams: HttpStreams;
+  /** The server's token: opens every stream and the server's own endpoints (Bearer header or ?token=). */
   token: string | null;
   /** CORS: the origin allowed to read responses cross-site (`*` for any), null for none. */
   allowOrigin: string | null;
-  encoder: EncoderSettings;
   startedAt: number;
   /** How long /snapshot.jpg waits for a first frame when nothing is being transmitted. */
   snapshotTimeoutMs?: number;
@@ -51,32 +59,50 @@ export interface HttpServerEvents {
   stop: [address: string, stopped: boolean];
 }
 
+/** /stats: the default stream's report at the top (as with one stream), and every stream's. */
+export type ServerStatsReport = StatsReport & { streams: (StatsReport & { name: string })[] };
+
+/** A request's stream and the path inside it: `/streams/cam/ws` -> cam, `ws`; `/ws` -> default, `ws`. */
+function splitStreamPath(pathname: string): { name: string | null; rest: string } {
+  if (!pathname.startsWith('/streams/')) return { name: null, rest: pathname.slice(1) };
+  const tail = pathname.slice('/streams/'.length);
+  const i = tail.indexOf('/');
+  return i < 0 ? { name: tail, rest: '' } : { name: tail.slice(0, i), rest: tail.slice(i + 1) };
+}
+
 /**
- * The HTTP transport: MJPEG, snapshots, WebSocket viewers, the viewer and dashboard pages, /stats and
- * /metrics, all on one port. Streaming endpoints are hub subscribers exactly like TCP clients.
+ * The HTTP transport: every stream's MJPEG, snapshots, WebSocket viewers and pages (under
+ * /streams/NAME/, and the default stream's at the root as before), plus the server's /stats,
+ * /metrics, /healthz and /readyz, all on one port. Streaming endpoints are hub subscribers exactly
+ * like TCP clients.
  */
 export class HttpServer extends SafeEmitter<HttpServerEvents> {
   readonly #opts: HttpServerOptions;
   readonly #server: http.Server;
-  readonly #ctx: HttpContext;
-  readonly #ws: WsEndpoint;
-  readonly #sampler: StatsSampler;
-  readonly #metrics: ServerMetrics;
+  readonly #shared: HttpShared;
+  readonly #perStream = new Map<HttpStreamTarget, StreamHttp>();
+  readonly #metrics = new ServerMetrics();
+  #ready = false;
   #closing: Promise<void> | null = null;
 
   constructor(opts: HttpServerOptions) {
     super();
     this.#opts = opts;
-    this.#ctx = {
-      hub: opts.hub,
-      lossless: opts.lossless,
+    this.#shared = {
+      token: opts.token,
       cors: corsHeaders(opts.allowOrigin),
+      startedAt: opts.startedAt,
+      snapshotTimeoutMs: opts.snapshotTimeoutMs ?? 5000,
       onClient: (sub) => this.emit('client', sub),
       onRefused: (a, r) => this.emit('refused', a, r),
+      onStop: (a, stopped) => this.emit('stop', a, stopped),
     };
-    this.#ws = new WsEndpoint(this.#ctx);
-    this.#sampler = new StatsSampler(opts.hub, () => this.#ws.monitors, opts.startedAt);
-    this.#metrics = new ServerMetrics(opts.hub, this.#sampler);
+    for (const s of opts.streams.list()) this.#of(s);
+    opts.streams.on('removed', (s) => {
+      this.#perStream.get(s)?.close();
+      this.#perStream.delete(s);
+      this.#metrics.remove(s.name);
+    });
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
     const serverOptions: http.ServerOptions = {
       noDelay: true,
@@ -115,9 +141,14 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
   }
 
   /** Binds and listens; rejects with ERR_PORT_IN_USE / ERR_LISTEN. */
-  listen(): Promise<AddressInfo> {
+  async listen(): Promise<AddressInfo> {
     const { host, port, portFallback } = this.#opts;
     return listenHttp(this.#server, host, port, portFallback ?? false, '--http-port');
+  }
+
+  /** /readyz answers 200 only while ready: every listener is up and the streams are loaded. */
+  setReady(ready: boolean): void {
+    this.#ready = ready;
   }
 
   /** The bound address. */
@@ -126,18 +157,37 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
   }
 
   /** The /stats document. */
-  stats(): ReturnType<StatsSampler['report']> {
-    return this.#sampler.report(this.#opts.encoder);
+  stats(): ServerStatsReport {
+    const streams = this.#opts.streams.list().map((s) => ({ name: s.name, ...this.#of(s).report() }));
+    const first = streams[0];
+    if (!first) throw new Error('no stream');
+    const { name: _name, ...top } = first;
+    return { ...top, streams };
   }
 
-  #url(req: http.IncomingMessage): URL {
-    return requestUrl(req);
+  /** The per-stream endpoints of `stream`, made the first time it is asked for. */
+  #of(stream: HttpStreamTarget): StreamHttp {
+    let h = this.#perStream.get(stream);
+    if (!h) {
+      h = new StreamHttp(stream, this.#shared);
+      this.#perStream.set(stream, h);
+      this.#metrics.add({ name: stream.name, hub: stream.hub, sampler: h.sampler });
+    }
+    return h;
+  }
+
+  #refuseToken(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
+    this.emit('refused', peerOf(req), `HTTP ${url.pathname}: missing or wrong token`);
+    sendText(res, 401, 'a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN', {
+      ...this.#shared.cors,
+      'WWW-Authenticate': 'Bearer realm="framecast"',
+    });
   }
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     res.on('error', () => res.destroy());
-    const url = this.#url(req);
-    const cors = this.#ctx.cors;
+    const url = requestUrl(req);
+    const cors = this.#shared.cors;
     if (req.method === 'OPTIONS') {
       res.writeHead(this.#opts.allowOrigin ? 204 : 405, cors);
       res.end();
@@ -147,124 +197,94 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       res.writeHead(204).end();
       return;
     }
+    // Liveness and readiness: for supervisors and load balancers, no token, no source started.
+    if (url.pathname === '/healthz') {
+      sendJson(res, 200, { status: 'ok' }, cors);
+      return;
+    }
+    if (url.pathname === '/readyz') {
+      const ready = this.#ready && this.#closing === null;
+      sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' }, cors);
+      return;
+    }
     // The pages' scripts and styles hold no data, and <script src> cannot carry the page's token.
-    const file = STATIC_FILES[url.pathname];
-    if (file && (req.method === 'GET' || req.method === 'HEAD')) {
-      const body = webFile(file.file);
-      res.writeHead(200, {
-        'Content-Type': file.type,
-        'Content-Length': body.length,
-        'Cache-Control': 'no-cache',
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-      return;
-    }
-    if (!authorized(req, url, this.#opts.token)) {
-      this.emit('refused', peerOf(req), `HTTP ${url.pathname}: missing or wrong token`);
-      sendText(res, 401, 'a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN', {
-        ...cors,
-        'WWW-Authenticate': 'Bearer realm="framecast"',
-      });
-      return;
-    }
-    if (req.method === 'POST') {
-      this.#onPost(req, res, url);
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if ((req.method === 'GET' || req.method === 'HEAD') && sendStatic(req, res, url.pathname)) return;
+    const isGet = req.method === 'GET' || req.method === 'HEAD';
+    if (!isGet && req.method !== 'POST') {
       sendText(res, 405, `method ${req.method} not allowed`, { ...cors, Allow: 'GET, HEAD, POST' });
       return;
     }
-    this.#onGet(req, res, url);
-  }
-
-  #onGet(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
-    const cors = this.#ctx.cors;
-    switch (url.pathname) {
-      case '/stream.mjpg':
-      case '/stream.mjpeg':
-        serveMjpeg(req, res, this.#ctx);
-        return;
-      case '/snapshot.jpg':
-      case '/snapshot.jpeg':
-        void serveSnapshot(req, res, this.#ctx, this.#opts.snapshotTimeoutMs ?? 5000);
-        return;
-      case '/stats':
-        sendJson(res, 200, this.stats(), cors);
-        return;
-      case '/metrics':
-        this.#metrics.render().then(
-          ({ contentType, body }) => {
-            res.writeHead(200, { ...cors, 'Content-Type': contentType });
-            res.end(body);
-          },
-          (err: Error) => sendText(res, 500, `metrics failed: ${err.message}`, cors),
-        );
-        return;
-      case '/':
-      case '/index.html':
-        this.#page(res, 'viewer.html', { title: 'framecast', role: 'server' });
-        return;
-      case '/dashboard':
-      case '/dashboard.html':
-        this.#page(res, 'dashboard.html', { title: 'framecast — TRANSMITIENDO', role: 'server' });
-        return;
-    }
-    sendText(res, 404, `no such endpoint: ${url.pathname}`, cors);
-  }
-
-  #page(res: http.ServerResponse, name: string, vars: Record<string, string>): void {
-    const body = webPage(name, vars);
-    res.writeHead(200, {
-      'Content-Type': 'text/html; charset=utf-8',
-      'Content-Length': body.length,
-      'Cache-Control': 'no-cache',
-      'X-Frame-Options': 'SAMEORIGIN',
-      'Content-Security-Policy':
-        "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; style-src 'self'",
-    });
-    res.end(body);
-  }
-
-  #onPost(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
-    const cors = this.#ctx.cors;
-    // A cross-site form could POST here without asking; only this page (or the allowed origin) may.
-    if (!originAllowed(req, this.#opts.allowOrigin)) {
+    if (req.method === 'POST' && !originAllowed(req, this.#opts.allowOrigin)) {
+      // A cross-site form could POST here without asking; only this page (or the allowed origin) may.
       sendText(res, 403, 'cross-origin request refused', cors);
       return;
     }
-    req.resume();
-    if (url.pathname === '/transmission/stop') {
-      const stopped = this.#opts.hub.stopTransmission();
-      this.emit('stop', peerOf(req), stopped);
-      sendJson(res, 200, { stopped }, cors);
-      return;
+    if (isGet && this.#serverGet(req, res, url)) return;
+    const { name, rest } = splitStreamPath(url.pathname);
+    const target = this.#opts.streams.get(name);
+    if (!target) {
+      // Only a client that may see every stream learns that a name is unknown.
+      if (!authorized(req, url, this.#opts.token)) return this.#refuseToken(req, res, url);
+      return noSuchStream(res, name ?? 'default', cors);
     }
-    sendText(res, 404, `no such endpoint: POST ${url.pathname}`, cors);
+    const streamHttp = this.#of(target);
+    if (!streamHttp.authorized(req, url)) return this.#refuseToken(req, res, url);
+    if (req.method === 'POST') req.resume();
+    const served = isGet ? streamHttp.get(req, res, rest) : streamHttp.post(req, res, rest);
+    if (!served)
+      sendText(res, 404, `no such endpoint: ${req.method === 'POST' ? 'POST ' : ''}${url.pathname}`, cors);
+  }
+
+  /** The server's own endpoints (the server's token); false when the path is a stream's. */
+  #serverGet(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
+    const cors = this.#shared.cors;
+    const path = url.pathname;
+    if (path !== '/stats' && path !== '/metrics' && path !== '/api/streams') return false;
+    if (!authorized(req, url, this.#opts.token)) {
+      this.#refuseToken(req, res, url);
+      return true;
+    }
+    if (path === '/stats') sendJson(res, 200, this.stats(), cors);
+    else if (path === '/api/streams') sendJson(res, 200, this.stats().streams.map(apiStream), cors);
+    else
+      this.#metrics.render().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { ...cors, 'Content-Type': contentType });
+          res.end(body);
+        },
+        (err: Error) => sendText(res, 500, `metrics failed: ${err.message}`, cors),
+      );
+    return true;
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const url = this.#url(req);
+    const url = requestUrl(req);
     const refuse = (status: number, text: string): void => {
       this.emit('refused', peerOf(req), `WebSocket: ${text}`);
       socket.end(
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
       );
     };
-    if (url.pathname !== '/ws') return refuse(404, `no WebSocket endpoint ${url.pathname}`);
-    if (!authorized(req, url, this.#opts.token)) return refuse(401, 'missing or wrong token');
+    const { name, rest } = splitStreamPath(url.pathname);
+    if (rest !== 'ws') return refuse(404, `no WebSocket endpoint ${url.pathname}`);
+    const target = this.#opts.streams.get(name);
+    if (!target) {
+      if (!authorized(req, url, this.#opts.token)) return refuse(401, 'missing or wrong token');
+      return refuse(404, `no stream named ${name ?? 'default'}`);
+    }
+    const streamHttp = this.#of(target);
+    if (!streamHttp.authorized(req, url)) return refuse(401, 'missing or wrong token');
     // Browsers let any page open a WebSocket anywhere: without a token, the origin is the only guard.
     if (!originAllowed(req, this.#opts.allowOrigin)) return refuse(403, 'cross-origin WebSocket refused');
-    this.#ws.upgrade(req, socket, head, url);
+    streamHttp.upgrade(req, socket, head, url);
   }
 
-  /** Stops accepting and closes what is left (call after the hub ended its clients). Idempotent. */
+  /** Stops accepting and closes what is left (call after the hubs ended their clients). Idempotent. */
   close(): Promise<void> {
     this.#closing ??= new Promise((resolve) => {
-      this.#sampler.close();
+      for (const h of this.#perStream.values()) h.close();
       this.#metrics.close();
-      this.#ws.close();
       if (!this.#server.listening) return resolve();
       this.#server.close(() => resolve());
       this.#server.closeIdleConnections();
@@ -274,6 +294,18 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     });
     return this.#closing;
   }
+}
+
+/** What GET /api/streams says of a stream. */
+function apiStream(s: StatsReport & { name: string }): Record<string, unknown> {
+  return {
+    name: s.name,
+    source: s.source.name,
+    state: s.source.state,
+    clients: s.clients.length,
+    fpsIn: s.source.fpsIn,
+    fpsOut: s.source.fpsOut,
+  };
 }
 
 function peerOfSocket(socket: Socket): string {

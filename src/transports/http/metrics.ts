@@ -6,41 +6,51 @@ import type { StatsSampler } from './stats.js';
 
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 
+/** A stream as the metrics see it. */
+export interface MetricsStream {
+  name: string;
+  hub: Hub;
+  sampler: StatsSampler;
+}
+
+interface Watched extends MetricsStream {
+  off: () => void;
+}
+
 /**
- * Prometheus metrics of one server, in a registry of its own (several servers may share a process).
- * Counters of sent/dropped frames are read from the clients' own counters at scrape time, so the
- * delivery path pays nothing for them; latency is sampled once per frame a client actually sent.
+ * Prometheus metrics of one server, in a registry of its own (several servers may share a process);
+ * every series carries a `stream` label. Counters of sent/dropped frames are read from the clients'
+ * own counters at scrape time, so the delivery path pays nothing for them; latency is sampled once
+ * per frame a client actually sent.
  */
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly #hub: Hub;
-  readonly #encoded: Counter;
-  readonly #encodeSeconds: Histogram;
-  readonly #latency: Histogram<'protocol'>;
+  readonly #streams = new Map<string, Watched>();
+  readonly #encoded: Counter<'stream'>;
+  readonly #encodeSeconds: Histogram<'stream'>;
+  readonly #latency: Histogram<'protocol' | 'stream'>;
   readonly #lastSent = new Map<number, number>();
-  readonly #onFrame = (f: Frame): void => this.#frame(f);
-  readonly #onLeft = (s: SubscriberStats): void => {
-    this.#lastSent.delete(s.id);
-  };
 
-  constructor(hub: Hub, sampler: StatsSampler) {
-    this.#hub = hub;
+  constructor() {
     const registers = [this.registry];
+    const streams = (): Watched[] => [...this.#streams.values()];
     this.#encoded = new Counter({
       name: 'framecast_frames_encoded_total',
       help: 'Frames the source produced and the encoder turned into JPEG',
+      labelNames: ['stream'],
       registers,
     });
     this.#encodeSeconds = new Histogram({
       name: 'framecast_encode_seconds',
       help: 'Time from a decoded frame to its JPEG (queueing in the encoder pool included)',
+      labelNames: ['stream'],
       buckets: SECONDS_BUCKETS,
       registers,
     });
     this.#latency = new Histogram({
       name: 'framecast_latency_seconds',
       help: 'Capture-to-send delay of frames sent to clients, by protocol',
-      labelNames: ['protocol'],
+      labelNames: ['protocol', 'stream'],
       buckets: SECONDS_BUCKETS,
       registers,
     });
@@ -48,11 +58,13 @@ export class ServerMetrics {
       new Counter({
         name,
         help,
-        labelNames: ['protocol'],
+        labelNames: ['protocol', 'stream'],
         registers,
         collect() {
           this.reset();
-          for (const [protocol, t] of sampler.totalsByProtocol()) this.inc({ protocol }, t[key]);
+          for (const s of streams())
+            for (const [protocol, t] of s.sampler.totalsByProtocol())
+              this.inc({ protocol, stream: s.name }, t[key]);
         },
       });
     };
@@ -66,50 +78,73 @@ export class ServerMetrics {
     new Gauge({
       name: 'framecast_clients',
       help: 'Clients being served now, by protocol',
-      labelNames: ['protocol'],
+      labelNames: ['protocol', 'stream'],
       registers,
       collect() {
         this.reset();
-        for (const c of hub.clients) this.inc({ protocol: c.protocol });
+        for (const s of streams())
+          for (const c of s.hub.clients) this.inc({ protocol: c.protocol, stream: s.name });
       },
     });
-    new Gauge({
-      name: 'framecast_clients_waiting',
-      help: 'Clients waiting for a place (max-clients reached)',
-      registers,
-      collect() {
-        this.set(hub.waitingCount);
-      },
-    });
-    new Gauge({
-      name: 'framecast_transmitting',
-      help: '1 while a transmission runs, else 0',
-      registers,
-      collect() {
-        this.set(hub.transmitting ? 1 : 0);
-      },
-    });
-    new Counter({
-      name: 'framecast_transmissions_total',
-      help: 'Transmissions started (the first client starts one)',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(hub.totals.transmissions);
-      },
-    });
-    hub.on('frame', this.#onFrame);
-    hub.on('left', this.#onLeft);
+    const perStream = (name: string, help: string, value: (hub: Hub) => number, counter = false): void => {
+      const Metric = counter ? Counter : Gauge;
+      new Metric({
+        name,
+        help,
+        labelNames: ['stream'],
+        registers,
+        collect(this: Counter<'stream'> | Gauge<'stream'>) {
+          this.reset();
+          for (const s of streams()) this.inc({ stream: s.name }, value(s.hub));
+        },
+      });
+    };
+    perStream(
+      'framecast_clients_waiting',
+      'Clients waiting for a place (max-clients reached)',
+      (h) => h.waitingCount,
+    );
+    perStream('framecast_transmitting', '1 while a transmission runs, else 0', (h) =>
+      h.transmitting ? 1 : 0,
+    );
+    perStream(
+      'framecast_transmissions_total',
+      'Transmissions started (the first client starts one)',
+      (h) => h.totals.transmissions,
+      true,
+    );
   }
 
-  #frame(f: Frame): void {
-    this.#encoded.inc();
-    this.#encodeSeconds.observe(Math.max(0, f.encodedAt - f.capturedAt) / 1000);
-    for (const c of this.#hub.clients) {
-      const s = c.stats();
-      if (s.lastLatencyMs === null || s.framesSent === (this.#lastSent.get(s.id) ?? 0)) continue;
-      this.#lastSent.set(s.id, s.framesSent);
-      this.#latency.observe({ protocol: s.protocol }, Math.max(0, s.lastLatencyMs) / 1000);
+  /** Starts watching a stream's frames and clients. */
+  add(stream: MetricsStream): void {
+    this.remove(stream.name);
+    const onFrame = (f: Frame): void => this.#frame(stream, f);
+    const onLeft = (s: SubscriberStats): void => void this.#lastSent.delete(s.id);
+    stream.hub.on('frame', onFrame);
+    stream.hub.on('left', onLeft);
+    this.#streams.set(stream.name, {
+      ...stream,
+      off: () => {
+        stream.hub.off('frame', onFrame);
+        stream.hub.off('left', onLeft);
+      },
+    });
+  }
+
+  /** Stops watching a stream (its series disappear at the next scrape). */
+  remove(name: string): void {
+    this.#streams.get(name)?.off();
+    this.#streams.delete(name);
+  }
+
+  #frame(s: MetricsStream, f: Frame): void {
+    this.#encoded.inc({ stream: s.name });
+    this.#encodeSeconds.observe({ stream: s.name }, Math.max(0, f.encodedAt - f.capturedAt) / 1000);
+    for (const c of s.hub.clients) {
+      const st = c.stats();
+      if (st.lastLatencyMs === null || st.framesSent === (this.#lastSent.get(st.id) ?? 0)) continue;
+      this.#lastSent.set(st.id, st.framesSent);
+      this.#latency.observe({ protocol: st.protocol, stream: s.name }, Math.max(0, st.lastLatencyMs) / 1000);
     }
   }
 
@@ -118,9 +153,8 @@ export class ServerMetrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
-  /** Stops listening to the hub. Idempotent. */
+  /** Stops listening to every stream. Idempotent. */
   close(): void {
-    this.#hub.off('frame', this.#onFrame);
-    this.#hub.off('left', this.#onLeft);
+    for (const name of [...this.#streams.keys()]) this.remove(name);
   }
 }

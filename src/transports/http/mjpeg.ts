@@ -45,6 +45,7 @@ export function serveMjpeg(req: IncomingMessage, res: ServerResponse, ctx: HttpC
     stream: res,
     protocol: 'mjpeg',
     address,
+    streamName: ctx.streamName,
     encode: mjpegWire,
     lossless: ctx.lossless,
     onDrained: () => ctx.hub.drained(),

@@ -12,6 +12,8 @@ export const NO_CACHE: Readonly<Record<string, string>> = {
 /** What every endpoint handler gets from the HTTP server. */
 export interface HttpContext {
   hub: Hub;
+  /** The stream this context serves (for logs and stats). */
+  streamName: string;
   /** --no-pace: queue frames per client instead of replacing them. */
   lossless: boolean;
   /** CORS headers to add to every response (empty unless --allow-origin). */

@@ -52,6 +52,7 @@ export class WsEndpoint {
     const sub = new WsSubscriber(ws, {
       protocol: passive ? 'ws-monitor' : 'ws',
       address,
+      streamName: this.#ctx.streamName,
       lossless: passive ? false : this.#ctx.lossless,
       onDrained: () => hub.drained(),
       sendFirst: true,

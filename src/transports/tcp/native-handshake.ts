@@ -2,6 +2,7 @@ import type net from 'node:net';
 import { createRequire } from 'node:module';
 import { FramecastError } from '../../errors.js';
 import type { Frame } from '../../hub/frame.js';
+import type { Hub } from '../../hub/hub.js';
 import type { EndReason, Subscriber } from '../../hub/subscriber.js';
 import { ClientMessageParser, ClientProtocolError } from '../../protocol/client-parser.js';
 import {
@@ -24,16 +25,24 @@ import { tokenMatches } from '../../util/token.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
 import type { NativeHandshake } from './tcp-server.js';
 
+/** A stream as the native handshake needs it (a Stream is one). */
+export interface NativeTarget {
+  readonly name: string;
+  readonly hub: Hub;
+  /** --no-pace: queue frames instead of replacing the pending one. */
+  readonly lossless: boolean;
+  /** This stream's own token, or null. */
+  readonly readToken: string | null;
+  /** False when the hub can neither serve nor queue another client. */
+  hasRoom(): boolean;
+}
+
 /** Settings of the native handshake. */
 export interface NativeHandshakeOptions {
-  /** Required token, or null when the server is open. */
+  /** The server's token (opens every stream), or null. */
   token: string | null;
-  /** --no-pace: queue frames instead of replacing the pending one. */
-  lossless: boolean;
-  /** Called when a backlog was written out (the hub may resume a paused source). */
-  onDrained: () => void;
-  /** False when the hub can neither serve nor queue another client. */
-  hasRoom: () => boolean;
+  /** The stream a hello asks for (null: the default stream), or null when there is no such stream. */
+  resolve: (name: string | null) => NativeTarget | null;
   /** A client must complete its hello within this time (default 5000 ms). */
   helloTimeoutMs?: number;
   /** Hellos in progress at once (default 256); beyond it a new one is refused at once. */
@@ -78,15 +87,16 @@ export class NativeSubscriber extends StreamSubscriber {
   #heldSince = 0;
   #noSignal = false;
 
-  constructor(socket: net.Socket, address: string, opts: NativeHandshakeOptions, acks = false) {
+  constructor(socket: net.Socket, address: string, target: NativeTarget, acks = false) {
     super({
       stream: socket,
       protocol: 'native',
       address,
+      streamName: target.name,
       sendFirst: true,
       encode: (frame) => stampNativeFrame(nativeFrameWire(frame), nowMs()),
-      lossless: opts.lossless,
-      onDrained: opts.onDrained,
+      lossless: target.lossless,
+      onDrained: () => target.hub.drained(),
       trailer: (reason) => encodeEnd(reason, END_TEXT[reason]),
     });
     this.#socket = socket;
@@ -200,7 +210,7 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
   const maxPending = opts.maxPending ?? 256;
   let pending = 0;
   return (socket, firstBytes) =>
-    new Promise<Subscriber | null>((resolve, reject) => {
+    new Promise<{ sub: Subscriber; hub: Hub } | null>((resolve, reject) => {
       let buf = firstBytes;
       let done = false;
       // Each hello may take up to timeoutMs: bound how many slow ones can be held at once.
@@ -213,29 +223,27 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         socket.off('data', onData);
         socket.off('close', onClose);
       };
+      let version = 1;
       const refuse = (code: number, reason: string, errCode: 'ERR_AUTH' | 'ERR_PROTOCOL'): void => {
         if (done) return;
         finish();
         // Keep reading so unread input cannot turn our close into a reset that loses the ERROR.
         socket.on('data', () => {});
         const flushed = setTimeout(() => reject(new FramecastError(errCode, reason)), REFUSAL_FLUSH_MS);
-        socket.end(Buffer.concat([encodePreamble(NATIVE_VERSION), encodeError(code, reason)]), () => {
+        socket.end(Buffer.concat([encodePreamble(version), encodeError(code, reason)]), () => {
           clearTimeout(flushed);
           reject(new FramecastError(errCode, reason));
         });
       };
-      const accept = (receivedAt: number, flags: number, rest: Buffer): void => {
+      const accept = (target: NativeTarget, receivedAt: number, flags: number, rest: Buffer): void => {
         finish();
         const honoured = flags & HelloFlag.Ack;
-        const sub = new NativeSubscriber(socket, peerOf(socket), opts, honoured !== 0);
+        const sub = new NativeSubscriber(socket, peerOf(socket), target, honoured !== 0);
         socket.write(
-          Buffer.concat([
-            encodePreamble(NATIVE_VERSION),
-            encodeWelcome(receivedAt, nowMs(), SERVER_NAME, honoured),
-          ]),
+          Buffer.concat([encodePreamble(version), encodeWelcome(receivedAt, nowMs(), SERVER_NAME, honoured)]),
         );
         readClientMessages(socket, sub, rest);
-        resolve(sub);
+        resolve({ sub, hub: target.hub });
       };
       const check = (): void => {
         const receivedAt = nowMs();
@@ -246,20 +254,34 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           return;
         }
         const { hello } = r;
+        // The connection speaks the lower of the two versions (a version-1 client sees what it always did).
+        version = Math.max(1, Math.min(hello.version, NATIVE_VERSION));
+        const target = hello.version < 1 ? null : opts.resolve(hello.stream);
+        const serverToken = opts.token !== null && tokenMatches(opts.token, hello.token);
+        const streamToken =
+          target?.readToken != null && hello.token !== '' && tokenMatches(target.readToken, hello.token);
+        const tokenNeeded = opts.token !== null || target?.readToken != null;
         if (hello.version < 1) {
           refuse(
             ErrorCode.UnsupportedVersion,
             `unsupported native protocol version ${hello.version}`,
             'ERR_PROTOCOL',
           );
-        } else if (opts.token !== null && hello.token === '') {
-          refuse(ErrorCode.TokenRequired, 'this server requires a token', 'ERR_AUTH');
-        } else if (opts.token !== null && !tokenMatches(opts.token, hello.token)) {
+        } else if (!target && (opts.token === null || serverToken)) {
+          // Only a client that may see every stream learns that a name is unknown.
+          refuse(ErrorCode.UnknownStream, `no stream named ${hello.stream ?? 'default'}`, 'ERR_PROTOCOL');
+        } else if (tokenNeeded && hello.token === '') {
+          refuse(
+            ErrorCode.TokenRequired,
+            `this ${opts.token !== null ? 'server' : 'stream'} requires a token`,
+            'ERR_AUTH',
+          );
+        } else if (!target || (tokenNeeded && !serverToken && !streamToken)) {
           refuse(ErrorCode.TokenInvalid, 'wrong token', 'ERR_AUTH');
-        } else if (!opts.hasRoom()) {
+        } else if (!target.hasRoom()) {
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
-          accept(receivedAt, hello.flags, buf.subarray(r.consumed));
+          accept(target, receivedAt, hello.flags, buf.subarray(r.consumed));
         }
       };
       const onData = (chunk: Buffer): void => {

@@ -13,16 +13,35 @@ export const NATIVE_MAGIC = Buffer.from('FCST', 'latin1');
 
 /**
  * Takes over a connection whose first bytes are the native magic. Installed by the native protocol
- * module; returns the subscriber to join to the hub, or null if it refused (and closed) the socket.
+ * module; returns the subscriber and the hub of the stream it asked for, or null if it refused (and
+ * closed) the socket.
  */
-export type NativeHandshake = (socket: net.Socket, firstBytes: Buffer) => Promise<Subscriber | null>;
+export type NativeHandshake = (
+  socket: net.Socket,
+  firstBytes: Buffer,
+) => Promise<{ sub: Subscriber; hub: Hub } | null>;
+
+/** A stream as the TCP transport needs it for seed clients (a Stream is one). */
+export interface SeedTarget {
+  readonly name: string;
+  readonly hub: Hub;
+  readonly lossless: boolean;
+  /**
+   * Clients the hub can still take (served or waiting). Connections in their hello phase are refused
+   * only beyond this (and at least 64 are always let in, so a full server can still say why it refuses).
+   */
+  room(): number;
+}
 
 /** Options of the TCP transport. */
 export interface TcpServerOptions {
   host: string;
   port: number;
-  hub: Hub;
-  lossless: boolean;
+  /**
+   * The stream seed clients join (the default stream, or this legacy port's stream), asked at each
+   * connection so the stream may change while the server runs; null refuses them.
+   */
+  target: () => SeedTarget | null;
   /** How long a client may stay silent before it is taken for a seed (legacy) client. */
   helloGraceMs: number;
   /**
@@ -36,11 +55,6 @@ export interface TcpServerOptions {
   /** Refuse legacy clients (set when a token is required and --allow-legacy is not given). */
   refuseLegacy?: boolean;
   native?: NativeHandshake;
-  /**
-   * Clients the hub can still take (served or waiting). Connections in their hello phase are refused
-   * only beyond this (and at least 64 are always let in, so a full server can still say why it refuses).
-   */
-  room?: () => number;
   /** Per-address connection cap shared with the other transports (--max-clients-per-ip). */
   limiter?: IpLimiter;
   /** Serve TLS (both protocols, inside the encryption) with this certificate and key. */
@@ -121,7 +135,8 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     }
     // A crowd arriving at once (a reconnect storm) spends its hello grace here: refused only when it
     // could not be served anyway. Idle floods are bounded by this room and the per-address cap.
-    const room = Math.max(MIN_HANDSHAKES, this.#opts.room?.() ?? DEFAULT_ROOM);
+    const target = this.#opts.target();
+    const room = Math.max(MIN_HANDSHAKES, target?.room() ?? DEFAULT_ROOM);
     if (this.#handshakes >= room) {
       this.emit('refused', address, 'server full (connections in handshake fill every place)');
       socket.destroy();
@@ -130,7 +145,7 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     this.#handshakes++;
     // Start the source now: its first frame decodes during the hello grace instead of after it.
     const warm = (this.#opts.warmOnAccept ?? true) && !this.#opts.refuseLegacy;
-    const release = warm ? this.#opts.hub.warm() : noop;
+    const release = warm && target ? target.hub.warm() : noop;
     socket.once('close', release);
     let decided = false;
     const decide = (first: Buffer | null): void => {
@@ -173,17 +188,25 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
       socket.destroy();
       return;
     }
+    const target = this.#opts.target();
+    if (!target) {
+      this.emit('refused', address, 'no stream to serve');
+      socket.destroy();
+      return;
+    }
     // A seed client never writes; anything it sends later is ignored rather than buffered.
     socket.on('data', () => {});
+    const { hub } = target;
     const sub = new StreamSubscriber({
       stream: socket,
       protocol: 'legacy',
       address,
+      streamName: target.name,
       encode: legacyWire,
-      lossless: this.#opts.lossless,
-      onDrained: () => this.#opts.hub.drained(),
+      lossless: target.lossless,
+      onDrained: () => hub.drained(),
     });
-    this.#attach(socket, sub, address);
+    this.#attach(socket, sub, address, hub);
   }
 
   #startNative(socket: net.Socket, address: string, first: Buffer, release: () => void): void {
@@ -196,7 +219,7 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     }
     native(socket, first)
       .then(
-        (sub) => sub && this.#attach(socket, sub, address),
+        (r) => r && this.#attach(socket, r.sub, address, r.hub),
         (err: unknown) => {
           this.emit('refused', address, err instanceof Error ? err.message : String(err));
           socket.destroy();
@@ -205,9 +228,8 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
       .finally(release);
   }
 
-  #attach(socket: net.Socket, sub: Subscriber, address: string): void {
+  #attach(socket: net.Socket, sub: Subscriber, address: string, hub: Hub): void {
     if (socket.destroyed) return;
-    const hub = this.#opts.hub;
     socket.once('close', () => hub.leave(sub));
     if (!hub.join(sub)) {
       this.emit('refused', address, 'server full');

@@ -1,0 +1,137 @@
+import { encoderImplementation, FramePipeline } from '../encode/frame-pipeline.js';
+import { encoderPool } from '../encode/encoder-pool.js';
+import { ResilientProducer } from '../encode/resilient-producer.js';
+import { Hub } from '../hub/hub.js';
+import type { FrameProducer } from '../hub/producer.js';
+import { locateFfmpeg, type FfmpegLocation } from '../source/ffmpeg-path.js';
+import { probeSource } from '../source/probe.js';
+import { parseSource, TEST_PATTERN, type SourceSpec } from '../source/source-spec.js';
+import type { ResolvedStreamConfig } from './stream-options.js';
+
+/**
+ * One named stream: its settings, its source and its hub. Everything a transport needs to serve it
+ * is asked of the stream (its hub, whether it is lossless, its read token, whether it has room), so
+ * settings are resolved once, here, and never copied into each transport.
+ */
+export class Stream {
+  readonly name: string;
+  readonly config: ResolvedStreamConfig;
+  readonly hub: Hub;
+  /** The parsed source, or null when frames come from a program (publisher). */
+  readonly spec: SourceSpec | null;
+  /** The ffmpeg in use, or null when frames come from a program. */
+  readonly ffmpeg: FfmpegLocation | null;
+  /** What encodes this stream's JPEGs, for /stats. */
+  readonly encoderImplementation: string;
+
+  /** @internal use openStream() */
+  constructor(
+    config: ResolvedStreamConfig,
+    createProducer: () => FrameProducer,
+    source: { spec: SourceSpec | null; ffmpeg: FfmpegLocation | null; implementation: string },
+  ) {
+    this.name = config.name;
+    this.config = config;
+    this.spec = source.spec;
+    this.ffmpeg = source.ffmpeg;
+    this.encoderImplementation = source.implementation;
+    this.hub = new Hub({
+      createProducer,
+      maxClients: config.maxClients,
+      maxWaiting: config.maxWaiting,
+      lossless: !config.pace,
+      preload: config.preload,
+      // A file plays from its start for the first client, even though it started during the hello grace.
+      holdFirstFrames: !config.pace || source.spec?.finite === true,
+    });
+  }
+
+  /** --no-pace: frames are queued per client, never replaced. */
+  get lossless(): boolean {
+    return !this.config.pace;
+  }
+
+  /** This stream's own token (a viewer with it may watch this stream only), or null. */
+  get readToken(): string | null {
+    return this.config.readToken;
+  }
+
+  /** True while the hub can serve or queue another client. */
+  hasRoom(): boolean {
+    return this.hub.clientCount < this.config.maxClients || this.hub.waitingCount < this.config.maxWaiting;
+  }
+
+  /** Clients the hub can still take (served or waiting). */
+  room(): number {
+    return this.config.maxClients + this.config.maxWaiting - this.hub.clientCount - this.hub.waitingCount;
+  }
+
+  /** Ends every client and stops the source. Idempotent. */
+  close(): void {
+    this.hub.close();
+  }
+}
+
+/**
+ * Opens a stream: checks its source (a missing or non-video file fails here, before any client), and
+ * builds the producer its hub starts on demand. `producer` replaces the source (frames a program publishes).
+ */
+export async function openStream(
+  config: ResolvedStreamConfig,
+  producer?: () => FrameProducer,
+): Promise<Stream> {
+  if (producer)
+    return new Stream(config, producer, {
+      spec: null,
+      ffmpeg: null,
+      implementation: 'frames from the publisher',
+    });
+  let spec = parseSource(config.source);
+  const ffmpeg = locateFfmpeg();
+  let inputFps: number | null = spec.kind === 'test' ? TEST_PATTERN.fps : null;
+  if (spec.kind === 'file' || (spec.kind === 'url' && !spec.live)) {
+    const probe = await probeSource(ffmpeg.path, spec);
+    inputFps = probe.fps;
+    // An HTTP URL without a duration is a camera's stream: live (no pacing, which would only add
+    // lag), and its end is a lost signal, not the end of a file.
+    if (spec.kind === 'url' && probe.endless) spec = { ...spec, live: true, finite: false };
+  }
+  const source = spec;
+  let hub: Hub | null = null;
+  const pipeline = (): FrameProducer =>
+    new FramePipeline({
+      ffmpeg: ffmpeg.path,
+      spec: source,
+      width: config.width,
+      quality: config.quality,
+      encoder: config.encoder,
+      pace: config.pace,
+      loop: config.loop,
+      fps: config.fps,
+      // Encodes in flight for this stream (bounding its read-ahead); all streams share the pool.
+      concurrency: encoderPool.size,
+      inputFps,
+      audience: (): number => hub?.clientCount ?? 0,
+    });
+  let create = pipeline;
+  // Cameras and URLs come back after a failure; files and the test pattern do not.
+  if (config.retryDelayMs > 0 && (source.kind === 'device' || source.kind === 'url')) {
+    const width = config.width || 800;
+    create = () =>
+      new ResilientProducer({
+        create: pipeline,
+        retryDelayMs: config.retryDelayMs,
+        retryOnEnd: source.live,
+        fallbackWidth: width,
+        fallbackHeight: Math.round((width * 9) / 32) * 2,
+        quality: config.quality,
+      });
+  }
+  const stream = new Stream(config, create, {
+    spec: source,
+    ffmpeg,
+    implementation: encoderImplementation(config.encoder),
+  });
+  hub = stream.hub;
+  return stream;
+}

@@ -1,0 +1,175 @@
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Hub } from '../../hub/hub.js';
+import type { Subscriber } from '../../hub/subscriber.js';
+import { presentedToken } from './auth.js';
+import { tokenMatches } from '../../util/token.js';
+import { serveMjpeg } from './mjpeg.js';
+import { sendJson, sendText, peerOf, type HttpContext } from './respond.js';
+import { serveSnapshot } from './snapshot.js';
+import { StatsSampler, type EncoderSettings, type StatsReport } from './stats.js';
+import { STATIC_FILES, webFile, webPage } from './web-assets.js';
+import { WsEndpoint } from './ws.js';
+
+/** A stream as the HTTP transport needs it (a Stream is one). */
+export interface HttpStreamTarget {
+  readonly name: string;
+  readonly hub: Hub;
+  readonly lossless: boolean;
+  readonly readToken: string | null;
+  readonly encoderImplementation: string;
+  readonly config: { readonly encoder: string; readonly quality: number; readonly width: number };
+}
+
+/** Shared by every stream's endpoints: the server's settings and its log hooks. */
+export interface HttpShared {
+  token: string | null;
+  cors: Readonly<Record<string, string>>;
+  startedAt: number;
+  snapshotTimeoutMs: number;
+  onClient: (sub: Subscriber) => void;
+  onRefused: (address: string, reason: string) => void;
+  onStop: (address: string, stopped: boolean) => void;
+}
+
+/** Security headers of the pages: scripts and connections from this server only. */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; style-src 'self'",
+};
+
+/** Sends one of the web pages with its placeholders filled. */
+export function sendPage(res: http.ServerResponse, name: string, vars: Record<string, string>): void {
+  const body = webPage(name, vars);
+  res.writeHead(200, { ...PAGE_HEADERS, 'Content-Length': body.length });
+  res.end(body);
+}
+
+/** Sends a static script or stylesheet; false when `path` is none of them. */
+export function sendStatic(req: http.IncomingMessage, res: http.ServerResponse, path: string): boolean {
+  const file = STATIC_FILES[path];
+  if (!file) return false;
+  const body = webFile(file.file);
+  res.writeHead(200, {
+    'Content-Type': file.type,
+    'Content-Length': body.length,
+    'Cache-Control': 'no-cache',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+  return true;
+}
+
+/**
+ * One stream's HTTP endpoints (MJPEG, snapshot, WebSocket, its viewer and dashboard, stop) and its
+ * stats sampler. The server makes one per stream the first time it is asked for, and closes it when
+ * the stream goes away.
+ */
+export class StreamHttp {
+  readonly stream: HttpStreamTarget;
+  readonly sampler: StatsSampler;
+  readonly #ctx: HttpContext;
+  readonly #ws: WsEndpoint;
+  readonly #shared: HttpShared;
+
+  constructor(stream: HttpStreamTarget, shared: HttpShared) {
+    this.stream = stream;
+    this.#shared = shared;
+    this.#ctx = {
+      hub: stream.hub,
+      streamName: stream.name,
+      lossless: stream.lossless,
+      cors: shared.cors,
+      onClient: shared.onClient,
+      onRefused: shared.onRefused,
+    };
+    this.#ws = new WsEndpoint(this.#ctx);
+    this.sampler = new StatsSampler(stream.hub, () => this.#ws.monitors, shared.startedAt);
+  }
+
+  /**
+   * True when the request may watch this stream: nothing is required, or it presents the server's
+   * token (every stream) or this stream's readToken (this stream only).
+   */
+  authorized(req: http.IncomingMessage, url: URL): boolean {
+    const { token } = this.#shared;
+    const { readToken } = this.stream;
+    if (token === null && readToken === null) return true;
+    const given = presentedToken(req, url);
+    if (given === null) return false;
+    return (
+      (token !== null && tokenMatches(token, given)) || (readToken !== null && tokenMatches(readToken, given))
+    );
+  }
+
+  /** This stream's /stats section. */
+  report(): StatsReport {
+    const encoder: EncoderSettings = {
+      kind: this.stream.config.encoder,
+      implementation: this.stream.encoderImplementation,
+      quality: this.stream.config.quality,
+      width: this.stream.config.width,
+    };
+    return this.sampler.report(encoder);
+  }
+
+  /** Serves `rest` (the path inside the stream: `stream.mjpg`, `ws`, ``...); false when it is none. */
+  get(req: http.IncomingMessage, res: http.ServerResponse, rest: string): boolean {
+    switch (rest) {
+      case 'stream.mjpg':
+      case 'stream.mjpeg':
+        serveMjpeg(req, res, this.#ctx);
+        return true;
+      case 'snapshot.jpg':
+      case 'snapshot.jpeg':
+        void serveSnapshot(req, res, this.#ctx, this.#shared.snapshotTimeoutMs);
+        return true;
+      case '':
+      case 'index.html':
+        sendPage(res, 'viewer.html', { title: `framecast — ${this.stream.name}`, role: 'server' });
+        return true;
+      case 'dashboard':
+      case 'dashboard.html':
+        sendPage(res, 'dashboard.html', {
+          title: `framecast — TRANSMITIENDO ${this.stream.name}`,
+          role: 'server',
+        });
+        return true;
+      case 'stats':
+        sendJson(res, 200, { name: this.stream.name, ...this.report() }, this.#shared.cors);
+        return true;
+    }
+    return sendStatic(req, res, `/${rest}`);
+  }
+
+  /** POST `rest`; false when it is none. */
+  post(req: http.IncomingMessage, res: http.ServerResponse, rest: string): boolean {
+    if (rest !== 'transmission/stop') return false;
+    const stopped = this.stream.hub.stopTransmission();
+    this.#shared.onStop(peerOf(req), stopped);
+    sendJson(res, 200, { stopped }, this.#shared.cors);
+    return true;
+  }
+
+  /** Completes a WebSocket upgrade for `ws`. */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    this.#ws.upgrade(req, socket, head, url);
+  }
+
+  /** Stops sampling and closes passive viewers. Idempotent. */
+  close(): void {
+    this.sampler.close();
+    this.#ws.close();
+  }
+}
+
+/** Ends a request for a stream that does not exist. */
+export function noSuchStream(
+  res: http.ServerResponse,
+  name: string,
+  cors: Readonly<Record<string, string>>,
+): void {
+  sendText(res, 404, `no stream named ${name}`, cors);
+}
