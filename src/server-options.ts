@@ -75,6 +75,10 @@ export interface ServeOptions {
    * `default`, from `source` and the top-level values.
    */
   streams?: (StreamConfig & { name: string })[];
+  /** Token for API writes (PUT/DELETE /api/streams/NAME); without it, writes are refused (403). */
+  adminToken?: string | null;
+  /** The config file the streams came from: API changes are written back to it. */
+  configPath?: string | null;
   /** @internal replaces the native protocol handshake (tests). */
   native?: NativeHandshake;
   /** @internal refuse legacy clients. */

@@ -7,7 +7,8 @@ import type { Subscriber, SubscriberStats } from './hub/subscriber.js';
 import type { FfmpegLocation } from './source/ffmpeg-path.js';
 import type { SourceSpec } from './source/source-spec.js';
 import { TcpServer } from './transports/tcp/tcp-server.js';
-import type { FramecastError } from './errors.js';
+import { FramecastError } from './errors.js';
+import { createStreamApi } from './app/stream-api.js';
 import type { Frame } from './hub/frame.js';
 import { createNativeHandshake } from './transports/tcp/native-handshake.js';
 import { tokenProblem } from './util/token.js';
@@ -18,12 +19,10 @@ import { checkTlsCredentials } from './transports/tls-config.js';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
 import { openStream, type Stream } from './streams/stream.js';
 import { StreamRegistry } from './streams/streams.js';
-import {
-  DEFAULT_STREAM,
-  resolveStreamConfig,
-  type ResolvedStreamConfig,
-  type StreamConfig,
-} from './streams/stream-options.js';
+import { DEFAULT_STREAM, type ResolvedStreamConfig } from './streams/stream-options.js';
+import { checkStreamSet, diffStreams, planStreams, refusesSeed } from './streams/stream-plan.js';
+import type { IpLimiter as Limiter } from './transports/ip-limiter.js';
+import type { TlsCredentials } from './transports/tls-config.js';
 
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
 
@@ -46,46 +45,90 @@ export interface ServerEvents {
   'listener-error': [event: string, err: unknown];
 }
 
+/** What a server keeps to open listeners for streams added while it runs. */
+interface ServerEnv {
+  limiter: Limiter;
+  tls: TlsCredentials | null;
+  token: string | null;
+}
+
+/** What a change to the set of streams did. */
+export interface StreamsApplied {
+  added: string[];
+  restarted: string[];
+  removed: string[];
+}
+
 /**
  * A running framecast server: its streams plus the transports that serve them. Created by `serve()`.
+ * Streams can be added, changed and removed while it runs (applyStreams): viewers of the streams
+ * that do not change notice nothing.
  */
 export class FramecastServer extends SafeEmitter<ServerEvents> {
   readonly options: ResolvedServeOptions;
   readonly streams: StreamRegistry;
   readonly startedAt = Date.now();
   readonly #tcp: TcpServer;
-  readonly #http: HttpServer | null;
-  readonly #legacy: Map<string, TcpServer>;
+  readonly #env: ServerEnv;
+  #http: HttpServer | null = null;
+  readonly #legacy = new Map<string, TcpServer>();
   readonly #unwatch = new Map<Stream, () => void>();
+  /** Stream changes run one at a time (a reload and an API call may overlap). */
+  #changes: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | null = null;
 
   /** @internal use serve() */
-  constructor(
-    options: ResolvedServeOptions,
-    streams: StreamRegistry,
-    tcp: TcpServer,
-    http: HttpServer | null,
-    legacy: Map<string, TcpServer>,
-  ) {
+  constructor(options: ResolvedServeOptions, streams: StreamRegistry, tcp: TcpServer, env: ServerEnv) {
     super();
     this.options = options;
     this.streams = streams;
     this.#tcp = tcp;
-    this.#http = http;
-    this.#legacy = legacy;
+    this.#env = env;
     for (const s of streams.list()) this.#watch(s);
     streams.on('added', (s) => this.#watch(s));
     streams.on('removed', (s) => {
       this.#unwatch.get(s)?.();
       this.#unwatch.delete(s);
     });
-    for (const t of [tcp, ...legacy.values()]) {
-      t.on('client', (s) => this.emit('client', s));
-      t.on('refused', (a, r) => this.emit('refused', a, r));
-    }
-    http?.on('client', (s) => this.emit('client', s));
-    http?.on('refused', (a, r) => this.emit('refused', a, r));
-    http?.on('stop', (a, stopped) => this.emit('web-stop', a, stopped));
+    this.#forward(tcp);
+  }
+
+  #forward(t: TcpServer): void {
+    t.on('client', (s) => this.emit('client', s));
+    t.on('refused', (a, r) => this.emit('refused', a, r));
+  }
+
+  /** @internal the HTTP transport, once it listens. */
+  attachHttp(http: HttpServer): void {
+    this.#http = http;
+    http.on('client', (s) => this.emit('client', s));
+    http.on('refused', (a, r) => this.emit('refused', a, r));
+    http.on('stop', (a, stopped) => this.emit('web-stop', a, stopped));
+  }
+
+  /** @internal opens the seed-only port of a stream that has one. */
+  async openLegacy(stream: Stream): Promise<void> {
+    const port = stream.config.legacyPort;
+    if (port === null) return;
+    const name = stream.name;
+    const server = new TcpServer({
+      limiter: this.#env.limiter,
+      tls: this.#env.tls,
+      host: this.options.host,
+      port,
+      target: () => this.streams.get(name),
+      helloGraceMs: this.options.helloGraceMs,
+      legacyOnly: true,
+    });
+    await server.listen();
+    this.#legacy.set(name, server);
+    this.#forward(server);
+  }
+
+  async #closeLegacy(name: string): Promise<void> {
+    const server = this.#legacy.get(name);
+    this.#legacy.delete(name);
+    await server?.close();
   }
 
   #watch(stream: Stream): void {
@@ -146,6 +189,59 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
     return stopped;
   }
 
+  /**
+   * Makes the running streams match `next` (in order; the first existing stream stays the default):
+   * new streams are opened, removed ones end cleanly (their viewers get END), changed ones restart,
+   * and streams whose settings did not change are not touched. Every new source is checked before
+   * anything changes, so a bad one (a missing file) rejects and leaves the server as it was.
+   */
+  applyStreams(next: readonly ResolvedStreamConfig[]): Promise<StreamsApplied> {
+    const run = this.#changes.then(() => this.#apply(next));
+    this.#changes = run.catch(() => undefined);
+    return run;
+  }
+
+  async #apply(next: readonly ResolvedStreamConfig[]): Promise<StreamsApplied> {
+    if (this.#closing) throw new FramecastError('ERR_INVALID_STATE', 'the server is shutting down');
+    if (next.length === 0) throw new RangeError('streams: at least one stream is needed');
+    checkStreamSet(next, this.address().port);
+    for (const c of next)
+      if (c.legacyPort !== null && refusesSeed(c, this.#env.token, this.options.allowLegacy))
+        throw new RangeError(
+          `stream ${c.name}: legacyPort serves seed clients, which cannot present a token: set allowLegacy`,
+        );
+    const changes = diffStreams(
+      this.streams.list().map((s) => s.config),
+      next,
+    );
+    const opened = await Promise.all([...changes.add, ...changes.restart].map((c) => openStream(c)));
+    for (const name of changes.remove) {
+      this.streams.remove(name);
+      await this.#closeLegacy(name);
+    }
+    for (const stream of opened) {
+      const restart = this.streams.get(stream.name) !== null;
+      if (restart) {
+        await this.#closeLegacy(stream.name);
+        this.streams.replace(stream);
+      } else {
+        this.streams.add(stream);
+      }
+      await this.openLegacy(stream).catch((err: unknown) =>
+        this.emit(
+          'refused',
+          `:${stream.config.legacyPort}`,
+          `stream ${stream.name}: its legacy port was not opened: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
+    }
+    return {
+      added: changes.add.map((c) => c.name),
+      restarted: changes.restart.map((c) => c.name),
+      removed: changes.remove,
+    };
+  }
+
   /** Stops accepting, closes every client after its frame in flight, stops ffmpeg. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -162,49 +258,6 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
   }
 }
 
-/** The top-level stream settings, which every named stream takes unless it sets its own. */
-function streamDefaults(opts: ResolvedServeOptions): Omit<StreamConfig, 'source'> {
-  return {
-    width: opts.width,
-    quality: opts.quality,
-    encoder: opts.encoder,
-    pace: opts.pace,
-    fps: opts.fps,
-    loop: opts.loop,
-    retryDelayMs: opts.retryDelayMs,
-    maxClients: opts.maxClients,
-    maxWaiting: opts.maxWaiting,
-    preload: opts.preload,
-  };
-}
-
-/** The streams `serve()` was asked for, resolved and checked (RangeError on a bad value). */
-export function resolveStreams(opts: ResolvedServeOptions, options: ServeOptions): ResolvedStreamConfig[] {
-  const defaults = streamDefaults(opts);
-  const list = options.streams?.length
-    ? options.streams.map(({ name, ...config }) => resolveStreamConfig(name, config, defaults))
-    : [resolveStreamConfig(DEFAULT_STREAM, { source: opts.source, legacyPort: opts.legacyPort }, defaults)];
-  const names = new Set<string>();
-  const ports = new Set<number>();
-  for (const s of list) {
-    if (names.has(s.name)) throw new RangeError(`streams: ${s.name} is given twice`);
-    names.add(s.name);
-    if (s.legacyPort !== null && s.legacyPort !== 0) {
-      if (ports.has(s.legacyPort) || s.legacyPort === opts.port)
-        throw new RangeError(
-          `streams: ${s.name}'s legacyPort ${s.legacyPort} is already in use by this server`,
-        );
-      ports.add(s.legacyPort);
-    }
-  }
-  return list;
-}
-
-/** Seed clients cannot present a token: a stream that needs one refuses them unless allowLegacy. */
-function refusesSeed(stream: ResolvedStreamConfig, token: string | null, allowLegacy: boolean): boolean {
-  return (token !== null || stream.readToken !== null) && !allowLegacy;
-}
-
 /**
  * Starts a server: checks every stream's source (a missing or non-video file fails here, before
  * listening), then listens. Each source starts when its first client arrives.
@@ -216,7 +269,9 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const token = options.token ?? null;
   const problem = token === null ? null : tokenProblem(token);
   if (problem) throw new RangeError(`token: ${problem}`);
-  const configs = resolveStreams(opts, options);
+  const adminProblem = options.adminToken ? tokenProblem(options.adminToken) : null;
+  if (adminProblem) throw new RangeError(`adminToken: ${adminProblem}`);
+  const configs = planStreams(opts, options);
   for (const c of configs)
     if (c.legacyPort !== null && refusesSeed(c, token, opts.allowLegacy))
       throw new RangeError(
@@ -226,7 +281,6 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const registry = new StreamRegistry();
   const opened = await Promise.all(configs.map((c, i) => openStream(c, i === 0 ? producer : undefined)));
   for (const s of opened) registry.add(s);
-  const first = registry.default as Stream;
   const limiter = new IpLimiter(opts.maxClientsPerIp);
   const tcp = new TcpServer({
     limiter,
@@ -236,63 +290,50 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     target: () => registry.default,
     // With one stream, its source starts as a connection is accepted (ffmpeg's start overlaps the
     // hello grace); with several, a connection's stream is known only from its hello or silence.
-    warmOnAccept: registry.size === 1 && first.spec !== null,
+    warmOnAccept: () => registry.size === 1 && registry.default?.spec != null,
     helloGraceMs: opts.helloGraceMs,
-    refuseLegacy: options.refuseLegacy ?? refusesSeed(first.config, token, opts.allowLegacy),
+    refuseLegacy:
+      options.refuseLegacy ??
+      ((): boolean => {
+        const d = registry.default;
+        return d === null || refusesSeed(d.config, token, opts.allowLegacy);
+      }),
     native:
       options.native ??
       createNativeHandshake({ token, resolve: (n) => registry.get(n), helloTimeoutMs: opts.helloTimeoutMs }),
   });
-  const legacy = new Map<string, TcpServer>();
-  const closeAll = async (): Promise<void> => {
-    registry.close();
-    await Promise.all([tcp.close(), ...[...legacy.values()].map((t) => t.close())]);
-  };
-  await tcp.listen().catch(async (err: unknown) => {
+  await tcp.listen().catch((err: unknown) => {
     registry.close();
     throw err;
   });
-  for (const s of registry.list()) {
-    if (s.config.legacyPort === null) continue;
-    const name = s.name;
-    const server = new TcpServer({
-      limiter,
-      tls: tlsCreds,
-      host: opts.host,
-      port: s.config.legacyPort,
-      target: () => registry.get(name),
-      helloGraceMs: opts.helloGraceMs,
-      legacyOnly: true,
-    });
-    legacy.set(name, server);
-    await server.listen().catch(async (err: unknown) => {
-      await closeAll();
-      throw err;
-    });
-  }
-  let http: HttpServer | null = null;
-  if (opts.httpPort !== null) {
-    http = new HttpServer({
-      limiter,
-      tls: tlsCreds,
-      headersTimeoutMs: opts.httpHeadersTimeoutMs,
-      requestTimeoutMs: opts.httpRequestTimeoutMs,
-      host: opts.host,
-      port: opts.httpPort,
-      portFallback: options.httpPortFallback ?? false,
-      streams: registry,
-      token,
-      allowOrigin: opts.allowOrigin,
-      startedAt: Date.now(),
-    });
-    try {
+  const server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token });
+  try {
+    for (const s of registry.list()) await server.openLegacy(s);
+    if (opts.httpPort !== null) {
+      const http = new HttpServer({
+        limiter,
+        tls: tlsCreds,
+        headersTimeoutMs: opts.httpHeadersTimeoutMs,
+        requestTimeoutMs: opts.httpRequestTimeoutMs,
+        host: opts.host,
+        port: opts.httpPort,
+        portFallback: options.httpPortFallback ?? false,
+        streams: registry,
+        token,
+        allowOrigin: opts.allowOrigin,
+        startedAt: Date.now(),
+        api: createStreamApi(server, {
+          adminToken: options.adminToken ?? null,
+          configPath: options.configPath ?? null,
+        }),
+      });
+      server.attachHttp(http);
       await http.listen();
-    } catch (err) {
-      await Promise.all([closeAll(), http.close()]);
-      throw err;
+      http.setReady(true);
     }
+  } catch (err) {
+    await server.close();
+    throw err;
   }
-  const server = new FramecastServer(opts, registry, tcp, http, legacy);
-  http?.setReady(true);
   return server;
 }

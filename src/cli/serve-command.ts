@@ -6,7 +6,10 @@ import { nativeJpegUnavailableReason } from '../encode/native-jpeg.js';
 import { networkInterfaces } from 'node:os';
 import { formatAddress } from '../client/address.js';
 import { UsageError } from '../errors.js';
-import { serve, type FramecastServer } from '../server.js';
+import { serve, type FramecastServer, type ServeOptions } from '../server.js';
+import { loadConfig } from '../app/config-file.js';
+import type { StreamConfig } from '../streams/stream-options.js';
+import { adminTokenOption, optionsFromFile, watchConfig } from './serve-config.js';
 import type { Hub } from '../hub/hub.js';
 import { readTlsFiles, type TlsCredentials } from '../transports/tls-config.js';
 import { choiceOption, intOption, numberOption, withUsage } from './args.js';
@@ -57,6 +60,10 @@ ${SERVE_TOKEN_HELP}
                        /snapshot.jpg, /ws, /stats, /metrics (default 8080, or a free port when
                        8080 is busy; 0 picks a free port; off disables HTTP)
   --allow-origin O     let pages from origin O ('*' = any) call the HTTP endpoints (CORS; default none)
+  --config FILE        streams and settings from a YAML file (docs/CONFIG.md); options given
+                       here override it. SIGHUP or a change to the file reloads its streams
+  --admin-token T      allow PUT/DELETE /api/streams/NAME with this token (default:
+                       $FRAMECAST_ADMIN_TOKEN); with --config, changes are written to the file
   --json               log one JSON object per line
   -h, --help           show this help
 
@@ -99,6 +106,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'http-port': { type: 'string' },
         'allow-origin': { type: 'string' },
         json: { type: 'boolean' },
+        config: { type: 'string' },
+        'admin-token': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -107,6 +116,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_HELP + '\n');
     return 0;
   }
+  if (values.config !== undefined && positionals.length > 0)
+    throw new UsageError('give the streams in --config FILE or as SOURCE arguments, not both');
   const streams = streamArgs(positionals);
   const width = intOption('width', values.width, 800, 0, 16384);
   if (width !== 0 && width < 16)
@@ -142,12 +153,59 @@ export async function serveCommand(argv: string[]): Promise<number> {
     throw new UsageError(
       '--legacy-port serves seed clients, which cannot present a token: add --allow-legacy',
     );
+  const adminToken = adminTokenOption(values['admin-token']);
+  let serveOpts: ServeOptions = { ...opts, adminToken };
+  let streamFlags: Omit<StreamConfig, 'source'> = {};
+  const configPath = values.config;
+  if (configPath !== undefined) {
+    const config = loadConfig(configPath);
+    // Only what was typed on the command line overrides the file.
+    const typed = <K extends keyof typeof values>(k: K): boolean => values[k] !== undefined;
+    const given: ServeOptions = {
+      ...(typed('host') ? { host: opts.host } : {}),
+      ...(typed('port') ? { port: opts.port } : {}),
+      ...(typed('http-port') || config.server.httpPort === undefined
+        ? { httpPort: opts.httpPort, httpPortFallback: opts.httpPortFallback }
+        : {}),
+      ...(opts.token !== null && (typed('token') || config.server.token == null)
+        ? { token: opts.token }
+        : {}),
+      ...(typed('allow-legacy') ? { allowLegacy: true } : {}),
+      ...(typed('allow-origin') ? { allowOrigin: opts.allowOrigin } : {}),
+      ...(typed('max-clients-per-ip') ? { maxClientsPerIp: opts.maxClientsPerIp } : {}),
+      ...(typed('stall-timeout') ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(adminToken !== null && (typed('admin-token') || config.server.adminToken == null)
+        ? { adminToken }
+        : {}),
+    };
+    streamFlags = {
+      ...(typed('width') ? { width: opts.width } : {}),
+      ...(typed('quality') ? { quality: opts.quality } : {}),
+      ...(typed('encoder') ? { encoder: opts.encoder } : {}),
+      ...(typed('no-pace') ? { pace: false } : {}),
+      ...(typed('fps') ? { fps: opts.fps } : {}),
+      ...(typed('loop') ? { loop: true } : {}),
+      ...(typed('retry-delay') ? { retryDelayMs: opts.retryDelayMs } : {}),
+      ...(typed('max-clients') ? { maxClients: opts.maxClients } : {}),
+      ...(typed('preload') ? { preload: true } : {}),
+    };
+    serveOpts = optionsFromFile(config, given, streamFlags);
+  }
   const log = new Logger(values.json ?? false);
-  const server = await serve(opts);
+  const server = await serve(serveOpts).catch((err: unknown) => {
+    // A bad value in the file (or the streams it gives) is a usage error that names the file.
+    if (configPath !== undefined && err instanceof RangeError)
+      throw new UsageError(`${configPath}: ${err.message}`);
+    throw err;
+  });
+  const unwatch = configPath !== undefined ? watchConfig(server, configPath, streamFlags, log) : () => {};
   // Signal handlers go in before the 'listening' line: a supervisor may stop us as soon as it reads it.
   const done = runUntilSignal(server, log);
   reportStart(server, log);
-  return done;
+  const code = await done;
+  unwatch();
+  return code;
 }
 
 /** `[NAME=]SOURCE ...` as streams, in order; a name given twice, or two unnamed sources, is a usage error. */

@@ -40,7 +40,7 @@ const RETRYABLE = new Set<ErrorCode>([
   'ERR_TRUNCATED_FRAME',
 ]);
 /** Clean ends after which the server may come back: a shutdown, or a seed-framed close (which cannot say). */
-const RETRY_ENDS = new Set(['shutdown', 'closed']);
+const RETRY_ENDS = new Set(['shutdown', 'closed', 'removed']);
 
 /**
  * A client session over one or more connections: with `reconnect`, a lost server is retried with

@@ -8,7 +8,7 @@ import type { EndReason, Subscriber, SubscriberStats } from './subscriber.js';
 const MAX_HELD = 64;
 
 /** How and why a transmission ended. */
-export type TransmissionEnd = 'eof' | 'stopped' | 'idle' | 'source-error' | 'shutdown';
+export type TransmissionEnd = 'eof' | 'stopped' | 'idle' | 'source-error' | 'shutdown' | 'removed';
 
 /** Hub settings. */
 export interface HubOptions {
@@ -200,13 +200,16 @@ export class Hub extends SafeEmitter<HubEvents> {
     return true;
   }
 
-  /** Ends everything: clients (served and waiting) are closed, the source stops. Idempotent. */
-  close(): void {
+  /**
+   * Ends everything: clients (served and waiting) are closed, the source stops. `removed`: the stream
+   * itself went away (or restarts with new settings) while the server goes on. Idempotent.
+   */
+  close(reason: 'shutdown' | 'removed' = 'shutdown'): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    for (const sub of this.#waiting.splice(0)) sub.end('shutdown');
-    this.#endTransmission('shutdown', null);
+    for (const sub of this.#waiting.splice(0)) sub.end(reason);
+    this.#endTransmission(reason, null);
   }
 
   #admit(sub: Subscriber): void {
@@ -310,7 +313,8 @@ export class Hub extends SafeEmitter<HubEvents> {
       sub.end(endReason);
     }
     if (producer || served.length > 0) this.emit('transmission-end', reason, err);
-    if (reason !== 'shutdown') this.#admitNext();
-    if (reason !== 'shutdown') this.#keepWarm(reason === 'source-error' ? 1000 : 0);
+    if (this.#closed) return;
+    this.#admitNext();
+    this.#keepWarm(reason === 'source-error' ? 1000 : 0);
   }
 }

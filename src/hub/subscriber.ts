@@ -2,7 +2,7 @@ import type { Frame } from './frame.js';
 import type { SourceStatus } from './producer.js';
 
 /** Why a client's stream ended. */
-export type EndReason = 'eof' | 'stopped' | 'source-error' | 'shutdown' | 'kicked';
+export type EndReason = 'eof' | 'stopped' | 'source-error' | 'shutdown' | 'kicked' | 'removed';
 
 /** Counters every subscriber keeps, for status lines, /stats and /metrics. */
 export interface SubscriberStats {

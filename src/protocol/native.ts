@@ -77,7 +77,7 @@ export const ErrorCode = {
 export const StatusCode = { Waiting: 1, NoSignal: 2, SignalRestored: 3 } as const;
 
 /** END reasons: why the stream ended cleanly. */
-export const EndCode = { eof: 1, stopped: 2, 'source-error': 3, shutdown: 4, kicked: 5 } as const;
+export const EndCode = { eof: 1, stopped: 2, 'source-error': 3, shutdown: 4, kicked: 5, removed: 6 } as const;
 
 /** Names of END reasons. */
 export type EndReasonName = keyof typeof EndCode;

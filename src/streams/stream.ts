@@ -66,9 +66,9 @@ export class Stream {
     return this.config.maxClients + this.config.maxWaiting - this.hub.clientCount - this.hub.waitingCount;
   }
 
-  /** Ends every client and stops the source. Idempotent. */
-  close(): void {
-    this.hub.close();
+  /** Ends every client and stops the source (`removed`: the server goes on without it). Idempotent. */
+  close(reason: 'shutdown' | 'removed' = 'shutdown'): void {
+    this.hub.close(reason);
   }
 }
 

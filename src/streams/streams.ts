@@ -44,12 +44,25 @@ export class StreamRegistry extends SafeEmitter<StreamRegistryEvents> {
     this.emit('added', stream);
   }
 
+  /**
+   * Puts `stream` in place of the stream of the same name (keeping its position, so the default
+   * stream stays the default) and closes the old one (its clients get END).
+   */
+  replace(stream: Stream): void {
+    const old = this.#streams.get(stream.name);
+    if (!old) return this.add(stream);
+    this.#streams.set(stream.name, stream);
+    old.close('removed');
+    this.emit('removed', old);
+    this.emit('added', stream);
+  }
+
   /** Removes a stream and closes it (its clients get END); false when there was none. */
   remove(name: string): boolean {
     const stream = this.#streams.get(name);
     if (!stream) return false;
     this.#streams.delete(name);
-    stream.close();
+    stream.close('removed');
     this.emit('removed', stream);
     return true;
   }

@@ -87,7 +87,7 @@ ERROR_CODE_NAMES: Dict[int, str] = {
 }
 
 #: END reasons (docs/PROTOCOL.md) by number.
-END_REASONS: Dict[int, str] = {1: "eof", 2: "stopped", 3: "source-error", 4: "shutdown", 5: "kicked"}
+END_REASONS: Dict[int, str] = {1: "eof", 2: "stopped", 3: "source-error", 4: "shutdown", 5: "kicked", 6: "removed"}
 
 #: STATUS codes by number.
 STATUS_CODES: Dict[int, str] = {1: "waiting", 2: "no-signal", 3: "signal-restored"}

@@ -11,6 +11,8 @@ import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
 import type { StatsReport } from './stats.js';
+import type { StreamApi } from '../../app/stream-api.js';
+import { serveStreamApi } from './api.js';
 import {
   noSuchStream,
   sendStatic,
@@ -24,7 +26,7 @@ export interface HttpStreams {
   /** The stream called `name`; null gives the default stream. */
   get(name: string | null): HttpStreamTarget | null;
   list(): HttpStreamTarget[];
-  on(event: 'removed', listener: (s: HttpStreamTarget) => void): unknown;
+  on(event: 'added' | 'removed', listener: (s: HttpStreamTarget) => void): unknown;
 }
 
 /** Options of the HTTP transport. */
@@ -49,6 +51,8 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   /** Serve HTTPS (and WSS) with this certificate and key. */
   tls?: TlsCredentials | null;
+  /** PUT/DELETE /api/streams/NAME (and GET of one stream); null: not offered. */
+  api?: StreamApi | null;
 }
 
 /** Events of the HTTP transport. */
@@ -98,6 +102,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       onStop: (a, stopped) => this.emit('stop', a, stopped),
     };
     for (const s of opts.streams.list()) this.#of(s);
+    opts.streams.on('added', (s) => this.#of(s));
     opts.streams.on('removed', (s) => {
       this.#perStream.get(s)?.close();
       this.#perStream.delete(s);
@@ -205,6 +210,17 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     if (url.pathname === '/readyz') {
       const ready = this.#ready && this.#closing === null;
       sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' }, cors);
+      return;
+    }
+    if (url.pathname.startsWith('/api/streams/')) {
+      const name = url.pathname.slice('/api/streams/'.length).replace(/\/$/, '');
+      void serveStreamApi(req, res, url, name, {
+        api: this.#opts.api ?? null,
+        token: this.#opts.token,
+        allowOrigin: this.#opts.allowOrigin,
+        cors,
+        onRefused: (a, r) => this.emit('refused', a, r),
+      });
       return;
     }
     // The pages' scripts and styles hold no data, and <script src> cannot carry the page's token.

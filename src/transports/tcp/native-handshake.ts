@@ -67,6 +67,7 @@ const END_TEXT: Record<EndReason, string> = {
   'source-error': 'the source failed',
   shutdown: 'the server is shutting down',
   kicked: 'disconnected by the server',
+  removed: 'the stream was removed or changed on the server',
 };
 
 /**

@@ -49,11 +49,11 @@ export interface TcpServerOptions {
    * ffmpeg's start then overlaps the hello grace. Off for frames a program publishes, whose 'start'
    * means that someone watches.
    */
-  warmOnAccept?: boolean;
+  warmOnAccept?: boolean | (() => boolean);
   /** A port for seed clients only: every connection gets the seed framing at once, with no hello grace. */
   legacyOnly?: boolean;
   /** Refuse legacy clients (set when a token is required and --allow-legacy is not given). */
-  refuseLegacy?: boolean;
+  refuseLegacy?: boolean | (() => boolean);
   native?: NativeHandshake;
   /** Per-address connection cap shared with the other transports (--max-clients-per-ip). */
   limiter?: IpLimiter;
@@ -144,7 +144,8 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     }
     this.#handshakes++;
     // Start the source now: its first frame decodes during the hello grace instead of after it.
-    const warm = (this.#opts.warmOnAccept ?? true) && !this.#opts.refuseLegacy;
+    const w = this.#opts.warmOnAccept ?? true;
+    const warm = (typeof w === 'function' ? w() : w) && !this.#refusesLegacy();
     const release = warm && target ? target.hub.warm() : noop;
     socket.once('close', release);
     let decided = false;
@@ -181,9 +182,14 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     const timer = setTimeout(() => setImmediate(() => decide(null)), this.#opts.helloGraceMs);
   }
 
+  #refusesLegacy(): boolean {
+    const r = this.#opts.refuseLegacy ?? false;
+    return typeof r === 'function' ? r() : r;
+  }
+
   #startLegacy(socket: net.Socket, address: string): void {
     if (socket.destroyed) return;
-    if (this.#opts.refuseLegacy) {
+    if (this.#refusesLegacy()) {
       this.emit('refused', address, 'legacy client refused: a token is required');
       socket.destroy();
       return;

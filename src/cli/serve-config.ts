@@ -1,0 +1,127 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { loadConfig, type LoadedConfig } from '../app/config-file.js';
+import { UsageError } from '../errors.js';
+import type { FramecastServer, ServeOptions } from '../server.js';
+import {
+  resolveStreamConfig,
+  type ResolvedStreamConfig,
+  type StreamConfig,
+} from '../streams/stream-options.js';
+import { readTlsFiles } from '../transports/tls-config.js';
+import { tokenProblem } from '../util/token.js';
+import type { Logger } from './output.js';
+
+/** The env variable that gives the admin token (as FRAMECAST_TOKEN gives the server's). */
+export const ADMIN_TOKEN_ENV = 'FRAMECAST_ADMIN_TOKEN';
+
+/** --admin-token, else FRAMECAST_ADMIN_TOKEN, checked like --token. */
+export function adminTokenOption(value: string | undefined): string | null {
+  const t = value ?? (process.env[ADMIN_TOKEN_ENV] || null);
+  const problem = t === null ? null : tokenProblem(t);
+  if (problem) throw new UsageError(`--admin-token: ${problem}`);
+  return t;
+}
+
+/** The config file's streams, with the stream flags given on the command line over its streamDefaults. */
+export function fileStreams(
+  config: LoadedConfig,
+  flags: Omit<StreamConfig, 'source'>,
+): ResolvedStreamConfig[] {
+  const defaults = { ...config.streamDefaults, ...flags };
+  return config.streams.map((s) => resolveStreamConfig(s.name, config.raw.streams[s.name] ?? s, defaults));
+}
+
+/**
+ * serve()'s options from a config file and the command line: a flag given on the command line wins
+ * over the file (`given` holds only those), the file wins over the defaults.
+ */
+export function optionsFromFile(
+  config: LoadedConfig,
+  given: ServeOptions,
+  streamFlags: Omit<StreamConfig, 'source'>,
+): ServeOptions {
+  const f = config.server;
+  const fromFile: ServeOptions = {
+    ...(f.host !== undefined ? { host: f.host } : {}),
+    ...(f.port !== undefined ? { port: f.port } : {}),
+    ...(f.httpPort !== undefined ? { httpPort: f.httpPort } : {}),
+    ...(f.token !== undefined ? { token: f.token } : {}),
+    ...(f.adminToken !== undefined ? { adminToken: f.adminToken } : {}),
+    ...(f.allowLegacy !== undefined ? { allowLegacy: f.allowLegacy } : {}),
+    ...(f.allowOrigin !== undefined ? { allowOrigin: f.allowOrigin } : {}),
+    ...(f.maxClientsPerIp !== undefined ? { maxClientsPerIp: f.maxClientsPerIp } : {}),
+    ...(f.stallTimeoutMs !== undefined ? { stallTimeoutMs: f.stallTimeoutMs } : {}),
+    ...(f.tls ? { tls: readTlsFiles(f.tls.certPath, f.tls.keyPath) } : {}),
+  };
+  const streams = fileStreams(config, streamFlags).map(({ name, ...rest }) => ({ name, ...rest }));
+  return { ...fromFile, ...given, streams, configPath: config.path };
+}
+
+/**
+ * Reloads the config file on SIGHUP and when the file changes (its directory is watched: an editor or
+ * our own API saves by renaming a new file over it). Streams are applied as the file now says;
+ * a file that does not load is refused with one log line and the running streams stay.
+ */
+export function watchConfig(
+  server: FramecastServer,
+  path: string,
+  streamFlags: Omit<StreamConfig, 'source'>,
+  log: Logger,
+): () => void {
+  let timer: NodeJS.Timeout | null = null;
+  const reload = (why: string): void => {
+    let config: LoadedConfig;
+    try {
+      config = loadConfig(path);
+    } catch (err) {
+      log.event(
+        'reload-refused',
+        `reload refused (${why}): ${(err as Error).message}; the running config stays`,
+        {
+          reason: why,
+          error: (err as Error).message,
+        },
+      );
+      return;
+    }
+    server.applyStreams(fileStreams(config, streamFlags)).then(
+      (r) => {
+        if (r.added.length + r.restarted.length + r.removed.length === 0) return;
+        log.event(
+          'reload',
+          `config reloaded (${why}): added ${r.added.join(', ') || 'none'}; restarted ${r.restarted.join(', ') || 'none'}; removed ${r.removed.join(', ') || 'none'}`,
+          { reason: why, ...r },
+        );
+      },
+      (err: unknown) =>
+        log.event(
+          'reload-refused',
+          `reload refused (${why}): ${(err as Error).message}; the running config stays`,
+          {
+            reason: why,
+            error: (err as Error).message,
+          },
+        ),
+    );
+  };
+  const onHup = (): void => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  let watcher: FSWatcher | null = null;
+  try {
+    watcher = watch(dirname(path), (_event, file) => {
+      if (file !== null && file !== basename(path)) return;
+      if (timer) clearTimeout(timer);
+      // Editors write in several steps: wait for the file to settle.
+      timer = setTimeout(() => reload('file changed'), 250);
+    });
+    watcher.on('error', () => watcher?.close());
+  } catch {
+    /* no file watching on this system: SIGHUP still reloads */
+  }
+  return () => {
+    process.off('SIGHUP', onHup);
+    watcher?.close();
+    if (timer) clearTimeout(timer);
+  };
+}

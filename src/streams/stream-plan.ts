@@ -1,0 +1,89 @@
+import type { ResolvedServeOptions, ServeOptions } from '../server-options.js';
+import {
+  DEFAULT_STREAM,
+  resolveStreamConfig,
+  type ResolvedStreamConfig,
+  type StreamConfig,
+} from './stream-options.js';
+
+/** The top-level stream settings, which every named stream takes unless it sets its own. */
+export function streamDefaults(opts: ResolvedServeOptions): Omit<StreamConfig, 'source'> {
+  return {
+    width: opts.width,
+    quality: opts.quality,
+    encoder: opts.encoder,
+    pace: opts.pace,
+    fps: opts.fps,
+    loop: opts.loop,
+    retryDelayMs: opts.retryDelayMs,
+    maxClients: opts.maxClients,
+    maxWaiting: opts.maxWaiting,
+    preload: opts.preload,
+  };
+}
+
+/** The streams `serve()` was asked for, resolved (a StreamConfigError names a bad value). */
+export function planStreams(opts: ResolvedServeOptions, options: ServeOptions): ResolvedStreamConfig[] {
+  const defaults = streamDefaults(opts);
+  const list = options.streams?.length
+    ? options.streams.map(({ name, ...config }) => resolveStreamConfig(name, config, defaults))
+    : [resolveStreamConfig(DEFAULT_STREAM, { source: opts.source, legacyPort: opts.legacyPort }, defaults)];
+  checkStreamSet(list, opts.port);
+  return list;
+}
+
+/** Names given once, legacy ports not shared with each other or the main port (RangeError). */
+export function checkStreamSet(list: readonly ResolvedStreamConfig[], mainPort: number): void {
+  const names = new Set<string>();
+  const ports = new Set<number>();
+  for (const s of list) {
+    if (names.has(s.name)) throw new RangeError(`streams: ${s.name} is given twice`);
+    names.add(s.name);
+    if (s.legacyPort !== null && s.legacyPort !== 0) {
+      if (ports.has(s.legacyPort) || s.legacyPort === mainPort)
+        throw new RangeError(
+          `streams: ${s.name}'s legacyPort ${s.legacyPort} is already in use by this server`,
+        );
+      ports.add(s.legacyPort);
+    }
+  }
+}
+
+/** Seed clients cannot present a token: a stream that needs one refuses them unless allowLegacy. */
+export function refusesSeed(
+  stream: ResolvedStreamConfig,
+  token: string | null,
+  allowLegacy: boolean,
+): boolean {
+  return (token !== null || stream.readToken !== null) && !allowLegacy;
+}
+
+/** True when two resolved configs would run the same stream (then it is left alone on a reload). */
+export function sameStream(a: ResolvedStreamConfig, b: ResolvedStreamConfig): boolean {
+  // resolveStreamConfig builds every config with the same keys in the same order.
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** What a new list of streams changes: streams to add, to restart (changed) and to remove. */
+export interface StreamChanges {
+  add: ResolvedStreamConfig[];
+  restart: ResolvedStreamConfig[];
+  remove: string[];
+}
+
+/** Compares the running streams' configs with a new list. */
+export function diffStreams(
+  running: readonly ResolvedStreamConfig[],
+  next: readonly ResolvedStreamConfig[],
+): StreamChanges {
+  const now = new Map(running.map((c) => [c.name, c]));
+  const wanted = new Set(next.map((c) => c.name));
+  return {
+    add: next.filter((c) => !now.has(c.name)),
+    restart: next.filter((c) => {
+      const cur = now.get(c.name);
+      return cur !== undefined && !sameStream(cur, c);
+    }),
+    remove: running.filter((c) => !wanted.has(c.name)).map((c) => c.name),
+  };
+}

@@ -1,0 +1,100 @@
+import type http from 'node:http';
+import type { StreamApi } from '../../app/stream-api.js';
+import { authorized, originAllowed, presentedToken } from './auth.js';
+import { sendJson, sendText } from './respond.js';
+
+/** Largest JSON body a PUT may carry: a stream's settings are a few hundred bytes. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads a request body up to `max` bytes; null when it is larger (the request is then cut). */
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        resolve(null);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', () => resolve(null));
+  });
+}
+
+/** The settings of the HTTP API. */
+export interface ApiContext {
+  api: StreamApi | null;
+  /** The server's token: reading the API takes it. */
+  token: string | null;
+  allowOrigin: string | null;
+  cors: Readonly<Record<string, string>>;
+  onRefused: (address: string, reason: string) => void;
+}
+
+/**
+ * /api/streams/NAME: GET (the server's token), PUT and DELETE (the admin token). A write that the
+ * server refuses (a bad value, a missing file) is 400 with the one-line reason; nothing changed then.
+ */
+export async function serveStreamApi(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  name: string,
+  ctx: ApiContext,
+): Promise<void> {
+  const { api, cors } = ctx;
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    if (!authorized(req, url, ctx.token)) return sendText(res, 401, 'a token is required', cors);
+    const d = api?.describe(name) ?? null;
+    return d ? sendJson(res, 200, d, cors) : sendText(res, 404, `no stream named ${name}`, cors);
+  }
+  if (req.method !== 'PUT' && req.method !== 'DELETE') {
+    return sendText(res, 405, `method ${req.method} not allowed`, { ...cors, Allow: 'GET, PUT, DELETE' });
+  }
+  if (!api?.writable) {
+    return sendText(
+      res,
+      403,
+      'API writes are disabled: start the server with --admin-token (or FRAMECAST_ADMIN_TOKEN) to allow them',
+      cors,
+    );
+  }
+  if (!api.isAdmin(presentedToken(req, url))) {
+    ctx.onRefused(
+      `${req.socket.remoteAddress}`,
+      `API ${req.method} ${url.pathname}: missing or wrong admin token`,
+    );
+    return sendText(res, 401, 'the admin token is required: Authorization: Bearer ADMIN_TOKEN', {
+      ...cors,
+      'WWW-Authenticate': 'Bearer realm="framecast-admin"',
+    });
+  }
+  if (!originAllowed(req, ctx.allowOrigin)) return sendText(res, 403, 'cross-origin request refused', cors);
+  try {
+    if (req.method === 'DELETE') {
+      req.resume();
+      const removed = await api.remove(name);
+      return removed
+        ? sendJson(res, 200, { removed: name }, cors)
+        : sendText(res, 404, `no stream named ${name}`, cors);
+    }
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (body === null) return sendText(res, 413, `the body is over ${MAX_BODY_BYTES} bytes`, cors);
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      return sendText(res, 400, `the body is not JSON: ${(err as Error).message}`, cors);
+    }
+    const { created, stream } = await api.put(name, value);
+    return sendJson(res, created ? 201 : 200, stream, cors);
+  } catch (err) {
+    // Every refusal is an error with a message for the user (a range, a file, a source).
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return sendText(res, 400, message ?? 'refused', cors);
+  }
+}
