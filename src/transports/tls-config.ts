@@ -60,15 +60,22 @@ export function createListener(
     });
     return server;
   }
-  const server = tls.createServer(
-    { cert: creds.cert, key: creds.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, minVersion: 'TLSv1.2' },
-    (s) => {
-      s.setNoDelay(true);
-      onSocket(s);
-    },
-  );
+  const server = tls.createServer(tlsServerOptions(creds), (s) => {
+    s.setNoDelay(true);
+    onSocket(s);
+  });
   server.on('connection', onRaw);
   // A failed handshake (wrong protocol, a plain client, a scanner) is the peer's problem, not ours.
   server.on('tlsClientError', (_err, s) => s.destroy());
   return server;
+}
+
+/** The TLS settings every listener of ours uses: the credentials, a handshake deadline, TLS 1.2+. */
+export function tlsServerOptions(creds: TlsCredentials): tls.TlsOptions {
+  return {
+    cert: creds.cert,
+    key: creds.key,
+    handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+    minVersion: 'TLSv1.2',
+  };
 }

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { StreamApi } from '../../app/stream-api.js';
 import { authorized, originAllowed, presentedToken } from './auth.js';
 import { sendJson, sendText } from './respond.js';
+import type { StatsReport } from './stats.js';
 
 /** Largest JSON body a PUT may carry: a stream's settings are a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -97,4 +98,16 @@ export async function serveStreamApi(
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
     return sendText(res, 400, message ?? 'refused', cors);
   }
+}
+
+/** What GET /api/streams says of a stream. */
+export function apiStream(s: StatsReport & { name: string }): Record<string, unknown> {
+  return {
+    name: s.name,
+    source: s.source.name,
+    state: s.source.state,
+    clients: s.clients.length,
+    fpsIn: s.source.fpsIn,
+    fpsOut: s.source.fpsOut,
+  };
 }

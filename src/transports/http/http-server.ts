@@ -1,18 +1,18 @@
 import { SafeEmitter } from '../../util/safe-emitter.js';
 import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { authorized, corsHeaders, originAllowed } from './auth.js';
 import type { IpLimiter } from '../ip-limiter.js';
-import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsCredentials } from '../tls-config.js';
+import type { TlsCredentials } from '../tls-config.js';
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
 import type { StatsReport } from './stats.js';
 import type { StreamApi } from '../../app/stream-api.js';
-import { serveStreamApi } from './api.js';
+import { apiStream, serveStreamApi } from './api.js';
+import { createHttpListener, peerOfSocket } from './http-listener.js';
 import {
   noSuchStream,
   sendStatic,
@@ -108,39 +108,20 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       this.#perStream.delete(s);
       this.#metrics.remove(s.name);
     });
-    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
-    const serverOptions: http.ServerOptions = {
-      noDelay: true,
-      headersTimeout,
-      requestTimeout: Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000),
-      // Node checks those timeouts only this often (30 s by default): a slow client would outlive them.
-      connectionsCheckingInterval: Math.min(1000, headersTimeout),
-    };
-    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void =>
-      this.#onRequest(req, res);
-    this.#server = opts.tls
-      ? (https.createServer(
-          {
-            ...serverOptions,
-            cert: opts.tls.cert,
-            key: opts.tls.key,
-            handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
-            minVersion: 'TLSv1.2',
-          },
-          onRequest,
-        ) as unknown as http.Server)
-      : http.createServer(serverOptions, onRequest);
-    if (opts.tls) this.#server.on('tlsClientError', (_err: Error, s: Socket) => s.destroy());
-    this.#server.on('connection', (socket: Socket) => {
-      if (opts.limiter && !opts.limiter.admit(socket)) {
-        this.emit(
-          'refused',
-          peerOfSocket(socket),
-          'too many connections from this address (--max-clients-per-ip)',
-        );
-        socket.destroy();
-      }
-    });
+    this.#server = createHttpListener(
+      opts,
+      (req, res) => this.#onRequest(req, res),
+      (socket) => {
+        if (opts.limiter && !opts.limiter.admit(socket)) {
+          this.emit(
+            'refused',
+            peerOfSocket(socket),
+            'too many connections from this address (--max-clients-per-ip)',
+          );
+          socket.destroy();
+        }
+      },
+    );
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     this.#server.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -310,21 +291,4 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     });
     return this.#closing;
   }
-}
-
-/** What GET /api/streams says of a stream. */
-function apiStream(s: StatsReport & { name: string }): Record<string, unknown> {
-  return {
-    name: s.name,
-    source: s.source.name,
-    state: s.source.state,
-    clients: s.clients.length,
-    fpsIn: s.source.fpsIn,
-    fpsOut: s.source.fpsOut,
-  };
-}
-
-function peerOfSocket(socket: Socket): string {
-  const a = socket.remoteAddress ?? '?';
-  return a.includes(':') ? `[${a}]:${socket.remotePort}` : `${a}:${socket.remotePort}`;
 }

@@ -1,0 +1,45 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { tlsServerOptions, type TlsCredentials } from '../tls-config.js';
+
+/** The listener settings createHttpListener needs. */
+export interface HttpListenerOptions {
+  tls?: TlsCredentials | null;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/**
+ * The http or https listener with our timeouts: headers within `headersTimeoutMs` (slowloris guard),
+ * the whole request within `requestTimeoutMs`; `onConnection` sees each TCP connection first.
+ */
+export function createHttpListener(
+  opts: HttpListenerOptions,
+  onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  onConnection: (socket: Socket) => void,
+): http.Server {
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const serverOptions: http.ServerOptions = {
+    noDelay: true,
+    headersTimeout,
+    requestTimeout: Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000),
+    // Node checks those timeouts only this often (30 s by default): a slow client would outlive them.
+    connectionsCheckingInterval: Math.min(1000, headersTimeout),
+  };
+  const server = opts.tls
+    ? (https.createServer(
+        { ...serverOptions, ...tlsServerOptions(opts.tls) },
+        onRequest,
+      ) as unknown as http.Server)
+    : http.createServer(serverOptions, onRequest);
+  if (opts.tls) server.on('tlsClientError', (_err: Error, s: Socket) => s.destroy());
+  server.on('connection', onConnection);
+  return server;
+}
+
+/** The peer of a raw connection as `ip:port` (`[v6]:port`). */
+export function peerOfSocket(socket: Socket): string {
+  const a = socket.remoteAddress ?? '?';
+  return a.includes(':') ? `[${a}]:${socket.remotePort}` : `${a}:${socket.remotePort}`;
+}
