@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Pacer } from '../../src/source/ffmpeg-source.js';
+import { Pacer } from '../../src/source/pacer.js';
 
 describe('Pacer', () => {
   it('sends the first frame at once and each next one 1/fps later', () => {

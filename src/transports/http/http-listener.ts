@@ -38,8 +38,4 @@ export function createHttpListener(
   return server;
 }
 
-/** The peer of a raw connection as `ip:port` (`[v6]:port`). */
-export function peerOfSocket(socket: Socket): string {
-  const a = socket.remoteAddress ?? '?';
-  return a.includes(':') ? `[${a}]:${socket.remotePort}` : `${a}:${socket.remotePort}`;
-}
+export { peerAddress as peerOfSocket } from '../peer.js';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub } from '../../hub/hub.js';
+import { peerAddress } from '../peer.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 
 /** Headers that keep browsers and proxies from caching live pictures. */
@@ -39,8 +40,7 @@ export function requestUrl(req: IncomingMessage): URL {
 
 /** The peer as `ip:port` (`[v6]:port`). */
 export function peerOf(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '?';
-  return a.includes(':') ? `[${a}]:${req.socket.remotePort}` : `${a}:${req.socket.remotePort}`;
+  return peerAddress(req.socket);
 }
 
 /** Ends a request with a short plain-text message. */

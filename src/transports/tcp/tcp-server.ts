@@ -1,15 +1,17 @@
 import { SafeEmitter } from '../../util/safe-emitter.js';
+import { peerAddress } from '../peer.js';
 import net from 'node:net';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { bindServer } from '../listen.js';
+import { NATIVE_MAGIC } from '../../protocol/native.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
 import { legacyWire } from './legacy-framing.js';
 import type { IpLimiter } from '../ip-limiter.js';
 import { createListener, type TlsCredentials } from '../tls-config.js';
 
 /** First bytes a native client sends; anything else that arrives before the grace period ends is refused. */
-export const NATIVE_MAGIC = Buffer.from('FCST', 'latin1');
+export { NATIVE_MAGIC } from '../../protocol/native.js';
 
 /**
  * Takes over a connection whose first bytes are the native magic. Installed by the native protocol
@@ -74,11 +76,6 @@ const MIN_HANDSHAKES = 64;
 const DEFAULT_ROOM = 256;
 const noop = (): void => {};
 
-function peer(socket: net.Socket): string {
-  const a = socket.remoteAddress ?? '?';
-  return a.includes(':') ? `[${a}]:${socket.remotePort}` : `${a}:${socket.remotePort}`;
-}
-
 /**
  * The TCP transport on one port for both protocols: a client that says nothing within the grace
  * period gets the seed's framing; one that opens with the native magic is handed to the native handshake.
@@ -121,13 +118,13 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     raw.on('close', () => this.#sockets.delete(raw));
     raw.on('error', () => raw.destroy());
     if (this.#opts.limiter && !this.#opts.limiter.admit(raw)) {
-      this.emit('refused', peer(raw), 'too many connections from this address (--max-clients-per-ip)');
+      this.emit('refused', peerAddress(raw), 'too many connections from this address (--max-clients-per-ip)');
       raw.destroy();
     }
   }
 
   #onConnection(socket: net.Socket): void {
-    const address = peer(socket);
+    const address = peerAddress(socket);
     socket.on('error', () => socket.destroy());
     if (this.#opts.legacyOnly) {
       this.#startLegacy(socket, address);
