@@ -5,7 +5,7 @@
  *
  *   tsx bench/loadgen.ts --port P --clients N [--protocol native|legacy] [--seconds S]
  *                        [--slow K] [--slow-factor 4] [--slow-ack 1] [--fps 30] [--ramp 2000] [--probes 5]
- *                        [--native-watchers K]
+ *                        [--native-watchers K] [--stream NAME]
  *
  * --native-watchers K adds K native viewers to N viewers of --protocol legacy (mixed load): latency
  * and fractions are then those of the native viewers, which alone carry timestamps.
@@ -85,6 +85,7 @@ const { values: args } = parseArgs({
     ramp: { type: 'string', default: '2000' },
     probes: { type: 'string', default: '5' },
     'native-watchers': { type: 'string', default: '0' },
+    stream: { type: 'string' },
   },
 });
 const host = args.host as string;
@@ -99,6 +100,8 @@ const rampPerSec = Number(args.ramp);
 const windowMs = Number(args.seconds) * 1000;
 const probes = Number(args.probes);
 const nativeWatchers = Number(args['native-watchers']);
+/** A named stream to watch (native viewers only: a version-2 hello), or the server's default. */
+const streamName = args.stream ?? null;
 /** Whose latency and fractions are reported: the native watchers in a mixed load, else every viewer. */
 const measured = (v: Viewer): boolean => !v.slow && (nativeWatchers === 0 || v.native);
 if (!port || !total) throw new Error('usage: loadgen --port P --clients N');
@@ -160,7 +163,8 @@ class Viewer {
     this.socket.on('error', () => {});
     this.socket.on('close', () => (this.closed = true));
     this.#acks = this.native && slow && slowAck;
-    if (this.native) this.socket.write(encodeHello('', nowMs(), undefined, this.#acks ? HelloFlag.Ack : 0));
+    if (this.native)
+      this.socket.write(encodeHello('', nowMs(), undefined, this.#acks ? HelloFlag.Ack : 0, streamName));
   }
 
   #onRead(n: number, buf: Uint8Array): boolean {

@@ -1,5 +1,6 @@
 import type { FanoutRow } from './fanout.js';
 import type { FirstFrameRow } from './first-frame.js';
+import type { MultiStreamRow } from './multi-stream.js';
 import type { JpegRow, NativeJpegRow } from './jpeg.js';
 import type { ThroughputRow } from './throughput.js';
 
@@ -28,6 +29,8 @@ export interface BenchResults {
   } | null;
   /** Seed client's time to first frame, framecast against servidor.py; absent in older results. */
   firstFrame?: FirstFrameRow[] | null;
+  /** One stream alone and six side by side; absent in older results. */
+  streams?: { alone: MultiStreamRow; together: MultiStreamRow } | null;
 }
 
 const f0 = (x: number): string => x.toFixed(0);
@@ -282,6 +285,35 @@ export function markdown(r: BenchResults): string {
           seed ? `${f2(x.ttffMs.p50 / seed.ttffMs.p50)}x` : 'n/a',
         ]),
       ),
+    );
+  }
+  const st = r.streams;
+  if (st) {
+    out.push(
+      `\n**Streams side by side** (640x360 footage at 30 fps, served at width 640, ${st.together.viewersPerStream} native viewers per stream)\n`,
+    );
+    out.push(
+      table(
+        [
+          'streams',
+          'frames received min / median',
+          'server + ffmpeg cores',
+          'cores per stream',
+          'RSS MB',
+          'latency p99 ms (worst stream)',
+        ],
+        [st.alone, st.together].map((x) => [
+          String(x.streams),
+          `${pct(x.minFraction)} / ${pct(x.medianFraction)}${x.failed ? ` (${x.failed} failed)` : ''}`,
+          `${f2(x.serverCores)} + ${f2(x.ffmpegCores)}`,
+          f2(x.coresPerStream),
+          f0(x.rssMB),
+          x.latencyP99Ms === null ? 'n/a' : f1(x.latencyP99Ms),
+        ]),
+      ),
+    );
+    out.push(
+      `\nCPU per stream side by side: ${f2(st.together.coresPerStream / st.alone.coresPerStream)}x one stream alone.`,
     );
   }
   return out.join('\n');

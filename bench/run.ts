@@ -6,9 +6,10 @@
  *   npm run bench [-- --quick] [-- --only jpeg,throughput,fanout] [-- --seconds S] [-- --repeats N]
  *   npm run bench -- --only slow   re-runs only the slow-viewer rows and updates them in latest.*
  *   npm run bench -- --only crowd  re-runs the first-frame, burst and mixed-audience rows likewise
+ *   npm run bench -- --only streams  re-runs the streams-side-by-side rows likewise
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,8 @@ import { locateFfmpeg } from '../src/source/ffmpeg-path.js';
 import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
 import { crowdRows, fanout, slowViewers } from './fanout.js';
 import { firstFrame } from './first-frame.js';
+import { multiStream } from './multi-stream.js';
+import { MEDIA_DIR } from './lib/media.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
 import { makeSources } from './lib/media.js';
 import { fanoutSvg, markdown, type BenchResults } from './report.js';
@@ -52,13 +55,17 @@ async function main(): Promise<void> {
     },
   });
   const quick = values.quick ?? false;
-  const only = new Set((values.only ?? 'jpeg,throughput,fanout').split(','));
+  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams').split(','));
   if (only.size === 1 && only.has('slow')) {
     await refreshSlowViewers(Number(values.seconds ?? 5));
     return;
   }
   if (only.size === 1 && only.has('crowd')) {
     await refreshCrowd(Number(values.seconds ?? 5));
+    return;
+  }
+  if (only.size === 1 && only.has('streams')) {
+    await refreshStreams(Number(values.seconds ?? 10));
     return;
   }
   const seconds = Number(values.seconds ?? (quick ? 3 : 5));
@@ -100,6 +107,14 @@ async function main(): Promise<void> {
         clip: firstFrameClip(ffmpeg, dir),
         python: hasOpenCv() ? OPENCV_PYTHON : null,
         rounds: quick ? 3 : 8,
+        log,
+      });
+    }
+    if (only.has('streams')) {
+      results.streams = await multiStream({
+        clip: streamsClip(ffmpeg, dir),
+        streams: 6,
+        seconds: Math.max(seconds, 8),
         log,
       });
     }
@@ -145,6 +160,48 @@ function firstFrameClip(ffmpeg: string, dir: string): string {
   ]);
   if (r.status !== 0) throw new Error(`ffmpeg could not make ${path}`);
   return path;
+}
+
+/**
+ * 640x360 footage at 30 fps: the bottle conveyor from the sample footage when this machine has it,
+ * else a generated noisy fractal of the same size and rate.
+ */
+function streamsClip(ffmpeg: string, dir: string): string {
+  const footage = join(MEDIA_DIR, 'bottle-detection.mp4');
+  if (existsSync(footage)) return footage;
+  const path = join(dir, 'streams-360p.mp4');
+  const r = spawnSync(ffmpeg, [
+    ...['-hide_banner', '-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i'],
+    'mandelbrot=size=640x360:rate=30:start_scale=0.3,gblur=sigma=1,noise=alls=6:allf=t:all_seed=3',
+    ...['-t', '20', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'veryfast', path],
+  ]);
+  if (r.status !== 0) throw new Error(`ffmpeg could not make ${path}`);
+  return path;
+}
+
+/** `--only streams`: re-runs the streams-side-by-side rows and writes them into the latest results. */
+async function refreshStreams(seconds: number): Promise<void> {
+  const started = performance.now();
+  const log = (s: string): void =>
+    void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
+  const file = join(RESULTS, 'latest.json');
+  const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  const dir = mkdtempSync(join(tmpdir(), 'framecast-bench-'));
+  try {
+    results.streams = await multiStream({
+      clip: streamsClip(locateFfmpeg().path, dir),
+      streams: 6,
+      seconds,
+      log,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  const md = markdown(results);
+  writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
+  process.stdout.write(md + '\n');
+  log(`updated the streams rows of ${file}`);
 }
 
 /** `--only crowd`: re-runs the first-frame, burst and mixed rows and writes them into the latest results. */
