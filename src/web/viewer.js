@@ -11,8 +11,8 @@ export function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-function wsUrl(passive) {
-  const url = new URL('ws', location.href);
+function wsUrl(passive, path = 'ws') {
+  const url = new URL(path, location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '';
   if (token) url.searchParams.set('token', token);
@@ -23,9 +23,10 @@ function wsUrl(passive) {
 /**
  * Connects a canvas to the stream. `onStats` gets {fps, latencyMs, width, height, frames} once a
  * second; `onState` gets (state, text). Passive viewers (the dashboard preview) watch without
- * starting the source and always reconnect; others stop after a clean end of transmission.
+ * starting the source and always reconnect; others stop after a clean end of transmission. `path` is
+ * the WebSocket's URL relative to the page (`streams/NAME/ws` for another stream than the page's).
  */
-export function watch(canvas, { passive = false, onStats = () => {}, onState = () => {} } = {}) {
+export function watch(canvas, { passive = false, path = 'ws', onStats = () => {}, onState = () => {} } = {}) {
   const ctx = canvas.getContext('2d');
   let ws = null;
   let retryMs = 500;
@@ -101,7 +102,7 @@ export function watch(canvas, { passive = false, onStats = () => {}, onState = (
     if (stopped) return;
     onState('connecting', 'connecting…');
     live = false;
-    ws = new WebSocket(wsUrl(passive));
+    ws = new WebSocket(wsUrl(passive, path));
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       retryMs = 500;

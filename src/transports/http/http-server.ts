@@ -15,6 +15,7 @@ import { apiStream, serveStreamApi } from './api.js';
 import { createHttpListener, peerOfSocket } from './http-listener.js';
 import {
   noSuchStream,
+  sendPage,
   sendStatic,
   StreamHttp,
   type HttpShared,
@@ -216,6 +217,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       sendText(res, 403, 'cross-origin request refused', cors);
       return;
     }
+    if (isGet && this.#sendGrid(req, res, url)) return;
     if (isGet && this.#serverGet(req, res, url)) return;
     const { name, rest } = splitStreamPath(url.pathname);
     const target = this.#opts.streams.get(name);
@@ -230,6 +232,18 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     const served = isGet ? streamHttp.get(req, res, rest) : streamHttp.post(req, res, rest);
     if (!served)
       sendText(res, 404, `no such endpoint: ${req.method === 'POST' ? 'POST ' : ''}${url.pathname}`, cors);
+  }
+
+  /**
+   * With several streams, `/` is the grid of every stream's live preview (it reads /stats, so it takes
+   * the server's token); false otherwise, and `/` is the default stream's viewer as with one stream
+   * (also for a request that holds only the default stream's readToken).
+   */
+  #sendGrid(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
+    if (url.pathname !== '/' && url.pathname !== '/index.html') return false;
+    if (this.#opts.streams.list().length < 2 || !authorized(req, url, this.#opts.token)) return false;
+    sendPage(res, 'grid.html', { title: 'framecast', role: 'server' });
+    return true;
   }
 
   /** The server's own endpoints (the server's token); false when the path is a stream's. */

@@ -11,6 +11,8 @@ export const STATIC_FILES: Readonly<Record<string, { file: string; type: string 
   '/viewer.js': { file: 'viewer.js', type: 'text/javascript; charset=utf-8' },
   '/frame-message.js': { file: 'frame-message.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+  '/grid.js': { file: 'grid.js', type: 'text/javascript; charset=utf-8' },
+  '/charts.js': { file: 'charts.js', type: 'text/javascript; charset=utf-8' },
   '/framecast.css': { file: 'framecast.css', type: 'text/css; charset=utf-8' },
 };
 
