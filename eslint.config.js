@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'bench/results/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'bench/results/', 'coverage/', '.ci-tools/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
