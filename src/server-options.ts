@@ -75,6 +75,11 @@ export interface ServeOptions {
    * `default`, from `source` and the top-level values.
    */
   streams?: (StreamConfig & { name: string })[];
+  /**
+   * Let a server bound beyond loopback run a publisher stream that has no publish token (anyone who
+   * can reach it could then feed that stream). Default false: such a server refuses to start.
+   */
+  allowAnonymousPublish?: boolean;
   /** Token for API writes (PUT/DELETE /api/streams/NAME); without it, writes are refused (403). */
   adminToken?: string | null;
   /** The config file the streams came from: API changes are written back to it. */

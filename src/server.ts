@@ -9,11 +9,34 @@ import { checkTlsCredentials } from './transports/tls-config.js';
 import { resolveServeOptions, type ServeOptions } from './server-options.js';
 import { openStream } from './streams/stream.js';
 import { StreamRegistry } from './streams/streams.js';
-import { DEFAULT_STREAM } from './streams/stream-options.js';
+import { DEFAULT_STREAM, PUBLISHER_SOURCE, type ResolvedStreamConfig } from './streams/stream-options.js';
 import { planStreams, refusesSeed } from './streams/stream-plan.js';
 
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
 export { FramecastServer, type ServerEvents, type StreamsApplied } from './app/framecast-server.js';
+
+/** Loopback addresses: only this machine can reach a server bound to them. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * A publisher stream reachable from the network needs a publish token (or the server's token), or
+ * anyone could feed it: refused at start-up unless allowAnonymousPublish says so.
+ */
+export function checkPublishTokens(
+  configs: readonly ResolvedStreamConfig[],
+  host: string,
+  token: string | null,
+  allowAnonymous: boolean,
+): void {
+  if (allowAnonymous || token !== null || isLoopback(host)) return;
+  const open = configs.find((c) => c.source === PUBLISHER_SOURCE && c.publishToken === null);
+  if (open)
+    throw new RangeError(
+      `stream ${open.name} takes publishers but has no publishToken, and the server listens on ${host}: set a publishToken (or allowAnonymousPublish)`,
+    );
+}
 
 /**
  * Starts a server: checks every stream's source (a missing or non-video file fails here, before
@@ -29,6 +52,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const adminProblem = options.adminToken ? tokenProblem(options.adminToken) : null;
   if (adminProblem) throw new RangeError(`adminToken: ${adminProblem}`);
   const configs = planStreams(opts, options);
+  checkPublishTokens(configs, opts.host, token, options.allowAnonymousPublish ?? false);
   for (const c of configs)
     if (c.legacyPort !== null && refusesSeed(c, token, opts.allowLegacy))
       throw new RangeError(

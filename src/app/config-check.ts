@@ -27,7 +27,7 @@ const SERVER_KEYS = [
 ] as const;
 const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'streamDefaults', 'streams'];
 /** Stream fields whose null means something (none, off); for the others an empty value is a mistake. */
-export const NULLABLE: ReadonlySet<string> = new Set(['fps', 'legacyPort', 'readToken']);
+export const NULLABLE: ReadonlySet<string> = new Set(['fps', 'legacyPort', 'readToken', 'publishToken']);
 const DEFAULT_PORT = 9999;
 
 type Node = ParsedNode | null;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_STREAM, splitNamedSource } from '../streams/stream-options.js';
+import { DEFAULT_STREAM, PUBLISHER_SOURCE, splitNamedSource } from '../streams/stream-options.js';
 import { encoderImplementation } from '../encode/frame-pipeline.js';
 import { nativeJpegUnavailableReason } from '../encode/native-jpeg.js';
 import { networkInterfaces } from 'node:os';
@@ -9,7 +9,7 @@ import { UsageError } from '../errors.js';
 import { serve, type FramecastServer, type ServeOptions } from '../server.js';
 import { loadConfig } from '../app/config-file.js';
 import type { StreamConfig } from '../streams/stream-options.js';
-import { adminTokenOption, optionsFromFile, watchConfig } from './serve-config.js';
+import { adminTokenOption, optionsFromFile, publishTokenOption, watchConfig } from './serve-config.js';
 import type { Hub } from '../hub/hub.js';
 import { readTlsFiles, type TlsCredentials } from '../transports/tls-config.js';
 import { choiceOption, intOption, numberOption, withUsage } from './args.js';
@@ -24,8 +24,9 @@ Streams each SOURCE to every client that connects, encoding each frame once: on 
 framing (length + base64 JPEG) or framecast's native protocol on the same port; on HTTP,
 MJPEG, snapshots, WebSocket, a viewer page and a dashboard.
 
-SOURCE    a video file, an http/rtsp URL, a webcam (/dev/video0, webcam:0, 0), or
-          'test' (moving test pattern, the default)
+SOURCE    a video file, an http/rtsp URL, a webcam (/dev/video0, webcam:0, 0),
+          'test' (moving test pattern, the default), or 'publisher': frames pushed by a
+          remote publisher (framecast publish, HTTP POST .../publish), passed through as they come
 NAME=     names the stream (letters, digits, _ . -; at most 64): clients watch it at
           HOST:PORT/NAME and http://HOST:HTTP_PORT/streams/NAME/. A source without a name is
           the stream 'default'. The first stream is the default stream: seed clients on the
@@ -45,6 +46,10 @@ Options:
   --retry-delay S      a camera or URL that fails is retried after S seconds, doubling up to
                        30 s, while clients see NO SIGNAL (0-3600, default 1; 0 = do not retry)
   --max-clients N      clients served at once, 1-100000 (default 100); others wait in turn
+  --publish-token T    the token remote publishers present to feed the first stream when its
+                       SOURCE is publisher (default: $FRAMECAST_PUBLISH_TOKEN); viewers' tokens
+                       never allow publishing
+  --allow-anonymous-publish  let a server bound beyond loopback take publishers without a token
   --legacy-port N      also serve seed clients on TCP port N (0 = any free port): the seed
                        framing only, first frame at once (no 100 ms wait for a native hello)
   --preload            keep the source running with nobody watching, so the first client gets
@@ -97,6 +102,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'max-clients': { type: 'string' },
         'max-clients-per-ip': { type: 'string' },
         'legacy-port': { type: 'string' },
+        'publish-token': { type: 'string' },
+        'allow-anonymous-publish': { type: 'boolean' },
         preload: { type: 'boolean' },
         'tls-cert': { type: 'string' },
         'stall-timeout': { type: 'string' },
@@ -154,7 +161,22 @@ export async function serveCommand(argv: string[]): Promise<number> {
       '--legacy-port serves seed clients, which cannot present a token: add --allow-legacy',
     );
   const adminToken = adminTokenOption(values['admin-token']);
-  let serveOpts: ServeOptions = { ...opts, adminToken };
+  const publishToken = publishTokenOption(values['publish-token']);
+  const firstPublisher = (single ? opts.source : streams[0]?.source) === PUBLISHER_SOURCE;
+  if (publishToken !== null && !firstPublisher)
+    throw new UsageError(
+      '--publish-token applies to a first stream whose SOURCE is publisher (e.g. cam=publisher)',
+    );
+  let serveOpts: ServeOptions = {
+    ...opts,
+    adminToken,
+    allowAnonymousPublish: values['allow-anonymous-publish'] ?? false,
+    ...(publishToken !== null
+      ? single
+        ? { streams: [{ name: DEFAULT_STREAM, source: PUBLISHER_SOURCE, legacyPort, publishToken }] }
+        : { streams: (opts.streams ?? []).map((st, i) => (i === 0 ? { ...st, publishToken } : st)) }
+      : {}),
+  };
   let streamFlags: Omit<StreamConfig, 'source'> = {};
   const configPath = values.config;
   if (configPath !== undefined) {

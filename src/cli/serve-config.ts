@@ -23,6 +23,17 @@ export function adminTokenOption(value: string | undefined): string | null {
   return t;
 }
 
+/** The env variable that gives the publish token. */
+export const PUBLISH_TOKEN_ENV = 'FRAMECAST_PUBLISH_TOKEN';
+
+/** --publish-token, else FRAMECAST_PUBLISH_TOKEN, checked like --token. */
+export function publishTokenOption(value: string | undefined): string | null {
+  const t = value ?? (process.env[PUBLISH_TOKEN_ENV] || null);
+  const problem = t === null ? null : tokenProblem(t);
+  if (problem) throw new UsageError(`--publish-token: ${problem}`);
+  return t;
+}
+
 /** The config file's streams, with the stream flags given on the command line over its streamDefaults. */
 export function fileStreams(
   config: LoadedConfig,

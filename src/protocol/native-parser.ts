@@ -37,7 +37,9 @@ export type NativeMessage =
     }
   | { type: 'status'; code: number; value: number; message: string }
   | { type: 'end'; reason: EndReasonName | 'unknown'; message: string }
-  | { type: 'error'; code: number; message: string };
+  | { type: 'error'; code: number; message: string }
+  /** To a publisher: the server took frame `seq` (and every one before) and grants `window` in flight. */
+  | { type: 'ack'; seq: number; window: number | null };
 
 const enum State {
   Preamble,
@@ -53,6 +55,7 @@ const KNOWN_MIN_HEADER: Record<number, number> = {
   [MessageType.Status]: 8,
   [MessageType.End]: 4,
   [MessageType.Error]: 4,
+  [MessageType.Ack]: 4,
 };
 
 function protocolError(message: string): FramecastError {
@@ -258,6 +261,9 @@ export class NativeParser {
         return;
       case MessageType.Error:
         onMessage({ type: 'error', code: h.readUInt16BE(0), message: text() });
+        return;
+      case MessageType.Ack:
+        onMessage({ type: 'ack', seq: h.readUInt32BE(0), window: h.length >= 6 ? h.readUInt16BE(4) : null });
         return;
     }
   }

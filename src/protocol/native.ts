@@ -42,7 +42,7 @@ export const MAX_HEADER_BYTES = 1024;
 export const MessageType = { Welcome: 1, Frame: 2, Status: 3, End: 4, Error: 5, Ack: 6 } as const;
 
 /** Hello flag bits (byte 5). The server echoes the bits it honours in the WELCOME envelope's flags. */
-export const HelloFlag = { Ack: 0x01 } as const;
+export const HelloFlag = { Ack: 0x01, Publish: 0x02 } as const;
 
 /**
  * Frames an acknowledging client may have unacknowledged (sent by the server, not yet ACKed). Two keep
@@ -71,6 +71,9 @@ export const ErrorCode = {
   Internal: 8,
   BadMessage: 9,
   UnknownStream: 10,
+  BadFrame: 11,
+  PublisherActive: 12,
+  NotPublishable: 13,
 } as const;
 
 /** STATUS codes; `value` is the waiting position for Waiting, else 0. Readers ignore unknown codes. */

@@ -4,6 +4,9 @@ import { tokenProblem } from '../util/token.js';
 /** A stream's name: what clients put after HOST:PORT/ and in /streams/NAME/. */
 export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+/** The source of a stream fed by remote publishers (push ingest) instead of ffmpeg. */
+export const PUBLISHER_SOURCE = 'publisher';
+
 /** The name of the stream a server serves when its source is given without one. */
 export const DEFAULT_STREAM = 'default';
 
@@ -29,6 +32,10 @@ export interface StreamConfig {
   legacyPort?: number | null;
   /** Lets a viewer watch this stream (and no other); the server's token opens every stream. */
   readToken?: string | null;
+  /** `source: publisher` only: the token a remote publisher presents (the server's token also works). */
+  publishToken?: string | null;
+  /** `source: publisher` only: a second publisher takes the stream over instead of being refused. */
+  overridePublisher?: boolean;
 }
 
 /** A stream's settings with every default applied and every range checked. */
@@ -47,6 +54,8 @@ export interface ResolvedStreamConfig {
   preload: boolean;
   legacyPort: number | null;
   readToken: string | null;
+  publishToken: string | null;
+  overridePublisher: boolean;
 }
 
 /** The fields of StreamConfig, for config files and the API to reject unknown ones. */
@@ -64,6 +73,8 @@ export const STREAM_FIELDS: readonly (keyof StreamConfig)[] = [
   'preload',
   'legacyPort',
   'readToken',
+  'publishToken',
+  'overridePublisher',
 ];
 
 /** A value that breaks a stream setting's range: `field` names it, `message` says what is wrong. */
@@ -128,6 +139,16 @@ export function resolveStreamConfig(
     const problem = typeof readToken === 'string' ? tokenProblem(readToken) : 'must be a string';
     if (problem) throw new StreamConfigError('readToken', problem);
   }
+  const publishToken = c.publishToken ?? null;
+  if (publishToken !== null) {
+    const problem = typeof publishToken === 'string' ? tokenProblem(publishToken) : 'must be a string';
+    if (problem) throw new StreamConfigError('publishToken', problem);
+    if (c.source !== PUBLISHER_SOURCE)
+      throw new StreamConfigError(
+        'publishToken',
+        `only a stream whose source is ${PUBLISHER_SOURCE} takes publishers`,
+      );
+  }
   const legacyPort = c.legacyPort ?? null;
   return {
     name,
@@ -144,6 +165,8 @@ export function resolveStreamConfig(
     preload: bool('preload', c.preload ?? false),
     legacyPort: legacyPort === null ? null : int('legacyPort', legacyPort, 0, 65535),
     readToken,
+    publishToken,
+    overridePublisher: bool('overridePublisher', c.overridePublisher ?? false),
   };
 }
 

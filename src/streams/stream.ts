@@ -6,7 +6,9 @@ import type { FrameProducer } from '../hub/producer.js';
 import { locateFfmpeg, type FfmpegLocation } from '../source/ffmpeg-path.js';
 import { probeSource } from '../source/probe.js';
 import { parseSource, TEST_PATTERN, type SourceSpec } from '../source/source-spec.js';
-import type { ResolvedStreamConfig } from './stream-options.js';
+import { PUBLISHER_SOURCE, type ResolvedStreamConfig } from './stream-options.js';
+import { PublisherSlot } from '../ingest/publish/publisher-slot.js';
+import { IngestProducer } from '../ingest/publish/ingest-producer.js';
 
 /**
  * One named stream: its settings, its source and its hub. Everything a transport needs to serve it
@@ -23,18 +25,26 @@ export class Stream {
   readonly ffmpeg: FfmpegLocation | null;
   /** What encodes this stream's JPEGs, for /stats. */
   readonly encoderImplementation: string;
+  /** Where a remote publisher feeds the stream (source `publisher`), else null. */
+  readonly ingest: PublisherSlot | null;
 
   /** @internal use openStream() */
   constructor(
     config: ResolvedStreamConfig,
     createProducer: () => FrameProducer,
-    source: { spec: SourceSpec | null; ffmpeg: FfmpegLocation | null; implementation: string },
+    source: {
+      spec: SourceSpec | null;
+      ffmpeg: FfmpegLocation | null;
+      implementation: string;
+      ingest?: PublisherSlot | null;
+    },
   ) {
     this.name = config.name;
     this.config = config;
     this.spec = source.spec;
     this.ffmpeg = source.ffmpeg;
     this.encoderImplementation = source.implementation;
+    this.ingest = source.ingest ?? null;
     this.hub = new Hub({
       createProducer,
       maxClients: config.maxClients,
@@ -49,6 +59,11 @@ export class Stream {
   /** --no-pace: frames are queued per client, never replaced. */
   get lossless(): boolean {
     return !this.config.pace;
+  }
+
+  /** The token a remote publisher presents, or null. */
+  get publishToken(): string | null {
+    return this.config.publishToken;
   }
 
   /** This stream's own token (a viewer with it may watch this stream only), or null. */
@@ -68,6 +83,7 @@ export class Stream {
 
   /** Ends every client and stops the source (`removed`: the server goes on without it). Idempotent. */
   close(reason: 'shutdown' | 'removed' = 'shutdown'): void {
+    this.ingest?.close();
     this.hub.close(reason);
   }
 }
@@ -86,6 +102,16 @@ export async function openStream(
       ffmpeg: null,
       implementation: 'frames from the publisher',
     });
+  if (config.source === PUBLISHER_SOURCE) {
+    // Push ingest: the JPEGs a remote publisher sends go to viewers as they came (passthrough).
+    const slot = new PublisherSlot(config.overridePublisher);
+    return new Stream(config, () => new IngestProducer(slot, config.quality), {
+      spec: null,
+      ffmpeg: null,
+      implementation: 'passthrough',
+      ingest: slot,
+    });
+  }
   let spec = parseSource(config.source);
   const ffmpeg = locateFfmpeg();
   let inputFps: number | null = spec.kind === 'test' ? TEST_PATTERN.fps : null;

@@ -46,6 +46,8 @@ function built(name: string, source: string, over: Partial<ResolvedStreamConfig>
     preload: false,
     legacyPort: null,
     readToken: null,
+    publishToken: null,
+    overridePublisher: false,
     ...over,
   };
 }

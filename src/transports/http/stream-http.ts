@@ -106,8 +106,9 @@ export class StreamHttp {
 
   /** This stream's /stats section. */
   report(): StatsReport {
+    const passthrough = this.stream.encoderImplementation === 'passthrough';
     const encoder: EncoderSettings = {
-      kind: this.stream.config.encoder,
+      kind: passthrough ? 'passthrough' : this.stream.config.encoder,
       implementation: this.stream.encoderImplementation,
       quality: this.stream.config.quality,
       width: this.stream.config.width,

@@ -17,6 +17,8 @@ import {
 import { nowMs } from '../../util/clock.js';
 import { tokenMatches } from '../../util/token.js';
 import { NativeSubscriber } from './native-subscriber.js';
+import type { PublisherSlot } from '../../ingest/publish/publisher-slot.js';
+import { servePublisher, tcpPublisherConnection } from '../../ingest/publish/tcp-publisher.js';
 
 export { NativeSubscriber } from './native-subscriber.js';
 import type { NativeHandshake } from './tcp-server.js';
@@ -31,6 +33,10 @@ export interface NativeTarget {
   readonly readToken: string | null;
   /** False when the hub can neither serve nor queue another client. */
   hasRoom(): boolean;
+  /** Where a remote publisher feeds this stream, or null when its source is not `publisher`. */
+  readonly ingest?: PublisherSlot | null;
+  /** The token publishers present (the server's token also works), or null. */
+  readonly publishToken?: string | null;
 }
 
 /** Settings of the native handshake. */
@@ -141,6 +147,17 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         version = Math.max(1, Math.min(hello.version, NATIVE_VERSION));
         const target = hello.version < 1 ? null : opts.resolve(hello.stream);
         const serverToken = opts.token !== null && tokenMatches(opts.token, hello.token);
+        if (hello.version >= 1 && hello.flags & HelloFlag.Publish) {
+          publisherHello(
+            target,
+            hello.stream,
+            hello.token,
+            serverToken,
+            receivedAt,
+            buf.subarray(r.consumed),
+          );
+          return;
+        }
         const streamToken =
           target?.readToken != null && hello.token !== '' && tokenMatches(target.readToken, hello.token);
         const tokenNeeded = opts.token !== null || target?.readToken != null;
@@ -165,6 +182,52 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
           accept(target, receivedAt, hello.flags, buf.subarray(r.consumed));
+        }
+      };
+      /** A publish hello: the stream's publishToken or the server's token; one publisher per stream. */
+      const publisherHello = (
+        target: NativeTarget | null,
+        name: string | null,
+        token: string,
+        serverToken: boolean,
+        receivedAt: number,
+        rest: Buffer,
+      ): void => {
+        const stream = name ?? 'default';
+        const needed = opts.token !== null || target?.publishToken != null;
+        const streamToken =
+          target?.publishToken != null && token !== '' && tokenMatches(target.publishToken, token);
+        if (!target && (opts.token === null || serverToken)) {
+          refuse(ErrorCode.UnknownStream, `no stream named ${stream}`, 'ERR_PROTOCOL');
+        } else if (needed && token === '') {
+          refuse(ErrorCode.TokenRequired, `publishing to ${stream} requires its publish token`, 'ERR_AUTH');
+        } else if (!target || (needed && !serverToken && !streamToken)) {
+          refuse(ErrorCode.TokenInvalid, 'wrong publish token', 'ERR_AUTH');
+        } else if (!target.ingest) {
+          refuse(
+            ErrorCode.NotPublishable,
+            `stream ${target.name} takes no publisher (its source is not publisher)`,
+            'ERR_PROTOCOL',
+          );
+        } else {
+          const conn = tcpPublisherConnection(socket, peerAddress(socket));
+          if (!target.ingest.claim(conn)) {
+            refuse(
+              ErrorCode.PublisherActive,
+              `stream ${target.name} already has a publisher`,
+              'ERR_PROTOCOL',
+            );
+            return;
+          }
+          finish();
+          socket.write(
+            Buffer.concat([
+              encodePreamble(version),
+              encodeWelcome(receivedAt, nowMs(), SERVER_NAME, HelloFlag.Publish),
+            ]),
+          );
+          servePublisher(socket, conn, target.ingest, rest);
+          resolve(null);
         }
       };
       const onData = (chunk: Buffer): void => {

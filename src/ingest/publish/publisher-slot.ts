@@ -1,0 +1,98 @@
+import { SafeEmitter } from '../../util/safe-emitter.js';
+
+/** One JPEG a remote publisher sent, checked: a whole JPEG whose size was read from its header. */
+export interface IngestFrame {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  /** The publisher's capture time (ms since the epoch, its clock), or our receive time. */
+  capturedAt: number;
+  receivedAt: number;
+}
+
+/** A connected publisher as the slot sees it (TCP or HTTP). */
+export interface PublisherConnection {
+  /** Where it comes from, for logs and stats. */
+  readonly address: string;
+  /** `tcp` or `http`. */
+  readonly via: string;
+  /** Ends it: another publisher took the stream over, or the stream went away. */
+  evict(reason: 'replaced' | 'removed'): void;
+}
+
+/** Events of a publisher slot. */
+export interface PublisherSlotEvents {
+  /** A publisher connected (it is now the stream's source). */
+  connected: [conn: PublisherConnection];
+  /** The current publisher left; the stream has no signal until the next one. */
+  disconnected: [conn: PublisherConnection, why: string];
+  frame: [frame: IngestFrame];
+}
+
+/**
+ * The place of a stream's one remote publisher. It outlives transmissions (a publisher may connect
+ * before anyone watches and stay while viewers come and go) and is what the stream's producer
+ * listens to. A second publisher is refused unless the stream lets newcomers take over.
+ */
+export class PublisherSlot extends SafeEmitter<PublisherSlotEvents> {
+  readonly override: boolean;
+  #current: PublisherConnection | null = null;
+  #last: IngestFrame | null = null;
+  #closed = false;
+
+  constructor(override: boolean) {
+    super();
+    this.override = override;
+  }
+
+  /** The publisher feeding the stream now, or null. */
+  get current(): PublisherConnection | null {
+    return this.#current;
+  }
+
+  /** The newest frame received (whether or not anyone watched), or null. */
+  get last(): IngestFrame | null {
+    return this.#last;
+  }
+
+  /**
+   * Makes `conn` the stream's publisher. Returns false (and changes nothing) when another one holds
+   * the stream and newcomers may not take over, or when the stream is gone.
+   */
+  claim(conn: PublisherConnection): boolean {
+    if (this.#closed) return false;
+    const old = this.#current;
+    if (old && old !== conn) {
+      if (!this.override) return false;
+      this.#current = null;
+      old.evict('replaced');
+      this.emit('disconnected', old, 'replaced by a new publisher');
+    }
+    this.#current = conn;
+    this.emit('connected', conn);
+    return true;
+  }
+
+  /** A frame from the current publisher (others' frames are ignored). */
+  frame(conn: PublisherConnection, frame: IngestFrame): void {
+    if (conn !== this.#current) return;
+    this.#last = frame;
+    this.emit('frame', frame);
+  }
+
+  /** The publisher went away (closed, failed, sent a bad frame). Idempotent. */
+  release(conn: PublisherConnection, why: string): void {
+    if (conn !== this.#current) return;
+    this.#current = null;
+    this.emit('disconnected', conn, why);
+  }
+
+  /** The stream is gone: its publisher is ended and no new one is taken. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const c = this.#current;
+    this.#current = null;
+    c?.evict('removed');
+  }
+}
