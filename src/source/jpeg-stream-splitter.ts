@@ -33,6 +33,10 @@ const enum State {
  */
 export class JpegStreamSplitter {
   readonly #maxBytes: number;
+  /** Bytes allowed between two images (multipart headers and boundaries); -1: none (strict). */
+  readonly #skipBetween: number;
+  readonly #what: string;
+  #skipped = 0;
   #state = State.Soi0;
   #skip = 0;
   #len = 0;
@@ -41,9 +45,16 @@ export class JpegStreamSplitter {
   #partBytes = 0;
   #failed: FramecastError | null = null;
 
-  /** `maxBytes`: an image growing beyond it fails the stream (ERR_JPEG_TOO_LARGE). */
-  constructor(maxBytes = MAX_JPEG_BYTES) {
+  /**
+   * `maxBytes`: an image growing beyond it fails the stream (ERR_JPEG_TOO_LARGE). `skipBetween`: up
+   * to this many bytes between images are skipped instead of failing (a multipart MJPEG body's
+   * boundaries and part headers; they are text, so they never hold the FF D8 that starts an image).
+   * `what` names the stream in errors.
+   */
+  constructor(maxBytes = MAX_JPEG_BYTES, opts: { skipBetween?: number; what?: string } = {}) {
     this.#maxBytes = maxBytes;
+    this.#skipBetween = opts.skipBetween ?? -1;
+    this.#what = opts.what ?? "ffmpeg's MJPEG stream";
   }
 
   /** Bytes of the image in progress held so far. */
@@ -90,13 +101,38 @@ export class JpegStreamSplitter {
           if (this.#skip === 0) this.#state = this.#len === 0xda ? State.Entropy : State.Marker0;
           continue;
         }
-        case State.Soi0:
+        case State.Soi0: {
+          if (this.#skipBetween >= 0) {
+            const ff = chunk.indexOf(0xff, i);
+            const skip = (ff === -1 ? n : ff) - i;
+            this.#skipped += skip;
+            this.#expect(
+              this.#skipped <= this.#skipBetween,
+              `more than ${this.#skipBetween} bytes between two JPEG images`,
+            );
+            if (ff === -1) {
+              i = n;
+              start = n;
+              continue;
+            }
+            i = ff;
+          }
           start = i;
           this.#expect(chunk[i++] === 0xff, 'a JPEG image must start with FF D8');
           this.#state = State.Soi1;
           break;
+        }
         case State.Soi1:
+          if (this.#skipBetween >= 0 && chunk[i] !== 0xd8) {
+            // An FF that does not start an image (it cannot occur in text, but be lenient): skip it.
+            this.#skipped++;
+            this.#parts = [];
+            this.#partBytes = 0;
+            this.#state = State.Soi0;
+            continue;
+          }
           this.#expect(chunk[i++] === 0xd8, 'a JPEG image must start with FF D8');
+          this.#skipped = 0;
           this.#state = State.Marker0;
           break;
         case State.Marker0:
@@ -167,13 +203,16 @@ export class JpegStreamSplitter {
   #checkSize(more: number): void {
     if (this.#partBytes + more > this.#maxBytes) {
       this.#fail(
-        new FramecastError('ERR_JPEG_TOO_LARGE', `a JPEG image from ffmpeg exceeds ${this.#maxBytes} bytes`),
+        new FramecastError(
+          'ERR_JPEG_TOO_LARGE',
+          `a JPEG image in ${this.#what} exceeds ${this.#maxBytes} bytes`,
+        ),
       );
     }
   }
 
   #expect(ok: boolean, why: string): void {
-    if (!ok) this.#fail(new FramecastError('ERR_JPEG_STREAM', `ffmpeg's MJPEG stream is malformed: ${why}`));
+    if (!ok) this.#fail(new FramecastError('ERR_JPEG_STREAM', `${this.#what} is malformed: ${why}`));
   }
 
   #fail(err: FramecastError): never {

@@ -12,7 +12,7 @@ export interface HttpListenerOptions {
 
 /**
  * The http or https listener with our timeouts: headers within `headersTimeoutMs` (slowloris guard),
- * the whole request within `requestTimeoutMs`; `onConnection` sees each TCP connection first.
+ * the whole request within `requestTimeoutMs` (see bodyDeadline); `onConnection` sees each TCP connection first.
  */
 export function createHttpListener(
   opts: HttpListenerOptions,
@@ -23,7 +23,9 @@ export function createHttpListener(
   const serverOptions: http.ServerOptions = {
     noDelay: true,
     headersTimeout,
-    requestTimeout: Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000),
+    // Node's requestTimeout would also cut a publisher's endless POST body: the server enforces the
+    // whole-request deadline itself, per request (bodyDeadline), and skips it for publishing.
+    requestTimeout: 0,
     // Node checks those timeouts only this often (30 s by default): a slow client would outlive them.
     connectionsCheckingInterval: Math.min(1000, headersTimeout),
   };
@@ -39,3 +41,19 @@ export function createHttpListener(
 }
 
 export { peerAddress as peerOfSocket } from '../peer.js';
+
+/**
+ * Cuts a request whose body has not fully arrived within `ms` (408): the slow-body guard Node's
+ * requestTimeout gives, for every request but a publisher's stream of frames.
+ */
+export function bodyDeadline(req: http.IncomingMessage, res: http.ServerResponse, ms: number): void {
+  if (req.complete) return;
+  const timer = setTimeout(() => {
+    if (req.complete) return;
+    if (!res.headersSent) res.writeHead(408, { Connection: 'close', 'Content-Length': 0 }).end();
+    req.socket.destroy();
+  }, ms);
+  const clear = (): void => clearTimeout(timer);
+  req.once('end', clear);
+  req.once('close', clear);
+}

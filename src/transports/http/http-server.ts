@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Subscriber } from '../../hub/subscriber.js';
-import { authorized, corsHeaders, originAllowed } from './auth.js';
+import { authorized, corsHeaders, originAllowed, presentedToken } from './auth.js';
 import type { IpLimiter } from '../ip-limiter.js';
 import type { TlsCredentials } from '../tls-config.js';
 import { listenHttp } from './listen.js';
@@ -12,7 +12,8 @@ import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
 import type { StatsReport } from './stats.js';
 import type { StreamApi } from '../../app/stream-api.js';
 import { apiStream, serveStreamApi } from './api.js';
-import { createHttpListener, peerOfSocket } from './http-listener.js';
+import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.js';
+import { mayPublish, serveHttpPublish } from '../../ingest/publish/http-publisher.js';
 import {
   noSuchStream,
   sendPage,
@@ -175,6 +176,9 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     res.on('error', () => res.destroy());
     const url = requestUrl(req);
     const cors = this.#shared.cors;
+    const { name, rest } = splitStreamPath(url.pathname);
+    if (rest === 'publish' && req.method === 'POST') return this.#onPublish(req, res, url, name);
+    bodyDeadline(req, res, this.#opts.requestTimeoutMs ?? 30_000);
     if (req.method === 'OPTIONS') {
       res.writeHead(this.#opts.allowOrigin ? 204 : 405, cors);
       res.end();
@@ -219,7 +223,6 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     }
     if (isGet && this.#sendGrid(req, res, url)) return;
     if (isGet && this.#serverGet(req, res, url)) return;
-    const { name, rest } = splitStreamPath(url.pathname);
     const target = this.#opts.streams.get(name);
     if (!target) {
       // Only a client that may see every stream learns that a name is unknown.
@@ -244,6 +247,26 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     if (this.#opts.streams.list().length < 2 || !authorized(req, url, this.#opts.token)) return false;
     sendPage(res, 'grid.html', { title: 'framecast', role: 'server' });
     return true;
+  }
+
+  /** POST /streams/NAME/publish (or /publish): a remote publisher's body of JPEGs. */
+  #onPublish(req: http.IncomingMessage, res: http.ServerResponse, url: URL, name: string | null): void {
+    const cors = this.#shared.cors;
+    if (!originAllowed(req, this.#opts.allowOrigin))
+      return sendText(res, 403, 'cross-origin request refused', cors);
+    const target = this.#opts.streams.get(name);
+    const given = presentedToken(req, url);
+    if (!target) {
+      if (!authorized(req, url, this.#opts.token)) return this.#refuseToken(req, res, url);
+      return noSuchStream(res, name ?? 'default', cors);
+    }
+    const publishTarget = {
+      name: target.name,
+      ingest: target.ingest ?? null,
+      publishToken: target.publishToken ?? null,
+    };
+    if (!mayPublish(publishTarget, this.#opts.token, given)) return this.#refuseToken(req, res, url);
+    serveHttpPublish(req, res, publishTarget, peerOf(req), cors);
   }
 
   /** The server's own endpoints (the server's token); false when the path is a stream's. */

@@ -10,6 +10,7 @@ import { serveSnapshot } from './snapshot.js';
 import { StatsSampler, type EncoderSettings, type StatsReport } from './stats.js';
 import { STATIC_FILES, webFile, webPage } from './web-assets.js';
 import { WsEndpoint } from './ws.js';
+import type { PublisherSlot } from '../../ingest/publish/publisher-slot.js';
 
 /** A stream as the HTTP transport needs it (a Stream is one). */
 export interface HttpStreamTarget {
@@ -19,6 +20,9 @@ export interface HttpStreamTarget {
   readonly readToken: string | null;
   readonly encoderImplementation: string;
   readonly config: { readonly encoder: string; readonly quality: number; readonly width: number };
+  /** Where a remote publisher feeds the stream (source `publisher`). */
+  readonly ingest?: PublisherSlot | null;
+  readonly publishToken?: string | null;
 }
 
 /** Shared by every stream's endpoints: the server's settings and its log hooks. */

@@ -1,0 +1,127 @@
+import type http from 'node:http';
+import { FramecastError } from '../../errors.js';
+import { JpegStreamSplitter } from '../../source/jpeg-stream-splitter.js';
+import { nowMs } from '../../util/clock.js';
+import { tokenMatches } from '../../util/token.js';
+import type { PublisherConnection, PublisherSlot } from './publisher-slot.js';
+import { checkPublishedJpeg, MAX_PUBLISHED_FRAME_BYTES } from './tcp-publisher.js';
+
+/** Text allowed between two images of a body: multipart boundaries and part headers. */
+const MAX_BETWEEN_BYTES = 16 * 1024;
+/** A publisher that sends nothing for this long is cut (its stream goes no-signal). */
+export const PUBLISH_IDLE_MS = 10_000;
+
+/** A stream as the HTTP publisher needs it (a Stream is one). */
+export interface HttpPublishTarget {
+  readonly name: string;
+  readonly ingest: PublisherSlot | null;
+  readonly publishToken: string | null;
+}
+
+/** True when `given` may publish to the stream: its publishToken or the server's; nothing needed when neither is set. */
+export function mayPublish(
+  target: HttpPublishTarget,
+  serverToken: string | null,
+  given: string | null,
+): boolean {
+  if (serverToken === null && target.publishToken === null) return true;
+  if (given === null || given === '') return false;
+  return (
+    (serverToken !== null && tokenMatches(serverToken, given)) ||
+    (target.publishToken !== null && tokenMatches(target.publishToken, given))
+  );
+}
+
+function reply(
+  res: http.ServerResponse,
+  status: number,
+  text: string,
+  cors: Readonly<Record<string, string>>,
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = Buffer.from(text + '\n', 'utf8');
+  res.writeHead(status, {
+    ...cors,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': body.length,
+    Connection: 'close',
+  });
+  res.end(body);
+}
+
+/**
+ * POST /streams/NAME/publish: the body is a stream of JPEGs (what `ffmpeg -f mpjpeg -method POST`
+ * sends, any multipart MJPEG, or JPEGs simply concatenated), each passed to the stream's viewers as
+ * it came. The answer comes when the body ends (200, with the count) or when it is refused: 401 token,
+ * 409 another publisher or a stream that takes none, 400 a malformed or oversized image, 408 silence.
+ */
+export function serveHttpPublish(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  target: HttpPublishTarget,
+  address: string,
+  cors: Readonly<Record<string, string>>,
+): void {
+  const slot = target.ingest;
+  if (!slot)
+    return reply(res, 409, `stream ${target.name} takes no publisher (its source is not publisher)`, cors);
+  let frames = 0;
+  let finished = false;
+  const conn: PublisherConnection = {
+    address,
+    via: 'http',
+    evict(reason) {
+      finish(
+        409,
+        reason === 'replaced' ? 'another publisher took this stream over' : 'the stream was removed',
+      );
+    },
+  };
+  if (!slot.claim(conn)) return reply(res, 409, `stream ${target.name} already has a publisher`, cors);
+  const splitter = new JpegStreamSplitter(MAX_PUBLISHED_FRAME_BYTES, {
+    skipBetween: MAX_BETWEEN_BYTES,
+    what: 'the published body',
+  });
+  let idle: NodeJS.Timeout | null = null;
+  const arm = (): void => {
+    if (idle) clearTimeout(idle);
+    idle = setTimeout(() => finish(408, `nothing received for ${PUBLISH_IDLE_MS / 1000} s`), PUBLISH_IDLE_MS);
+  };
+  const finish = (status: number, text: string): void => {
+    if (finished) return;
+    finished = true;
+    if (idle) clearTimeout(idle);
+    slot.release(conn, text);
+    reply(res, status, text, cors);
+    // Stop reading a body we refused (the publisher sees the answer and the close).
+    if (status !== 200) setImmediate(() => req.destroy());
+  };
+  arm();
+  req.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    arm();
+    try {
+      splitter.push(chunk, (jpeg) => {
+        if (finished) return;
+        const size = checkPublishedJpeg(jpeg);
+        if (typeof size === 'string') return finish(400, `bad frame ${frames}: ${size}`);
+        const now = nowMs();
+        slot.frame(conn, { jpeg, ...size, capturedAt: now, receivedAt: now });
+        frames++;
+      });
+    } catch (err) {
+      finish(
+        err instanceof FramecastError && err.code === 'ERR_JPEG_TOO_LARGE' ? 413 : 400,
+        (err as Error).message,
+      );
+    }
+  });
+  req.on('end', () => finish(200, `${frames} frames received`));
+  req.on('close', () => {
+    if (!finished) {
+      finished = true;
+      if (idle) clearTimeout(idle);
+      slot.release(conn, 'the connection closed');
+    }
+  });
+}
