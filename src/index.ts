@@ -29,6 +29,12 @@ export {
 export type { ClockEstimate } from './client/clock-sync.js';
 export { parseServerAddress, type ServerAddress } from './client/address.js';
 export { createPublisher, Publisher, type PublisherOptions, type RawImage } from './hub/publisher.js';
+export {
+  publish,
+  RemotePublisher,
+  type RemotePublisherOptions,
+  type RemotePublisherEvents,
+} from './client/remote-publisher.js';
 export type { FrameProducer, ProducerEvents, SourceDescription } from './hub/producer.js';
 export { Frame, type FrameInit } from './hub/frame.js';
 export { FramecastError, UsageError, isFramecastError, type ErrorCode } from './errors.js';

@@ -2,12 +2,14 @@ import { createRequire } from 'node:module';
 import { isFramecastError } from '../errors.js';
 import { playCommand, PLAY_HELP } from './play-command.js';
 import { serveCommand, SERVE_HELP } from './serve-command.js';
+import { publishCommand } from './publish-command.js';
 
 const HELP = `Usage: framecast <command> [options]
 
 Commands:
   serve [SOURCE]        stream a file, URL, webcam or the test pattern (default) on TCP 9999
   play [HOST[:PORT]]    receive a stream (framecast's or the seed's servidor.py)
+  publish SOURCE HOST[:PORT]/NAME   push a source's frames into a server's publisher stream
 
 Run 'framecast <command> --help' for a command's options.
 framecast --version prints the version.`;
@@ -24,6 +26,9 @@ export async function main(argv: string[]): Promise<void> {
       case 'play':
         code = await playCommand(rest);
         break;
+      case 'publish':
+        code = await publishCommand(rest);
+        break;
       case '--version':
       case '-v': {
         const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -39,7 +44,9 @@ export async function main(argv: string[]): Promise<void> {
         code = command === undefined ? 2 : 0;
         break;
       default:
-        process.stderr.write(`framecast: unknown command '${command}' (expected serve or play)\n${HELP}\n`);
+        process.stderr.write(
+          `framecast: unknown command '${command}' (expected serve, play or publish)\n${HELP}\n`,
+        );
         code = 2;
     }
   } catch (err) {

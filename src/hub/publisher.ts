@@ -1,6 +1,5 @@
 import { SafeEmitter } from '../util/safe-emitter.js';
-import sharp from 'sharp';
-import { FramecastError } from '../errors.js';
+import { checkRawImage, encodeRawImage, type RawImage } from '../encode/raw-image.js';
 import { jpegInfo, looksLikeJpeg } from '../util/jpeg.js';
 import { nowMs } from '../util/clock.js';
 import { Frame } from './frame.js';
@@ -14,14 +13,7 @@ export interface PublisherOptions {
   quality?: number;
 }
 
-/** Raw pixels handed to publishRaw: packed rows, 1 (grey), 3 (RGB) or 4 (RGBA) bytes per pixel. */
-export interface RawImage {
-  width: number;
-  height: number;
-  channels?: 1 | 3 | 4;
-  /** Wall-clock ms when the image was captured (default: now). */
-  capturedAt?: number;
-}
+export type { RawImage } from '../encode/raw-image.js';
 
 /** Events of a publisher. */
 export interface PublisherEvents {
@@ -163,33 +155,10 @@ export class Publisher extends SafeEmitter<PublisherEvents> {
    * Frames come out in call order even when encodes overlap. Resolves false when nobody watches.
    */
   publishRaw(pixels: Buffer, image: RawImage): Promise<boolean> {
-    const channels = image.channels ?? 3;
-    const { width, height } = image;
-    if (
-      !Number.isInteger(width) ||
-      !Number.isInteger(height) ||
-      width < 1 ||
-      height < 1 ||
-      width > 65535 ||
-      height > 65535
-    )
-      throw new RangeError(`image size must be 1..65535 pixels each way, got ${width}x${height}`);
-    if (![1, 3, 4].includes(channels)) throw new RangeError(`channels must be 1, 3 or 4, got ${channels}`);
-    if (!Buffer.isBuffer(pixels) || pixels.length !== width * height * channels) {
-      throw new TypeError(
-        `publishRaw() needs ${width * height * channels} bytes (${width}x${height}x${channels})`,
-      );
-    }
+    checkRawImage(pixels, image);
     const capturedAt = image.capturedAt ?? nowMs();
     if (!this.watching) return Promise.resolve(false);
-    const encoded = sharp(pixels, { raw: { width, height, channels } })
-      .jpeg({ quality: this.quality, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
-      .toBuffer()
-      .catch((err: unknown) => {
-        throw new FramecastError('ERR_ENCODE', `JPEG encode failed: ${(err as Error).message}`, {
-          cause: err,
-        });
-      });
+    const encoded = encodeRawImage(pixels, image, this.quality);
     const result = this.#order.then(() => encoded).then((jpeg) => this.publish(jpeg, { capturedAt }));
     this.#order = result.catch(() => undefined);
     return result;

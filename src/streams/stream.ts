@@ -112,6 +112,31 @@ export async function openStream(
       ingest: slot,
     });
   }
+  const local = await sourceProducer(config, () => stream.hub.clientCount);
+  const stream: Stream = new Stream(config, local.create, {
+    spec: local.spec,
+    ffmpeg: local.ffmpeg,
+    implementation: encoderImplementation(config.encoder),
+  });
+  return stream;
+}
+
+/** A source read through ffmpeg and encoded here, as a factory of producers (one per run). */
+export interface SourceProducer {
+  create: () => FrameProducer;
+  spec: SourceSpec;
+  ffmpeg: FfmpegLocation;
+}
+
+/**
+ * Checks a source (a missing or non-video file fails here) and builds the producer that reads it:
+ * ffmpeg decodes and scales, frames are encoded at the config's settings; cameras and live URLs come
+ * back after a failure. `audience` tells the encoder how many viewers wait (Huffman tables).
+ */
+export async function sourceProducer(
+  config: Omit<ResolvedStreamConfig, 'name'>,
+  audience: () => number = () => 0,
+): Promise<SourceProducer> {
   let spec = parseSource(config.source);
   const ffmpeg = locateFfmpeg();
   let inputFps: number | null = spec.kind === 'test' ? TEST_PATTERN.fps : null;
@@ -123,7 +148,6 @@ export async function openStream(
     if (spec.kind === 'url' && probe.endless) spec = { ...spec, live: true, finite: false };
   }
   const source = spec;
-  let hub: Hub | null = null;
   const pipeline = (): FrameProducer =>
     new FramePipeline({
       ffmpeg: ffmpeg.path,
@@ -137,7 +161,7 @@ export async function openStream(
       // Encodes in flight for this stream (bounding its read-ahead); all streams share the pool.
       concurrency: encoderPool.size,
       inputFps,
-      audience: (): number => hub?.clientCount ?? 0,
+      audience,
     });
   let create = pipeline;
   // Cameras and URLs come back after a failure; files and the test pattern do not.
@@ -153,11 +177,5 @@ export async function openStream(
         quality: config.quality,
       });
   }
-  const stream = new Stream(config, create, {
-    spec: source,
-    ffmpeg,
-    implementation: encoderImplementation(config.encoder),
-  });
-  hub = stream.hub;
-  return stream;
+  return { create, spec: source, ffmpeg };
 }

@@ -50,6 +50,14 @@ describe('README library example', () => {
     expect(r.stdout.trim().split('\n')).toEqual([0, 1, 2, 3, 4].map((i) => `#${i} 320x240`));
   });
 
+  it('the remote publish example is in the README word for word, and it runs', async () => {
+    const example = readFileSync(join(REPO_ROOT, 'examples', 'remote-publish.mjs'), 'utf8');
+    expect(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')).toContain('```js\n' + example + '```');
+    const r = await runNode(['examples/remote-publish.mjs']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout.trim()).toBe('received 3 published frames');
+  });
+
   it('prints nothing on its own, refusals and errors included', async () => {
     const script = `
       import { serve, connect } from 'framecast';
