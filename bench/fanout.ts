@@ -51,6 +51,12 @@ export interface FanoutRun {
   ramp?: number;
   /** More `framecast serve` options (e.g. --preload). */
   serverArgs?: string[];
+  /** The server's sources (default `test`). */
+  sources?: string[];
+  /** Native viewers watch this stream (default: the server's default stream). */
+  stream?: string;
+  /** Started once the server listens (e.g. a publisher feeding it); stopped when the run ends. */
+  feed?: (port: number) => Promise<() => Promise<void>>;
 }
 
 /**
@@ -61,13 +67,17 @@ export interface FanoutRun {
 export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
   const server = spawnWithFds(process.execPath, [
     FRAMECAST,
-    ...['serve', 'test', '--port', '0', '--http-port', 'off', '--max-clients', '100000', '--json'],
+    'serve',
+    ...(run.sources ?? ['test']),
+    ...['--port', '0', '--http-port', 'off', '--max-clients', '100000', '--json'],
     ...(run.serverArgs ?? []),
   ]);
   const pid = server.pid as number;
+  let unfeed: (() => Promise<void>) | null = null;
   try {
     const m = await waitForLine(server, /"event":"listening".*?"port":(\d+)/, 20_000);
     server.stdout?.resume();
+    if (run.feed) unfeed = await run.feed(Number(m[1]));
     const idle = procSample(pid);
     const protocol = run.protocol ?? 'native';
     const loadgen = spawnWithFds(
@@ -78,6 +88,7 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
         ...['--ramp', String(run.ramp ?? (protocol === 'legacy' ? 1000 : 2000))],
         ...['--slow-ack', run.slowAck === false ? '0' : '1'],
         ...['--native-watchers', String(run.nativeWatchers ?? 0)],
+        ...(run.stream ? ['--stream', run.stream] : []),
       ],
       undefined,
       ROOT,
@@ -126,6 +137,7 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
       joinTtffMs: r.joinTtffMs ?? null,
     };
   } finally {
+    await unfeed?.();
     await stop(server);
   }
 }

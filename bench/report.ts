@@ -1,6 +1,7 @@
 import type { FanoutRow } from './fanout.js';
 import type { FirstFrameRow } from './first-frame.js';
 import type { MultiStreamRow } from './multi-stream.js';
+import type { IngestRows } from './ingest.js';
 import type { JpegRow, NativeJpegRow } from './jpeg.js';
 import type { ThroughputRow } from './throughput.js';
 
@@ -29,6 +30,8 @@ export interface BenchResults {
   } | null;
   /** Seed client's time to first frame, framecast against servidor.py; absent in older results. */
   firstFrame?: FirstFrameRow[] | null;
+  /** Push ingest: passthrough against the server encoding the same picture; absent in older results. */
+  ingest?: IngestRows | null;
   /** One stream alone and six side by side; absent in older results. */
   streams?: { alone: MultiStreamRow; together: MultiStreamRow } | null;
 }
@@ -285,6 +288,47 @@ export function markdown(r: BenchResults): string {
           seed ? `${f2(x.ttffMs.p50 / seed.ttffMs.p50)}x` : 'n/a',
         ]),
       ),
+    );
+  }
+  const ing = r.ingest;
+  if (ing) {
+    const p = ing.passthrough;
+    const e = ing.reencoded;
+    out.push(
+      `\n**Push ingest** (\`framecast publish test\`: 800x450 JPEGs at 30 fps, ${p.viewers} native viewers of the publisher stream)\n`,
+    );
+    out.push(
+      table(
+        [
+          '',
+          'frames received min / median',
+          'server CPU (cores)',
+          'its ffmpeg',
+          'latency p50 / p99 ms',
+          'bytes/frame',
+        ],
+        [
+          [
+            'passthrough (publisher stream)',
+            `${pct(p.minFraction)} / ${pct(p.medianFraction)}`,
+            f2(p.serverCores),
+            '-',
+            ms(p.latencyMs),
+            f0(p.wireBytesPerFrame),
+          ],
+          [
+            're-encoded (the server reads the same test pattern)',
+            `${pct(e.minFraction)} / ${pct(e.medianFraction)}`,
+            f2(e.serverCores),
+            f2(e.ffmpegCores),
+            ms(e.latencyMs),
+            f0(e.wireBytesPerFrame),
+          ],
+        ],
+      ),
+    );
+    out.push(
+      `\nServer CPU with passthrough: ${f2(p.serverCores / Math.max(1e-6, e.serverCores + e.ffmpegCores))}x the re-encoding server (its ffmpeg included); the publisher process spent ${f2(ing.publisherCores)} cores. Latency of the passthrough row is the publisher's capture to a viewer's receive (the publisher's encode included).`,
     );
   }
   const st = r.streams;

@@ -7,6 +7,7 @@
  *   npm run bench -- --only slow   re-runs only the slow-viewer rows and updates them in latest.*
  *   npm run bench -- --only crowd  re-runs the first-frame, burst and mixed-audience rows likewise
  *   npm run bench -- --only streams  re-runs the streams-side-by-side rows likewise
+ *   npm run bench -- --only ingest   re-runs the push-ingest rows likewise
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
 import { crowdRows, fanout, slowViewers } from './fanout.js';
 import { firstFrame } from './first-frame.js';
 import { multiStream } from './multi-stream.js';
+import { ingest } from './ingest.js';
 import { MEDIA_DIR } from './lib/media.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
 import { makeSources } from './lib/media.js';
@@ -55,13 +57,24 @@ async function main(): Promise<void> {
     },
   });
   const quick = values.quick ?? false;
-  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams').split(','));
+  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest').split(','));
   if (only.size === 1 && only.has('slow')) {
     await refreshSlowViewers(Number(values.seconds ?? 5));
     return;
   }
   if (only.size === 1 && only.has('crowd')) {
     await refreshCrowd(Number(values.seconds ?? 5));
+    return;
+  }
+  if (only.size === 1 && only.has('ingest')) {
+    const file = join(RESULTS, 'latest.json');
+    const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+    const log = (s: string): void => void process.stderr.write(`${s}\n`);
+    results.ingest = await ingest({ viewers: 100, seconds: Number(values.seconds ?? 8), log });
+    writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+    const md = markdown(results);
+    writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
+    process.stdout.write(md + '\n');
     return;
   }
   if (only.size === 1 && only.has('streams')) {
@@ -110,6 +123,7 @@ async function main(): Promise<void> {
         log,
       });
     }
+    if (only.has('ingest')) results.ingest = await ingest({ viewers: 100, seconds, log });
     if (only.has('streams')) {
       results.streams = await multiStream({
         clip: streamsClip(ffmpeg, dir),
