@@ -39,6 +39,8 @@ export interface ServeOptions {
    * frame at once (default false: the source starts with the first connection and stops after the last).
    */
   preload?: boolean;
+  /** The source's frames already are JPEG (MJPEG): pass them through untouched (no scale, no encode). */
+  passthrough?: boolean;
   /** A second TCP port that speaks only the seed framing and sends at once, with no hello grace (default none). */
   legacyPort?: number | null;
   /** Silence after which a TCP client is taken for a seed client (default 100 ms). */
@@ -106,6 +108,7 @@ export interface ResolvedServeOptions {
   maxWaiting: number;
   helloGraceMs: number;
   preload: boolean;
+  passthrough: boolean;
   legacyPort: number | null;
   maxClientsPerIp: number;
   httpHeadersTimeoutMs: number;
@@ -157,6 +160,7 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     maxWaiting: checkInt('maxWaiting', o.maxWaiting ?? 1000, 0, 100_000),
     helloGraceMs: checkInt('helloGraceMs', o.helloGraceMs ?? 100, 10, 5000),
     preload: o.preload ?? false,
+    passthrough: o.passthrough ?? false,
     legacyPort:
       o.legacyPort === undefined || o.legacyPort === null
         ? null

@@ -52,6 +52,8 @@ Options:
   --allow-anonymous-publish  let a server bound beyond loopback take publishers without a token
   --legacy-port N      also serve seed clients on TCP port N (0 = any free port): the seed
                        framing only, first frame at once (no 100 ms wait for a native hello)
+  --passthrough        the source's frames already are JPEG (an MJPEG camera or file): send
+                       them untouched, no scale, no encode (--width/--quality do not apply)
   --preload            keep the source running with nobody watching, so the first client gets
                        a frame at once (default: the source runs while someone watches)
   --max-clients-per-ip N  connections at once from one IP address, TCP and HTTP together
@@ -105,6 +107,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'publish-token': { type: 'string' },
         'allow-anonymous-publish': { type: 'boolean' },
         preload: { type: 'boolean' },
+        passthrough: { type: 'boolean' },
         'tls-cert': { type: 'string' },
         'stall-timeout': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -151,6 +154,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         ? null
         : intOption('legacy-port', values['legacy-port'], 0, 0, 65535),
     preload: values.preload ?? false,
+    passthrough: values.passthrough ?? false,
     tls: tlsOption(values['tls-cert'], values['tls-key']),
     stallTimeoutMs: stallTimeoutOption(values['stall-timeout']),
     ...serveTokenOptions(values.token, values['allow-legacy']),
@@ -193,6 +197,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         ? { token: opts.token }
         : {}),
       ...(typed('allow-legacy') ? { allowLegacy: true } : {}),
+      ...(typed('allow-anonymous-publish') ? { allowAnonymousPublish: true } : {}),
       ...(typed('allow-origin') ? { allowOrigin: opts.allowOrigin } : {}),
       ...(typed('max-clients-per-ip') ? { maxClientsPerIp: opts.maxClientsPerIp } : {}),
       ...(typed('stall-timeout') ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
@@ -211,6 +216,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       ...(typed('retry-delay') ? { retryDelayMs: opts.retryDelayMs } : {}),
       ...(typed('max-clients') ? { maxClients: opts.maxClients } : {}),
       ...(typed('preload') ? { preload: true } : {}),
+      ...(typed('passthrough') ? { passthrough: true } : {}),
     };
     serveOpts = optionsFromFile(config, given, streamFlags);
   }

@@ -48,6 +48,8 @@ export interface PipelineOptions {
   audience?: () => number;
   /** Who encodes JPEG: libjpeg-turbo here (default), or ffmpeg itself (MJPEG, see ffmpeg-quality.ts). */
   encoder?: JpegEncoderKind;
+  /** The source's frames already are JPEG: pass them through untouched (no scale, no encode). */
+  passthrough?: boolean;
 }
 
 /** The JPEG encoders a pipeline can use. */
@@ -119,11 +121,24 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
       loop: this.#opts.loop,
       // Frames being encoded or read ahead, the one being read, and one spare.
       poolSize: this.#opts.concurrency + READ_AHEAD + 2,
-      ...(this.#opts.encoder === 'ffmpeg' ? { mjpegQscale: qscaleForQuality(this.#opts.quality) } : {}),
+      ...(this.#opts.passthrough
+        ? { copy: true }
+        : this.#opts.encoder === 'ffmpeg'
+          ? { mjpegQscale: qscaleForQuality(this.#opts.quality) }
+          : {}),
       pixelFormat: this.#native ? 'yuvj420p' : 'rgb24',
     });
     this.#source = source;
     source.on('info', (input, output) => {
+      if (this.#opts.passthrough && input && input.codec !== 'mjpeg') {
+        this.#fail(
+          new FramecastError(
+            'ERR_SOURCE_INVALID',
+            `passthrough needs a source whose frames are JPEG (MJPEG); ${this.#opts.spec.name} is ${input.codec}`,
+          ),
+        );
+        return;
+      }
       this.#inputFps = input?.fps ?? this.#inputFps;
       this.#width = output.width;
       this.#height = output.height;
@@ -143,7 +158,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     if (fps !== null && pace && !this.#keep(raw, fps)) return;
     const index = this.#nextIndex++;
     this.#inFlight++;
-    if (this.#opts.encoder === 'ffmpeg') {
+    if (this.#opts.encoder === 'ffmpeg' || this.#opts.passthrough) {
       // Already a JPEG: it was encoded when it arrived.
       this.#ready.set(index, { raw, jpeg: raw.data, encodedAt: raw.capturedAt });
       this.#flush();

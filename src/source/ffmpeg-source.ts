@@ -49,6 +49,11 @@ export interface FfmpegSourceOptions {
    */
   mjpegQscale?: number;
   /**
+   * Passthrough: the source's frames already are JPEG (an MJPEG camera or file); ffmpeg copies them
+   * out untouched (`-c:v copy`), no scale, no encode. Other options about the picture are ignored.
+   */
+  copy?: boolean;
+  /**
    * Raw frames as packed RGB24 (default), or as full-range BT.601 I420 planes (ffmpeg's yuvj420p),
    * which a JPEG encoder takes without any colour conversion. Ignored in MJPEG mode.
    */
@@ -91,6 +96,15 @@ export function ffmpegArgs(opts: Omit<FfmpegSourceOptions, 'ffmpeg'>): string[] 
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'info', '-nostats'];
   if (pace && !spec.live && !opts.paceFps) args.push('-re');
   if (loop && spec.finite) args.push('-stream_loop', '-1');
+  if (opts.copy) {
+    // A V4L2 webcam delivers MJPEG only when asked for it.
+    const input =
+      spec.kind === 'device' && spec.inputArgs.includes('v4l2')
+        ? [...spec.inputArgs.slice(0, -2), '-input_format', 'mjpeg', ...spec.inputArgs.slice(-2)]
+        : spec.inputArgs;
+    args.push(...input, '-map', '0:v:0', '-an', '-sn', '-dn', '-c:v', 'copy', '-f', 'mjpeg', 'pipe:1');
+    return args;
+  }
   args.push(...spec.inputArgs, '-map', '0:v:0', '-an', '-sn', '-dn');
   // Area-average scaling in YUV 4:2:0, then the fast unscaled YUV->RGB conversion. Scaling straight to
   // RGB makes swscale interpolate chroma at full size first: measured 0.5 ms more CPU per frame and
@@ -161,7 +175,7 @@ export class FfmpegSource extends SafeEmitter<FfmpegSourceEvents> {
       this.#flow();
     };
     this.#reader =
-      opts.mjpegQscale === undefined
+      opts.mjpegQscale === undefined && !opts.copy
         ? new RawReader(onFrame, opts.poolSize ?? 4)
         : new JpegReader(onFrame, (err) => this.#failStream(err));
   }

@@ -36,6 +36,11 @@ export interface StreamConfig {
   publishToken?: string | null;
   /** `source: publisher` only: a second publisher takes the stream over instead of being refused. */
   overridePublisher?: boolean;
+  /**
+   * The source's frames already are JPEG (an MJPEG camera or file): viewers get them untouched, with
+   * no scale and no encode (width and quality do not apply). Publisher streams always pass through.
+   */
+  passthrough?: boolean;
 }
 
 /** A stream's settings with every default applied and every range checked. */
@@ -56,6 +61,7 @@ export interface ResolvedStreamConfig {
   readToken: string | null;
   publishToken: string | null;
   overridePublisher: boolean;
+  passthrough: boolean;
 }
 
 /** The fields of StreamConfig, for config files and the API to reject unknown ones. */
@@ -75,6 +81,7 @@ export const STREAM_FIELDS: readonly (keyof StreamConfig)[] = [
   'readToken',
   'publishToken',
   'overridePublisher',
+  'passthrough',
 ];
 
 /** A value that breaks a stream setting's range: `field` names it, `message` says what is wrong. */
@@ -167,6 +174,7 @@ export function resolveStreamConfig(
     readToken,
     publishToken,
     overridePublisher: bool('overridePublisher', c.overridePublisher ?? false),
+    passthrough: bool('passthrough', c.passthrough ?? false),
   };
 }
 

@@ -19,6 +19,7 @@ export function streamDefaults(opts: ResolvedServeOptions): Omit<StreamConfig, '
     maxClients: opts.maxClients,
     maxWaiting: opts.maxWaiting,
     preload: opts.preload,
+    passthrough: opts.passthrough,
   };
 }
 

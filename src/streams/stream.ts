@@ -7,6 +7,7 @@ import { locateFfmpeg, type FfmpegLocation } from '../source/ffmpeg-path.js';
 import { probeSource } from '../source/probe.js';
 import { parseSource, TEST_PATTERN, type SourceSpec } from '../source/source-spec.js';
 import { PUBLISHER_SOURCE, type ResolvedStreamConfig } from './stream-options.js';
+import { FramecastError } from '../errors.js';
 import { PublisherSlot } from '../ingest/publish/publisher-slot.js';
 import { IngestProducer } from '../ingest/publish/ingest-producer.js';
 
@@ -116,7 +117,7 @@ export async function openStream(
   const stream: Stream = new Stream(config, local.create, {
     spec: local.spec,
     ffmpeg: local.ffmpeg,
-    implementation: encoderImplementation(config.encoder),
+    implementation: config.passthrough ? 'passthrough' : encoderImplementation(config.encoder),
   });
   return stream;
 }
@@ -143,6 +144,12 @@ export async function sourceProducer(
   if (spec.kind === 'file' || (spec.kind === 'url' && !spec.live)) {
     const probe = await probeSource(ffmpeg.path, spec);
     inputFps = probe.fps;
+    if (config.passthrough && probe.codec !== 'mjpeg')
+      throw new FramecastError(
+        'ERR_SOURCE_INVALID',
+        `passthrough needs a source whose frames are JPEG (MJPEG); ${spec.name} is ${probe.codec}`,
+        { exitCode: 2 },
+      );
     // An HTTP URL without a duration is a camera's stream: live (no pacing, which would only add
     // lag), and its end is a lost signal, not the end of a file.
     if (spec.kind === 'url' && probe.endless) spec = { ...spec, live: true, finite: false };
@@ -158,6 +165,7 @@ export async function sourceProducer(
       pace: config.pace,
       loop: config.loop,
       fps: config.fps,
+      passthrough: config.passthrough,
       // Encodes in flight for this stream (bounding its read-ahead); all streams share the pool.
       concurrency: encoderPool.size,
       inputFps,

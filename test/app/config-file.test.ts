@@ -48,6 +48,7 @@ function built(name: string, source: string, over: Partial<ResolvedStreamConfig>
     readToken: null,
     publishToken: null,
     overridePublisher: false,
+    passthrough: false,
     ...over,
   };
 }
