@@ -1,4 +1,5 @@
-"""Fixtures: real framecast servers (``node bin/framecast serve``), the seed's servidor.py, generated clips.
+"""Fixtures: real framecast servers (``node bin/framecast serve``, one with a publisher stream), the seed's
+servidor.py, generated clips and JPEGs.
 
 Every process is started on 127.0.0.1 (port 0, or a free port for the seed server) and stopped (SIGTERM, then
 SIGKILL to it and its children) when its test or the session ends. They stay in pytest's process group, so
@@ -128,7 +129,7 @@ class Server(Proc):
     def __init__(self, args: List[str], port: int = 0) -> None:
         super().__init__(
             [NODE, str(BIN), "serve", *args, "--port", str(port), "--http-port", "off", "--json"],
-            env={"FRAMECAST_TOKEN": ""},
+            env={"FRAMECAST_TOKEN": "", "FRAMECAST_PUBLISH_TOKEN": ""},
         )
         try:
             line = self.wait_line(lambda l: '"event":"listening"' in l, 20)
@@ -184,6 +185,51 @@ def server(built: None) -> Iterator[Server]:
     s = Server(["test"])
     yield s
     s.stop()
+
+
+#: The publish token of ``publish_server``'s stream ``cam``.
+PUBLISH_TOKEN = "pub-secret-1"
+#: ``publish_server``'s arguments: ``cam`` takes publishers, ``other`` (a test pattern) takes none.
+PUBLISH_SERVER_ARGS = ["cam=publisher", "other=test", "--publish-token", PUBLISH_TOKEN]
+
+
+@pytest.fixture(scope="session")
+def publish_server(built: None) -> Iterator[Server]:
+    """One ``framecast serve cam=publisher other=test --publish-token pub-secret-1`` for the publisher tests
+    (each test closes its publishers, so the next one finds ``cam`` free)."""
+    s = Server(PUBLISH_SERVER_ARGS)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def jpegs() -> Dict[str, bytes]:
+    """Single testsrc2 JPEGs made by ffmpeg: ``small`` 320x240, ``large`` 640x360."""
+    out: Dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="framecast-jpegs-") as tmp:
+        for name, size in (("small", "320x240"), ("large", "640x360")):
+            path = os.path.join(tmp, f"{name}.jpg")
+            cmd = [FFMPEG, "-hide_banner", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"]
+            cmd += [f"testsrc2=size={size}:rate=1", "-frames:v", "1", "-q:v", "3", path]
+            subprocess.run(cmd, check=True, timeout=30, capture_output=True)
+            with open(path, "rb") as f:
+                out[name] = f.read()
+    return out
+
+
+@pytest.fixture(scope="session")
+def clip_2s() -> str:
+    """A 2 s, 30 fps, 640x360 testsrc2 clip (60 frames) for ``python -m framecast publish``."""
+    CLIP_CACHE.mkdir(parents=True, exist_ok=True)
+    path = CLIP_CACHE / "clip-640x360-30fps-2s.mp4"
+    if not path.exists():
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{time.time_ns()}.tmp.mp4")
+        cmd = [FFMPEG, "-hide_banner", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"]
+        cmd += ["testsrc2=size=640x360:rate=30", "-t", "2", "-pix_fmt", "yuv420p", "-c:v", "libx264"]
+        cmd += ["-preset", "ultrafast", "-g", "30", str(tmp)]
+        subprocess.run(cmd, check=True, timeout=60, capture_output=True)
+        os.replace(tmp, path)
+    return str(path)
 
 
 def _has_cv2(python: str) -> bool:
@@ -244,11 +290,14 @@ def start_seed(seed_python: str, clip: Dict[str, object]) -> Iterator[Callable[[
         p.stop()
 
 
-def run_module(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    """Runs ``python -m framecast ARGS`` with this interpreter (the one framecast is installed in)."""
+def run_module(
+    *args: str, timeout: float = 30, env: Optional[Dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    """Runs ``python -m framecast ARGS`` with this interpreter (the one framecast is installed in); ``env``
+    adds to the environment (which has no FRAMECAST_TOKEN, FRAMECAST_PUBLISH_TOKEN or display)."""
     import framecast
 
-    env = {**os.environ, "FRAMECAST_TOKEN": ""}
+    env = {**os.environ, "FRAMECAST_TOKEN": "", "FRAMECAST_PUBLISH_TOKEN": "", **(env or {})}
     # Whichever framecast these tests import (installed, or the source tree), the child imports the same.
     package_parent = str(Path(framecast.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))

@@ -1,4 +1,5 @@
-"""framecast: read framecast video streams (and the seed's JPEG-over-TCP streams) from Python.
+"""framecast: read framecast video streams (and the seed's JPEG-over-TCP streams) from Python, and publish
+frames into a framecast server (``Publisher``).
 
     import cv2, framecast
 
@@ -8,13 +9,17 @@
             if cv2.waitKey(1) & 0xFF == ord("q"):
                 break
 
-Standard library only; ``Frame.image()`` needs OpenCV and numpy.
+    with framecast.Publisher("127.0.0.1:9999/cam", token="s3cret") as pub:
+        pub.send_image(img)  # or pub.send_jpeg(jpeg_bytes)
+
+Standard library only; ``Frame.image()`` and ``Publisher.send_image()`` need OpenCV and numpy.
 """
 
 from .address import Address, parse_address
 from .client import Client, ClockEstimate, End, Frame, Status, connect
 from .errors import FramecastError, OpenCVUnavailableError, ServerError
 from .jpeg import jpeg_size, looks_like_jpeg
+from .publisher import Publisher
 
 __version__ = "0.1.0"
 
@@ -26,6 +31,7 @@ __all__ = [
     "Frame",
     "FramecastError",
     "OpenCVUnavailableError",
+    "Publisher",
     "ServerError",
     "Status",
     "connect",

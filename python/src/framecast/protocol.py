@@ -13,6 +13,7 @@ __all__ = [
     "VERSION",
     "NAMED_STREAM_VERSION",
     "FLAG_ACK",
+    "FLAG_PUBLISH",
     "WELCOME",
     "FRAME",
     "STATUS",
@@ -32,6 +33,10 @@ __all__ = [
     "Envelope",
     "encode_hello",
     "encode_ack",
+    "encode_publish_hello",
+    "encode_frame_prefix",
+    "encode_end",
+    "decode_ack",
     "decode_preamble",
     "decode_envelope",
     "body_limit",
@@ -47,6 +52,8 @@ VERSION = 1
 NAMED_STREAM_VERSION = 2
 #: Hello flag: the client acknowledges frames (ACK flow control).
 FLAG_ACK = 0x01
+#: Hello flag: the client is a publisher (it sends FRAMEs, the server ACKs them); echoed in WELCOME's flags.
+FLAG_PUBLISH = 0x02
 
 # Message types (envelope byte 0).
 WELCOME, FRAME, STATUS, END, ERROR, ACK = 1, 2, 3, 4, 5, 6
@@ -70,6 +77,8 @@ _HELLO = struct.Struct(">4sBBHd")
 _PREAMBLE = struct.Struct(">4sB3x")
 _ENVELOPE = struct.Struct(">BBHI")
 _ACK_WITH_WINDOW = struct.Struct(">BBHIIHH")
+_FRAME_PREFIX = struct.Struct(">BBHIIHHddd")
+_END = struct.Struct(">BBHIHH")
 
 #: The server's numeric ERROR codes and the ``FramecastError.code`` each one raises.
 ERROR_CODE_NAMES: Dict[int, str] = {
@@ -84,6 +93,10 @@ ERROR_CODE_NAMES: Dict[int, str] = {
     9: "ERR_PROTOCOL",  # the client sent something other than an ACK
     # Named streams (protocol version 2): the code is provisional until the server documents it.
     10: "ERR_UNKNOWN_STREAM",
+    # Publishing (hello flag 0x02).
+    11: "ERR_BAD_FRAME",  # a publisher's frame is not a whole JPEG with a readable size, or over the cap
+    12: "ERR_PUBLISHER_ACTIVE",  # the stream already has a publisher
+    13: "ERR_NOT_PUBLISHABLE",  # the stream's source is not `publisher`
 }
 
 #: END reasons (docs/PROTOCOL.md) by number.
@@ -134,6 +147,47 @@ def encode_ack(seq: int, window: Optional[int] = None) -> bytes:
         return _ENVELOPE.pack(ACK, 0, 4, 0) + struct.pack(">I", seq & 0xFFFFFFFF)
     w = max(1, min(MAX_ACK_WINDOW, int(window)))
     return _ACK_WITH_WINDOW.pack(ACK, 0, 8, 0, seq & 0xFFFFFFFF, w, 0)
+
+
+def encode_publish_hello(token: Optional[str] = None, t0: float = 0.0, stream: Optional[str] = None) -> bytes:
+    """A publisher's HELLO: always version 2 with flags 0x02 (Publish) only, the token, then the stream's name
+    (1 byte length + the name; an empty name, length 0, is the server's default stream)."""
+    tok = _utf8(token or "", "token", MAX_TOKEN_BYTES)
+    name = _utf8(stream or "", "stream name", MAX_STREAM_NAME_BYTES)
+    out = _HELLO.pack(MAGIC, NAMED_STREAM_VERSION, FLAG_PUBLISH, len(tok), float(t0)) + tok
+    return out + bytes((len(name),)) + name
+
+
+def encode_frame_prefix(
+    seq: int, width: int, height: int, captured_at: float, encoded_at: float, sent_at: float, body_length: int
+) -> bytes:
+    """The 40 bytes before a FRAME's JPEG: envelope (type 2, header 32, body ``body_length``) and the header
+    (seq u32, width u16, height u16, capturedAt, encodedAt, sentAt as float64 ms)."""
+    return _FRAME_PREFIX.pack(
+        FRAME,
+        0,
+        32,
+        body_length,
+        seq & 0xFFFFFFFF,
+        width & 0xFFFF,
+        height & 0xFFFF,
+        float(captured_at),
+        float(encoded_at),
+        float(sent_at),
+    )
+
+
+def encode_end(reason: int = 1, message: str = "") -> bytes:
+    """An END message (reason u16 + 2 reserved bytes; the body is an optional line of text)."""
+    text = _utf8(message, "END message", MAX_TEXT_BYTES)
+    return _END.pack(END, 0, 4, len(text), reason & 0xFFFF, 0) + text
+
+
+def decode_ack(header: bytes) -> Tuple[int, Optional[int]]:
+    """(seq, window) of an ACK's header; window is None in a 4-byte header."""
+    (seq,) = struct.unpack_from(">I", header)
+    window = struct.unpack_from(">H", header, 4)[0] if len(header) >= 6 else None
+    return seq, window
 
 
 def decode_preamble(data: bytes) -> Tuple[bytes, int]:
