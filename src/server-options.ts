@@ -4,6 +4,7 @@ import type { Publisher } from './hub/publisher.js';
 import type { NativeHandshake } from './transports/tcp/tcp-server.js';
 import type { TlsCredentials } from './transports/tls-config.js';
 import type { StreamConfig } from './streams/stream-options.js';
+import type { BusOptions } from './bus/bus.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -82,6 +83,11 @@ export interface ServeOptions {
    * can reach it could then feed that stream). Default false: such a server refuses to start.
    */
   allowAnonymousPublish?: boolean;
+  /**
+   * Make this server an origin on a NATS frame bus: it announces its streams there and publishes a
+   * stream's frames while edges have viewers for it (docs/PROTOCOL.md, "Bus").
+   */
+  bus?: BusOptions | null;
   /** Token for API writes (PUT/DELETE /api/streams/NAME); without it, writes are refused (403). */
   adminToken?: string | null;
   /** The config file the streams came from: API changes are written back to it. */

@@ -11,6 +11,8 @@ import { openStream } from './streams/stream.js';
 import { StreamRegistry } from './streams/streams.js';
 import { DEFAULT_STREAM, PUBLISHER_SOURCE, type ResolvedStreamConfig } from './streams/stream-options.js';
 import { planStreams, refusesSeed } from './streams/stream-plan.js';
+import { connectBus, Subjects } from './bus/bus.js';
+import { BusOrigin } from './bus/origin.js';
 
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
 export { FramecastServer, type ServerEvents, type StreamsApplied } from './app/framecast-server.js';
@@ -111,6 +113,16 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       server.attachHttp(http);
       await http.listen();
       http.setReady(true);
+    }
+    if (options.bus) {
+      const subjects = new Subjects(options.bus.prefix);
+      const name = options.bus.name ?? `origin-${process.pid}`;
+      const nc = await connectBus({ ...options.bus, name });
+      const origin = new BusOrigin(server, nc, subjects, name);
+      server.onClose(async () => {
+        origin.close();
+        await nc.close();
+      });
     }
   } catch (err) {
     await server.close();

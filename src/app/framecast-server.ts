@@ -68,6 +68,7 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
   /** Stream changes run one at a time (a reload and an API call may overlap). */
   #changes: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | null = null;
+  readonly #cleanups: (() => Promise<void> | void)[] = [];
 
   /** @internal use serve() */
   constructor(options: ResolvedServeOptions, streams: StreamRegistry, tcp: TcpServer, env: ServerEnv) {
@@ -88,6 +89,11 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
   #forward(t: TcpServer): void {
     t.on('client', (s) => this.emit('client', s));
     t.on('refused', (a, r) => this.emit('refused', a, r));
+  }
+
+  /** @internal something to close with the server (the bus), before its streams. */
+  onClose(cleanup: () => Promise<void> | void): void {
+    this.#cleanups.push(cleanup);
   }
 
   /** @internal the HTTP transport, once it listens. */
@@ -238,6 +244,7 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#http?.setReady(false);
+      for (const c of this.#cleanups.splice(0)) await Promise.resolve(c()).catch(() => undefined);
       for (const stop of this.#unwatch.values()) stop();
       this.streams.close();
       await Promise.all([

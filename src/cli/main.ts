@@ -3,6 +3,7 @@ import { isFramecastError } from '../errors.js';
 import { playCommand, PLAY_HELP } from './play-command.js';
 import { serveCommand, SERVE_HELP } from './serve-command.js';
 import { publishCommand } from './publish-command.js';
+import { edgeCommand } from './edge-command.js';
 
 const HELP = `Usage: framecast <command> [options]
 
@@ -10,6 +11,7 @@ Commands:
   serve [SOURCE]        stream a file, URL, webcam or the test pattern (default) on TCP 9999
   play [HOST[:PORT]]    receive a stream (framecast's or the seed's servidor.py)
   publish SOURCE HOST[:PORT]/NAME   push a source's frames into a server's publisher stream
+  edge --bus nats://HOST:PORT       serve origins' streams from a NATS frame bus
 
 Run 'framecast <command> --help' for a command's options.
 framecast --version prints the version.`;
@@ -29,6 +31,9 @@ export async function main(argv: string[]): Promise<void> {
       case 'publish':
         code = await publishCommand(rest);
         break;
+      case 'edge':
+        code = await edgeCommand(rest);
+        break;
       case '--version':
       case '-v': {
         const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -45,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
         break;
       default:
         process.stderr.write(
-          `framecast: unknown command '${command}' (expected serve, play or publish)\n${HELP}\n`,
+          `framecast: unknown command '${command}' (expected serve, play, publish or edge)\n${HELP}\n`,
         );
         code = 2;
     }

@@ -71,6 +71,9 @@ ${SERVE_TOKEN_HELP}
                        here override it. SIGHUP or a change to the file reloads its streams
   --admin-token T      allow PUT/DELETE /api/streams/NAME with this token (default:
                        $FRAMECAST_ADMIN_TOKEN); with --config, changes are written to the file
+  --bus URL            also be an origin on a NATS frame bus (nats://HOST:PORT): announce the
+                       streams there and publish a stream's frames while edges watch it
+  --bus-prefix P       subject prefix on the bus (default framecast)
   --json               log one JSON object per line
   -h, --help           show this help
 
@@ -117,6 +120,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'allow-origin': { type: 'string' },
         json: { type: 'boolean' },
         config: { type: 'string' },
+        bus: { type: 'string' },
+        'bus-prefix': { type: 'string' },
         'admin-token': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -220,6 +225,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
     };
     serveOpts = optionsFromFile(config, given, streamFlags);
   }
+  if (values['bus-prefix'] !== undefined && values.bus === undefined)
+    throw new UsageError('--bus-prefix applies with --bus');
+  if (values.bus !== undefined)
+    serveOpts = {
+      ...serveOpts,
+      bus: { url: values.bus, ...(values['bus-prefix'] ? { prefix: values['bus-prefix'] } : {}) },
+    };
   const log = new Logger(values.json ?? false);
   const server = await serve(serveOpts).catch((err: unknown) => {
     // A bad value in the file (or the streams it gives) is a usage error that names the file.

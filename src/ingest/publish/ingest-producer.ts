@@ -27,7 +27,7 @@ export class IngestProducer extends SafeEmitter<ProducerEvents> implements Frame
     since: nowMs(),
     retries: 0,
     nextRetryAt: null,
-    lastError: 'no publisher yet',
+    lastError: 'no frames yet (no publisher connected, or its origin is not sending)',
   };
   readonly #onFrame = (f: IngestFrame): void => this.#frame(f);
   readonly #onConnected = (): void => this.#setStatus('live', null);

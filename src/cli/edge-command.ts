@@ -1,0 +1,110 @@
+import { parseArgs } from 'node:util';
+import { edge } from '../app/edge.js';
+import { UsageError } from '../errors.js';
+import { checkStreamName } from '../streams/stream-options.js';
+import { intOption, withUsage } from './args.js';
+import { httpOptions } from './http-options.js';
+import { Logger } from './output.js';
+import { serveTokenOptions } from './token-options.js';
+
+/** Help text of `framecast edge`. */
+export const EDGE_HELP = `Usage: framecast edge --bus nats://HOST:PORT [options]
+
+Serves the streams of origin servers (framecast serve ... --bus) from a NATS frame bus: no ffmpeg,
+no source. Every stream an origin announces (or those given with --streams) is served with every
+transport (seed and native TCP, MJPEG, snapshot, WebSocket, pages, /stats, /metrics, /healthz);
+an origin runs a stream's source only while some edge has viewers for it.
+
+Options:
+  --bus URL            the NATS server(s): nats://HOST:PORT[,nats://...]
+  --bus-prefix P       subject prefix (default framecast)
+  --streams a,b        serve these streams only (default: every announced stream)
+  --host ADDR          address to bind (default 127.0.0.1)
+  --port N             TCP port (default 9999; 0 picks a free port)
+  --http-port N|off    HTTP port (default 8080, or a free port when busy)
+  --token T            clients must present token T (default: $FRAMECAST_TOKEN)
+  --allow-legacy       with a token, still serve seed-framed clients
+  --max-clients-per-ip N  connections at once from one address (default 0 = no cap)
+  --json               log one JSON object per line
+  -h, --help           show this help`;
+
+/** `framecast edge`: runs until SIGINT/SIGTERM; returns the exit code. */
+export async function edgeCommand(argv: string[]): Promise<number> {
+  const { values } = withUsage('edge', () =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        bus: { type: 'string' },
+        'bus-prefix': { type: 'string' },
+        streams: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'http-port': { type: 'string' },
+        token: { type: 'string' },
+        'allow-legacy': { type: 'boolean' },
+        'max-clients-per-ip': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(EDGE_HELP + '\n');
+    return 0;
+  }
+  if (!values.bus) throw new UsageError('edge needs --bus nats://HOST:PORT');
+  const streams = streamList(values.streams);
+  const log = new Logger(values.json ?? false);
+  const e = await edge({
+    bus: { url: values.bus, ...(values['bus-prefix'] ? { prefix: values['bus-prefix'] } : {}) },
+    streams,
+    host: values.host ?? '127.0.0.1',
+    port: intOption('port', values.port, 9999, 0, 65535),
+    maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000),
+    ...serveTokenOptions(values.token, values['allow-legacy']),
+    ...httpOptions(values['http-port'], undefined),
+  });
+  const s = e.server;
+  log.event(
+    'listening',
+    `framecast edge: serving ${s.streams
+      .list()
+      .map((x) => x.name)
+      .join(', ')} from ${values.bus} on tcp://${s.options.host}:${s.address().port}` +
+      (s.httpAddress() ? ` and http://${s.options.host}:${s.httpAddress()?.port}/` : ''),
+    {
+      port: s.address().port,
+      httpPort: s.httpAddress()?.port ?? null,
+      streams: s.streams.list().map((x) => x.name),
+    },
+  );
+  s.on('client', (c) =>
+    log.event('client', `client ${c.address} connected (${c.protocol})`, { address: c.address }),
+  );
+  s.streams.on('added', (x) =>
+    log.event('stream', `stream ${x.name} announced on the bus`, { stream: x.name }),
+  );
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      log.event('shutdown', 'shutting down', {});
+      const force = setTimeout(() => resolve(0), 2000);
+      force.unref();
+      void e.close().then(() => {
+        clearTimeout(force);
+        resolve(0);
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function streamList(value: string | undefined): string[] | null {
+  if (value === undefined) return null;
+  try {
+    return value.split(',').map((s) => checkStreamName(s.trim()));
+  } catch (err) {
+    throw new UsageError(`--streams: ${(err as Error).message}`);
+  }
+}

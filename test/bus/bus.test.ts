@@ -1,0 +1,137 @@
+import net from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { edge, type Edge } from '../../src/app/edge.js';
+import { StreamClient, parseServerAddress, serve, type FramecastServer } from '../../src/index.js';
+import { natsAvailable, startNats, type NatsServer } from '../helpers/nats.js';
+import { killTracked, sleep } from '../helpers/processes.js';
+
+const available = natsAvailable();
+if (!available && process.env['CI'] === 'true')
+  throw new Error("nats-server is missing: install Debian's nats-server");
+
+let nats: NatsServer | null = null;
+let origin: FramecastServer | null = null;
+const edges: Edge[] = [];
+afterEach(async () => {
+  for (const e of edges.splice(0)) await e.close();
+  await origin?.close();
+  origin = null;
+  await nats?.stop();
+  nats = null;
+});
+afterAll(killTracked);
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await sleep(25);
+  expect(cond()).toBe(true);
+}
+
+interface Viewer {
+  frames: { seq: number; width: number; jpeg: Buffer }[];
+  statuses: number[];
+  ended: boolean;
+  close: () => void;
+}
+
+/** A native viewer recording frames (seq, width, jpeg) and STATUS codes. */
+function viewer(port: number, stream: string): Viewer {
+  const c = new StreamClient(parseServerAddress(`127.0.0.1:${port}/${stream}`), { protocol: 'native' });
+  const v: Viewer = { frames: [], statuses: [], ended: false, close: () => c.close() };
+  c.on('frame', (f) => v.frames.push({ seq: f.seq, width: f.width, jpeg: f.jpeg }));
+  c.on('status', (code) => v.statuses.push(code));
+  c.on('end', () => (v.ended = true));
+  c.on('error', () => (v.ended = true));
+  c.connect();
+  return v;
+}
+
+/** True when the origin encoded exactly these bytes. */
+function sameAsSent(sent: Map<number, Buffer>, jpeg: Buffer): boolean {
+  for (const s of sent.values()) if (s.equals(jpeg)) return true;
+  return false;
+}
+
+const sized = (v: Viewer, width: number): Viewer['frames'] => v.frames.filter((f) => f.width === width);
+
+describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
+  it("an edge serves the origin's streams; its viewers start the origin's source and get its JPEGs unchanged", async () => {
+    nats = await startNats();
+    origin = await serve({
+      port: 0,
+      streams: [
+        { name: 'cam', source: 'test', width: 320 },
+        { name: 'other', source: 'test', width: 160 },
+      ],
+      bus: { url: nats.url },
+    });
+    const sent = new Map<number, Buffer>();
+    origin.on('frame', (f, stream) => stream === 'cam' && sent.set(f.seq, f.jpeg));
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null });
+    edges.push(e);
+    expect(
+      e.server.streams
+        .list()
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['cam', 'other']);
+    // Nothing runs on the origin until someone watches somewhere.
+    expect(origin.streams.get('cam')?.hub.transmitting).toBe(false);
+    const v = viewer(e.server.address().port, 'cam');
+    await until(() => sized(v, 320).length >= 20);
+    // The same bytes the origin encoded (no decode, no re-encode on the edge; the edge numbers its own seq).
+    expect(sized(v, 320).every((f) => sameAsSent(sent, f.jpeg))).toBe(true);
+    expect(origin.streams.get('other')?.hub.transmitting).toBe(false);
+    // Seed clients on the edge's main port get the default stream too.
+    let seedBytes = 0;
+    const seed = net.connect({ host: '127.0.0.1', port: e.server.address().port });
+    seed.on('data', (d: Buffer) => (seedBytes += d.length));
+    seed.on('error', () => {});
+    await until(() => seedBytes > 20_000);
+    seed.destroy();
+    // The last edge viewer leaves: the origin stops the source a few seconds later.
+    v.close();
+    await until(() => origin?.streams.get('cam')?.hub.transmitting === false, 8000);
+  }, 40_000);
+
+  it('nats-server restarted: edge viewers stay connected, see no-signal, then frames again', async () => {
+    nats = await startNats();
+    origin = await serve({
+      port: 0,
+      streams: [{ name: 'cam', source: 'test', width: 320 }],
+      bus: { url: nats.url },
+    });
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    edges.push(e);
+    const v = viewer(e.server.address().port, 'cam');
+    await until(() => sized(v, 320).length >= 5);
+    const seen = v.statuses.length;
+    // Down longer than the edge's 3 s of tolerated silence.
+    const restarted = nats.restart(4500);
+    await until(() => v.statuses.slice(seen).includes(2), 10_000); // no signal while the bus is down
+    await restarted;
+    const before = sized(v, 320).length;
+    await until(() => sized(v, 320).length >= before + 10, 20_000);
+    expect(v.ended).toBe(false);
+    v.close();
+  }, 60_000);
+
+  it('frames larger than max_payload travel in parts and arrive whole', async () => {
+    nats = await startNats({ maxPayload: 8192 });
+    origin = await serve({
+      port: 0,
+      streams: [{ name: 'cam', source: 'test', width: 640, quality: 95 }],
+      bus: { url: nats.url },
+    });
+    const sent = new Map<number, Buffer>();
+    origin.on('frame', (f) => sent.set(f.seq, f.jpeg));
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    edges.push(e);
+    const v = viewer(e.server.address().port, 'cam');
+    await until(() => sized(v, 640).length >= 10);
+    const real = sized(v, 640);
+    expect(real[0]?.jpeg.length).toBeGreaterThan(8192 * 3);
+    expect(real.every((f) => sameAsSent(sent, f.jpeg))).toBe(true);
+    v.close();
+  }, 40_000);
+});

@@ -1,0 +1,61 @@
+/**
+ * A real nats-server for bus tests, on a free loopback port (Debian's nats-server). Tests skip
+ * without it, except under CI=true where a missing server is a failure.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTempDir } from './fixtures.js';
+import { freePort } from './net.js';
+import { spawnTracked, sleep, waitExit } from './processes.js';
+
+export const NATS_SERVER = process.env['NATS_SERVER'] || 'nats-server';
+
+/** True when nats-server can be run here. */
+export function natsAvailable(): boolean {
+  return spawnSync(NATS_SERVER, ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+/** A running nats-server; restart() brings it back on the same port. */
+export interface NatsServer {
+  url: string;
+  port: number;
+  stop: () => Promise<void>;
+  /** Kills it (SIGKILL), waits `downMs`, starts it again on the same port. */
+  restart: (downMs?: number) => Promise<void>;
+}
+
+/** Starts nats-server on 127.0.0.1 (optionally with a max_payload), waiting until it accepts clients. */
+export async function startNats(opts: { maxPayload?: number } = {}): Promise<NatsServer> {
+  const port = await freePort();
+  const { dir, cleanup } = makeTempDir('framecast-nats-');
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(
+    conf,
+    `listen: 127.0.0.1:${port}\n${opts.maxPayload ? `max_payload: ${opts.maxPayload}\n` : ''}`,
+  );
+  let child = spawnTracked(NATS_SERVER, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ready = async (): Promise<void> => {
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    for (let i = 0; i < 100 && !/Server is ready/.test(log); i++) await sleep(50);
+    if (!/Server is ready/.test(log)) throw new Error(`nats-server did not start: ${log}`);
+  };
+  await ready();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await waitExit(child, 5000);
+      cleanup();
+    },
+    restart: async (downMs = 300) => {
+      child.kill('SIGKILL');
+      await waitExit(child, 5000);
+      await sleep(downMs);
+      child = spawnTracked(NATS_SERVER, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+      await ready();
+    },
+  };
+}
