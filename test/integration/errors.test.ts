@@ -221,7 +221,9 @@ describe('usage errors (exit 2)', () => {
   it('unknown command -> exit 2 naming it, with the usage', async () => {
     const r = await runCli(['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^framecast: unknown command 'frobnicate' \(expected serve, play, publish or edge\)\n/);
+    expect(r.stderr).toMatch(
+      /^framecast: unknown command 'frobnicate' \(expected serve, play, publish or edge\)\n/,
+    );
     expect(r.stderr).toContain('Usage: framecast <command>');
   });
 
