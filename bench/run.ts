@@ -58,27 +58,9 @@ async function main(): Promise<void> {
   });
   const quick = values.quick ?? false;
   const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest').split(','));
-  if (only.size === 1 && only.has('slow')) {
-    await refreshSlowViewers(Number(values.seconds ?? 5));
-    return;
-  }
-  if (only.size === 1 && only.has('crowd')) {
-    await refreshCrowd(Number(values.seconds ?? 5));
-    return;
-  }
-  if (only.size === 1 && only.has('ingest')) {
-    const file = join(RESULTS, 'latest.json');
-    const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
-    const log = (s: string): void => void process.stderr.write(`${s}\n`);
-    results.ingest = await ingest({ viewers: 100, seconds: Number(values.seconds ?? 8), log });
-    writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-    const md = markdown(results);
-    writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
-    process.stdout.write(md + '\n');
-    return;
-  }
-  if (only.size === 1 && only.has('streams')) {
-    await refreshStreams(Number(values.seconds ?? 10));
+  const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
+  if (section) {
+    await refresh(section, Number(values.seconds ?? section.seconds));
     return;
   }
   const seconds = Number(values.seconds ?? (quick ? 3 : 5));
@@ -148,23 +130,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** `--only slow`: re-runs the two slow-viewer rows and writes them into the latest results. */
-async function refreshSlowViewers(seconds: number): Promise<void> {
-  const started = performance.now();
-  const log = (s: string): void =>
-    void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
-  const file = join(RESULTS, 'latest.json');
-  const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
-  if (!results.fanout) throw new Error(`${file} has no fan-out section: run --only fanout first`);
-  const { slow, slowNoAck } = await slowViewers({ seconds, log });
-  results.fanout = { ...results.fanout, slow, slowNoAck, slowDate: new Date().toISOString() };
-  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-  const md = markdown(results);
-  writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
-  process.stdout.write(md + '\n');
-  log(`updated the slow-viewer rows of ${file}`);
-}
-
 /** A 640x360 H.264 clip with B-frames, as phones and cameras record: what a first frame waits for. */
 function firstFrameClip(ffmpeg: string, dir: string): string {
   const path = join(dir, 'first-frame-360p.mp4');
@@ -193,50 +158,63 @@ function streamsClip(ffmpeg: string, dir: string): string {
   return path;
 }
 
-/** `--only streams`: re-runs the streams-side-by-side rows and writes them into the latest results. */
-async function refreshStreams(seconds: number): Promise<void> {
-  const started = performance.now();
-  const log = (s: string): void =>
-    void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
-  const file = join(RESULTS, 'latest.json');
-  const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
-  const dir = mkdtempSync(join(tmpdir(), 'framecast-bench-'));
-  try {
-    results.streams = await multiStream({
-      clip: streamsClip(locateFfmpeg().path, dir),
-      streams: 6,
-      seconds,
-      log,
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-  const md = markdown(results);
-  writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
-  process.stdout.write(md + '\n');
-  log(`updated the streams rows of ${file}`);
+/** One section of the latest results, re-run alone and written back (`npm run bench -- --only NAME`). */
+interface Refresh {
+  label: string;
+  seconds: number;
+  needsFanout?: boolean;
+  run: (r: BenchResults, ctx: { seconds: number; dir: string; log: (s: string) => void }) => Promise<void>;
 }
 
-/** `--only crowd`: re-runs the first-frame, burst and mixed rows and writes them into the latest results. */
-async function refreshCrowd(seconds: number): Promise<void> {
+const REFRESH: Record<string, Refresh> = {
+  slow: {
+    label: 'slow-viewer',
+    seconds: 5,
+    needsFanout: true,
+    run: async (r, { seconds, log }) => {
+      const { slow, slowNoAck } = await slowViewers({ seconds, log });
+      r.fanout = r.fanout && { ...r.fanout, slow, slowNoAck, slowDate: new Date().toISOString() };
+    },
+  },
+  crowd: {
+    label: 'first-frame, burst and mixed-audience',
+    seconds: 5,
+    needsFanout: true,
+    run: async (r, { seconds, dir, log }) => {
+      const { burst, mixed } = await crowdRows({ seconds, log });
+      r.fanout = r.fanout && { ...r.fanout, burst, mixed };
+      const clip = firstFrameClip(locateFfmpeg().path, dir);
+      r.firstFrame = await firstFrame({ clip, python: hasOpenCv() ? OPENCV_PYTHON : null, rounds: 8, log });
+    },
+  },
+  streams: {
+    label: 'streams-side-by-side',
+    seconds: 10,
+    run: async (r, { seconds, dir, log }) => {
+      const clip = streamsClip(locateFfmpeg().path, dir);
+      r.streams = await multiStream({ clip, streams: 6, seconds, log });
+    },
+  },
+  ingest: {
+    label: 'push-ingest',
+    seconds: 8,
+    run: async (r, { seconds, log }) => {
+      r.ingest = await ingest({ viewers: 100, seconds, log });
+    },
+  },
+};
+
+async function refresh(section: Refresh, seconds: number): Promise<void> {
   const started = performance.now();
   const log = (s: string): void =>
     void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
   const file = join(RESULTS, 'latest.json');
   const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
-  if (!results.fanout) throw new Error(`${file} has no fan-out section: run --only fanout first`);
+  if (section.needsFanout && !results.fanout)
+    throw new Error(`${file} has no fan-out section: run --only fanout first`);
   const dir = mkdtempSync(join(tmpdir(), 'framecast-bench-'));
   try {
-    const ffmpeg = locateFfmpeg().path;
-    const { burst, mixed } = await crowdRows({ seconds, log });
-    results.fanout = { ...results.fanout, burst, mixed };
-    results.firstFrame = await firstFrame({
-      clip: firstFrameClip(ffmpeg, dir),
-      python: hasOpenCv() ? OPENCV_PYTHON : null,
-      rounds: 8,
-      log,
-    });
+    await section.run(results, { seconds, dir, log });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -244,7 +222,7 @@ async function refreshCrowd(seconds: number): Promise<void> {
   const md = markdown(results);
   writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
   process.stdout.write(md + '\n');
-  log(`updated the crowd rows of ${file}`);
+  log(`updated the ${section.label} rows of ${file}`);
 }
 
 main().catch((err: unknown) => {

@@ -12,26 +12,22 @@ import { readTlsFiles } from '../transports/tls-config.js';
 import { tokenProblem } from '../util/token.js';
 import type { Logger } from './output.js';
 
-/** The env variable that gives the admin token (as FRAMECAST_TOKEN gives the server's). */
-export const ADMIN_TOKEN_ENV = 'FRAMECAST_ADMIN_TOKEN';
-
-/** --admin-token, else FRAMECAST_ADMIN_TOKEN, checked like --token. */
-export function adminTokenOption(value: string | undefined): string | null {
-  const t = value ?? (process.env[ADMIN_TOKEN_ENV] || null);
+/** A token option: the flag's value, else its environment variable's, checked like --token. */
+function tokenOption(flag: string, env: string, value: string | undefined): string | null {
+  const t = value ?? (process.env[env] || null);
   const problem = t === null ? null : tokenProblem(t);
-  if (problem) throw new UsageError(`--admin-token: ${problem}`);
+  if (problem) throw new UsageError(`--${flag}: ${problem}`);
   return t;
 }
 
-/** The env variable that gives the publish token. */
-export const PUBLISH_TOKEN_ENV = 'FRAMECAST_PUBLISH_TOKEN';
+/** --admin-token, else FRAMECAST_ADMIN_TOKEN. */
+export function adminTokenOption(value: string | undefined): string | null {
+  return tokenOption('admin-token', 'FRAMECAST_ADMIN_TOKEN', value);
+}
 
-/** --publish-token, else FRAMECAST_PUBLISH_TOKEN, checked like --token. */
+/** --publish-token, else FRAMECAST_PUBLISH_TOKEN. */
 export function publishTokenOption(value: string | undefined): string | null {
-  const t = value ?? (process.env[PUBLISH_TOKEN_ENV] || null);
-  const problem = t === null ? null : tokenProblem(t);
-  if (problem) throw new UsageError(`--publish-token: ${problem}`);
-  return t;
+  return tokenOption('publish-token', 'FRAMECAST_PUBLISH_TOKEN', value);
 }
 
 /** The config file's streams, with the stream flags given on the command line over its streamDefaults. */
