@@ -3,13 +3,16 @@
  * without it, except under CI=true where a missing server is a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from './fixtures.js';
 import { freePort } from './net.js';
 import { spawnTracked, sleep, waitExit } from './processes.js';
 
-export const NATS_SERVER = process.env['NATS_SERVER'] || 'nats-server';
+/** Debian installs it in /usr/sbin, which a minimal PATH (CI under env -i) does not hold. */
+export const NATS_SERVER =
+  process.env['NATS_SERVER'] ||
+  (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
 
 /** True when nats-server can be run here. */
 export function natsAvailable(): boolean {
