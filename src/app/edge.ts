@@ -10,8 +10,11 @@ import type { Stream } from '../streams/stream.js';
 import { checkStreamName, PUBLISHER_SOURCE, resolveStreamConfig } from '../streams/stream-options.js';
 import { streamDefaults } from '../streams/stream-plan.js';
 
-/** A silent origin for this long puts the edge's viewers in no-signal. */
-export const ORIGIN_SILENCE_MS = 3000;
+/**
+ * A silent origin for this long (or three frame intervals of a slow stream, if longer) puts the
+ * edge's viewers in no-signal: within 2 s of an origin's death at usual frame rates.
+ */
+export const ORIGIN_SILENCE_MS = 1500;
 
 /** Options of an edge: serve()'s transports and limits, the bus, and which streams to serve. */
 export interface EdgeOptions extends Omit<ServeOptions, 'streams' | 'source' | 'producer' | 'publisher'> {
@@ -56,6 +59,8 @@ class BusFeed {
   readonly #conn: PublisherConnection = { address: 'bus', via: 'nats', evict: () => {} };
   readonly #parts = new PartAssembler();
   #silence: NodeJS.Timeout | null = null;
+  #lastAt = 0;
+  #interval = 0;
 
   constructor(stream: Stream, nc: NatsConnection, subjects: Subjects) {
     this.#stream = stream;
@@ -73,11 +78,18 @@ class BusFeed {
     const slot = this.#stream.ingest;
     if (!slot) return;
     if (slot.current !== this.#conn) slot.claim(this.#conn);
-    slot.frame(this.#conn, { ...f, receivedAt: Date.now() });
+    const now = Date.now();
+    slot.frame(this.#conn, { ...f, receivedAt: now });
+    if (this.#lastAt > 0) this.#interval = this.#interval * 0.8 + (now - this.#lastAt) * 0.2;
+    this.#lastAt = now;
     if (this.#silence) clearTimeout(this.#silence);
     this.#silence = setTimeout(
-      () => slot.release(this.#conn, 'no frames from the origin'),
-      ORIGIN_SILENCE_MS,
+      () => {
+        this.#lastAt = 0;
+        this.#interval = 0;
+        slot.release(this.#conn, 'no frames from the origin');
+      },
+      Math.max(ORIGIN_SILENCE_MS, 3 * this.#interval),
     );
   }
 

@@ -3,6 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { edge, type Edge } from '../../src/app/edge.js';
 import { StreamClient, parseServerAddress, serve, type FramecastServer } from '../../src/index.js';
 import { natsAvailable, startNats, type NatsServer } from '../helpers/nats.js';
+import { startServe } from '../helpers/cli.js';
 import { killTracked, sleep } from '../helpers/processes.js';
 
 const available = natsAvailable();
@@ -115,6 +116,30 @@ describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
     expect(v.ended).toBe(false);
     v.close();
   }, 60_000);
+
+  it('an origin killed with SIGKILL: edge viewers see no-signal within ~2 s; restarted, frames resume on the same connections', async () => {
+    nats = await startNats();
+    const bus = nats.url;
+    const args = ['cam=test', '--width', '320', '--http-port', 'off', '--bus', bus];
+    let o = await startServe(args);
+    const e = await edge({ bus: { url: bus }, port: 0, httpPort: null, streams: ['cam'] });
+    edges.push(e);
+    const v = viewer(e.server.address().port, 'cam');
+    await until(() => sized(v, 320).length >= 10);
+    const seen = v.statuses.length;
+    o.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await until(() => v.statuses.slice(seen).includes(2), 5000);
+    // The edge gives up on a silent origin after 1.5 s; the bound leaves room for a loaded machine.
+    expect(Date.now() - killedAt).toBeLessThan(3000);
+    const before = sized(v, 320).length;
+    o = await startServe(args);
+    // The edge's demand starts the new origin's source: frames resume, nobody reconnected.
+    await until(() => sized(v, 320).length >= before + 10, 15_000);
+    expect(v.ended).toBe(false);
+    v.close();
+    await o.stop();
+  }, 40_000);
 
   it('frames larger than max_payload travel in parts and arrive whole', async () => {
     nats = await startNats({ maxPayload: 8192 });
