@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseServerAddress, formatAddress } from '../client/address.js';
+import { parseServerAddresses, formatAddress, type ServerAddress } from '../client/address.js';
 import { SessionClient } from '../client/session-client.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../client/legacy-parser.js';
 import { ReceiveStats, type ReceiveSummary } from '../client/receive-stats.js';
@@ -95,7 +95,8 @@ export async function playCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 1) throw new UsageError(`play takes one address, got ${positionals.length}`);
-  const addr = parseServerAddress(positionals[0]);
+  const addrs = parseServerAddresses(positionals[0]);
+  const addr = addrs[0] as ServerAddress;
   if (values.ca !== undefined && !addr.tls)
     throw new UsageError(`--ca is for tls:// addresses (got ${positionals[0] ?? 'the default address'})`);
   const ca = values.ca === undefined ? null : readCaFile(values.ca);
@@ -121,7 +122,7 @@ export async function playCommand(argv: string[]): Promise<number> {
   const extras = parsePlayExtras(values);
   let onOutputError: (err: FramecastError) => void = () => {};
   const outputs = openOutputs(values, (err) => onOutputError(err));
-  const client = new SessionClient(addr, {
+  const client = new SessionClient(addrs, {
     maxFrameBytes,
     connectTimeoutMs: connectTimeout * 1000,
     idleTimeoutMs: idleTimeout * 1000,

@@ -61,6 +61,18 @@ export function parseServerAddress(text: string | undefined, defaultPort = 9999)
   return { host, port, tls, stream };
 }
 
+/**
+ * Parses one address, or several separated by commas (`edge1:9999,edge2:9999`): a client that loses
+ * one moves to the next when it reconnects.
+ */
+export function parseServerAddresses(text: string | undefined, defaultPort = 9999): ServerAddress[] {
+  if (text === undefined || !text.includes(',')) return [parseServerAddress(text, defaultPort)];
+  return text
+    .split(',')
+    .filter((t) => t.trim() !== '')
+    .map((t) => parseServerAddress(t, defaultPort));
+}
+
 /** Formats an address for messages: `host:port`, with brackets for IPv6. */
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

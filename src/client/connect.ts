@@ -1,5 +1,5 @@
 import type { FramecastError } from '../errors.js';
-import { parseServerAddress, type ServerAddress } from './address.js';
+import { parseServerAddresses, type ServerAddress } from './address.js';
 import { SessionClient, type SessionClientOptions } from './session-client.js';
 import type { HandshakeInfo, StreamEnd, StreamFrame } from './stream-client.js';
 
@@ -28,7 +28,7 @@ export class FrameStream implements AsyncIterableIterator<StreamFrame> {
   #held: number | null = null;
 
   /** @internal use connect() */
-  constructor(addr: ServerAddress, opts: ConnectOptions) {
+  constructor(addr: ServerAddress | ServerAddress[], opts: ConnectOptions) {
     this.#hwm = opts.highWaterMark ?? 2;
     if (!Number.isInteger(this.#hwm) || this.#hwm < 1)
       throw new RangeError('highWaterMark must be an integer >= 1');
@@ -138,9 +138,14 @@ export class FrameStream implements AsyncIterableIterator<StreamFrame> {
 
 /**
  * Connects to a framecast server (or a seed servidor.py) and returns the frames as an async
- * iterable. `address` is `HOST[:PORT]` (default port 9999) or a parsed address.
+ * iterable. `address` is `HOST[:PORT][/STREAM]` (default port 9999), several of them separated by
+ * commas or in an array (with `reconnect`, a lost server is replaced by the next), or parsed addresses.
  */
-export function connect(address: string | ServerAddress, options: ConnectOptions = {}): FrameStream {
-  const addr = typeof address === 'string' ? parseServerAddress(address) : address;
+export function connect(
+  address: string | ServerAddress | (string | ServerAddress)[],
+  options: ConnectOptions = {},
+): FrameStream {
+  const list = Array.isArray(address) ? address : [address];
+  const addr = list.flatMap((a) => (typeof a === 'string' ? parseServerAddresses(a) : [a]));
   return new FrameStream(addr, options);
 }

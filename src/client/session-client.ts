@@ -48,7 +48,9 @@ const RETRY_ENDS = new Set(['shutdown', 'closed', 'removed']);
  * flowing to the same listeners. Counts reconnects and the time spent without a connection.
  */
 export class SessionClient extends SafeEmitter<SessionClientEvents> {
-  readonly #addr: ServerAddress;
+  /** The servers to use, in order; a reconnect moves to the next (an edge that went away). */
+  readonly #addrs: ServerAddress[];
+  #current = 0;
   readonly #opts: SessionClientOptions;
   #client: StreamClient | null = null;
   #closed = false;
@@ -65,9 +67,10 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
   /** How the stream ended cleanly, once it did. */
   ended: StreamEnd | null = null;
 
-  constructor(addr: ServerAddress, opts: SessionClientOptions = {}) {
+  constructor(addr: ServerAddress | ServerAddress[], opts: SessionClientOptions = {}) {
     super();
-    this.#addr = addr;
+    this.#addrs = Array.isArray(addr) ? [...addr] : [addr];
+    if (this.#addrs.length === 0) throw new RangeError('at least one server address is needed');
     this.#opts = opts;
   }
 
@@ -101,6 +104,11 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
   resume(): void {
     this.#paused = false;
     this.#client?.resume();
+  }
+
+  /** The server in use now. */
+  get #addr(): ServerAddress {
+    return this.#addrs[this.#current] as ServerAddress;
   }
 
   #open(): void {
@@ -168,6 +176,11 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
     let delay = Math.round(base * (0.75 + Math.random() * 0.5));
     if (giveUp > 0) delay = Math.max(0, Math.min(delay, giveUp - down));
     this.#attempt++;
+    // With several servers (edges), try the next one: the one just lost may be gone for good.
+    if (this.#addrs.length > 1) {
+      this.#current = (this.#current + 1) % this.#addrs.length;
+      delay = this.#attempt <= this.#addrs.length ? 0 : delay;
+    }
     this.emit('reconnecting', this.#attempt, delay, reason);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;

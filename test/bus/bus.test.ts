@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { edge, type Edge } from '../../src/app/edge.js';
 import { StreamClient, parseServerAddress, serve, type FramecastServer } from '../../src/index.js';
 import { natsAvailable, startNats, type NatsServer } from '../helpers/nats.js';
-import { startServe } from '../helpers/cli.js';
+import { runCli, startServe } from '../helpers/cli.js';
 import { killTracked, sleep } from '../helpers/processes.js';
 
 const available = natsAvailable();
@@ -139,6 +139,32 @@ describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
     expect(v.ended).toBe(false);
     v.close();
     await o.stop();
+  }, 40_000);
+
+  it('an edge that goes away: play --reconnect edge1,edge2 moves to the next edge and goes on', async () => {
+    nats = await startNats();
+    origin = await serve({
+      port: 0,
+      streams: [{ name: 'cam', source: 'test', width: 320 }],
+      bus: { url: nats.url },
+    });
+    const e1 = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    const e2 = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    edges.push(e2);
+    const both = `127.0.0.1:${e1.server.address().port}/cam,127.0.0.1:${e2.server.address().port}/cam`;
+    const play = runCli(['play', both, '--reconnect', '--view', 'none', '--frames', '90', '--json']);
+    await sleep(1500);
+    await e1.close(); // its viewers get END shutdown
+    const r = await play;
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as {
+      frames: number;
+      reconnects: number;
+    };
+    expect(summary.frames).toBe(90);
+    expect(summary.reconnects).toBeGreaterThanOrEqual(1);
+    // The frames after the switch came through the second edge.
+    expect(e2.server.streams.get('cam')?.hub.totals.clientsServed).toBeGreaterThanOrEqual(1);
   }, 40_000);
 
   it('frames larger than max_payload travel in parts and arrive whole', async () => {
