@@ -11,6 +11,17 @@ export function tokenMatches(expected: string, given: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/**
+ * True when `given` opens something guarded by `tokens` (the server's, a stream's): none of them is
+ * set, or `given` matches one. An empty or missing `given` opens only what needs no token.
+ */
+export function tokenOpens(given: string | null, ...tokens: (string | null)[]): boolean {
+  const set = tokens.filter((t): t is string => t !== null);
+  if (set.length === 0) return true;
+  if (given === null || given === '') return false;
+  return set.some((t) => tokenMatches(t, given));
+}
+
 /** Why a token is unusable (empty, too long, control characters), or null when it is fine. */
 export function tokenProblem(token: string): string | null {
   if (token.length === 0) return 'the token is empty';

@@ -2,6 +2,8 @@
  * Hand-driven stand-ins for the hub's collaborators: a producer whose frames and end the test emits,
  * and a subscriber that records what the hub did to it.
  */
+import { Hub, type HubOptions, type TransmissionEnd } from '../../src/hub/hub.js';
+import type { FramecastError } from '../../src/errors.js';
 import { EventEmitter } from 'node:events';
 import { Frame } from '../../src/hub/frame.js';
 import type { FrameProducer, ProducerEvents, SourceDescription } from '../../src/hub/producer.js';
@@ -85,4 +87,24 @@ export class FakeSub implements Subscriber {
       lastLatencyMs: null,
     };
   }
+}
+
+/** A hub whose producers are FakeProducers (the newest is `current()`), recording transmission ends. */
+export function setup(opts: Partial<Omit<HubOptions, 'createProducer'>> = {}) {
+  const producers: FakeProducer[] = [];
+  const hub = new Hub({
+    createProducer: () => {
+      const p = new FakeProducer(producers.length);
+      producers.push(p);
+      return p;
+    },
+    maxClients: 100,
+    maxWaiting: 1000,
+    lossless: false,
+    ...opts,
+  });
+  const ends: Array<{ reason: TransmissionEnd; err: FramecastError | null }> = [];
+  hub.on('transmission-end', (reason, err) => ends.push({ reason, err }));
+  const current = (): FakeProducer => producers[producers.length - 1] as FakeProducer;
+  return { hub, producers, ends, current };
 }

@@ -1,24 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Hub, type HubOptions } from '../../src/hub/hub.js';
 import type { Frame } from '../../src/hub/frame.js';
-import { FakeProducer, FakeSub } from './fakes.js';
-
-function setup(opts: Partial<Omit<HubOptions, 'createProducer'>> = {}) {
-  const producers: FakeProducer[] = [];
-  const hub = new Hub({
-    createProducer: () => {
-      const p = new FakeProducer(producers.length);
-      producers.push(p);
-      return p;
-    },
-    maxClients: 100,
-    maxWaiting: 1000,
-    lossless: false,
-    ...opts,
-  });
-  const current = (): FakeProducer => producers[producers.length - 1] as FakeProducer;
-  return { hub, producers, current };
-}
+import { FakeSub, setup } from './fakes.js';
 
 /** A subscriber that notes, in one shared log, when it was offered a frame. */
 class OrderSub extends FakeSub {

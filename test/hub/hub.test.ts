@@ -1,28 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FramecastError } from '../../src/errors.js';
-import { Hub, type HubOptions, type TransmissionEnd } from '../../src/hub/hub.js';
 import { StreamSubscriber } from '../../src/transports/stream-subscriber.js';
-import { FakeProducer, FakeSub } from './fakes.js';
-
-function setup(opts: Partial<Omit<HubOptions, 'createProducer'>> = {}) {
-  const producers: FakeProducer[] = [];
-  const hub = new Hub({
-    createProducer: () => {
-      const p = new FakeProducer(producers.length);
-      producers.push(p);
-      return p;
-    },
-    maxClients: 100,
-    maxWaiting: 1000,
-    lossless: false,
-    ...opts,
-  });
-  const ends: Array<{ reason: TransmissionEnd; err: FramecastError | null }> = [];
-  hub.on('transmission-end', (reason, err) => ends.push({ reason, err }));
-  const current = (): FakeProducer => producers[producers.length - 1] as FakeProducer;
-  return { hub, producers, ends, current };
-}
+import { FakeSub, setup } from './fakes.js';
 
 describe('Hub', () => {
   it('starts the producer with the first client and offers each frame once to every client', () => {

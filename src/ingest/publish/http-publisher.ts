@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { FramecastError } from '../../errors.js';
 import { JpegStreamSplitter } from '../../source/jpeg-stream-splitter.js';
 import { nowMs } from '../../util/clock.js';
-import { tokenMatches } from '../../util/token.js';
+import { tokenOpens } from '../../util/token.js';
 import type { PublisherConnection, PublisherSlot } from './publisher-slot.js';
 import { checkPublishedJpeg, MAX_PUBLISHED_FRAME_BYTES } from './tcp-publisher.js';
 
@@ -24,12 +24,7 @@ export function mayPublish(
   serverToken: string | null,
   given: string | null,
 ): boolean {
-  if (serverToken === null && target.publishToken === null) return true;
-  if (given === null || given === '') return false;
-  return (
-    (serverToken !== null && tokenMatches(serverToken, given)) ||
-    (target.publishToken !== null && tokenMatches(target.publishToken, given))
-  );
+  return tokenOpens(given, serverToken, target.publishToken);
 }
 
 function reply(

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { tokenMatches } from '../../util/token.js';
+import { tokenOpens } from '../../util/token.js';
 
 /** The token a request presents: `Authorization: Bearer T`, else the `token` query parameter. */
 export function presentedToken(req: IncomingMessage, url: URL): string | null {
@@ -13,9 +13,7 @@ export function presentedToken(req: IncomingMessage, url: URL): string | null {
 
 /** True when the request may proceed: no token is set, or it presents the right one. */
 export function authorized(req: IncomingMessage, url: URL, token: string | null): boolean {
-  if (token === null) return true;
-  const given = presentedToken(req, url);
-  return given !== null && tokenMatches(token, given);
+  return tokenOpens(presentedToken(req, url), token);
 }
 
 /**

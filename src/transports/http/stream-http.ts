@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { presentedToken } from './auth.js';
-import { tokenMatches } from '../../util/token.js';
+import { tokenOpens } from '../../util/token.js';
 import { serveMjpeg } from './mjpeg.js';
 import { sendJson, sendText, peerOf, type HttpContext } from './respond.js';
 import { serveSnapshot } from './snapshot.js';
@@ -98,14 +98,7 @@ export class StreamHttp {
    * token (every stream) or this stream's readToken (this stream only).
    */
   authorized(req: http.IncomingMessage, url: URL): boolean {
-    const { token } = this.#shared;
-    const { readToken } = this.stream;
-    if (token === null && readToken === null) return true;
-    const given = presentedToken(req, url);
-    if (given === null) return false;
-    return (
-      (token !== null && tokenMatches(token, given)) || (readToken !== null && tokenMatches(readToken, given))
-    );
+    return tokenOpens(presentedToken(req, url), this.#shared.token, this.stream.readToken);
   }
 
   /** This stream's /stats section. */
