@@ -75,6 +75,8 @@ const MIN_HANDSHAKES = 64;
 /** Without a room callback (tests, embedders): the cap before crowds were served. */
 const DEFAULT_ROOM = 256;
 const noop = (): void => {};
+/** When, within the hello grace, a silent connection's source is started (see #onConnection). */
+const WARM_AFTER_MS = 50;
 
 /**
  * The TCP transport on one port for both protocols: a client that says nothing within the grace
@@ -140,10 +142,28 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
       return;
     }
     this.#handshakes++;
-    // Start the source now: its first frame decodes during the hello grace instead of after it.
+    // Start the source during the hello grace, so its first frame decodes while we wait instead of
+    // after. Not at once: a native client says hello within ~40 ms (framecast's auto mode waits that
+    // long), and ffmpeg's start (~60 ms of CPU) in that window made late hellos, taken for seed
+    // clients, frequent on a loaded 2-core machine; a client still silent by then is likely a seed client.
     const w = this.#opts.warmOnAccept ?? true;
     const warm = (typeof w === 'function' ? w() : w) && !this.#refusesLegacy();
-    const release = warm && target ? target.hub.warm() : noop;
+    let releaseWarm = noop;
+    let warmTimer: NodeJS.Timeout | null =
+      warm && target
+        ? setTimeout(
+            () => {
+              warmTimer = null;
+              if (!socket.destroyed) releaseWarm = target.hub.warm();
+            },
+            Math.min(WARM_AFTER_MS, this.#opts.helloGraceMs / 2),
+          )
+        : null;
+    const release = (): void => {
+      if (warmTimer) clearTimeout(warmTimer);
+      warmTimer = null;
+      releaseWarm();
+    };
     socket.once('close', release);
     let decided = false;
     const decide = (first: Buffer | null): void => {
