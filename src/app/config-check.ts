@@ -9,6 +9,7 @@ import {
   type StreamConfig,
 } from '../streams/stream-options.js';
 import { tokenProblem } from '../util/token.js';
+import { busOf } from './config-bus.js';
 import { keyName } from './config-edit.js';
 import { ConfigError, problemOf, segment } from './config-error.js';
 import type { LoadedConfig, ServerFileSettings } from './config-file.js';
@@ -25,21 +26,25 @@ const SERVER_KEYS = [
   'stallTimeout',
   'tls',
 ] as const;
-const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'streamDefaults', 'streams'];
+const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'bus', 'streamDefaults', 'streams'];
 /** Stream fields whose null means something (none, off); for the others an empty value is a mistake. */
 export const NULLABLE: ReadonlySet<string> = new Set(['fps', 'legacyPort', 'readToken', 'publishToken']);
 const DEFAULT_PORT = 9999;
 
 type Node = ParsedNode | null;
-interface Field {
+/** One key of a mapping in the file, with its nodes (for line numbers) and its plain value. */
+export interface Field {
   key: string;
   keyNode: ParsedNode;
   node: Node;
   value: unknown;
 }
 
-/** Validates a config file's text; `path` names it in messages and anchors the TLS paths. */
-export function checkConfigText(text: string, path: string): LoadedConfig {
+/**
+ * Validates a config file's text; `path` names it in messages and anchors the TLS paths.
+ * `streamsOptional`: a file without streams is valid (an edge reads only the server-wide settings).
+ */
+export function checkConfigText(text: string, path: string, streamsOptional = false): LoadedConfig {
   const lc = new LineCounter();
   // logLevel: the library's own console warnings (an odd key) would be noise in a server's log.
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, logLevel: 'error' });
@@ -48,28 +53,42 @@ export function checkConfigText(text: string, path: string): LoadedConfig {
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw new ConfigError(path, c.lineAt(problem.pos[0]), null, problem.message.split('\n')[0]!);
   const root = c.deref(doc.contents);
+  if (streamsOptional && (root === null || (isScalar(root) && root.value === null)))
+    return {
+      path: resolve(path),
+      server: {},
+      bus: null,
+      streamDefaults: {},
+      streams: [],
+      defaultStream: '',
+      raw: { streams: {} },
+    };
   if (root === null || (isScalar(root) && root.value === null))
     throw new ConfigError(path, 1, 'streams', 'at least one stream is required (the file is empty)');
   const top = c.mapping(root, '(top level)', TOP_KEYS, 'setting');
   const get = (key: string) => top.find((f) => f.key === key);
   const server = serverSettings(c, top, dirname(resolve(path)));
+  const busField = get('bus');
+  const bus = busField ? busOf(c, busField, dirname(resolve(path))) : null;
   const streamDefaults = defaultsOf(c, get('streamDefaults'));
   const streamsField = get('streams');
-  if (!streamsField)
+  if (!streamsField && !streamsOptional)
     throw new ConfigError(path, c.line(root), 'streams', 'required: a mapping of stream names to settings');
-  const streams = streamsOf(c, streamsField, streamDefaults);
+  const streams = streamsField ? streamsOf(c, streamsField, streamDefaults) : [];
   checkPorts(c, server, streams, streamDefaults);
   return {
     path: resolve(path),
     server,
+    bus,
     streamDefaults: Object.fromEntries(Object.entries(streamDefaults).map(([k, v]) => [k, v.value])),
     streams: streams.map((s) => s.resolved),
-    defaultStream: streams[0]!.resolved.name,
+    defaultStream: streams[0]?.resolved.name ?? '',
     raw: { streams: Object.fromEntries(streams.map((s) => [s.resolved.name, s.config])) },
   };
 }
 
-class Checker {
+/** Reads nodes of one parsed file and fails with its path and line. */
+export class Checker {
   constructor(
     readonly file: string,
     readonly text: string,
@@ -330,7 +349,8 @@ function originOf(v: unknown): string | null {
   return ok ? url.origin : null;
 }
 
-function show(v: unknown): string {
+/** A value as it may be quoted in a message. */
+export function show(v: unknown): string {
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   return JSON.stringify(v) ?? String(v);
 }

@@ -10,6 +10,7 @@ import {
   type ResolvedStreamConfig,
   type StreamConfig,
 } from '../streams/stream-options.js';
+import type { BusOptions } from '../bus/bus.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { checkConfigText, NULLABLE } from './config-check.js';
 import { editStreamDocument, editStreamText } from './config-edit.js';
@@ -43,10 +44,12 @@ export interface LoadedConfig {
   /** The file's absolute path. */
   path: string;
   server: ServerFileSettings;
+  /** The `bus:` section, file paths made absolute and checked readable; null without one. */
+  bus: BusOptions | null;
   streamDefaults: StreamDefaults;
   /** In file order, defaults applied: streamDefaults, then the built-in ones. */
   streams: ResolvedStreamConfig[];
-  /** The first stream in the file: the one a client gets when it names none. */
+  /** The first stream in the file: the one a client gets when it names none ('' in an edge's file without streams). */
   defaultStream: string;
   /** Each stream's settings as written (without defaults), e.g. for the API to show or edit. */
   raw: { streams: Record<string, StreamConfig> };
@@ -66,6 +69,21 @@ export function loadConfig(path: string): LoadedConfig {
 /** Validates a config file's text; `path` names it in messages and anchors the TLS paths. */
 export function parseConfig(text: string, path: string): LoadedConfig {
   return checkConfigText(text, path);
+}
+
+/**
+ * Reads a config file for an edge: the server-wide settings and `bus:`; `streams:` may be absent
+ * (an edge serves what the bus announces) and is ignored when present.
+ */
+export function loadEdgeConfig(path: string): Pick<LoadedConfig, 'path' | 'server' | 'bus'> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw unreadable(path, err);
+  }
+  const { server, bus } = checkConfigText(text, path, true);
+  return { path: resolve(path), server, bus };
 }
 
 /**

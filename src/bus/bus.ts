@@ -1,24 +1,19 @@
-import { connect, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { FramecastError } from '../errors.js';
+import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 
-/** Where the frame bus is and how its subjects are named. */
-export interface BusOptions {
-  /** `nats://HOST:PORT` (several separated by commas); credentials in the URL are NATS's own. */
-  url: string;
-  /** Subject prefix (default `framecast`). */
-  prefix?: string;
-  /** Name of this process on the bus (logs and the demand messages). */
-  name?: string;
+export { busUrlForLog, connectBus, type BusOptions, type BusTlsOptions } from './bus-connect.js';
+
+/** Why `prefix` cannot be a subject prefix, or null: NATS subject tokens, no wildcards. */
+export function prefixProblem(prefix: string): string | null {
+  if (/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix) && prefix.length <= 128) return null;
+  return `must be NATS subject tokens (letters, digits, _ -, dots between; at most 128 characters), got '${prefix}'`;
 }
 
 /** The subjects of one prefix: see docs/PROTOCOL.md, "Bus". */
 export class Subjects {
   readonly prefix: string;
   constructor(prefix = 'framecast') {
-    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix))
-      throw new RangeError(
-        `bus prefix must be NATS subject tokens (letters, digits, _ -, dots between), got '${prefix}'`,
-      );
+    const problem = prefixProblem(prefix);
+    if (problem) throw new RangeError(`bus prefix ${problem}`);
     this.prefix = prefix;
   }
   /** Origins announce their streams here (JSON, every 2 s and on change). */
@@ -47,33 +42,6 @@ export class Subjects {
 /** Header of a frame sent in parts: `index/count` (1-based), with the frame's seq in Framecast-Seq. */
 export const PART_HEADER = 'Framecast-Part';
 export const SEQ_HEADER = 'Framecast-Seq';
-
-/** Connects to NATS, retrying for ever once connected (reconnects are NATS's job). */
-export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
-  let url: URL;
-  try {
-    url = new URL(opts.url.split(',')[0] as string);
-  } catch {
-    throw new FramecastError('ERR_USAGE', `--bus must be a nats:// URL, got '${opts.url}'`, { exitCode: 2 });
-  }
-  if (url.protocol !== 'nats:' && url.protocol !== 'tls:')
-    throw new FramecastError('ERR_USAGE', `--bus must be a nats:// URL, got '${opts.url}'`, { exitCode: 2 });
-  try {
-    return await connect({
-      servers: opts.url.split(','),
-      name: opts.name ?? 'framecast',
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      waitOnFirstConnect: false,
-      timeout: 5000,
-    });
-  } catch (err) {
-    throw new FramecastError(
-      'ERR_CONNECTION',
-      `cannot connect to the bus at ${opts.url}: ${(err as Error).message}`,
-    );
-  }
-}
 
 /** Publishes a frame's message, in parts no larger than the server's max_payload. */
 export function publishFrame(nc: NatsConnection, subject: string, seq: number, message: Buffer): void {

@@ -1,9 +1,13 @@
 import { parseArgs } from 'node:util';
+import { loadEdgeConfig } from '../app/config-file.js';
 import { edge } from '../app/edge.js';
+import { busUrlForLog } from '../bus/bus.js';
 import { UsageError } from '../errors.js';
 import { checkStreamName } from '../streams/stream-options.js';
 import { intOption, withUsage } from './args.js';
+import { BUS_ARGS, BUS_HELP, busOption } from './bus-options.js';
 import { httpOptions } from './http-options.js';
+import { serverOptionsFromFile } from './serve-config.js';
 import { Logger } from './output.js';
 import { serveTokenOptions } from './token-options.js';
 
@@ -17,7 +21,10 @@ an origin runs a stream's source only while some edge has viewers for it.
 
 Options:
   --bus URL            the NATS server(s): nats://HOST:PORT[,nats://...]
-  --bus-prefix P       subject prefix (default framecast)
+${BUS_HELP}
+  --config FILE        bus: and the server-wide settings (host, port, httpPort, token, tls,
+                       ...) from a YAML file (docs/CONFIG.md; its streams are ignored); options
+                       given here override it
   --streams a,b        serve these streams only (default: every announced stream)
   --host ADDR          address to bind (default 127.0.0.1)
   --port N             TCP port (default 9999; 0 picks a free port)
@@ -35,8 +42,8 @@ export async function edgeCommand(argv: string[]): Promise<number> {
       args: argv,
       strict: true,
       options: {
-        bus: { type: 'string' },
-        'bus-prefix': { type: 'string' },
+        ...BUS_ARGS,
+        config: { type: 'string' },
         streams: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
@@ -53,17 +60,35 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     process.stdout.write(EDGE_HELP + '\n');
     return 0;
   }
-  if (!values.bus) throw new UsageError('edge needs --bus nats://HOST:PORT');
+  const file = values.config === undefined ? null : loadEdgeConfig(values.config);
+  const bus = busOption(values, file?.bus ?? null);
+  if (!bus) throw new UsageError('edge needs --bus nats://HOST:PORT (or bus: in the --config file)');
   const streams = streamList(values.streams);
   const log = new Logger(values.json ?? false);
+  const tokens = serveTokenOptions(values.token, values['allow-legacy']);
+  const http = httpOptions(values['http-port'], undefined);
+  // Only what was typed on the command line overrides the file ($FRAMECAST_TOKEN only fills a gap).
+  const typed = (k: keyof typeof values): boolean => values[k] !== undefined;
+  const f = file?.server ?? {};
+  const cli = {
+    ...(typed('host') || f.host === undefined ? { host: values.host ?? '127.0.0.1' } : {}),
+    ...(typed('port') || f.port === undefined
+      ? { port: intOption('port', values.port, 9999, 0, 65535) }
+      : {}),
+    ...(typed('max-clients-per-ip') || f.maxClientsPerIp === undefined
+      ? { maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000) }
+      : {}),
+    ...(typed('http-port') || f.httpPort === undefined
+      ? { httpPort: http.httpPort, httpPortFallback: http.httpPortFallback }
+      : {}),
+    ...(tokens.token !== null && (typed('token') || f.token == null) ? { token: tokens.token } : {}),
+    ...(typed('allow-legacy') ? { allowLegacy: true } : {}),
+  };
   const e = await edge({
-    bus: { url: values.bus, ...(values['bus-prefix'] ? { prefix: values['bus-prefix'] } : {}) },
+    ...(file ? serverOptionsFromFile({ ...f, adminToken: undefined }) : {}),
+    ...cli,
+    bus,
     streams,
-    host: values.host ?? '127.0.0.1',
-    port: intOption('port', values.port, 9999, 0, 65535),
-    maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000),
-    ...serveTokenOptions(values.token, values['allow-legacy']),
-    ...httpOptions(values['http-port'], undefined),
   });
   const s = e.server;
   log.event(
@@ -71,7 +96,9 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     `framecast edge: serving ${s.streams
       .list()
       .map((x) => x.name)
-      .join(', ')} from ${values.bus} on tcp://${s.options.host}:${s.address().port}` +
+      .join(
+        ', ',
+      )} from ${busUrlForLog(bus.url)} on ${s.options.tls ? 'tls' : 'tcp'}://${s.options.host}:${s.address().port}` +
       (s.httpAddress() ? ` and http://${s.options.host}:${s.httpAddress()?.port}/` : ''),
     {
       port: s.address().port,

@@ -16,6 +16,7 @@ import { choiceOption, intOption, numberOption, withUsage } from './args.js';
 import { Logger, onKeys } from './output.js';
 import { SERVE_TOKEN_HELP, serveTokenOptions } from './token-options.js';
 import { httpLines, httpOptions } from './http-options.js';
+import { BUS_ARGS, BUS_HELP, busOption } from './bus-options.js';
 
 /** Help text of `framecast serve`. */
 export const SERVE_HELP = `Usage: framecast serve [[NAME=]SOURCE ...] [options]
@@ -73,7 +74,7 @@ ${SERVE_TOKEN_HELP}
                        $FRAMECAST_ADMIN_TOKEN); with --config, changes are written to the file
   --bus URL            also be an origin on a NATS frame bus (nats://HOST:PORT): announce the
                        streams there and publish a stream's frames while edges watch it
-  --bus-prefix P       subject prefix on the bus (default framecast)
+${BUS_HELP}
   --json               log one JSON object per line
   -h, --help           show this help
 
@@ -120,8 +121,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'allow-origin': { type: 'string' },
         json: { type: 'boolean' },
         config: { type: 'string' },
-        bus: { type: 'string' },
-        'bus-prefix': { type: 'string' },
+        ...BUS_ARGS,
         'admin-token': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -188,8 +188,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   };
   let streamFlags: Omit<StreamConfig, 'source'> = {};
   const configPath = values.config;
-  if (configPath !== undefined) {
-    const config = loadConfig(configPath);
+  const config = configPath === undefined ? null : loadConfig(configPath);
+  if (config !== null) {
     // Only what was typed on the command line overrides the file.
     const typed = <K extends keyof typeof values>(k: K): boolean => values[k] !== undefined;
     const given: ServeOptions = {
@@ -225,13 +225,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     };
     serveOpts = optionsFromFile(config, given, streamFlags);
   }
-  if (values['bus-prefix'] !== undefined && values.bus === undefined)
-    throw new UsageError('--bus-prefix applies with --bus');
-  if (values.bus !== undefined)
-    serveOpts = {
-      ...serveOpts,
-      bus: { url: values.bus, ...(values['bus-prefix'] ? { prefix: values['bus-prefix'] } : {}) },
-    };
+  const bus = busOption(values, config?.bus ?? null);
+  if (bus !== null) serveOpts = { ...serveOpts, bus };
   const log = new Logger(values.json ?? false);
   const server = await serve(serveOpts).catch((err: unknown) => {
     // A bad value in the file (or the streams it gives) is a usage error that names the file.

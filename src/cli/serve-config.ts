@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { loadConfig, type LoadedConfig } from '../app/config-file.js';
+import { loadConfig, type LoadedConfig, type ServerFileSettings } from '../app/config-file.js';
 import { UsageError } from '../errors.js';
 import type { FramecastServer, ServeOptions } from '../server.js';
 import {
@@ -48,8 +48,13 @@ export function optionsFromFile(
   given: ServeOptions,
   streamFlags: Omit<StreamConfig, 'source'>,
 ): ServeOptions {
-  const f = config.server;
-  const fromFile: ServeOptions = {
+  const streams = fileStreams(config, streamFlags).map(({ name, ...rest }) => ({ name, ...rest }));
+  return { ...serverOptionsFromFile(config.server), ...given, streams, configPath: config.path };
+}
+
+/** serve()'s server-wide options from a config file's (an absent key stays absent: the default applies). */
+export function serverOptionsFromFile(f: ServerFileSettings): ServeOptions {
+  return {
     ...(f.host !== undefined ? { host: f.host } : {}),
     ...(f.port !== undefined ? { port: f.port } : {}),
     ...(f.httpPort !== undefined ? { httpPort: f.httpPort } : {}),
@@ -61,8 +66,6 @@ export function optionsFromFile(
     ...(f.stallTimeoutMs !== undefined ? { stallTimeoutMs: f.stallTimeoutMs } : {}),
     ...(f.tls ? { tls: readTlsFiles(f.tls.certPath, f.tls.keyPath) } : {}),
   };
-  const streams = fileStreams(config, streamFlags).map(({ name, ...rest }) => ({ name, ...rest }));
-  return { ...fromFile, ...given, streams, configPath: config.path };
 }
 
 /**

@@ -125,6 +125,7 @@ streams:
         stallTimeoutMs: 2500,
         tls: { certPath: join(dir, 'certs/cert.pem'), keyPath: '/etc/framecast/key.pem' },
       },
+      bus: null,
       streamDefaults: { width: 640, quality: 75, preload: true },
       streams: [
         built('cam1', 'rtsp://10.0.0.5/stream', {

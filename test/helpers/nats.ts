@@ -28,15 +28,35 @@ export interface NatsServer {
   restart: (downMs?: number) => Promise<void>;
 }
 
-/** Starts nats-server on 127.0.0.1 (optionally with a max_payload), waiting until it accepts clients. */
-export async function startNats(opts: { maxPayload?: number } = {}): Promise<NatsServer> {
+/** Options of startNats: all optional, none means a plain server anyone may use. */
+export interface NatsOptions {
+  maxPayload?: number;
+  /** Clients must log in with this user and password, or this token. */
+  auth?: { user: string; password: string } | { token: string };
+  /** TLS required: server certificate and key (PEM paths); with `ca` and `verify`, clients need a certificate from it. */
+  tls?: { cert: string; key: string; ca?: string; verify?: boolean };
+}
+
+/** Starts nats-server on 127.0.0.1, waiting until it accepts clients. */
+export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
   const port = await freePort();
   const { dir, cleanup } = makeTempDir('framecast-nats-');
   const conf = join(dir, 'nats.conf');
-  writeFileSync(
-    conf,
-    `listen: 127.0.0.1:${port}\n${opts.maxPayload ? `max_payload: ${opts.maxPayload}\n` : ''}`,
-  );
+  const q = JSON.stringify;
+  const lines = [`listen: 127.0.0.1:${port}`];
+  if (opts.maxPayload) lines.push(`max_payload: ${opts.maxPayload}`);
+  if (opts.auth)
+    lines.push(
+      'token' in opts.auth
+        ? `authorization { token: ${q(opts.auth.token)} }`
+        : `authorization { user: ${q(opts.auth.user)}, password: ${q(opts.auth.password)} }`,
+    );
+  const t = opts.tls;
+  if (t)
+    lines.push(
+      `tls { cert_file: ${q(t.cert)}, key_file: ${q(t.key)}${t.ca ? `, ca_file: ${q(t.ca)}` : ''}${t.verify ? ', verify: true' : ''}, timeout: 2 }`,
+    );
+  writeFileSync(conf, lines.join('\n') + '\n');
   let child = spawnTracked(NATS_SERVER, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   const ready = async (): Promise<void> => {
     let log = '';
