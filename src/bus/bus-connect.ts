@@ -48,7 +48,8 @@ export function busUrlForLog(url: string): string {
 /** Why `path` cannot be used as a file to read ("no such file", ...), or null when it can. */
 export function unreadableFile(path: string): string | null {
   try {
-    if (!statSync(path).isFile()) return 'not a regular file';
+    // Not only regular files: a secret may come through a pipe (`--bus-creds <(vault ...)`).
+    if (statSync(path).isDirectory()) return 'is a directory';
     accessSync(path, constants.R_OK);
     return null;
   } catch (err) {

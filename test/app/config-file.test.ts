@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
   loadConfig,
+  loadEdgeConfig,
   parseConfig,
   writeStream,
   type LoadedConfig,
@@ -220,7 +221,7 @@ describe('config errors name the file, the line and the field, on one line', () 
       'an unknown server key',
       'streams:\n  a: { source: test }\nprot: 9999\n',
       'cams.yaml:3: prot: unknown setting (known: host, port, httpPort, token, adminToken, allowLegacy, ' +
-        'allowOrigin, maxClientsPerIp, stallTimeout, tls, streamDefaults, streams)',
+        'allowOrigin, maxClientsPerIp, stallTimeout, tls, bus, streamDefaults, streams)',
     ],
     [
       'a missing source (at the stream)',
@@ -314,6 +315,136 @@ describe('config errors name the file, the line and the field, on one line', () 
     const missing = join(tmp.dir, 'nope.yaml');
     expect(configError(() => loadConfig(missing)).message).toBe(`${missing}: cannot read: no such file`);
     expect(configError(() => loadConfig(tmp.dir)).message).toBe(`${tmp.dir}: cannot read: is a directory`);
+  });
+});
+
+describe('bus:', () => {
+  const STREAMS = 'streams:\n  a: { source: test }\n';
+  /** A config file whose directory also holds ca.pem, client.pem, client.key, nats.creds and nkey.seed. */
+  function withFiles(bus: string): string {
+    const path = file(bus + STREAMS);
+    for (const f of ['ca.pem', 'client.pem', 'client.key', 'nats.creds', 'nkey.seed'])
+      writeFileSync(join(path, '..', f), 'x\n');
+    return path;
+  }
+
+  it('reads url (one or a list), prefix, name, a login and TLS files relative to the file', () => {
+    const path = withFiles(
+      [
+        'bus:',
+        '  url: [nats://10.0.0.1:4222, "tls://nats.example.com:4443"]',
+        '  prefix: site1.video',
+        '  name: origin-1',
+        '  user: framecast',
+        '  password: "s3cret-pass"',
+        '  tls: { ca: ca.pem, cert: client.pem, key: /dev/null }',
+        '',
+      ].join('\n'),
+    );
+    const dir = join(path, '..');
+    expect(loadConfig(path).bus).toEqual({
+      url: 'nats://10.0.0.1:4222,tls://nats.example.com:4443',
+      prefix: 'site1.video',
+      name: 'origin-1',
+      user: 'framecast',
+      password: 's3cret-pass',
+      tls: { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: '/dev/null' },
+    });
+    const creds = withFiles('bus:\n  url: nats://127.0.0.1:4222\n  creds: nats.creds\n  tls: true\n');
+    expect(loadConfig(creds).bus).toEqual({
+      url: 'nats://127.0.0.1:4222',
+      credsFile: join(creds, '..', 'nats.creds'),
+      tls: true,
+    });
+    expect(parseConfig(`bus: null\n${STREAMS}`, 'cams.yaml').bus).toBeNull();
+    expect(parseConfig(STREAMS, 'cams.yaml').bus).toBeNull();
+  });
+
+  const cases: [what: string, bus: string, message: string][] = [
+    [
+      'no url',
+      'bus:\n  prefix: x\n',
+      'cams.yaml:2: bus.url: required: the NATS server, nats://HOST:PORT (or a list)',
+    ],
+    [
+      'a url of the wrong type',
+      'bus:\n  url: 4222\n',
+      'cams.yaml:2: bus.url: must be nats://HOST:PORT (or a list of them), got 4222',
+    ],
+    [
+      'a url that is not nats:// (its password masked)',
+      'bus:\n  url: [nats://a:4222, "http://u:pw@b:80"]\n',
+      'cams.yaml:2: bus.url: must be nats://HOST:PORT (or a list of them), got "http://***@b:80"',
+    ],
+    ['an empty url list', 'bus:\n  url: []\n', 'cams.yaml:2: bus.url: must name at least one NATS server'],
+    [
+      'a prefix that is not subject tokens',
+      'bus:\n  url: nats://a:4222\n  prefix: "cams.*"\n',
+      "cams.yaml:3: bus.prefix: must be NATS subject tokens (letters, digits, _ -, dots between; at most 128 characters), got 'cams.*'",
+    ],
+    [
+      'an unknown key',
+      'bus:\n  url: nats://a:4222\n  pasword: x\n',
+      'cams.yaml:3: bus.pasword: unknown bus setting (known: url, prefix, name, user, password, token, creds, nkey, tls)',
+    ],
+    [
+      'a user without a password',
+      'bus:\n  url: nats://a:4222\n  user: me\n',
+      'cams.yaml:3: bus.password: required with bus.user',
+    ],
+    [
+      'two logins',
+      'bus:\n  url: nats://a:4222\n  user: me\n  password: pw\n  token: tok\n',
+      'cams.yaml:5: bus: give one way to log in, not user/password and token',
+    ],
+    [
+      'a password that is not a string (not echoed)',
+      'bus:\n  url: nats://a:4222\n  user: me\n  password: 123456\n',
+      'cams.yaml:4: bus.password: must be a string (quote it)',
+    ],
+    [
+      'a missing creds file',
+      'bus:\n  url: nats://a:4222\n  creds: missing.creds\n',
+      'cams.yaml:3: bus.creds: DIR/missing.creds: no such file',
+    ],
+    [
+      'a TLS cert without its key',
+      'bus:\n  url: nats://a:4222\n  tls:\n    cert: client.pem\n',
+      'cams.yaml:4: bus.tls.key: required: cert and key go together',
+    ],
+    [
+      'a TLS file that is a directory',
+      'bus:\n  url: nats://a:4222\n  tls: { ca: . }\n',
+      'cams.yaml:3: bus.tls.ca: DIR: is a directory',
+    ],
+    [
+      'tls of the wrong type',
+      'bus:\n  url: nats://a:4222\n  tls: yes please\n',
+      'cams.yaml:3: bus.tls: must be true, false or a mapping of ca, cert, key files, got "yes please"',
+    ],
+    [
+      'bus of the wrong type',
+      'bus: nats://a:4222\n',
+      'cams.yaml:1: bus: must be a mapping, got "nats://a:4222"',
+    ],
+  ];
+
+  it.each(cases)('%s', (_what, bus, message) => {
+    const path = withFiles(bus);
+    const dir = join(path, '..');
+    const e = configError(() => loadConfig(path));
+    expect(e.message).toBe(message.replace('cams.yaml', path).replace('DIR', dir));
+  });
+
+  it('an edge reads bus: and the server settings from a file without streams', () => {
+    const path = file('port: 9100\nhttpPort: off\ntoken: edge-token\nbus:\n  url: nats://127.0.0.1:4222\n');
+    expect(loadEdgeConfig(path)).toEqual({
+      path,
+      server: { port: 9100, httpPort: null, token: 'edge-token' },
+      bus: { url: 'nats://127.0.0.1:4222' },
+    });
+    // serve still needs its streams.
+    expect(configError(() => loadConfig(path)).message).toMatch(/streams: required/);
   });
 });
 
