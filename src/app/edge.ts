@@ -1,20 +1,36 @@
 import { randomUUID } from 'node:crypto';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { connectBus, PartAssembler, Subjects, type BusOptions } from '../bus/bus.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  ANNOUNCE_MS,
+  AnnouncedStreams,
+  askSubject,
+  FORGET_AFTER_MS,
+  parseAnnouncement,
+  STALE_MS,
+} from '../bus/announcement.js';
+import { connectBus, Subjects, type BusOptions } from '../bus/bus.js';
+import { BusFeed } from '../bus/bus-feed.js';
 import { FramecastError } from '../errors.js';
-import type { PublisherConnection } from '../ingest/publish/publisher-slot.js';
-import { ENVELOPE_BYTES, FRAME_PREFIX_BYTES, MessageType } from '../protocol/native.js';
 import { serve, type ServeOptions } from '../server.js';
 import type { FramecastServer } from './framecast-server.js';
 import type { Stream } from '../streams/stream.js';
-import { checkStreamName, PUBLISHER_SOURCE, resolveStreamConfig } from '../streams/stream-options.js';
+import {
+  checkStreamName,
+  PUBLISHER_SOURCE,
+  resolveStreamConfig,
+  type ResolvedStreamConfig,
+} from '../streams/stream-options.js';
 import { streamDefaults } from '../streams/stream-plan.js';
+import { tokenDigest, type TokenDigest } from '../util/token.js';
+
+export { ORIGIN_SILENCE_MS } from '../bus/bus-feed.js';
 
 /**
- * A silent origin for this long (or three frame intervals of a slow stream, if longer) puts the
- * edge's viewers in no-signal: within 2 s of an origin's death at usual frame rates.
+ * With `--streams`, how long a starting edge waits for the origins to announce them (they answer the
+ * edge's ask within milliseconds when they are up); a stream not heard by then is closed to viewers
+ * without the edge's own token until an origin announces it.
  */
-export const ORIGIN_SILENCE_MS = 1500;
+const ASK_WAIT_MS = 1000;
 
 /** Options of an edge: serve()'s transports and limits, the bus, and which streams to serve. */
 export interface EdgeOptions extends Omit<ServeOptions, 'streams' | 'source' | 'producer' | 'publisher'> {
@@ -23,131 +39,81 @@ export interface EdgeOptions extends Omit<ServeOptions, 'streams' | 'source' | '
   streams?: string[] | null;
   /** How long to wait for a first announcement when no streams are given (default 10 s). */
   discoverTimeoutMs?: number;
+  /**
+   * How long the streams of an origin that went silent (killed, cut off) stay, in no-signal, before
+   * they are removed (default 60 s). An origin that announces without a stream removes it at once.
+   */
+  forgetAfterMs?: number;
 }
 
 /** A running edge: a server whose streams are fed from the bus. */
 export interface Edge {
   server: FramecastServer;
+  /** The bus connection (`bus.getServer()` is the NATS server it is on now). */
+  bus: NatsConnection;
   close(): Promise<void>;
 }
 
-/** Parses a native FRAME message from the bus into what a publisher slot takes; null if it is not one. */
-function parseFrameMessage(
-  m: Buffer,
-): { jpeg: Buffer; width: number; height: number; capturedAt: number } | null {
-  if (m.length < FRAME_PREFIX_BYTES || m.readUInt8(0) !== MessageType.Frame) return null;
-  const headerLength = m.readUInt16BE(2);
-  const bodyLength = m.readUInt32BE(4);
-  if (headerLength < 32 || ENVELOPE_BYTES + headerLength + bodyLength !== m.length) return null;
-  const h = ENVELOPE_BYTES;
-  return {
-    width: m.readUInt16BE(h + 4),
-    height: m.readUInt16BE(h + 6),
-    capturedAt: m.readDoubleBE(h + 8),
-    jpeg: m.subarray(ENVELOPE_BYTES + headerLength),
-  };
-}
+const sameDigest = (a: TokenDigest | null, b: TokenDigest | null): boolean =>
+  a === b || (a !== null && b !== null && a.salt === b.salt && a.sha256 === b.sha256);
 
-/**
- * One stream fed from the bus: the origin's frames go into the stream's publisher slot (as a
- * publisher's would: passed through, no-signal while the origin is silent), and while the stream has
- * viewers here the edge tells the origins so (its demand), once a second.
- */
-class BusFeed {
-  readonly #stream: Stream;
-  readonly #sub: Subscription;
-  readonly #conn: PublisherConnection = { address: 'bus', via: 'nats', evict: () => {} };
-  readonly #parts = new PartAssembler();
-  #silence: NodeJS.Timeout | null = null;
-  #lastAt = 0;
-  #interval = 0;
-
-  constructor(stream: Stream, nc: NatsConnection, subjects: Subjects) {
-    this.#stream = stream;
-    this.#sub = nc.subscribe(subjects.frame(stream.name), {
-      callback: (err, msg) => {
-        if (err) return;
-        const whole = this.#parts.push(msg);
-        const f = whole ? parseFrameMessage(whole) : null;
-        if (f) this.#frame(f);
-      },
-    });
-  }
-
-  #frame(f: { jpeg: Buffer; width: number; height: number; capturedAt: number }): void {
-    const slot = this.#stream.ingest;
-    if (!slot) return;
-    if (slot.current !== this.#conn) slot.claim(this.#conn);
-    const now = Date.now();
-    slot.frame(this.#conn, { ...f, receivedAt: now });
-    if (this.#lastAt > 0) this.#interval = this.#interval * 0.8 + (now - this.#lastAt) * 0.2;
-    this.#lastAt = now;
-    if (this.#silence) clearTimeout(this.#silence);
-    this.#silence = setTimeout(
-      () => {
-        this.#lastAt = 0;
-        this.#interval = 0;
-        slot.release(this.#conn, 'no frames from the origin');
-      },
-      Math.max(ORIGIN_SILENCE_MS, 3 * this.#interval),
-    );
-  }
-
-  close(): void {
-    if (this.#silence) clearTimeout(this.#silence);
-    this.#sub.unsubscribe();
-  }
-}
-
-/** Waits for the first announcement of streams on the bus. */
-function discover(nc: NatsConnection, subjects: Subjects, timeoutMs: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sub.unsubscribe();
-      reject(
-        new FramecastError(
-          'ERR_CONNECTION',
-          `no origin announced any stream on the bus within ${timeoutMs / 1000} s`,
-        ),
-      );
-    }, timeoutMs);
-    const sub = nc.subscribe(subjects.streams, {
-      callback: (err, msg) => {
-        if (err) return;
-        const names = announced(msg.data);
-        if (names.length === 0) return;
-        clearTimeout(timer);
-        sub.unsubscribe();
-        resolve(names);
-      },
-    });
+/** Resolves when `cond()` holds (checked on each `poke()`), or false after `ms`. */
+function waitFor(cond: () => boolean, ms: number): { done: Promise<boolean>; poke: () => void } {
+  let poke = (): void => {};
+  const done = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(cond()), ms);
+    poke = () => {
+      if (!cond()) return;
+      clearTimeout(timer);
+      resolve(true);
+    };
   });
+  return { done, poke };
 }
 
-function announced(data: Uint8Array): string[] {
-  try {
-    const v = JSON.parse(new TextDecoder().decode(data)) as { streams?: { name?: unknown }[] };
-    return (v.streams ?? [])
-      .map((s) => s.name)
-      .filter((n): n is string => typeof n === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(n));
-  } catch {
-    return [];
-  }
+/** Under STALE_MS a live origin whose announcements a NATS reconnect delayed would lose its streams. */
+function checkForgetAfter(ms: number): number {
+  if (!Number.isInteger(ms) || ms < STALE_MS || ms > 86_400_000)
+    throw new RangeError(`forgetAfterMs must be an integer from ${STALE_MS} to 86400000 (1 day), got ${ms}`);
+  return ms;
 }
 
 /**
  * Starts an edge: no ffmpeg, no source; every stream an origin announces on the bus (or those
- * named) is served with every transport, latest frame wins per viewer, as on the origin.
+ * named) is served with every transport, latest frame wins per viewer, as on the origin. A stream's
+ * readToken comes from the announcement (as a salted digest) and is checked as on the origin; streams
+ * no origin announces any more are removed (see docs/PROTOCOL.md, "Bus").
  */
 export async function edge(opts: EdgeOptions): Promise<Edge> {
   const subjects = new Subjects(opts.bus.prefix);
+  const forgetAfterMs = checkForgetAfter(opts.forgetAfterMs ?? FORGET_AFTER_MS);
+  const explicit = opts.streams?.length ? opts.streams.map((n) => checkStreamName(n)) : null;
   const nc = await connectBus({ ...opts.bus, name: opts.bus.name ?? `framecast-edge-${process.pid}` });
   const name = opts.bus.name ?? `edge-${randomUUID().slice(0, 8)}`;
+  const catalog = new AnnouncedStreams(forgetAfterMs);
+  let heard = (): void => {};
+  const announcements = nc.subscribe(subjects.streams, {
+    callback: (err, msg) => {
+      const a = err ? null : parseAnnouncement(msg.data);
+      if (!a) return;
+      catalog.take(a, Date.now());
+      heard();
+    },
+  });
+  nc.publish(askSubject(subjects));
   let names: string[];
   try {
-    names = opts.streams?.length
-      ? opts.streams.map((n) => checkStreamName(n))
-      : await discover(nc, subjects, opts.discoverTimeoutMs ?? 10_000);
+    const served = (): Map<string, TokenDigest | null> => catalog.streams(Date.now());
+    const wait = explicit
+      ? waitFor(() => explicit.every((n) => served().has(n)), ASK_WAIT_MS)
+      : waitFor(() => served().size > 0, opts.discoverTimeoutMs ?? 10_000);
+    heard = wait.poke;
+    if (!(await wait.done) && !explicit)
+      throw new FramecastError(
+        'ERR_CONNECTION',
+        `no origin announced any stream on the bus within ${(opts.discoverTimeoutMs ?? 10_000) / 1000} s`,
+      );
+    names = explicit ?? [...served().keys()];
   } catch (err) {
     await nc.close();
     throw err;
@@ -158,7 +124,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     source: PUBLISHER_SOURCE,
     publishToken: randomUUID(),
   });
-  const { bus: _bus, streams: _streams, discoverTimeoutMs: _d, ...serveOpts } = opts;
+  const { bus: _bus, streams: _streams, discoverTimeoutMs: _d, forgetAfterMs: _f, ...serveOpts } = opts;
   const server = await serve({ ...serveOpts, streams: names.map(config), allowAnonymousPublish: true }).catch(
     async (err: unknown) => {
       await nc.close();
@@ -184,30 +150,69 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   const onAdmitted = (s: Stream) => (): void => sayDemand(s);
   for (const s of server.streams.list()) s.hub.on('admitted', onAdmitted(s));
   server.streams.on('added', (s) => s.hub.on('admitted', onAdmitted(s)));
-  // Streams announced later join (unless a list was given).
-  const announcements = opts.streams?.length
-    ? null
-    : nc.subscribe(subjects.streams, {
-        callback: (err, msg) => {
-          if (err) return;
-          const fresh = announced(msg.data).filter((n) => server.streams.get(n) === null);
-          if (fresh.length === 0) return;
-          const added = fresh.map((n) => {
-            const { name: streamName, ...c } = config(n);
-            return resolveStreamConfig(streamName, c, streamDefaults(server.options));
+
+  // A named stream no origin has announced yet opens only to the edge's own token: its read token
+  // could be anything, so it is a secret nobody is told until an announcement says what it is.
+  const unknown = tokenDigest(randomUUID(), randomUUID().replaceAll('-', ''));
+  /** Makes the edge's streams what the origins announce: added, removed, read tokens updated. */
+  const reconcile = async (): Promise<void> => {
+    const served = catalog.streams(Date.now());
+    const current = server.streams.list();
+    const next: ResolvedStreamConfig[] = [];
+    let changed = false;
+    for (const s of current) {
+      if (!explicit && !served.has(s.name)) {
+        changed = true;
+        continue;
+      }
+      // Undefined: never announced (a named stream the origins have not listed yet).
+      const had = s.config.readTokenDigest;
+      const digest = served.has(s.name) ? (served.get(s.name) ?? null) : (had ?? unknown);
+      if (sameDigest(had ?? null, digest)) next.push(s.config);
+      else {
+        next.push({ ...s.config, readTokenDigest: digest });
+        changed = true;
+      }
+    }
+    if (!explicit)
+      for (const [n, digest] of served)
+        if (!server.streams.get(n)) {
+          const { name: streamName, ...c } = config(n);
+          next.push({
+            ...resolveStreamConfig(streamName, c, streamDefaults(server.options)),
+            readTokenDigest: digest,
           });
-          void server
-            .applyStreams([...server.streams.list().map((x) => x.config), ...added])
-            .catch(() => undefined);
-        },
-      });
+          changed = true;
+        }
+    // The server needs a stream: with every origin forgotten, the last streams stay (in no-signal).
+    if (!changed || next.length === 0) return;
+    await server.applyStreams(next).catch(() => undefined);
+  };
+  let queue: Promise<void> = Promise.resolve();
+  let queued = false;
+  const schedule = (): void => {
+    if (queued) return;
+    queued = true;
+    queue = queue.then(() => {
+      queued = false;
+      return reconcile();
+    });
+  };
+  heard = schedule;
+  await reconcile();
+  // Forgets origins silent for forgetAfterMs even when no other origin announces anything.
+  const forget = setInterval(schedule, ANNOUNCE_MS);
   let closing: Promise<void> | null = null;
   return {
     server,
+    bus: nc,
     close: () =>
       (closing ??= (async () => {
         clearInterval(demand);
-        announcements?.unsubscribe();
+        clearInterval(forget);
+        heard = () => {};
+        if (!nc.isClosed()) announcements.unsubscribe();
+        await queue;
         for (const f of feeds.values()) f.close();
         await server.close();
         await nc.close();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { FramecastServer } from '../app/framecast-server.js';
 import type { Frame } from '../hub/frame.js';
@@ -5,11 +6,12 @@ import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats 
 import { nativeFrameWire } from '../protocol/native.js';
 import type { Stream } from '../streams/stream.js';
 import { publishFrame, type Subjects } from './bus.js';
+import { ANNOUNCE_MS, announcedDigest, askSubject, type Announcement } from './announcement.js';
+
+export { ANNOUNCE_MS } from './announcement.js';
 
 /** An edge's demand counts for this long after its last message (edges repeat it every second). */
 export const DEMAND_TTL_MS = 3000;
-/** Origins announce their streams this often. */
-export const ANNOUNCE_MS = 2000;
 
 /**
  * The bus as one more viewer of a stream: while any edge has viewers for the stream, this subscriber
@@ -81,6 +83,11 @@ export class BusOrigin {
   readonly #subs = new Map<Stream, BusSubscriber>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #sub: Subscription;
+  readonly #asked: Subscription;
+  /** Tells this process from an earlier one of the same name (a restarted origin). */
+  readonly #instance = randomUUID();
+  #announceSoon: NodeJS.Immediate | null = null;
+  #closed = false;
 
   constructor(server: FramecastServer, nc: NatsConnection, subjects: Subjects, name: string) {
     this.#server = server;
@@ -97,7 +104,12 @@ export class BusOrigin {
         }
       },
     });
-    server.streams.on('removed', (s) => this.#subs.delete(s));
+    this.#asked = nc.subscribe(askSubject(subjects), { callback: () => this.#changed() });
+    server.streams.on('removed', (s) => {
+      this.#subs.delete(s);
+      this.#changed();
+    });
+    server.streams.on('added', () => this.#changed());
     this.#timers.push(
       setInterval(() => this.#tick(), 500),
       setInterval(() => this.announce(), ANNOUNCE_MS),
@@ -106,15 +118,31 @@ export class BusOrigin {
     this.announce();
   }
 
-  /** Publishes the list of this origin's streams. */
+  /** Publishes the list of this origin's streams (a readToken as its salted digest, never itself). */
   announce(): void {
     if (this.#nc.isClosed()) return;
     const streams = this.#server.streams.list().map((s) => ({
       name: s.name,
       width: s.hub.source?.width ?? null,
       height: s.hub.source?.height ?? null,
+      ...(s.config.readToken !== null
+        ? { readTokenDigest: announcedDigest(s.name, s.config.readToken) }
+        : {}),
     }));
-    this.#nc.publish(this.#subjects.streams, JSON.stringify({ origin: this.#name, streams }));
+    const a: Announcement = { origin: this.#name, instance: this.#instance, streams };
+    this.#nc.publish(this.#subjects.streams, JSON.stringify(a));
+  }
+
+  /**
+   * A stream added, changed or removed: edges hear it at once rather than up to 2 s later. One
+   * announcement after the whole change (a restart is 'removed' then 'added' in the same tick).
+   */
+  #changed(): void {
+    if (this.#closed) return;
+    this.#announceSoon ??= setImmediate(() => {
+      this.#announceSoon = null;
+      this.announce();
+    });
   }
 
   #tick(): void {
@@ -134,9 +162,15 @@ export class BusOrigin {
 
   /** Leaves every hub and stops announcing (the connection is closed by its owner). Idempotent. */
   close(): void {
+    this.#closed = true;
     for (const t of this.#timers.splice(0)) clearInterval(t);
+    if (this.#announceSoon) clearImmediate(this.#announceSoon);
+    this.#announceSoon = null;
     for (const [stream, sub] of this.#subs) stream.hub.leave(sub);
     this.#subs.clear();
-    if (!this.#nc.isClosed()) this.#sub.unsubscribe();
+    if (!this.#nc.isClosed()) {
+      this.#sub.unsubscribe();
+      this.#asked.unsubscribe();
+    }
   }
 }

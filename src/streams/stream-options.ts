@@ -1,5 +1,5 @@
 import type { JpegEncoderKind } from '../encode/frame-pipeline.js';
-import { tokenProblem } from '../util/token.js';
+import { tokenProblem, type TokenDigest } from '../util/token.js';
 
 /** A stream's name: what clients put after HOST:PORT/ and in /streams/NAME/. */
 export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -59,6 +59,11 @@ export interface ResolvedStreamConfig {
   preload: boolean;
   legacyPort: number | null;
   readToken: string | null;
+  /**
+   * An edge's stream only: the origin's readToken as its salted digest (from the bus announcement).
+   * Never set from a config file or the API; undefined on an origin.
+   */
+  readTokenDigest?: TokenDigest | null;
   publishToken: string | null;
   overridePublisher: boolean;
   passthrough: boolean;

@@ -56,7 +56,7 @@ export function refusesSeed(
   token: string | null,
   allowLegacy: boolean,
 ): boolean {
-  return (token !== null || stream.readToken !== null) && !allowLegacy;
+  return (token !== null || stream.readToken !== null || stream.readTokenDigest != null) && !allowLegacy;
 }
 
 /** True when two resolved configs would run the same stream (then it is left alone on a reload). */

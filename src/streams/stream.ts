@@ -10,6 +10,7 @@ import { PUBLISHER_SOURCE, type ResolvedStreamConfig } from './stream-options.js
 import { FramecastError } from '../errors.js';
 import { PublisherSlot } from '../ingest/publish/publisher-slot.js';
 import { IngestProducer } from '../ingest/publish/ingest-producer.js';
+import type { TokenCheck } from '../util/token.js';
 
 /**
  * One named stream: its settings, its source and its hub. Everything a transport needs to serve it
@@ -67,9 +68,12 @@ export class Stream {
     return this.config.publishToken;
   }
 
-  /** This stream's own token (a viewer with it may watch this stream only), or null. */
-  get readToken(): string | null {
-    return this.config.readToken;
+  /**
+   * This stream's own token (a viewer with it may watch this stream only), or null; on an edge, the
+   * origin's token as its salted digest.
+   */
+  get readToken(): TokenCheck | null {
+    return this.config.readToken ?? this.config.readTokenDigest ?? null;
   }
 
   /** True while the hub can serve or queue another client. */

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { presentedToken } from './auth.js';
-import { tokenOpens } from '../../util/token.js';
+import { tokenOpens, type TokenCheck } from '../../util/token.js';
 import { serveMjpeg } from './mjpeg.js';
 import { sendJson, sendText, peerOf, type HttpContext } from './respond.js';
 import { serveSnapshot } from './snapshot.js';
@@ -17,7 +17,7 @@ export interface HttpStreamTarget {
   readonly name: string;
   readonly hub: Hub;
   readonly lossless: boolean;
-  readonly readToken: string | null;
+  readonly readToken: TokenCheck | null;
   readonly encoderImplementation: string;
   readonly config: { readonly encoder: string; readonly quality: number; readonly width: number };
   /** Where a remote publisher feeds the stream (source `publisher`). */

@@ -15,7 +15,7 @@ import {
   encodeWelcome,
 } from '../../protocol/native.js';
 import { nowMs } from '../../util/clock.js';
-import { tokenMatches } from '../../util/token.js';
+import { tokenMatches, type TokenCheck } from '../../util/token.js';
 import { NativeSubscriber } from './native-subscriber.js';
 import type { PublisherSlot } from '../../ingest/publish/publisher-slot.js';
 import { servePublisher, tcpPublisherConnection } from '../../ingest/publish/tcp-publisher.js';
@@ -29,8 +29,8 @@ export interface NativeTarget {
   readonly hub: Hub;
   /** --no-pace: queue frames instead of replacing the pending one. */
   readonly lossless: boolean;
-  /** This stream's own token, or null. */
-  readonly readToken: string | null;
+  /** This stream's own token (or its salted digest, on an edge), or null. */
+  readonly readToken: TokenCheck | null;
   /** False when the hub can neither serve nor queue another client. */
   hasRoom(): boolean;
   /** Where a remote publisher feeds this stream, or null when its source is not `publisher`. */

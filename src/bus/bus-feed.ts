@@ -1,0 +1,79 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { PublisherConnection } from '../ingest/publish/publisher-slot.js';
+import { ENVELOPE_BYTES, FRAME_PREFIX_BYTES, MessageType } from '../protocol/native.js';
+import type { Stream } from '../streams/stream.js';
+import { PartAssembler, type Subjects } from './bus.js';
+
+/**
+ * A silent origin for this long (or three frame intervals of a slow stream, if longer) puts the
+ * edge's viewers in no-signal: within 2 s of an origin's death at usual frame rates.
+ */
+export const ORIGIN_SILENCE_MS = 1500;
+
+/** Parses a native FRAME message from the bus into what a publisher slot takes; null if it is not one. */
+function parseFrameMessage(
+  m: Buffer,
+): { jpeg: Buffer; width: number; height: number; capturedAt: number } | null {
+  if (m.length < FRAME_PREFIX_BYTES || m.readUInt8(0) !== MessageType.Frame) return null;
+  const headerLength = m.readUInt16BE(2);
+  const bodyLength = m.readUInt32BE(4);
+  if (headerLength < 32 || ENVELOPE_BYTES + headerLength + bodyLength !== m.length) return null;
+  const h = ENVELOPE_BYTES;
+  return {
+    width: m.readUInt16BE(h + 4),
+    height: m.readUInt16BE(h + 6),
+    capturedAt: m.readDoubleBE(h + 8),
+    jpeg: m.subarray(ENVELOPE_BYTES + headerLength),
+  };
+}
+
+/**
+ * One stream fed from the bus: the origin's frames go into the stream's publisher slot (as a
+ * publisher's would: passed through, no-signal while the origin is silent), and while the stream has
+ * viewers here the edge tells the origins so (its demand), once a second.
+ */
+export class BusFeed {
+  readonly #stream: Stream;
+  readonly #sub: Subscription;
+  readonly #conn: PublisherConnection = { address: 'bus', via: 'nats', evict: () => {} };
+  readonly #parts = new PartAssembler();
+  #silence: NodeJS.Timeout | null = null;
+  #lastAt = 0;
+  #interval = 0;
+
+  constructor(stream: Stream, nc: NatsConnection, subjects: Subjects) {
+    this.#stream = stream;
+    this.#sub = nc.subscribe(subjects.frame(stream.name), {
+      callback: (err, msg) => {
+        if (err) return;
+        const whole = this.#parts.push(msg);
+        const f = whole ? parseFrameMessage(whole) : null;
+        if (f) this.#frame(f);
+      },
+    });
+  }
+
+  #frame(f: { jpeg: Buffer; width: number; height: number; capturedAt: number }): void {
+    const slot = this.#stream.ingest;
+    if (!slot) return;
+    if (slot.current !== this.#conn) slot.claim(this.#conn);
+    const now = Date.now();
+    slot.frame(this.#conn, { ...f, receivedAt: now });
+    if (this.#lastAt > 0) this.#interval = this.#interval * 0.8 + (now - this.#lastAt) * 0.2;
+    this.#lastAt = now;
+    if (this.#silence) clearTimeout(this.#silence);
+    this.#silence = setTimeout(
+      () => {
+        this.#lastAt = 0;
+        this.#interval = 0;
+        slot.release(this.#conn, 'no frames from the origin');
+      },
+      Math.max(ORIGIN_SILENCE_MS, 3 * this.#interval),
+    );
+  }
+
+  close(): void {
+    if (this.#silence) clearTimeout(this.#silence);
+    this.#sub.unsubscribe();
+  }
+}

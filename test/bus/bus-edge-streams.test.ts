@@ -1,0 +1,97 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { edge, type Edge } from '../../src/app/edge.js';
+import { serve, type FramecastServer } from '../../src/index.js';
+import { resolveStreamConfig } from '../../src/streams/stream-options.js';
+import { streamDefaults } from '../../src/streams/stream-plan.js';
+import { startNats, type NatsServer } from '../helpers/nats.js';
+import { startServe } from '../helpers/cli.js';
+import { killTracked, sleep } from '../helpers/processes.js';
+import { natsOrFail, sized, until, viewer } from './support.js';
+
+const available = natsOrFail();
+
+let nats: NatsServer | null = null;
+let origin: FramecastServer | null = null;
+const edges: Edge[] = [];
+afterEach(async () => {
+  for (const e of edges.splice(0)) await e.close();
+  await origin?.close();
+  origin = null;
+  await nats?.stop();
+  nats = null;
+});
+afterAll(killTracked);
+
+const names = (e: Edge): string[] =>
+  e.server.streams
+    .list()
+    .map((s) => s.name)
+    .sort();
+
+describe.skipIf(!available)('NATS frame bus: streams come and go on edges', () => {
+  it('a stream the origin removes is removed from the edge (viewers get END removed); one it adds appears', async () => {
+    nats = await startNats();
+    origin = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [
+        { name: 'cam', source: 'test', width: 160 },
+        { name: 'door', source: 'test', width: 160 },
+      ],
+      bus: { url: nats.url },
+    });
+    const o = origin;
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null });
+    edges.push(e);
+    expect(names(e)).toEqual(['cam', 'door']);
+    const v = viewer(e.server.address().port, 'door');
+    await until(() => sized(v, 160).length >= 5);
+    const defaults = streamDefaults(o.options);
+    const cam = o.streams.get('cam')?.config;
+    if (!cam) throw new Error('no cam');
+    // As the API or a config reload would: the origin announces at once.
+    await o.applyStreams([cam]);
+    await until(() => v.ended !== null, 5000);
+    expect(v.ended).toBe('removed');
+    expect(names(e)).toEqual(['cam']);
+    await o.applyStreams([cam, resolveStreamConfig('porch', { source: 'test', width: 160 }, defaults)]);
+    await until(() => e.server.streams.get('porch') !== null, 5000);
+    const p = viewer(e.server.address().port, 'porch');
+    await until(() => sized(p, 160).length >= 5);
+    p.close();
+  }, 40_000);
+
+  it("a killed origin's stream stays in no-signal, then goes after forgetAfterMs", async () => {
+    nats = await startNats();
+    origin = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'cam', source: 'test', width: 160 }],
+      bus: { url: nats.url },
+    });
+    const yard = await startServe(['yard=test', '--width', '160', '--http-port', 'off', '--bus', nats.url]);
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, forgetAfterMs: 6500 });
+    edges.push(e);
+    await until(() => names(e).join() === 'cam,yard');
+    const v = viewer(e.server.address().port, 'yard');
+    await until(() => sized(v, 160).length >= 5);
+    const seen = v.statuses.length;
+    yard.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await until(() => v.statuses.slice(seen).includes(2), 5000); // no signal
+    await sleep(Math.max(0, killedAt + 4000 - Date.now()));
+    // Silent for 4 s: still served, the viewer still connected (a restart now would resume it).
+    expect(v.ended).toBeNull();
+    expect(names(e)).toEqual(['cam', 'yard']);
+    await until(() => v.ended !== null, 10_000);
+    expect(v.ended).toBe('removed');
+    expect(names(e)).toEqual(['cam']);
+    await yard.stop();
+  }, 40_000);
+
+  it('forgetAfterMs is range-checked', async () => {
+    await expect(edge({ bus: { url: 'nats://127.0.0.1:1' }, forgetAfterMs: 1000 })).rejects.toThrow(
+      /forgetAfterMs must be an integer from 6500/,
+    );
+  });
+});

@@ -1,0 +1,119 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { edge, type Edge } from '../../src/app/edge.js';
+import { serve, type FramecastServer } from '../../src/index.js';
+import { encodeHello, ErrorCode } from '../../src/protocol/native.js';
+import type { NativeMessage } from '../../src/protocol/native-parser.js';
+import { openMjpeg } from '../helpers/mjpeg.js';
+import { rawNative } from '../helpers/native.js';
+import { startNats, type NatsServer } from '../helpers/nats.js';
+import { killTracked } from '../helpers/processes.js';
+import { natsOrFail, sized, until, viewer } from './support.js';
+
+const available = natsOrFail();
+
+let nats: NatsServer | null = null;
+let origin: FramecastServer | null = null;
+const edges: Edge[] = [];
+afterEach(async () => {
+  for (const e of edges.splice(0)) await e.close();
+  await origin?.close();
+  origin = null;
+  await nats?.stop();
+  nats = null;
+});
+afterAll(killTracked);
+
+const TOKEN = 'r3ad-only-this';
+
+/** The ERROR code a native viewer of `stream` gets with `token`, or 'frames' when it is served. */
+async function answer(port: number, stream: string, token: string): Promise<number | 'frames' | 'nothing'> {
+  const s = await rawNative(port, encodeHello(token, Date.now(), 2, 0, stream), {
+    timeoutMs: 8000,
+    until: (m) => m.some((x) => x.type === 'error' || (x.type === 'frame' && x.width === 160)),
+  });
+  const err = s.messages.find((m): m is Extract<NativeMessage, { type: 'error' }> => m.type === 'error');
+  if (err) return err.code;
+  return s.messages.some((m) => m.type === 'frame') ? 'frames' : 'nothing';
+}
+
+async function status(url: string): Promise<{ status: number; type: string | null; bytes: number }> {
+  const res = await fetch(url);
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, type: res.headers.get('content-type'), bytes: body.length };
+}
+
+async function startOrigin(url: string): Promise<FramecastServer> {
+  return serve({
+    port: 0,
+    httpPort: null,
+    streams: [
+      { name: 'locked', source: 'test', width: 160, readToken: TOKEN },
+      { name: 'open', source: 'test', width: 160 },
+    ],
+    bus: { url },
+  });
+}
+
+describe.skipIf(!available)("NATS frame bus: a stream's readToken holds on edges", () => {
+  it('native viewers: the same ERROR codes as on the origin, frames with the token, open streams stay open', async () => {
+    nats = await startNats();
+    origin = await startOrigin(nats.url);
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null });
+    edges.push(e);
+    const op = origin.address().port;
+    const ep = e.server.address().port;
+    for (const port of [op, ep]) {
+      expect(await answer(port, 'locked', '')).toBe(ErrorCode.TokenRequired);
+      expect(await answer(port, 'locked', 'wrong')).toBe(ErrorCode.TokenInvalid);
+      expect(await answer(port, 'locked', TOKEN)).toBe('frames');
+      expect(await answer(port, 'open', '')).toBe('frames');
+    }
+    // The edge's own server token still opens every stream; then the open stream needs a token too.
+    const guarded = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, token: 'edge-wide' });
+    edges.push(guarded);
+    const gp = guarded.server.address().port;
+    expect(await answer(gp, 'locked', 'edge-wide')).toBe('frames');
+    expect(await answer(gp, 'locked', TOKEN)).toBe('frames');
+    expect(await answer(gp, 'open', '')).toBe(ErrorCode.TokenRequired);
+  }, 60_000);
+
+  it('MJPEG and snapshot on the edge: 401 without the token, 200 with ?token=', async () => {
+    nats = await startNats();
+    origin = await startOrigin(nats.url);
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: 0 });
+    edges.push(e);
+    const base = `http://127.0.0.1:${e.server.httpAddress()?.port}/streams`;
+    expect((await status(`${base}/locked/snapshot.jpg`)).status).toBe(401);
+    expect((await status(`${base}/locked/snapshot.jpg?token=wrong`)).status).toBe(401);
+    expect((await status(`${base}/locked/stream.mjpg`)).status).toBe(401);
+    const snap = await status(`${base}/locked/snapshot.jpg?token=${TOKEN}`);
+    expect(snap).toMatchObject({ status: 200, type: 'image/jpeg' });
+    expect(snap.bytes).toBeGreaterThan(500);
+    expect((await status(`${base}/open/snapshot.jpg`)).status).toBe(200);
+    const m = openMjpeg(`${base}/locked/stream.mjpg?token=${TOKEN}`);
+    expect((await m.headers)['content-type']).toMatch(/multipart\/x-mixed-replace/);
+    await until(() => m.count >= 5);
+    m.close();
+  }, 60_000);
+
+  it('edge --streams learns the token before serving; a changed token restarts the stream there as on the origin', async () => {
+    nats = await startNats();
+    origin = await startOrigin(nats.url);
+    const o = origin;
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['locked'] });
+    edges.push(e);
+    const ep = e.server.address().port;
+    // Asked at start, the origin's answer came before the edge served anyone.
+    expect(await answer(ep, 'locked', '')).toBe(ErrorCode.TokenRequired);
+    const v = viewer(ep, 'locked', TOKEN);
+    await until(() => sized(v, 160).length >= 5);
+    const locked = o.streams.get('locked')?.config;
+    const open = o.streams.get('open')?.config;
+    if (!locked || !open) throw new Error('streams missing');
+    await o.applyStreams([{ ...locked, readToken: 'the-new-one' }, open]);
+    await until(() => v.ended !== null, 5000);
+    expect(v.ended).toBe('removed');
+    expect(await answer(ep, 'locked', TOKEN)).toBe(ErrorCode.TokenInvalid);
+    expect(await answer(ep, 'locked', 'the-new-one')).toBe('frames');
+  }, 60_000);
+});

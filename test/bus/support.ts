@@ -1,0 +1,48 @@
+/** Shared bits of the bus tests: skip-or-fail without nats-server, polling, a recording native viewer. */
+import { expect } from 'vitest';
+import { StreamClient, parseServerAddress } from '../../src/index.js';
+import { natsAvailable } from '../helpers/nats.js';
+import { sleep } from '../helpers/processes.js';
+
+/** True when nats-server runs here; under CI=true its absence is a failure, not a skip. */
+export function natsOrFail(): boolean {
+  const available = natsAvailable();
+  if (!available && process.env['CI'] === 'true')
+    throw new Error("nats-server is missing: install Debian's nats-server");
+  return available;
+}
+
+/** Waits for `cond()` (polled every 25 ms), then asserts it. */
+export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await sleep(25);
+  expect(cond()).toBe(true);
+}
+
+/** A native viewer's record: frames (with arrival times), STATUS codes, how it ended. */
+export interface Viewer {
+  frames: { seq: number; width: number; jpeg: Buffer; at: number }[];
+  statuses: number[];
+  /** The END reason, `error:CODE`, or null while connected. */
+  ended: string | null;
+  close: () => void;
+}
+
+/** A native viewer of `stream` on 127.0.0.1:`port`. */
+export function viewer(port: number, stream: string, token?: string): Viewer {
+  const c = new StreamClient(parseServerAddress(`127.0.0.1:${port}/${stream}`), {
+    protocol: 'native',
+    ...(token ? { token } : {}),
+  });
+  const v: Viewer = { frames: [], statuses: [], ended: null, close: () => c.close() };
+  c.on('frame', (f) => v.frames.push({ seq: f.seq, width: f.width, jpeg: f.jpeg, at: Date.now() }));
+  c.on('status', (code) => v.statuses.push(code));
+  c.on('end', (e) => (v.ended ??= e.reason));
+  c.on('error', (e) => (v.ended ??= `error:${e.code}`));
+  c.connect();
+  return v;
+}
+
+/** Frames of the stream's own size (the NO SIGNAL picture has another). */
+export const sized = (v: Viewer, width: number): Viewer['frames'] =>
+  v.frames.filter((f) => f.width === width);
