@@ -5,7 +5,12 @@
  *
  *   tsx bench/loadgen.ts --port P --clients N [--protocol native|legacy] [--seconds S]
  *                        [--slow K] [--slow-factor 4] [--slow-ack 1] [--fps 30] [--ramp 2000] [--probes 5]
- *                        [--native-watchers K] [--stream NAME]
+ *                        [--native-watchers K] [--stream NAME] [--bus URL --bus-subject S]
+ *
+ * --port P1,P2,... spreads the viewers over several servers (round robin), e.g. the edges of a bus.
+ * --bus URL --bus-subject S count frames against the origin's, read from its NATS frame subject:
+ * an edge numbers frames itself, so a frame lost between the origin and an edge would not show as a
+ * gap in the edge's seqs. Each viewer's frames are matched to the origin's by capture time.
  *
  * --native-watchers K adds K native viewers to N viewers of --protocol legacy (mixed load): latency
  * and fractions are then those of the native viewers, which alone carry timestamps.
@@ -15,7 +20,8 @@
  */
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { HelloFlag, encodeAck, encodeHello } from '../src/protocol/native.js';
+import { PART_HEADER } from '../src/bus/bus.js';
+import { ENVELOPE_BYTES, HelloFlag, MessageType, encodeAck, encodeHello } from '../src/protocol/native.js';
 import { nowMs } from '../src/util/clock.js';
 
 /** What the load generator reports. */
@@ -86,10 +92,15 @@ const { values: args } = parseArgs({
     probes: { type: 'string', default: '5' },
     'native-watchers': { type: 'string', default: '0' },
     stream: { type: 'string' },
+    bus: { type: 'string' },
+    'bus-subject': { type: 'string' },
   },
 });
 const host = args.host as string;
-const port = Number(args.port);
+const ports = String(args.port ?? '')
+  .split(',')
+  .map(Number)
+  .filter((p) => p > 0);
 const total = Number(args.clients);
 const slowCount = Number(args.slow);
 const native = args.protocol === 'native';
@@ -104,7 +115,9 @@ const nativeWatchers = Number(args['native-watchers']);
 const streamName = args.stream ?? null;
 /** Whose latency and fractions are reported: the native watchers in a mixed load, else every viewer. */
 const measured = (v: Viewer): boolean => !v.slow && (nativeWatchers === 0 || v.native);
-if (!port || !total) throw new Error('usage: loadgen --port P --clients N');
+if (ports.length === 0 || !total) throw new Error('usage: loadgen --port P[,P2...] --clients N');
+/** Counting against the origin's frames on the bus (see the head of this file). */
+const tapping = args.bus !== undefined && args['bus-subject'] !== undefined;
 
 let measuring = false;
 let minSeq = Infinity;
@@ -133,6 +146,9 @@ class Viewer {
   windowFrames = 0;
   /** Which seqs (relative to seqBase) this viewer received during the window. */
   readonly seen = new Uint8Array(SEQ_SLOTS);
+  /** With --bus: capture times of the frames received during the window, matched to seqs at the end. */
+  readonly captured = tapping ? new Float64Array(SEQ_SLOTS) : null;
+  capturedCount = 0;
   closed = false;
   socket: net.Socket;
   // Parser state: bytes still to skip in the current body, and the small head being assembled.
@@ -146,7 +162,7 @@ class Viewer {
   #seq = 0;
   readonly #acks: boolean;
 
-  constructor(slow: boolean, nativeProtocol = native) {
+  constructor(slow: boolean, nativeProtocol = native, port = ports[0] as number) {
     this.slow = slow;
     this.native = nativeProtocol;
     this.#headWant = this.native ? 8 : 4;
@@ -236,13 +252,17 @@ class Viewer {
           const seq = h.readUInt32BE(0);
           this.#seq = seq;
           const capturedAt = h.readDoubleBE(8);
-          if (measuring) {
+          if (measuring && this.captured) {
+            if (this.capturedCount < SEQ_SLOTS) this.captured[this.capturedCount++] = capturedAt;
+          } else if (measuring) {
             // The window's frames are what normal viewers saw: slow ones may read old frames.
             if (!this.slow && seq < minSeq) minSeq = seq;
             if (!this.slow && seq > maxSeq) maxSeq = seq;
             if (seqBase < 0) seqBase = Math.max(0, seq - 64);
             const slot = seq - seqBase;
             if (slot >= 0 && slot < SEQ_SLOTS) this.seen[slot] = 1;
+          }
+          if (measuring) {
             (this.slow ? slowLatency : latency).add(nowMs() - capturedAt);
             wireBytes += 8 + this.#headWant + this.#bodyLength;
             wireFrames++;
@@ -272,15 +292,60 @@ class Viewer {
   }
 }
 
+/** The origin's frames seen on the bus: capture time -> origin seq, and the seqs of the window. */
+const originSeq = new Map<number, number>();
+let originMin = Infinity;
+let originMax = -Infinity;
+
+/** Subscribes to the origin's frame subject; returns a function that closes the connection. */
+async function tapOrigin(url: string, subject: string): Promise<() => Promise<void>> {
+  const { connect } = await import('@nats-io/transport-node');
+  const nc = await connect({ servers: url.split(','), name: 'framecast-bench-tap' });
+  nc.subscribe(subject, {
+    callback: (err, msg) => {
+      const part = msg?.headers?.get(PART_HEADER);
+      // Only a whole frame or the first of its parts starts with the FRAME envelope and header.
+      if (err || (part && !part.startsWith('1/'))) return;
+      const d = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length);
+      if (d.length < ENVELOPE_BYTES + 16 || d.readUInt8(0) !== MessageType.Frame) return;
+      const seq = d.readUInt32BE(ENVELOPE_BYTES);
+      originSeq.set(d.readDoubleBE(ENVELOPE_BYTES + 8), seq);
+      if (!measuring) return;
+      originMin = Math.min(originMin, seq);
+      originMax = Math.max(originMax, seq);
+    },
+  });
+  await nc.flush();
+  return () => nc.close();
+}
+
+/** Marks each viewer's window frames by the origin's seq (found by capture time). */
+function matchOriginFrames(viewers: Viewer[]): void {
+  if (originMax < originMin) return;
+  minSeq = originMin;
+  maxSeq = originMax;
+  seqBase = Math.max(0, originMin - 64);
+  for (const v of viewers) {
+    if (!v.captured) continue;
+    for (let i = 0; i < v.capturedCount; i++) {
+      const seq = originSeq.get(v.captured[i] as number);
+      const slot = seq === undefined ? -1 : seq - seqBase;
+      if (slot >= 0 && slot < SEQ_SLOTS) v.seen[slot] = 1;
+    }
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
 async function main(): Promise<void> {
+  const untap = tapping ? await tapOrigin(args.bus as string, args['bus-subject'] as string) : null;
   const viewers: Viewer[] = [];
   const batch = Math.max(1, Math.round(rampPerSec / 100));
   for (let i = 0; i < total; i += batch) {
-    for (let j = i; j < Math.min(total, i + batch); j++) viewers.push(new Viewer(j >= total - slowCount));
+    for (let j = i; j < Math.min(total, i + batch); j++)
+      viewers.push(new Viewer(j >= total - slowCount, native, ports[j % ports.length]));
     await sleep(10);
   }
   // Mixed load: the native watchers join last, behind every seed viewer already being served.
@@ -299,6 +364,8 @@ async function main(): Promise<void> {
   process.stdout.write('{"event":"window-end"}\n');
   const seconds = (nowMs() - t0) / 1000;
   const used = process.cpuUsage(cpu0);
+  await untap?.();
+  matchOriginFrames(viewers);
   const bySeq = native || nativeWatchers > 0;
   const published = bySeq && maxSeq >= minSeq ? maxSeq - minSeq + 1 : Math.round(fps * seconds);
   // Native: each viewer's share of the frames published in the window minus its edges; legacy: count.

@@ -1,3 +1,4 @@
+import type { BusRows } from './bus.js';
 import type { FanoutRow } from './fanout.js';
 import type { FirstFrameRow } from './first-frame.js';
 import type { MultiStreamRow } from './multi-stream.js';
@@ -34,6 +35,8 @@ export interface BenchResults {
   ingest?: IngestRows | null;
   /** One stream alone and six side by side; absent in older results. */
   streams?: { alone: MultiStreamRow; together: MultiStreamRow } | null;
+  /** Origin, nats-server and 1-4 edges against the same viewers on the origin; absent in older results. */
+  bus?: BusRows | null;
 }
 
 const f0 = (x: number): string => x.toFixed(0);
@@ -360,6 +363,80 @@ export function markdown(r: BenchResults): string {
       `\nCPU per stream side by side: ${f2(st.together.coresPerStream / st.alone.coresPerStream)}x one stream alone.`,
     );
   }
+  if (r.bus) out.push(busTables(r.bus));
+  return out.join('\n');
+}
+
+/** The bus rows: through the edges against the origin directly, and what each process spent. */
+function busTables(b: BusRows): string {
+  const out: string[] = [];
+  const n = (x: { edges: number; viewersPerEdge: number }): string =>
+    `${x.edges} x ${x.viewersPerEdge} = ${x.edges * x.viewersPerEdge}`;
+  const got = (g: BusRows['rows'][number]['direct']): string =>
+    `${pct(g.minFraction)} / ${pct(g.meanFraction)}${g.failed ? ` (${g.failed} failed)` : ''}`;
+  const diff = (a: number | undefined, c: number | undefined): string =>
+    a === undefined || c === undefined ? 'n/a' : `${a - c >= 0 ? '+' : ''}${f1(a - c)}`;
+  out.push(
+    `\n**NATS bus** (one origin \`serve test --bus\`, 30 fps 800x450, ${b.natsVersion}; edges x native ` +
+      'viewers each, then as many viewers on the origin directly, back to back)\n',
+  );
+  out.push(
+    table(
+      [
+        'edges x viewers',
+        'frames received min / mean: via edges',
+        'on the origin',
+        'latency p50 / p99 ms: via edges',
+        'on the origin',
+        'difference p50 / p99 ms',
+      ],
+      b.rows.map((x) => [
+        n(x),
+        got(x.viaEdges),
+        got(x.direct),
+        ms(x.viaEdges.latencyMs),
+        ms(x.direct.latencyMs),
+        `${diff(x.viaEdges.latencyMs?.p50, x.direct.latencyMs?.p50)} / ${diff(x.viaEdges.latencyMs?.p99, x.direct.latencyMs?.p99)}`,
+      ]),
+    ),
+  );
+  out.push('\nCPU in cores (from /proc over the windows), and where the latency goes (p50 / p99 ms):\n');
+  out.push(
+    table(
+      [
+        'edges x viewers',
+        'each edge',
+        'edge per 1000 viewers',
+        'origin + its ffmpeg, edges watching',
+        'origin, same viewers on it',
+        'nats-server',
+        'capture to JPEG at the server: edge; origin',
+        'to its socket write: edge; origin',
+      ],
+      b.rows.map((x) => {
+        const mean = x.edgeCores.reduce((a, c) => a + c, 0) / Math.max(1, x.edgeCores.length);
+        return [
+          n(x),
+          x.edgeCores.map(f2).join(', '),
+          f2((mean * 1000) / x.viewersPerEdge),
+          `${f2(x.originCores)} + ${f2(x.ffmpegCores)}`,
+          f2(x.originDirectCores),
+          f2(x.natsCores),
+          `${ms(x.viaEdges.readyMs)}; ${ms(x.direct.readyMs)}`,
+          `${ms(x.viaEdges.sendMs)}; ${ms(x.direct.sendMs)}`,
+        ];
+      }),
+    ),
+  );
+  out.push(
+    '\nEverything runs on this one 2-core machine: the origin, its ffmpeg, nats-server, every edge and ' +
+      'the load generator (its own process) share the two cores, so latency and CPU are under that ' +
+      'contention, not those of separate machines; 4 edges are 4 more processes on 2 cores. ' +
+      "Frames via edges are counted against the origin's frames as the bus carried them (matched by " +
+      'capture time), so a frame lost between origin and edge counts as missed; the load generator ' +
+      'reading them is one more NATS subscriber in the nats-server column. "JPEG at the server" is ' +
+      "the edge's receipt from NATS (a whole-millisecond clock) or the origin's encode.",
+  );
   return out.join('\n');
 }
 

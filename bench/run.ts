@@ -8,6 +8,7 @@
  *   npm run bench -- --only crowd  re-runs the first-frame, burst and mixed-audience rows likewise
  *   npm run bench -- --only streams  re-runs the streams-side-by-side rows likewise
  *   npm run bench -- --only ingest   re-runs the push-ingest rows likewise
+ *   npm run bench -- --only bus      re-runs the NATS bus rows (origin, nats-server, edges) likewise
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { locateFfmpeg } from '../src/source/ffmpeg-path.js';
 import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
+import { busRows, natsServerAvailable } from './bus.js';
 import { crowdRows, fanout, slowViewers } from './fanout.js';
 import { firstFrame } from './first-frame.js';
 import { multiStream } from './multi-stream.js';
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
     },
   });
   const quick = values.quick ?? false;
-  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest').split(','));
+  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest,bus').split(','));
   const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
   if (section) {
     await refresh(section, Number(values.seconds ?? section.seconds));
@@ -114,6 +116,11 @@ async function main(): Promise<void> {
         log,
       });
     }
+    if (only.has('bus')) {
+      if (natsServerAvailable())
+        results.bus = await busRows({ plan: BUS_PLAN, seconds: Math.max(seconds, 8), log });
+      else log('nats-server missing (apt-get install nats-server): the bus section is skipped');
+    }
     results.machine['load average at end'] = loadavg()
       .map((l) => l.toFixed(2))
       .join(' ');
@@ -158,6 +165,20 @@ function streamsClip(ffmpeg: string, dir: string): string {
   return path;
 }
 
+/**
+ * The bus rows, [edges, viewers per edge]: 100 per edge on 1, 2 and 4 edges, 800 over 4 edges, and
+ * 1000 on one edge (its cost per 1000 viewers); each row then puts as many on the origin directly.
+ * Windows of 8 s (240 frames): a p99 over 5 s is the second-worst of 150 frames, and one scheduling
+ * hiccup on 2 cores moved it by 10 ms.
+ */
+const BUS_PLAN: [number, number][] = [
+  [1, 100],
+  [2, 100],
+  [4, 100],
+  [4, 200],
+  [1, 1000],
+];
+
 /** One section of the latest results, re-run alone and written back (`npm run bench -- --only NAME`). */
 interface Refresh {
   label: string;
@@ -200,6 +221,13 @@ const REFRESH: Record<string, Refresh> = {
     seconds: 8,
     run: async (r, { seconds, log }) => {
       r.ingest = await ingest({ viewers: 100, seconds, log });
+    },
+  },
+  bus: {
+    label: 'NATS bus',
+    seconds: 8,
+    run: async (r, { seconds, log }) => {
+      r.bus = await busRows({ plan: BUS_PLAN, seconds, log });
     },
   },
 };
