@@ -51,6 +51,7 @@ export function busOf(c: Checker, f: Field, baseDir: string): BusOptions | null 
       }
       case 'name':
         out.name = text(x, false);
+        if (out.name.length > 128) c.fail(at(x), 'bus.name', 'must be at most 128 characters');
         break;
       case 'user':
         out.user = text(x, false);
@@ -79,7 +80,7 @@ export function busOf(c: Checker, f: Field, baseDir: string): BusOptions | null 
       'bus',
       `give one way to log in, not ${given.map((k) => k.join('/')).join(' and ')}`,
     );
-  if (get('user') && !get('password')) c.fail(at(get('user')!), 'bus.password', 'required with bus.user');
+  // A user without a password is fine here: the password may come from $FRAMECAST_BUS_PASSWORD.
   if (get('password') && !get('user')) c.fail(at(get('password')!), 'bus.user', 'required with bus.password');
   return out;
 }

@@ -356,6 +356,11 @@ describe('bus:', () => {
       credsFile: join(creds, '..', 'nats.creds'),
       tls: true,
     });
+    // The password may stay out of the file ($FRAMECAST_BUS_PASSWORD).
+    expect(parseConfig(`bus: { url: "nats://a:1", user: me }\n${STREAMS}`, 'cams.yaml').bus).toEqual({
+      url: 'nats://a:1',
+      user: 'me',
+    });
     expect(parseConfig(`bus: null\n${STREAMS}`, 'cams.yaml').bus).toBeNull();
     expect(parseConfig(STREAMS, 'cams.yaml').bus).toBeNull();
   });
@@ -388,9 +393,9 @@ describe('bus:', () => {
       'cams.yaml:3: bus.pasword: unknown bus setting (known: url, prefix, name, user, password, token, creds, nkey, tls)',
     ],
     [
-      'a user without a password',
-      'bus:\n  url: nats://a:4222\n  user: me\n',
-      'cams.yaml:3: bus.password: required with bus.user',
+      'a password without a user',
+      'bus:\n  url: nats://a:4222\n  password: pw\n',
+      'cams.yaml:3: bus.user: required with bus.password',
     ],
     [
       'two logins',

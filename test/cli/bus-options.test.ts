@@ -52,6 +52,12 @@ describe('busOption: the bus flags over the config file', () => {
       password: 'env-pw',
     });
     expect(busOption({ bus: 'nats://a:1' }, null, env)).toEqual({ url: 'nats://a:1', token: 'env-tok' });
+    // A user in the file, its password in the environment.
+    expect(busOption({}, { url: 'nats://a:1', user: 'u' }, env)).toEqual({
+      url: 'nats://a:1',
+      user: 'u',
+      password: 'env-pw',
+    });
     // The file's own login stays.
     expect(busOption({}, FILE, env)).toMatchObject({ user: 'from-file', password: 'file-pw' });
     expect(busOption({}, FILE, env)?.token).toBeUndefined();
