@@ -3,6 +3,7 @@ import {
   connect,
   credsAuthenticator,
   nkeyAuthenticator,
+  type Authenticator,
   type ConnectionOptions,
   type NatsConnection,
 } from '@nats-io/transport-node';
@@ -130,10 +131,31 @@ function natsAuth(o: BusOptions): Partial<ConnectionOptions> {
   const out: Partial<ConnectionOptions> = {};
   if (o.user !== undefined) Object.assign(out, { user: o.user, pass: o.password });
   if (o.token !== undefined) out.token = o.token;
-  if (o.credsFile !== undefined) out.authenticator = credsAuthenticator(read('creds file', o.credsFile));
+  // The authenticators parse their file lazily, at the server's nonce: try one now, so a bad file is
+  // named as such rather than surfacing as a connection error.
+  const checked = (what: string, path: string, auth: Authenticator): Authenticator => {
+    try {
+      auth('check');
+    } catch (err) {
+      throw new FramecastError('ERR_USAGE', `bus ${what} ${path}: ${(err as Error).message}`, {
+        exitCode: 2,
+      });
+    }
+    return auth;
+  };
+  if (o.credsFile !== undefined)
+    out.authenticator = checked(
+      'creds file',
+      o.credsFile,
+      credsAuthenticator(read('creds file', o.credsFile)),
+    );
   if (o.nkeyFile !== undefined) {
     const seed = new TextDecoder().decode(read('nkey seed file', o.nkeyFile)).trim();
-    out.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+    out.authenticator = checked(
+      'nkey seed file',
+      o.nkeyFile,
+      nkeyAuthenticator(new TextEncoder().encode(seed)),
+    );
   }
   if (o.tls) {
     const t = o.tls === true ? {} : o.tls;

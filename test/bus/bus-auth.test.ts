@@ -2,6 +2,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { nkeys } from '@nats-io/transport-node';
 import { edge, type Edge } from '../../src/app/edge.js';
 import { connectBus } from '../../src/bus/bus.js';
 import { FramecastError } from '../../src/errors.js';
@@ -273,6 +274,40 @@ describe.skipIf(!available)('NATS frame bus behind a login and TLS', () => {
       `bus ${nats.url}: the server does not offer TLS (drop the bus TLS options, or enable tls in nats-server)`,
     );
   }, 40_000);
+
+  it('an NKey seed file logs in; another seed is refused; a file that is no seed is named', async () => {
+    const user = nkeys.createUser();
+    nats = await startNats({ auth: { nkey: user.getPublicKey() } });
+    const seedFile = join(tmp.dir, 'user.nk');
+    writeFileSync(seedFile, new TextDecoder().decode(user.getSeed()) + '\n');
+    const e = await connectBus({ url: nats.url, nkeyFile: seedFile });
+    await e.close();
+    const otherFile = join(tmp.dir, 'other.nk');
+    writeFileSync(otherFile, new TextDecoder().decode(nkeys.createUser().getSeed()));
+    const other = await connectBus({ url: nats.url, nkeyFile: otherFile }).then(
+      () => null,
+      (err: unknown) => err as FramecastError,
+    );
+    expect([other?.code, other?.message]).toEqual([
+      'ERR_AUTH',
+      `bus ${nats.url}: authorization violation (check the nkey seed)`,
+    ]);
+    const garbage = join(tmp.dir, 'garbage.nk');
+    writeFileSync(garbage, 'SUnot-a-seed\n');
+    const r = await runCli([
+      'serve',
+      '--port',
+      '0',
+      '--http-port',
+      'off',
+      '--bus',
+      nats.url,
+      '--bus-nkey',
+      garbage,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^framecast: bus nkey seed file ${garbage}: .+\n$`));
+  }, 30_000);
 
   it('a token logs in; a bad one is refused; bad options are usage errors before connecting', async () => {
     nats = await startNats({ auth: { token: 'tok-123' } });
