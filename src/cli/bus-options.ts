@@ -27,8 +27,8 @@ export const BUS_TOKEN_ENV = 'FRAMECAST_BUS_TOKEN';
 /** Help lines of the bus flags (after --bus URL, which each command words its own way). */
 export const BUS_HELP = `  --bus-prefix P       subject prefix on the bus (default framecast)
   --bus-name N         this process's name on the bus (logs, demand messages)
-  --bus-user U         log in to NATS as U, with --bus-password P (default: $${BUS_PASSWORD_ENV})
-  --bus-password P
+  --bus-user U         log in to NATS as user U with password P
+  --bus-password P     (default: $${BUS_PASSWORD_ENV}; a command line shows in ps)
   --bus-token T        log in with a token (default: $${BUS_TOKEN_ENV})
   --bus-creds FILE     log in with a NATS .creds file (JWT and NKey seed, as nsc writes it)
   --bus-nkey FILE      log in with an NKey user seed file
