@@ -1,0 +1,85 @@
+import net from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { edge, type Edge } from '../../src/app/edge.js';
+import { serve, type FramecastServer } from '../../src/index.js';
+import { openMjpeg } from '../helpers/mjpeg.js';
+import { startNats, type NatsServer } from '../helpers/nats.js';
+import { killTracked } from '../helpers/processes.js';
+import { openWs } from '../http/support.js';
+import { natsOrFail, sized, until, viewer } from './support.js';
+
+const available = natsOrFail();
+
+let nats: NatsServer | null = null;
+let origin: FramecastServer | null = null;
+const edges: Edge[] = [];
+afterEach(async () => {
+  for (const e of edges.splice(0)) await e.close();
+  await origin?.close();
+  origin = null;
+  await nats?.stop();
+  nats = null;
+});
+afterAll(killTracked);
+
+/** A seed (legacy) client: JPEGs decoded from its length-prefixed base64 framing. */
+function seedViewer(port: number): { jpegs: Buffer[]; close: () => void } {
+  const jpegs: Buffer[] = [];
+  let buf = Buffer.alloc(0);
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const n = buf.readUInt32BE(0);
+      jpegs.push(Buffer.from(buf.subarray(4, 4 + n).toString('latin1'), 'base64'));
+      buf = buf.subarray(4 + n);
+    }
+  });
+  socket.on('error', () => {});
+  return { jpegs, close: () => socket.destroy() };
+}
+
+describe.skipIf(!available)('NATS frame bus: every transport on two edges', () => {
+  it("seed, native, MJPEG and WebSocket viewers on two edges get the origin's JPEGs", async () => {
+    nats = await startNats();
+    origin = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'cam', source: 'test', width: 320 }],
+      bus: { url: nats.url },
+    });
+    const sent = new Set<string>();
+    origin.on('frame', (f) => void sent.add(f.jpeg.toString('base64')));
+    const fromOrigin = (jpeg: Buffer): boolean => sent.has(jpeg.toString('base64'));
+    for (let i = 0; i < 2; i++) edges.push(await edge({ bus: { url: nats.url }, port: 0, httpPort: 0 }));
+    const viewers = edges.map((e) => {
+      const http = `127.0.0.1:${e.server.httpAddress()?.port}`;
+      return {
+        seed: seedViewer(e.server.address().port),
+        native: viewer(e.server.address().port, 'cam'),
+        mjpeg: openMjpeg(`http://${http}/streams/cam/stream.mjpg`, { keep: true }),
+        ws: openWs(`ws://${http}/streams/cam/ws`, true),
+      };
+    });
+    const enough = (): boolean =>
+      viewers.every(
+        (v) =>
+          v.seed.jpegs.filter(fromOrigin).length >= 10 &&
+          sized(v.native, 320).filter((f) => fromOrigin(f.jpeg)).length >= 10 &&
+          v.mjpeg.parts.filter((p) => fromOrigin(p.body)).length >= 10 &&
+          v.ws.frames.filter((f) => fromOrigin(f.jpeg)).length >= 10,
+      );
+    await until(enough, 20_000);
+    for (const v of viewers) {
+      // Nothing but the origin's bytes (and, before the first frame, the NO SIGNAL picture).
+      expect(sized(v.native, 320).every((f) => fromOrigin(f.jpeg))).toBe(true);
+      expect(v.ws.frames.filter((f) => f.width === 320).every((f) => fromOrigin(f.jpeg))).toBe(true);
+      v.seed.close();
+      v.native.close();
+      v.mjpeg.close();
+      v.ws.ws.close();
+    }
+    // One source on the origin served both edges: the bus is one viewer there.
+    expect(origin.streams.get('cam')?.hub.clientCount).toBe(1);
+  }, 60_000);
+});
