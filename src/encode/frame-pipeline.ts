@@ -126,7 +126,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
         : this.#opts.encoder === 'ffmpeg'
           ? { mjpegQscale: qscaleForQuality(this.#opts.quality) }
           : {}),
-      pixelFormat: this.#native ? 'yuvj420p' : 'rgb24',
+      pixelFormat: this.#native ? 'i420' : 'rgb24',
     });
     this.#source = source;
     source.on('info', (input, output) => {
@@ -201,7 +201,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     const settings = { quality: this.#opts.quality, optimiseCoding };
     const encoded = encoderPool.run(() =>
       this.#native
-        ? encodeI420(raw.data, raw.width, raw.height, settings)
+        ? encodeI420(raw.data, raw.width, raw.height, { ...settings, limitedRange: raw.limitedRange })
         : encodeJpeg(raw.data, raw.width, raw.height, settings),
     );
     encoded.then(

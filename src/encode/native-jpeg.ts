@@ -18,6 +18,7 @@ interface NativeBinding {
     height: number,
     quality: number,
     optimise: boolean,
+    limited: boolean,
   ): Promise<Buffer>;
 }
 
@@ -60,21 +61,23 @@ export function nativeJpegUnavailableReason(): string | null {
 }
 
 /**
- * Encodes one full-range BT.601 I420 frame (ffmpeg's yuvj420p) as a baseline 4:2:0 JPEG on the libuv
- * thread pool, with OpenCV's quantisation tables for `quality` and the accurate integer DCT.
+ * Encodes one BT.601 I420 frame as a baseline 4:2:0 JPEG on the libuv thread pool, with OpenCV's
+ * quantisation tables for `quality` and the accurate integer DCT. The planes are full range (ffmpeg's
+ * yuvj420p), or limited range (yuv420p) with `limitedRange`, expanded to full range as rows are read.
  * `planes` must not change until the promise settles.
  */
 export async function encodeI420(
   planes: Buffer,
   width: number,
   height: number,
-  settings: { quality: number; optimiseCoding?: boolean },
+  settings: { quality: number; optimiseCoding?: boolean; limitedRange?: boolean },
 ): Promise<Buffer> {
   const native = load();
   if (!native)
     throw new FramecastError('ERR_ENCODE', `native JPEG encoder unavailable: ${loadError ?? 'not built'}`);
   try {
-    return await native.encodeI420(planes, width, height, settings.quality, settings.optimiseCoding ?? true);
+    const { quality, optimiseCoding = true, limitedRange = false } = settings;
+    return await native.encodeI420(planes, width, height, quality, optimiseCoding, limitedRange);
   } catch (err) {
     throw new FramecastError('ERR_ENCODE', `JPEG encode failed: ${(err as Error).message}`, { cause: err });
   }

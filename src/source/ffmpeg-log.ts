@@ -7,9 +7,13 @@ export interface VideoStreamInfo {
   height: number;
   /** Frames per second, or null when ffmpeg did not say. */
   fps: number | null;
+  /** Pixel format (e.g. `yuv420p`, `yuvj420p`), or null when ffmpeg did not say. */
+  pixelFormat: string | null;
 }
 
 const STREAM_RE = /Stream #\d+:\d+[^:]*: Video: ([^\s,]+).*?,\s(\d{1,5})x(\d{1,5})[\s,]/;
+/** The first word after the codec's part: `Video: rawvideo (I420 / 0x30323449), yuv420p(tv, ...` */
+const PIX_RE = /Video: [^,]+,\s([a-z0-9_]+)(?:\(|,)/;
 const FPS_RE = /,\s(\d+(?:\.\d+)?)(k?) (?:fps|tbr)\b/;
 
 /** Parses a `Stream #0:0: Video: ...` line of ffmpeg's log; null for any other line. */
@@ -23,6 +27,7 @@ export function parseVideoStreamLine(line: string): VideoStreamInfo | null {
     width: Number(m[2]),
     height: Number(m[3]),
     fps: fps && fps > 0 ? fps : null,
+    pixelFormat: PIX_RE.exec(line)?.[1] ?? null,
   };
 }
 

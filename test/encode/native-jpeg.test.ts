@@ -70,6 +70,27 @@ describe.skipIf(!native)('native JPEG encoder (built)', () => {
     }
   });
 
+  it('limited range: expands every value as swscale would (rounded), SIMD body and scalar tail alike', async () => {
+    // 72 wide: luma rows are 4 blocks of 16 plus a tail of 8, chroma rows 2 blocks plus 4.
+    const w = 72;
+    const h = 40;
+    const limited = Buffer.alloc(rawFrameSize(w, h, 'i420'));
+    for (let i = 0; i < limited.length; i++) limited[i] = (i * 7 + (i >> 5)) & 255;
+    const clamp = (x: number): number => Math.min(255, Math.max(0, Math.round(x)));
+    const full = Buffer.from(limited);
+    for (let i = 0; i < full.length; i++) {
+      const v = limited[i] as number;
+      // Chroma 16 gives 0 in the encoder's fixed point, where the exact value is the tie 0.5.
+      full[i] =
+        i < w * h ? clamp(((v - 16) * 255) / 219) : v === 16 ? 0 : clamp(((v - 128) * 255) / 224 + 128);
+    }
+    for (const optimiseCoding of [false, true]) {
+      const expanded = await encodeI420(limited, w, h, { quality: 90, optimiseCoding, limitedRange: true });
+      const reference = await encodeI420(full, w, h, { quality: 90, optimiseCoding });
+      expect(expanded.equals(reference)).toBe(true);
+    }
+  });
+
   it('rejects bad arguments with a coded error, not a crash', async () => {
     const ok = flat(16, 16, 0, 128, 128);
     await expect(encodeI420(ok.subarray(0, 100), 16, 16, { quality: 80 })).rejects.toMatchObject({
@@ -124,11 +145,22 @@ describe.skipIf(!native || !hasOpenCv())('native encoder vs OpenCV imencode (q80
       const optimised = await score('native', clip.rgb, await encode(true));
       const standard = await score('native-standard', clip.rgb, await encode(false));
       const opencv = await score('opencv', clip.rgb, encodeOpenCv(clip.rgb, 80));
+      // The pipeline's route: limited-range planes, expanded by the encoder instead of by swscale.
+      const expanded = await score(
+        'native-limited',
+        clip.rgb,
+        await Promise.all(
+          clip.limited.map((f) => encodeI420(f, 800, 450, { quality: 80, limitedRange: true })),
+        ),
+      );
       const f = (s: { psnr: number; bytes: number }): string =>
         `${s.psnr.toFixed(2)} dB ${Math.round(s.bytes)} B`;
       lines.push(
-        `native-jpeg ${scene}: optimised ${f(optimised)} | standard ${f(standard)} | opencv ${f(opencv)}`,
+        `native-jpeg ${scene}: optimised ${f(optimised)} | standard ${f(standard)} | ` +
+          `limited, expanded by the encoder ${f(expanded)} | opencv ${f(opencv)}`,
       );
+      expect(expanded.psnr).toBeGreaterThanOrEqual(opencv.psnr - 0.05);
+      expect(expanded.bytes).toBeLessThanOrEqual(opencv.bytes);
       expect(opencv.psnr).toBeGreaterThan(25);
       expect(standard.psnr).toBeCloseTo(optimised.psnr, 6);
       expect(optimised.psnr).toBeGreaterThanOrEqual(opencv.psnr - 0.05);

@@ -189,12 +189,14 @@ export async function compareEncoders(
 /**
  * One scene as the media pipeline sees it: decoded to limited-range 4:2:0 like every camera and mp4,
  * then what each encoder is given. `rgb` holds the exact BT.601 RGB of those frames (the uncompressed
- * reference, and what OpenCV encodes); `i420` holds the full-range planes that ffmpeg hands the native
- * encoder (the same conversion as src/source/ffmpeg-source.ts).
+ * reference, and what OpenCV encodes); `i420` holds them converted to full range by swscale
+ * (`out_range=full`), `limited` the limited-range planes themselves, which the pipeline hands the
+ * native encoder to expand (src/source/ffmpeg-source.ts, `i420`).
  */
 export interface YuvClip {
   rgb: RawClip;
   i420: Buffer[];
+  limited: Buffer[];
 }
 
 export function renderYuvClip(
@@ -224,7 +226,11 @@ export function renderYuvClip(
   const frames = splitFrames(readFileSync(limited), size).map((f) => limitedI420ToRgb(f, width, height));
   const path = join(dir, `${slug}-${width}x${height}.exact.rgb`);
   writeFileSync(path, Buffer.concat(frames));
-  return { rgb: { name, width, height, path, frames }, i420: splitFrames(readFileSync(full), size) };
+  return {
+    rgb: { name, width, height, path, frames },
+    i420: splitFrames(readFileSync(full), size),
+    limited: splitFrames(readFileSync(limited), size),
+  };
 }
 
 /** Exact BT.601 conversion of a limited-range I420 frame to RGB24 (chroma repeated over its 2x2 pixels). */

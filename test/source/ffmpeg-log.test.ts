@@ -11,20 +11,50 @@ const OUTPUT =
 
 describe('parseVideoStreamLine', () => {
   it('reads codec, size and fps of an input stream (ignoring the hex codec tag)', () => {
-    expect(parseVideoStreamLine(INPUT)).toEqual({ codec: 'h264', width: 640, height: 360, fps: 30 });
+    expect(parseVideoStreamLine(INPUT)).toEqual({
+      codec: 'h264',
+      width: 640,
+      height: 360,
+      fps: 30,
+      pixelFormat: 'yuv420p',
+    });
   });
 
   it('reads the output stream of a rawvideo pipe', () => {
-    expect(parseVideoStreamLine(OUTPUT)).toEqual({ codec: 'rawvideo', width: 800, height: 450, fps: 30 });
+    expect(parseVideoStreamLine(OUTPUT)).toEqual({
+      codec: 'rawvideo',
+      width: 800,
+      height: 450,
+      fps: 30,
+      pixelFormat: 'rgb24',
+    });
   });
 
   it('reads fractional fps, falls back to tbr, and understands k', () => {
     const ntsc = '  Stream #0:0: Video: mjpeg, yuvj422p(pc), 1280x720, 29.97 fps, 29.97 tbr, 1k tbn';
     expect(parseVideoStreamLine(ntsc)?.fps).toBeCloseTo(29.97);
     const tbrOnly = '  Stream #0:0: Video: vp9, yuv420p(tv), 320x240, 25 tbr, 1k tbn';
-    expect(parseVideoStreamLine(tbrOnly)).toEqual({ codec: 'vp9', width: 320, height: 240, fps: 25 });
+    expect(parseVideoStreamLine(tbrOnly)).toEqual({
+      codec: 'vp9',
+      width: 320,
+      height: 240,
+      fps: 25,
+      pixelFormat: 'yuv420p',
+    });
     const k = '  Stream #0:0: Video: rawvideo, rgb24, 16x16, 1k tbr, 1k tbn';
     expect(parseVideoStreamLine(k)?.fps).toBe(1000);
+  });
+
+  it('reads the pixel format, which says whether 4:2:0 planes are full range (yuvj420p) or limited', () => {
+    const out = (fmt: string): string =>
+      `  Stream #0:0(und): Video: rawvideo (I420 / 0x30323449), ${fmt}, 800x450 [SAR 1:1 DAR 16:9], 30 fps`;
+    expect(parseVideoStreamLine(out('yuv420p(tv, progressive)'))?.pixelFormat).toBe('yuv420p');
+    expect(parseVideoStreamLine(out('yuvj420p(pc, bt470bg/unknown/unknown, progressive)'))?.pixelFormat).toBe(
+      'yuvj420p',
+    );
+    expect(
+      parseVideoStreamLine('  Stream #0:0: Video: mjpeg, yuvj422p(pc), 1280x720, 30 fps')?.pixelFormat,
+    ).toBe('yuvj422p');
   });
 
   it('gives fps null when the line has none', () => {

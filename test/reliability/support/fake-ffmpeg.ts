@@ -36,8 +36,10 @@ if [ "$frames" = 0 ]; then
 fi
 limit=()
 [ "$frames" != -1 ] && limit=(-frames:v "$frames")
-# Raw frames in the layout the caller asked for (its last -pix_fmt): rgb24 or yuvj420p.
+# Raw frames in the layout the caller asked for (its last -pix_fmt): rgb24 or yuvj420p; I420 in the
+# source's own range when its filter ends in format=yuv420p|yuvj420p and it gives no -pix_fmt.
 pixfmt=rgb24 prev=
+for a in "$@"; do case "$a" in *'format=yuv420p|yuvj420p') pixfmt=yuv420p;; esac; done
 for a in "$@"; do [ "$prev" = -pix_fmt ] && pixfmt=$a; prev=$a; done
 '${FFMPEG}' -hide_banner -nostdin -loglevel info -nostats -re -f lavfi -i testsrc2=size=320x240:rate=30 \\
   "\${limit[@]}" -f rawvideo -pix_fmt "$pixfmt" pipe:1 &
