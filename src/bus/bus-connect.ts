@@ -169,6 +169,9 @@ function natsAuth(o: BusOptions): Partial<ConnectionOptions> {
   return out;
 }
 
+/** How long the first connection may take (nats.js's default is 20 s: too long to learn of a typo). */
+const CONNECT_TIMEOUT_MS = 5000;
+
 /** One line saying what went wrong connecting and what to check. */
 function explain(
   o: BusOptions,
@@ -209,6 +212,11 @@ function explain(
     };
   if (/refused/i.test(msg))
     return { code: 'ERR_CONNECTION', text: 'connection refused (is nats-server running there?)' };
+  if (err.name === 'TimeoutError')
+    return {
+      code: 'ERR_CONNECTION',
+      text: `no answer within ${CONNECT_TIMEOUT_MS / 1000} s (is it a NATS server?)`,
+    };
   return { code: 'ERR_CONNECTION', text: msg };
 }
 
@@ -229,7 +237,7 @@ export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
       reconnectTimeWait: 250,
       // false: each server is tried once and connect() rejects, rather than retrying for ever.
       waitOnFirstConnect: false,
-      timeout: 5000,
+      timeout: CONNECT_TIMEOUT_MS,
       ...auth,
     });
   } catch (err) {

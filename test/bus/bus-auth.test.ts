@@ -1,5 +1,6 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { nkeys } from '@nats-io/transport-node';
@@ -324,6 +325,21 @@ describe.skipIf(!available)('NATS frame bus behind a login and TLS', () => {
     expect((await refused({ url: nats.url, token: 'tok-999' })).message).toBe(
       `bus ${nats.url}: authorization violation (check --bus-token)`,
     );
+    // Nothing listening, and something listening that never speaks NATS: one line each, no hang.
+    const down = await refused({ url: 'nats://127.0.0.1:1' });
+    expect([down.code, down.message]).toEqual([
+      'ERR_CONNECTION',
+      'bus nats://127.0.0.1:1: connection refused (is nats-server running there?)',
+    ]);
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `nats://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const mute = await refused({ url });
+    silent.close();
+    expect([mute.code, mute.message]).toEqual([
+      'ERR_CONNECTION',
+      `bus ${url}: no answer within 5 s (is it a NATS server?)`,
+    ]);
     const usage = [
       await refused({ url: nats.url, user: 'a' }),
       await refused({ url: nats.url, token: 't', user: 'a', password: 'b' }),
