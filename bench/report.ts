@@ -1,4 +1,6 @@
 import type { BusRows } from './bus.js';
+import { cpuTables } from './cpu-report.js';
+import type { CpuSection } from './cpu-section.js';
 import type { FanoutRow } from './fanout.js';
 import type { FirstFrameRow } from './first-frame.js';
 import type { MultiStreamRow } from './multi-stream.js';
@@ -37,6 +39,8 @@ export interface BenchResults {
   streams?: { alone: MultiStreamRow; together: MultiStreamRow } | null;
   /** Origin, nats-server and 1-4 edges against the same viewers on the origin; absent in older results. */
   bus?: BusRows | null;
+  /** CPU per frame stage by stage, and cameras per core; absent in older results. */
+  cpu?: CpuSection | null;
 }
 
 const f0 = (x: number): string => x.toFixed(0);
@@ -364,6 +368,7 @@ export function markdown(r: BenchResults): string {
     );
   }
   if (r.bus) out.push(busTables(r.bus));
+  if (r.cpu) out.push(cpuTables(r.cpu));
   return out.join('\n');
 }
 

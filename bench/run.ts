@@ -9,6 +9,7 @@
  *   npm run bench -- --only streams  re-runs the streams-side-by-side rows likewise
  *   npm run bench -- --only ingest   re-runs the push-ingest rows likewise
  *   npm run bench -- --only bus      re-runs the NATS bus rows (origin, nats-server, edges) likewise
+ *   npm run bench -- --only cpu      re-runs the CPU breakdown and cameras-per-core rows likewise
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { locateFfmpeg } from '../src/source/ffmpeg-path.js';
 import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
 import { busRows, natsServerAvailable } from './bus.js';
+import { cpuSection } from './cpu-section.js';
 import { crowdRows, fanout, slowViewers } from './fanout.js';
 import { firstFrame } from './first-frame.js';
 import { multiStream } from './multi-stream.js';
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
     },
   });
   const quick = values.quick ?? false;
-  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest,bus').split(','));
+  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest,bus,cpu').split(','));
   const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
   if (section) {
     await refresh(section, Number(values.seconds ?? section.seconds));
@@ -120,6 +122,11 @@ async function main(): Promise<void> {
       if (natsServerAvailable())
         results.bus = await busRows({ plan: BUS_PLAN, seconds: Math.max(seconds, 8), log });
       else log('nats-server missing (apt-get install nats-server): the bus section is skipped');
+    }
+    if (only.has('cpu')) {
+      const python = hasOpenCv() ? OPENCV_PYTHON : null;
+      const cpuOpts = { ffmpeg, python, dir, repeats: quick ? 1 : 3, seconds: quick ? 10 : 20, log };
+      results.cpu = await cpuSection(cpuOpts);
     }
     results.machine['load average at end'] = loadavg()
       .map((l) => l.toFixed(2))
@@ -228,6 +235,14 @@ const REFRESH: Record<string, Refresh> = {
     seconds: 8,
     run: async (r, { seconds, log }) => {
       r.bus = await busRows({ plan: BUS_PLAN, seconds, log });
+    },
+  },
+  cpu: {
+    label: 'CPU breakdown and cameras-per-core',
+    seconds: 20,
+    run: async (r, { seconds, dir, log }) => {
+      const python = hasOpenCv() ? OPENCV_PYTHON : null;
+      r.cpu = await cpuSection({ ffmpeg: locateFfmpeg().path, python, dir, repeats: 3, seconds, log });
     },
   },
 };
