@@ -11,7 +11,8 @@ import { openStream } from './streams/stream.js';
 import { StreamRegistry } from './streams/streams.js';
 import { DEFAULT_STREAM, PUBLISHER_SOURCE, type ResolvedStreamConfig } from './streams/stream-options.js';
 import { planStreams, refusesSeed } from './streams/stream-plan.js';
-import { connectBus, Subjects } from './bus/bus.js';
+import { connectBus, Subjects, type BusOptions } from './bus/bus.js';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { BusOrigin } from './bus/origin.js';
 
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
@@ -44,6 +45,16 @@ export function checkPublishTokens(
  * Starts a server: checks every stream's source (a missing or non-video file fails here, before
  * listening), then listens. Each source starts when its first client arrives.
  */
+/** Connects to the bus an origin publishes on, if it has one. */
+async function busOf(
+  opts: BusOptions | null | undefined,
+): Promise<{ nc: NatsConnection; subjects: Subjects; name: string } | null> {
+  if (!opts) return null;
+  const subjects = new Subjects(opts.prefix);
+  const name = opts.name ?? `origin-${process.pid}`;
+  return { nc: await connectBus({ ...opts, name }), subjects, name };
+}
+
 export async function serve(options: ServeOptions = {}): Promise<FramecastServer> {
   const opts = resolveServeOptions(options);
   const tlsCreds = options.tls ?? null;
@@ -64,6 +75,11 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const registry = new StreamRegistry();
   const opened = await Promise.all(configs.map((c, i) => openStream(c, i === 0 ? producer : undefined)));
   for (const s of opened) registry.add(s);
+  // The bus first: a wrong password or certificate fails before any port opens.
+  const bus = await busOf(options.bus).catch((err: unknown) => {
+    registry.close();
+    throw err;
+  });
   const limiter = new IpLimiter(opts.maxClientsPerIp);
   const tcp = new TcpServer({
     limiter,
@@ -85,8 +101,9 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       options.native ??
       createNativeHandshake({ token, resolve: (n) => registry.get(n), helloTimeoutMs: opts.helloTimeoutMs }),
   });
-  await tcp.listen().catch((err: unknown) => {
+  await tcp.listen().catch(async (err: unknown) => {
     registry.close();
+    await bus?.nc.close();
     throw err;
   });
   const server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token });
@@ -114,11 +131,9 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       await http.listen();
       http.setReady(true);
     }
-    if (options.bus) {
-      const subjects = new Subjects(options.bus.prefix);
-      const name = options.bus.name ?? `origin-${process.pid}`;
-      const nc = await connectBus({ ...options.bus, name });
-      const origin = new BusOrigin(server, nc, subjects, name);
+    if (bus) {
+      const origin = new BusOrigin(server, bus.nc, bus.subjects, bus.name);
+      const nc = bus.nc;
       server.onClose(async () => {
         origin.close();
         await nc.close();
@@ -126,6 +141,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     }
   } catch (err) {
     await server.close();
+    if (bus && !bus.nc.isClosed()) await bus.nc.close();
     throw err;
   }
   return server;
