@@ -237,6 +237,9 @@ export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
       reconnectTimeWait: 250,
       // false: each server is tried once and connect() rejects, rather than retrying for ever.
       waitOnFirstConnect: false,
+      // Once connected, a login refused later (credentials rotated on the server) is a state to wait
+      // out like any other outage, not a reason to close the connection for good after two refusals.
+      ignoreAuthErrorAbort: true,
       timeout: CONNECT_TIMEOUT_MS,
       ...auth,
     });
