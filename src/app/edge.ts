@@ -200,8 +200,19 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   };
   heard = schedule;
   await reconcile();
-  // Forgets origins silent for forgetAfterMs even when no other origin announces anything.
-  const forget = setInterval(schedule, ANNOUNCE_MS);
+  // Forgets origins silent for forgetAfterMs even when no other origin announces anything, but
+  // not while the edge itself is cut off from the bus (it hears no one then).
+  let connected = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') connected = false;
+      else if (s.type === 'reconnect') {
+        catalog.resume(Date.now());
+        connected = true;
+      }
+    }
+  })().catch(() => undefined);
+  const forget = setInterval(() => connected && schedule(), ANNOUNCE_MS);
   let closing: Promise<void> | null = null;
   return {
     server,

@@ -126,6 +126,14 @@ export class AnnouncedStreams {
     this.#heard.set(a.instance, { origin: a.origin, at: now, streams });
   }
 
+  /**
+   * The edge was cut off from the bus and is back at `now`: it could hear no one meanwhile, so every
+   * origin's silence counts from now (an edge's own outage removes nothing).
+   */
+  resume(now: number): void {
+    for (const h of this.#heard.values()) h.at = Math.max(h.at, now);
+  }
+
   /** Every stream served on the bus at `now`, with its readToken digest (null: none). */
   streams(now: number): Map<string, TokenDigest | null> {
     const out = new Map<string, TokenDigest | null>();

@@ -87,6 +87,17 @@ describe('announced streams, as an edge hears them', () => {
     expect(names(c, FORGET_AFTER_MS + 1)).toEqual(['door']);
   });
 
+  it("the edge's own outage forgets no one: silence counts from its reconnection", () => {
+    const c = new AnnouncedStreams();
+    c.take(a('o1', 'i1', 'cam'), 0);
+    c.take(a('o2', 'j1', 'door'), 0);
+    const back = FORGET_AFTER_MS - 1;
+    c.resume(back);
+    c.take(a('o1', 'i1', 'cam'), back + 2000);
+    expect(names(c, back + FORGET_AFTER_MS)).toEqual(['cam', 'door']);
+    expect(names(c, back + FORGET_AFTER_MS + 1)).toEqual(['cam']);
+  });
+
   it('a restarted origin (same name, new instance) replaces its stale list; a live one of the same name does not', () => {
     const c = new AnnouncedStreams();
     c.take(a('o1', 'old', 'cam', 'door'), 0);

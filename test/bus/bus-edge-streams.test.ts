@@ -89,6 +89,39 @@ describe.skipIf(!available)('NATS frame bus: streams come and go on edges', () =
     await yard.stop();
   }, 40_000);
 
+  it('a bus outage longer than forgetAfterMs removes nothing: silence counts from the reconnection', async () => {
+    nats = await startNats();
+    const url = nats.url;
+    origin = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'cam', source: 'test', width: 160 }],
+      bus: { url },
+    });
+    // A second apart, so that after the outage one origin's announcement comes a second before the other's.
+    await sleep(1000);
+    const second = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'door', source: 'test', width: 160 }],
+      bus: { url },
+    });
+    try {
+      const e = await edge({ bus: { url }, port: 0, httpPort: null, forgetAfterMs: 6500 });
+      edges.push(e);
+      await until(() => names(e).join() === 'cam,door');
+      const views = [viewer(e.server.address().port, 'cam'), viewer(e.server.address().port, 'door')];
+      await until(() => views.every((v) => sized(v, 160).length >= 5));
+      await nats.restart(8000);
+      const counts = views.map((v) => sized(v, 160).length);
+      await until(() => views.every((v, i) => sized(v, 160).length >= (counts[i] as number) + 10), 20_000);
+      expect(views.map((v) => v.ended)).toEqual([null, null]);
+      expect(names(e)).toEqual(['cam', 'door']);
+    } finally {
+      await second.close();
+    }
+  }, 60_000);
+
   it('forgetAfterMs is range-checked', async () => {
     await expect(edge({ bus: { url: 'nats://127.0.0.1:1' }, forgetAfterMs: 1000 })).rejects.toThrow(
       /forgetAfterMs must be an integer from 6500/,
