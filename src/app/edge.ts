@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  ANNOUNCE_MS,
   AnnouncedStreams,
   askSubject,
   FORGET_AFTER_MS,
@@ -13,15 +12,10 @@ import { BusFeed } from '../bus/bus-feed.js';
 import { FramecastError } from '../errors.js';
 import { serve, type ServeOptions } from '../server.js';
 import type { FramecastServer } from './framecast-server.js';
+import { AnnouncementFollower, edgeStreamConfig } from './edge-streams.js';
 import type { Stream } from '../streams/stream.js';
-import {
-  checkStreamName,
-  PUBLISHER_SOURCE,
-  resolveStreamConfig,
-  type ResolvedStreamConfig,
-} from '../streams/stream-options.js';
-import { streamDefaults } from '../streams/stream-plan.js';
-import { tokenDigest, type TokenDigest } from '../util/token.js';
+import { checkStreamName } from '../streams/stream-options.js';
+import type { TokenDigest } from '../util/token.js';
 
 export { ORIGIN_SILENCE_MS } from '../bus/bus-feed.js';
 
@@ -53,9 +47,6 @@ export interface Edge {
   bus: NatsConnection;
   close(): Promise<void>;
 }
-
-const sameDigest = (a: TokenDigest | null, b: TokenDigest | null): boolean =>
-  a === b || (a !== null && b !== null && a.salt === b.salt && a.sha256 === b.sha256);
 
 /** Resolves when `cond()` holds (checked on each `poke()`), or false after `ms`. */
 function waitFor(cond: () => boolean, ms: number): { done: Promise<boolean>; poke: () => void } {
@@ -118,19 +109,15 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     await nc.close();
     throw err;
   }
-  // Nobody may publish into an edge's streams: their publish token is a secret nobody is told.
-  const config = (n: string): { name: string; source: string; publishToken: string } => ({
-    name: n,
-    source: PUBLISHER_SOURCE,
-    publishToken: randomUUID(),
-  });
   const { bus: _bus, streams: _streams, discoverTimeoutMs: _d, forgetAfterMs: _f, ...serveOpts } = opts;
-  const server = await serve({ ...serveOpts, streams: names.map(config), allowAnonymousPublish: true }).catch(
-    async (err: unknown) => {
-      await nc.close();
-      throw err;
-    },
-  );
+  const server = await serve({
+    ...serveOpts,
+    streams: names.map(edgeStreamConfig),
+    allowAnonymousPublish: true,
+  }).catch(async (err: unknown) => {
+    await nc.close();
+    throw err;
+  });
   const feeds = new Map<Stream, BusFeed>();
   const wire = (s: Stream): void => void feeds.set(s, new BusFeed(s, nc, subjects));
   for (const s of server.streams.list()) wire(s);
@@ -151,68 +138,9 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   for (const s of server.streams.list()) s.hub.on('admitted', onAdmitted(s));
   server.streams.on('added', (s) => s.hub.on('admitted', onAdmitted(s)));
 
-  // A named stream no origin has announced yet opens only to the edge's own token: its read token
-  // could be anything, so it is a secret nobody is told until an announcement says what it is.
-  const unknown = tokenDigest(randomUUID(), randomUUID().replaceAll('-', ''));
-  /** Makes the edge's streams what the origins announce: added, removed, read tokens updated. */
-  const reconcile = async (): Promise<void> => {
-    const served = catalog.streams(Date.now());
-    const current = server.streams.list();
-    const next: ResolvedStreamConfig[] = [];
-    let changed = false;
-    for (const s of current) {
-      if (!explicit && !served.has(s.name)) {
-        changed = true;
-        continue;
-      }
-      // Undefined: never announced (a named stream the origins have not listed yet).
-      const had = s.config.readTokenDigest;
-      const digest = served.has(s.name) ? (served.get(s.name) ?? null) : (had ?? unknown);
-      if (sameDigest(had ?? null, digest)) next.push(s.config);
-      else {
-        next.push({ ...s.config, readTokenDigest: digest });
-        changed = true;
-      }
-    }
-    if (!explicit)
-      for (const [n, digest] of served)
-        if (!server.streams.get(n)) {
-          const { name: streamName, ...c } = config(n);
-          next.push({
-            ...resolveStreamConfig(streamName, c, streamDefaults(server.options)),
-            readTokenDigest: digest,
-          });
-          changed = true;
-        }
-    // The server needs a stream: with every origin forgotten, the last streams stay (in no-signal).
-    if (!changed || next.length === 0) return;
-    await server.applyStreams(next).catch(() => undefined);
-  };
-  let queue: Promise<void> = Promise.resolve();
-  let queued = false;
-  const schedule = (): void => {
-    if (queued) return;
-    queued = true;
-    queue = queue.then(() => {
-      queued = false;
-      return reconcile();
-    });
-  };
-  heard = schedule;
-  await reconcile();
-  // Forgets origins silent for forgetAfterMs even when no other origin announces anything, but
-  // not while the edge itself is cut off from the bus (it hears no one then).
-  let connected = true;
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') connected = false;
-      else if (s.type === 'reconnect') {
-        catalog.resume(Date.now());
-        connected = true;
-      }
-    }
-  })().catch(() => undefined);
-  const forget = setInterval(() => connected && schedule(), ANNOUNCE_MS);
+  const follower = new AnnouncementFollower(server, nc, catalog, explicit);
+  heard = () => follower.schedule();
+  await follower.ready;
   let closing: Promise<void> | null = null;
   return {
     server,
@@ -220,10 +148,9 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     close: () =>
       (closing ??= (async () => {
         clearInterval(demand);
-        clearInterval(forget);
         heard = () => {};
         if (!nc.isClosed()) announcements.unsubscribe();
-        await queue;
+        await follower.close();
         for (const f of feeds.values()) f.close();
         await server.close();
         await nc.close();

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ANNOUNCE_MS, type AnnouncedStreams } from '../bus/announcement.js';
+import {
+  PUBLISHER_SOURCE,
+  resolveStreamConfig,
+  type ResolvedStreamConfig,
+} from '../streams/stream-options.js';
+import { streamDefaults } from '../streams/stream-plan.js';
+import { tokenDigest, type TokenDigest } from '../util/token.js';
+import type { FramecastServer } from './framecast-server.js';
+
+/** An edge's stream: fed by the bus through its publisher slot, which nobody else may publish into. */
+export function edgeStreamConfig(name: string): { name: string; source: string; publishToken: string } {
+  // The publish token is a secret nobody is told.
+  return { name, source: PUBLISHER_SOURCE, publishToken: randomUUID() };
+}
+
+const sameDigest = (a: TokenDigest | null, b: TokenDigest | null): boolean =>
+  a === b || (a !== null && b !== null && a.salt === b.salt && a.sha256 === b.sha256);
+
+/**
+ * Keeps an edge's streams what the origins announce: streams added and removed (unless the edge was
+ * given its list), each stream's readToken digest updated (a changed one restarts the stream, as a
+ * changed readToken does on the origin). Changes are applied one at a time.
+ */
+export class AnnouncementFollower {
+  /** Resolves once the first announcements heard are applied. */
+  readonly ready: Promise<void>;
+  readonly #server: FramecastServer;
+  readonly #catalog: AnnouncedStreams;
+  readonly #explicit: readonly string[] | null;
+  /**
+   * A named stream no origin has announced yet opens only to the edge's own token: its read token
+   * could be anything, so it is a secret nobody is told until an announcement says what it is.
+   */
+  readonly #unknown = tokenDigest(randomUUID(), randomUUID().replaceAll('-', ''));
+  readonly #forget: NodeJS.Timeout;
+  #queue: Promise<void>;
+  #queued = false;
+  #connected = true;
+  #closed = false;
+
+  constructor(
+    server: FramecastServer,
+    nc: NatsConnection,
+    catalog: AnnouncedStreams,
+    explicit: readonly string[] | null,
+  ) {
+    this.#server = server;
+    this.#catalog = catalog;
+    this.#explicit = explicit;
+    this.#queue = this.ready = this.#reconcile();
+    // Forgets origins silent for forgetAfterMs even when no other origin announces anything, but not
+    // while the edge itself is cut off from the bus (it hears no one then).
+    this.#forget = setInterval(() => this.#connected && this.schedule(), ANNOUNCE_MS);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.#connected = false;
+        else if (s.type === 'reconnect') {
+          catalog.resume(Date.now());
+          this.#connected = true;
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Something was heard: apply it after the change in progress (at most one more waits). */
+  schedule(): void {
+    if (this.#queued || this.#closed) return;
+    this.#queued = true;
+    this.#queue = this.#queue.then(() => {
+      this.#queued = false;
+      return this.#reconcile();
+    });
+  }
+
+  /** Stops following; resolves once a change in progress is applied. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#forget);
+    await this.#queue;
+  }
+
+  async #reconcile(): Promise<void> {
+    if (this.#closed) return;
+    const served = this.#catalog.streams(Date.now());
+    const next: ResolvedStreamConfig[] = [];
+    let changed = false;
+    for (const s of this.#server.streams.list()) {
+      if (!this.#explicit && !served.has(s.name)) {
+        changed = true;
+        continue;
+      }
+      // Undefined: never announced (a named stream the origins have not listed yet).
+      const had = s.config.readTokenDigest;
+      const digest = served.has(s.name) ? (served.get(s.name) ?? null) : (had ?? this.#unknown);
+      if (sameDigest(had ?? null, digest)) next.push(s.config);
+      else {
+        next.push({ ...s.config, readTokenDigest: digest });
+        changed = true;
+      }
+    }
+    if (!this.#explicit)
+      for (const [n, digest] of served)
+        if (!this.#server.streams.get(n)) {
+          const { name, ...c } = edgeStreamConfig(n);
+          next.push({
+            ...resolveStreamConfig(name, c, streamDefaults(this.#server.options)),
+            readTokenDigest: digest,
+          });
+          changed = true;
+        }
+    // The server needs a stream: with every origin forgotten, the last streams stay (in no-signal).
+    if (!changed || next.length === 0) return;
+    // Fails only when the server is closing (publisher streams open without I/O): nothing to do then.
+    await this.#server.applyStreams(next).catch(() => undefined);
+  }
+}
