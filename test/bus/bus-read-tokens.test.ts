@@ -90,6 +90,14 @@ describe.skipIf(!available)("NATS frame bus: a stream's readToken holds on edges
     expect(snap).toMatchObject({ status: 200, type: 'image/jpeg' });
     expect(snap.bytes).toBeGreaterThan(500);
     expect((await status(`${base}/open/snapshot.jpg`)).status).toBe(200);
+    // The API shows that tokens are set, never them nor the digest (nor the edge's publish token).
+    const api = await fetch(`http://127.0.0.1:${e.server.httpAddress()?.port}/api/streams/locked`);
+    const text = await api.text();
+    expect(JSON.parse(text)).toMatchObject({ readToken: '(set)', publishToken: '(set)' });
+    const digest = e.server.streams.get('locked')?.config.readTokenDigest;
+    expect(digest?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(text).not.toContain(digest?.sha256);
+    expect(text).not.toContain(e.server.streams.get('locked')?.config.publishToken);
     const m = openMjpeg(`${base}/locked/stream.mjpg?token=${TOKEN}`);
     expect((await m.headers)['content-type']).toMatch(/multipart\/x-mixed-replace/);
     await until(() => m.count >= 5);
