@@ -3,13 +3,17 @@
  * paced test pattern), one nats-server, and 1, 2 or 4 edges, each in its own process, with native
  * viewers split evenly across the edges, then as many viewers on the origin directly: the baseline.
  * The load generator runs in its own process; on the edges it counts frames against the origin's
- * (read from the bus, matched by capture time), since an edge numbers frames itself. CPU of every
+ * (read from the bus here, matched by capture time), since an edge numbers frames itself. CPU of every
  * process comes from /proc over the load generator's window.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenResult, Percentiles } from './loadgen.js';
+import { tapOrigin, type BusTap } from './lib/bus-tap.js';
 import { childPids, procSample, spawnWithFds, stop, treeCpuMs, waitForLine } from './lib/proc.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -137,12 +141,14 @@ interface CpuMark {
 async function measured(
   args: string[],
   sample: () => CpuMark,
+  onMark: (which: 'start' | 'end') => void = () => {},
 ): Promise<{ result: LoadgenResult; cores: (pick: (m: CpuMark) => number) => number; secs: number }> {
   let w0: CpuMark | null = null;
   let w1: CpuMark | null = null;
   const result = await loadgen(args, (which) => {
     if (which === 'start') w0 = sample();
     else w1 = sample();
+    onMark(which);
   });
   const a = w0 as CpuMark | null;
   const b = w1 as CpuMark | null;
@@ -175,6 +181,9 @@ async function runRow(
   const n = edges * viewersPerEdge;
   const common = ['--clients', String(n), '--seconds', String(seconds), '--probes', '0'];
   let bus: Awaited<ReturnType<typeof measured>>;
+  const dir = mkdtempSync(join(tmpdir(), 'framecast-bus-'));
+  const originFrames = join(dir, 'origin-frames.json');
+  let tap: BusTap | null = null;
   try {
     const ports = await Promise.all(
       procs.map(async (p) => {
@@ -183,12 +192,17 @@ async function runRow(
         return m[1] as string;
       }),
     );
+    const t = await tapOrigin(env.natsUrl, FRAME_SUBJECT);
+    tap = t;
     bus = await measured(
-      ['--port', ports.join(','), ...common, '--bus', env.natsUrl, '--bus-subject', FRAME_SUBJECT],
+      ['--port', ports.join(','), ...common, '--origin-frames', originFrames],
       sample,
+      (w) => (w === 'start' ? t.open() : t.write(originFrames)),
     );
   } finally {
+    await tap?.close();
     await Promise.all(procs.map((p) => stop(p)));
+    rmSync(dir, { recursive: true, force: true });
   }
   const direct = await measured(['--port', env.originPort, ...common], sample);
   return {

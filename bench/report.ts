@@ -438,7 +438,7 @@ function busTables(b: BusRows): string {
       'the load generator (its own process) share the two cores, so latency and CPU are under that ' +
       'contention, not those of separate machines; 4 edges are 4 more processes on 2 cores. ' +
       "Frames via edges are counted against the origin's frames as the bus carried them (matched by " +
-      'capture time), so a frame lost between origin and edge counts as missed; the load generator ' +
+      'capture time), so a frame lost between origin and edge counts as missed; the bench process ' +
       'reading them is one more NATS subscriber in the nats-server column. "JPEG at the server" is ' +
       "the edge's receipt from NATS (a whole-millisecond clock) or the origin's encode.",
   );

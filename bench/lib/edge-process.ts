@@ -1,14 +1,18 @@
 /**
  * One edge in its own process, for the bus bench (its CPU is then read from /proc alone). It runs
  * edge() rather than `framecast edge` because the command has no --max-clients yet and an edge
- * keeps serve()'s default of 100 clients (the 101st waits in turn).
+ * keeps serve()'s default of 100 clients (the 101st waits in turn). The code is dist/'s, as the
+ * origin's (`npm run bench` builds it first): typed against src/, but a source file being edited
+ * cannot break a run.
  *
  *   tsx bench/lib/edge-process.ts --bus nats://127.0.0.1:PORT
  *
  * Prints {"event":"listening","port":N} once its stream is served; closes on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
-import { edge } from '../../src/app/edge.js';
+
+type EdgeModule = typeof import('../../src/app/edge.js');
+const { edge } = (await import(new URL('../../dist/app/edge.js', import.meta.url).href)) as EdgeModule;
 
 const { values } = parseArgs({ options: { bus: { type: 'string' } } });
 if (!values.bus) throw new Error('usage: edge-process --bus nats://HOST:PORT');
