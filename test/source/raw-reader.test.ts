@@ -105,3 +105,85 @@ describe('RawReader', () => {
     expect(got).toEqual([1]);
   });
 });
+
+describe('RawReader, YUV4MPEG2 framing', () => {
+  const HEADER = Buffer.from('YUV4MPEG2 W4 H2 F30:1 Ip A1:1 C420jpeg XYSCSS=420JPEG\n');
+
+  /** ffmpeg's yuv4mpegpipe output: the header line, then FRAME\n and the planes of each frame. */
+  function y4m(count: number): Buffer {
+    const parts = [HEADER];
+    for (let i = 0; i < count; i++) parts.push(Buffer.from('FRAME\n'), Buffer.alloc(SIZE, i + 1));
+    return Buffer.concat(parts);
+  }
+
+  function y4mReader(): { r: RawReader; got: number[]; errors: string[]; releases: (() => void)[] } {
+    const got: number[] = [];
+    const errors: string[] = [];
+    const releases: (() => void)[] = [];
+    const r = new RawReader(
+      (data, release) => {
+        expect(data).toHaveLength(SIZE);
+        expect(new Set(data)).toEqual(new Set([data[0]]));
+        got.push(data[0] as number);
+        releases.push(release);
+      },
+      2,
+      'y4m',
+      (err) => errors.push(`${err.code}: ${err.message}`),
+    );
+    return { r, got, errors, releases };
+  }
+
+  it('skips the header and each FRAME line, whatever the chunking (copy path)', () => {
+    const data = y4m(4);
+    for (const step of [1, 5, 6, 7, 16, 61, data.length]) {
+      const { r, got, errors } = y4mReader();
+      r.setFrameSize(SIZE);
+      for (let off = 0; off < data.length; off += step) r.push(data.subarray(off, off + step));
+      expect(got).toEqual([1, 2, 3, 4]);
+      expect(errors).toEqual([]);
+    }
+  });
+
+  it('reads frames straight into pooled buffers once past the header (direct path), size known late', () => {
+    const { r, got, errors, releases } = y4mReader();
+    const data = y4m(5);
+    // The first read lands before ffmpeg has printed the size, and holds the header and part of a frame.
+    const off = 20;
+    data.copy(r.buffer(), 0, 0, off);
+    r.filled(off);
+    r.setFrameSize(SIZE);
+    expect(direct(r, data.subarray(off), 9)).toBe(data.length - off);
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+    expect(errors).toEqual([]);
+    // A released buffer takes the next frame: the planes the consumer saw lie inside it, past FRAME\n.
+    releases[4]?.();
+    const target = r.buffer();
+    expect(target).toHaveLength(SIZE + 6);
+  });
+
+  it('reports a stream out of step (no FRAME line) once, and emits nothing more', () => {
+    const { r, got, errors } = y4mReader();
+    r.setFrameSize(SIZE);
+    const bad = Buffer.concat([
+      y4m(1),
+      Buffer.from('FRAMX\n'),
+      Buffer.alloc(SIZE, 2),
+      y4m(1).subarray(HEADER.length),
+    ]);
+    r.push(bad);
+    expect(got).toEqual([1]);
+    expect(errors).toEqual([
+      "ERR_SOURCE_FAILED: ffmpeg's YUV4MPEG2 output is out of step: a frame without FRAME",
+    ]);
+  });
+
+  it('refuses a stream that does not start with a header line', () => {
+    const { r, errors } = y4mReader();
+    r.setFrameSize(SIZE);
+    r.push(Buffer.alloc(2000, 0x41));
+    expect(errors).toEqual([
+      "ERR_SOURCE_FAILED: ffmpeg's YUV4MPEG2 output is out of step: no YUV4MPEG2 header line",
+    ]);
+  });
+});

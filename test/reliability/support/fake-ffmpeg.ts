@@ -36,13 +36,13 @@ if [ "$frames" = 0 ]; then
 fi
 limit=()
 [ "$frames" != -1 ] && limit=(-frames:v "$frames")
-# Raw frames in the layout the caller asked for (its last -pix_fmt): rgb24 or yuvj420p; I420 in the
-# source's own range when its filter ends in format=yuv420p|yuvj420p and it gives no -pix_fmt.
-pixfmt=rgb24 prev=
-for a in "$@"; do case "$a" in *'format=yuv420p|yuvj420p') pixfmt=yuv420p;; esac; done
+# Raw frames in the layout the caller asked for (its last -pix_fmt): rgb24 or yuvj420p; I420 in
+# YUV4MPEG2 when it asks for yuv4mpegpipe.
+pixfmt=rgb24 muxer=rawvideo prev=
+for a in "$@"; do [ "$a" = yuv4mpegpipe ] && pixfmt=yuv420p muxer=yuv4mpegpipe; done
 for a in "$@"; do [ "$prev" = -pix_fmt ] && pixfmt=$a; prev=$a; done
 '${FFMPEG}' -hide_banner -nostdin -loglevel info -nostats -re -f lavfi -i testsrc2=size=320x240:rate=30 \\
-  "\${limit[@]}" -f rawvideo -pix_fmt "$pixfmt" pipe:1 &
+  "\${limit[@]}" -f "$muxer" -pix_fmt "$pixfmt" pipe:1 &
 child=$!
 trap 'kill -TERM $child 2>/dev/null; wait $child; exit 143' TERM INT
 wait $child
