@@ -11,7 +11,7 @@ import { openStream } from './streams/stream.js';
 import { StreamRegistry } from './streams/streams.js';
 import { DEFAULT_STREAM, PUBLISHER_SOURCE, type ResolvedStreamConfig } from './streams/stream-options.js';
 import { planStreams, refusesSeed } from './streams/stream-plan.js';
-import { connectBus, Subjects, type BusOptions } from './bus/bus.js';
+import { connectBus, Subjects, watchBus, type BusOptions } from './bus/bus.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BusOrigin } from './bus/origin.js';
 
@@ -134,6 +134,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     if (bus) {
       const origin = new BusOrigin(server, bus.nc, bus.subjects, bus.name);
       const nc = bus.nc;
+      watchBus(nc, (state, at) => server.emit('bus', state, at));
       server.onClose(async () => {
         origin.close();
         await nc.close();

@@ -7,7 +7,7 @@ import {
   parseAnnouncement,
   STALE_MS,
 } from '../bus/announcement.js';
-import { connectBus, Subjects, type BusOptions } from '../bus/bus.js';
+import { connectBus, Subjects, watchBus, type BusOptions } from '../bus/bus.js';
 import { BusFeed } from '../bus/bus-feed.js';
 import { FramecastError } from '../errors.js';
 import { serve, type ServeOptions } from '../server.js';
@@ -118,6 +118,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     await nc.close();
     throw err;
   });
+  watchBus(nc, (state, at) => server.emit('bus', state, at));
   const feeds = new Map<Stream, BusFeed>();
   const wire = (s: Stream): void => void feeds.set(s, new BusFeed(s, nc, subjects));
   for (const s of server.streams.list()) wire(s);

@@ -1,3 +1,4 @@
+import type { BusState } from '../bus/bus-connect.js';
 import type { AddressInfo } from 'node:net';
 import { SafeEmitter } from '../util/safe-emitter.js';
 import type { Hub, TransmissionEnd } from '../hub/hub.js';
@@ -35,6 +36,8 @@ export interface ServerEvents {
   frame: [frame: Frame, stream: string];
   /** A listener (of this server or of a stream's hub) threw; it was isolated and delivery went on. */
   'listener-error': [event: string, err: unknown];
+  /** The frame bus (origin or edge) was lost (NATS reconnects by itself) or is back. */
+  bus: [state: BusState, server: string];
 }
 
 /** What a server keeps to open listeners for streams added while it runs. */

@@ -248,3 +248,16 @@ export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
     throw new FramecastError(code, `bus ${busUrlForLog(opts.url)}: ${text}`, { cause: err });
   }
 }
+
+/** What a server says of its bus connection: lost (NATS retries on its own) or back. */
+export type BusState = 'disconnected' | 'reconnected';
+
+/** Calls `on` for each loss and return of the bus connection until it is closed. */
+export function watchBus(nc: NatsConnection, on: (state: BusState, server: string) => void): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') on('disconnected', s.server);
+      else if (s.type === 'reconnect') on('reconnected', s.server);
+    }
+  })().catch(() => undefined);
+}

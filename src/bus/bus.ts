@@ -1,6 +1,13 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 
-export { busUrlForLog, connectBus, type BusOptions, type BusTlsOptions } from './bus-connect.js';
+export {
+  busUrlForLog,
+  connectBus,
+  watchBus,
+  type BusOptions,
+  type BusState,
+  type BusTlsOptions,
+} from './bus-connect.js';
 
 /** Why `prefix` cannot be a subject prefix, or null: NATS subject tokens, no wildcards. */
 export function prefixProblem(prefix: string): string | null {

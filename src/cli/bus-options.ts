@@ -1,5 +1,7 @@
 import { prefixProblem, type BusOptions, type BusTlsOptions } from '../bus/bus.js';
-import { busOptionsProblem } from '../bus/bus-connect.js';
+import { busOptionsProblem, busUrlForLog } from '../bus/bus-connect.js';
+import type { FramecastServer } from '../app/framecast-server.js';
+import type { Logger } from './output.js';
 import { UsageError } from '../errors.js';
 
 /** The bus flags of `serve` and `edge`, for node:util parseArgs. */
@@ -107,4 +109,19 @@ function tlsOption(v: BusArgValues, file: BusTlsOptions | boolean | null): BusTl
   };
   if (Object.keys(flags).length === 0) return file;
   return { ...(typeof file === 'object' && file !== null ? file : {}), ...flags };
+}
+
+/** Logs the bus connection's losses and returns (an origin's or an edge's). */
+export function logBusState(server: FramecastServer, log: Logger): void {
+  server.on('bus', (state, server) => {
+    // nats.js names the server HOST:PORT.
+    const at = server.includes('://') ? server : `nats://${server}`;
+    log.event(
+      'bus',
+      state === 'disconnected'
+        ? `bus: lost ${busUrlForLog(at)}; reconnecting (viewers stay, no signal until frames return)`
+        : `bus: connected again to ${busUrlForLog(at)}`,
+      { state, server: busUrlForLog(at) },
+    );
+  });
 }

@@ -5,7 +5,7 @@ import { busUrlForLog } from '../bus/bus.js';
 import { UsageError } from '../errors.js';
 import { checkStreamName } from '../streams/stream-options.js';
 import { intOption, withUsage } from './args.js';
-import { BUS_ARGS, BUS_HELP, busOption } from './bus-options.js';
+import { BUS_ARGS, BUS_HELP, busOption, logBusState } from './bus-options.js';
 import { httpOptions } from './http-options.js';
 import { serverOptionsFromFile } from './serve-config.js';
 import { Logger } from './output.js';
@@ -109,6 +109,7 @@ export async function edgeCommand(argv: string[]): Promise<number> {
   s.on('client', (c) =>
     log.event('client', `client ${c.address} connected (${c.protocol})`, { address: c.address }),
   );
+  logBusState(s, log);
   s.streams.on('added', (x) =>
     log.event('stream', `stream ${x.name} announced on the bus`, { stream: x.name }),
   );

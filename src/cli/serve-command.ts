@@ -16,7 +16,7 @@ import { choiceOption, intOption, numberOption, withUsage } from './args.js';
 import { Logger, onKeys } from './output.js';
 import { SERVE_TOKEN_HELP, serveTokenOptions } from './token-options.js';
 import { httpLines, httpOptions } from './http-options.js';
-import { BUS_ARGS, BUS_HELP, busOption } from './bus-options.js';
+import { BUS_ARGS, BUS_HELP, busOption, logBusState } from './bus-options.js';
 
 /** Help text of `framecast serve`. */
 export const SERVE_HELP = `Usage: framecast serve [[NAME=]SOURCE ...] [options]
@@ -401,6 +401,7 @@ function runUntilSignal(server: FramecastServer, log: Logger): Promise<number> {
         stalledMs: Math.round(ms),
       }),
     );
+    logBusState(server, log);
     server.on('source-status', (st, stream) =>
       log.event(
         'source-status',
