@@ -19,7 +19,8 @@ import { childPids, procSample, spawnWithFds, stop, treeCpuMs, waitForLine } fro
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FRAMECAST = `${ROOT}bin/framecast`;
 const LOADGEN = `${ROOT}bench/loadgen.ts`;
-const EDGE = `${ROOT}bench/lib/edge-process.ts`;
+/** Every edge takes all its viewers at once (an edge serves 100 per stream by default). */
+const EDGE_ARGS = ['--max-clients', '100000', '--json'];
 /** Debian installs it in /usr/sbin (as test/helpers/nats.ts finds it). */
 const NATS_SERVER = process.env['NATS_SERVER'] || '/usr/sbin/nats-server';
 /** `framecast serve test` names its one stream `default`; frames go to PREFIX.s.NAME.frame. */
@@ -169,7 +170,12 @@ async function runRow(
   seconds: number,
 ): Promise<BusRow> {
   const procs = Array.from({ length: edges }, () =>
-    spawnWithFds(process.execPath, ['--import', 'tsx', EDGE, '--bus', env.natsUrl], undefined, ROOT),
+    spawnWithFds(
+      process.execPath,
+      [FRAMECAST, 'edge', '--bus', env.natsUrl, ...['--port', '0', '--http-port', 'off'], ...EDGE_ARGS],
+      undefined,
+      ROOT,
+    ),
   );
   const sample = (): CpuMark => ({
     t: performance.now(),

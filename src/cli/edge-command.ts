@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { loadEdgeConfig } from '../app/config-file.js';
 import { edge } from '../app/edge.js';
+import { FORGET_AFTER_MS, STALE_MS } from '../bus/announcement.js';
 import { busUrlForLog } from '../bus/bus.js';
 import { UsageError } from '../errors.js';
 import { checkStreamName } from '../streams/stream-options.js';
-import { intOption, withUsage } from './args.js';
+import { intOption, numberOption, withUsage } from './args.js';
 import { BUS_ARGS, BUS_HELP, busOption, logBusState } from './bus-options.js';
 import { httpOptions } from './http-options.js';
 import { serverOptionsFromFile } from './serve-config.js';
@@ -31,6 +32,9 @@ ${BUS_HELP}
   --http-port N|off    HTTP port (default 8080, or a free port when busy)
   --token T            clients must present token T (default: $FRAMECAST_TOKEN)
   --allow-legacy       with a token, still serve seed-framed clients
+  --forget-after S     drop a silent origin's streams after S seconds, 6.5-86400 (default 60;
+                       its viewers see no signal meanwhile, and a restarted origin resumes them)
+  --max-clients N      viewers served at once per stream, 1-100000 (default 100, as serve); others wait
   --max-clients-per-ip N  connections at once from one address (default 0 = no cap)
   --json               log one JSON object per line
   -h, --help           show this help`;
@@ -50,6 +54,8 @@ export async function edgeCommand(argv: string[]): Promise<number> {
         'http-port': { type: 'string' },
         token: { type: 'string' },
         'allow-legacy': { type: 'boolean' },
+        'max-clients': { type: 'string' },
+        'forget-after': { type: 'string' },
         'max-clients-per-ip': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -75,6 +81,7 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     ...(typed('port') || f.port === undefined
       ? { port: intOption('port', values.port, 9999, 0, 65535) }
       : {}),
+    maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
     ...(typed('max-clients-per-ip') || f.maxClientsPerIp === undefined
       ? { maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000) }
       : {}),
@@ -89,6 +96,15 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     ...cli,
     bus,
     streams,
+    forgetAfterMs: Math.round(
+      (numberOption(
+        'forget-after',
+        values['forget-after'],
+        FORGET_AFTER_MS / 1000,
+        STALE_MS / 1000,
+        86_400,
+      ) ?? 0) * 1000,
+    ),
   });
   const s = e.server;
   log.event(
