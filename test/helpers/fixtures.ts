@@ -40,6 +40,8 @@ export interface ClipOptions {
    * that keeps odd sizes such as 333x187: the others need even dimensions).
    */
   format?: 'mp4' | 'avi' | 'mkv';
+  /** Temporal noise of this strength (ffmpeg's noise filter, 1-100): frames that compress badly. */
+  noise?: number;
 }
 
 function ensureCacheDir(): void {
@@ -71,7 +73,9 @@ export function makeClip(opts: ClipOptions = {}): Clip {
   const fps = opts.fps ?? 30;
   const seconds = opts.seconds ?? 2;
   const format = opts.format ?? 'mp4';
-  const path = join(CACHE_DIR, `clip-${width}x${height}-${fps}fps-${seconds}s.${format}`);
+  if (opts.noise && format === 'mkv') throw new Error('fixture: noise is for mp4 and avi clips');
+  const noisy = opts.noise ? `-noise${opts.noise}` : '';
+  const path = join(CACHE_DIR, `clip-${width}x${height}-${fps}fps-${seconds}s${noisy}.${format}`);
   const codecs = {
     mp4: ['-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(fps)],
     avi: ['-c:v', 'mjpeg', '-q:v', '3'],
@@ -86,6 +90,7 @@ export function makeClip(opts: ClipOptions = {}): Clip {
     `testsrc2=size=${width + (width % 2)}x${height + (height % 2)}:rate=${fps}`,
     '-t',
     String(seconds),
+    ...(opts.noise ? ['-vf', `noise=alls=${opts.noise}:allf=t`] : []),
     ...codec,
   ]);
   return { path, width, height, fps, seconds, frames: Math.round(fps * seconds) };
