@@ -28,16 +28,16 @@ export interface CameraCostRow {
  * `serve FILE --loop` (paced at the file's rate, 800 px wide, q80) to one `framecast play`; every thread
  * of the server and its ffmpeg sampled from /proc over `seconds` after a 3 s warm-up.
  */
-export async function cameraCost(src: BenchSource, seconds: number): Promise<CameraCostRow> {
+export async function cameraCost(src: BenchSource, seconds: number, bin = FRAMECAST): Promise<CameraCostRow> {
   const server = spawnWithFds('node', [
-    ...[FRAMECAST, 'serve', src.path, '--loop', '--port', '0', '--http-port', 'off', '--json'],
+    ...[bin, 'serve', src.path, '--loop', '--port', '0', '--http-port', 'off', '--json'],
   ]);
   try {
     const m = await waitForLine(server, /"event":"listening".*?"port":(\d+)/, 20_000);
     const pid = server.pid as number;
     const client = spawn(
       'node',
-      [FRAMECAST, 'play', `127.0.0.1:${m[1]}`, '--json', '--view', 'none', '--duration', String(seconds + 5)],
+      [bin, 'play', `127.0.0.1:${m[1]}`, '--json', '--view', 'none', '--duration', String(seconds + 5)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const ended = runToEnd(client, (seconds + 30) * 1000);

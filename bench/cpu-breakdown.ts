@@ -73,7 +73,7 @@ async function floors(src: BenchSource, ffmpeg: string): Promise<{ decodeMs: num
   const head = ['-hide_banner', '-v', 'error', '-nostdin', '-i', src.path, '-map', '0:v:0', '-an'];
   const decodeMs = await measured(ffmpeg, [...head, '-f', 'null', '-'], src.frames);
   const spec = parseSource(src.path);
-  const ours = ffmpegArgs({ spec, width: WIDTH, pace: false, loop: false, pixelFormat: 'yuvj420p' });
+  const ours = ffmpegArgs({ spec, width: WIDTH, pace: false, loop: false, pixelFormat: 'i420' });
   // The same command line, quiet, with /dev/null for the socket: what decoding and scaling cost alone.
   const floorArgs = ours.slice(0, -1).map((a, i) => (ours[i - 1] === '-loglevel' ? 'error' : a));
   const floorMs = await measured(ffmpeg, [...floorArgs, '-y', '/dev/null'], src.frames);
