@@ -31,27 +31,54 @@ export class Subjects {
   frame(stream: string): string {
     return `${this.prefix}.s.${stream}.frame`;
   }
-  /** Edges say here, every second, how many viewers a stream has on them (JSON). */
+  /** The origin says here when the stream's transmission ends or its signal is lost or back (JSON). */
+  status(stream: string): string {
+    return `${this.prefix}.s.${stream}.status`;
+  }
+  /**
+   * Edges say here, every second, how many viewers a stream has on them (JSON). The name is the
+   * subject's tail (stream names may hold dots), so origins subscribe to `PREFIX.demand.>` and never
+   * to `PREFIX.s.>`, which would bring them every frame.
+   */
   demand(stream: string): string {
-    return `${this.prefix}.s.${stream}.demand`;
+    return `${this.prefix}.demand.${stream}`;
   }
   /** Every stream's demand, for an origin. */
   get anyDemand(): string {
-    return `${this.prefix}.s.*.demand`;
+    return `${this.prefix}.demand.>`;
   }
-  /** The stream name in a subject of this prefix, or null. */
-  streamOf(subject: string): string | null {
-    const parts = subject.slice(this.prefix.length + 1).split('.');
-    return parts[0] === 's' && parts[1] ? parts[1] : null;
+  /** The stream name of a demand subject of this prefix (all of its tail), or null. */
+  demandStream(subject: string): string | null {
+    const head = `${this.prefix}.demand.`;
+    return subject.startsWith(head) && subject.length > head.length ? subject.slice(head.length) : null;
   }
 }
 
 /** Header of a frame sent in parts: `index/count` (1-based), with the frame's seq in Framecast-Seq. */
 export const PART_HEADER = 'Framecast-Part';
 export const SEQ_HEADER = 'Framecast-Seq';
+/** Header of a part: the publishing origin process (its announcement's `instance`). */
+export const ORIGIN_HEADER = 'Framecast-Origin';
+
+/**
+ * The largest frame put back together from parts. Remote publishers and `play` stop at 16 MiB, but an
+ * origin's own encoder is not bound by that (a 4K noisy frame at quality 95 is over 2 MB, 8K at 100
+ * several times that): 64 MiB leaves room and still bounds what a peer on the bus can make an edge hold.
+ */
+export const MAX_BUS_FRAME_BYTES = 64 * 1024 * 1024;
+/** A frame whose parts have not all come within this long is dropped (its origin died mid-frame). */
+export const PART_TIMEOUT_MS = 5000;
+/** At most this many parts per frame: 64 MiB in 16 kB parts (a NATS max_payload below 17 kB lowers the frame cap). */
+const MAX_PARTS = 4096;
 
 /** Publishes a frame's message, in parts no larger than the server's max_payload. */
-export function publishFrame(nc: NatsConnection, subject: string, seq: number, message: Buffer): void {
+export function publishFrame(
+  nc: NatsConnection,
+  subject: string,
+  seq: number,
+  message: Buffer,
+  origin?: string,
+): void {
   const max = Math.max(1024, (nc.info?.max_payload ?? 1024 * 1024) - 1024);
   if (message.length <= max) {
     nc.publish(subject, message);
@@ -62,37 +89,81 @@ export function publishFrame(nc: NatsConnection, subject: string, seq: number, m
     const h = headers();
     h.set(PART_HEADER, `${i + 1}/${count}`);
     h.set(SEQ_HEADER, String(seq));
+    if (origin) h.set(ORIGIN_HEADER, origin);
     nc.publish(subject, message.subarray(i * max, Math.min(message.length, (i + 1) * max)), { headers: h });
   }
 }
 
+interface Partial {
+  next: number;
+  count: number;
+  parts: Uint8Array[];
+  bytes: number;
+  startedAt: number;
+}
+
 /**
- * Puts frames sent in parts back together (parts of one frame arrive in order from one publisher).
- * Returns the whole message, or null while parts are missing; a part out of place drops the frame.
+ * Puts frames sent in parts back together. Parts of one frame arrive in order from one publisher, but
+ * two publishers on one subject (a restarted origin while the old one lives) interleave: frames are
+ * told apart by origin and seq. Returns the whole message, or null while parts are missing; a part out
+ * of place, a frame over `maxBytes` (all frames in progress together) or older than PART_TIMEOUT_MS
+ * is dropped.
  */
 export class PartAssembler {
-  #seq: string | null = null;
-  #parts: Uint8Array[] = [];
-  #next = 1;
+  readonly #partial = new Map<string, Partial>();
+  readonly #maxBytes: number;
+  #held = 0;
 
-  push(msg: Msg): Buffer | null {
-    const part = msg.headers?.get(PART_HEADER);
-    if (!part) return Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
-    const [i, n] = part.split('/').map(Number) as [number, number];
-    const seq = msg.headers?.get(SEQ_HEADER) ?? '';
+  constructor(maxBytes = MAX_BUS_FRAME_BYTES) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Bytes of frames in progress (for tests and stats). */
+  get heldBytes(): number {
+    return this.#held;
+  }
+
+  push(msg: Pick<Msg, 'data' | 'headers'>, now = Date.now()): Buffer | null {
+    const h = msg.headers;
+    const part = h?.get(PART_HEADER);
+    if (!h || !part) return Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+    for (const [key, p] of this.#partial) if (now - p.startedAt > PART_TIMEOUT_MS) this.#drop(key);
+    const key = `${h.get(ORIGIN_HEADER)}/${h.get(SEQ_HEADER)}`;
+    const m = /^(\d{1,4})\/(\d{1,4})$/.exec(part);
+    const i = Number(m?.[1]);
+    const n = Number(m?.[2]);
+    const size = msg.data.length;
+    let p = this.#partial.get(key);
     if (i === 1) {
-      this.#seq = seq;
-      this.#parts = [];
-      this.#next = 1;
+      this.#drop(key);
+      // Every part but the last is as large as the first: refuse a frame that cannot fit at once.
+      if (n >= 1 && n <= MAX_PARTS && (n - 1) * size < this.#maxBytes) {
+        p = { next: 1, count: n, parts: [], bytes: 0, startedAt: now };
+        this.#partial.set(key, p);
+      }
     }
-    if (seq !== this.#seq || i !== this.#next || !(n >= i) || n > 4096) {
-      this.#seq = null;
+    if (!m || !p || i !== p.next || n !== p.count || p.bytes + size > this.#maxBytes) {
+      this.#drop(key);
       return null;
     }
-    this.#parts.push(msg.data);
-    this.#next++;
+    // Frames in progress together stay under the cap too: the oldest give way.
+    for (const other of this.#partial.keys()) {
+      if (this.#held + size <= this.#maxBytes) break;
+      if (other !== key) this.#drop(other);
+    }
+    p.parts.push(msg.data);
+    p.bytes += size;
+    this.#held += size;
+    p.next++;
     if (i < n) return null;
-    this.#seq = null;
-    return Buffer.concat(this.#parts);
+    this.#drop(key);
+    return Buffer.concat(p.parts);
+  }
+
+  #drop(key: string): void {
+    const p = this.#partial.get(key);
+    if (!p) return;
+    this.#held -= p.bytes;
+    this.#partial.delete(key);
   }
 }

@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { FramecastServer } from '../app/framecast-server.js';
-import type { Frame } from '../hub/frame.js';
-import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
-import { nativeFrameWire } from '../protocol/native.js';
+import type { EndReason } from '../hub/subscriber.js';
 import type { Stream } from '../streams/stream.js';
-import { publishFrame, type Subjects } from './bus.js';
-import { ANNOUNCE_MS, announcedDigest, askSubject, type Announcement } from './announcement.js';
+import type { Subjects } from './bus.js';
+import { BusSubscriber, type BusLink } from './bus-subscriber.js';
+import {
+  ANNOUNCE_MS,
+  announcedDigest,
+  askSubject,
+  type AnnouncedStream,
+  type Announcement,
+} from './announcement.js';
 
 export { ANNOUNCE_MS } from './announcement.js';
 
@@ -14,52 +19,13 @@ export { ANNOUNCE_MS } from './announcement.js';
 export const DEMAND_TTL_MS = 3000;
 
 /**
- * The bus as one more viewer of a stream: while any edge has viewers for the stream, this subscriber
- * is in the stream's hub (so the source runs, as for a local viewer) and publishes each frame once,
- * as the native FRAME message edges forward unchanged.
+ * Announcements asked for on PREFIX.streams.ask: at most one per this long (an edge starting up asks
+ * once; a peer asking in a loop must not make the origin announce thousands of times a second).
  */
-class BusSubscriber implements Subscriber {
-  readonly id = newSubscriberId();
-  readonly protocol = 'bus';
-  readonly address: string;
-  readonly backlogged = false;
-  readonly #nc: NatsConnection;
-  readonly #subject: string;
-  readonly #connectedAt = Date.now();
-  #frames = 0;
-  #bytes = 0;
-  #latency: number | null = null;
+export const ASK_INTERVAL_MS = 250;
 
-  constructor(nc: NatsConnection, subject: string) {
-    this.#nc = nc;
-    this.#subject = subject;
-    this.address = `nats:${subject}`;
-  }
-
-  offer(frame: Frame): void {
-    if (this.#nc.isClosed()) return;
-    const message = nativeFrameWire(frame);
-    publishFrame(this.#nc, this.#subject, frame.seq, message);
-    this.#frames++;
-    this.#bytes += message.length;
-    this.#latency = Date.now() - frame.capturedAt;
-  }
-
-  end(_reason: EndReason): void {}
-
-  stats(): SubscriberStats {
-    return {
-      id: this.id,
-      protocol: this.protocol,
-      address: this.address,
-      connectedAt: this.#connectedAt,
-      framesSent: this.#frames,
-      bytesSent: this.#bytes,
-      drops: 0,
-      lastLatencyMs: this.#latency,
-    };
-  }
-}
+/** A source that failed is started again for the bus no sooner than this (as the hub's preload does). */
+const RETRY_AFTER_ERROR_MS = 1000;
 
 /** The viewer count in a demand message (0 when it is not one). */
 function demandOf(data: Uint8Array): number {
@@ -79,14 +45,23 @@ export class BusOrigin {
   readonly #nc: NatsConnection;
   readonly #subjects: Subjects;
   readonly #name: string;
+  readonly #link: BusLink;
+  /** Stream name -> when its demand expires; only names this origin serves, pruned when expired. */
   readonly #demand = new Map<string, number>();
   readonly #subs = new Map<Stream, BusSubscriber>();
+  /** A stream whose transmission failed: not started again for the bus before this time. */
+  readonly #retryAt = new Map<Stream, number>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #sub: Subscription;
   readonly #asked: Subscription;
+  readonly #offStreams: () => void;
   /** Tells this process from an earlier one of the same name (a restarted origin). */
   readonly #instance = randomUUID();
+  #up = true;
   #announceSoon: NodeJS.Immediate | null = null;
+  #askTimer: NodeJS.Timeout | null = null;
+  #askedAt = 0;
+  #warnedTooLarge = false;
   #closed = false;
 
   constructor(server: FramecastServer, nc: NatsConnection, subjects: Subjects, name: string) {
@@ -94,22 +69,31 @@ export class BusOrigin {
     this.#nc = nc;
     this.#subjects = subjects;
     this.#name = name;
+    this.#link = { nc, subjects, instance: this.#instance, up: () => this.#up };
     this.#sub = nc.subscribe(subjects.anyDemand, {
       callback: (err, msg) => {
         if (err) return;
-        const stream = subjects.streamOf(msg.subject);
-        if (stream && demandOf(msg.data) > 0) {
-          this.#demand.set(stream, Date.now() + DEMAND_TTL_MS);
-          this.#tick();
-        }
+        const name = subjects.demandStream(msg.subject);
+        const stream = name === null ? undefined : server.streams.get(name);
+        if (!stream || demandOf(msg.data) <= 0) return;
+        this.#demand.set(stream.name, Date.now() + DEMAND_TTL_MS);
+        this.#tickStream(stream, Date.now());
       },
     });
-    this.#asked = nc.subscribe(askSubject(subjects), { callback: () => this.#changed() });
-    server.streams.on('removed', (s) => {
+    this.#asked = nc.subscribe(askSubject(subjects), { callback: () => this.#askedToAnnounce() });
+    this.#watchConnection();
+    const removed = (s: Stream): void => {
       this.#subs.delete(s);
+      this.#retryAt.delete(s);
       this.#changed();
-    });
-    server.streams.on('added', () => this.#changed());
+    };
+    const added = (): void => this.#changed();
+    server.streams.on('removed', removed);
+    server.streams.on('added', added);
+    this.#offStreams = () => {
+      server.streams.off('removed', removed);
+      server.streams.off('added', added);
+    };
     this.#timers.push(
       setInterval(() => this.#tick(), 500),
       setInterval(() => this.announce(), ANNOUNCE_MS),
@@ -118,10 +102,19 @@ export class BusOrigin {
     this.announce();
   }
 
-  /** Publishes the list of this origin's streams (a readToken as its salted digest, never itself). */
+  /** The origin process's id on the bus (announcement `instance`, `Framecast-Origin` of frame parts). */
+  get instance(): string {
+    return this.#instance;
+  }
+
+  /**
+   * Publishes the list of this origin's streams (a readToken as its salted digest, never itself). A
+   * list larger than the NATS server's max_payload is cut to the streams that fit, with one warning:
+   * the others are not served on edges (1 MB holds about 4,000 streams with 64-character names).
+   */
   announce(): void {
-    if (this.#nc.isClosed()) return;
-    const streams = this.#server.streams.list().map((s) => ({
+    if (this.#nc.isClosed() || !this.#up) return;
+    const streams: AnnouncedStream[] = this.#server.streams.list().map((s) => ({
       name: s.name,
       width: s.hub.source?.width ?? null,
       height: s.hub.source?.height ?? null,
@@ -130,7 +123,44 @@ export class BusOrigin {
         : {}),
     }));
     const a: Announcement = { origin: this.#name, instance: this.#instance, streams };
-    this.#nc.publish(this.#subjects.streams, JSON.stringify(a));
+    const max = this.#nc.info?.max_payload ?? 1024 * 1024;
+    let data = JSON.stringify(a);
+    if (Buffer.byteLength(data) > max) {
+      const total = streams.length;
+      let size = Buffer.byteLength(JSON.stringify({ ...a, streams: [] }));
+      let fit = 0;
+      while (fit < total && (size += Buffer.byteLength(JSON.stringify(streams[fit])) + 1) <= max) fit++;
+      data = JSON.stringify({ ...a, streams: streams.slice(0, fit) });
+      this.#warnOnce(
+        `bus: the list of ${total} streams is over the NATS server's max_payload of ${max} bytes; ` +
+          `announcing the first ${fit} (edges do not serve the other ${total - fit}); raise max_payload or use fewer streams`,
+      );
+    }
+    try {
+      this.#nc.publish(this.#subjects.streams, data);
+    } catch (err) {
+      // Called from timers: a throw here would end the process. Closing, or max_payload lowered since.
+      this.#warnOnce(`bus: could not announce the streams: ${(err as Error).message}`);
+    }
+  }
+
+  #warnOnce(message: string): void {
+    if (this.#warnedTooLarge) return;
+    this.#warnedTooLarge = true;
+    process.emitWarning(message, { code: 'FRAMECAST_BUS_ANNOUNCE' });
+  }
+
+  /** Tracks the connection: while it is down nothing is published (nats.js would buffer it all). */
+  #watchConnection(): void {
+    void (async () => {
+      for await (const s of this.#nc.status()) {
+        if (s.type === 'disconnect') this.#up = false;
+        else if (s.type === 'reconnect') {
+          this.#up = true;
+          this.#changed();
+        }
+      }
+    })().catch(() => undefined);
   }
 
   /**
@@ -145,27 +175,63 @@ export class BusOrigin {
     });
   }
 
+  /** An ask on PREFIX.streams.ask: announce at once, or once when ASK_INTERVAL_MS has passed. */
+  #askedToAnnounce(): void {
+    if (this.#closed || this.#askTimer) return;
+    const wait = Math.max(0, this.#askedAt + ASK_INTERVAL_MS - Date.now());
+    this.#askTimer = setTimeout(() => {
+      this.#askTimer = null;
+      this.#askedAt = Date.now();
+      if (!this.#closed) this.announce();
+    }, wait);
+    this.#askTimer.unref();
+  }
+
   #tick(): void {
     const now = Date.now();
-    for (const stream of this.#server.streams.list()) {
-      const wanted = (this.#demand.get(stream.name) ?? 0) > now;
-      const sub = this.#subs.get(stream);
-      if (wanted && !sub) {
-        const s = new BusSubscriber(this.#nc, this.#subjects.frame(stream.name));
-        if (stream.hub.join(s)) this.#subs.set(stream, s);
-      } else if (!wanted && sub) {
-        this.#subs.delete(stream);
-        stream.hub.leave(sub);
-      }
+    for (const [name, until] of this.#demand) if (until <= now) this.#demand.delete(name);
+    for (const stream of this.#server.streams.list()) this.#tickStream(stream, now);
+  }
+
+  /** Joins the stream's hub while some edge wants it, leaves it when none does. */
+  #tickStream(stream: Stream, now: number): void {
+    if (this.#closed) return;
+    const wanted = (this.#demand.get(stream.name) ?? 0) > now;
+    const sub = this.#subs.get(stream);
+    if (wanted && !sub) {
+      if ((this.#retryAt.get(stream) ?? 0) > now) return;
+      const s: BusSubscriber = new BusSubscriber(this.#link, stream.name, (reason) =>
+        this.#ended(stream, s, reason),
+      );
+      if (stream.hub.join(s)) this.#subs.set(stream, s);
+    } else if (!wanted && sub) {
+      this.#subs.delete(stream);
+      stream.hub.leave(sub);
     }
+  }
+
+  /**
+   * The hub ended the transmission (end of file, stopped, source error): the bus leaves like a local
+   * viewer whose connection closed, and joins again on the next tick while edges still want the
+   * stream, so a file plays again from its start for them, as for a new local viewer.
+   */
+  #ended(stream: Stream, sub: BusSubscriber, reason: EndReason): void {
+    if (this.#subs.get(stream) === sub) this.#subs.delete(stream);
+    if (reason === 'source-error') this.#retryAt.set(stream, Date.now() + RETRY_AFTER_ERROR_MS);
+    else this.#retryAt.delete(stream);
+    stream.hub.leave(sub);
   }
 
   /** Leaves every hub and stops announcing (the connection is closed by its owner). Idempotent. */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
+    this.#offStreams();
     for (const t of this.#timers.splice(0)) clearInterval(t);
     if (this.#announceSoon) clearImmediate(this.#announceSoon);
     this.#announceSoon = null;
+    if (this.#askTimer) clearTimeout(this.#askTimer);
+    this.#askTimer = null;
     for (const [stream, sub] of this.#subs) stream.hub.leave(sub);
     this.#subs.clear();
     if (!this.#nc.isClosed()) {

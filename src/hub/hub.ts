@@ -66,6 +66,8 @@ export class Hub extends SafeEmitter<HubEvents> {
   readonly #first = new Set<Subscriber>();
   readonly #rest = new Set<Subscriber>();
   readonly #waiting: Subscriber[] = [];
+  /** Admitted subscribers outside maxClients (`uncapped`). */
+  #uncapped = 0;
   /** Clients the hub ended whose connection has not closed yet: their final stats come with the close. */
   readonly #closing = new Set<Subscriber>();
   #producer: FrameProducer | null = null;
@@ -136,6 +138,11 @@ export class Hub extends SafeEmitter<HubEvents> {
     return this.#admitted.size;
   }
 
+  /** Number of subscribers served now that take a place under maxClients (not `uncapped`). */
+  get cappedCount(): number {
+    return this.#admitted.size - this.#uncapped;
+  }
+
   /** Number of subscribers waiting for a place. */
   get waitingCount(): number {
     return this.#waiting.length;
@@ -147,7 +154,7 @@ export class Hub extends SafeEmitter<HubEvents> {
    */
   join(sub: Subscriber): boolean {
     if (this.#closed) return false;
-    if (this.#admitted.size < this.#opts.maxClients) {
+    if (sub.uncapped || this.#hasPlace()) {
       this.#admit(sub);
       return true;
     }
@@ -172,6 +179,7 @@ export class Hub extends SafeEmitter<HubEvents> {
       return;
     }
     if (!this.#admitted.delete(sub)) return;
+    if (sub.uncapped) this.#uncapped--;
     this.#first.delete(sub);
     this.#rest.delete(sub);
     this.emit('left', sub.stats());
@@ -212,8 +220,14 @@ export class Hub extends SafeEmitter<HubEvents> {
     this.#endTransmission(reason, null);
   }
 
+  /** A place for one more capped subscriber. */
+  #hasPlace(): boolean {
+    return this.cappedCount < this.#opts.maxClients;
+  }
+
   #admit(sub: Subscriber): void {
     this.#admitted.add(sub);
+    if (sub.uncapped) this.#uncapped++;
     (sub.sendFirst ? this.#first : this.#rest).add(sub);
     this.totals.clientsServed++;
     this.emit('admitted', sub);
@@ -243,7 +257,7 @@ export class Hub extends SafeEmitter<HubEvents> {
   }
 
   #admitNext(): void {
-    while (!this.#closed && this.#waiting.length > 0 && this.#admitted.size < this.#opts.maxClients) {
+    while (!this.#closed && this.#waiting.length > 0 && this.#hasPlace()) {
       const next = this.#waiting.shift() as Subscriber;
       this.#waiting.forEach((w, j) => w.waiting?.(j + 1));
       this.#admit(next);
@@ -305,6 +319,7 @@ export class Hub extends SafeEmitter<HubEvents> {
     const endReason: EndReason = reason === 'idle' ? 'stopped' : reason;
     const served = [...this.#admitted];
     this.#admitted.clear();
+    this.#uncapped = 0;
     this.#first.clear();
     this.#rest.clear();
     for (const sub of served) {

@@ -31,6 +31,11 @@ export interface Subscriber {
    * +0.7 ms at p50 and p99 6.4 ms; seed viewers cannot see latency, and their order among themselves stays.
    */
   readonly sendFirst?: boolean;
+  /**
+   * Served outside maxClients, never queued (the frame bus: one subscriber for every edge viewer, which
+   * the edges cap themselves). It takes no place from local viewers either.
+   */
+  readonly uncapped?: boolean;
   /** Offers the newest frame: sent now if the client can take it, else kept (latest wins). */
   offer(frame: Frame): void;
   /** True while a frame waits for this client (lossless mode holds the source back for it). */

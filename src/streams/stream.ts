@@ -78,12 +78,12 @@ export class Stream {
 
   /** True while the hub can serve or queue another client. */
   hasRoom(): boolean {
-    return this.hub.clientCount < this.config.maxClients || this.hub.waitingCount < this.config.maxWaiting;
+    return this.hub.cappedCount < this.config.maxClients || this.hub.waitingCount < this.config.maxWaiting;
   }
 
   /** Clients the hub can still take (served or waiting). */
   room(): number {
-    return this.config.maxClients + this.config.maxWaiting - this.hub.clientCount - this.hub.waitingCount;
+    return this.config.maxClients + this.config.maxWaiting - this.hub.cappedCount - this.hub.waitingCount;
   }
 
   /** Ends every client and stops the source (`removed`: the server goes on without it). Idempotent. */
