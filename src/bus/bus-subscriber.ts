@@ -6,7 +6,7 @@ import { nativeFrameWire } from '../protocol/native.js';
 import { publishFrame, type Subjects } from './bus.js';
 
 /** What an origin publishes on PREFIX.s.STREAM.status (see docs/PROTOCOL.md, "Bus"). */
-export type BusStatus = { state: 'live' | 'no-signal' | 'starting' } | { state: 'ended'; reason: EndReason };
+export type BusStatus = { state: 'live' | 'no-signal' } | { state: 'ended'; reason: EndReason };
 
 /** How a BusSubscriber reaches its origin. */
 export interface BusLink {
@@ -78,7 +78,7 @@ export class BusSubscriber implements Subscriber {
   }
 
   sourceStatus(status: SourceStatus): void {
-    this.#status({ state: status.state });
+    if (status.state !== 'starting') this.#status({ state: status.state });
   }
 
   end(reason: EndReason): void {

@@ -24,6 +24,9 @@ export const DEMAND_TTL_MS = 3000;
  */
 export const ASK_INTERVAL_MS = 250;
 
+/** A stream name that makes valid NATS subjects: STREAM_NAME also allows '..' and a final '.'. */
+const SUBJECT_TOKENS = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
 /** A source that failed is started again for the bus no sooner than this (as the hub's preload does). */
 const RETRY_AFTER_ERROR_MS = 1000;
 
@@ -61,7 +64,7 @@ export class BusOrigin {
   #announceSoon: NodeJS.Immediate | null = null;
   #askTimer: NodeJS.Timeout | null = null;
   #askedAt = 0;
-  #warnedTooLarge = false;
+  readonly #warned = new Set<string>();
   #closed = false;
 
   constructor(server: FramecastServer, nc: NatsConnection, subjects: Subjects, name: string) {
@@ -114,7 +117,15 @@ export class BusOrigin {
    */
   announce(): void {
     if (this.#nc.isClosed() || !this.#up) return;
-    const streams: AnnouncedStream[] = this.#server.streams.list().map((s) => ({
+    const all = this.#server.streams.list();
+    const listed = all.filter((s) => SUBJECT_TOKENS.test(s.name));
+    if (listed.length < all.length)
+      this.#warnOnce(
+        'badName',
+        `bus: not announcing ${all.length - listed.length} stream(s) whose names hold '..' or end with '.' ` +
+          `(not valid in a NATS subject, so no edge could get their frames), e.g. '${all.find((s) => !SUBJECT_TOKENS.test(s.name))?.name}'`,
+      );
+    const streams: AnnouncedStream[] = listed.map((s) => ({
       name: s.name,
       width: s.hub.source?.width ?? null,
       height: s.hub.source?.height ?? null,
@@ -132,6 +143,7 @@ export class BusOrigin {
       while (fit < total && (size += Buffer.byteLength(JSON.stringify(streams[fit])) + 1) <= max) fit++;
       data = JSON.stringify({ ...a, streams: streams.slice(0, fit) });
       this.#warnOnce(
+        'tooLarge',
         `bus: the list of ${total} streams is over the NATS server's max_payload of ${max} bytes; ` +
           `announcing the first ${fit} (edges do not serve the other ${total - fit}); raise max_payload or use fewer streams`,
       );
@@ -140,13 +152,14 @@ export class BusOrigin {
       this.#nc.publish(this.#subjects.streams, data);
     } catch (err) {
       // Called from timers: a throw here would end the process. Closing, or max_payload lowered since.
-      this.#warnOnce(`bus: could not announce the streams: ${(err as Error).message}`);
+      this.#warnOnce('publish', `bus: could not announce the streams: ${(err as Error).message}`);
     }
   }
 
-  #warnOnce(message: string): void {
-    if (this.#warnedTooLarge) return;
-    this.#warnedTooLarge = true;
+  /** One process warning per kind of announcement problem: they repeat every 2 s otherwise. */
+  #warnOnce(kind: string, message: string): void {
+    if (this.#warned.has(kind)) return;
+    this.#warned.add(kind);
     process.emitWarning(message, { code: 'FRAMECAST_BUS_ANNOUNCE' });
   }
 
