@@ -5,6 +5,7 @@ import type { NativeHandshake } from './transports/tcp/tcp-server.js';
 import type { TlsCredentials } from './transports/tls-config.js';
 import type { StreamConfig } from './streams/stream-options.js';
 import type { BusOptions } from './bus/bus.js';
+import type { TokenDigest } from './util/token.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -77,7 +78,11 @@ export interface ServeOptions {
    * top-level values above (width, quality, pace, ...). Without it the server has one stream,
    * `default`, from `source` and the top-level values.
    */
-  streams?: (StreamConfig & { name: string })[];
+  streams?: (StreamConfig & {
+    name: string;
+    /** @internal an edge's stream: the origin's readToken as its announced digest. */
+    readTokenDigest?: TokenDigest | null;
+  })[];
   /**
    * Let a server bound beyond loopback run a publisher stream that has no publish token (anyone who
    * can reach it could then feed that stream). Default false: such a server refuses to start.

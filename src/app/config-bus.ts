@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { prefixProblem, type BusOptions, type BusTlsOptions } from '../bus/bus.js';
-import { unreadableFile } from '../bus/bus-connect.js';
+import { busUrlFault, busUrlForLog, unreadableFile } from '../bus/bus-connect.js';
 import { show, type Checker, type Field } from './config-check.js';
 
 const BUS_KEYS = ['url', 'prefix', 'name', 'user', 'password', 'token', 'creds', 'nkey', 'tls'] as const;
@@ -89,21 +89,17 @@ function urlsOf(c: Checker, f: Field): string {
   const list: unknown[] = Array.isArray(f.value) ? f.value : [f.value];
   if (list.length === 0) c.fail(f.node, 'bus.url', 'must name at least one NATS server');
   for (const u of list) {
-    let ok = false;
-    if (typeof u === 'string' && !u.includes(','))
-      try {
-        const url = new URL(u);
-        ok = (url.protocol === 'nats:' || url.protocol === 'tls:') && url.hostname !== '';
-      } catch {
-        /* reported below */
-      }
-    // A URL's password is masked in the message, as anywhere a bus URL is shown.
-    if (!ok)
+    const fault =
+      typeof u !== 'string' ? 'malformed' : (busUrlFault(u) ?? (u.includes(',') ? 'malformed' : null));
+    // Masked as anywhere a bus URL is shown: a password may hold '@', '/' or ','.
+    const shown = typeof u === 'string' ? JSON.stringify(busUrlForLog(u)) : show(u);
+    if (fault === 'credentials')
       c.fail(
         f.node,
         'bus.url',
-        `must be nats://HOST:PORT (or a list of them), got ${typeof u === 'string' ? JSON.stringify(u.replace(/\/\/[^/@]*@/, '//***@')) : show(u)}`,
+        `credentials in the URL are not used (${shown}); give them as bus.user and bus.password`,
       );
+    if (fault) c.fail(f.node, 'bus.url', `must be nats://HOST:PORT (or a list of them), got ${shown}`);
   }
   return (list as string[]).join(',');
 }

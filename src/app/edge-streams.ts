@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ANNOUNCE_MS, type AnnouncedStreams } from '../bus/announcement.js';
+import { ANNOUNCE_MS, MAX_STREAMS, type AnnouncedStreams } from '../bus/announcement.js';
 import {
   PUBLISHER_SOURCE,
   resolveStreamConfig,
   type ResolvedStreamConfig,
 } from '../streams/stream-options.js';
 import { streamDefaults } from '../streams/stream-plan.js';
-import { tokenDigest, type TokenDigest } from '../util/token.js';
+import type { TokenDigest } from '../util/token.js';
 import type { FramecastServer } from './framecast-server.js';
 
 /** An edge's stream: fed by the bus through its publisher slot, which nobody else may publish into. */
@@ -15,6 +15,26 @@ export function edgeStreamConfig(name: string): { name: string; source: string; 
   // The publish token is a secret nobody is told.
   return { name, source: PUBLISHER_SOURCE, publishToken: randomUUID() };
 }
+
+/**
+ * The streams an edge starts with, each with its read token digest already set (`served`'s, or
+ * `locked` for a named stream no origin has announced yet), so no stream is open before its origin's
+ * read token applies.
+ */
+export function firstStreamConfigs(
+  names: readonly string[],
+  served: ReadonlyMap<string, TokenDigest | null>,
+  locked: TokenDigest,
+): (ReturnType<typeof edgeStreamConfig> & { readTokenDigest: TokenDigest | null })[] {
+  return names.map((n) => ({
+    ...edgeStreamConfig(n),
+    readTokenDigest: served.has(n) ? served.get(n)! : locked,
+  }));
+}
+
+/** Something the follower reports: streams refused beyond MAX_STREAMS, or a change that failed. */
+export type FollowerNotice =
+  { kind: 'too-many'; refused: number; max: number } | { kind: 'error'; err: unknown };
 
 const sameDigest = (a: TokenDigest | null, b: TokenDigest | null): boolean =>
   a === b || (a !== null && b !== null && a.salt === b.salt && a.sha256 === b.sha256);
@@ -30,27 +50,27 @@ export class AnnouncementFollower {
   readonly #server: FramecastServer;
   readonly #catalog: AnnouncedStreams;
   readonly #explicit: readonly string[] | null;
-  /**
-   * A named stream no origin has announced yet opens only to the edge's own token: its read token
-   * could be anything, so it is a secret nobody is told until an announcement says what it is.
-   */
-  readonly #unknown = tokenDigest(randomUUID(), randomUUID().replaceAll('-', ''));
   readonly #forget: NodeJS.Timeout;
   #queue: Promise<void>;
   #queued = false;
   #connected = true;
   #closed = false;
+  readonly #notify: (n: FollowerNotice) => void;
+  /** Streams refused for the cap were reported (again once they all fit). */
+  #refused = false;
 
   constructor(
     server: FramecastServer,
     nc: NatsConnection,
     catalog: AnnouncedStreams,
     explicit: readonly string[] | null,
+    notify: (n: FollowerNotice) => void = () => {},
   ) {
     this.#server = server;
     this.#catalog = catalog;
     this.#explicit = explicit;
-    this.#queue = this.ready = this.#reconcile();
+    this.#notify = notify;
+    this.#queue = this.ready = this.#reconcile().catch(this.#failed);
     // Forgets origins silent for forgetAfterMs even when no other origin announces anything, but not
     // while the edge itself is cut off from the bus (it hears no one then).
     this.#forget = setInterval(() => this.#connected && this.schedule(), ANNOUNCE_MS);
@@ -69,11 +89,19 @@ export class AnnouncementFollower {
   schedule(): void {
     if (this.#queued || this.#closed) return;
     this.#queued = true;
-    this.#queue = this.#queue.then(() => {
-      this.#queued = false;
-      return this.#reconcile();
-    });
+    // Each link catches: one failed change must not stop the edge from following later ones.
+    this.#queue = this.#queue
+      .then(() => {
+        this.#queued = false;
+        return this.#reconcile();
+      })
+      .catch(this.#failed);
   }
+
+  readonly #failed = (err: unknown): void => {
+    this.#queued = false;
+    if (!this.#closed) this.#notify({ kind: 'error', err });
+  };
 
   /** Stops following; resolves once a change in progress is applied. Idempotent. */
   async close(): Promise<void> {
@@ -94,16 +122,22 @@ export class AnnouncementFollower {
       }
       // Undefined: never announced (a named stream the origins have not listed yet).
       const had = s.config.readTokenDigest;
-      const digest = served.has(s.name) ? (served.get(s.name) ?? null) : (had ?? this.#unknown);
+      const digest = served.has(s.name) ? (served.get(s.name) ?? null) : (had ?? this.#catalog.locked);
       if (sameDigest(had ?? null, digest)) next.push(s.config);
       else {
         next.push({ ...s.config, readTokenDigest: digest });
         changed = true;
       }
     }
+    let refused = 0;
     if (!this.#explicit)
       for (const [n, digest] of served)
         if (!this.#server.streams.get(n)) {
+          // Streams already served stay; new ones beyond the cap wait for room.
+          if (next.length >= MAX_STREAMS) {
+            refused++;
+            continue;
+          }
           const { name, ...c } = edgeStreamConfig(n);
           next.push({
             ...resolveStreamConfig(name, c, streamDefaults(this.#server.options)),
@@ -111,6 +145,8 @@ export class AnnouncementFollower {
           });
           changed = true;
         }
+    if (refused > 0 && !this.#refused) this.#notify({ kind: 'too-many', refused, max: MAX_STREAMS });
+    this.#refused = refused > 0;
     // The server needs a stream: with every origin forgotten, the last streams stay (in no-signal).
     if (!changed || next.length === 0) return;
     // Fails only when the server is closing (publisher streams open without I/O): nothing to do then.

@@ -4,15 +4,18 @@ import {
   AnnouncedStreams,
   askSubject,
   FORGET_AFTER_MS,
+  MAX_STREAMS,
+  noticeText,
   parseAnnouncement,
   STALE_MS,
+  type AnnouncementNotice,
 } from '../bus/announcement.js';
 import { connectBus, Subjects, watchBus, type BusOptions } from '../bus/bus.js';
 import { BusFeed } from '../bus/bus-feed.js';
 import { FramecastError } from '../errors.js';
 import { serve, type ServeOptions } from '../server.js';
 import type { FramecastServer } from './framecast-server.js';
-import { AnnouncementFollower, edgeStreamConfig } from './edge-streams.js';
+import { AnnouncementFollower, firstStreamConfigs, type FollowerNotice } from './edge-streams.js';
 import type { Stream } from '../streams/stream.js';
 import { checkStreamName } from '../streams/stream-options.js';
 import type { TokenDigest } from '../util/token.js';
@@ -38,6 +41,33 @@ export interface EdgeOptions extends Omit<ServeOptions, 'streams' | 'source' | '
    * they are removed (default 60 s). An origin that announces without a stream removes it at once.
    */
   forgetAfterMs?: number;
+  /**
+   * Told what the edge refuses or keeps closed (origins that disagree on a read token, streams or
+   * origin processes beyond the caps, a change that failed). Default: a process warning.
+   */
+  onNotice?: (notice: EdgeNotice) => void;
+}
+
+/** Something an edge reports about what it hears on the bus: one line, and what it is about. */
+export interface EdgeNotice {
+  kind: AnnouncementNotice['kind'] | 'too-many' | 'error';
+  message: string;
+  /** The stream it is about, or null. */
+  stream: string | null;
+}
+
+function followerNotice(n: FollowerNotice): EdgeNotice {
+  return n.kind === 'error'
+    ? {
+        kind: 'error',
+        message: `edge: applying the announced streams failed: ${n.err instanceof Error ? n.err.message : String(n.err)}`,
+        stream: null,
+      }
+    : {
+        kind: 'too-many',
+        message: `edge: ${n.refused} announced stream(s) refused: an edge serves at most ${n.max}`,
+        stream: null,
+      };
 }
 
 /** A running edge: a server whose streams are fed from the bus. */
@@ -79,9 +109,15 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   const subjects = new Subjects(opts.bus.prefix);
   const forgetAfterMs = checkForgetAfter(opts.forgetAfterMs ?? FORGET_AFTER_MS);
   const explicit = opts.streams?.length ? opts.streams.map((n) => checkStreamName(n)) : null;
+  if (explicit && explicit.length > MAX_STREAMS)
+    throw new RangeError(`streams: an edge serves at most ${MAX_STREAMS} streams, got ${explicit.length}`);
+  const notify =
+    opts.onNotice ?? ((n: EdgeNotice): void => process.emitWarning(n.message, { code: 'FRAMECAST_BUS' }));
   const nc = await connectBus({ ...opts.bus, name: opts.bus.name ?? `framecast-edge-${process.pid}` });
   const name = opts.bus.name ?? `edge-${randomUUID().slice(0, 8)}`;
-  const catalog = new AnnouncedStreams(forgetAfterMs);
+  const catalog = new AnnouncedStreams(forgetAfterMs, (n) =>
+    notify({ kind: n.kind, message: noticeText(n), stream: 'stream' in n ? n.stream : null }),
+  );
   let heard = (): void => {};
   const announcements = nc.subscribe(subjects.streams, {
     callback: (err, msg) => {
@@ -92,9 +128,9 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     },
   });
   nc.publish(askSubject(subjects));
+  const served = (): Map<string, TokenDigest | null> => catalog.streams(Date.now());
   let names: string[];
   try {
-    const served = (): Map<string, TokenDigest | null> => catalog.streams(Date.now());
     const wait = explicit
       ? waitFor(() => explicit.every((n) => served().has(n)), ASK_WAIT_MS)
       : waitFor(() => served().size > 0, opts.discoverTimeoutMs ?? 10_000);
@@ -104,15 +140,23 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
         'ERR_CONNECTION',
         `no origin announced any stream on the bus within ${(opts.discoverTimeoutMs ?? 10_000) / 1000} s`,
       );
-    names = explicit ?? [...served().keys()];
+    names = explicit ?? [...served().keys()].slice(0, MAX_STREAMS);
   } catch (err) {
     await nc.close();
     throw err;
   }
-  const { bus: _bus, streams: _streams, discoverTimeoutMs: _d, forgetAfterMs: _f, ...serveOpts } = opts;
+  const {
+    bus: _bus,
+    streams: _streams,
+    discoverTimeoutMs: _d,
+    forgetAfterMs: _f,
+    onNotice: _n,
+    ...serveOpts
+  } = opts;
   const server = await serve({
     ...serveOpts,
-    streams: names.map(edgeStreamConfig),
+    // Each stream opens with its read token digest already set: none is open before it applies.
+    streams: firstStreamConfigs(names, served(), catalog.locked),
     allowAnonymousPublish: true,
   }).catch(async (err: unknown) => {
     await nc.close();
@@ -120,41 +164,39 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   });
   watchBus(nc, (state, at) => server.emit('bus', state, at));
   const feeds = new Map<Stream, BusFeed>();
-  const wire = (s: Stream): void => void feeds.set(s, new BusFeed(s, nc, subjects));
-  for (const s of server.streams.list()) wire(s);
-  server.streams.on('added', wire);
-  server.streams.on('removed', (s) => {
-    feeds.get(s)?.close();
-    feeds.delete(s);
-  });
   const sayDemand = (s: Stream): void => {
     if (!nc.isClosed())
       nc.publish(subjects.demand(s.name), JSON.stringify({ edge: name, viewers: s.hub.clientCount }));
   };
+  // The first viewer should not wait for the next second: say it at once.
+  const wire = (s: Stream): void => {
+    feeds.set(s, new BusFeed(s, nc, subjects));
+    s.hub.on('admitted', () => sayDemand(s));
+  };
+  const unwire = (s: Stream): void => {
+    feeds.get(s)?.close();
+    feeds.delete(s);
+  };
+  for (const s of server.streams.list()) wire(s);
+  server.streams.on('added', wire);
+  server.streams.on('removed', unwire);
   const demand = setInterval(() => {
     for (const s of server.streams.list()) if (s.hub.clientCount > 0) sayDemand(s);
   }, 1000);
-  // The first viewer should not wait for the next second: say it at once.
-  const onAdmitted = (s: Stream) => (): void => sayDemand(s);
-  for (const s of server.streams.list()) s.hub.on('admitted', onAdmitted(s));
-  server.streams.on('added', (s) => s.hub.on('admitted', onAdmitted(s)));
-
-  const follower = new AnnouncementFollower(server, nc, catalog, explicit);
+  const follower = new AnnouncementFollower(server, nc, catalog, explicit, (n) => notify(followerNotice(n)));
   heard = () => follower.schedule();
+  // Runs first in server.close(), so closing the server alone leaves nothing running.
+  server.onClose(async () => {
+    clearInterval(demand);
+    heard = () => {};
+    server.streams.off('added', wire);
+    server.streams.off('removed', unwire);
+    if (!nc.isClosed()) announcements.unsubscribe();
+    await follower.close();
+    for (const f of feeds.values()) f.close();
+    feeds.clear();
+    await nc.close();
+  });
   await follower.ready;
-  let closing: Promise<void> | null = null;
-  return {
-    server,
-    bus: nc,
-    close: () =>
-      (closing ??= (async () => {
-        clearInterval(demand);
-        heard = () => {};
-        if (!nc.isClosed()) announcements.unsubscribe();
-        await follower.close();
-        for (const f of feeds.values()) f.close();
-        await server.close();
-        await nc.close();
-      })()),
-  };
+  return { server, bus: nc, close: () => server.close() };
 }

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { STREAM_NAME } from '../streams/stream-options.js';
 import { tokenDigest, type TokenDigest } from '../util/token.js';
 import type { Subjects } from './bus.js';
@@ -95,35 +95,89 @@ export function parseAnnouncement(data: Uint8Array): Announcement | null {
   return { origin: v.origin, instance, streams };
 }
 
+/** At most this many instances are kept (a peer inventing instance ids cannot grow an edge's memory). */
+export const MAX_INSTANCES = 256;
+
+/** At most this many streams per announcement, and per edge (each one is a stream and a subscription). */
+export const MAX_STREAMS = 1000;
+
+/** Something an edge should log about what it hears (each reported once, until it clears). */
+export type AnnouncementNotice =
+  | { kind: 'conflict'; stream: string; origins: string[] }
+  | { kind: 'unprotected'; stream: string; origins: string[] }
+  | { kind: 'instances'; origin: string; max: number }
+  | { kind: 'streams'; origin: string; announced: number; max: number };
+
+/** One line for a log, naming what was refused or kept closed and why. */
+export function noticeText(n: AnnouncementNotice): string {
+  switch (n.kind) {
+    case 'conflict':
+      return `stream ${n.stream}: origins ${n.origins.join(', ')} announce different read tokens; closed to viewers without this edge's --token until they agree`;
+    case 'unprotected':
+      return `stream ${n.stream}: origin ${n.origins.join(', ')} announces it without a read token while another announces one; the read token stays`;
+    case 'instances':
+      return `bus: more than ${n.max} origin processes announce; origin ${n.origin}'s new process is ignored until one is forgotten`;
+    case 'streams':
+      return `bus: origin ${n.origin} announces ${n.announced} streams; only the first ${n.max} are taken`;
+  }
+}
+
 interface Heard {
   origin: string;
   at: number;
   streams: Map<string, TokenDigest | null>;
+  /** Its announcement listed more than MAX_STREAMS (reported). */
+  truncated: boolean;
 }
+
+const sameDigest = (a: TokenDigest, b: TokenDigest): boolean => a.salt === b.salt && a.sha256 === b.sha256;
 
 /**
  * What the origins on the bus serve, as an edge hears it. A stream is served while some origin
  * process's latest announcement lists it. An origin's list is dropped when that origin (the same
  * process) announces without the stream, when it is stale and another process of the same origin
  * name announces (the origin was restarted), or after `forgetAfterMs` of silence (it died).
+ *
+ * Read tokens fail closed: while any kept process announces a digest for a stream, the stream keeps
+ * one (a peer announcing it without a digest cannot open it), and when kept processes announce
+ * different digests the stream gets `locked`, a digest nobody knows, which stays the same while they
+ * disagree (so the stream is not restarted on each announcement).
  */
 export class AnnouncedStreams {
+  /** A digest of a token nobody is told: only the edge's own token opens a stream that has it. */
+  readonly locked = tokenDigest(randomUUID(), randomUUID().replaceAll('-', ''));
   readonly #heard = new Map<string, Heard>();
   readonly #forgetAfterMs: number;
+  readonly #notify: (n: AnnouncementNotice) => void;
+  /** Notices reported and not cleared since (kind and stream), so that each is reported once. */
+  readonly #reported = new Set<string>();
 
-  constructor(forgetAfterMs = FORGET_AFTER_MS) {
+  constructor(forgetAfterMs = FORGET_AFTER_MS, notify: (n: AnnouncementNotice) => void = () => {}) {
     this.#forgetAfterMs = forgetAfterMs;
+    this.#notify = notify;
   }
 
-  /** Takes an announcement heard at `now`. */
+  /** Takes an announcement heard at `now`; a new process beyond MAX_INSTANCES is ignored. */
   take(a: Announcement, now: number): void {
     for (const [instance, h] of this.#heard)
-      if (instance !== a.instance && h.origin === a.origin && now - h.at > STALE_MS)
+      if (
+        now - h.at > this.#forgetAfterMs ||
+        (instance !== a.instance && h.origin === a.origin && now - h.at > STALE_MS)
+      )
         this.#heard.delete(instance);
-    const streams = new Map(a.streams.map((s) => [s.name, s.readTokenDigest ?? null] as const));
-    // A newer announcement comes last: the stream's digest is the most recently announced one.
-    this.#heard.delete(a.instance);
-    this.#heard.set(a.instance, { origin: a.origin, at: now, streams });
+    if (!this.#heard.has(a.instance) && this.#heard.size >= MAX_INSTANCES) {
+      this.#once('instances', { kind: 'instances', origin: a.origin, max: MAX_INSTANCES });
+      return;
+    }
+    if (this.#heard.size < MAX_INSTANCES / 2) this.#reported.delete('instances');
+    const truncated = a.streams.length > MAX_STREAMS;
+    // Once per process (and again if it comes back to an oversized list after a normal one).
+    if (truncated && !this.#heard.get(a.instance)?.truncated)
+      this.#notify({ kind: 'streams', origin: a.origin, announced: a.streams.length, max: MAX_STREAMS });
+    const streams = new Map(
+      a.streams.slice(0, MAX_STREAMS).map((s) => [s.name, s.readTokenDigest ?? null] as const),
+    );
+    this.#heard.set(a.instance, { origin: a.origin, at: now, streams, truncated });
   }
 
   /**
@@ -134,16 +188,48 @@ export class AnnouncedStreams {
     for (const h of this.#heard.values()) h.at = Math.max(h.at, now);
   }
 
-  /** Every stream served on the bus at `now`, with its readToken digest (null: none). */
+  /** Every stream served on the bus at `now`, with its readToken digest (null: none; `locked`). */
   streams(now: number): Map<string, TokenDigest | null> {
-    const out = new Map<string, TokenDigest | null>();
+    const all = new Map<string, { origin: string; digest: TokenDigest | null }[]>();
     for (const [instance, h] of this.#heard) {
       if (now - h.at > this.#forgetAfterMs) {
         this.#heard.delete(instance);
         continue;
       }
-      for (const [name, digest] of h.streams) out.set(name, digest);
+      for (const [name, digest] of h.streams) {
+        const list = all.get(name) ?? [];
+        list.push({ origin: h.origin, digest });
+        all.set(name, list);
+      }
     }
+    const out = new Map<string, TokenDigest | null>();
+    const conflicts = new Set<string>();
+    for (const [name, list] of all) {
+      const digests = list.flatMap((x) => (x.digest ? [x.digest] : []));
+      const first = digests[0] ?? null;
+      if (first && digests.some((d) => !sameDigest(d, first))) {
+        conflicts.add(`conflict\0${name}`);
+        const origins = [...new Set(list.map((x) => x.origin))].sort();
+        this.#once(`conflict\0${name}`, { kind: 'conflict', stream: name, origins });
+        out.set(name, this.locked);
+        continue;
+      }
+      if (first && digests.length < list.length) {
+        conflicts.add(`unprotected\0${name}`);
+        const origins = [...new Set(list.filter((x) => !x.digest).map((x) => x.origin))].sort();
+        this.#once(`unprotected\0${name}`, { kind: 'unprotected', stream: name, origins });
+      }
+      out.set(name, first);
+    }
+    // A disagreement that cleared is reported again if it comes back.
+    for (const key of this.#reported)
+      if (key !== 'instances' && !conflicts.has(key)) this.#reported.delete(key);
     return out;
+  }
+
+  #once(key: string, n: AnnouncementNotice): void {
+    if (this.#reported.has(key)) return;
+    this.#reported.add(key);
+    this.#notify(n);
   }
 }

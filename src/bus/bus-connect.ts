@@ -20,7 +20,10 @@ export interface BusTlsOptions {
 
 /** Where the frame bus is, how its subjects are named, and how to log in to it. */
 export interface BusOptions {
-  /** `nats://HOST:PORT` (several separated by commas); credentials in the URL are NATS's own. */
+  /**
+   * `nats://HOST:PORT` (several separated by commas), without credentials: nats.js does not take them
+   * from a URL (`u:1234@h:4222` even dials port 1234), so one that has them is refused.
+   */
   url: string;
   /** Subject prefix (default `framecast`). */
   prefix?: string;
@@ -38,12 +41,29 @@ export interface BusOptions {
   tls?: BusTlsOptions | boolean | null;
 }
 
-/** The bus URLs as they may be shown: credentials in a URL are masked. */
+/**
+ * A bus URL (or a list) as it may be shown: everything up to the last '@' is masked, since a password
+ * may itself hold '@', '/' or ',' (where the URL would not parse, or a list would split inside it).
+ */
 export function busUrlForLog(url: string): string {
-  return url
-    .split(',')
-    .map((u) => u.trim().replace(/\/\/[^/@]*@/, '//***@'))
-    .join(',');
+  const at = url.lastIndexOf('@');
+  if (at < 0) return url;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? '';
+  return `${scheme}***${url.slice(at)}`;
+}
+
+/**
+ * What is wrong with one bus URL, or null: credentials in it (any '@': with a '/' or ',' in the
+ * password it does not even parse), or not nats://HOST:PORT (or tls://).
+ */
+export function busUrlFault(url: string): 'credentials' | 'malformed' | null {
+  if (url.includes('@')) return 'credentials';
+  try {
+    const u = new URL(url.trim());
+    return (u.protocol === 'nats:' || u.protocol === 'tls:') && u.hostname !== '' ? null : 'malformed';
+  } catch {
+    return 'malformed';
+  }
 }
 
 /** Why `path` cannot be used as a file to read ("no such file", ...), or null when it can. */
@@ -102,18 +122,13 @@ export function busOptionsProblem(o: BusOptions): string | null {
   return null;
 }
 
-/** Why `url` (comma-separated) is not a list of nats:// (or tls://) URLs, or null. */
+/** Why `url` (comma-separated) is not a list of nats:// (or tls://) URLs without credentials, or null. */
 function urlProblem(url: string): string | null {
-  for (const s of url.split(',').map((u) => u.trim())) {
-    let ok = false;
-    try {
-      const u = new URL(s);
-      ok = (u.protocol === 'nats:' || u.protocol === 'tls:') && u.hostname !== '';
-    } catch {
-      /* reported below */
-    }
-    if (!ok) return `--bus must be nats://HOST:PORT (several separated by commas), got '${busUrlForLog(s)}'`;
-  }
+  // Checked on the whole list first: a ',' in a password would split it inside the secret.
+  if (busUrlFault(url) === 'credentials')
+    return `--bus: credentials in the URL are not used ('${busUrlForLog(url)}'); give them with --bus-user and --bus-password (or $FRAMECAST_BUS_PASSWORD)`;
+  for (const s of url.split(',').map((u) => u.trim()))
+    if (busUrlFault(s)) return `--bus must be nats://HOST:PORT (several separated by commas), got '${s}'`;
   return null;
 }
 

@@ -19,18 +19,21 @@ function parseFrameMessage(
   const bodyLength = m.readUInt32BE(4);
   if (headerLength < 32 || ENVELOPE_BYTES + headerLength + bodyLength !== m.length) return null;
   const h = ENVELOPE_BYTES;
+  // Any 8 bytes are a double: a peer's NaN or Infinity would poison the latency figures downstream.
+  const capturedAt = m.readDoubleBE(h + 8);
+  if (!Number.isFinite(capturedAt)) return null;
   return {
     width: m.readUInt16BE(h + 4),
     height: m.readUInt16BE(h + 6),
-    capturedAt: m.readDoubleBE(h + 8),
+    capturedAt,
     jpeg: m.subarray(ENVELOPE_BYTES + headerLength),
   };
 }
 
 /**
  * One stream fed from the bus: the origin's frames go into the stream's publisher slot (as a
- * publisher's would: passed through, no-signal while the origin is silent), and while the stream has
- * viewers here the edge tells the origins so (its demand), once a second.
+ * publisher's would: passed through, no-signal while the origin is silent). The demand that makes the
+ * origin publish is the edge's job (app/edge.ts), not this class's.
  */
 export class BusFeed {
   readonly #stream: Stream;
@@ -72,6 +75,7 @@ export class BusFeed {
     );
   }
 
+  /** Stops taking frames. */
   close(): void {
     if (this.#silence) clearTimeout(this.#silence);
     this.#sub.unsubscribe();

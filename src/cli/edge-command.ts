@@ -92,6 +92,8 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     ...(typed('allow-legacy') ? { allowLegacy: true } : {}),
   };
   const e = await edge({
+    // Conflicting read tokens, caps reached, a failed change: one line each.
+    onNotice: (n) => log.event('bus-notice', n.message, { kind: n.kind, stream: n.stream }),
     ...(file ? serverOptionsFromFile({ ...f, adminToken: undefined }) : {}),
     ...cli,
     bus,
@@ -126,9 +128,26 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     log.event('client', `client ${c.address} connected (${c.protocol})`, { address: c.address }),
   );
   logBusState(s, log);
-  s.streams.on('added', (x) =>
-    log.event('stream', `stream ${x.name} announced on the bus`, { stream: x.name }),
-  );
+  // A stream replaced by one of the same name (its read token changed on the origin) is a restart:
+  // the registry says 'removed' then 'added' for it.
+  const restarted = new Set<string>();
+  s.streams.on('removed', (x) => {
+    if (s.streams.get(x.name) !== null) {
+      restarted.add(x.name);
+      log.event('stream', `stream ${x.name}: its read token changed on the bus; restarted`, {
+        stream: x.name,
+        change: 'restarted',
+      });
+    } else
+      log.event('stream', `stream ${x.name} no longer announced: removed`, {
+        stream: x.name,
+        change: 'removed',
+      });
+  });
+  s.streams.on('added', (x) => {
+    if (restarted.delete(x.name)) return;
+    log.event('stream', `stream ${x.name} announced on the bus`, { stream: x.name, change: 'added' });
+  });
   return new Promise((resolve) => {
     const stop = (): void => {
       log.event('shutdown', 'shutting down', {});

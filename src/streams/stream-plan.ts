@@ -27,7 +27,11 @@ export function streamDefaults(opts: ResolvedServeOptions): Omit<StreamConfig, '
 export function planStreams(opts: ResolvedServeOptions, options: ServeOptions): ResolvedStreamConfig[] {
   const defaults = streamDefaults(opts);
   const list = options.streams?.length
-    ? options.streams.map(({ name, ...config }) => resolveStreamConfig(name, config, defaults))
+    ? options.streams.map(({ name, readTokenDigest, ...config }) => {
+        const c = resolveStreamConfig(name, config, defaults);
+        // Set before any port opens: an edge's stream is never open without its origin's read token.
+        return readTokenDigest === undefined ? c : { ...c, readTokenDigest };
+      })
     : [resolveStreamConfig(DEFAULT_STREAM, { source: opts.source, legacyPort: opts.legacyPort }, defaults)];
   checkStreamSet(list, opts.port);
   return list;

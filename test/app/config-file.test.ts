@@ -377,9 +377,14 @@ describe('bus:', () => {
       'cams.yaml:2: bus.url: must be nats://HOST:PORT (or a list of them), got 4222',
     ],
     [
-      'a url that is not nats:// (its password masked)',
+      'a url that is not nats://',
+      'bus:\n  url: [nats://a:4222, "http://b:80"]\n',
+      'cams.yaml:2: bus.url: must be nats://HOST:PORT (or a list of them), got "http://b:80"',
+    ],
+    [
+      'credentials in a url (masked: NATS would not use them)',
       'bus:\n  url: [nats://a:4222, "http://u:pw@b:80"]\n',
-      'cams.yaml:2: bus.url: must be nats://HOST:PORT (or a list of them), got "http://***@b:80"',
+      'cams.yaml:2: bus.url: credentials in the URL are not used ("http://***@b:80"); give them as bus.user and bus.password',
     ],
     ['an empty url list', 'bus:\n  url: []\n', 'cams.yaml:2: bus.url: must name at least one NATS server'],
     [
@@ -440,6 +445,18 @@ describe('bus:', () => {
     const e = configError(() => loadConfig(path));
     expect(e.message).toBe(message.replace('cams.yaml', path).replace('DIR', dir));
   });
+
+  // '@' in a password once showed its tail, '/' made the URL unparsable (echoed whole), ',' split it.
+  it.each(['Xqj@Zkw@Wv9', 'Xqj/Zkw/Wv9', 'Xqj,Zkw,Wv9', 'Xqj@Zkw/Wv9,Tyu'])(
+    'a bus url with the password %s: refused, the password never shown',
+    (pw) => {
+      const path = withFiles(`bus:\n  url: "nats://user:${pw}@nats.example:4222"\n`);
+      const e = configError(() => loadConfig(path));
+      expect(e.message).toContain('credentials in the URL are not used');
+      expect(e.message).toContain('nats://***@nats.example:4222');
+      for (const part of pw.split(/[@/,:]/)) expect(e.message).not.toContain(part);
+    },
+  );
 
   it('an edge reads bus: and the server settings from a file without streams', () => {
     const path = file('port: 9100\nhttpPort: off\ntoken: edge-token\nbus:\n  url: nats://127.0.0.1:4222\n');

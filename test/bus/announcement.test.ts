@@ -3,9 +3,13 @@ import {
   announcedDigest,
   AnnouncedStreams,
   FORGET_AFTER_MS,
+  MAX_INSTANCES,
+  MAX_STREAMS,
+  noticeText,
   parseAnnouncement,
   STALE_MS,
   type Announcement,
+  type AnnouncementNotice,
 } from '../../src/bus/announcement.js';
 import { tokenMatches, tokenOpens } from '../../src/util/token.js';
 
@@ -128,5 +132,89 @@ describe('announced streams, as an edge hears them', () => {
     expect(c.streams(10).get('cam')).toEqual(d2);
     c.take(a('o1', 'i1', 'cam'), 20);
     expect(c.streams(20).get('cam')).toBeNull();
+  });
+
+  const withDigest = (
+    origin: string,
+    instance: string,
+    name: string,
+    token: string | null,
+  ): Announcement => ({
+    origin,
+    instance,
+    streams: [
+      { name, width: 1, height: 1, ...(token ? { readTokenDigest: announcedDigest(name, token) } : {}) },
+    ],
+  });
+
+  it('fails closed: a process announcing a stream without a digest does not open it while another has one', () => {
+    const notices: AnnouncementNotice[] = [];
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
+    const d = announcedDigest('cam', 'one');
+    c.take(withDigest('o1', 'i1', 'cam', 'one'), 0);
+    c.take(withDigest('o2', 'j1', 'cam', null), 10);
+    expect(c.streams(10).get('cam')).toEqual(d);
+    c.take(withDigest('o2', 'j1', 'cam', null), 2000);
+    expect(c.streams(2000).get('cam')).toEqual(d);
+    expect(notices).toEqual([{ kind: 'unprotected', stream: 'cam', origins: ['o2'] }]);
+    // Once the process with the digest is forgotten, the stream is what the others say.
+    c.take(withDigest('o2', 'j1', 'cam', null), FORGET_AFTER_MS + 1);
+    expect(c.streams(FORGET_AFTER_MS + 1).get('cam')).toBeNull();
+  });
+
+  it('two digests: the stream gets the locked digest, the same on every call, reported once per disagreement', () => {
+    const notices: AnnouncementNotice[] = [];
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
+    c.take(withDigest('o1', 'i1', 'cam', 'one'), 0);
+    c.take(withDigest('o2', 'j1', 'cam', 'two'), 0);
+    for (let t = 0; t < 10_000; t += 1000) {
+      c.take(withDigest(t % 2000 ? 'o1' : 'o2', t % 2000 ? 'i1' : 'j1', 'cam', t % 2000 ? 'one' : 'two'), t);
+      expect(c.streams(t).get('cam')).toBe(c.locked);
+    }
+    expect(notices).toEqual([{ kind: 'conflict', stream: 'cam', origins: ['o1', 'o2'] }]);
+    expect(noticeText(notices[0]!)).toBe(
+      "stream cam: origins o1, o2 announce different read tokens; closed to viewers without this edge's --token until they agree",
+    );
+    // o2 drops the stream: o1's digest again; a new disagreement is reported again.
+    c.take({ origin: 'o2', instance: 'j1', streams: [] }, 10_000);
+    expect(c.streams(10_000).get('cam')).toEqual(announcedDigest('cam', 'one'));
+    c.take(withDigest('o2', 'j1', 'cam', 'two'), 11_000);
+    expect(c.streams(11_000).get('cam')).toBe(c.locked);
+    expect(notices.map((n) => n.kind)).toEqual(['conflict', 'conflict']);
+    // The locked digest opens to no token (only the edge's own, checked before digests).
+    expect(tokenOpens('one', null, c.locked)).toBe(false);
+    expect(tokenOpens('two', null, c.locked)).toBe(false);
+  });
+
+  it('a restarted origin with another token: closed until the old process gives way, then the new digest', () => {
+    const c = new AnnouncedStreams();
+    c.take(withDigest('o1', 'old', 'cam', 'one'), 0);
+    c.take(withDigest('o1', 'new', 'cam', 'two'), 1000);
+    expect(c.streams(1000).get('cam')).toBe(c.locked);
+    c.take(withDigest('o1', 'new', 'cam', 'two'), 1 + STALE_MS);
+    expect(c.streams(1 + STALE_MS).get('cam')).toEqual(announcedDigest('cam', 'two'));
+  });
+
+  it(`keeps at most ${MAX_INSTANCES} processes and ${MAX_STREAMS} streams of one, reported once`, () => {
+    const notices: AnnouncementNotice[] = [];
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
+    for (let i = 0; i < MAX_INSTANCES + 5; i++) c.take(a('peer', `i${i}`, `s${i}`), 0);
+    expect(c.streams(0).size).toBe(MAX_INSTANCES);
+    expect(c.streams(0).has(`s${MAX_INSTANCES}`)).toBe(false);
+    expect(notices).toEqual([{ kind: 'instances', origin: 'peer', max: MAX_INSTANCES }]);
+    // Those kept still announce; once the others are forgotten, a new process is taken.
+    c.take(a('peer', 'i0', 's0'), FORGET_AFTER_MS);
+    c.take(a('late', 'z', 'late'), FORGET_AFTER_MS + 1);
+    expect(names(c, FORGET_AFTER_MS + 1)).toEqual(['late', 's0']);
+
+    const big = Array.from({ length: MAX_STREAMS + 500 }, (_, i) => `cam${i}`);
+    c.take(a('o9', 'k', ...big), FORGET_AFTER_MS + 2);
+    c.take(a('o9', 'k', ...big), FORGET_AFTER_MS + 3);
+    const served = c.streams(FORGET_AFTER_MS + 3);
+    expect(served.has(`cam${MAX_STREAMS - 1}`)).toBe(true);
+    expect(served.has(`cam${MAX_STREAMS}`)).toBe(false);
+    expect(notices.slice(1)).toEqual([
+      { kind: 'streams', origin: 'o9', announced: MAX_STREAMS + 500, max: MAX_STREAMS },
+    ]);
   });
 });
