@@ -274,5 +274,9 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "encodeI420", NAPI_AUTO_LENGTH, encode_i420, NULL, &fn);
   napi_set_named_property(env, exports, "encodeI420", fn);
+  /* What this build can do: 2 = expands limited-range input (the JS side refuses older builds). */
+  napi_value abi;
+  napi_create_uint32(env, 2, &abi);
+  napi_set_named_property(env, exports, "abi", abi);
   return exports;
 }

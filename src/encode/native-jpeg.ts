@@ -25,6 +25,9 @@ interface NativeBinding {
 let binding: NativeBinding | null | undefined;
 let loadError: string | null = null;
 
+/** The native build this code needs (see NAPI_MODULE_INIT in native/yuv_jpeg.c). */
+const NATIVE_ABI = 2;
+
 function load(): NativeBinding | null {
   if (binding !== undefined) return binding;
   binding = null;
@@ -37,9 +40,13 @@ function load(): NativeBinding | null {
     const required: unknown = createRequire(import.meta.url)(
       '../../native/build/Release/framecast_jpeg.node',
     );
-    if (typeof (required as Partial<NativeBinding>).encodeI420 === 'function')
+    const b = required as Partial<NativeBinding> & { abi?: unknown };
+    // An older build ignores limitedRange, and its frames would come out washed out: not used.
+    if (typeof b.encodeI420 === 'function' && typeof b.abi === 'number' && b.abi >= NATIVE_ABI)
       binding = required as NativeBinding;
-    else loadError = 'native/build/Release/framecast_jpeg.node has no encodeI420';
+    else
+      loadError =
+        'native/build/Release/framecast_jpeg.node is an older build (run `npm rebuild framecast` or `node scripts/build-native.mjs`)';
   } catch (err) {
     loadError =
       (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND'
