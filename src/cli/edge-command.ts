@@ -93,7 +93,8 @@ export async function edgeCommand(argv: string[]): Promise<number> {
   };
   const e = await edge({
     // Conflicting read tokens, caps reached, a failed change: one line each.
-    onNotice: (n) => log.event('bus-notice', n.message, { kind: n.kind, stream: n.stream }),
+    onNotice: (n) =>
+      log.event('bus-notice', n.message, { kind: n.kind, stream: n.stream, message: n.message }),
     ...(file ? serverOptionsFromFile({ ...f, adminToken: undefined }) : {}),
     ...cli,
     bus,

@@ -8,7 +8,8 @@ import { announcedDigest, AnnouncedStreams, type AnnouncedStream } from '../../s
 import { encodeHello, ErrorCode } from '../../src/protocol/native.js';
 import { rawNative } from '../helpers/native.js';
 import { startNats, type NatsServer } from '../helpers/nats.js';
-import { killTracked, sleep } from '../helpers/processes.js';
+import { spawnCli } from '../helpers/cli.js';
+import { killTracked, sleep, waitExit } from '../helpers/processes.js';
 import { natsOrFail, until } from './support.js';
 
 // An edge against peers that announce what they like (no origin, no ffmpeg): read tokens fail
@@ -246,5 +247,40 @@ describe.skipIf(!available)('edge hardening against what peers announce', () => 
     expect(e.bus.isClosed()).toBe(true);
     // Edge.close() after it is harmless.
     await e.close();
+  }, 60_000);
+
+  it('framecast edge logs: a stream added, removed, restarted for a changed read token, and a conflict once', async () => {
+    nats = await startNats();
+    const a = await peer(nats.url, 'o1', 'i1');
+    a.say([s('cam'), s('door')]);
+    const cli = spawnCli(['edge', '--bus', nats.url, '--port', '0', '--http-port', 'off']);
+    try {
+      let out = '';
+      cli.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      const said = (re: RegExp): boolean => re.test(out);
+      await until(() => said(/serving cam, door/), 15_000);
+      a.say([s('cam'), s('porch')]);
+      await until(() => said(/stream porch announced on the bus/), 10_000);
+      a.say([s('cam', ONE), s('porch')]);
+      await until(() => said(/stream cam: its read token changed on the bus; restarted/), 10_000);
+      const b = await peer(nats.url, 'o2', 'j1');
+      for (let i = 0; i < 4; i++) b.say([s('cam', TWO)]);
+      b.say([s('cam', TWO), s('probe')]);
+      await until(() => said(/stream probe announced/), 10_000);
+      const lines = out.split('\n').filter((l) => /^(stream |bus: |stream cam: origins)/.test(l));
+      expect(lines).toEqual([
+        'stream door no longer announced: removed',
+        'stream porch announced on the bus',
+        'stream cam: its read token changed on the bus; restarted',
+        "stream cam: origins o1, o2 announce different read tokens; closed to viewers without this edge's --token until they agree",
+        // Applied in one change, which adds before it restarts.
+        'stream probe announced on the bus',
+        'stream cam: its read token changed on the bus; restarted',
+      ]);
+      expect(out).not.toContain(ONE);
+    } finally {
+      cli.kill('SIGTERM');
+      await waitExit(cli, 5000);
+    }
   }, 60_000);
 });
