@@ -75,6 +75,7 @@ export interface Edge {
   server: FramecastServer;
   /** The bus connection (`bus.getServer()` is the NATS server it is on now). */
   bus: NatsConnection;
+  /** The same as `server.close()`: either one stops the bus connection, timers and feeds too. */
   close(): Promise<void>;
 }
 

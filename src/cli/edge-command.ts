@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadEdgeConfig } from '../app/config-file.js';
 import { edge } from '../app/edge.js';
-import { FORGET_AFTER_MS, STALE_MS } from '../bus/announcement.js';
+import { FORGET_AFTER_MS, MAX_STREAMS, STALE_MS } from '../bus/announcement.js';
 import { busUrlForLog } from '../bus/bus.js';
 import { UsageError } from '../errors.js';
 import { checkStreamName } from '../streams/stream-options.js';
@@ -166,8 +166,11 @@ export async function edgeCommand(argv: string[]): Promise<number> {
 
 function streamList(value: string | undefined): string[] | null {
   if (value === undefined) return null;
+  const names = value.split(',');
+  if (names.length > MAX_STREAMS)
+    throw new UsageError(`--streams: an edge serves at most ${MAX_STREAMS} streams, got ${names.length}`);
   try {
-    return value.split(',').map((s) => checkStreamName(s.trim()));
+    return names.map((s) => checkStreamName(s.trim()));
   } catch (err) {
     throw new UsageError(`--streams: ${(err as Error).message}`);
   }

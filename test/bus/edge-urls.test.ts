@@ -64,4 +64,13 @@ describe('bus URLs with credentials', () => {
       }
     }
   }, 60_000);
+
+  it('CLI: edge --streams with more than 1000 names is a usage error', async () => {
+    const names = Array.from({ length: 1001 }, (_, i) => `s${i}`).join(',');
+    const r = await runCli(['edge', '--bus', 'nats://127.0.0.1:4222', '--streams', names], {
+      timeoutMs: 10_000,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('framecast: --streams: an edge serves at most 1000 streams, got 1001\n');
+  });
 });
