@@ -5,12 +5,12 @@ import { edge, type Edge, type EdgeNotice } from '../../src/app/edge.js';
 import { firstStreamConfigs } from '../../src/app/edge-streams.js';
 import { serve } from '../../src/index.js';
 import { announcedDigest, AnnouncedStreams, type AnnouncedStream } from '../../src/bus/announcement.js';
-import { encodeHello, ErrorCode } from '../../src/protocol/native.js';
-import { rawNative } from '../helpers/native.js';
+import { encodeHello, encodeNativeFrame, ErrorCode } from '../../src/protocol/native.js';
+import { makeJpeg, rawNative } from '../helpers/native.js';
 import { startNats, type NatsServer } from '../helpers/nats.js';
 import { spawnCli } from '../helpers/cli.js';
 import { killTracked, sleep, waitExit } from '../helpers/processes.js';
-import { natsOrFail, until } from './support.js';
+import { natsOrFail, sized, until, viewer } from './support.js';
 
 // An edge against peers that announce what they like (no origin, no ffmpeg): read tokens fail
 // closed, the first listener already has them, caps hold, a failed change does not stop the edge,
@@ -282,5 +282,26 @@ describe.skipIf(!available)('edge hardening against what peers announce', () => 
       cli.kill('SIGTERM');
       await waitExit(cli, 5000);
     }
+  }, 60_000);
+
+  it("a peer's frame whose capturedAt is not a finite number is dropped; the next good one is served", async () => {
+    nats = await startNats();
+    const a = await peer(nats.url, 'o1', 'i1');
+    a.say([s('cam')]);
+    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null });
+    edges.push(e);
+    const v = viewer(e.server.address().port, 'cam');
+    const pub = await connect({ servers: nats.url });
+    peers.push(pub);
+    const jpeg = await makeJpeg(64, 48);
+    const frame = (seq: number, capturedAt: number): Buffer =>
+      encodeNativeFrame({ seq, width: 64, height: 48, capturedAt, encodedAt: Date.now(), jpeg }, Date.now());
+    await until(() => v.statuses.length > 0 || v.frames.length > 0, 10_000);
+    for (const bad of [NaN, Infinity, -Infinity]) pub.publish('framecast.s.cam.frame', frame(1, bad));
+    pub.publish('framecast.s.cam.frame', frame(2, Date.now()));
+    await until(() => sized(v, 64).length >= 1, 10_000);
+    await sleep(200);
+    expect(sized(v, 64)).toHaveLength(1);
+    v.close();
   }, 60_000);
 });
