@@ -28,7 +28,7 @@ export function firstStreamConfigs(
 ): (ReturnType<typeof edgeStreamConfig> & { readTokenDigest: TokenDigest | null })[] {
   return names.map((n) => ({
     ...edgeStreamConfig(n),
-    readTokenDigest: served.has(n) ? served.get(n)! : locked,
+    readTokenDigest: served.has(n) ? (served.get(n) ?? null) : locked,
   }));
 }
 
@@ -120,9 +120,14 @@ export class AnnouncementFollower {
         changed = true;
         continue;
       }
-      // Undefined: never announced (a named stream the origins have not listed yet).
+      // A named stream no origin lists now keeps what it had (null included: `??` would lock a stream
+      // that was open, restarting it when its origin is forgotten); undefined: never set.
       const had = s.config.readTokenDigest;
-      const digest = served.has(s.name) ? (served.get(s.name) ?? null) : (had ?? this.#catalog.locked);
+      const digest = served.has(s.name)
+        ? (served.get(s.name) ?? null)
+        : had === undefined
+          ? this.#catalog.locked
+          : had;
       if (sameDigest(had ?? null, digest)) next.push(s.config);
       else {
         next.push({ ...s.config, readTokenDigest: digest });

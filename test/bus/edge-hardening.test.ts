@@ -304,4 +304,28 @@ describe.skipIf(!available)('edge hardening against what peers announce', () => 
     expect(sized(v, 64)).toHaveLength(1);
     v.close();
   }, 60_000);
+
+  it('a named stream whose origin is forgotten keeps its read token as it was: an open one is not restarted locked', async () => {
+    nats = await startNats();
+    const a = await peer(nats.url, 'o1', 'i1');
+    a.say([s('cam'), s('door', ONE)]);
+    const e = await edge({
+      bus: { url: nats.url },
+      port: 0,
+      httpPort: null,
+      streams: ['cam', 'door'],
+      forgetAfterMs: 6500,
+    });
+    edges.push(e);
+    const cam = e.server.streams.get('cam');
+    const door = e.server.streams.get('door');
+    await peers.splice(0)[0]?.close();
+    // Forgotten after 6.5 s of silence, checked every 2 s.
+    await sleep(9500);
+    expect(e.server.streams.get('cam')).toBe(cam);
+    expect(e.server.streams.get('door')).toBe(door);
+    const port = e.server.address().port;
+    expect(await answer(port, 'cam', '')).toBe('admitted');
+    expect(await answer(port, 'door', '')).toBe(ErrorCode.TokenRequired);
+  }, 60_000);
 });
