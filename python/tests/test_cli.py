@@ -69,3 +69,37 @@ def test_version_and_help() -> None:
     assert (r.returncode, r.stdout.strip()) == (0, "0.1.0")
     r = run_module("view", "--help")
     assert r.returncode == 0 and "--no-window" in r.stdout
+
+
+class _FakeCv2:
+    """What _FpsWindow calls of OpenCV, recorded; 'q' is pressed at frame `quit_at`."""
+
+    FONT_HERSHEY_SIMPLEX = 0
+    WND_PROP_VISIBLE = 4
+
+    def __init__(self, quit_at: int) -> None:
+        self.quit_at, self.shown, self.texts = quit_at, 0, []
+
+    def putText(self, img, text, *args):  # noqa: N802 (OpenCV's name)
+        self.texts.append(text)
+        return img
+
+    def imshow(self, title, img) -> None:
+        self.shown += 1
+
+    def waitKey(self, ms):  # noqa: N802
+        return ord("q") if self.shown == self.quit_at else -1
+
+    def getWindowProperty(self, title, prop):  # noqa: N802
+        return 1.0
+
+
+def test_the_window_draws_the_seeds_fps_every_40_frames_and_stops_on_q() -> None:
+    from framecast.cli import FPS_EVERY, _FpsWindow
+
+    cv2 = _FakeCv2(quit_at=FPS_EVERY + 5)
+    window = _FpsWindow(cv2, "framecast")
+    results = [window.show(object()) for _ in range(FPS_EVERY + 5)]
+    assert results == [True] * (FPS_EVERY + 4) + [False]
+    assert cv2.texts[:FPS_EVERY - 1] == ["FPS: 0"] * (FPS_EVERY - 1)
+    assert cv2.texts[FPS_EVERY - 1] != "FPS: 0" and int(cv2.texts[FPS_EVERY - 1][5:]) > 0

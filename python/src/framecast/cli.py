@@ -150,6 +150,30 @@ def _open_window() -> Any:
     return cv2
 
 
+class _FpsWindow:
+    """The seed's window: its FPS overlay (recomputed every 40 frames); 'q' or closing it stops."""
+
+    def __init__(self, cv2: Any, title: str) -> None:
+        self.cv2, self.title = cv2, title
+        self.fps, self.counted, self.window_start = 0, 0, time.monotonic()
+
+    def restart(self) -> None:
+        self.counted, self.window_start = 0, time.monotonic()
+
+    def show(self, img: Any) -> bool:
+        """Shows `img` with the overlay; False when the user asked to stop."""
+        cv2 = self.cv2
+        self.counted += 1
+        if self.counted == FPS_EVERY:
+            now = time.monotonic()
+            self.fps = round(FPS_EVERY / max(now - self.window_start, 1e-6))
+            self.window_start, self.counted = now, 0
+        img = cv2.putText(img, "FPS: " + str(self.fps), (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 255), 2)
+        cv2.imshow(self.title, img)
+        key = cv2.waitKey(1) & 0xFF
+        return not (key == ord("q") or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1)
+
+
 class _Fail(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -191,7 +215,7 @@ def view(argv: Sequence[str]) -> int:
     stats = Stats()
     client: Optional[Client] = None
     error: Optional[FramecastError] = None
-    fps, counted, window_start = 0, 0, time.monotonic()
+    window = _FpsWindow(cv2, WINDOW) if cv2 is not None else None
     try:
         client = Client(
             address,
@@ -204,19 +228,8 @@ def view(argv: Sequence[str]) -> int:
         )
         for frame in client:
             stats.add(frame)
-            if cv2 is not None:
-                img = frame.image()
-                # The seed's overlay: FPS recomputed every 40 frames.
-                counted += 1
-                if counted == FPS_EVERY:
-                    now = time.monotonic()
-                    fps = round(FPS_EVERY / max(now - window_start, 1e-6))
-                    window_start, counted = now, 0
-                img = cv2.putText(img, "FPS: " + str(fps), (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 255), 2)
-                cv2.imshow(WINDOW, img)
-                key = cv2.waitKey(1) & 0xFF
-                if key == ord("q") or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-                    break
+            if window is not None and not window.show(frame.image()):
+                break
             if args.frames and stats.frames >= args.frames:
                 break
     except FramecastError as e:
@@ -346,7 +359,7 @@ def publish(argv: Sequence[str]) -> int:
     error: Optional[FramecastError] = None
     frames = 0
     started = time.monotonic()
-    fps, counted, window_start = 0, 0, started
+    window = None if args.no_window else _FpsWindow(cv2, PUBLISH_WINDOW)
     try:
         # A file sends every frame (the server paces it); a webcam sends its latest frame (latest frame wins).
         pub = Publisher(
@@ -358,7 +371,9 @@ def publish(argv: Sequence[str]) -> int:
             block=not camera,
             on_reconnect=on_reconnect,
         )
-        started = window_start = time.monotonic()
+        started = time.monotonic()
+        if window is not None:
+            window.restart()
         due = started
         while not args.frames or frames < args.frames:
             ok, img = capture.read()
@@ -380,18 +395,9 @@ def publish(argv: Sequence[str]) -> int:
             img = _resize_like_the_seed(cv2, img)
             pub.send_image(img, captured_at=taken)
             frames += 1
-            if not args.no_window:
-                # The seed's overlay: FPS recomputed every 40 frames, drawn after encoding (not sent).
-                counted += 1
-                if counted == FPS_EVERY:
-                    t = time.monotonic()
-                    fps = round(FPS_EVERY / max(t - window_start, 1e-6))
-                    window_start, counted = t, 0
-                img = cv2.putText(img, "FPS: " + str(fps), (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 255), 2)
-                cv2.imshow(PUBLISH_WINDOW, img)
-                key = cv2.waitKey(1) & 0xFF
-                if key == ord("q") or cv2.getWindowProperty(PUBLISH_WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-                    break
+            # The overlay is drawn after encoding (not sent).
+            if window is not None and not window.show(img):
+                break
     except FramecastError as e:
         error = e
     except (KeyboardInterrupt, _Stop):
