@@ -48,6 +48,8 @@ export class FfmpegSource extends SafeEmitter<FfmpegSourceEvents> {
   #child: ChildProcess | null = null;
   /** What we read ffmpeg's stdout from: our end of the socket pair, or the child's stdout pipe. */
   #output: net.Socket | NodeJS.ReadableStream | null = null;
+  /** Our end of the socket pair, whose reads land in the reader directly (null: a stdout pipe). */
+  #channelReader: net.Socket | null = null;
   #started = false;
   #stopped = false;
   #index = 0;
@@ -70,8 +72,10 @@ export class FfmpegSource extends SafeEmitter<FfmpegSourceEvents> {
       const index = this.#index++;
       const send = (): void => {
         if (this.#stopped) return release();
-        const frame = { data, width: this.#width, height: this.#height, index, capturedAt: nowMs() };
-        this.emit('frame', { ...frame, limitedRange: this.#limitedRange, release });
+        const limitedRange = this.#limitedRange;
+        const width = this.#width;
+        const height = this.#height;
+        this.emit('frame', { data, width, height, index, capturedAt: nowMs(), limitedRange, release });
       };
       const wait = this.#pacer?.wait(index, nowMs()) ?? 0;
       if (wait <= 0) return send();
@@ -133,6 +137,7 @@ export class FfmpegSource extends SafeEmitter<FfmpegSourceEvents> {
       ? channel.reader
       : (child.stdout as NodeJS.ReadableStream);
     this.#output = output;
+    this.#channelReader = channel?.reader ?? null;
     if (channel) {
       // Bytes land in the reader via onread; flowing mode only makes 'end'/'close' arrive.
       channel.reader.on('error', () => {});
@@ -140,7 +145,7 @@ export class FfmpegSource extends SafeEmitter<FfmpegSourceEvents> {
     } else {
       output.on('data', (chunk: Buffer) => this.#reader.push(chunk));
     }
-    if (this.#reader.paused) output.pause();
+    if (this.#reader.paused && !channel) output.pause();
     output.once('close', () => {
       outputClosed = true;
       settle();
@@ -218,13 +223,20 @@ export class FfmpegSource extends SafeEmitter<FfmpegSourceEvents> {
     this.#flow();
   }
 
+  /**
+   * On the socket pair the reader alone stops reading (its `filled()` returns false, and node stops
+   * the handle); `resume()` on the still-flowing socket only restarts the handle. Pausing the socket
+   * itself meant a stream pause and resume per paced frame (nextTick, read(0), maybeReadMore).
+   */
   #flow(): void {
+    const output = this.#output;
+    const direct = output !== null && output === this.#channelReader;
     if (this.#pausedByUser || this.#pacing) {
       this.#reader.pause();
-      this.#output?.pause();
+      if (!direct) output?.pause();
     } else {
       this.#reader.resume();
-      if (!this.#reader.paused && !this.#pacing) this.#output?.resume();
+      if (!this.#reader.paused && !this.#pacing) output?.resume();
     }
   }
 
