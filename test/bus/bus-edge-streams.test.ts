@@ -1,26 +1,16 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { edge, type Edge } from '../../src/app/edge.js';
-import { serve, type FramecastServer } from '../../src/index.js';
+import { serve } from '../../src/index.js';
 import { resolveStreamConfig } from '../../src/streams/stream-options.js';
 import { streamDefaults } from '../../src/streams/stream-plan.js';
-import { startNats, type NatsServer } from '../helpers/nats.js';
+import { startNats } from '../helpers/nats.js';
 import { startServe } from '../helpers/cli.js';
-import { killTracked, sleep } from '../helpers/processes.js';
-import { natsOrFail, sized, until, viewer } from './support.js';
+import { sleep } from '../helpers/processes.js';
+import { busRig, natsOrFail, sized, until, viewer } from './support.js';
 
 const available = natsOrFail();
 
-let nats: NatsServer | null = null;
-let origin: FramecastServer | null = null;
-const edges: Edge[] = [];
-afterEach(async () => {
-  for (const e of edges.splice(0)) await e.close();
-  await origin?.close();
-  origin = null;
-  await nats?.stop();
-  nats = null;
-});
-afterAll(killTracked);
+const rig = busRig();
 
 const names = (e: Edge): string[] =>
   e.server.streams
@@ -30,19 +20,19 @@ const names = (e: Edge): string[] =>
 
 describe.skipIf(!available)('NATS frame bus: streams come and go on edges', () => {
   it('a stream the origin removes is removed from the edge (viewers get END removed); one it adds appears', async () => {
-    nats = await startNats();
-    origin = await serve({
+    rig.nats = await startNats();
+    rig.origin = await serve({
       port: 0,
       httpPort: null,
       streams: [
         { name: 'cam', source: 'test', width: 160 },
         { name: 'door', source: 'test', width: 160 },
       ],
-      bus: { url: nats.url },
+      bus: { url: rig.nats.url },
     });
-    const o = origin;
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null });
-    edges.push(e);
+    const o = rig.origin;
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null });
+    rig.edges.push(e);
     expect(names(e)).toEqual(['cam', 'door']);
     const v = viewer(e.server.address().port, 'door');
     await until(() => sized(v, 160).length >= 5);
@@ -62,16 +52,24 @@ describe.skipIf(!available)('NATS frame bus: streams come and go on edges', () =
   }, 40_000);
 
   it("a killed origin's stream stays in no-signal, then goes after forgetAfterMs", async () => {
-    nats = await startNats();
-    origin = await serve({
+    rig.nats = await startNats();
+    rig.origin = await serve({
       port: 0,
       httpPort: null,
       streams: [{ name: 'cam', source: 'test', width: 160 }],
-      bus: { url: nats.url },
+      bus: { url: rig.nats.url },
     });
-    const yard = await startServe(['yard=test', '--width', '160', '--http-port', 'off', '--bus', nats.url]);
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, forgetAfterMs: 6500 });
-    edges.push(e);
+    const yard = await startServe([
+      'yard=test',
+      '--width',
+      '160',
+      '--http-port',
+      'off',
+      '--bus',
+      rig.nats.url,
+    ]);
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, forgetAfterMs: 6500 });
+    rig.edges.push(e);
     await until(() => names(e).join() === 'cam,yard');
     const v = viewer(e.server.address().port, 'yard');
     await until(() => sized(v, 160).length >= 5);
@@ -90,9 +88,9 @@ describe.skipIf(!available)('NATS frame bus: streams come and go on edges', () =
   }, 40_000);
 
   it('an origin restarted under the same name without a stream: the old list gives way once stale (6.5 s)', async () => {
-    nats = await startNats();
-    const bus = { url: nats.url, name: 'site-1' };
-    origin = await serve({
+    rig.nats = await startNats();
+    const bus = { url: rig.nats.url, name: 'site-1' };
+    rig.origin = await serve({
       port: 0,
       httpPort: null,
       streams: [
@@ -101,14 +99,14 @@ describe.skipIf(!available)('NATS frame bus: streams come and go on edges', () =
       ],
       bus,
     });
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null });
-    edges.push(e);
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null });
+    rig.edges.push(e);
     expect(names(e)).toEqual(['cam', 'door']);
     const door = viewer(e.server.address().port, 'door');
     await until(() => sized(door, 160).length >= 5);
-    await origin.close();
+    await rig.origin.close();
     const stoppedAt = Date.now();
-    origin = await serve({
+    rig.origin = await serve({
       port: 0,
       httpPort: null,
       streams: [{ name: 'cam', source: 'test', width: 160 }],
@@ -124,9 +122,9 @@ describe.skipIf(!available)('NATS frame bus: streams come and go on edges', () =
   }, 40_000);
 
   it('a bus outage longer than forgetAfterMs removes nothing: silence counts from the reconnection', async () => {
-    nats = await startNats();
-    const url = nats.url;
-    origin = await serve({
+    rig.nats = await startNats();
+    const url = rig.nats.url;
+    rig.origin = await serve({
       port: 0,
       httpPort: null,
       streams: [{ name: 'cam', source: 'test', width: 160 }],
@@ -142,11 +140,11 @@ describe.skipIf(!available)('NATS frame bus: streams come and go on edges', () =
     });
     try {
       const e = await edge({ bus: { url }, port: 0, httpPort: null, forgetAfterMs: 6500 });
-      edges.push(e);
+      rig.edges.push(e);
       await until(() => names(e).join() === 'cam,door');
       const views = [viewer(e.server.address().port, 'cam'), viewer(e.server.address().port, 'door')];
       await until(() => views.every((v) => sized(v, 160).length >= 5));
-      await nats.restart(8000);
+      await rig.nats.restart(8000);
       const counts = views.map((v) => sized(v, 160).length);
       await until(() => views.every((v, i) => sized(v, 160).length >= (counts[i] as number) + 10), 20_000);
       expect(views.map((v) => v.ended)).toEqual([null, null]);

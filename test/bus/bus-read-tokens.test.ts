@@ -1,27 +1,16 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { edge, type Edge } from '../../src/app/edge.js';
+import { describe, expect, it } from 'vitest';
+import { edge } from '../../src/app/edge.js';
 import { serve, type FramecastServer } from '../../src/index.js';
 import { encodeHello, ErrorCode } from '../../src/protocol/native.js';
 import type { NativeMessage } from '../../src/protocol/native-parser.js';
 import { openMjpeg } from '../helpers/mjpeg.js';
 import { rawNative } from '../helpers/native.js';
-import { startNats, type NatsServer } from '../helpers/nats.js';
-import { killTracked } from '../helpers/processes.js';
-import { natsOrFail, sized, until, viewer } from './support.js';
+import { startNats } from '../helpers/nats.js';
+import { busRig, natsOrFail, sized, until, viewer } from './support.js';
 
 const available = natsOrFail();
 
-let nats: NatsServer | null = null;
-let origin: FramecastServer | null = null;
-const edges: Edge[] = [];
-afterEach(async () => {
-  for (const e of edges.splice(0)) await e.close();
-  await origin?.close();
-  origin = null;
-  await nats?.stop();
-  nats = null;
-});
-afterAll(killTracked);
+const rig = busRig();
 
 const TOKEN = 'r3ad-only-this';
 
@@ -56,11 +45,11 @@ async function startOrigin(url: string): Promise<FramecastServer> {
 
 describe.skipIf(!available)("NATS frame bus: a stream's readToken holds on edges", () => {
   it('native viewers: the same ERROR codes as on the origin, frames with the token, open streams stay open', async () => {
-    nats = await startNats();
-    origin = await startOrigin(nats.url);
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null });
-    edges.push(e);
-    const op = origin.address().port;
+    rig.nats = await startNats();
+    rig.origin = await startOrigin(rig.nats.url);
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null });
+    rig.edges.push(e);
+    const op = rig.origin.address().port;
     const ep = e.server.address().port;
     for (const port of [op, ep]) {
       expect(await answer(port, 'locked', '')).toBe(ErrorCode.TokenRequired);
@@ -69,8 +58,8 @@ describe.skipIf(!available)("NATS frame bus: a stream's readToken holds on edges
       expect(await answer(port, 'open', '')).toBe('frames');
     }
     // The edge's own server token still opens every stream; then the open stream needs a token too.
-    const guarded = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, token: 'edge-wide' });
-    edges.push(guarded);
+    const guarded = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, token: 'edge-wide' });
+    rig.edges.push(guarded);
     const gp = guarded.server.address().port;
     expect(await answer(gp, 'locked', 'edge-wide')).toBe('frames');
     expect(await answer(gp, 'locked', TOKEN)).toBe('frames');
@@ -78,10 +67,10 @@ describe.skipIf(!available)("NATS frame bus: a stream's readToken holds on edges
   }, 60_000);
 
   it('MJPEG and snapshot on the edge: 401 without the token, 200 with ?token=', async () => {
-    nats = await startNats();
-    origin = await startOrigin(nats.url);
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: 0 });
-    edges.push(e);
+    rig.nats = await startNats();
+    rig.origin = await startOrigin(rig.nats.url);
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: 0 });
+    rig.edges.push(e);
     const base = `http://127.0.0.1:${e.server.httpAddress()?.port}/streams`;
     expect((await status(`${base}/locked/snapshot.jpg`)).status).toBe(401);
     expect((await status(`${base}/locked/snapshot.jpg?token=wrong`)).status).toBe(401);
@@ -105,11 +94,11 @@ describe.skipIf(!available)("NATS frame bus: a stream's readToken holds on edges
   }, 60_000);
 
   it('edge --streams learns the token before serving; a changed token restarts the stream there as on the origin', async () => {
-    nats = await startNats();
-    origin = await startOrigin(nats.url);
-    const o = origin;
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['locked'] });
-    edges.push(e);
+    rig.nats = await startNats();
+    rig.origin = await startOrigin(rig.nats.url);
+    const o = rig.origin;
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, streams: ['locked'] });
+    rig.edges.push(e);
     const ep = e.server.address().port;
     // Asked at start, the origin's answer came before the edge served anyone.
     expect(await answer(ep, 'locked', '')).toBe(ErrorCode.TokenRequired);

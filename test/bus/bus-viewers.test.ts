@@ -1,26 +1,15 @@
 import net from 'node:net';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { edge, type Edge } from '../../src/app/edge.js';
-import { serve, type FramecastServer } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { edge } from '../../src/app/edge.js';
+import { serve } from '../../src/index.js';
 import { openMjpeg } from '../helpers/mjpeg.js';
-import { startNats, type NatsServer } from '../helpers/nats.js';
-import { killTracked } from '../helpers/processes.js';
+import { startNats } from '../helpers/nats.js';
 import { openWs } from '../http/support.js';
-import { natsOrFail, sized, until, viewer } from './support.js';
+import { busRig, natsOrFail, sized, until, viewer } from './support.js';
 
 const available = natsOrFail();
 
-let nats: NatsServer | null = null;
-let origin: FramecastServer | null = null;
-const edges: Edge[] = [];
-afterEach(async () => {
-  for (const e of edges.splice(0)) await e.close();
-  await origin?.close();
-  origin = null;
-  await nats?.stop();
-  nats = null;
-});
-afterAll(killTracked);
+const rig = busRig();
 
 /** A seed (legacy) client: JPEGs decoded from its length-prefixed base64 framing. */
 function seedViewer(port: number): { jpegs: Buffer[]; close: () => void } {
@@ -41,18 +30,19 @@ function seedViewer(port: number): { jpegs: Buffer[]; close: () => void } {
 
 describe.skipIf(!available)('NATS frame bus: every transport on two edges', () => {
   it("seed, native, MJPEG and WebSocket viewers on two edges get the origin's JPEGs", async () => {
-    nats = await startNats();
-    origin = await serve({
+    rig.nats = await startNats();
+    rig.origin = await serve({
       port: 0,
       httpPort: null,
       streams: [{ name: 'cam', source: 'test', width: 320 }],
-      bus: { url: nats.url },
+      bus: { url: rig.nats.url },
     });
     const sent = new Set<string>();
-    origin.on('frame', (f) => void sent.add(f.jpeg.toString('base64')));
+    rig.origin.on('frame', (f) => void sent.add(f.jpeg.toString('base64')));
     const fromOrigin = (jpeg: Buffer): boolean => sent.has(jpeg.toString('base64'));
-    for (let i = 0; i < 2; i++) edges.push(await edge({ bus: { url: nats.url }, port: 0, httpPort: 0 }));
-    const viewers = edges.map((e) => {
+    for (let i = 0; i < 2; i++)
+      rig.edges.push(await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: 0 }));
+    const viewers = rig.edges.map((e) => {
       const http = `127.0.0.1:${e.server.httpAddress()?.port}`;
       return {
         seed: seedViewer(e.server.address().port),
@@ -80,6 +70,6 @@ describe.skipIf(!available)('NATS frame bus: every transport on two edges', () =
       v.ws.ws.close();
     }
     // One source on the origin served both edges: the bus is one viewer there.
-    expect(origin.streams.get('cam')?.hub.clientCount).toBe(1);
+    expect(rig.origin.streams.get('cam')?.hub.clientCount).toBe(1);
   }, 60_000);
 });

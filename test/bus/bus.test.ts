@@ -1,51 +1,14 @@
 import net from 'node:net';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { edge, type Edge } from '../../src/app/edge.js';
-import { StreamClient, parseServerAddress, serve, type FramecastServer } from '../../src/index.js';
-import { natsAvailable, startNats, type NatsServer } from '../helpers/nats.js';
+import { describe, expect, it } from 'vitest';
+import { edge } from '../../src/app/edge.js';
+import { serve } from '../../src/index.js';
+import { startNats } from '../helpers/nats.js';
 import { runCli, startServe } from '../helpers/cli.js';
-import { killTracked, sleep } from '../helpers/processes.js';
+import { sleep } from '../helpers/processes.js';
+import { busRig, natsOrFail, sized, until, viewer } from './support.js';
 
-const available = natsAvailable();
-if (!available && process.env['CI'] === 'true')
-  throw new Error("nats-server is missing: install Debian's nats-server");
-
-let nats: NatsServer | null = null;
-let origin: FramecastServer | null = null;
-const edges: Edge[] = [];
-afterEach(async () => {
-  for (const e of edges.splice(0)) await e.close();
-  await origin?.close();
-  origin = null;
-  await nats?.stop();
-  nats = null;
-});
-afterAll(killTracked);
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await sleep(25);
-  expect(cond()).toBe(true);
-}
-
-interface Viewer {
-  frames: { seq: number; width: number; jpeg: Buffer }[];
-  statuses: number[];
-  ended: boolean;
-  close: () => void;
-}
-
-/** A native viewer recording frames (seq, width, jpeg) and STATUS codes. */
-function viewer(port: number, stream: string): Viewer {
-  const c = new StreamClient(parseServerAddress(`127.0.0.1:${port}/${stream}`), { protocol: 'native' });
-  const v: Viewer = { frames: [], statuses: [], ended: false, close: () => c.close() };
-  c.on('frame', (f) => v.frames.push({ seq: f.seq, width: f.width, jpeg: f.jpeg }));
-  c.on('status', (code) => v.statuses.push(code));
-  c.on('end', () => (v.ended = true));
-  c.on('error', () => (v.ended = true));
-  c.connect();
-  return v;
-}
+const available = natsOrFail();
+const rig = busRig();
 
 /** True when the origin encoded exactly these bytes. */
 function sameAsSent(sent: Map<number, Buffer>, jpeg: Buffer): boolean {
@@ -53,23 +16,21 @@ function sameAsSent(sent: Map<number, Buffer>, jpeg: Buffer): boolean {
   return false;
 }
 
-const sized = (v: Viewer, width: number): Viewer['frames'] => v.frames.filter((f) => f.width === width);
-
 describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
   it("an edge serves the origin's streams; its viewers start the origin's source and get its JPEGs unchanged", async () => {
-    nats = await startNats();
-    origin = await serve({
+    rig.nats = await startNats();
+    rig.origin = await serve({
       port: 0,
       streams: [
         { name: 'cam', source: 'test', width: 320 },
         { name: 'other', source: 'test', width: 160 },
       ],
-      bus: { url: nats.url },
+      bus: { url: rig.nats.url },
     });
     const sent = new Map<number, Buffer>();
-    origin.on('frame', (f, stream) => stream === 'cam' && sent.set(f.seq, f.jpeg));
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null });
-    edges.push(e);
+    rig.origin.on('frame', (f, stream) => stream === 'cam' && sent.set(f.seq, f.jpeg));
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null });
+    rig.edges.push(e);
     expect(
       e.server.streams
         .list()
@@ -77,12 +38,12 @@ describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
         .sort(),
     ).toEqual(['cam', 'other']);
     // Nothing runs on the origin until someone watches somewhere.
-    expect(origin.streams.get('cam')?.hub.transmitting).toBe(false);
+    expect(rig.origin.streams.get('cam')?.hub.transmitting).toBe(false);
     const v = viewer(e.server.address().port, 'cam');
     await until(() => sized(v, 320).length >= 20);
     // The same bytes the origin encoded (no decode, no re-encode on the edge; the edge numbers its own seq).
     expect(sized(v, 320).every((f) => sameAsSent(sent, f.jpeg))).toBe(true);
-    expect(origin.streams.get('other')?.hub.transmitting).toBe(false);
+    expect(rig.origin.streams.get('other')?.hub.transmitting).toBe(false);
     // Seed clients on the edge's main port get the default stream too.
     let seedBytes = 0;
     const seed = net.connect({ host: '127.0.0.1', port: e.server.address().port });
@@ -92,38 +53,38 @@ describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
     seed.destroy();
     // The last edge viewer leaves: the origin stops the source a few seconds later.
     v.close();
-    await until(() => origin?.streams.get('cam')?.hub.transmitting === false, 8000);
+    await until(() => rig.origin?.streams.get('cam')?.hub.transmitting === false, 8000);
   }, 40_000);
 
   it('nats-server restarted: edge viewers stay connected, see no-signal, then frames again', async () => {
-    nats = await startNats();
-    origin = await serve({
+    rig.nats = await startNats();
+    rig.origin = await serve({
       port: 0,
       streams: [{ name: 'cam', source: 'test', width: 320 }],
-      bus: { url: nats.url },
+      bus: { url: rig.nats.url },
     });
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['cam'] });
-    edges.push(e);
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    rig.edges.push(e);
     const v = viewer(e.server.address().port, 'cam');
     await until(() => sized(v, 320).length >= 5);
     const seen = v.statuses.length;
     // Down longer than the edge's 3 s of tolerated silence.
-    const restarted = nats.restart(4500);
+    const restarted = rig.nats.restart(4500);
     await until(() => v.statuses.slice(seen).includes(2), 10_000); // no signal while the bus is down
     await restarted;
     const before = sized(v, 320).length;
     await until(() => sized(v, 320).length >= before + 10, 20_000);
-    expect(v.ended).toBe(false);
+    expect(v.ended).toBeNull();
     v.close();
   }, 60_000);
 
   it('an origin killed with SIGKILL: edge viewers see no-signal within ~2 s; restarted, frames resume on the same connections', async () => {
-    nats = await startNats();
-    const bus = nats.url;
+    rig.nats = await startNats();
+    const bus = rig.nats.url;
     const args = ['cam=test', '--width', '320', '--http-port', 'off', '--bus', bus];
     let o = await startServe(args);
     const e = await edge({ bus: { url: bus }, port: 0, httpPort: null, streams: ['cam'] });
-    edges.push(e);
+    rig.edges.push(e);
     const v = viewer(e.server.address().port, 'cam');
     await until(() => sized(v, 320).length >= 10);
     const seen = v.statuses.length;
@@ -136,21 +97,21 @@ describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
     o = await startServe(args);
     // The edge's demand starts the new origin's source: frames resume, nobody reconnected.
     await until(() => sized(v, 320).length >= before + 10, 15_000);
-    expect(v.ended).toBe(false);
+    expect(v.ended).toBeNull();
     v.close();
     await o.stop();
   }, 40_000);
 
   it('an edge that goes away: play --reconnect edge1,edge2 moves to the next edge and goes on', async () => {
-    nats = await startNats();
-    origin = await serve({
+    rig.nats = await startNats();
+    rig.origin = await serve({
       port: 0,
       streams: [{ name: 'cam', source: 'test', width: 320 }],
-      bus: { url: nats.url },
+      bus: { url: rig.nats.url },
     });
-    const e1 = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['cam'] });
-    const e2 = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['cam'] });
-    edges.push(e2);
+    const e1 = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    const e2 = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    rig.edges.push(e2);
     const both = `127.0.0.1:${e1.server.address().port}/cam,127.0.0.1:${e2.server.address().port}/cam`;
     const play = runCli(['play', both, '--reconnect', '--view', 'none', '--frames', '90', '--json']);
     await sleep(1500);
@@ -168,16 +129,16 @@ describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
   }, 40_000);
 
   it('frames larger than max_payload travel in parts and arrive whole', async () => {
-    nats = await startNats({ maxPayload: 8192 });
-    origin = await serve({
+    rig.nats = await startNats({ maxPayload: 8192 });
+    rig.origin = await serve({
       port: 0,
       streams: [{ name: 'cam', source: 'test', width: 640, quality: 95 }],
-      bus: { url: nats.url },
+      bus: { url: rig.nats.url },
     });
     const sent = new Map<number, Buffer>();
-    origin.on('frame', (f) => sent.set(f.seq, f.jpeg));
-    const e = await edge({ bus: { url: nats.url }, port: 0, httpPort: null, streams: ['cam'] });
-    edges.push(e);
+    rig.origin.on('frame', (f) => sent.set(f.seq, f.jpeg));
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    rig.edges.push(e);
     const v = viewer(e.server.address().port, 'cam');
     await until(() => sized(v, 640).length >= 10);
     const real = sized(v, 640);

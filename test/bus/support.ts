@@ -1,8 +1,10 @@
 /** Shared bits of the bus tests: skip-or-fail without nats-server, polling, a recording native viewer. */
-import { expect } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
+import type { Edge } from '../../src/app/edge.js';
+import type { FramecastServer } from '../../src/index.js';
 import { StreamClient, parseServerAddress } from '../../src/index.js';
-import { natsAvailable } from '../helpers/nats.js';
-import { sleep } from '../helpers/processes.js';
+import { natsAvailable, type NatsServer } from '../helpers/nats.js';
+import { killTracked, sleep } from '../helpers/processes.js';
 
 /** True when nats-server runs here; under CI=true its absence is a failure, not a skip. */
 export function natsOrFail(): boolean {
@@ -10,6 +12,27 @@ export function natsOrFail(): boolean {
   if (!available && process.env['CI'] === 'true')
     throw new Error("nats-server is missing: install Debian's nats-server");
   return available;
+}
+
+/** What a bus test starts; busRig() stops it after each test: edges, then the origin, then nats-server. */
+export interface BusRig {
+  nats: NatsServer | null;
+  origin: FramecastServer | null;
+  edges: Edge[];
+}
+
+/** A file's BusRig, emptied after each test (and every tracked process killed after the file). */
+export function busRig(): BusRig {
+  const rig: BusRig = { nats: null, origin: null, edges: [] };
+  afterEach(async () => {
+    for (const e of rig.edges.splice(0)) await e.close();
+    await rig.origin?.close();
+    rig.origin = null;
+    await rig.nats?.stop();
+    rig.nats = null;
+  });
+  afterAll(killTracked);
+  return rig;
 }
 
 /** Waits for `cond()` (polled every 25 ms), then asserts it. */
