@@ -198,11 +198,15 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
       this.#opts.pace &&
       (this.#opts.audience?.() ?? 0) >= (this.#native ? NATIVE_HUFFMAN_MIN_AUDIENCE : HUFFMAN_MIN_AUDIENCE) &&
       !this.#load.saturated(startedAt);
-    const settings = { quality: this.#opts.quality, optimiseCoding };
+    const quality = this.#opts.quality;
     const encoded = encoderPool.run(() =>
       this.#native
-        ? encodeI420(raw.data, raw.width, raw.height, { ...settings, limitedRange: raw.limitedRange })
-        : encodeJpeg(raw.data, raw.width, raw.height, settings),
+        ? encodeI420(raw.data, raw.width, raw.height, {
+            quality,
+            optimiseCoding,
+            limitedRange: raw.limitedRange,
+          })
+        : encodeJpeg(raw.data, raw.width, raw.height, { quality, optimiseCoding }),
     );
     encoded.then(
       (jpeg) => {

@@ -155,7 +155,7 @@ export class RawReader {
     if (this.#closed) return;
     const pool = this.#pool as FramePool;
     if (this.#prefix === 0) return this.#onFrame(data, () => pool.give(data));
-    if (!data.subarray(0, this.#prefix).equals(Y4M_FRAME)) return this.#fail('a frame without FRAME');
+    if (Y4M_FRAME.compare(data, 0, this.#prefix) !== 0) return this.#fail('a frame without FRAME');
     this.#onFrame(data.subarray(this.#prefix), () => pool.give(data));
   }
 
