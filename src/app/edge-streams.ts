@@ -8,6 +8,7 @@ import {
 } from '../streams/stream-options.js';
 import { streamDefaults } from '../streams/stream-plan.js';
 import type { TokenDigest } from '../util/token.js';
+import type { LegacyPortPlan } from './edge-legacy-ports.js';
 import type { FramecastServer } from './framecast-server.js';
 
 /** An edge's stream: fed by the bus through its publisher slot, which nobody else may publish into. */
@@ -19,7 +20,8 @@ export function edgeStreamConfig(name: string): { name: string; source: string; 
 /**
  * The streams an edge starts with, each with its read token digest already set (`served`'s, or
  * `locked` for a named stream no origin has announced yet), so no stream is open before its origin's
- * read token applies.
+ * read token applies. Their legacy ports open in the follower's first change, through applyStreams,
+ * which serves a stream without a port it cannot bind (serve() would fail instead).
  */
 export function firstStreamConfigs(
   names: readonly string[],
@@ -41,8 +43,9 @@ const sameDigest = (a: TokenDigest | null, b: TokenDigest | null): boolean =>
 
 /**
  * Keeps an edge's streams what the origins announce: streams added and removed (unless the edge was
- * given its list), each stream's readToken digest updated (a changed one restarts the stream, as a
- * changed readToken does on the origin). Changes are applied one at a time.
+ * given its list), each stream's readToken digest and legacy port updated (a changed one restarts
+ * the stream, as a changed readToken or legacyPort does on the origin's config reload). Changes are
+ * applied one at a time.
  */
 export class AnnouncementFollower {
   /** Resolves once the first announcements heard are applied. */
@@ -56,6 +59,7 @@ export class AnnouncementFollower {
   #connected = true;
   #closed = false;
   readonly #notify: (n: FollowerNotice) => void;
+  readonly #ports: LegacyPortPlan | null;
   /** Streams refused for the cap were reported (again once they all fit). */
   #refused = false;
 
@@ -65,7 +69,9 @@ export class AnnouncementFollower {
     catalog: AnnouncedStreams,
     explicit: readonly string[] | null,
     notify: (n: FollowerNotice) => void = () => {},
+    ports: LegacyPortPlan | null = null,
   ) {
+    this.#ports = ports;
     this.#server = server;
     this.#catalog = catalog;
     this.#explicit = explicit;
@@ -115,6 +121,12 @@ export class AnnouncementFollower {
     const served = this.#catalog.streams(Date.now());
     const next: ResolvedStreamConfig[] = [];
     let changed = false;
+    this.#ports?.begin(this.#server.address().port);
+    // A named stream no origin lists now keeps its port, as its digest (below).
+    const portOf = (name: string, digest: TokenDigest | null, had: number | null): number | null =>
+      !served.has(name)
+        ? (this.#ports?.hold(had) ?? null)
+        : (this.#ports?.pick(name, this.#catalog.legacyPort(name), digest) ?? null);
     for (const s of this.#server.streams.list()) {
       if (!this.#explicit && !served.has(s.name)) {
         changed = true;
@@ -128,9 +140,10 @@ export class AnnouncementFollower {
         : had === undefined
           ? this.#catalog.locked
           : had;
-      if (sameDigest(had ?? null, digest)) next.push(s.config);
+      const legacyPort = portOf(s.name, digest, s.config.legacyPort);
+      if (sameDigest(had ?? null, digest) && legacyPort === s.config.legacyPort) next.push(s.config);
       else {
-        next.push({ ...s.config, readTokenDigest: digest });
+        next.push({ ...s.config, readTokenDigest: digest, legacyPort });
         changed = true;
       }
     }
@@ -147,11 +160,13 @@ export class AnnouncementFollower {
           next.push({
             ...resolveStreamConfig(name, c, streamDefaults(this.#server.options)),
             readTokenDigest: digest,
+            legacyPort: portOf(n, digest, null),
           });
           changed = true;
         }
     if (refused > 0 && !this.#refused) this.#notify({ kind: 'too-many', refused, max: MAX_STREAMS });
     this.#refused = refused > 0;
+    this.#ports?.keep(new Set(next.map((c) => c.name)));
     // The server needs a stream: with every origin forgotten, the last streams stay (in no-signal).
     if (!changed || next.length === 0) return;
     // Fails only when the server is closing (publisher streams open without I/O): nothing to do then.

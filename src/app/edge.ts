@@ -15,6 +15,7 @@ import { BusFeed } from '../bus/bus-feed.js';
 import { FramecastError } from '../errors.js';
 import { serve, type ServeOptions } from '../server.js';
 import type { FramecastServer } from './framecast-server.js';
+import { bindFailure, checkLegacyPorts, LegacyPortPlan, type LegacyPorts } from './edge-legacy-ports.js';
 import { AnnouncementFollower, firstStreamConfigs, type FollowerNotice } from './edge-streams.js';
 import type { Stream } from '../streams/stream.js';
 import { checkStreamName } from '../streams/stream-options.js';
@@ -42,6 +43,12 @@ export interface EdgeOptions extends Omit<ServeOptions, 'streams' | 'source' | '
    */
   forgetAfterMs?: number;
   /**
+   * Which seed-only ports to open for streams whose origin has one (its legacyPort): `'same'` port
+   * numbers (default), `'off'`, or `{ offset: N }` (the origin's port + N; several edges, or an edge
+   * beside its origin, on one host). A port the edge cannot have is a notice; the stream is served.
+   */
+  legacyPorts?: LegacyPorts;
+  /**
    * Told what the edge refuses or keeps closed (origins that disagree on a read token, streams or
    * origin processes beyond the caps, a change that failed). Default: a process warning.
    */
@@ -50,7 +57,7 @@ export interface EdgeOptions extends Omit<ServeOptions, 'streams' | 'source' | '
 
 /** Something an edge reports about what it hears on the bus: one line, and what it is about. */
 export interface EdgeNotice {
-  kind: AnnouncementNotice['kind'] | 'too-many' | 'error';
+  kind: AnnouncementNotice['kind'] | 'too-many' | 'error' | 'legacy-port';
   message: string;
   /** The stream it is about, or null. */
   stream: string | null;
@@ -109,6 +116,7 @@ function checkForgetAfter(ms: number): number {
 export async function edge(opts: EdgeOptions): Promise<Edge> {
   const subjects = new Subjects(opts.bus.prefix);
   const forgetAfterMs = checkForgetAfter(opts.forgetAfterMs ?? FORGET_AFTER_MS);
+  const legacyPorts = checkLegacyPorts(opts.legacyPorts ?? 'same');
   const explicit = opts.streams?.length ? opts.streams.map((n) => checkStreamName(n)) : null;
   if (explicit && explicit.length > MAX_STREAMS)
     throw new RangeError(`streams: an edge serves at most ${MAX_STREAMS} streams, got ${explicit.length}`);
@@ -152,6 +160,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     discoverTimeoutMs: _d,
     forgetAfterMs: _f,
     onNotice: _n,
+    legacyPorts: _l,
     ...serveOpts
   } = opts;
   const server = await serve({
@@ -184,7 +193,26 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   const demand = setInterval(() => {
     for (const s of server.streams.list()) if (s.hub.clientCount > 0) sayDemand(s);
   }, 1000);
-  const follower = new AnnouncementFollower(server, nc, catalog, explicit, (n) => notify(followerNotice(n)));
+  const portNotice = (stream: string, port: number, reason: string): void =>
+    notify({
+      kind: 'legacy-port',
+      message: `stream ${stream}: seed TCP port ${port} not opened: ${reason}; the stream is served without it`,
+      stream,
+    });
+  server.on('legacy-failed', (stream, port, err) => portNotice(stream, port, bindFailure(err)));
+  const ports = new LegacyPortPlan(
+    legacyPorts,
+    { tokenRequired: server.options.tokenRequired, allowLegacy: server.options.allowLegacy },
+    portNotice,
+  );
+  const follower = new AnnouncementFollower(
+    server,
+    nc,
+    catalog,
+    explicit,
+    (n) => notify(followerNotice(n)),
+    ports,
+  );
   heard = () => follower.schedule();
   // Runs first in server.close(), so closing the server alone leaves nothing running.
   server.onClose(async () => {

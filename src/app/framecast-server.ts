@@ -38,6 +38,8 @@ export interface ServerEvents {
   'listener-error': [event: string, err: unknown];
   /** The frame bus (origin or edge) was lost (NATS reconnects by itself) or is back. */
   bus: [state: BusState, server: string];
+  /** A stream added or changed while running was served without its legacy port (in use, ...). */
+  'legacy-failed': [stream: string, port: number, err: unknown];
 }
 
 /** What a server keeps to open listeners for streams added while it runs. */
@@ -228,13 +230,12 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
       } else {
         this.streams.add(stream);
       }
-      await this.openLegacy(stream).catch((err: unknown) =>
-        this.emit(
-          'refused',
-          `:${stream.config.legacyPort}`,
-          `stream ${stream.name}: its legacy port was not opened: ${err instanceof Error ? err.message : String(err)}`,
-        ),
-      );
+      await this.openLegacy(stream).catch((err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        const port = stream.config.legacyPort ?? 0;
+        this.emit('refused', `:${port}`, `stream ${stream.name}: its legacy port was not opened: ${reason}`);
+        this.emit('legacy-failed', stream.name, port, err);
+      });
     }
     return {
       added: changes.add.map((c) => c.name),

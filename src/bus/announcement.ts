@@ -31,6 +31,8 @@ export interface AnnouncedStream {
   height: number | null;
   /** Set when the stream has a readToken: its salted digest, never the token. */
   readTokenDigest?: TokenDigest;
+  /** Set when the stream has a seed-only TCP port on the origin (1-65535): the port it listens on. */
+  legacyPort?: number;
 }
 
 /** What an origin publishes on PREFIX.streams. */
@@ -65,6 +67,10 @@ function digestOf(v: unknown): TokenDigest | null | undefined {
 
 const size = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : null);
 
+/** A valid TCP port, or undefined (absent, or a peer's bad value: the stream is served without it). */
+const portOf = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535 ? v : undefined;
+
 /**
  * Parses an announcement; null when it is not one. A stream with a bad name or a malformed digest is
  * left out (an edge cannot serve it safely); an origin without `instance` (older) counts as one process.
@@ -84,11 +90,13 @@ export function parseAnnouncement(data: Uint8Array): Announcement | null {
       continue;
     const digest = digestOf((s as { readTokenDigest?: unknown }).readTokenDigest);
     if (digest === null) continue;
+    const legacyPort = portOf((s as { legacyPort?: unknown }).legacyPort);
     streams.push({
       name: s.name,
       width: size(s.width),
       height: size(s.height),
       ...(digest ? { readTokenDigest: digest } : {}),
+      ...(legacyPort !== undefined ? { legacyPort } : {}),
     });
   }
   const instance = typeof v.instance === 'string' ? v.instance : v.origin;
@@ -126,6 +134,8 @@ interface Heard {
   origin: string;
   at: number;
   streams: Map<string, TokenDigest | null>;
+  /** The legacy ports it announces, by stream. */
+  ports: Map<string, number>;
   /** Its announcement listed more than MAX_STREAMS (reported). */
   truncated: boolean;
 }
@@ -151,6 +161,8 @@ export class AnnouncedStreams {
   readonly #notify: (n: AnnouncementNotice) => void;
   /** Notices reported and not cleared since (kind and stream), so that each is reported once. */
   readonly #reported = new Set<string>();
+  /** Each served stream's legacy port, as of the last streams() call. */
+  #ports = new Map<string, number>();
 
   constructor(forgetAfterMs = FORGET_AFTER_MS, notify: (n: AnnouncementNotice) => void = () => {}) {
     this.#forgetAfterMs = forgetAfterMs;
@@ -177,7 +189,10 @@ export class AnnouncedStreams {
     const streams = new Map(
       a.streams.slice(0, MAX_STREAMS).map((s) => [s.name, s.readTokenDigest ?? null] as const),
     );
-    this.#heard.set(a.instance, { origin: a.origin, at: now, streams, truncated });
+    const ports = new Map(
+      a.streams.slice(0, MAX_STREAMS).flatMap((s) => (s.legacyPort ? [[s.name, s.legacyPort] as const] : [])),
+    );
+    this.#heard.set(a.instance, { origin: a.origin, at: now, streams, ports, truncated });
   }
 
   /**
@@ -203,6 +218,11 @@ export class AnnouncedStreams {
       }
     }
     const out = new Map<string, TokenDigest | null>();
+    // Origins that disagree on a stream's legacy port: the lowest wins, the same on every edge.
+    const ports = new Map<string, number>();
+    for (const h of this.#heard.values())
+      for (const [name, port] of h.ports) ports.set(name, Math.min(port, ports.get(name) ?? port));
+    this.#ports = ports;
     const conflicts = new Set<string>();
     for (const [name, list] of all) {
       const digests = list.flatMap((x) => (x.digest ? [x.digest] : []));
@@ -225,6 +245,14 @@ export class AnnouncedStreams {
     for (const key of this.#reported)
       if (key !== 'instances' && !conflicts.has(key)) this.#reported.delete(key);
     return out;
+  }
+
+  /**
+   * The legacy port origins announce for a stream, as of the last streams() call (the lowest when they
+   * differ), or null when none does.
+   */
+  legacyPort(stream: string): number | null {
+    return this.#ports.get(stream) ?? null;
   }
 
   #once(key: string, n: AnnouncementNotice): void {

@@ -125,14 +125,20 @@ export class BusOrigin {
         `bus: not announcing ${all.length - listed.length} stream(s) whose names hold '..' or end with '.' ` +
           `(not valid in a NATS subject, so no edge could get their frames), e.g. '${all.find((s) => !SUBJECT_TOKENS.test(s.name))?.name}'`,
       );
-    const streams: AnnouncedStream[] = listed.map((s) => ({
-      name: s.name,
-      width: s.hub.source?.width ?? null,
-      height: s.hub.source?.height ?? null,
-      ...(s.config.readToken !== null
-        ? { readTokenDigest: announcedDigest(s.name, s.config.readToken) }
-        : {}),
-    }));
+    const streams: AnnouncedStream[] = listed.map((s) => {
+      // The port it listens on (legacyPort 0 picks one), else the one configured: a restarted stream
+      // reopens its port after the registry's 'added' that triggers this announcement.
+      const legacyPort = this.#server.legacyAddress(s.name)?.port ?? (s.config.legacyPort || undefined);
+      return {
+        name: s.name,
+        width: s.hub.source?.width ?? null,
+        height: s.hub.source?.height ?? null,
+        ...(s.config.readToken !== null
+          ? { readTokenDigest: announcedDigest(s.name, s.config.readToken) }
+          : {}),
+        ...(legacyPort !== undefined ? { legacyPort } : {}),
+      };
+    });
     const a: Announcement = { origin: this.#name, instance: this.#instance, streams };
     const max = this.#nc.info?.max_payload ?? 1024 * 1024;
     let data = JSON.stringify(a);

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadEdgeConfig } from '../app/config-file.js';
 import { edge } from '../app/edge.js';
+import { MAX_LEGACY_OFFSET, parseLegacyPorts, type LegacyPorts } from '../app/edge-legacy-ports.js';
 import { FORGET_AFTER_MS, MAX_STREAMS, STALE_MS } from '../bus/announcement.js';
 import { busUrlForLog } from '../bus/bus.js';
 import { UsageError } from '../errors.js';
@@ -32,6 +33,11 @@ ${BUS_HELP}
   --http-port N|off    HTTP port (default 8080, or a free port when busy)
   --token T            clients must present token T (default: $FRAMECAST_TOKEN)
   --allow-legacy       with a token, still serve seed-framed clients
+  --legacy-ports same|off|+N
+                       seed-only ports of streams whose origin has a legacyPort: the same port
+                       numbers (default), none, or the origin's port + N (N 0-${MAX_LEGACY_OFFSET}: several
+                       edges, or an edge beside its origin, on one host); a port that cannot be
+                       opened is logged and its stream is served without it
   --forget-after S     drop a silent origin's streams after S seconds, 6.5-86400 (default 60;
                        its viewers see no signal meanwhile, and a restarted origin resumes them)
   --max-clients N      viewers served at once per stream, 1-100000 (default 100, as serve); others wait
@@ -54,6 +60,7 @@ export async function edgeCommand(argv: string[]): Promise<number> {
         'http-port': { type: 'string' },
         token: { type: 'string' },
         'allow-legacy': { type: 'boolean' },
+        'legacy-ports': { type: 'string' },
         'max-clients': { type: 'string' },
         'forget-after': { type: 'string' },
         'max-clients-per-ip': { type: 'string' },
@@ -70,6 +77,7 @@ export async function edgeCommand(argv: string[]): Promise<number> {
   const bus = busOption(values, file?.bus ?? null);
   if (!bus) throw new UsageError('edge needs --bus nats://HOST:PORT (or bus: in the --config file)');
   const streams = streamList(values.streams);
+  const legacyPorts = legacyPortsOption(values['legacy-ports']);
   const log = new Logger(values.json ?? false);
   const tokens = serveTokenOptions(values.token, values['allow-legacy']);
   const http = httpOptions(values['http-port'], undefined);
@@ -99,6 +107,7 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     ...cli,
     bus,
     streams,
+    legacyPorts,
     forgetAfterMs: Math.round(
       (numberOption(
         'forget-after',
@@ -129,16 +138,20 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     log.event('client', `client ${c.address} connected (${c.protocol})`, { address: c.address }),
   );
   logBusState(s, log);
-  // A stream replaced by one of the same name (its read token changed on the origin) is a restart:
+  // A stream replaced by one of the same name (its read token or seed port changed) is a restart:
   // the registry says 'removed' then 'added' for it.
   const restarted = new Set<string>();
   s.streams.on('removed', (x) => {
-    if (s.streams.get(x.name) !== null) {
+    const now = s.streams.get(x.name);
+    if (now !== null) {
       restarted.add(x.name);
-      log.event('stream', `stream ${x.name}: its read token changed on the bus; restarted`, {
-        stream: x.name,
-        change: 'restarted',
-      });
+      const port = now.config.legacyPort;
+      const token = JSON.stringify(now.config.readTokenDigest) !== JSON.stringify(x.config.readTokenDigest);
+      const why = [
+        ...(token || port === x.config.legacyPort ? ['its read token changed on the bus'] : []),
+        ...(port !== x.config.legacyPort ? [`its seed TCP port is now ${port ?? 'none'}`] : []),
+      ].join(', ');
+      log.event('stream', `stream ${x.name}: ${why}; restarted`, { stream: x.name, change: 'restarted' });
     } else
       log.event('stream', `stream ${x.name} no longer announced: removed`, {
         stream: x.name,
@@ -162,6 +175,14 @@ export async function edgeCommand(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+function legacyPortsOption(value: string | undefined): LegacyPorts {
+  if (value === undefined) return 'same';
+  const v = parseLegacyPorts(value);
+  if (v === null)
+    throw new UsageError(`--legacy-ports must be same, off or +N (N 0-${MAX_LEGACY_OFFSET}), got '${value}'`);
+  return v;
 }
 
 function streamList(value: string | undefined): string[] | null {
