@@ -30,6 +30,16 @@ function parseFrameMessage(
   };
 }
 
+/** True for a status message saying the origin has no picture now (no-signal, or ended). */
+function signalLost(data: Uint8Array): boolean {
+  try {
+    const state = (JSON.parse(Buffer.from(data).toString('utf8')) as { state?: unknown }).state;
+    return state === 'no-signal' || state === 'ended';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * One stream fed from the bus: the origin's frames go into the stream's publisher slot (as a
  * publisher's would: passed through, no-signal while the origin is silent). The demand that makes the
@@ -38,6 +48,7 @@ function parseFrameMessage(
 export class BusFeed {
   readonly #stream: Stream;
   readonly #sub: Subscription;
+  readonly #statusSub: Subscription;
   readonly #conn: PublisherConnection = { address: 'bus', via: 'nats', evict: () => {} };
   readonly #parts = new PartAssembler();
   #silence: NodeJS.Timeout | null = null;
@@ -54,6 +65,21 @@ export class BusFeed {
         if (f) this.#frame(f);
       },
     });
+    // The origin says when its signal is lost or its transmission ended: no-signal at once, rather
+    // than after ORIGIN_SILENCE_MS of silence. Its next frames bring the picture back.
+    this.#statusSub = nc.subscribe(subjects.status(stream.name), {
+      callback: (err, msg) => {
+        if (!err && signalLost(msg.data)) this.#lost('the origin lost its signal or ended');
+      },
+    });
+  }
+
+  #lost(why: string): void {
+    if (this.#silence) clearTimeout(this.#silence);
+    this.#silence = null;
+    this.#lastAt = 0;
+    this.#interval = 0;
+    this.#stream.ingest?.release(this.#conn, why);
   }
 
   #frame(f: { jpeg: Buffer; width: number; height: number; capturedAt: number }): void {
@@ -66,11 +92,7 @@ export class BusFeed {
     this.#lastAt = now;
     if (this.#silence) clearTimeout(this.#silence);
     this.#silence = setTimeout(
-      () => {
-        this.#lastAt = 0;
-        this.#interval = 0;
-        slot.release(this.#conn, 'no frames from the origin');
-      },
+      () => this.#lost('no frames from the origin'),
       Math.max(ORIGIN_SILENCE_MS, 3 * this.#interval),
     );
   }
@@ -79,5 +101,6 @@ export class BusFeed {
   close(): void {
     if (this.#silence) clearTimeout(this.#silence);
     this.#sub.unsubscribe();
+    this.#statusSub.unsubscribe();
   }
 }

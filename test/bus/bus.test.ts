@@ -1,6 +1,8 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
 import { edge } from '../../src/app/edge.js';
+import { Subjects } from '../../src/bus/bus.js';
 import { serve } from '../../src/index.js';
 import { startNats } from '../helpers/nats.js';
 import { runCli, startServe } from '../helpers/cli.js';
@@ -74,6 +76,38 @@ describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
     await restarted;
     const before = sized(v, 320).length;
     await until(() => sized(v, 320).length >= before + 10, 20_000);
+    expect(v.ended).toBeNull();
+    v.close();
+  }, 60_000);
+
+  it("the origin's status: an edge's viewers see no-signal as soon as the origin says so (ended, or a peer's no-signal), then frames again", async () => {
+    rig.nats = await startNats();
+    rig.origin = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'cam', source: 'test', width: 320 }],
+      bus: { url: rig.nats.url },
+    });
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    rig.edges.push(e);
+    const v = viewer(e.server.address().port, 'cam');
+    await until(() => sized(v, 320).length >= 5);
+    // The origin's transmission stopped ('q'): it says 'ended' and starts again for the edge within
+    // 0.5 s, shorter than the 1.5 s of silence that would otherwise show no-signal.
+    let seen = v.statuses.length;
+    rig.origin.stopTransmission('cam');
+    await until(() => v.statuses.slice(seen).includes(2), 5000);
+    let before = sized(v, 320).length;
+    await until(() => sized(v, 320).length >= before + 10, 10_000);
+    // A status message alone, while frames flow: no-signal at once, the next frame brings them back.
+    seen = v.statuses.length;
+    const nc = await connect({ servers: rig.nats.url });
+    nc.publish(new Subjects().status('cam'), JSON.stringify({ state: 'no-signal' }));
+    await nc.flush();
+    await until(() => v.statuses.slice(seen).includes(2), 5000);
+    await nc.close();
+    before = sized(v, 320).length;
+    await until(() => sized(v, 320).length >= before + 10, 10_000);
     expect(v.ended).toBeNull();
     v.close();
   }, 60_000);
