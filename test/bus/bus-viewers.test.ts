@@ -1,32 +1,14 @@
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { edge } from '../../src/app/edge.js';
 import { serve } from '../../src/index.js';
 import { openMjpeg } from '../helpers/mjpeg.js';
 import { startNats } from '../helpers/nats.js';
 import { openWs } from '../http/support.js';
-import { busRig, natsOrFail, sized, until, viewer } from './support.js';
+import { busRig, natsOrFail, seedViewer, sized, until, viewer } from './support.js';
 
 const available = natsOrFail();
 
 const rig = busRig();
-
-/** A seed (legacy) client: JPEGs decoded from its length-prefixed base64 framing. */
-function seedViewer(port: number): { jpegs: Buffer[]; close: () => void } {
-  const jpegs: Buffer[] = [];
-  let buf = Buffer.alloc(0);
-  const socket = net.connect({ host: '127.0.0.1', port });
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-      const n = buf.readUInt32BE(0);
-      jpegs.push(Buffer.from(buf.subarray(4, 4 + n).toString('latin1'), 'base64'));
-      buf = buf.subarray(4 + n);
-    }
-  });
-  socket.on('error', () => {});
-  return { jpegs, close: () => socket.destroy() };
-}
 
 describe.skipIf(!available)('NATS frame bus: every transport on two edges', () => {
   it("seed, native, MJPEG and WebSocket viewers on two edges get the origin's JPEGs", async () => {

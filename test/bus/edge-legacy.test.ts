@@ -5,7 +5,7 @@ import { resolveStreamConfig } from '../../src/streams/stream-options.js';
 import { serve } from '../../src/index.js';
 import { startNats } from '../helpers/nats.js';
 import { freePort } from '../helpers/net.js';
-import { busRig, natsOrFail, sized, until, viewer } from './support.js';
+import { busRig, natsOrFail, seedViewer, sized, until, viewer } from './support.js';
 
 // A stream's legacyPort on its origin is announced on the bus, and edges open it (the same port,
 // none, or shifted by an offset); a port an edge cannot bind leaves the stream served without it.
@@ -13,23 +13,6 @@ import { busRig, natsOrFail, sized, until, viewer } from './support.js';
 const available = natsOrFail();
 
 const rig = busRig();
-
-/** A seed (legacy) client: JPEGs decoded from its length-prefixed base64 framing. */
-function seedViewer(port: number): { jpegs: Buffer[]; close: () => void } {
-  const jpegs: Buffer[] = [];
-  let buf = Buffer.alloc(0);
-  const socket = net.connect({ host: '127.0.0.1', port });
-  socket.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-      const n = buf.readUInt32BE(0);
-      jpegs.push(Buffer.from(buf.subarray(4, 4 + n).toString('latin1'), 'base64'));
-      buf = buf.subarray(4 + n);
-    }
-  });
-  socket.on('error', () => {});
-  return { jpegs, close: () => socket.destroy() };
-}
 
 /** True when `port` can be bound on 127.0.0.1 now. */
 function isFree(port: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 /** Shared bits of the bus tests: skip-or-fail without nats-server, polling, a recording native viewer. */
+import net from 'node:net';
 import { afterAll, afterEach, expect } from 'vitest';
 import type { Edge } from '../../src/app/edge.js';
 import type { FramecastServer } from '../../src/index.js';
@@ -69,3 +70,20 @@ export function viewer(port: number, stream: string, token?: string): Viewer {
 /** Frames of the stream's own size (the NO SIGNAL picture has another). */
 export const sized = (v: Viewer, width: number): Viewer['frames'] =>
   v.frames.filter((f) => f.width === width);
+
+/** A seed (legacy) client: JPEGs decoded from its length-prefixed base64 framing. */
+export function seedViewer(port: number): { jpegs: Buffer[]; close: () => void } {
+  const jpegs: Buffer[] = [];
+  let buf = Buffer.alloc(0);
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const n = buf.readUInt32BE(0);
+      jpegs.push(Buffer.from(buf.subarray(4, 4 + n).toString('latin1'), 'base64'));
+      buf = buf.subarray(4 + n);
+    }
+  });
+  socket.on('error', () => {});
+  return { jpegs, close: () => socket.destroy() };
+}
