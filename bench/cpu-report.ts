@@ -1,15 +1,8 @@
 import type { CpuSection } from './cpu-section.js';
+import { table } from './lib/markdown.js';
 
 const f2 = (x: number): string => x.toFixed(2);
 const ratio = (x: number | null): string => (x === null ? '-' : `${x.toFixed(2)}x`);
-
-function table(head: string[], rows: string[][]): string {
-  return [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
-}
 
 /** The CPU section as Markdown: the stage-by-stage breakdown, then the cameras-per-core rows. */
 export function cpuTables(c: CpuSection): string {

@@ -1,4 +1,5 @@
 import type { BusRows } from './bus.js';
+import { table } from './lib/markdown.js';
 import { cpuTables } from './cpu-report.js';
 import type { CpuSection } from './cpu-section.js';
 import type { FanoutRow } from './fanout.js';
@@ -49,14 +50,6 @@ const f2 = (x: number): string => x.toFixed(2);
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const ms = (p: { p50: number; p99: number } | null | undefined): string =>
   p ? `${f1(p.p50)} / ${f1(p.p99)}` : 'n/a';
-
-function table(head: string[], rows: string[][]): string {
-  return [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
-}
 
 /** The results as Markdown tables (printed, and pasted into the README). */
 export function markdown(r: BenchResults): string {
