@@ -173,6 +173,12 @@ class _FpsWindow:
         key = cv2.waitKey(1) & 0xFF
         return not (key == ord("q") or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1)
 
+    def close(self) -> None:
+        try:
+            self.cv2.destroyAllWindows()
+        except Exception:
+            pass
+
 
 class _Fail(Exception):
     def __init__(self, code: int, message: str) -> None:
@@ -240,11 +246,8 @@ def view(argv: Sequence[str]) -> int:
         signal.signal(signal.SIGTERM, previous)
         if client is not None:
             client.close()
-        if cv2 is not None:
-            try:
-                cv2.destroyAllWindows()
-            except Exception:
-                pass
+        if window is not None:
+            window.close()
     summary = stats.summary(client)
     if error is not None:
         summary["error"] = {"code": error.code, "message": str(error)}
@@ -407,11 +410,8 @@ def publish(argv: Sequence[str]) -> int:
         if pub is not None:
             pub.close()
         capture.release()
-        if not args.no_window:
-            try:
-                cv2.destroyAllWindows()
-            except Exception:
-                pass
+        if window is not None:
+            window.close()
     seconds = time.monotonic() - started
     summary: Dict[str, Any] = {
         "frames": frames,
