@@ -6,6 +6,8 @@ import type { TlsCredentials } from './transports/tls-config.js';
 import type { StreamConfig } from './streams/stream-options.js';
 import type { BusOptions } from './bus/bus.js';
 import type { TokenDigest } from './util/token.js';
+import { resolve } from 'node:path';
+import { defaultSourcePaths } from './source/source-spec.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -97,6 +99,17 @@ export interface ServeOptions {
   adminToken?: string | null;
   /** The config file the streams came from: API changes are written back to it. */
   configPath?: string | null;
+  /**
+   * With configPath: stream settings given on the command line, over the file's streamDefaults, at
+   * start-up and on every change (reload, API) alike.
+   */
+  streamOverrides?: Omit<StreamConfig, 'source'>;
+  /**
+   * Directories a file source must be inside, at start-up and for every change (API, reload); default:
+   * the working directory, the config file's directory and the directory of each file source the
+   * server starts with. `null`: files anywhere (only for programs that vet their sources themselves).
+   */
+  sourcePaths?: readonly string[] | null;
   /** @internal replaces the native protocol handshake (tests). */
   native?: NativeHandshake;
   /** @internal refuse legacy clients. */
@@ -134,6 +147,10 @@ export interface ResolvedServeOptions {
   helloTimeoutMs: number;
   httpPort: number | null;
   allowOrigin: string | null;
+  /** A publisher stream without a publish token is allowed on a server bound beyond loopback. */
+  allowAnonymousPublish: boolean;
+  /** Directories file sources must be inside (absolute), or null for anywhere. */
+  sourcePaths: readonly string[] | null;
 }
 
 function checkInt(name: string, v: number, min: number, max: number): number {
@@ -187,5 +204,18 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     httpPort:
       o.httpPort === undefined || o.httpPort === null ? null : checkInt('httpPort', o.httpPort, 0, 65535),
     allowOrigin: o.allowOrigin ?? null,
+    allowAnonymousPublish: o.allowAnonymousPublish ?? false,
+    sourcePaths: sourcePathsOf(o),
   };
+}
+
+function sourcePathsOf(o: ServeOptions): readonly string[] | null {
+  if (o.sourcePaths === null) return null;
+  if (o.sourcePaths !== undefined) {
+    if (!Array.isArray(o.sourcePaths) || o.sourcePaths.some((d) => typeof d !== 'string' || d === ''))
+      throw new RangeError('sourcePaths must be a list of directories');
+    return o.sourcePaths.map((d) => resolve(d));
+  }
+  const sources = o.streams?.length ? o.streams.map((s) => s.source) : [o.source ?? 'test'];
+  return defaultSourcePaths(o.configPath ?? null, sources);
 }

@@ -9,8 +9,7 @@ import { checkTlsCredentials } from './transports/tls-config.js';
 import { resolveServeOptions, type ServeOptions } from './server-options.js';
 import { openStream } from './streams/stream.js';
 import { StreamRegistry } from './streams/streams.js';
-import { DEFAULT_STREAM, PUBLISHER_SOURCE, type ResolvedStreamConfig } from './streams/stream-options.js';
-import { planStreams, refusesSeed } from './streams/stream-plan.js';
+import { checkStreams, planStreams, refusesSeed } from './streams/stream-plan.js';
 import { connectBus, Subjects, watchBus, type BusOptions } from './bus/bus.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BusOrigin } from './bus/origin.js';
@@ -18,28 +17,7 @@ import { BusOrigin } from './bus/origin.js';
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
 export { FramecastServer, type ServerEvents, type StreamsApplied } from './app/framecast-server.js';
 
-/** Loopback addresses: only this machine can reach a server bound to them. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-/**
- * A publisher stream reachable from the network needs a publish token (or the server's token), or
- * anyone could feed it: refused at start-up unless allowAnonymousPublish says so.
- */
-export function checkPublishTokens(
-  configs: readonly ResolvedStreamConfig[],
-  host: string,
-  token: string | null,
-  allowAnonymous: boolean,
-): void {
-  if (allowAnonymous || token !== null || isLoopback(host)) return;
-  const open = configs.find((c) => c.source === PUBLISHER_SOURCE && c.publishToken === null);
-  if (open)
-    throw new RangeError(
-      `stream ${open.name} takes publishers but has no publishToken, and the server listens on ${host}: set a publishToken (or allowAnonymousPublish)`,
-    );
-}
+export { checkPublishTokens } from './streams/stream-plan.js';
 
 /**
  * Starts a server: checks every stream's source (a missing or non-video file fails here, before
@@ -65,15 +43,19 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const adminProblem = options.adminToken ? tokenProblem(options.adminToken) : null;
   if (adminProblem) throw new RangeError(`adminToken: ${adminProblem}`);
   const configs = planStreams(opts, options);
-  checkPublishTokens(configs, opts.host, token, options.allowAnonymousPublish ?? false);
-  for (const c of configs)
-    if (c.legacyPort !== null && refusesSeed(c, token, opts.allowLegacy))
-      throw new RangeError(
-        `${c.name === DEFAULT_STREAM ? '' : `stream ${c.name}: `}legacyPort serves seed clients, which cannot present a token: set allowLegacy`,
-      );
+  checkStreams(configs, {
+    mainPort: opts.port,
+    host: opts.host,
+    token,
+    allowLegacy: opts.allowLegacy,
+    allowAnonymousPublish: opts.allowAnonymousPublish,
+  });
   const producer = options.producer ?? options.publisher?.producer;
   const registry = new StreamRegistry();
-  const opened = await Promise.all(configs.map((c, i) => openStream(c, i === 0 ? producer : undefined)));
+  const policy = { paths: opts.sourcePaths };
+  const opened = await Promise.all(
+    configs.map((c, i) => openStream(c, i === 0 ? producer : undefined, policy)),
+  );
   for (const s of opened) registry.add(s);
   // The bus first: a wrong password or certificate fails before any port opens.
   const bus = await busOf(options.bus).catch((err: unknown) => {
@@ -125,6 +107,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         api: createStreamApi(server, {
           adminToken: options.adminToken ?? null,
           configPath: options.configPath ?? null,
+          streamOverrides: options.streamOverrides ?? {},
         }),
       });
       server.attachHttp(http);

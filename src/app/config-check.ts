@@ -25,6 +25,7 @@ const SERVER_KEYS = [
   'maxClientsPerIp',
   'stallTimeout',
   'tls',
+  'sourcePaths',
 ] as const;
 const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'bus', 'streamDefaults', 'streams'];
 /** Stream fields whose null means something (none, off); for the others an empty value is a mistake. */
@@ -193,6 +194,17 @@ function serverSettings(c: Checker, top: Field[], baseDir: string): ServerFileSe
       case 'tls':
         s.tls = tlsOf(c, f, baseDir);
         break;
+      case 'sourcePaths': {
+        const list = typeof v === 'string' ? [v] : v;
+        if (
+          !Array.isArray(list) ||
+          list.length === 0 ||
+          list.some((d) => typeof d !== 'string' || d.trim() === '')
+        )
+          fail(`must be a directory or a list of directories, got ${show(v)}`);
+        s.sourcePaths = (list as string[]).map((d) => resolve(baseDir, d));
+        break;
+      }
     }
   }
   return s;

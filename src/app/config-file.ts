@@ -34,6 +34,8 @@ export interface ServerFileSettings {
   stallTimeoutMs?: number;
   /** Absolute paths, resolved against the config file's directory; the files are not read here. */
   tls?: { certPath: string; keyPath: string } | null;
+  /** Directories file sources may come from, absolute (resolved against the file's directory). */
+  sourcePaths?: string[];
 }
 
 /** Every stream setting but `source`, applied under each stream's own. */
@@ -93,7 +95,11 @@ export function loadEdgeConfig(path: string): Pick<LoadedConfig, 'path' | 'serve
  */
 export function writeStream(path: string, name: string, config: StreamConfig | null): Promise<LoadedConfig> {
   const key = resolve(path);
-  const run = (queues.get(key) ?? Promise.resolve()).then(() => writeStreamNow(path, name, config));
+  const run = (queues.get(key) ?? Promise.resolve()).then(async () => {
+    const edit = await editStream(path, name, config);
+    await edit.write();
+    return edit.after;
+  });
   const tail = run.then(
     () => undefined,
     () => undefined,
@@ -107,19 +113,30 @@ export function writeStream(path: string, name: string, config: StreamConfig | n
 
 const queues = new Map<string, Promise<void>>();
 
-async function writeStreamNow(
+/** A change to a config file, checked and not yet written. */
+export interface StreamEdit {
+  /** The config the file will hold. */
+  after: LoadedConfig;
+  /**
+   * Writes the file atomically (nothing when the text does not change); refuses (ConfigError, file
+   * untouched) when the file changed since it was read, so no one's edit is lost.
+   */
+  write(): Promise<void>;
+}
+
+/**
+ * Prepares stream `name` set to `config` (null removes it) in the config file, without writing:
+ * the edit is checked as a whole file (ConfigError naming the field), and it must change that stream
+ * alone (a YAML anchor shared with another stream, or with the server settings, is refused).
+ */
+export async function editStream(
   path: string,
   name: string,
   config: StreamConfig | null,
-): Promise<LoadedConfig> {
+): Promise<StreamEdit> {
   if (config !== null && (typeof config !== 'object' || Array.isArray(config)))
     throw new TypeError('config must be a StreamConfig object or null');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw unreadable(path, err);
-  }
+  const text = await readText(path);
   // An invalid file is still edited: the edit may be what makes it valid (its first stream).
   let before: LoadedConfig | null = null;
   try {
@@ -138,20 +155,34 @@ async function writeStreamNow(
   }
   // The splice keeps every other byte; should it ever produce something other than what was asked,
   // the document route (comments kept, layout normalized) is tried before giving up.
-  let result = tryEdit(editStreamText, text, path, name, config, want);
+  let result = tryEdit(editStreamText, text, path, name, config, want, before);
   if (result instanceof ConfigError) {
-    const alternative = tryEdit(editStreamDocument, text, path, name, config, want);
+    const alternative = tryEdit(editStreamDocument, text, path, name, config, want, before);
     if (alternative instanceof ConfigError) throw result;
     result = alternative;
   }
   const { next, after } = result;
-  if (next === text) return after;
+  return {
+    after,
+    write: async () => {
+      if (next === text) return;
+      if ((await readText(path)) !== text)
+        throw new ConfigError(path, null, null, 'the file changed while this change was made: try again');
+      try {
+        await writeFileAtomic(path, next);
+      } catch (err) {
+        throw new ConfigError(path, null, null, `cannot write: ${reason(err)}`, err);
+      }
+    },
+  };
+}
+
+async function readText(path: string): Promise<string> {
   try {
-    await writeFileAtomic(path, next);
+    return await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(path, null, null, `cannot write: ${reason(err)}`, err);
+    throw unreadable(path, err);
   }
-  return after;
 }
 
 /** The edited text and its config, or why it is not usable. */
@@ -162,24 +193,59 @@ function tryEdit(
   name: string,
   config: StreamConfig | null,
   want: StreamConfig | null,
+  before: LoadedConfig | null,
 ): { next: string; after: LoadedConfig } | ConfigError {
-  const next = edit(text, name, config);
+  const field = `streams.${segment(name)}`;
   let after: LoadedConfig;
+  let next: string;
   try {
+    // The yaml library throws when a document it re-serializes has lost an anchor.
+    next = edit(text, name, config);
     after = parseConfig(next, path);
   } catch (err) {
+    if (!(err instanceof Error)) throw err;
+    // The edit took away an anchor that an alias elsewhere still names.
+    if (/alias/i.test(err.message))
+      return new ConfigError(
+        path,
+        null,
+        field,
+        'holds a YAML anchor that other parts of the file use (*alias): edit the file by hand',
+      );
     if (err instanceof ConfigError) return err;
     throw err;
   }
   const got = Object.hasOwn(after.raw.streams, name) ? after.raw.streams[name]! : null;
   if (!isDeepStrictEqual(got, want))
+    return new ConfigError(path, null, field, "cannot be written into this file's layout");
+  const other = before ? otherChange(before, after, name) : null;
+  if (other !== null)
     return new ConfigError(
       path,
       null,
-      `streams.${segment(name)}`,
-      "cannot be written into this file's layout",
+      field,
+      `shares a YAML anchor with ${other}, which would change too: edit the file by hand`,
     );
   return { next, after };
+}
+
+/** What else than stream `name` differs between two configs (an anchor's value), or null. */
+function otherChange(before: LoadedConfig, after: LoadedConfig, name: string): string | null {
+  if (!isDeepStrictEqual(before.server, after.server)) return 'the server settings';
+  if (!isDeepStrictEqual(before.bus, after.bus)) return 'bus';
+  if (!isDeepStrictEqual(before.streamDefaults, after.streamDefaults)) return 'streamDefaults';
+  for (const [other, config] of Object.entries(before.raw.streams))
+    if (other !== name && !isDeepStrictEqual(config, after.raw.streams[other])) return `stream ${other}`;
+  return null;
+}
+
+/** A config's streams as served: the command line's stream settings over the file's streamDefaults. */
+export function fileStreams(
+  config: LoadedConfig,
+  overrides: Omit<StreamConfig, 'source'>,
+): ResolvedStreamConfig[] {
+  const defaults = { ...config.streamDefaults, ...overrides };
+  return config.streams.map((s) => resolveStreamConfig(s.name, config.raw.streams[s.name] ?? s, defaults));
 }
 
 /** Checks a stream given to writeStream before it is put in the file, so messages name its fields. */

@@ -15,7 +15,7 @@ import type { ResolvedServeOptions } from '../server-options.js';
 import { openStream, type Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/streams.js';
 import type { ResolvedStreamConfig } from '../streams/stream-options.js';
-import { checkStreamSet, diffStreams, refusesSeed } from '../streams/stream-plan.js';
+import { checkStreams, diffStreams } from '../streams/stream-plan.js';
 import type { IpLimiter } from '../transports/ip-limiter.js';
 import type { TlsCredentials } from '../transports/tls-config.js';
 
@@ -47,6 +47,13 @@ export interface ServerEnv {
   limiter: IpLimiter;
   tls: TlsCredentials | null;
   token: string | null;
+}
+
+/** A change to the set of streams: the whole new set, and how to write it down once it applies. */
+export interface StreamChange {
+  streams: readonly ResolvedStreamConfig[];
+  /** Writes the change down (the config file) after every check passed; a failure undoes the change. */
+  persist?: () => Promise<void>;
 }
 
 /** What a change to the set of streams did. */
@@ -195,29 +202,52 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
   /**
    * Makes the running streams match `next` (in order; the first existing stream stays the default):
    * new streams are opened, removed ones end cleanly (their viewers get END), changed ones restart,
-   * and streams whose settings did not change are not touched. Every new source is checked before
-   * anything changes, so a bad one (a missing file) rejects and leaves the server as it was.
+   * and streams whose settings did not change are not touched.
+   *
+   * The one path of every change (API, reload, SIGHUP): check the whole set (checkStreams), open
+   * every new or changed stream (its source checked against the allow-list), then `persist` (the
+   * config file), and only then swap them in. A failure at any step rejects with the server, and
+   * whatever `persist` writes, exactly as before. `next` may be a function, called in turn with
+   * the other changes (a file is then read after the change before it was written).
    */
-  applyStreams(next: readonly ResolvedStreamConfig[]): Promise<StreamsApplied> {
-    const run = this.#changes.then(() => this.#apply(next));
+  applyStreams(
+    next: readonly ResolvedStreamConfig[] | (() => StreamChange | Promise<StreamChange>),
+  ): Promise<StreamsApplied> {
+    const run = this.#changes.then(async () => {
+      const change = typeof next === 'function' ? await next() : { streams: next };
+      return this.#apply(change);
+    });
     this.#changes = run.catch(() => undefined);
     return run;
   }
 
-  async #apply(next: readonly ResolvedStreamConfig[]): Promise<StreamsApplied> {
+  async #apply({ streams: next, persist }: StreamChange): Promise<StreamsApplied> {
     if (this.#closing) throw new FramecastError('ERR_INVALID_STATE', 'the server is shutting down');
-    if (next.length === 0) throw new RangeError('streams: at least one stream is needed');
-    checkStreamSet(next, this.address().port);
-    for (const c of next)
-      if (c.legacyPort !== null && refusesSeed(c, this.#env.token, this.options.allowLegacy))
-        throw new RangeError(
-          `stream ${c.name}: legacyPort serves seed clients, which cannot present a token: set allowLegacy`,
-        );
+    checkStreams(next, {
+      mainPort: this.address().port,
+      host: this.options.host,
+      token: this.#env.token,
+      allowLegacy: this.options.allowLegacy,
+      allowAnonymousPublish: this.options.allowAnonymousPublish,
+    });
     const changes = diffStreams(
       this.streams.list().map((s) => s.config),
       next,
     );
-    const opened = await Promise.all([...changes.add, ...changes.restart].map((c) => openStream(c)));
+    const policy = { paths: this.options.sourcePaths };
+    const tries = await Promise.allSettled(
+      [...changes.add, ...changes.restart].map((c) => openStream(c, undefined, policy)),
+    );
+    const opened = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+    try {
+      const failed = tries.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+      if (failed) throw failed.reason;
+      await persist?.();
+    } catch (err) {
+      // Nothing was swapped in: the streams opened for this change were never served.
+      for (const s of opened) s.close('removed');
+      throw err;
+    }
     for (const name of changes.remove) {
       this.streams.remove(name);
       await this.#closeLegacy(name);

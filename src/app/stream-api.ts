@@ -1,5 +1,6 @@
 import type { FramecastServer } from '../server.js';
-import { writeStream } from './config-file.js';
+import { editStream, fileStreams, loadConfig } from './config-file.js';
+import type { StreamChange, StreamsApplied } from './framecast-server.js';
 import { redactCredentials } from '../util/redact.js';
 import { tokenMatches } from '../util/token.js';
 import { resolveStreamConfig, STREAM_FIELDS, type StreamConfig } from '../streams/stream-options.js';
@@ -49,16 +50,37 @@ function bodyConfig(body: unknown): StreamConfig {
   return body as StreamConfig;
 }
 
+/** Where a server's streams are written down: its config file and the command line's overrides. */
+export interface StreamStore {
+  adminToken: string | null;
+  configPath: string | null;
+  /** Stream settings from the command line, over the file's streamDefaults. */
+  streamOverrides?: Omit<StreamConfig, 'source'>;
+}
+
 /**
- * The API over a running server. With a config file, every change is written to the file first
- * (atomically, comments and order kept) and the server then applies what the file now says, so a
- * restart serves the same streams; without one, changes live in memory.
+ * The API over a running server. With a config file, a change is made to the file's text, checked
+ * with the whole file, applied to the running server, and only then written (atomically, comments
+ * and order kept), so a restart serves the same streams and a refused change leaves both the file
+ * and the server as they were; without one, changes live in memory.
  */
-export function createStreamApi(
-  server: FramecastServer,
-  settings: { adminToken: string | null; configPath: string | null },
-): StreamApi {
+export function createStreamApi(server: FramecastServer, settings: StreamStore): StreamApi {
   const defaults = (): ReturnType<typeof streamDefaults> => streamDefaults(server.options);
+  const overrides = settings.streamOverrides ?? {};
+  const change = (name: string, config: StreamConfig | null): Promise<StreamsApplied> =>
+    server.applyStreams(async (): Promise<StreamChange> => {
+      if (settings.configPath) {
+        const edit = await editStream(settings.configPath, name, config);
+        return { streams: fileStreams(edit.after, overrides), persist: edit.write };
+      }
+      const next = server.streams.list().map((s) => s.config);
+      const i = next.findIndex((c) => c.name === name);
+      if (config === null) return { streams: next.filter((c) => c.name !== name) };
+      const resolved = resolveStreamConfig(name, config, defaults());
+      if (i >= 0) next[i] = resolved;
+      else next.push(resolved);
+      return { streams: next };
+    });
   return {
     writable: settings.adminToken !== null,
     isAdmin: (given) =>
@@ -69,35 +91,29 @@ export function createStreamApi(
     },
     async put(name, body) {
       const config = bodyConfig(body);
-      const resolved = resolveStreamConfig(name, config, defaults());
+      // Checked here too, so that a bad value is named before the file is even read.
+      resolveStreamConfig(name, config, defaults());
       const created = server.streams.get(name) === null;
-      if (settings.configPath) {
-        const loaded = await writeStream(settings.configPath, name, config);
-        await server.applyStreams(loaded.streams);
-      } else {
-        const next = server.streams.list().map((s) => s.config);
-        const i = next.findIndex((c) => c.name === name);
-        if (i >= 0) next[i] = resolved;
-        else next.push(resolved);
-        await server.applyStreams(next);
-      }
+      await change(name, config);
       const stream = server.streams.get(name);
       return { created, stream: stream ? describeStream(stream) : {} };
     },
     async remove(name) {
       if (server.streams.get(name) === null) return false;
-      if (settings.configPath) {
-        const loaded = await writeStream(settings.configPath, name, null);
-        await server.applyStreams(loaded.streams);
-      } else {
-        await server.applyStreams(
-          server.streams
-            .list()
-            .map((s) => s.config)
-            .filter((c) => c.name !== name),
-        );
-      }
+      await change(name, null);
       return true;
     },
   };
+}
+
+/**
+ * Applies what the config file now says (SIGHUP, a change to the file): the same checks as an API
+ * change; a file that does not load, or streams that do not pass, leave the server as it was.
+ */
+export function reloadStreams(
+  server: FramecastServer,
+  path: string,
+  overrides: Omit<StreamConfig, 'source'>,
+): Promise<StreamsApplied> {
+  return server.applyStreams(() => ({ streams: fileStreams(loadConfig(path), overrides) }));
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_STREAM, PUBLISHER_SOURCE, splitNamedSource } from '../streams/stream-options.js';
 import { encoderImplementation } from '../encode/frame-pipeline.js';
@@ -72,6 +72,8 @@ ${SERVE_TOKEN_HELP}
                        here override it. SIGHUP or a change to the file reloads its streams
   --admin-token T      allow PUT/DELETE /api/streams/NAME with this token (default:
                        $FRAMECAST_ADMIN_TOKEN); with --config, changes are written to the file
+  --source-path DIR    a directory file sources may come from (repeat for several); default:
+                       the working directory, the config file's and each SOURCE file's own
   --bus URL            also be an origin on a NATS frame bus (nats://HOST:PORT): announce the
                        streams there and publish a stream's frames while edges watch it
 ${BUS_HELP}
@@ -123,6 +125,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         config: { type: 'string' },
         ...BUS_ARGS,
         'admin-token': { type: 'string' },
+        'source-path': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -227,11 +230,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const bus = busOption(values, config?.bus ?? null);
   if (bus !== null) serveOpts = { ...serveOpts, bus };
+  const sourcePaths = values['source-path'];
+  if (sourcePaths !== undefined) {
+    for (const d of sourcePaths)
+      if (!existsSync(d) || !statSync(d).isDirectory())
+        throw new UsageError(`--source-path ${d}: not a directory`);
+    serveOpts = { ...serveOpts, sourcePaths };
+  }
   const log = new Logger(values.json ?? false);
   const server = await serve(serveOpts).catch((err: unknown) => {
-    // A bad value in the file (or the streams it gives) is a usage error that names the file.
-    if (configPath !== undefined && err instanceof RangeError)
-      throw new UsageError(`${configPath}: ${err.message}`);
+    // A bad value (in the file, the streams it gives, or the options) is a usage error: one line,
+    // naming the file when there is one, never an internal error with a stack trace.
+    if (err instanceof RangeError)
+      throw new UsageError(configPath !== undefined ? `${configPath}: ${err.message}` : err.message);
     throw err;
   });
   const unwatch = configPath !== undefined ? watchConfig(server, configPath, streamFlags, log) : () => {};

@@ -1,13 +1,10 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { loadConfig, type LoadedConfig, type ServerFileSettings } from '../app/config-file.js';
+import { fileStreams, type LoadedConfig, type ServerFileSettings } from '../app/config-file.js';
+import { reloadStreams } from '../app/stream-api.js';
 import { UsageError } from '../errors.js';
 import type { FramecastServer, ServeOptions } from '../server.js';
-import {
-  resolveStreamConfig,
-  type ResolvedStreamConfig,
-  type StreamConfig,
-} from '../streams/stream-options.js';
+import type { StreamConfig } from '../streams/stream-options.js';
 import { readTlsFiles } from '../transports/tls-config.js';
 import { tokenProblem } from '../util/token.js';
 import type { Logger } from './output.js';
@@ -30,15 +27,6 @@ export function publishTokenOption(value: string | undefined): string | null {
   return tokenOption('publish-token', 'FRAMECAST_PUBLISH_TOKEN', value);
 }
 
-/** The config file's streams, with the stream flags given on the command line over its streamDefaults. */
-export function fileStreams(
-  config: LoadedConfig,
-  flags: Omit<StreamConfig, 'source'>,
-): ResolvedStreamConfig[] {
-  const defaults = { ...config.streamDefaults, ...flags };
-  return config.streams.map((s) => resolveStreamConfig(s.name, config.raw.streams[s.name] ?? s, defaults));
-}
-
 /**
  * serve()'s options from a config file and the command line: a flag given on the command line wins
  * over the file (`given` holds only those), the file wins over the defaults.
@@ -49,7 +37,13 @@ export function optionsFromFile(
   streamFlags: Omit<StreamConfig, 'source'>,
 ): ServeOptions {
   const streams = fileStreams(config, streamFlags).map(({ name, ...rest }) => ({ name, ...rest }));
-  return { ...serverOptionsFromFile(config.server), ...given, streams, configPath: config.path };
+  return {
+    ...serverOptionsFromFile(config.server),
+    ...given,
+    streams,
+    configPath: config.path,
+    streamOverrides: streamFlags,
+  };
 }
 
 /** serve()'s server-wide options from a config file's (an absent key stays absent: the default applies). */
@@ -65,6 +59,7 @@ export function serverOptionsFromFile(f: ServerFileSettings): ServeOptions {
     ...(f.maxClientsPerIp !== undefined ? { maxClientsPerIp: f.maxClientsPerIp } : {}),
     ...(f.stallTimeoutMs !== undefined ? { stallTimeoutMs: f.stallTimeoutMs } : {}),
     ...(f.tls ? { tls: readTlsFiles(f.tls.certPath, f.tls.keyPath) } : {}),
+    ...(f.sourcePaths !== undefined ? { sourcePaths: f.sourcePaths } : {}),
   };
 }
 
@@ -81,21 +76,7 @@ export function watchConfig(
 ): () => void {
   let timer: NodeJS.Timeout | null = null;
   const reload = (why: string): void => {
-    let config: LoadedConfig;
-    try {
-      config = loadConfig(path);
-    } catch (err) {
-      log.event(
-        'reload-refused',
-        `reload refused (${why}): ${(err as Error).message}; the running config stays`,
-        {
-          reason: why,
-          error: (err as Error).message,
-        },
-      );
-      return;
-    }
-    server.applyStreams(fileStreams(config, streamFlags)).then(
+    reloadStreams(server, path, streamFlags).then(
       (r) => {
         if (r.added.length + r.restarted.length + r.removed.length === 0) return;
         log.event(

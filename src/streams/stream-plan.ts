@@ -1,6 +1,7 @@
 import type { ResolvedServeOptions, ServeOptions } from '../server-options.js';
 import {
   DEFAULT_STREAM,
+  PUBLISHER_SOURCE,
   resolveStreamConfig,
   type ResolvedStreamConfig,
   type StreamConfig,
@@ -52,6 +53,57 @@ export function checkStreamSet(list: readonly ResolvedStreamConfig[], mainPort: 
       ports.add(s.legacyPort);
     }
   }
+}
+
+/** What a set of streams is checked against: the server's own settings. */
+export interface StreamSetContext {
+  /** The main TCP port (a legacyPort may not take it). */
+  mainPort: number;
+  host: string;
+  /** The server's token, which opens every stream. */
+  token: string | null;
+  allowLegacy: boolean;
+  allowAnonymousPublish: boolean;
+}
+
+/**
+ * The one check of a set of streams, at start-up and for every change (API, reload): names given
+ * once, legacy ports free and only where seed clients may be served, and no publisher stream that
+ * anyone on the network could feed. Sources are checked as each stream opens (openStream).
+ * Throws a RangeError naming the stream and the rule.
+ */
+export function checkStreams(list: readonly ResolvedStreamConfig[], ctx: StreamSetContext): void {
+  if (list.length === 0) throw new RangeError('streams: at least one stream is needed');
+  checkStreamSet(list, ctx.mainPort);
+  for (const c of list)
+    if (c.legacyPort !== null && refusesSeed(c, ctx.token, ctx.allowLegacy))
+      throw new RangeError(
+        `${c.name === DEFAULT_STREAM ? '' : `stream ${c.name}: `}legacyPort serves seed clients, which cannot present a token: set allowLegacy`,
+      );
+  checkPublishTokens(list, ctx.host, ctx.token, ctx.allowAnonymousPublish);
+}
+
+/** Loopback addresses: only this machine can reach a server bound to them. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * A publisher stream reachable from the network needs a publish token (or the server's token), or
+ * anyone could feed it: refused unless allowAnonymousPublish says so.
+ */
+export function checkPublishTokens(
+  configs: readonly ResolvedStreamConfig[],
+  host: string,
+  token: string | null,
+  allowAnonymous: boolean,
+): void {
+  if (allowAnonymous || token !== null || isLoopback(host)) return;
+  const open = configs.find((c) => c.source === PUBLISHER_SOURCE && c.publishToken === null);
+  if (open)
+    throw new RangeError(
+      `stream ${open.name} takes publishers but has no publishToken, and the server listens on ${host}: set a publishToken (or allowAnonymousPublish)`,
+    );
 }
 
 /** Seed clients cannot present a token: a stream that needs one refuses them unless allowLegacy. */

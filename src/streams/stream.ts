@@ -5,7 +5,7 @@ import { Hub } from '../hub/hub.js';
 import type { FrameProducer } from '../hub/producer.js';
 import { locateFfmpeg, type FfmpegLocation } from '../source/ffmpeg-path.js';
 import { probeSource } from '../source/probe.js';
-import { parseSource, TEST_PATTERN, type SourceSpec } from '../source/source-spec.js';
+import { parseSource, TEST_PATTERN, type SourcePolicy, type SourceSpec } from '../source/source-spec.js';
 import { PUBLISHER_SOURCE, type ResolvedStreamConfig } from './stream-options.js';
 import { FramecastError } from '../errors.js';
 import { PublisherSlot } from '../ingest/publish/publisher-slot.js';
@@ -100,6 +100,7 @@ export class Stream {
 export async function openStream(
   config: ResolvedStreamConfig,
   producer?: () => FrameProducer,
+  policy: SourcePolicy = { paths: null },
 ): Promise<Stream> {
   if (producer)
     return new Stream(config, producer, {
@@ -117,7 +118,7 @@ export async function openStream(
       ingest: slot,
     });
   }
-  const local = await sourceProducer(config, () => stream.hub.clientCount);
+  const local = await sourceProducer(config, () => stream.hub.clientCount, policy);
   const stream: Stream = new Stream(config, local.create, {
     spec: local.spec,
     ffmpeg: local.ffmpeg,
@@ -141,8 +142,9 @@ export interface SourceProducer {
 export async function sourceProducer(
   config: Omit<ResolvedStreamConfig, 'name'>,
   audience: () => number = () => 0,
+  policy: SourcePolicy = { paths: null },
 ): Promise<SourceProducer> {
-  let spec = parseSource(config.source);
+  let spec = parseSource(config.source, policy);
   const ffmpeg = locateFfmpeg();
   let inputFps: number | null = spec.kind === 'test' ? TEST_PATTERN.fps : null;
   if (spec.kind === 'file' || (spec.kind === 'url' && !spec.live)) {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FramecastError } from '../../src/errors.js';
-import { parseSource, TEST_PATTERN } from '../../src/source/source-spec.js';
+import { FILE_FORMATS, parseSource, TEST_PATTERN } from '../../src/source/source-spec.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 
 const tmp = makeTempDir();
@@ -37,7 +37,7 @@ describe('parseSource', () => {
     expect(parseSource(f)).toEqual({
       kind: 'file',
       name: f,
-      inputArgs: ['-i', f],
+      inputArgs: ['-protocol_whitelist', 'file', '-format_whitelist', FILE_FORMATS, '-i', `file:${f}`],
       live: false,
       finite: true,
     });
@@ -67,7 +67,14 @@ describe('parseSource', () => {
       kind: 'url',
       live: true,
       finite: false,
-      inputArgs: ['-rtsp_transport', 'tcp', '-i', 'rtsp://cam.local/stream'],
+      inputArgs: [
+        '-protocol_whitelist',
+        'rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy',
+        '-rtsp_transport',
+        'tcp',
+        '-i',
+        'rtsp://cam.local/stream',
+      ],
     });
     expect(parseSource('https://example.org/v.mp4')).toMatchObject({
       kind: 'url',

@@ -7,20 +7,27 @@ import type { StatsReport } from './stats.js';
 /** Largest JSON body a PUT may carry: a stream's settings are a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-/** Reads a request body up to `max` bytes; null when it is larger (the request is then cut). */
+/**
+ * Reads a request body up to `max` bytes; null when it is larger (a Content-Length over it is known
+ * before a byte is read). The rest is not read: the caller answers 413 and closes the connection.
+ */
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) return Promise.resolve(null);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
       if (size > max) {
+        req.off('data', onData);
+        req.pause();
         resolve(null);
-        req.destroy();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', () => resolve(null));
   });
@@ -84,7 +91,8 @@ export async function serveStreamApi(
         : sendText(res, 404, `no stream named ${name}`, cors);
     }
     const body = await readBody(req, MAX_BODY_BYTES);
-    if (body === null) return sendText(res, 413, `the body is over ${MAX_BODY_BYTES} bytes`, cors);
+    if (body === null)
+      return sendText(res, 413, `the body is over ${MAX_BODY_BYTES} bytes`, { ...cors, Connection: 'close' });
     let value: unknown;
     try {
       value = JSON.parse(body.toString('utf8'));
