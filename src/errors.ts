@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_AUTH'
   | 'ERR_SERVER_REFUSED'
+  | 'ERR_PUBLISHER_ACTIVE'
   | 'ERR_UNKNOWN_STREAM'
   | 'ERR_INVALID_STATE'
   | 'ERR_OUTPUT'

@@ -28,6 +28,8 @@ Options:
   --token T            the stream's publish token (default: $FRAMECAST_PUBLISH_TOKEN)
   --frames N / --duration S   stop early
   --no-reconnect       a lost server ends publish with exit code 1
+  --standby            when the stream already has a publisher, wait (retrying with backoff)
+                       until it is free and take over then; default: exit 1 with the reason
   --json               one JSON summary line on stdout: frames, accepted, dropped, bytes, seconds,
                        fps, reconnects
   -h, --help           show this help
@@ -52,6 +54,7 @@ export async function publishCommand(argv: string[]): Promise<number> {
         frames: { type: 'string' },
         duration: { type: 'string' },
         'no-reconnect': { type: 'boolean' },
+        standby: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -88,7 +91,11 @@ export async function publishCommand(argv: string[]): Promise<number> {
   const where = `${formatAddress(addr.host, addr.port)}/${addr.stream ?? 'default'}`;
 
   return new Promise<number>((resolve) => {
-    const pub = new RemotePublisher(addr, { token, reconnect: values['no-reconnect'] ? false : true });
+    const pub = new RemotePublisher(addr, {
+      token,
+      reconnect: values['no-reconnect'] ? false : true,
+      standby: values.standby ?? false,
+    });
     const producer = local.create();
     const started = performance.now();
     let frames = 0;

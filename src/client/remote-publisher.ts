@@ -30,6 +30,11 @@ export interface RemotePublisherOptions {
   ca?: string | Buffer | null;
   /** JPEG quality of publishRaw (default 80). */
   quality?: number;
+  /**
+   * When the stream already has a publisher, wait and retry (with the reconnect backoff) until it is
+   * free, instead of failing with ERR_PUBLISHER_ACTIVE (default false).
+   */
+  standby?: boolean;
 }
 
 /** Events of a remote publisher. */
@@ -215,7 +220,8 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
       this.emit('accepted', m.seq);
       this.#wake();
     } else if (m.type === 'error') {
-      const fatal = FATAL[m.code];
+      const fatal =
+        m.code === ErrorCode.PublisherActive && !this.#opts.standby ? 'ERR_PUBLISHER_ACTIVE' : FATAL[m.code];
       if (fatal || !this.#reconnect)
         this.#fail(fatal ?? 'ERR_SERVER_REFUSED', `${this.#where()} refused the publisher: ${m.message}`);
       else this.#lost(socket, m.message);
