@@ -32,7 +32,8 @@ export interface RemotePublisherOptions {
   quality?: number;
   /**
    * When the stream already has a publisher, wait and retry (with the reconnect backoff) until it is
-   * free, instead of failing with ERR_PUBLISHER_ACTIVE (default false).
+   * free, instead of failing with ERR_PUBLISHER_ACTIVE (default false). After this publisher was
+   * taken once, a refusal on reconnecting is always retried: the server may still hold its old connection.
    */
   standby?: boolean;
 }
@@ -74,6 +75,8 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
   readonly #reconnect: ReconnectOptions | null;
   #socket: net.Socket | null = null;
   #connected = false;
+  /** Taken by the server at least once: a later PublisherActive is our own old connection, not yet gone. */
+  #everConnected = false;
   #closed = false;
   #seq = 0;
   #unacked: number[] = [];
@@ -205,6 +208,7 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
         return;
       }
       this.#connected = true;
+      this.#everConnected = true;
       this.#attempt = 0;
       this.#unacked = [];
       this.#window = ACK_WINDOW;
@@ -220,8 +224,8 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
       this.emit('accepted', m.seq);
       this.#wake();
     } else if (m.type === 'error') {
-      const fatal =
-        m.code === ErrorCode.PublisherActive && !this.#opts.standby ? 'ERR_PUBLISHER_ACTIVE' : FATAL[m.code];
+      const busy = m.code === ErrorCode.PublisherActive && !this.#opts.standby && !this.#everConnected;
+      const fatal = busy ? 'ERR_PUBLISHER_ACTIVE' : FATAL[m.code];
       if (fatal || !this.#reconnect)
         this.#fail(fatal ?? 'ERR_SERVER_REFUSED', `${this.#where()} refused the publisher: ${m.message}`);
       else this.#lost(socket, m.message);
