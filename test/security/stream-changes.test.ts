@@ -148,6 +148,41 @@ describe('a refused API change leaves the file and the server as they were', () 
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 
+  it('every kind of refused change leaves the file byte-identical and the streams as they were', async () => {
+    // Bound to every interface so that the publish-token rule applies; the test talks to 127.0.0.1.
+    const path = config(BASE.replace('port: 0\n', 'host: 0.0.0.0\nport: 0\ntoken: server-token-1\n'));
+    const api = await start(path);
+    const before = readFileSync(path);
+    const refusals: [string, string, unknown, RegExp][] = [
+      ['a', 'quality out of range', { source: 'test', quality: 101 }, /quality/],
+      ['a', 'an unknown field', { source: 'test', qualty: 80 }, /qualty/],
+      ['a', 'no source', { width: 320 }, /source/],
+      ['bad name!', 'a bad name', { source: 'test' }, /name/],
+      [
+        'n',
+        'legacyPort without allowLegacy (a token is set)',
+        { source: 'test', legacyPort: 0 },
+        /allowLegacy/,
+      ],
+      ['a', 'an empty value', { source: 'test', width: null }, /width/],
+      ['n', 'a body that is not an object', [1, 2], /JSON object/],
+    ];
+    for (const [name, what, body, message] of refusals) {
+      const r = await fetch(`${api}/${encodeURIComponent(name)}?token=server-token-1`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN}` },
+        body: JSON.stringify(body),
+      });
+      expect(r.status, what).toBeGreaterThanOrEqual(400);
+      expect(r.status, what).toBeLessThan(500);
+      expect(await r.text(), what).toMatch(message);
+      expect(readFileSync(path).equals(before), what).toBe(true);
+    }
+    // The server token is set: a publisher stream without its own token is fine (the server's opens it).
+    expect((await put(api, 'door', { source: 'publisher' })).status).toBe(201);
+    expect(readFileSync(path, 'utf8')).toMatch(/door:\n\s+source: publisher/);
+  }, 60_000);
+
   it('a body over 64 KiB is answered 413, not with a closed connection', async () => {
     const api = await start(config(BASE));
     const r = await put(api, 'big', JSON.stringify({ source: 'test', pad: 'x'.repeat(70 * 1024) }));
@@ -198,6 +233,19 @@ describe('a publisher stream that anyone could feed is refused on every path', (
     expect(r.stderr).toMatch(/stream cam takes publishers but has no publishToken/);
     expect(r.stderr).not.toMatch(/internal error/);
   });
+
+  it('added to the file and reloaded (SIGHUP): refused, the server and the file as they were', async () => {
+    const text = BASE.replace('port: 0\n', 'host: 0.0.0.0\nport: 0\n');
+    const path = config(text);
+    const api = await start(path);
+    writeFileSync(path, `${text}  door:\n    source: publisher\n`);
+    srv!.child.kill('SIGHUP');
+    const refused = await srv!.waitForEvent('reload-refused', 10_000);
+    expect(refused['error']).toMatch(/stream door takes publishers but has no publishToken/);
+    expect((await fetch(`${api}/door`)).status).toBe(404);
+    const r = await put(api, 'door', { source: 'publisher' });
+    expect(r.status).toBe(400);
+  }, 30_000);
 
   it('through the API and a reload, on a server bound beyond loopback', async () => {
     // Bound to every interface because the rule is about reach; the test talks to 127.0.0.1 only.
