@@ -178,6 +178,17 @@ describe('a refused API change leaves the file and the server as they were', () 
       expect(await r.text(), what).toMatch(message);
       expect(readFileSync(path).equals(before), what).toBe(true);
     }
+    // Without the admin token, or with a wrong one: 401 naming the scheme (the README says so).
+    for (const auth of [{}, { Authorization: 'Bearer wrong-admin-token' }]) {
+      const r = await fetch(`${api}/n`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json', ...auth },
+        body: JSON.stringify({ source: 'test' }),
+      });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(readFileSync(path).equals(before)).toBe(true);
+    }
     // The server token is set: a publisher stream without its own token is fine (the server's opens it).
     expect((await put(api, 'door', { source: 'publisher' })).status).toBe(201);
     expect(readFileSync(path, 'utf8')).toMatch(/door:\n\s+source: publisher/);
