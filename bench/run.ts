@@ -27,7 +27,7 @@ import { multiStream } from './multi-stream.js';
 import { ingest } from './ingest.js';
 import { MEDIA_DIR } from './lib/media.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
-import { makeSources } from './lib/media.js';
+import { makeSources, probeFps } from './lib/media.js';
 import { fanoutSvg, markdown, type BenchResults } from './report.js';
 import { throughput } from './throughput.js';
 
@@ -45,10 +45,15 @@ function machine(ffmpeg: string): Record<string, string> {
     node: process.version,
     ffmpeg: ff.replace(/^ffmpeg version (\S+).*/, '$1'),
     opencv: cv.status === 0 ? cv.stdout.trim() : 'missing',
-    'load average at start': loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' '),
+    'load average at start': loadAverage(),
   };
+}
+
+/** The 1, 5 and 15 minute load averages, as the machine line prints them. */
+function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 async function main(): Promise<void> {
@@ -64,7 +69,7 @@ async function main(): Promise<void> {
   const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest,bus,cpu').split(','));
   const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
   if (section) {
-    await refresh(section, Number(values.seconds ?? section.seconds));
+    await refresh([...only][0] as string, section, Number(values.seconds ?? section.seconds));
     return;
   }
   const seconds = Number(values.seconds ?? (quick ? 3 : 5));
@@ -111,8 +116,10 @@ async function main(): Promise<void> {
     }
     if (only.has('ingest')) results.ingest = await ingest({ viewers: 100, seconds, log });
     if (only.has('streams')) {
+      const clip = streamsClip(ffmpeg, dir);
       results.streams = await multiStream({
-        clip: streamsClip(ffmpeg, dir),
+        clip,
+        sourceFps: probeFps(ffmpeg, clip),
         streams: 6,
         seconds: Math.max(seconds, 8),
         log,
@@ -128,9 +135,7 @@ async function main(): Promise<void> {
       const cpuOpts = { ffmpeg, python, dir, repeats: quick ? 1 : 3, seconds: quick ? 10 : 20, log };
       results.cpu = await cpuSection(cpuOpts);
     }
-    results.machine['load average at end'] = loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ');
+    results.machine['load average at end'] = loadAverage();
     results.seconds = (performance.now() - started) / 1000;
     mkdirSync(RESULTS, { recursive: true });
     writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
@@ -219,8 +224,9 @@ const REFRESH: Record<string, Refresh> = {
     label: 'streams-side-by-side',
     seconds: 10,
     run: async (r, { seconds, dir, log }) => {
-      const clip = streamsClip(locateFfmpeg().path, dir);
-      r.streams = await multiStream({ clip, streams: 6, seconds, log });
+      const ffmpeg = locateFfmpeg().path;
+      const clip = streamsClip(ffmpeg, dir);
+      r.streams = await multiStream({ clip, sourceFps: probeFps(ffmpeg, clip), streams: 6, seconds, log });
     },
   },
   ingest: {
@@ -247,8 +253,10 @@ const REFRESH: Record<string, Refresh> = {
   },
 };
 
-async function refresh(section: Refresh, seconds: number): Promise<void> {
+async function refresh(name: string, section: Refresh, seconds: number): Promise<void> {
   const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const loadStart = loadAverage();
   const log = (s: string): void =>
     void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
   const file = join(RESULTS, 'latest.json');
@@ -261,6 +269,7 @@ async function refresh(section: Refresh, seconds: number): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  results.sections = { ...results.sections, [name]: { date: startedAt, loadStart, loadEnd: loadAverage() } };
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   const md = markdown(results);
   writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
