@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: JPEG quality, end-to-end throughput against the seed's pair and FFmpeg's CLI, and
  * fan-out (viewers, CPU, memory, latency, slow viewers, time to first frame), all on loopback.
- * Prints Markdown tables and writes bench/results/latest.{json,md} and bench/results/fanout.svg.
+ * Prints Markdown tables and writes bench/results/latest.{json,md} and bench/results/fanout.svg, then
+ * rewrites the README's generated parts from latest.json (bench/readme.ts).
  *
  *   npm run bench [-- --quick] [-- --only jpeg,throughput,fanout] [-- --seconds S] [-- --repeats N]
  *   npm run bench -- --only slow   re-runs only the slow-viewer rows and updates them in latest.*
@@ -28,6 +29,7 @@ import { ingest } from './ingest.js';
 import { MEDIA_DIR } from './lib/media.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
 import { makeSources, probeFps } from './lib/media.js';
+import { updateReadme } from './readme.js';
 import { fanoutSvg, markdown, type BenchResults } from './report.js';
 import { throughput } from './throughput.js';
 
@@ -144,9 +146,16 @@ async function main(): Promise<void> {
     writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
     process.stdout.write(md + '\n');
     log(`wrote ${join(RESULTS, 'latest.json')}${results.fanout ? ' and fanout.svg' : ''}`);
+    readmeFromResults(log);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Rewrites the README's generated bench parts from the latest.json just written. */
+function readmeFromResults(log: (s: string) => void): void {
+  const { changed } = updateReadme({ check: false });
+  log(changed.length ? `README.md: rewrote ${changed.join(', ')}` : 'README.md already matched');
 }
 
 /** A 640x360 H.264 clip with B-frames, as phones and cameras record: what a first frame waits for. */
@@ -275,6 +284,7 @@ async function refresh(name: string, section: Refresh, seconds: number): Promise
   writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
   process.stdout.write(md + '\n');
   log(`updated the ${section.label} rows of ${file}`);
+  readmeFromResults(log);
 }
 
 main().catch((err: unknown) => {
