@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { markdown, type BenchResults } from './report.js';
 import { targetsTable } from './targets.js';
 
-/** The repository's README and the results it is generated from. */
+/** The repository's README. */
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
+/** The results its generated parts come from. */
 export const LATEST = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
 /** Every generated part, by marker name. */
@@ -41,8 +42,8 @@ export function fillBlocks(text: string, blocks: Record<string, string>): string
 }
 
 /**
- * Rewrites the README from latest.json, or with `check` only reports whether it would change.
- * Returns true when the README is (now) what latest.json gives.
+ * Rewrites the README from latest.json, or with `check` only compares. `upToDate`: the README was
+ * already what latest.json gives; `changed`: the blocks that were (or would be) rewritten.
  */
 export function updateReadme(opts: { check: boolean; readme?: string; latest?: string }): {
   upToDate: boolean;
