@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenResult, Percentiles } from './loadgen.js';
+import { TEST_FPS } from './fanout.js';
 import { tapOrigin, type BusTap } from './lib/bus-tap.js';
 import { childPids, procSample, spawnWithFds, stop, treeCpuMs, waitForLine } from './lib/proc.js';
 
@@ -33,6 +34,13 @@ export interface BusGroup {
   /** Each viewer's share of the frames the origin published in the window: worst and mean. */
   minFraction: number;
   meanFraction: number;
+  /**
+   * Frames the origin published in the window and their rate (via edges: as the bus carried them;
+   * directly: the seqs its viewers saw), against the test pattern's 30 fps. Absent in older results.
+   */
+  framesPublished?: number | null;
+  publishedFps?: number | null;
+  sourceFps?: number;
   /** Capture (frame out of the origin's ffmpeg) to receive. */
   latencyMs: Percentiles | null;
   /**
@@ -121,6 +129,9 @@ function group(r: LoadgenResult): BusGroup {
     failed: r.failed,
     minFraction: f[0] ?? 0,
     meanFraction: f.length ? f.reduce((a, x) => a + x, 0) / f.length : 0,
+    framesPublished: r.framesPublished,
+    publishedFps: r.publishedFps,
+    sourceFps: r.sourceFps,
     latencyMs: r.latencyMs,
     readyMs: r.encodeMs,
     sendMs: r.sendMs,
@@ -186,6 +197,7 @@ async function runRow(
   });
   const n = edges * viewersPerEdge;
   const common = ['--clients', String(n), '--seconds', String(seconds), '--probes', '0'];
+  common.push('--fps', String(TEST_FPS));
   let bus: Awaited<ReturnType<typeof measured>>;
   const dir = mkdtempSync(join(tmpdir(), 'framecast-bus-'));
   const originFrames = join(dir, 'origin-frames.json');
@@ -260,7 +272,7 @@ export async function busRows(opts: {
       const d = row.direct;
       opts.log(
         `bus: ${edges} edge(s) x ${perEdge} viewers: min ${(v.minFraction * 100).toFixed(1)}% ` +
-          `(direct ${(d.minFraction * 100).toFixed(1)}%), latency p50/p99 ${v.latencyMs?.p50}/${v.latencyMs?.p99} ms ` +
+          `(direct ${(d.minFraction * 100).toFixed(1)}%) of ${v.publishedFps ?? '-'} (direct ${d.publishedFps ?? '-'}) fps published, latency p50/p99 ${v.latencyMs?.p50}/${v.latencyMs?.p99} ms ` +
           `(direct ${d.latencyMs?.p50}/${d.latencyMs?.p99}), edges ${row.edgeCores.map((c) => c.toFixed(2)).join(' ')} cores, ` +
           `origin ${row.originCores.toFixed(2)} + ffmpeg ${row.ffmpegCores.toFixed(2)} (serving them itself ` +
           `${row.originDirectCores.toFixed(2)}), nats ${row.natsCores.toFixed(3)}, ` +

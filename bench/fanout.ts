@@ -6,6 +6,8 @@ import { childPids, procSample, spawnWithFds, stop, treeCpuMs, waitForLine } fro
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FRAMECAST = `${ROOT}bin/framecast`;
 const LOADGEN = `${ROOT}bench/loadgen.ts`;
+/** `framecast serve test`'s pattern: 30 fps. */
+export const TEST_FPS = 30;
 
 /** One fan-out run: N viewers of the 30 fps 800x450 test stream. */
 export interface FanoutRow {
@@ -14,9 +16,25 @@ export interface FanoutRow {
   protocol: string;
   connected: number;
   failed: number;
-  /** Fraction of the published frames each normal viewer received: worst and median. */
+  /**
+   * Fraction of the published frames each normal viewer received: worst and median. Native viewers
+   * count sequence numbers; seed framing alone (no seqs) counts against the best-served viewer.
+   */
   minFraction: number;
   medianFraction: number;
+  /** What the fractions are shares of (absent in older results). */
+  fractionsOf?: LoadgenResult['fractionsOf'];
+  /**
+   * Frames the server published in the window and their rate, from sequence numbers (null for seed
+   * framing alone), against the source's rate: a server publishing 10 of 30 fps reads 100% above
+   * and 10 here. Absent in older results.
+   */
+  framesPublished?: number | null;
+  publishedFps?: number | null;
+  sourceFps?: number;
+  /** The best-served normal viewer's frames per second (absent in older results). */
+  bestViewerFps?: number;
+  windowSeconds?: number;
   /** Server process CPU in cores (fan-out and JPEG encoding), and its ffmpeg's. */
   serverCores: number;
   ffmpegCores: number;
@@ -55,6 +73,8 @@ export interface FanoutRun {
   sources?: string[];
   /** Native viewers watch this stream (default: the server's default stream). */
   stream?: string;
+  /** The source's frame rate (default 30: the test pattern's). */
+  sourceFps?: number;
   /** Started once the server listens (e.g. a publisher feeding it); stopped when the run ends. */
   feed?: (port: number) => Promise<() => Promise<void>>;
 }
@@ -88,6 +108,7 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
         ...['--ramp', String(run.ramp ?? (protocol === 'legacy' ? 1000 : 2000))],
         ...['--slow-ack', run.slowAck === false ? '0' : '1'],
         ...['--native-watchers', String(run.nativeWatchers ?? 0)],
+        ...['--fps', String(run.sourceFps ?? TEST_FPS)],
         ...(run.stream ? ['--stream', run.stream] : []),
       ],
       undefined,
@@ -124,6 +145,12 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
       failed: r.failed,
       minFraction: f[0] ?? 0,
       medianFraction: f[Math.floor(f.length / 2)] ?? 0,
+      fractionsOf: r.fractionsOf,
+      framesPublished: r.framesPublished,
+      publishedFps: r.publishedFps,
+      sourceFps: r.sourceFps,
+      bestViewerFps: r.bestViewerFps,
+      windowSeconds: r.windowSeconds,
       serverCores: (s1.cpu - s0.cpu) / 1000 / secs,
       ffmpegCores: (s1.ff - s0.ff) / 1000 / secs,
       loadgenCores: r.loadgenCores,
@@ -179,7 +206,7 @@ export async function fanout(opts: {
 }> {
   const fmt = (r: FanoutRow): string =>
     `${r.viewers}${r.slowViewers ? `+${r.slowViewers} slow` : ''} ${r.protocol}: min ${(r.minFraction * 100).toFixed(1)}% ` +
-    `median ${(r.medianFraction * 100).toFixed(1)}%, server ${r.serverCores.toFixed(2)} cores, ` +
+    `median ${(r.medianFraction * 100).toFixed(1)}%, published ${r.publishedFps ?? '-'} of ${r.sourceFps} fps, server ${r.serverCores.toFixed(2)} cores, ` +
     `RSS ${r.rssMB.toFixed(0)} MB, latency p50/p99 ${r.latencyMs?.p50 ?? '-'}/${r.latencyMs?.p99 ?? '-'} ms`;
   const single = await runFanout({ viewers: 1, seconds: opts.seconds });
   opts.log(`fan-out ${fmt(single)}`);

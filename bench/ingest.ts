@@ -4,18 +4,34 @@
  * picture and audience with the server decoding and encoding the test pattern itself. Latency is
  * the publisher's capture to a viewer's receive (same host, same clock).
  */
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { runFanout, type FanoutRow } from './fanout.js';
-import { spawnWithFds, stop, treeCpuMs } from './lib/proc.js';
+import { sleep, spawnWithFds, stop, treeCpuMs } from './lib/proc.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FRAMECAST = `${ROOT}bin/framecast`;
+
+/** `framecast publish --json`'s summary line: the publisher's own counts over its whole run. */
+export interface PublisherSummary {
+  /** Frames its source produced, those the server's window took, and those dropped (window full). */
+  frames: number;
+  accepted: number;
+  dropped: number;
+  bytes: number;
+  seconds: number;
+  /** accepted / seconds. */
+  fps: number;
+  reconnects: number;
+}
 
 /** The ingest rows: passthrough (publisher) and re-encoded (the server's own source). */
 export interface IngestRows {
   passthrough: FanoutRow;
   /** CPU of the publisher process and its ffmpeg over the run, in cores. */
   publisherCores: number;
+  /** The publisher's own counts (from connecting to being stopped); absent in older results. */
+  publisher?: PublisherSummary | null;
   reencoded: FanoutRow;
 }
 
@@ -26,6 +42,7 @@ export async function ingest(opts: {
   log: (s: string) => void;
 }): Promise<IngestRows> {
   let publisherCores = 0;
+  let publisher: PublisherSummary | null = null;
   const passthrough = await runFanout({
     viewers: opts.viewers,
     seconds: opts.seconds,
@@ -39,7 +56,12 @@ export async function ingest(opts: {
         `127.0.0.1:${port}/cam`,
         '--json',
       ]);
-      pub.stdout?.resume();
+      // Its one JSON line comes when it is stopped (SIGTERM): frames, accepted, dropped.
+      const lines = createInterface({ input: pub.stdout as NodeJS.ReadableStream });
+      lines.on('line', (line) => {
+        if (line.startsWith('{"frames"')) publisher = JSON.parse(line) as PublisherSummary;
+      });
+      const closed = new Promise<void>((r) => lines.once('close', r));
       pub.stderr?.resume();
       const t0 = performance.now();
       // Let the publisher connect before the viewers come.
@@ -47,15 +69,21 @@ export async function ingest(opts: {
       return async () => {
         publisherCores = treeCpuMs(pub.pid as number) / (performance.now() - t0);
         await stop(pub);
+        // The exit can come before readline has the last line.
+        await Promise.race([closed, sleep(1000)]);
       };
     },
   });
+  const pc = publisher as PublisherSummary | null;
   opts.log(
-    `ingest passthrough, ${opts.viewers} viewers: min ${(passthrough.minFraction * 100).toFixed(1)}%, server ${passthrough.serverCores.toFixed(2)} cores, latency p50/p99 ${passthrough.latencyMs?.p50}/${passthrough.latencyMs?.p99} ms`,
+    `ingest passthrough, ${opts.viewers} viewers: min ${(passthrough.minFraction * 100).toFixed(1)}%, ` +
+      `published ${passthrough.publishedFps ?? '-'} fps by the server; publisher ` +
+      (pc ? `${pc.accepted} accepted, ${pc.dropped} dropped of ${pc.frames}` : 'summary missing') +
+      `, server ${passthrough.serverCores.toFixed(2)} cores, latency p50/p99 ${passthrough.latencyMs?.p50}/${passthrough.latencyMs?.p99} ms`,
   );
   const reencoded = await runFanout({ viewers: opts.viewers, seconds: opts.seconds });
   opts.log(
     `same picture encoded by the server: server ${reencoded.serverCores.toFixed(2)} + ffmpeg ${reencoded.ffmpegCores.toFixed(2)} cores, latency p50/p99 ${reencoded.latencyMs?.p50}/${reencoded.latencyMs?.p99} ms`,
   );
-  return { passthrough, publisherCores, reencoded };
+  return { passthrough, publisherCores, publisher: pc, reencoded };
 }

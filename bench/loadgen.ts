@@ -34,8 +34,19 @@ export interface LoadgenResult {
   /** Viewers that got no frame before the window started, or lost their connection. */
   failed: number;
   windowSeconds: number;
-  /** Frames the server published during the window (from sequence numbers; legacy: fps * seconds). */
-  framesPublished: number;
+  /**
+   * Frames the server published during the window, from the sequence numbers viewers saw (or the
+   * origin's, with --origin-frames); null for seed framing alone, which carries none.
+   */
+  framesPublished: number | null;
+  /** framesPublished per second of the window: what the server sent, against the source's --fps. */
+  publishedFps: number | null;
+  /** The source's frame rate given as --fps (the rate a server keeping up would publish). */
+  sourceFps: number;
+  /** Frames per second of the best-served normal viewer: seed framing's reference for its fractions. */
+  bestViewerFps: number;
+  /** What the fractions are shares of: sequence numbers, or the best-served viewer's count (seed framing). */
+  fractionsOf: 'seq' | 'best-viewer';
   /** Per normal viewer, received / published during the window, sorted ascending. */
   fractions: number[];
   slow: { clients: number; fps: number; latencyMs: Percentiles | null };
@@ -355,7 +366,7 @@ async function main(): Promise<void> {
   const used = process.cpuUsage(cpu0);
   if (originFrames) matchOriginFrames(viewers, await readOriginFrames(originFrames));
   const bySeq = native || nativeWatchers > 0;
-  const published = bySeq && maxSeq >= minSeq ? maxSeq - minSeq + 1 : Math.round(fps * seconds);
+  const published = bySeq && maxSeq >= minSeq ? maxSeq - minSeq + 1 : null;
   // Native: each viewer's share of the frames published in the window minus its edges; legacy: count.
   const from = minSeq + EDGE - seqBase;
   const to = Math.min(SEQ_SLOTS - 1, maxSeq - EDGE - seqBase);
@@ -363,7 +374,7 @@ async function main(): Promise<void> {
   const best = Math.max(1, ...viewers.filter((v) => !v.slow).map((v) => v.windowFrames));
   const fraction = (v: Viewer): number => {
     if (!v.native) return v.windowFrames / best;
-    if (to < from) return Math.min(1, v.windowFrames / published);
+    if (to < from) return published ? Math.min(1, v.windowFrames / published) : 0;
     let got = 0;
     for (let i = from; i <= to; i++) got += v.seen[i] as number;
     return got / (to - from + 1);
@@ -377,6 +388,10 @@ async function main(): Promise<void> {
     failed: viewers.filter((v) => !ok(v)).length,
     windowSeconds: Math.round(seconds * 1000) / 1000,
     framesPublished: published,
+    publishedFps: published === null ? null : Math.round((published / seconds) * 100) / 100,
+    sourceFps: fps,
+    bestViewerFps: Math.round((best / seconds) * 100) / 100,
+    fractionsOf: bySeq ? 'seq' : 'best-viewer',
     fractions: normal.map(fraction).sort((a, b) => a - b),
     slow: {
       clients: slow.length,

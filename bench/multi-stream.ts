@@ -17,9 +17,15 @@ const LOADGEN = `${ROOT}bench/loadgen.ts`;
 export interface MultiStreamRow {
   streams: number;
   viewersPerStream: number;
-  /** Worst viewer's share of its stream's frames, and the median. */
+  /** Worst viewer's share of its stream's frames (by sequence number), and the median. */
   minFraction: number;
   medianFraction: number;
+  /**
+   * Frames per second each stream's server published in the window (from the sequence numbers its
+   * viewers saw), in stream order, against the clip's own rate. Absent in older results.
+   */
+  publishedFps?: (number | null)[];
+  sourceFps?: number;
   failed: number;
   /** Server process and its ffmpegs, in cores, for all streams and per stream. */
   serverCores: number;
@@ -32,6 +38,7 @@ export interface MultiStreamRow {
 /** Runs `streams` streams of `clip` (looped), `viewers` native viewers each, for `seconds`. */
 export async function runStreams(
   clip: string,
+  sourceFps: number,
   streams: number,
   viewers: number,
   seconds: number,
@@ -67,7 +74,7 @@ export async function runStreams(
               String(viewers),
               '--stream',
               name,
-            ].concat(['--seconds', String(seconds), '--probes', '0']),
+            ].concat(['--seconds', String(seconds), '--probes', '0', '--fps', String(sourceFps)]),
             undefined,
             ROOT,
           );
@@ -106,6 +113,8 @@ export async function runStreams(
       viewersPerStream: viewers,
       minFraction: fractions[0] ?? 0,
       medianFraction: fractions[Math.floor(fractions.length / 2)] ?? 0,
+      publishedFps: results.map((r) => r.publishedFps),
+      sourceFps,
       failed: results.reduce((n, r) => n + r.failed, 0),
       serverCores,
       ffmpegCores,
@@ -121,16 +130,19 @@ export async function runStreams(
 /** One stream alone, then `streams` side by side, same clip and viewers. */
 export async function multiStream(opts: {
   clip: string;
+  /** The clip's own frame rate (what each stream should publish). */
+  sourceFps: number;
   streams: number;
   seconds: number;
   log: (s: string) => void;
 }): Promise<{ alone: MultiStreamRow; together: MultiStreamRow }> {
   const fmt = (r: MultiStreamRow): string =>
     `${r.streams} stream(s) x ${r.viewersPerStream} viewers: min ${(r.minFraction * 100).toFixed(1)}% of frames, ` +
+    `published ${(r.publishedFps ?? []).join(', ')} of ${r.sourceFps} fps, ` +
     `${r.coresPerStream.toFixed(3)} cores per stream (server ${r.serverCores.toFixed(2)}, ffmpeg ${r.ffmpegCores.toFixed(2)})`;
-  const alone = await runStreams(opts.clip, 1, 10, opts.seconds);
+  const alone = await runStreams(opts.clip, opts.sourceFps, 1, 10, opts.seconds);
   opts.log(fmt(alone));
-  const together = await runStreams(opts.clip, opts.streams, 10, opts.seconds);
+  const together = await runStreams(opts.clip, opts.sourceFps, opts.streams, 10, opts.seconds);
   opts.log(fmt(together));
   return { alone, together };
 }

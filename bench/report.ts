@@ -2,7 +2,7 @@ import type { BusRows } from './bus.js';
 import { table } from './lib/markdown.js';
 import { cpuTables } from './cpu-report.js';
 import type { CpuSection } from './cpu-section.js';
-import type { FanoutRow } from './fanout.js';
+import { TEST_FPS, type FanoutRow } from './fanout.js';
 import type { FirstFrameRow } from './first-frame.js';
 import type { MultiStreamRow } from './multi-stream.js';
 import type { IngestRows } from './ingest.js';
@@ -42,6 +42,57 @@ export interface BenchResults {
   bus?: BusRows | null;
   /** CPU per frame stage by stage, and cameras per core; absent in older results. */
   cpu?: CpuSection | null;
+  /**
+   * Sections re-run alone since `date` (`npm run bench -- --only NAME`): when, and the load average
+   * at its start and end. Absent in older results (their re-runs were not recorded here).
+   */
+  sections?: Record<string, SectionRun>;
+}
+
+/** When one section was re-run alone, and how loaded the machine was. */
+export interface SectionRun {
+  date: string;
+  loadStart: string;
+  loadEnd: string;
+}
+
+/** What a row says about the frames the server published (every field absent in older results). */
+interface PublishedFields {
+  publishedFps?: number | null;
+  sourceFps?: number;
+  bestViewerFps?: number;
+}
+
+/** A frame-rate figure with its reference. */
+const NOT_MEASURED = 'not measured';
+
+/**
+ * Frames per second the server published in the window against the source's rate; for seed framing
+ * alone (no sequence numbers) the best-served viewer's rate; "not measured" for older results.
+ */
+export function publishedCell(x: PublishedFields): string {
+  if (x.publishedFps === undefined || x.sourceFps === undefined) return NOT_MEASURED;
+  if (x.publishedFps === null)
+    return x.bestViewerFps === undefined
+      ? NOT_MEASURED
+      : `${NOT_MEASURED} (best viewer got ${f1(x.bestViewerFps)} of ${fps(x.sourceFps)})`;
+  return `${f1(x.publishedFps)} of ${fps(x.sourceFps)}`;
+}
+
+/** A source's rate: 30, or 29.83 for a clip at 179/6. */
+const fps = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+
+/** The header of the published-fps columns. */
+const PUBLISHED = 'published fps (of the source)';
+
+/** A line saying which `--only` run the next rows come from, when latest.json records it. */
+function sectionLine(r: BenchResults, name: string): string[] {
+  const s = r.sections?.[name];
+  if (!s) return [];
+  return [
+    `\nThe next rows come from \`npm run bench -- --only ${name}\` (run ${s.date.slice(0, 16).replace('T', ' ')} UTC, ` +
+      `load average ${s.loadStart} at its start, ${s.loadEnd} at its end).`,
+  ];
 }
 
 const f0 = (x: number): string => x.toFixed(0);
@@ -162,6 +213,7 @@ export function markdown(r: BenchResults): string {
         [
           'viewers',
           'frames received min / median',
+          PUBLISHED,
           'server CPU (cores)',
           'its ffmpeg',
           'RSS MB',
@@ -172,6 +224,7 @@ export function markdown(r: BenchResults): string {
         rows.map((x) => [
           `${x.viewers}${x.protocol === 'legacy' ? ' (seed framing*)' : ''}`,
           `${pct(x.minFraction)} / ${pct(x.medianFraction)}${x.failed ? ` (${x.failed} failed)` : ''}`,
+          publishedCell(x),
           f2(x.serverCores),
           f2(x.ffmpegCores),
           f0(x.rssMB),
@@ -182,9 +235,7 @@ export function markdown(r: BenchResults): string {
       ),
     );
     if (fo.legacy) {
-      out.push(
-        '\n\\* Seed framing carries no sequence numbers: frames are counted against the best-served viewer.',
-      );
+      out.push('\n\\* ' + SEED_CAVEAT);
     }
     const first = fo.curve[0];
     const last = fo.curve[fo.curve.length - 1];
@@ -207,6 +258,7 @@ export function markdown(r: BenchResults): string {
     }
     const hundred = fo.curve.find((x) => x.viewers === 100);
     const s = fo.slow;
+    out.push(...sectionLine(r, 'slow'));
     out.push(
       '\n**Slow viewers** (100 normal + 10 reading at a quarter of the rate; the slow ones acknowledge ' +
         `each frame as they read it, "no ACK" rows do not)${fo.slowDate ? `, run ${fo.slowDate}` : ''}\n`,
@@ -214,6 +266,7 @@ export function markdown(r: BenchResults): string {
     const slowRow = (label: string, x: FanoutRow): string[] => [
       label,
       `${pct(x.minFraction)} / ${pct(x.medianFraction)}`,
+      publishedCell(x),
       ms(x.latencyMs),
       f1(x.slowFps),
       ms(x.slowLatencyMs),
@@ -224,6 +277,7 @@ export function markdown(r: BenchResults): string {
         [
           '',
           'normal min / median frames',
+          PUBLISHED,
           'normal latency p50 / p99 ms',
           'slow viewers fps',
           'slow latency p50 / p99 ms',
@@ -235,6 +289,7 @@ export function markdown(r: BenchResults): string {
                 [
                   '100 alone',
                   `${pct(hundred.minFraction)} / ${pct(hundred.medianFraction)}`,
+                  publishedCell(hundred),
                   ms(hundred.latencyMs),
                   '-',
                   '-',
@@ -253,13 +308,18 @@ export function markdown(r: BenchResults): string {
         `joining a running stream at ${hundred ? 100 : 1} viewers: native ${f1(j?.native?.p50 ?? NaN)} ms, ` +
         `seed framing ${f1(j?.legacy?.p50 ?? NaN)} ms (includes the ~100 ms hello grace).`,
     );
+    out.push(...sectionLine(r, 'crowd'));
     if (fo.burst) {
       const b = fo.burst;
       out.push(
         `\n**Crowd**: 1000 seed clients opened at once on a running stream: ${b.connected} served, ` +
           `${b.failed} refused or without a frame; first frame p50 ${f0(b.ttffMs?.p50 ?? NaN)} ms, the last one ` +
           `${f0(b.ttffMs?.max ?? NaN)} ms after it connected; then ${pct(b.minFraction)} / ${pct(b.medianFraction)} ` +
-          `of the frames (worst / median viewer), server ${f2(b.serverCores)} cores.`,
+          `of the best-served viewer's frames (worst / median viewer; seed framing has no sequence numbers; ` +
+          (b.bestViewerFps === undefined
+            ? `that viewer's rate ${NOT_MEASURED}`
+            : `that viewer got ${f1(b.bestViewerFps)} of the pattern's ${TEST_FPS} fps`) +
+          `), server ${f2(b.serverCores)} cores.`,
       );
     }
     if (fo.mixed) {
@@ -267,7 +327,7 @@ export function markdown(r: BenchResults): string {
       out.push(
         `**Mixed audience**: one native viewer among 100 seed viewers and 10 slow seed viewers (no ACK): ` +
           `its latency p50 / p99 ${ms(m.latencyMs)} ms (${m.latencyMs?.samples ?? 0} frames), ` +
-          `${pct(m.minFraction)} of the frames; alone: ${ms(fo.single.latencyMs)} ms.`,
+          `${pct(m.minFraction)} of the frames (published fps: ${publishedCell(m)}); alone: ${ms(fo.single.latencyMs)} ms.`,
       );
     }
   }
@@ -294,6 +354,8 @@ export function markdown(r: BenchResults): string {
   if (ing) {
     const p = ing.passthrough;
     const e = ing.reencoded;
+    const pc = ing.publisher;
+    out.push(...sectionLine(r, 'ingest'));
     out.push(
       `\n**Push ingest** (\`framecast publish test\`: 800x450 JPEGs at 30 fps, ${p.viewers} native viewers of the publisher stream)\n`,
     );
@@ -302,6 +364,8 @@ export function markdown(r: BenchResults): string {
         [
           '',
           'frames received min / median',
+          PUBLISHED,
+          "publisher's own count: accepted / dropped of its frames",
           'server CPU (cores)',
           'its ffmpeg',
           'latency p50 / p99 ms',
@@ -311,6 +375,10 @@ export function markdown(r: BenchResults): string {
           [
             'passthrough (publisher stream)',
             `${pct(p.minFraction)} / ${pct(p.medianFraction)}`,
+            publishedCell(p),
+            pc === undefined || pc === null
+              ? NOT_MEASURED
+              : `${pc.accepted} / ${pc.dropped} of ${pc.frames} (${f1(pc.fps)} fps accepted over ${f1(pc.seconds)} s)`,
             f2(p.serverCores),
             '-',
             ms(p.latencyMs),
@@ -319,6 +387,8 @@ export function markdown(r: BenchResults): string {
           [
             're-encoded (the server reads the same test pattern)',
             `${pct(e.minFraction)} / ${pct(e.medianFraction)}`,
+            publishedCell(e),
+            '-',
             f2(e.serverCores),
             f2(e.ffmpegCores),
             ms(e.latencyMs),
@@ -328,11 +398,12 @@ export function markdown(r: BenchResults): string {
       ),
     );
     out.push(
-      `\nServer CPU with passthrough: ${f2(p.serverCores / Math.max(1e-6, e.serverCores + e.ffmpegCores))}x the re-encoding server (its ffmpeg included); the publisher process spent ${f2(ing.publisherCores)} cores. Latency of the passthrough row is the publisher's capture to a viewer's receive (the publisher's encode included).`,
+      `\nServer CPU with passthrough: ${f2(p.serverCores / Math.max(1e-6, e.serverCores + e.ffmpegCores))}x the re-encoding server (its ffmpeg included); the publisher process spent ${f2(ing.publisherCores)} cores; its own counts cover its whole run (connect to stop), not only the window. Latency of the passthrough row is the publisher's capture to a viewer's receive (the publisher's encode included).`,
     );
   }
   const st = r.streams;
   if (st) {
+    out.push(...sectionLine(r, 'streams'));
     out.push(
       `\n**Streams side by side** (640x360 footage at 30 fps, served at width 640, ${st.together.viewersPerStream} native viewers per stream)\n`,
     );
@@ -341,6 +412,7 @@ export function markdown(r: BenchResults): string {
         [
           'streams',
           'frames received min / median',
+          'published fps per stream (of the clip)',
           'server + ffmpeg cores',
           'cores per stream',
           'RSS MB',
@@ -349,6 +421,7 @@ export function markdown(r: BenchResults): string {
         [st.alone, st.together].map((x) => [
           String(x.streams),
           `${pct(x.minFraction)} / ${pct(x.medianFraction)}${x.failed ? ` (${x.failed} failed)` : ''}`,
+          streamsPublished(x),
           `${f2(x.serverCores)} + ${f2(x.ffmpegCores)}`,
           f2(x.coresPerStream),
           f0(x.rssMB),
@@ -360,9 +433,26 @@ export function markdown(r: BenchResults): string {
       `\nCPU per stream side by side: ${f2(st.together.coresPerStream / st.alone.coresPerStream)}x one stream alone.`,
     );
   }
-  if (r.bus) out.push(busTables(r.bus));
-  if (r.cpu) out.push(cpuTables(r.cpu));
+  if (r.bus) out.push(...sectionLine(r, 'bus'), busTables(r.bus));
+  if (r.cpu) out.push(...sectionLine(r, 'cpu'), cpuTables(r.cpu));
   return out.join('\n');
+}
+
+/** Seed framing's caveat, under every table or line whose fractions are counted that way. */
+export const SEED_CAVEAT =
+  "Seed framing carries no sequence numbers: its frames received are each viewer's count against the " +
+  "best-served viewer's, not against what the server published, so a server that sent every viewer " +
+  "10 of 30 fps would still read 100% there; the published-fps column then gives the best-served viewer's rate.";
+
+/** Each stream's published rate (the range over the streams) against the clip's rate. */
+function streamsPublished(x: MultiStreamRow): string {
+  const ps = x.publishedFps;
+  if (!ps || x.sourceFps === undefined) return NOT_MEASURED;
+  const known = ps.filter((p): p is number => p !== null);
+  if (known.length < ps.length) return `${NOT_MEASURED} for ${ps.length - known.length} of ${ps.length}`;
+  const lo = Math.min(...known);
+  const hi = Math.max(...known);
+  return `${lo === hi ? f1(lo) : `${f1(lo)}-${f1(hi)}`} of ${fps(x.sourceFps)}`;
 }
 
 /** The bus rows: through the edges against the origin directly, and what each process spent. */
@@ -384,6 +474,7 @@ function busTables(b: BusRows): string {
         'edges x viewers',
         'frames received min / mean: via edges',
         'on the origin',
+        "origin's published fps: edges watching; viewers on it",
         'latency p50 / p99 ms: via edges',
         'on the origin',
         'difference p50 / p99 ms',
@@ -392,6 +483,7 @@ function busTables(b: BusRows): string {
         n(x),
         got(x.viaEdges),
         got(x.direct),
+        `${publishedCell(x.viaEdges)}; ${publishedCell(x.direct)}`,
         ms(x.viaEdges.latencyMs),
         ms(x.direct.latencyMs),
         `${diff(x.viaEdges.latencyMs?.p50, x.direct.latencyMs?.p50)} / ${diff(x.viaEdges.latencyMs?.p99, x.direct.latencyMs?.p99)}`,

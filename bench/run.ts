@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: JPEG quality, end-to-end throughput against the seed's pair and FFmpeg's CLI, and
  * fan-out (viewers, CPU, memory, latency, slow viewers, time to first frame), all on loopback.
- * Prints Markdown tables and writes bench/results/latest.{json,md} and bench/results/fanout.svg.
+ * Prints Markdown tables and writes bench/results/latest.{json,md} and bench/results/fanout.svg, then
+ * rewrites the README's generated parts from latest.json (bench/readme.ts).
  *
  *   npm run bench [-- --quick] [-- --only jpeg,throughput,fanout] [-- --seconds S] [-- --repeats N]
  *   npm run bench -- --only slow   re-runs only the slow-viewer rows and updates them in latest.*
@@ -27,7 +28,8 @@ import { multiStream } from './multi-stream.js';
 import { ingest } from './ingest.js';
 import { MEDIA_DIR } from './lib/media.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
-import { makeSources } from './lib/media.js';
+import { makeSources, probeFps } from './lib/media.js';
+import { updateReadme } from './readme.js';
 import { fanoutSvg, markdown, type BenchResults } from './report.js';
 import { throughput } from './throughput.js';
 
@@ -45,10 +47,15 @@ function machine(ffmpeg: string): Record<string, string> {
     node: process.version,
     ffmpeg: ff.replace(/^ffmpeg version (\S+).*/, '$1'),
     opencv: cv.status === 0 ? cv.stdout.trim() : 'missing',
-    'load average at start': loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' '),
+    'load average at start': loadAverage(),
   };
+}
+
+/** The 1, 5 and 15 minute load averages, as the machine line prints them. */
+function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 async function main(): Promise<void> {
@@ -64,7 +71,7 @@ async function main(): Promise<void> {
   const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest,bus,cpu').split(','));
   const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
   if (section) {
-    await refresh(section, Number(values.seconds ?? section.seconds));
+    await refresh([...only][0] as string, section, Number(values.seconds ?? section.seconds));
     return;
   }
   const seconds = Number(values.seconds ?? (quick ? 3 : 5));
@@ -111,8 +118,10 @@ async function main(): Promise<void> {
     }
     if (only.has('ingest')) results.ingest = await ingest({ viewers: 100, seconds, log });
     if (only.has('streams')) {
+      const clip = streamsClip(ffmpeg, dir);
       results.streams = await multiStream({
-        clip: streamsClip(ffmpeg, dir),
+        clip,
+        sourceFps: probeFps(ffmpeg, clip),
         streams: 6,
         seconds: Math.max(seconds, 8),
         log,
@@ -128,9 +137,7 @@ async function main(): Promise<void> {
       const cpuOpts = { ffmpeg, python, dir, repeats: quick ? 1 : 3, seconds: quick ? 10 : 20, log };
       results.cpu = await cpuSection(cpuOpts);
     }
-    results.machine['load average at end'] = loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ');
+    results.machine['load average at end'] = loadAverage();
     results.seconds = (performance.now() - started) / 1000;
     mkdirSync(RESULTS, { recursive: true });
     writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
@@ -139,9 +146,16 @@ async function main(): Promise<void> {
     writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
     process.stdout.write(md + '\n');
     log(`wrote ${join(RESULTS, 'latest.json')}${results.fanout ? ' and fanout.svg' : ''}`);
+    readmeFromResults(log);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Rewrites the README's generated bench parts from the latest.json just written. */
+function readmeFromResults(log: (s: string) => void): void {
+  const { changed } = updateReadme({ check: false });
+  log(changed.length ? `README.md: rewrote ${changed.join(', ')}` : 'README.md already matched');
 }
 
 /** A 640x360 H.264 clip with B-frames, as phones and cameras record: what a first frame waits for. */
@@ -219,8 +233,9 @@ const REFRESH: Record<string, Refresh> = {
     label: 'streams-side-by-side',
     seconds: 10,
     run: async (r, { seconds, dir, log }) => {
-      const clip = streamsClip(locateFfmpeg().path, dir);
-      r.streams = await multiStream({ clip, streams: 6, seconds, log });
+      const ffmpeg = locateFfmpeg().path;
+      const clip = streamsClip(ffmpeg, dir);
+      r.streams = await multiStream({ clip, sourceFps: probeFps(ffmpeg, clip), streams: 6, seconds, log });
     },
   },
   ingest: {
@@ -247,8 +262,10 @@ const REFRESH: Record<string, Refresh> = {
   },
 };
 
-async function refresh(section: Refresh, seconds: number): Promise<void> {
+async function refresh(name: string, section: Refresh, seconds: number): Promise<void> {
   const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const loadStart = loadAverage();
   const log = (s: string): void =>
     void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
   const file = join(RESULTS, 'latest.json');
@@ -261,11 +278,13 @@ async function refresh(section: Refresh, seconds: number): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  results.sections = { ...results.sections, [name]: { date: startedAt, loadStart, loadEnd: loadAverage() } };
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   const md = markdown(results);
   writeFileSync(join(RESULTS, 'latest.md'), md + '\n');
   process.stdout.write(md + '\n');
   log(`updated the ${section.label} rows of ${file}`);
+  readmeFromResults(log);
 }
 
 main().catch((err: unknown) => {

@@ -43,6 +43,21 @@ export function probe(ffmpeg: string, path: string): { width: number; height: nu
   return { width: w, height: h, frames: n };
 }
 
+/** A video file's frame rate (its first video stream's r_frame_rate), from ffprobe next to ffmpeg. */
+export function probeFps(ffmpeg: string, path: string): number {
+  const ffprobe = ffmpeg.replace(/ffmpeg(\.exe)?$/, 'ffprobe$1');
+  const r = spawnSync(
+    ffprobe,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=r_frame_rate', '-of', 'csv=p=0', path],
+    { encoding: 'utf8' },
+  );
+  const [num, den] = r.stdout.trim().split('/').map(Number);
+  const fps = (num ?? NaN) / (den ?? 1);
+  if (!Number.isFinite(fps) || fps <= 0)
+    throw new Error(`ffprobe could not read the rate of ${path}: ${r.stderr}`);
+  return Math.round(fps * 1000) / 1000;
+}
+
 /**
  * The throughput sources: a 1080p H.264 test card (15 s, 450 frames) and a 640x360 H.264 clip of a
  * textured, noisy fractal (30 s, 900 frames; closer to camera footage than a test card), made in `dir`.
