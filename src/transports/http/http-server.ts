@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Subscriber } from '../../hub/subscriber.js';
 import { authorized, corsHeaders, originAllowed, presentedToken } from './auth.js';
+import { tokenOpens } from '../../util/token.js';
 import type { IpLimiter } from '../ip-limiter.js';
 import type { TlsCredentials } from '../tls-config.js';
 import { listenHttp } from './listen.js';
@@ -164,6 +165,18 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     return h;
   }
 
+  /**
+   * True when the request acts for the server on `stream` (stops its transmission, sees its viewers'
+   * addresses): the server's token or the admin token; with no server token, anyone when the stream
+   * has no readToken. A readToken alone only watches.
+   */
+  #operates(req: http.IncomingMessage, url: URL, stream: HttpStreamTarget): boolean {
+    const given = presentedToken(req, url);
+    if (this.#opts.api?.isAdmin(given)) return true;
+    const token = this.#opts.token;
+    return token !== null ? tokenOpens(given, token) : stream.readToken === null;
+  }
+
   #refuseToken(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
     this.emit('refused', peerOf(req), `HTTP ${url.pathname}: missing or wrong token`);
     sendText(res, 401, 'a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN', {
@@ -230,9 +243,14 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       return noSuchStream(res, name ?? 'default', cors);
     }
     const streamHttp = this.#of(target);
-    if (!streamHttp.authorized(req, url)) return this.#refuseToken(req, res, url);
+    const operator = this.#operates(req, url, target);
+    // The admin token stops a transmission without being a viewer's key.
+    const stopping = req.method === 'POST' && rest === 'transmission/stop';
+    if (!streamHttp.authorized(req, url) && !(stopping && operator)) return this.#refuseToken(req, res, url);
     if (req.method === 'POST') req.resume();
-    const served = isGet ? streamHttp.get(req, res, rest) : streamHttp.post(req, res, rest);
+    const served = isGet
+      ? streamHttp.get(req, res, rest, operator)
+      : streamHttp.post(req, res, rest, operator);
     if (!served)
       sendText(res, 404, `no such endpoint: ${req.method === 'POST' ? 'POST ' : ''}${url.pathname}`, cors);
   }
