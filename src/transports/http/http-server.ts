@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Subscriber } from '../../hub/subscriber.js';
-import { authorized, corsHeaders, originAllowed, presentedToken } from './auth.js';
+import { authorized, corsHeaders, hostAllowed, MISDIRECTED, originAllowed, presentedToken } from './auth.js';
 import { tokenOpens } from '../../util/token.js';
 import type { IpLimiter } from '../ip-limiter.js';
 import type { TlsCredentials } from '../tls-config.js';
@@ -189,6 +189,17 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     res.on('error', () => res.destroy());
     const url = requestUrl(req);
     const cors = this.#shared.cors;
+    if (!hostAllowed(req, this.#opts.host, this.#opts.allowOrigin)) {
+      req.resume();
+      this.emit(
+        'refused',
+        peerOf(req),
+        `HTTP ${url.pathname}: Host ${req.headers.host} is not this server's`,
+      );
+      const hint = "; a reverse proxy's name is accepted when it is --allow-origin's";
+      sendText(res, 421, MISDIRECTED + hint, { ...cors, Connection: 'close' });
+      return;
+    }
     const { name, rest } = splitStreamPath(url.pathname);
     if (rest === 'publish' && req.method === 'POST') return this.#onPublish(req, res, url, name);
     bodyDeadline(req, res, this.#opts.requestTimeoutMs ?? 30_000);
@@ -318,6 +329,8 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
       );
     };
+    if (!hostAllowed(req, this.#opts.host, this.#opts.allowOrigin))
+      return refuse(421, `Host ${req.headers.host} is not this server's (DNS rebinding guard)`);
     const { name, rest } = splitStreamPath(url.pathname);
     if (rest !== 'ws') return refuse(404, `no WebSocket endpoint ${url.pathname}`);
     const target = this.#opts.streams.get(name);
