@@ -17,6 +17,7 @@ import { Logger, onKeys } from './output.js';
 import { SERVE_TOKEN_HELP, serveTokenOptions } from './token-options.js';
 import { httpLines, httpOptions } from './http-options.js';
 import { BUS_ARGS, BUS_HELP, busOption, logBusState } from './bus-options.js';
+import { redactCredentials } from '../util/redact.js';
 
 /** Help text of `framecast serve`. */
 export const SERVE_HELP = `Usage: framecast serve [[NAME=]SOURCE ...] [options]
@@ -352,7 +353,8 @@ function reportStart(server: FramecastServer, log: Logger): void {
       })),
       addresses: urls,
       source: server.spec?.name ?? null,
-      options: o,
+      // The options hold the source as given: a camera URL's password must not reach the log.
+      options: { ...o, source: redactCredentials(o.source) },
     },
   );
 }

@@ -74,6 +74,7 @@ export const ErrorCode = {
   BadFrame: 11,
   PublisherActive: 12,
   NotPublishable: 13,
+  PublisherIdle: 14,
 } as const;
 
 /** STATUS codes; `value` is the waiting position for Waiting, else 0. Readers ignore unknown codes. */

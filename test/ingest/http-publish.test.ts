@@ -123,7 +123,7 @@ describe('publishing over HTTP', () => {
     const holder = net.connect({ host: '127.0.0.1', port: Number(new URL(http).port) });
     holder.on('error', () => {});
     holder.write(
-      'POST /streams/cam/publish?token=pub-secret-1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      'POST /streams/cam/publish?token=pub-secret-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n' +
         `${jpeg.length.toString(16)}\r\n`,
     );
     holder.write(Buffer.concat([jpeg, Buffer.from('\r\n')]));
@@ -142,7 +142,7 @@ describe('publishing over HTTP', () => {
     s.on('data', (d: Buffer) => (answer += d.toString()));
     s.on('error', () => {});
     s.write(
-      'PUT /api/streams/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-secret-1\r\n' +
+      'PUT /api/streams/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer admin-secret-1\r\n' +
         'Content-Length: 100\r\n\r\n{"sou',
     );
     await until(() => answer.length > 0, 5000);

@@ -53,7 +53,7 @@ describe('HTTP slow clients', () => {
     const slow: net.Socket[] = [];
     for (let i = 0; i < 20; i++) {
       const s = await rawConnect(httpPort);
-      if (i % 2 === 0) s.write('GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n');
+      if (i % 2 === 0) s.write('GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n');
       slow.push(s);
     }
     // Drip one header byte every 200 ms: each byte would reset an idle timer, not a headers timeout.

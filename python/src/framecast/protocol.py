@@ -97,6 +97,7 @@ ERROR_CODE_NAMES: Dict[int, str] = {
     11: "ERR_BAD_FRAME",  # a publisher's frame is not a whole JPEG with a readable size, or over the cap
     12: "ERR_PUBLISHER_ACTIVE",  # the stream already has a publisher
     13: "ERR_NOT_PUBLISHABLE",  # the stream's source is not `publisher`
+    14: "ERR_PUBLISHER_IDLE",  # no complete frame for 10 s: the server closed the publisher
 }
 
 #: END reasons (docs/PROTOCOL.md) by number.

@@ -39,8 +39,9 @@ __all__ = ["Publisher", "MAX_PUBLISHED_FRAME_BYTES"]
 MAX_PUBLISHED_FRAME_BYTES = 16 * 1024 * 1024
 #: Stream names a server accepts in a hello.
 _STREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-#: A lost publisher tries again after these (the server may still hold the old connection: "publisher active").
-_RETRY_LOST = RETRYABLE_CODES | {"ERR_PUBLISHER_ACTIVE"}
+#: A lost publisher tries again after these (the server may still hold the old connection: "publisher active";
+#: a source that stalled for 10 s was closed as idle).
+_RETRY_LOST = RETRYABLE_CODES | {"ERR_PUBLISHER_ACTIVE", "ERR_PUBLISHER_IDLE"}
 #: Anything the server sends a publisher is small; a larger declared message is a protocol error.
 _MAX_MESSAGE_BYTES = 1 << 20
 #: How long close() waits for the server's last ACKs and its close after END.

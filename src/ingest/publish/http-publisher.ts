@@ -3,13 +3,11 @@ import { FramecastError } from '../../errors.js';
 import { JpegStreamSplitter } from '../../source/jpeg-stream-splitter.js';
 import { nowMs } from '../../util/clock.js';
 import { tokenOpens } from '../../util/token.js';
-import type { PublisherConnection, PublisherSlot } from './publisher-slot.js';
+import { PUBLISH_IDLE_REASON, type PublisherConnection, type PublisherSlot } from './publisher-slot.js';
 import { checkPublishedJpeg, MAX_PUBLISHED_FRAME_BYTES } from './tcp-publisher.js';
 
 /** Text allowed between two images of a body: multipart boundaries and part headers. */
 const MAX_BETWEEN_BYTES = 16 * 1024;
-/** A publisher that sends nothing for this long is cut (its stream goes no-signal). */
-export const PUBLISH_IDLE_MS = 10_000;
 
 /** A stream as the HTTP publisher needs it (a Stream is one). */
 export interface HttpPublishTarget {
@@ -48,7 +46,8 @@ function reply(
  * POST /streams/NAME/publish: the body is a stream of JPEGs (what `ffmpeg -f mpjpeg -method POST`
  * sends, any multipart MJPEG, or JPEGs simply concatenated), each passed to the stream's viewers as
  * it came. The answer comes when the body ends (200, with the count) or when it is refused: 401 token,
- * 409 another publisher or a stream that takes none, 400 a malformed or oversized image, 408 silence.
+ * 409 another publisher or a stream that takes none, 400 a malformed or oversized image, 408 no complete
+ * image for PUBLISH_IDLE_MS (the slot keeps that deadline; bytes that make no image do not count).
  */
 export function serveHttpPublish(
   req: http.IncomingMessage,
@@ -66,6 +65,7 @@ export function serveHttpPublish(
     address,
     via: 'http',
     evict(reason) {
+      if (reason === 'idle') return finish(408, PUBLISH_IDLE_REASON);
       finish(
         409,
         reason === 'replaced' ? 'another publisher took this stream over' : 'the stream was removed',
@@ -77,24 +77,16 @@ export function serveHttpPublish(
     skipBetween: MAX_BETWEEN_BYTES,
     what: 'the published body',
   });
-  let idle: NodeJS.Timeout | null = null;
-  const arm = (): void => {
-    if (idle) clearTimeout(idle);
-    idle = setTimeout(() => finish(408, `nothing received for ${PUBLISH_IDLE_MS / 1000} s`), PUBLISH_IDLE_MS);
-  };
   const finish = (status: number, text: string): void => {
     if (finished) return;
     finished = true;
-    if (idle) clearTimeout(idle);
     slot.release(conn, text);
     reply(res, status, text, cors);
     // Stop reading a body we refused (the publisher sees the answer and the close).
     if (status !== 200) setImmediate(() => req.destroy());
   };
-  arm();
   req.on('data', (chunk: Buffer) => {
     if (finished) return;
-    arm();
     try {
       splitter.push(chunk, (jpeg) => {
         if (finished) return;
@@ -115,7 +107,6 @@ export function serveHttpPublish(
   req.on('close', () => {
     if (!finished) {
       finished = true;
-      if (idle) clearTimeout(idle);
       slot.release(conn, 'the connection closed');
     }
   });

@@ -1,5 +1,15 @@
 import { SafeEmitter } from '../../util/safe-emitter.js';
 
+/**
+ * A publisher that delivers no complete frame for this long is closed and the slot freed (native:
+ * ERROR 14; HTTP: 408). Counted from its claim and from each frame, not from bytes: a trickle of bytes
+ * that never completes a frame must not hold a stream.
+ */
+export const PUBLISH_IDLE_MS = 10_000;
+
+/** Why an idle publisher was closed (its ERROR or 408 text). */
+export const PUBLISH_IDLE_REASON = `no complete frame for ${PUBLISH_IDLE_MS / 1000} s: the stream is free for another publisher`;
+
 /** One JPEG a remote publisher sent, checked: a whole JPEG whose size was read from its header. */
 export interface IngestFrame {
   jpeg: Buffer;
@@ -16,8 +26,11 @@ export interface PublisherConnection {
   readonly address: string;
   /** `tcp` or `http`. */
   readonly via: string;
-  /** Ends it: another publisher took the stream over, or the stream went away. */
-  evict(reason: 'replaced' | 'removed'): void;
+  /**
+   * Ends it: another publisher took the stream over, the stream went away, or it delivered no
+   * complete frame for PUBLISH_IDLE_MS. The slot has already let go of it.
+   */
+  evict(reason: 'replaced' | 'removed' | 'idle'): void;
 }
 
 /** Events of a publisher slot. */
@@ -36,13 +49,16 @@ export interface PublisherSlotEvents {
  */
 export class PublisherSlot extends SafeEmitter<PublisherSlotEvents> {
   readonly override: boolean;
+  readonly #idleMs: number;
   #current: PublisherConnection | null = null;
   #last: IngestFrame | null = null;
   #closed = false;
+  #idle: NodeJS.Timeout | null = null;
 
-  constructor(override: boolean) {
+  constructor(override: boolean, idleMs = PUBLISH_IDLE_MS) {
     super();
     this.override = override;
+    this.#idleMs = idleMs;
   }
 
   /** The publisher feeding the stream now, or null. */
@@ -69,6 +85,7 @@ export class PublisherSlot extends SafeEmitter<PublisherSlotEvents> {
       this.emit('disconnected', old, 'replaced by a new publisher');
     }
     this.#current = conn;
+    this.#watch(conn);
     this.emit('connected', conn);
     return true;
   }
@@ -76,6 +93,7 @@ export class PublisherSlot extends SafeEmitter<PublisherSlotEvents> {
   /** A frame from the current publisher (others' frames are ignored). */
   frame(conn: PublisherConnection, frame: IngestFrame): void {
     if (conn !== this.#current) return;
+    this.#watch(conn);
     this.#last = frame;
     this.emit('frame', frame);
   }
@@ -84,6 +102,7 @@ export class PublisherSlot extends SafeEmitter<PublisherSlotEvents> {
   release(conn: PublisherConnection, why: string): void {
     if (conn !== this.#current) return;
     this.#current = null;
+    this.#unwatch();
     this.emit('disconnected', conn, why);
   }
 
@@ -91,8 +110,27 @@ export class PublisherSlot extends SafeEmitter<PublisherSlotEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unwatch();
     const c = this.#current;
     this.#current = null;
     c?.evict('removed');
+  }
+
+  /** (Re)starts the idle deadline of `conn`, the current publisher. */
+  #watch(conn: PublisherConnection): void {
+    this.#unwatch();
+    this.#idle = setTimeout(() => {
+      this.#idle = null;
+      if (conn !== this.#current) return;
+      this.#current = null;
+      conn.evict('idle');
+      this.emit('disconnected', conn, PUBLISH_IDLE_REASON);
+    }, this.#idleMs);
+    this.#idle.unref();
+  }
+
+  #unwatch(): void {
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = null;
   }
 }

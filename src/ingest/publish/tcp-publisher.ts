@@ -11,7 +11,12 @@ import {
 import { NativeParser } from '../../protocol/native-parser.js';
 import { nowMs } from '../../util/clock.js';
 import { jpegInfo, looksLikeJpeg } from '../../util/jpeg.js';
-import type { IngestFrame, PublisherConnection, PublisherSlot } from './publisher-slot.js';
+import {
+  PUBLISH_IDLE_REASON,
+  type IngestFrame,
+  type PublisherConnection,
+  type PublisherSlot,
+} from './publisher-slot.js';
 
 /** Largest JPEG a publisher may send (checked against the declared length, before buffering). */
 export const MAX_PUBLISHED_FRAME_BYTES = 16 * 1024 * 1024;
@@ -63,7 +68,8 @@ export function servePublisher(
     setTimeout(() => socket.destroy(), FLUSH_MS).unref();
   };
   const onData = (chunk: Buffer): void => {
-    if (done) return;
+    // Evicted (taken over, removed, idle): the rest is read and dropped until the close.
+    if (done || !socket.writable) return;
     try {
       parser.push(chunk, (m) => {
         if (done) return;
@@ -106,7 +112,10 @@ export function servePublisher(
   socket.resume();
 }
 
-/** A TCP publisher as the slot sees it: eviction sends END (a takeover, or the stream went away). */
+/**
+ * A TCP publisher as the slot sees it: eviction sends END (a takeover, or the stream went away) or
+ * ERROR 14 (no complete frame for PUBLISH_IDLE_MS), then closes.
+ */
 export function tcpPublisherConnection(socket: net.Socket, address: string): PublisherConnection {
   return {
     address,
@@ -116,7 +125,9 @@ export function tcpPublisherConnection(socket: net.Socket, address: string): Pub
         socket.end(
           reason === 'replaced'
             ? encodeEnd('kicked', 'another publisher took this stream over')
-            : encodeEnd('removed', 'the stream was removed or changed on the server'),
+            : reason === 'idle'
+              ? encodeError(ErrorCode.PublisherIdle, PUBLISH_IDLE_REASON)
+              : encodeEnd('removed', 'the stream was removed or changed on the server'),
         );
       setTimeout(() => socket.destroy(), FLUSH_MS).unref();
     },

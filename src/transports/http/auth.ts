@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { isIP, isIPv4 } from 'node:net';
+import { hostname as osHostname } from 'node:os';
 import { tokenOpens } from '../../util/token.js';
 
 /** The token a request presents: `Authorization: Bearer T`, else the `token` query parameter. */
@@ -16,20 +18,98 @@ export function authorized(req: IncomingMessage, url: URL, token: string | null)
   return tokenOpens(presentedToken(req, url), token);
 }
 
+/** The hostname of `host[:port]` as the URL parser normalises it (lower case, `[v6]`), or null. */
+function hostnameOf(hostPort: string): string | null {
+  try {
+    return new URL(`http://${hostPort}`).hostname;
+  } catch {
+    return null;
+  }
+}
+
+/** `host:port` as the URL parser normalises it (default port dropped), or null. */
+function hostOf(hostPort: string): string | null {
+  try {
+    return new URL(`http://${hostPort}`).host;
+  } catch {
+    return null;
+  }
+}
+
+/** True for a loopback name or address: `localhost`, 127.0.0.0/8, `::1` (brackets and a final dot allowed). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
+  if (h === 'localhost' || h === '::1') return true;
+  // ::ffff:127.0.0.1 as the URL parser writes it.
+  if (/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(h)) return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
+  return isIPv4(v4) && v4.startsWith('127.');
+}
+
+/** True for an IP address (no DNS answer can move it), brackets allowed. */
+function isAddress(hostname: string): boolean {
+  return isIP(hostname.replace(/^\[(.*)\]$/, '$1')) !== 0;
+}
+
+/**
+ * DNS-rebinding guard: a server bound to loopback answers only requests addressed to a loopback name
+ * or address (`localhost`, 127.x, `[::1]`), or to allowOrigin's host (a reverse proxy that passes
+ * its own Host). A browser page whose name an attacker points at 127.0.0.1 sends its own name as Host.
+ * Not checked when bound beyond loopback (the names users type are not known: the token guards it),
+ * nor with allowOrigin `*` (every site may then read every answer anyway), nor without a Host header
+ * (not a browser).
+ */
+export function hostAllowed(req: IncomingMessage, boundHost: string, allowOrigin: string | null): boolean {
+  if (!isLoopbackHost(boundHost) || allowOrigin === '*') return true;
+  const host = req.headers.host;
+  if (host === undefined) return true;
+  const name = hostnameOf(host);
+  if (name === null) return false;
+  if (isLoopbackHost(name)) return true;
+  if (allowOrigin === null) return false;
+  try {
+    return new URL(allowOrigin).hostname === name;
+  } catch {
+    return false;
+  }
+}
+
+/** The text of a 421 answer to a request hostAllowed refused. */
+export const MISDIRECTED =
+  'this server answers only for localhost, 127.0.0.1 and [::1] (DNS rebinding guard)';
+
 /**
  * Same-origin check for requests a browser can send cross-site without asking (a form POST, a
- * WebSocket): a request with an `Origin` must come from this server's own host or the allowed origin.
+ * WebSocket): a request with an `Origin` must come from the allowed origin, or from this server's own
+ * host and port by a name no DNS answer can move (an IP address, `localhost`, this machine's own name
+ * or its `.local` mDNS name): a rebound name
+ * agrees with the Host header it makes the browser send, so Host alone proves nothing.
  * Requests without `Origin` (curl, OpenCV, ffmpeg) are not browsers acting for another site.
  */
 export function originAllowed(req: IncomingMessage, allowOrigin: string | null): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   if (allowOrigin === '*' || (allowOrigin !== null && origin === allowOrigin)) return true;
+  const host = req.headers.host;
+  if (host === undefined) return false;
+  let url: URL;
   try {
-    return new URL(origin).host === req.headers.host;
+    url = new URL(origin);
   } catch {
     return false;
   }
+  if (url.host !== hostOf(host)) return false;
+  return isAddress(url.hostname) || isLoopbackHost(url.hostname) || isOwnName(url.hostname);
+}
+
+/** This machine's own name, bare or as its mDNS `.local` name: an attacker's DNS cannot answer for them. */
+function isOwnName(hostname: string): boolean {
+  const own = osHostname().toLowerCase();
+  const h = hostname.replace(/\.$/, '');
+  return own !== '' && (h === own || h === `${own}.local`);
 }
 
 /** CORS headers for a response: none unless an origin is allowed. */

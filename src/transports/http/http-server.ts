@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Subscriber } from '../../hub/subscriber.js';
-import { authorized, corsHeaders, originAllowed, presentedToken } from './auth.js';
+import { authorized, corsHeaders, hostAllowed, MISDIRECTED, originAllowed, presentedToken } from './auth.js';
+import { tokenOpens } from '../../util/token.js';
 import type { IpLimiter } from '../ip-limiter.js';
 import type { TlsCredentials } from '../tls-config.js';
 import { listenHttp } from './listen.js';
@@ -164,6 +165,18 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     return h;
   }
 
+  /**
+   * True when the request acts for the server on `stream` (stops its transmission, sees its viewers'
+   * addresses): the server's token or the admin token; with no server token, anyone when the stream
+   * has no readToken. A readToken alone only watches.
+   */
+  #operates(req: http.IncomingMessage, url: URL, stream: HttpStreamTarget): boolean {
+    const given = presentedToken(req, url);
+    if (this.#opts.api?.isAdmin(given)) return true;
+    const token = this.#opts.token;
+    return token !== null ? tokenOpens(given, token) : stream.readToken === null;
+  }
+
   #refuseToken(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
     this.emit('refused', peerOf(req), `HTTP ${url.pathname}: missing or wrong token`);
     sendText(res, 401, 'a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN', {
@@ -176,6 +189,17 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     res.on('error', () => res.destroy());
     const url = requestUrl(req);
     const cors = this.#shared.cors;
+    if (!hostAllowed(req, this.#opts.host, this.#opts.allowOrigin)) {
+      req.resume();
+      this.emit(
+        'refused',
+        peerOf(req),
+        `HTTP ${url.pathname}: Host ${req.headers.host} is not this server's`,
+      );
+      const hint = "; a reverse proxy's name is accepted when it is --allow-origin's";
+      sendText(res, 421, MISDIRECTED + hint, { ...cors, Connection: 'close' });
+      return;
+    }
     const { name, rest } = splitStreamPath(url.pathname);
     if (rest === 'publish' && req.method === 'POST') return this.#onPublish(req, res, url, name);
     bodyDeadline(req, res, this.#opts.requestTimeoutMs ?? 30_000);
@@ -230,9 +254,14 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       return noSuchStream(res, name ?? 'default', cors);
     }
     const streamHttp = this.#of(target);
-    if (!streamHttp.authorized(req, url)) return this.#refuseToken(req, res, url);
+    const operator = this.#operates(req, url, target);
+    // The admin token stops a transmission without being a viewer's key.
+    const stopping = req.method === 'POST' && rest === 'transmission/stop';
+    if (!streamHttp.authorized(req, url) && !(stopping && operator)) return this.#refuseToken(req, res, url);
     if (req.method === 'POST') req.resume();
-    const served = isGet ? streamHttp.get(req, res, rest) : streamHttp.post(req, res, rest);
+    const served = isGet
+      ? streamHttp.get(req, res, rest, operator)
+      : streamHttp.post(req, res, rest, operator);
     if (!served)
       sendText(res, 404, `no such endpoint: ${req.method === 'POST' ? 'POST ' : ''}${url.pathname}`, cors);
   }
@@ -300,6 +329,8 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
       );
     };
+    if (!hostAllowed(req, this.#opts.host, this.#opts.allowOrigin))
+      return refuse(421, `Host ${req.headers.host} is not this server's (DNS rebinding guard)`);
     const { name, rest } = splitStreamPath(url.pathname);
     if (rest !== 'ws') return refuse(404, `no WebSocket endpoint ${url.pathname}`);
     const target = this.#opts.streams.get(name);

@@ -7,7 +7,7 @@ import { tokenOpens, type TokenCheck } from '../../util/token.js';
 import { serveMjpeg } from './mjpeg.js';
 import { sendJson, sendText, peerOf, type HttpContext } from './respond.js';
 import { serveSnapshot } from './snapshot.js';
-import { StatsSampler, type EncoderSettings, type StatsReport } from './stats.js';
+import { StatsSampler, type ClientReport, type EncoderSettings, type StatsReport } from './stats.js';
 import { STATIC_FILES, webFile, webPage } from './web-assets.js';
 import { WsEndpoint } from './ws.js';
 import type { PublisherSlot } from '../../ingest/publish/publisher-slot.js';
@@ -35,6 +35,9 @@ export interface HttpShared {
   onRefused: (address: string, reason: string) => void;
   onStop: (address: string, stopped: boolean) => void;
 }
+
+/** What /streams/NAME/stats shows instead of a client's address to a request that only watches. */
+export const HIDDEN_ADDRESS = '(hidden)';
 
 /** Security headers of the pages: scripts and connections from this server only. */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
@@ -101,8 +104,8 @@ export class StreamHttp {
     return tokenOpens(presentedToken(req, url), this.#shared.token, this.stream.readToken);
   }
 
-  /** This stream's /stats section. */
-  report(): StatsReport {
+  /** This stream's /stats section; `hideAddresses` for a request that only watches (a readToken). */
+  report(hideAddresses = false): StatsReport {
     const passthrough = this.stream.encoderImplementation === 'passthrough';
     const encoder: EncoderSettings = {
       kind: passthrough ? 'passthrough' : this.stream.config.encoder,
@@ -110,11 +113,17 @@ export class StreamHttp {
       quality: this.stream.config.quality,
       width: this.stream.config.width,
     };
-    return this.sampler.report(encoder);
+    const report = this.sampler.report(encoder);
+    if (!hideAddresses) return report;
+    const hide = (c: ClientReport): ClientReport => ({ ...c, address: HIDDEN_ADDRESS });
+    return { ...report, clients: report.clients.map(hide), monitors: report.monitors.map(hide) };
   }
 
-  /** Serves `rest` (the path inside the stream: `stream.mjpg`, `ws`, ``...); false when it is none. */
-  get(req: http.IncomingMessage, res: http.ServerResponse, rest: string): boolean {
+  /**
+   * Serves `rest` (the path inside the stream: `stream.mjpg`, `ws`, ``...); false when it is none.
+   * `operator`: the request acts for the server (its token, the admin token), else it only watches.
+   */
+  get(req: http.IncomingMessage, res: http.ServerResponse, rest: string, operator: boolean): boolean {
     switch (rest) {
       case 'stream.mjpg':
       case 'stream.mjpeg':
@@ -136,15 +145,26 @@ export class StreamHttp {
         });
         return true;
       case 'stats':
-        sendJson(res, 200, { name: this.stream.name, ...this.report() }, this.#shared.cors);
+        // A viewer sees how the stream is doing, not who else watches it.
+        sendJson(res, 200, { name: this.stream.name, ...this.report(!operator) }, this.#shared.cors);
         return true;
     }
     return sendStatic(req, res, `/${rest}`);
   }
 
-  /** POST `rest`; false when it is none. */
-  post(req: http.IncomingMessage, res: http.ServerResponse, rest: string): boolean {
+  /** POST `rest`; false when it is none. Stopping ends it for every viewer: `operator` only. */
+  post(req: http.IncomingMessage, res: http.ServerResponse, rest: string, operator: boolean): boolean {
     if (rest !== 'transmission/stop') return false;
+    if (!operator) {
+      this.#shared.onRefused(peerOf(req), `HTTP stop of ${this.stream.name}: a readToken only watches`);
+      sendText(
+        res,
+        403,
+        "stopping a transmission takes the server's token (or the admin token); a stream's readToken only watches",
+        this.#shared.cors,
+      );
+      return true;
+    }
     const stopped = this.stream.hub.stopTransmission();
     this.#shared.onStop(peerOf(req), stopped);
     sendJson(res, 200, { stopped }, this.#shared.cors);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { Frame } from '../../hub/frame.js';
 import type { EndReason } from '../../hub/subscriber.js';
-import { originAllowed } from './auth.js';
+import { hostAllowed, MISDIRECTED, originAllowed } from './auth.js';
 import { listenHttp } from './listen.js';
 import { peerOf, requestUrl, sendText } from './respond.js';
 import { STATIC_FILES, webFile, webPage } from './web-assets.js';
@@ -44,12 +44,20 @@ export class LocalViewerServer {
   readonly #viewers = new Set<WsSubscriber>();
   #closing: Promise<void> | null = null;
 
+  get #host(): string {
+    return this.#opts.host ?? '127.0.0.1';
+  }
+
   constructor(opts: LocalViewerOptions) {
     this.#opts = opts;
     this.#server = http.createServer({ noDelay: true }, (req, res) => this.#onRequest(req, res));
     this.#server.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy());
       const url = requestUrl(req);
+      if (!hostAllowed(req, this.#host, null)) {
+        socket.end('HTTP/1.1 421 Misdirected Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       // Any web page may open a WebSocket to localhost; only this page may watch.
       if (url.pathname !== '/ws' || !originAllowed(req, null)) {
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -72,7 +80,7 @@ export class LocalViewerServer {
 
   /** Binds (127.0.0.1 unless told otherwise); rejects with ERR_PORT_IN_USE / ERR_LISTEN. */
   listen(): Promise<AddressInfo> {
-    return listenHttp(this.#server, this.#opts.host ?? '127.0.0.1', this.#opts.port, false, '--viewer-port');
+    return listenHttp(this.#server, this.#host, this.#opts.port, false, '--viewer-port');
   }
 
   /** The page's URL. */
@@ -107,6 +115,10 @@ export class LocalViewerServer {
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     res.on('error', () => res.destroy());
     const path = requestUrl(req).pathname;
+    if (!hostAllowed(req, this.#host, null)) {
+      sendText(res, 421, MISDIRECTED);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendText(res, 405, `method ${req.method} not allowed`);
       return;
