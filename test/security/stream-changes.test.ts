@@ -179,7 +179,7 @@ describe('a refused API change leaves the file and the server as they were', () 
       expect(readFileSync(path).equals(before), what).toBe(true);
     }
     // Without the admin token, or with a wrong one: 401 naming the scheme (the README says so).
-    for (const auth of [{}, { Authorization: 'Bearer wrong-admin-token' }]) {
+    for (const auth of [{}, { Authorization: 'Bearer wrong-admin-token' }] as Record<string, string>[]) {
       const r = await fetch(`${api}/n`, {
         method: 'PUT',
         headers: { 'Content-Type': 'application/json', ...auth },
