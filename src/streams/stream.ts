@@ -109,8 +109,8 @@ export async function openStream(
     });
   if (config.source === PUBLISHER_SOURCE) {
     // Push ingest: the JPEGs a remote publisher sends go to viewers as they came (passthrough).
-    const slot = new PublisherSlot(config.overridePublisher);
-    return new Stream(config, () => new IngestProducer(slot, config.quality), {
+    const slot = new PublisherSlot(config.overridePublisher, config.maxImagePixels);
+    return new Stream(config, () => new IngestProducer(slot, config), {
       spec: null,
       ffmpeg: null,
       implementation: 'passthrough',
@@ -178,14 +178,13 @@ export async function sourceProducer(
   let create = pipeline;
   // Cameras and URLs come back after a failure; files and the test pattern do not.
   if (config.retryDelayMs > 0 && (source.kind === 'device' || source.kind === 'url')) {
-    const width = config.width || 800;
     create = () =>
       new ResilientProducer({
         create: pipeline,
         retryDelayMs: config.retryDelayMs,
         retryOnEnd: source.live,
-        fallbackWidth: width,
-        fallbackHeight: Math.round((width * 9) / 32) * 2,
+        noSignalWidth: config.width,
+        maxImagePixels: config.maxImagePixels,
         quality: config.quality,
       });
   }

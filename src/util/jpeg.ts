@@ -43,3 +43,21 @@ export function jpegInfo(buf: Buffer): JpegInfo | null {
   }
   return null;
 }
+
+/** Largest width or height of an image framecast takes from a peer or draws itself. */
+export const MAX_IMAGE_SIDE = 16384;
+
+/** Default bound on an image's width x height (4096x4096): a decoder allocates about 3 bytes per pixel. */
+export const DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096;
+
+/**
+ * Why an image of this size is refused (`image too large: ...`), or null when it is within both
+ * bounds: each side at most MAX_IMAGE_SIDE, width x height at most `maxPixels`.
+ */
+export function imageSizeProblem(width: number, height: number, maxPixels: number): string | null {
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE)
+    return `image too large: ${width}x${height} has a side over ${MAX_IMAGE_SIDE}`;
+  if (width * height > maxPixels)
+    return `image too large: ${width}x${height} is ${width * height} pixels, over the stream's maxImagePixels ${maxPixels}`;
+  return null;
+}
