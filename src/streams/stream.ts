@@ -170,6 +170,7 @@ export async function sourceProducer(
       loop: config.loop,
       fps: config.fps,
       passthrough: config.passthrough,
+      maxImagePixels: config.maxImagePixels,
       // Encodes in flight for this stream (bounding its read-ahead); all streams share the pool.
       concurrency: encoderPool.size,
       inputFps,

@@ -1,10 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import net from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { edge, type Edge } from '../../src/app/edge.js';
 import { noSignalCacheSize, noSignalJpeg } from '../../src/encode/no-signal.js';
-import { StreamClient, parseServerAddress, serve, type FramecastServer } from '../../src/index.js';
+import {
+  StreamClient,
+  connect as play,
+  parseServerAddress,
+  serve,
+  type FramecastServer,
+} from '../../src/index.js';
 import { NativeParser, type NativeMessage } from '../../src/protocol/native-parser.js';
 import {
   ErrorCode,
@@ -15,6 +22,7 @@ import {
 } from '../../src/protocol/native.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
 import { startServe } from '../helpers/cli.js';
+import { makeTempDir } from '../helpers/fixtures.js';
 import { startNats, type NatsServer } from '../helpers/nats.js';
 import { makeJpeg } from '../helpers/native.js';
 import { killTracked, sleep } from '../helpers/processes.js';
@@ -266,5 +274,21 @@ describe('image-size bombs', () => {
   it('the NO SIGNAL picture cache is bounded: 12 sizes drawn, at most 4 kept', async () => {
     for (let i = 0; i < 12; i++) await noSignalJpeg(64 + 2 * i, 48, 80);
     expect(noSignalCacheSize()).toBeLessThanOrEqual(4);
+  });
+
+  it('a passthrough MJPEG source: a JPEG over the bound is dropped, the others are served byte for byte', async () => {
+    const tmp = makeTempDir('framecast-bomb-');
+    cleanups.push(tmp.cleanup);
+    const good = await Promise.all([1, 2, 3].map((i) => makeJpeg(64, 48, i)));
+    const path = join(tmp.dir, 'cam.mjpeg');
+    writeFileSync(
+      path,
+      Buffer.concat([good[0] as Buffer, await bomb(), good[1] as Buffer, good[2] as Buffer]),
+    );
+    server = await serve({ source: path, passthrough: true, pace: false, port: 0, httpPort: null });
+    const got: Buffer[] = [];
+    for await (const f of play(`127.0.0.1:${server.address().port}`)) got.push(f.jpeg);
+    expect(oversized(got.map((jpeg) => ({ jpeg, width: 0 })))).toEqual([]);
+    expect(got).toEqual(good);
   });
 });
