@@ -20,6 +20,7 @@ import {
   encodeHello,
   encodeNativeFrame,
 } from '../../src/protocol/native.js';
+import { resolveStreamConfig, StreamConfigError } from '../../src/streams/stream-options.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
 import { startServe } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/fixtures.js';
@@ -290,5 +291,24 @@ describe('image-size bombs', () => {
     for await (const f of play(`127.0.0.1:${server.address().port}`)) got.push(f.jpeg);
     expect(oversized(got.map((jpeg) => ({ jpeg, width: 0 })))).toEqual([]);
     expect(got).toEqual(good);
+  });
+
+  it('maxImagePixels: 4096x4096 by default, 256 to 16384x16384, other values refused with the field named', () => {
+    expect(resolveStreamConfig('cam', { source: 'publisher' }).maxImagePixels).toBe(16_777_216);
+    expect(
+      resolveStreamConfig('cam', { source: 'publisher', maxImagePixels: 640 * 480 }).maxImagePixels,
+    ).toBe(307_200);
+    for (const bad of [255, 16384 * 16384 + 1, 1.5, '1000']) {
+      const err = (() => {
+        try {
+          resolveStreamConfig('cam', { source: 'publisher', maxImagePixels: bad as number });
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      expect(err).toBeInstanceOf(StreamConfigError);
+      expect((err as StreamConfigError).field).toBe('maxImagePixels');
+    }
   });
 });
