@@ -55,7 +55,6 @@ export class BusFeed {
   #silence: NodeJS.Timeout | null = null;
   #lastAt = 0;
   #interval = 0;
-  #malformed = 0;
 
   constructor(stream: Stream, nc: NatsConnection, subjects: Subjects) {
     this.#stream = stream;
@@ -88,10 +87,11 @@ export class BusFeed {
     const slot = this.#stream.ingest;
     if (!slot) return;
     // Checked as a publisher's frame is, against this edge's own bound (not the origin's): the size
-    // viewers get is the JPEG's own, and neither it nor the header may claim more than the stream takes.
+    // viewers get is the JPEG's own, and neither it nor the header may claim more than the stream
+    // takes. Dropped frames are counted in the stream's /stats (totals.imagesRefused).
     const size = checkPublishedJpeg(f.jpeg);
     if (typeof size === 'string') {
-      this.#malformed++;
+      slot.images.unreadable();
       return;
     }
     if (slot.refuseSize(size.width, size.height) ?? slot.refuseSize(f.width, f.height)) return;
@@ -105,11 +105,6 @@ export class BusFeed {
       () => this.#lost('no frames from the origin'),
       Math.max(ORIGIN_SILENCE_MS, 3 * this.#interval),
     );
-  }
-
-  /** Frames dropped for not being a whole JPEG with a readable size (oversized ones: the slot's `oversize`). */
-  get malformed(): number {
-    return this.#malformed;
   }
 
   /** Stops taking frames. */

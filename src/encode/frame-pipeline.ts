@@ -5,7 +5,7 @@ import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/pr
 import { FfmpegSource, type RawFrame } from '../source/ffmpeg-source.js';
 import type { SourceSpec } from '../source/source-spec.js';
 import { nowMs } from '../util/clock.js';
-import { DEFAULT_MAX_IMAGE_PIXELS, imageSizeProblem, jpegInfo } from '../util/jpeg.js';
+import { ImageBound, jpegInfo } from '../util/jpeg.js';
 import { EncoderLoad } from './encoder-load.js';
 import { qscaleForQuality } from './ffmpeg-quality.js';
 import { encodeJpeg } from './jpeg-encoder.js';
@@ -51,8 +51,8 @@ export interface PipelineOptions {
   encoder?: JpegEncoderKind;
   /** The source's frames already are JPEG: pass them through untouched (no scale, no encode). */
   passthrough?: boolean;
-  /** Passthrough: a JPEG whose SOF claims more pixels than this (or a side over 16384) is dropped. */
-  maxImagePixels?: number;
+  /** Passthrough: a JPEG without a readable SOF, or over this bound, is dropped (and counted there). */
+  images?: ImageBound;
 }
 
 /** The JPEG encoders a pipeline can use. */
@@ -93,7 +93,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
   /** Raw frames read ahead, waiting for an encoder slot, in source order. */
   readonly #queued: { raw: RawFrame; index: number }[] = [];
   #encoding = 0;
-  #refused = 0;
+  readonly #images: ImageBound;
   /** Raw frames are I420 for the native encoder, else RGB24 for sharp. */
   readonly #native: boolean;
 
@@ -102,6 +102,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     this.#opts = opts;
     this.#load = new EncoderLoad(opts.concurrency);
     this.#inputFps = opts.inputFps ?? null;
+    this.#images = opts.images ?? new ImageBound();
     this.#native = nativeEncodes(opts.encoder ?? 'libjpeg');
   }
 
@@ -162,7 +163,6 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     if (fps !== null && pace && !this.#keep(raw, fps)) return;
     if (this.#opts.passthrough && !this.#passable(raw.data)) {
       raw.release();
-      this.#refused++;
       return;
     }
     const index = this.#nextIndex++;
@@ -179,22 +179,17 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     this.#updateFlow();
   }
 
-  /** Passthrough JPEGs dropped: no readable SOF, or one over the stream's image bounds. */
-  get refused(): number {
-    return this.#refused;
-  }
-
   /**
    * A camera's JPEG goes to viewers untouched, so its SOF is checked as a publisher's is: a
-   * compromised camera must not hand every viewer's decoder a 65535x65535 image.
+   * compromised camera must not hand every viewer's decoder a 65535x65535 image. Refusals are counted.
    */
   #passable(jpeg: Buffer): boolean {
     const info = jpegInfo(jpeg);
-    if (!info || info.width === 0 || info.height === 0) return false;
-    return (
-      imageSizeProblem(info.width, info.height, this.#opts.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS) ===
-      null
-    );
+    if (!info || info.width === 0 || info.height === 0) {
+      this.#images.unreadable();
+      return false;
+    }
+    return this.#images.refuse(info.width, info.height) === null;
   }
 
   /**

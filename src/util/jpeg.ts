@@ -61,3 +61,33 @@ export function imageSizeProblem(width: number, height: number, maxPixels: numbe
     return `image too large: ${width}x${height} is ${width * height} pixels, over the stream's maxImagePixels ${maxPixels}`;
   return null;
 }
+
+/**
+ * A stream's bound on the images peers hand its viewers (publishers, the bus, a passthrough camera),
+ * and how many it refused since the stream opened (for /stats).
+ */
+export class ImageBound {
+  readonly maxPixels: number;
+  #refused = 0;
+
+  constructor(maxPixels = DEFAULT_MAX_IMAGE_PIXELS) {
+    this.maxPixels = maxPixels;
+  }
+
+  /** Images refused: over the bound, or (where checked) without a readable size. */
+  get refused(): number {
+    return this.#refused;
+  }
+
+  /** Why an image of this size may not reach viewers (and it is counted), or null. */
+  refuse(width: number, height: number): string | null {
+    const problem = imageSizeProblem(width, height, this.maxPixels);
+    if (problem) this.#refused++;
+    return problem;
+  }
+
+  /** Counts an image refused for want of a readable size. */
+  unreadable(): void {
+    this.#refused++;
+  }
+}

@@ -161,7 +161,7 @@ describe('image-size bombs', () => {
     again.send(good, 1);
     await until(() => v.frames.some((f) => f.jpeg.equals(good)));
     expect(oversized(v.frames)).toEqual([]);
-    expect(server?.streams.get('cam')?.ingest?.oversize).toBe(1);
+    expect(server?.streams.get('cam')?.images.refused).toBe(1);
   });
 
   it('HTTP publish of a 65535x65535 JPEG: 413, nothing delivered', async () => {
@@ -175,6 +175,10 @@ describe('image-size bombs', () => {
     });
     expect(res.status).toBe(413);
     expect(await res.text()).toMatch(/image too large: 65535x65535/);
+    const stats = (await (await fetch(`${http}/streams/cam/stats`)).json()) as {
+      totals: { imagesRefused: number };
+    };
+    expect(stats.totals.imagesRefused).toBe(1);
     await sleep(300);
     expect(oversized(v.frames)).toEqual([]);
     // A normal body is still taken.
@@ -267,7 +271,7 @@ describe('image-size bombs', () => {
       await sleep(300);
       expect(oversized(v.frames)).toEqual([]);
       expect(v.frames.filter((f) => f.jpeg.equals(good))).toHaveLength(1);
-      expect(e.server.streams.get('cam')?.ingest?.oversize).toBe(2);
+      expect(e.server.streams.get('cam')?.images.refused).toBe(2);
     },
     60_000,
   );
@@ -291,6 +295,7 @@ describe('image-size bombs', () => {
     for await (const f of play(`127.0.0.1:${server.address().port}`)) got.push(f.jpeg);
     expect(oversized(got.map((jpeg) => ({ jpeg, width: 0 })))).toEqual([]);
     expect(got).toEqual(good);
+    expect(server.streams.list()[0]?.images.refused).toBe(1);
   });
 
   it('maxImagePixels: 4096x4096 by default, 256 to 16384x16384, other values refused with the field named', () => {

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_IMAGE_PIXELS, imageSizeProblem } from '../../util/jpeg.js';
+import { ImageBound } from '../../util/jpeg.js';
 import { SafeEmitter } from '../../util/safe-emitter.js';
 
 /** One JPEG a remote publisher sent, checked: a whole JPEG whose size was read from its header. */
@@ -38,31 +38,23 @@ export interface PublisherSlotEvents {
 export class PublisherSlot extends SafeEmitter<PublisherSlotEvents> {
   readonly override: boolean;
   /** The stream's bound on width x height: a larger image never reaches its viewers. */
-  readonly maxImagePixels: number;
+  readonly images: ImageBound;
   #current: PublisherConnection | null = null;
   #last: IngestFrame | null = null;
   #closed = false;
-  #oversize = 0;
 
-  constructor(override: boolean, maxImagePixels = DEFAULT_MAX_IMAGE_PIXELS) {
+  constructor(override: boolean, images = new ImageBound()) {
     super();
     this.override = override;
-    this.maxImagePixels = maxImagePixels;
-  }
-
-  /** Frames refused for their image size (publishers' and the bus's) since the stream opened. */
-  get oversize(): number {
-    return this.#oversize;
+    this.images = images;
   }
 
   /**
    * Why an image of this size may not reach the stream's viewers (`image too large: ...`, and it
-   * is counted in `oversize`), or null when it is within the stream's bounds.
+   * is counted in the bound's `refused`), or null when it is within the stream's bounds.
    */
   refuseSize(width: number, height: number): string | null {
-    const problem = imageSizeProblem(width, height, this.maxImagePixels);
-    if (problem) this.#oversize++;
-    return problem;
+    return this.images.refuse(width, height);
   }
 
   /** The publisher feeding the stream now, or null. */

@@ -23,6 +23,8 @@ export interface HttpStreamTarget {
   /** Where a remote publisher feeds the stream (source `publisher`). */
   readonly ingest?: PublisherSlot | null;
   readonly publishToken?: string | null;
+  /** The stream's image-size bound: how many images it refused. */
+  readonly images?: { readonly refused: number };
 }
 
 /** Shared by every stream's endpoints: the server's settings and its log hooks. */
@@ -110,7 +112,7 @@ export class StreamHttp {
       quality: this.stream.config.quality,
       width: this.stream.config.width,
     };
-    return this.sampler.report(encoder);
+    return this.sampler.report(encoder, this.stream.images?.refused ?? 0);
   }
 
   /** Serves `rest` (the path inside the stream: `stream.mjpg`, `ws`, ``...); false when it is none. */
