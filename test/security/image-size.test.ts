@@ -136,6 +136,21 @@ async function publisherStream(width = 640): Promise<{ port: number; http: strin
   return { port: server.address().port, http: `http://127.0.0.1:${server.httpAddress()?.port}` };
 }
 
+/** A bus peer that announces stream cam (64x48) as origin o1, now and whenever an edge asks. */
+async function announcingPeer(url: string): Promise<NatsConnection> {
+  const peer = await connect({ servers: url });
+  cleanups.push(() => peer.close());
+  const say = (): void =>
+    peer.publish(
+      'framecast.streams',
+      JSON.stringify({ origin: 'o1', instance: 'i1', streams: [{ name: 'cam', width: 64, height: 48 }] }),
+    );
+  peer.subscribe('framecast.streams.ask', { callback: say });
+  await peer.flush();
+  say();
+  return peer;
+}
+
 /** Resident memory of a process in MB, from /proc/PID/status. */
 function rssMb(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -243,16 +258,7 @@ describe('image-size bombs', () => {
     'an edge drops a bus frame whose JPEG or header claims an oversize; the next good one is served',
     async () => {
       natsServer = await startNats();
-      const peer: NatsConnection = await connect({ servers: natsServer.url });
-      cleanups.push(() => peer.close());
-      const say = (): void =>
-        peer.publish(
-          'framecast.streams',
-          JSON.stringify({ origin: 'o1', instance: 'i1', streams: [{ name: 'cam', width: 64, height: 48 }] }),
-        );
-      peer.subscribe('framecast.streams.ask', { callback: say });
-      await peer.flush();
-      say();
+      const peer = await announcingPeer(natsServer.url);
       const e: Edge = await edge({ bus: { url: natsServer.url }, port: 0, httpPort: null });
       cleanups.push(() => e.close());
       const v = viewer(e.server.address().port, 'cam');
@@ -272,6 +278,34 @@ describe('image-size bombs', () => {
       expect(oversized(v.frames)).toEqual([]);
       expect(v.frames.filter((f) => f.jpeg.equals(good))).toHaveLength(1);
       expect(e.server.streams.get('cam')?.images.refused).toBe(2);
+    },
+    60_000,
+  );
+
+  it.skipIf(!nats)(
+    "an edge's own maxImagePixels (not the origin's) bounds what it takes from the bus",
+    async () => {
+      natsServer = await startNats();
+      const peer = await announcingPeer(natsServer.url);
+      const e: Edge = await edge({
+        bus: { url: natsServer.url },
+        port: 0,
+        httpPort: null,
+        maxImagePixels: 64 * 48 - 1,
+      });
+      cleanups.push(() => e.close());
+      const v = viewer(e.server.address().port, 'cam');
+      await until(() => v.frames.length >= 1, 10_000);
+      const frame = await makeJpeg(64, 48, 8);
+      peer.publish(
+        'framecast.s.cam.frame',
+        encodeNativeFrame(
+          { seq: 1, width: 64, height: 48, capturedAt: Date.now(), encodedAt: Date.now(), jpeg: frame },
+          Date.now(),
+        ),
+      );
+      await until(() => e.server.streams.get('cam')?.images.refused === 1, 5000);
+      expect(v.frames.some((f) => f.jpeg.equals(frame))).toBe(false);
     },
     60_000,
   );
