@@ -223,6 +223,19 @@ describe('image-size bombs', () => {
     for (const f of v.frames.slice(after)) expect(jpegInfo(f.jpeg)).toEqual({ width: 640, height: 360 });
   });
 
+  it('framecast serve --max-image-pixels sets the bound of its streams', async () => {
+    const srv = await startServe(['cam=publisher', '--http-port', 'off', '--max-image-pixels', '3000']);
+    cleanups.push(() => srv.stop());
+    const pub = await rawPublisher(srv.port, 'cam');
+    pub.send(await makeJpeg(64, 48, 9), 0);
+    await until(() => errorOf(pub.messages) !== undefined);
+    expect(errorOf(pub.messages)).toEqual({
+      type: 'error',
+      code: ErrorCode.BadFrame,
+      message: "bad frame 0: image too large: 64x48 is 3072 pixels, over the stream's maxImagePixels 3000",
+    });
+  });
+
   it('RSS stays within 50 MB of its baseline while 20 bombs are published and dropped', async () => {
     const srv = await startServe(['cam=publisher', '--http-port', 'off', '--width', '640']);
     cleanups.push(() => srv.stop());
