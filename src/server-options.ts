@@ -8,6 +8,7 @@ import type { BusOptions } from './bus/bus.js';
 import type { TokenDigest } from './util/token.js';
 import { resolve } from 'node:path';
 import { defaultSourcePaths } from './source/source-spec.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './util/jpeg.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {
@@ -45,6 +46,11 @@ export interface ServeOptions {
   preload?: boolean;
   /** The source's frames already are JPEG (MJPEG): pass them through untouched (no scale, no encode). */
   passthrough?: boolean;
+  /**
+   * Each stream's bound on the images peers send (publishers, the bus on an edge, a passthrough
+   * camera): width x height at most this, 256-268435456 (default 4096x4096); a stream's own wins.
+   */
+  maxImagePixels?: number;
   /** A second TCP port that speaks only the seed framing and sends at once, with no hello grace (default none). */
   legacyPort?: number | null;
   /** Silence after which a TCP client is taken for a seed client (default 100 ms). */
@@ -133,6 +139,7 @@ export interface ResolvedServeOptions {
   helloGraceMs: number;
   preload: boolean;
   passthrough: boolean;
+  maxImagePixels: number;
   legacyPort: number | null;
   maxClientsPerIp: number;
   httpHeadersTimeoutMs: number;
@@ -189,6 +196,12 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     helloGraceMs: checkInt('helloGraceMs', o.helloGraceMs ?? 100, 10, 5000),
     preload: o.preload ?? false,
     passthrough: o.passthrough ?? false,
+    maxImagePixels: checkInt(
+      'maxImagePixels',
+      o.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
+      16 * 16,
+      MAX_IMAGE_SIDE * MAX_IMAGE_SIDE,
+    ),
     legacyPort:
       o.legacyPort === undefined || o.legacyPort === null
         ? null

@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { PublisherConnection } from '../ingest/publish/publisher-slot.js';
+import { checkPublishedJpeg } from '../ingest/publish/tcp-publisher.js';
 import { ENVELOPE_BYTES, FRAME_PREFIX_BYTES, MessageType } from '../protocol/native.js';
 import type { Stream } from '../streams/stream.js';
 import { PartAssembler, type Subjects } from './bus.js';
@@ -85,9 +86,18 @@ export class BusFeed {
   #frame(f: { jpeg: Buffer; width: number; height: number; capturedAt: number }): void {
     const slot = this.#stream.ingest;
     if (!slot) return;
+    // Checked as a publisher's frame is, against this edge's own bound (not the origin's): the size
+    // viewers get is the JPEG's own, and neither it nor the header may claim more than the stream
+    // takes. Dropped frames are counted in the stream's /stats (totals.imagesRefused).
+    const size = checkPublishedJpeg(f.jpeg);
+    if (typeof size === 'string') {
+      slot.images.unreadable();
+      return;
+    }
+    if (slot.refuseSize(size.width, size.height) ?? slot.refuseSize(f.width, f.height)) return;
     if (slot.current !== this.#conn) slot.claim(this.#conn);
     const now = Date.now();
-    slot.frame(this.#conn, { ...f, receivedAt: now });
+    slot.frame(this.#conn, { ...f, ...size, receivedAt: now });
     if (this.#lastAt > 0) this.#interval = this.#interval * 0.8 + (now - this.#lastAt) * 0.2;
     this.#lastAt = now;
     if (this.#silence) clearTimeout(this.#silence);

@@ -12,6 +12,7 @@ import { httpOptions } from './http-options.js';
 import { serverOptionsFromFile } from './serve-config.js';
 import { Logger } from './output.js';
 import { serveTokenOptions } from './token-options.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
 
 /** Help text of `framecast edge`. */
 export const EDGE_HELP = `Usage: framecast edge --bus nats://HOST:PORT [options]
@@ -42,6 +43,8 @@ ${BUS_HELP}
                        its viewers see no signal meanwhile, and a restarted origin resumes them)
   --max-clients N      viewers served at once per stream, 1-100000 (default 100, as serve); others wait
   --max-clients-per-ip N  connections at once from one address (default 0 = no cap)
+  --max-image-pixels N largest image (width x height, from its JPEG header) taken from the bus,
+                       256-268435456 (default 16777216 = 4096x4096); larger frames are dropped
   --json               log one JSON object per line
   -h, --help           show this help`;
 
@@ -64,6 +67,7 @@ export async function edgeCommand(argv: string[]): Promise<number> {
         'max-clients': { type: 'string' },
         'forget-after': { type: 'string' },
         'max-clients-per-ip': { type: 'string' },
+        'max-image-pixels': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -90,6 +94,13 @@ export async function edgeCommand(argv: string[]): Promise<number> {
       ? { port: intOption('port', values.port, 9999, 0, 65535) }
       : {}),
     maxClients: intOption('max-clients', values['max-clients'], 100, 1, 100_000),
+    maxImagePixels: intOption(
+      'max-image-pixels',
+      values['max-image-pixels'],
+      DEFAULT_MAX_IMAGE_PIXELS,
+      16 * 16,
+      MAX_IMAGE_SIDE * MAX_IMAGE_SIDE,
+    ),
     ...(typed('max-clients-per-ip') || f.maxClientsPerIp === undefined
       ? { maxClientsPerIp: intOption('max-clients-per-ip', values['max-clients-per-ip'], 0, 0, 100_000) }
       : {}),

@@ -18,6 +18,7 @@ import { SERVE_TOKEN_HELP, serveTokenOptions } from './token-options.js';
 import { httpLines, httpOptions } from './http-options.js';
 import { BUS_ARGS, BUS_HELP, busOption, logBusState } from './bus-options.js';
 import { redactCredentials } from '../util/redact.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
 
 /** Help text of `framecast serve`. */
 export const SERVE_HELP = `Usage: framecast serve [[NAME=]SOURCE ...] [options]
@@ -52,6 +53,9 @@ Options:
                        SOURCE is publisher (default: $FRAMECAST_PUBLISH_TOKEN); viewers' tokens
                        never allow publishing
   --allow-anonymous-publish  let a server bound beyond loopback take publishers without a token
+  --max-image-pixels N largest image (width x height, from its JPEG header) a publisher or a
+                       passthrough source may send, 256-268435456 (default 16777216 = 4096x4096);
+                       larger ones are refused before anyone decodes them
   --legacy-port N      also serve seed clients on TCP port N (0 = any free port): the seed
                        framing only, first frame at once (no 100 ms wait for a native hello)
   --passthrough        the source's frames already are JPEG (an MJPEG camera or file): send
@@ -113,6 +117,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         'legacy-port': { type: 'string' },
         'publish-token': { type: 'string' },
         'allow-anonymous-publish': { type: 'boolean' },
+        'max-image-pixels': { type: 'string' },
         preload: { type: 'boolean' },
         passthrough: { type: 'boolean' },
         'tls-cert': { type: 'string' },
@@ -164,6 +169,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
         : intOption('legacy-port', values['legacy-port'], 0, 0, 65535),
     preload: values.preload ?? false,
     passthrough: values.passthrough ?? false,
+    maxImagePixels: intOption(
+      'max-image-pixels',
+      values['max-image-pixels'],
+      DEFAULT_MAX_IMAGE_PIXELS,
+      16 * 16,
+      MAX_IMAGE_SIDE * MAX_IMAGE_SIDE,
+    ),
     tls: tlsOption(values['tls-cert'], values['tls-key']),
     stallTimeoutMs: stallTimeoutOption(values['stall-timeout']),
     ...serveTokenOptions(values.token, values['allow-legacy']),
@@ -226,6 +238,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       ...(typed('max-clients') ? { maxClients: opts.maxClients } : {}),
       ...(typed('preload') ? { preload: true } : {}),
       ...(typed('passthrough') ? { passthrough: true } : {}),
+      ...(typed('max-image-pixels') ? { maxImagePixels: opts.maxImagePixels } : {}),
     };
     serveOpts = optionsFromFile(config, given, streamFlags);
   }

@@ -5,6 +5,7 @@ import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/pr
 import { FfmpegSource, type RawFrame } from '../source/ffmpeg-source.js';
 import type { SourceSpec } from '../source/source-spec.js';
 import { nowMs } from '../util/clock.js';
+import { ImageBound, jpegInfo } from '../util/jpeg.js';
 import { EncoderLoad } from './encoder-load.js';
 import { qscaleForQuality } from './ffmpeg-quality.js';
 import { encodeJpeg } from './jpeg-encoder.js';
@@ -50,6 +51,8 @@ export interface PipelineOptions {
   encoder?: JpegEncoderKind;
   /** The source's frames already are JPEG: pass them through untouched (no scale, no encode). */
   passthrough?: boolean;
+  /** Passthrough: a JPEG without a readable SOF, or over this bound, is dropped (and counted there). */
+  images?: ImageBound;
 }
 
 /** The JPEG encoders a pipeline can use. */
@@ -90,6 +93,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
   /** Raw frames read ahead, waiting for an encoder slot, in source order. */
   readonly #queued: { raw: RawFrame; index: number }[] = [];
   #encoding = 0;
+  readonly #images: ImageBound;
   /** Raw frames are I420 for the native encoder, else RGB24 for sharp. */
   readonly #native: boolean;
 
@@ -98,6 +102,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     this.#opts = opts;
     this.#load = new EncoderLoad(opts.concurrency);
     this.#inputFps = opts.inputFps ?? null;
+    this.#images = opts.images ?? new ImageBound();
     this.#native = nativeEncodes(opts.encoder ?? 'libjpeg');
   }
 
@@ -156,6 +161,10 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     if (this.#stopped) return;
     const { fps, pace } = this.#opts;
     if (fps !== null && pace && !this.#keep(raw, fps)) return;
+    if (this.#opts.passthrough && !this.#passable(raw.data)) {
+      raw.release();
+      return;
+    }
     const index = this.#nextIndex++;
     this.#inFlight++;
     if (this.#opts.encoder === 'ffmpeg' || this.#opts.passthrough) {
@@ -168,6 +177,19 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     if (this.#encoding < this.#opts.concurrency) this.#encode(raw, index);
     else this.#queued.push({ raw, index });
     this.#updateFlow();
+  }
+
+  /**
+   * A camera's JPEG goes to viewers untouched, so its SOF is checked as a publisher's is: a
+   * compromised camera must not hand every viewer's decoder a 65535x65535 image. Refusals are counted.
+   */
+  #passable(jpeg: Buffer): boolean {
+    const info = jpegInfo(jpeg);
+    if (!info || info.width === 0 || info.height === 0) {
+      this.#images.unreadable();
+      return false;
+    }
+    return this.#images.refuse(info.width, info.height) === null;
   }
 
   /**

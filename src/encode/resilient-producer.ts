@@ -4,7 +4,7 @@ import { Frame } from '../hub/frame.js';
 import type { FrameProducer, ProducerEvents, SourceDescription, SourceStatus } from '../hub/producer.js';
 import { nowMs } from '../util/clock.js';
 import { redactCredentials } from '../util/redact.js';
-import { noSignalJpeg } from './no-signal.js';
+import { noSignalJpeg, noSignalSize } from './no-signal.js';
 
 /** Settings of a producer that survives the loss of a live input. */
 export interface ResilientOptions {
@@ -15,9 +15,10 @@ export interface ResilientOptions {
   maxRetryDelayMs?: number;
   /** Live inputs (cameras, rtsp): an end of stream is also a lost signal, not the end of the show. */
   retryOnEnd: boolean;
-  /** Size of the NO SIGNAL picture before any frame told us the stream's size. */
-  fallbackWidth: number;
-  fallbackHeight: number;
+  /** The stream's configured width (0: the source's), the NO SIGNAL picture's width (see noSignalSize). */
+  noSignalWidth: number;
+  /** The stream's bound on width x height, which the NO SIGNAL picture keeps too. */
+  maxImagePixels: number;
   quality: number;
   /** The NO SIGNAL picture is repeated this often, so clients with idle timeouts stay connected. */
   noSignalIntervalMs?: number;
@@ -127,8 +128,7 @@ export class ResilientProducer extends SafeEmitter<ProducerEvents> implements Fr
 
   #sendNoSignal(): void {
     if (this.#stopped || this.#status.state !== 'no-signal') return;
-    const width = this.#size?.width ?? this.#opts.fallbackWidth;
-    const height = this.#size?.height ?? this.#opts.fallbackHeight;
+    const { width, height } = noSignalSize(this.#opts.noSignalWidth, this.#size, this.#opts.maxImagePixels);
     noSignalJpeg(width, height, this.#opts.quality).then(
       (jpeg) => {
         if (this.#stopped || this.#status.state !== 'no-signal') return;

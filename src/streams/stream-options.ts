@@ -1,4 +1,5 @@
 import type { JpegEncoderKind } from '../encode/frame-pipeline.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
 import { tokenProblem, type TokenDigest } from '../util/token.js';
 
 /** A stream's name: what clients put after HOST:PORT/ and in /streams/NAME/. */
@@ -41,6 +42,11 @@ export interface StreamConfig {
    * no scale and no encode (width and quality do not apply). Publisher streams always pass through.
    */
   passthrough?: boolean;
+  /**
+   * The largest image (width x height) taken from a publisher or the bus; larger ones are refused
+   * (each side is also capped at 16384). Default 4096x4096.
+   */
+  maxImagePixels?: number;
 }
 
 /** A stream's settings with every default applied and every range checked. */
@@ -67,6 +73,7 @@ export interface ResolvedStreamConfig {
   publishToken: string | null;
   overridePublisher: boolean;
   passthrough: boolean;
+  maxImagePixels: number;
 }
 
 /** The fields of StreamConfig, for config files and the API to reject unknown ones. */
@@ -87,6 +94,7 @@ export const STREAM_FIELDS: readonly (keyof StreamConfig)[] = [
   'publishToken',
   'overridePublisher',
   'passthrough',
+  'maxImagePixels',
 ];
 
 /** A value that breaks a stream setting's range: `field` names it, `message` says what is wrong. */
@@ -180,6 +188,12 @@ export function resolveStreamConfig(
     publishToken,
     overridePublisher: bool('overridePublisher', c.overridePublisher ?? false),
     passthrough: bool('passthrough', c.passthrough ?? false),
+    maxImagePixels: int(
+      'maxImagePixels',
+      c.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
+      16 * 16,
+      MAX_IMAGE_SIDE * MAX_IMAGE_SIDE,
+    ),
   };
 }
 

@@ -21,6 +21,7 @@ export function streamDefaults(opts: ResolvedServeOptions): Omit<StreamConfig, '
     maxWaiting: opts.maxWaiting,
     preload: opts.preload,
     passthrough: opts.passthrough,
+    maxImagePixels: opts.maxImagePixels,
   };
 }
 

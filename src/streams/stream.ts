@@ -10,6 +10,7 @@ import { PUBLISHER_SOURCE, type ResolvedStreamConfig } from './stream-options.js
 import { FramecastError } from '../errors.js';
 import { PublisherSlot } from '../ingest/publish/publisher-slot.js';
 import { IngestProducer } from '../ingest/publish/ingest-producer.js';
+import { ImageBound } from '../util/jpeg.js';
 import type { TokenCheck } from '../util/token.js';
 
 /**
@@ -29,6 +30,8 @@ export class Stream {
   readonly encoderImplementation: string;
   /** Where a remote publisher feeds the stream (source `publisher`), else null. */
   readonly ingest: PublisherSlot | null;
+  /** The stream's image-size bound (maxImagePixels) and the images it refused, for /stats. */
+  readonly images: ImageBound;
 
   /** @internal use openStream() */
   constructor(
@@ -39,6 +42,7 @@ export class Stream {
       ffmpeg: FfmpegLocation | null;
       implementation: string;
       ingest?: PublisherSlot | null;
+      images?: ImageBound;
     },
   ) {
     this.name = config.name;
@@ -47,6 +51,7 @@ export class Stream {
     this.ffmpeg = source.ffmpeg;
     this.encoderImplementation = source.implementation;
     this.ingest = source.ingest ?? null;
+    this.images = source.images ?? new ImageBound(config.maxImagePixels);
     this.hub = new Hub({
       createProducer,
       maxClients: config.maxClients,
@@ -110,19 +115,23 @@ export async function openStream(
     });
   if (config.source === PUBLISHER_SOURCE) {
     // Push ingest: the JPEGs a remote publisher sends go to viewers as they came (passthrough).
-    const slot = new PublisherSlot(config.overridePublisher);
-    return new Stream(config, () => new IngestProducer(slot, config.quality), {
+    const images = new ImageBound(config.maxImagePixels);
+    const slot = new PublisherSlot(config.overridePublisher, images);
+    return new Stream(config, () => new IngestProducer(slot, config), {
       spec: null,
       ffmpeg: null,
       implementation: 'passthrough',
       ingest: slot,
+      images,
     });
   }
-  const local = await sourceProducer(config, () => stream.hub.clientCount, policy);
+  const images = new ImageBound(config.maxImagePixels);
+  const local = await sourceProducer(config, () => stream.hub.clientCount, images, policy);
   const stream: Stream = new Stream(config, local.create, {
     spec: local.spec,
     ffmpeg: local.ffmpeg,
     implementation: config.passthrough ? 'passthrough' : encoderImplementation(config.encoder),
+    images,
   });
   return stream;
 }
@@ -137,11 +146,13 @@ export interface SourceProducer {
 /**
  * Checks a source (a missing or non-video file fails here) and builds the producer that reads it:
  * ffmpeg decodes and scales, frames are encoded at the config's settings; cameras and live URLs come
- * back after a failure. `audience` tells the encoder how many viewers wait (Huffman tables).
+ * back after a failure. `audience` tells the encoder how many viewers wait (Huffman tables);
+ * `images` bounds (and counts) a passthrough source's JPEGs.
  */
 export async function sourceProducer(
   config: Omit<ResolvedStreamConfig, 'name'>,
   audience: () => number = () => 0,
+  images: ImageBound = new ImageBound(config.maxImagePixels),
   policy: SourcePolicy = { paths: null },
 ): Promise<SourceProducer> {
   let spec = parseSource(config.source, policy);
@@ -172,6 +183,7 @@ export async function sourceProducer(
       loop: config.loop,
       fps: config.fps,
       passthrough: config.passthrough,
+      images,
       // Encodes in flight for this stream (bounding its read-ahead); all streams share the pool.
       concurrency: encoderPool.size,
       inputFps,
@@ -180,14 +192,13 @@ export async function sourceProducer(
   let create = pipeline;
   // Cameras and URLs come back after a failure; files and the test pattern do not.
   if (config.retryDelayMs > 0 && (source.kind === 'device' || source.kind === 'url')) {
-    const width = config.width || 800;
     create = () =>
       new ResilientProducer({
         create: pipeline,
         retryDelayMs: config.retryDelayMs,
         retryOnEnd: source.live,
-        fallbackWidth: width,
-        fallbackHeight: Math.round((width * 9) / 32) * 2,
+        noSignalWidth: config.width,
+        maxImagePixels: config.maxImagePixels,
         quality: config.quality,
       });
   }

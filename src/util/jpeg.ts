@@ -43,3 +43,51 @@ export function jpegInfo(buf: Buffer): JpegInfo | null {
   }
   return null;
 }
+
+/** Largest width or height of an image framecast takes from a peer or draws itself. */
+export const MAX_IMAGE_SIDE = 16384;
+
+/** Default bound on an image's width x height (4096x4096): a decoder allocates about 3 bytes per pixel. */
+export const DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096;
+
+/**
+ * Why an image of this size is refused (`image too large: ...`), or null when it is within both
+ * bounds: each side at most MAX_IMAGE_SIDE, width x height at most `maxPixels`.
+ */
+export function imageSizeProblem(width: number, height: number, maxPixels: number): string | null {
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE)
+    return `image too large: ${width}x${height} has a side over ${MAX_IMAGE_SIDE}`;
+  if (width * height > maxPixels)
+    return `image too large: ${width}x${height} is ${width * height} pixels, over the stream's maxImagePixels ${maxPixels}`;
+  return null;
+}
+
+/**
+ * A stream's bound on the images peers hand its viewers (publishers, the bus, a passthrough camera),
+ * and how many it refused since the stream opened (for /stats).
+ */
+export class ImageBound {
+  readonly maxPixels: number;
+  #refused = 0;
+
+  constructor(maxPixels = DEFAULT_MAX_IMAGE_PIXELS) {
+    this.maxPixels = maxPixels;
+  }
+
+  /** Images refused: over the bound, or (where checked) without a readable size. */
+  get refused(): number {
+    return this.#refused;
+  }
+
+  /** Why an image of this size may not reach viewers (and it is counted), or null. */
+  refuse(width: number, height: number): string | null {
+    const problem = imageSizeProblem(width, height, this.maxPixels);
+    if (problem) this.#refused++;
+    return problem;
+  }
+
+  /** Counts an image refused for want of a readable size. */
+  unreadable(): void {
+    this.#refused++;
+  }
+}

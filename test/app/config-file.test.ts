@@ -50,6 +50,7 @@ function built(name: string, source: string, over: Partial<ResolvedStreamConfig>
     publishToken: null,
     overridePublisher: false,
     passthrough: false,
+    maxImagePixels: 4096 * 4096,
     ...over,
   };
 }

@@ -43,8 +43,8 @@ function setup(retryOnEnd = true) {
     retryDelayMs: 100,
     maxRetryDelayMs: 400,
     retryOnEnd,
-    fallbackWidth: 64,
-    fallbackHeight: 48,
+    noSignalWidth: 64,
+    maxImagePixels: 4096 * 4096,
     quality: 50,
     noSignalIntervalMs: 1000,
   });

@@ -104,7 +104,8 @@ describe('source faults', () => {
       { source: 'rtsp://admin:hunter2@127.0.0.1:1/cam', retryDelayMs: 200, width: 0, httpPort: 0 },
       { ...process.env, FFMPEG_PATH: fake.path },
     );
-    const client = await watch(server.port, await noSignalJpeg(320, 240, 80));
+    // width 0: NO SIGNAL is 800 wide (never a size the source claimed), 4:3 as the camera's frames.
+    const client = await watch(server.port, await noSignalJpeg(800, 600, 80));
     const native = nativeStatuses(server.port);
     await client.until(/^F{10,}/, 15_000);
     await client.until(/^F+N/, 15_000);

@@ -46,8 +46,9 @@ function reply(
  * POST /streams/NAME/publish: the body is a stream of JPEGs (what `ffmpeg -f mpjpeg -method POST`
  * sends, any multipart MJPEG, or JPEGs simply concatenated), each passed to the stream's viewers as
  * it came. The answer comes when the body ends (200, with the count) or when it is refused: 401 token,
- * 409 another publisher or a stream that takes none, 400 a malformed or oversized image, 408 no complete
- * image for PUBLISH_IDLE_MS (the slot keeps that deadline; bytes that make no image do not count).
+ * 409 another publisher or a stream that takes none, 400 a malformed image, 413 an image over the
+ * byte cap or the stream's maxImagePixels, 408 no complete image for PUBLISH_IDLE_MS (the slot keeps
+ * that deadline; bytes that make no image do not count).
  */
 export function serveHttpPublish(
   req: http.IncomingMessage,
@@ -92,6 +93,8 @@ export function serveHttpPublish(
         if (finished) return;
         const size = checkPublishedJpeg(jpeg);
         if (typeof size === 'string') return finish(400, `bad frame ${frames}: ${size}`);
+        const tooLarge = slot.refuseSize(size.width, size.height);
+        if (tooLarge) return finish(413, `bad frame ${frames}: ${tooLarge}`);
         const now = nowMs();
         slot.frame(conn, { jpeg, ...size, capturedAt: now, receivedAt: now });
         frames++;

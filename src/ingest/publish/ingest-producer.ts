@@ -1,12 +1,20 @@
 import { SafeEmitter } from '../../util/safe-emitter.js';
 import { Frame } from '../../hub/frame.js';
 import type { FrameProducer, ProducerEvents, SourceDescription, SourceStatus } from '../../hub/producer.js';
-import { noSignalJpeg } from '../../encode/no-signal.js';
+import { noSignalJpeg, noSignalSize } from '../../encode/no-signal.js';
 import { nowMs } from '../../util/clock.js';
 import type { IngestFrame, PublisherConnection, PublisherSlot } from './publisher-slot.js';
 
 /** A frame younger than this is shown at once to a first viewer (a publisher between two frames). */
 const FRESH_MS = 2000;
+
+/** The stream settings a publisher stream's producer uses: those of its NO SIGNAL picture. */
+export interface IngestSettings {
+  quality: number;
+  /** The stream's configured width (0: its sources'), the NO SIGNAL picture's width. */
+  width: number;
+  maxImagePixels: number;
+}
 
 /**
  * The producer of a publisher stream for one transmission: each JPEG the remote publisher sends is
@@ -16,7 +24,7 @@ const FRESH_MS = 2000;
  */
 export class IngestProducer extends SafeEmitter<ProducerEvents> implements FrameProducer {
   readonly #slot: PublisherSlot;
-  readonly #quality: number;
+  readonly #settings: IngestSettings;
   #seq = 0;
   #size: { width: number; height: number } | null = null;
   #running = false;
@@ -36,10 +44,10 @@ export class IngestProducer extends SafeEmitter<ProducerEvents> implements Frame
     this.#noSignal();
   };
 
-  constructor(slot: PublisherSlot, quality: number) {
+  constructor(slot: PublisherSlot, settings: IngestSettings) {
     super();
     this.#slot = slot;
-    this.#quality = quality;
+    this.#settings = settings;
   }
 
   describe(): SourceDescription {
@@ -99,8 +107,9 @@ export class IngestProducer extends SafeEmitter<ProducerEvents> implements Frame
 
   #noSignal(): void {
     if (!this.#running || this.#status.state !== 'no-signal' || this.#timer) return;
-    const { width, height } = this.#size ?? { width: 800, height: 450 };
-    noSignalJpeg(width, height, this.#quality).then(
+    const { quality, width: configured, maxImagePixels } = this.#settings;
+    const { width, height } = noSignalSize(configured, this.#size, maxImagePixels);
+    noSignalJpeg(width, height, quality).then(
       (jpeg) => {
         if (!this.#running || this.#status.state !== 'no-signal') return;
         const t = nowMs();

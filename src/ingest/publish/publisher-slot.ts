@@ -1,3 +1,4 @@
+import { ImageBound } from '../../util/jpeg.js';
 import { SafeEmitter } from '../../util/safe-emitter.js';
 
 /**
@@ -50,15 +51,26 @@ export interface PublisherSlotEvents {
 export class PublisherSlot extends SafeEmitter<PublisherSlotEvents> {
   readonly override: boolean;
   readonly #idleMs: number;
+  /** The stream's bound on width x height: a larger image never reaches its viewers. */
+  readonly images: ImageBound;
   #current: PublisherConnection | null = null;
   #last: IngestFrame | null = null;
   #closed = false;
   #idle: NodeJS.Timeout | null = null;
 
-  constructor(override: boolean, idleMs = PUBLISH_IDLE_MS) {
+  constructor(override: boolean, images = new ImageBound(), idleMs = PUBLISH_IDLE_MS) {
     super();
     this.override = override;
+    this.images = images;
     this.#idleMs = idleMs;
+  }
+
+  /**
+   * Why an image of this size may not reach the stream's viewers (`image too large: ...`, and it
+   * is counted in the bound's `refused`), or null when it is within the stream's bounds.
+   */
+  refuseSize(width: number, height: number): string | null {
+    return this.images.refuse(width, height);
   }
 
   /** The publisher feeding the stream now, or null. */

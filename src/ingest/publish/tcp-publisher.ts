@@ -76,6 +76,9 @@ export function servePublisher(
         if (m.type === 'frame') {
           const size = checkPublishedJpeg(m.jpeg);
           if (typeof size === 'string') return fail(ErrorCode.BadFrame, `bad frame ${m.seq}: ${size}`);
+          // Checked before anyone decodes it: a few KB whose SOF claims 65535x65535 is a decoder's gigabytes.
+          const tooLarge = slot.refuseSize(size.width, size.height);
+          if (tooLarge) return fail(ErrorCode.BadFrame, `bad frame ${m.seq}: ${tooLarge}`);
           const now = nowMs();
           const frame: IngestFrame = {
             jpeg: m.jpeg,

@@ -62,6 +62,8 @@ export interface StatsReport {
     bytesSent: number;
     drops: number;
     byProtocol: Record<string, ProtocolTotals>;
+    /** Images peers sent that never reached a viewer: over maxImagePixels, or without a readable size. */
+    imagesRefused: number;
   };
 }
 
@@ -177,8 +179,8 @@ export class StatsSampler {
     };
   }
 
-  /** The /stats document now. */
-  report(encoder: EncoderSettings): StatsReport {
+  /** The /stats document now; `imagesRefused` is the stream's count (its ImageBound's). */
+  report(encoder: EncoderSettings, imagesRefused = 0): StatsReport {
     const hub = this.#hub;
     const now = Date.now();
     const src = hub.source;
@@ -219,6 +221,7 @@ export class StatsSampler {
         bytesSent: sum('bytesSent'),
         drops: sum('drops'),
         byProtocol,
+        imagesRefused,
       },
     };
   }

@@ -23,6 +23,8 @@ export interface HttpStreamTarget {
   /** Where a remote publisher feeds the stream (source `publisher`). */
   readonly ingest?: PublisherSlot | null;
   readonly publishToken?: string | null;
+  /** The stream's image-size bound: how many images it refused. */
+  readonly images?: { readonly refused: number };
 }
 
 /** Shared by every stream's endpoints: the server's settings and its log hooks. */
@@ -113,7 +115,7 @@ export class StreamHttp {
       quality: this.stream.config.quality,
       width: this.stream.config.width,
     };
-    const report = this.sampler.report(encoder);
+    const report = this.sampler.report(encoder, this.stream.images?.refused ?? 0);
     if (!hideAddresses) return report;
     const hide = (c: ClientReport): ClientReport => ({ ...c, address: HIDDEN_ADDRESS });
     return { ...report, clients: report.clients.map(hide), monitors: report.monitors.map(hide) };
