@@ -38,6 +38,8 @@ export interface ApiContext {
   api: StreamApi | null;
   /** The server's token: reading the API takes it. */
   token: string | null;
+  /** A stream's /stats section (for its frame rates), or null when there is no such stream. */
+  statsOf: (name: string) => StatsReport | null;
   allowOrigin: string | null;
   cors: Readonly<Record<string, string>>;
   onRefused: (address: string, reason: string) => void;
@@ -58,7 +60,9 @@ export async function serveStreamApi(
   if (req.method === 'GET' || req.method === 'HEAD') {
     if (!authorized(req, url, ctx.token)) return sendText(res, 401, 'a token is required', cors);
     const d = api?.describe(name) ?? null;
-    return d ? sendJson(res, 200, d, cors) : sendText(res, 404, `no stream named ${name}`, cors);
+    return d
+      ? sendJson(res, 200, apiStream(d, ctx.statsOf(name)), cors)
+      : sendText(res, 404, `no stream named ${name}`, cors);
   }
   if (req.method !== 'PUT' && req.method !== 'DELETE') {
     return sendText(res, 405, `method ${req.method} not allowed`, { ...cors, Allow: 'GET, PUT, DELETE' });
@@ -108,14 +112,14 @@ export async function serveStreamApi(
   }
 }
 
-/** What GET /api/streams says of a stream. */
-export function apiStream(s: StatsReport & { name: string }): Record<string, unknown> {
-  return {
-    name: s.name,
-    source: s.source.name,
-    state: s.source.state,
-    clients: s.clients.length,
-    fpsIn: s.source.fpsIn,
-    fpsOut: s.source.fpsOut,
-  };
+/**
+ * What GET /api/streams (each entry) and GET /api/streams/NAME say of a stream: its settings and
+ * state as the API describes them (tokens never shown, passwords masked; the source shown whether or
+ * not it runs), and its frame rates in and out from the stream's /stats.
+ */
+export function apiStream(
+  described: Record<string, unknown>,
+  stats: Pick<StatsReport, 'source'> | null,
+): Record<string, unknown> {
+  return { ...described, fpsIn: stats?.source.fpsIn ?? null, fpsOut: stats?.source.fpsOut ?? 0 };
 }

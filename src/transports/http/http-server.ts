@@ -154,6 +154,20 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     return { ...top, streams };
   }
 
+  /** GET /api/streams: every stream as GET /api/streams/NAME shows it, in order. */
+  #apiList(): Record<string, unknown>[] {
+    return this.#opts.streams.list().map((s) => {
+      const stats = this.#of(s).report();
+      const described = this.#opts.api?.describe(s.name) ?? {
+        name: s.name,
+        source: stats.source.name,
+        state: stats.source.state,
+        clients: stats.clients.length,
+      };
+      return apiStream(described, stats);
+    });
+  }
+
   /** The per-stream endpoints of `stream`, made the first time it is asked for. */
   #of(stream: HttpStreamTarget): StreamHttp {
     let h = this.#perStream.get(stream);
@@ -227,6 +241,10 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       void serveStreamApi(req, res, url, name, {
         api: this.#opts.api ?? null,
         token: this.#opts.token,
+        statsOf: (n) => {
+          const target = this.#opts.streams.get(n);
+          return target ? this.#of(target).report() : null;
+        },
         allowOrigin: this.#opts.allowOrigin,
         cors,
         onRefused: (a, r) => this.emit('refused', a, r),
@@ -308,7 +326,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       return true;
     }
     if (path === '/stats') sendJson(res, 200, this.stats(), cors);
-    else if (path === '/api/streams') sendJson(res, 200, this.stats().streams.map(apiStream), cors);
+    else if (path === '/api/streams') sendJson(res, 200, this.#apiList(), cors);
     else
       this.#metrics.render().then(
         ({ contentType, body }) => {
