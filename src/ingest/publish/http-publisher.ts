@@ -86,8 +86,10 @@ export function serveHttpPublish(
     // Stop reading a body we refused (the publisher sees the answer and the close).
     if (status !== 200) setImmediate(() => req.destroy());
   };
+  let received = 0;
   req.on('data', (chunk: Buffer) => {
     if (finished) return;
+    received += chunk.length;
     try {
       splitter.push(chunk, (jpeg) => {
         if (finished) return;
@@ -106,7 +108,17 @@ export function serveHttpPublish(
       );
     }
   });
-  req.on('end', () => finish(200, `${frames} frames received`));
+  req.on('end', () => {
+    if (!splitter.atBoundary)
+      return finish(
+        400,
+        `the body ended inside an image (${splitter.pendingBytes} bytes of it): nothing of it was taken`,
+      );
+    // Bytes and no image: a part that is not a JPEG (text, PNG...), or no JPEG at all.
+    if (frames === 0 && received > 0)
+      return finish(400, `the body holds no JPEG (${received} bytes): each part must be an image/jpeg`);
+    finish(200, `${frames} frames received`);
+  });
   req.on('close', () => {
     if (!finished) {
       finished = true;
