@@ -1,16 +1,23 @@
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { edge } from '../../src/app/edge.js';
 import { Subjects } from '../../src/bus/bus.js';
+import { noSignalJpeg } from '../../src/encode/no-signal.js';
 import { serve } from '../../src/index.js';
 import { startNats } from '../helpers/nats.js';
 import { runCli, startServe } from '../helpers/cli.js';
 import { sleep } from '../helpers/processes.js';
+import { httpCamera, type HttpCamera } from '../reliability/support/http-camera.js';
 import { busRig, natsOrFail, sized, until, viewer } from './support.js';
 
 const available = natsOrFail();
 const rig = busRig();
+let camera: HttpCamera | null = null;
+afterEach(async () => {
+  await camera?.close();
+  camera = null;
+});
 
 /** True when the origin encoded exactly these bytes. */
 function sameAsSent(sent: Map<number, Buffer>, jpeg: Buffer): boolean {
@@ -108,6 +115,36 @@ describe.skipIf(!available)('NATS frame bus: origin and edges', () => {
     await nc.close();
     before = sized(v, 320).length;
     await until(() => sized(v, 320).length >= before + 10, 10_000);
+    expect(v.ended).toBeNull();
+    v.close();
+  }, 60_000);
+
+  it("a camera lost at the origin: the edge's viewers see no-signal, then its frames again", async () => {
+    camera = await httpCamera();
+    rig.nats = await startNats();
+    rig.origin = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'cam', source: camera.url, width: 320, retryDelayMs: 200 }],
+      bus: { url: rig.nats.url },
+    });
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: null, streams: ['cam'] });
+    rig.edges.push(e);
+    const v = viewer(e.server.address().port, 'cam');
+    await until(() => sized(v, 320).length >= 10, 15_000);
+    const seen = v.statuses.length;
+    await camera.unplug();
+    // The origin keeps sending its NO SIGNAL picture (every second, under the edge's 1.5 s of tolerated
+    // silence): only the origin's status message can put the edge's viewers in no-signal.
+    await until(() => v.statuses.slice(seen).includes(2), 10_000);
+    expect(rig.origin.streams.get('cam')?.hub.transmitting).toBe(true);
+    // The NO SIGNAL picture reaches the edge's viewer too.
+    const noSignal = await noSignalJpeg(320, 240, 80);
+    await until(() => v.frames.some((f) => f.jpeg.equals(noSignal)), 5000);
+    await camera.plugIn();
+    const pictures = (): number => v.frames.filter((f) => !f.jpeg.equals(noSignal)).length;
+    const before = pictures();
+    await until(() => pictures() >= before + 10, 20_000);
     expect(v.ended).toBeNull();
     v.close();
   }, 60_000);
