@@ -47,6 +47,8 @@ export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
 export interface Viewer {
   frames: { seq: number; width: number; jpeg: Buffer; at: number }[];
   statuses: number[];
+  /** When each STATUS arrived (Date.now()), index for index with `statuses`. */
+  statusAt: number[];
   /** The END reason, `error:CODE`, or null while connected. */
   ended: string | null;
   close: () => void;
@@ -58,9 +60,12 @@ export function viewer(port: number, stream: string, token?: string): Viewer {
     protocol: 'native',
     ...(token ? { token } : {}),
   });
-  const v: Viewer = { frames: [], statuses: [], ended: null, close: () => c.close() };
+  const v: Viewer = { frames: [], statuses: [], statusAt: [], ended: null, close: () => c.close() };
   c.on('frame', (f) => v.frames.push({ seq: f.seq, width: f.width, jpeg: f.jpeg, at: Date.now() }));
-  c.on('status', (code) => v.statuses.push(code));
+  c.on('status', (code) => {
+    v.statuses.push(code);
+    v.statusAt.push(Date.now());
+  });
   c.on('end', (e) => (v.ended ??= e.reason));
   c.on('error', (e) => (v.ended ??= `error:${e.code}`));
   c.connect();

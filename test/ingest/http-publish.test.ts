@@ -27,7 +27,10 @@ async function publisherServer(): Promise<{ port: number; http: string }> {
     port: 0,
     httpPort: 0,
     httpRequestTimeoutMs: 1000,
-    streams: [{ name: 'cam', source: 'publisher', publishToken: 'pub-secret-1' }],
+    streams: [
+      { name: 'cam', source: 'publisher', publishToken: 'pub-secret-1' },
+      { name: 'plain', source: 'test', width: 160 },
+    ],
   });
   return { port: server.address().port, http: `http://127.0.0.1:${server.httpAddress()?.port}` };
 }
@@ -85,6 +88,10 @@ describe('publishing over HTTP', () => {
     const { port, http } = await publisherServer();
     const a = await makeJpeg(96, 64, 1);
     const b = await makeJpeg(96, 64, 2);
+    const c = await makeJpeg(96, 64, 3);
+    // Every image the body carried, as the stream took it (a viewer may be skipped past one: latest wins).
+    const taken: Buffer[] = [];
+    server?.streams.get('cam')?.ingest?.on('frame', (f) => taken.push(f.jpeg));
     const got: Buffer[] = [];
     const client = new StreamClient(parseServerAddress(`127.0.0.1:${port}/cam`), { protocol: 'native' });
     client.on('frame', (f) => got.push(f.jpeg));
@@ -101,11 +108,12 @@ describe('publishing over HTTP', () => {
     ]);
     let out = '';
     curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    curl.stdin.end(Buffer.concat([a, b]));
+    curl.stdin.end(Buffer.concat([a, b, c]));
     expect((await waitExit(curl, 10_000)).code).toBe(0);
-    expect(out.trim()).toBe('2 frames received');
-    await until(() => got.some((j) => j.equals(b)));
-    expect(got.filter((j) => j.equals(a) || j.equals(b)).length).toBeGreaterThanOrEqual(1);
+    expect(out.trim()).toBe('3 frames received');
+    expect(taken).toEqual([a, b, c]);
+    // The viewer got the last one (nothing follows it) byte for byte.
+    await until(() => got.some((j) => j.equals(c)));
     client.close();
   }, 20_000);
 
@@ -116,6 +124,9 @@ describe('publishing over HTTP', () => {
     const jpeg = await makeJpeg(32, 32, 3);
     expect((await post('/streams/cam/publish', jpeg)).status).toBe(401);
     expect((await post('/streams/cam/publish', jpeg, 'wrong-token-1')).status).toBe(401);
+    const none = await post('/streams/plain/publish', jpeg, 'pub-secret-1');
+    expect(none.status).toBe(409);
+    expect(await none.text()).toMatch(/stream plain takes no publisher/);
     const garbage = await post('/streams/cam/publish', Buffer.alloc(20_000, 0x41), 'pub-secret-1');
     expect(garbage.status).toBe(400);
     expect(await garbage.text()).toMatch(/more than 16384 bytes between two JPEG images/);
@@ -134,6 +145,38 @@ describe('publishing over HTTP', () => {
     holder.destroy();
     await until(() => server?.streams.get('cam')?.ingest?.current === null);
   }, 20_000);
+
+  it('a bad image ends its publisher (400 not a JPEG, 413 over 16 MiB) and leaves the viewers connected', async () => {
+    const { port, http } = await publisherServer();
+    const post = (body: Buffer): Promise<Response> =>
+      fetch(`${http}/streams/cam/publish?token=pub-secret-1`, { method: 'POST', body });
+    const got: Buffer[] = [];
+    let ended: string | null = null;
+    const client = new StreamClient(parseServerAddress(`127.0.0.1:${port}/cam`), { protocol: 'native' });
+    client.on('frame', (f) => got.push(f.jpeg));
+    client.on('end', (e) => (ended = `end:${e.reason}`));
+    client.on('error', (e) => (ended = `error:${e.code}`));
+    client.connect();
+    const first = await makeJpeg(96, 64, 4);
+    expect(await (await post(first)).text()).toBe('1 frames received\n');
+    await until(() => got.some((j) => j.equals(first)));
+    // A real image whose entropy-coded data goes on past the cap (16 MiB) without an end.
+    const head = first.subarray(0, first.length - 2);
+    const huge = Buffer.concat([head, Buffer.alloc(16 * 1024 * 1024 + 1 - head.length, 0x11)]);
+    const tooBig = await post(huge).catch((err: unknown) => err as Error);
+    expect(tooBig).toBeInstanceOf(Response);
+    expect((tooBig as Response).status).toBe(413);
+    expect(await (tooBig as Response).text()).toMatch(/exceeds 16777216 bytes/);
+    const bad = await post(Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(100, 0x41)]));
+    expect(bad.status).toBe(400);
+    // Still connected; the next publisher's image reaches the same viewer.
+    const next = await makeJpeg(96, 64, 5);
+    expect((await post(next)).status).toBe(200);
+    await until(() => got.some((j) => j.equals(next)));
+    expect(ended).toBeNull();
+    expect(server?.streams.get('cam')?.hub.totals.clientsServed).toBe(1);
+    client.close();
+  }, 30_000);
 
   it('other requests still have a whole-request deadline (a slow body gets 408)', async () => {
     server = await serve({ port: 0, httpPort: 0, httpRequestTimeoutMs: 1000, adminToken: 'admin-secret-1' });

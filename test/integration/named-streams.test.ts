@@ -204,8 +204,18 @@ describe('named streams', () => {
     expect(metrics).toMatch(/framecast_frames_encoded_total\{stream="b"\} [1-9]/);
     expect(metrics).toMatch(/framecast_transmissions_total\{stream="a"\} 0/);
     expect(metrics).toMatch(/framecast_frames_sent_total\{protocol="native",stream="b"\} [1-9]/);
+    // Hold the shutdown after its first step (not ready any more) while the port still answers.
+    let release = (): void => {};
+    server.onClose(() => new Promise<void>((r) => (release = r)));
     const closing = server.close();
-    expect((await fetch(`${http}/readyz`).catch(() => ({ status: 503 }))).status).toBe(503);
+    try {
+      const notReady = await fetch(`${http}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toEqual({ status: 'not ready' });
+      expect((await fetch(`${http}/healthz`)).status).toBe(200);
+    } finally {
+      release();
+    }
     await closing;
   }, 30_000);
 
