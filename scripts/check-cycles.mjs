@@ -29,9 +29,7 @@ function tsEdges(file) {
     ...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+['"]([^'"]+)['"]/gms),
     ...text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm),
   ].map((m) => m[1]);
-  return specs
-    .filter((s) => s.startsWith('.'))
-    .map((s) => resolve(dirname(file), s.replace(/\.js$/, '.ts')));
+  return specs.filter((s) => s.startsWith('.')).map((s) => resolve(dirname(file), s.replace(/\.js$/, '.ts')));
 }
 
 /** Python: `from .x import`, `from ..x import`, `from framecast.x import`, `import framecast.x`. */
@@ -50,7 +48,11 @@ function pyEdges(file, pkgDir) {
 
 function pyTargets(base, mod, names) {
   // `from . import x` names modules (the package's own __init__ is not a dependency of its modules).
-  if (!mod) return names.replace(/[()]/g, '').split(',').map((n) => join(base, `${n.trim().split(/\s/)[0]}.py`));
+  if (!mod)
+    return names
+      .replace(/[()]/g, '')
+      .split(',')
+      .map((n) => join(base, `${n.trim().split(/\s/)[0]}.py`));
   const path = join(base, ...mod.split('.'));
   return [`${path}.py`, join(path, '__init__.py')];
 }

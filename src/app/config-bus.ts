@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { prefixProblem, type BusOptions, type BusTlsOptions } from '../bus/bus.js';
 import { busUrlFault, busUrlForLog, unreadableFile } from '../bus/bus-connect.js';
-import { show, type Checker, type Field } from './config-check.js';
+import { show, type Checker, type Field } from './config-checker.js';
 
 const BUS_KEYS = ['url', 'prefix', 'name', 'user', 'password', 'token', 'creds', 'nkey', 'tls'] as const;
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;

@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { isAlias, isMap, isScalar, LineCounter, parseDocument, type Document, type ParsedNode } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type ParsedNode } from 'yaml';
 import {
   checkStreamName,
   resolveStreamConfig,
@@ -12,7 +12,8 @@ import { tokenProblem } from '../util/token.js';
 import { busOf } from './config-bus.js';
 import { keyName } from './config-edit.js';
 import { ConfigError, problemOf, segment } from './config-error.js';
-import type { LoadedConfig, ServerFileSettings } from './config-file.js';
+import type { LoadedConfig, ServerFileSettings } from './config-types.js';
+import { Checker, describe, show, type Field, type Node } from './config-checker.js';
 
 const SERVER_KEYS = [
   'host',
@@ -31,15 +32,6 @@ const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'bus', 'streamDefaults', 's
 /** Stream fields whose null means something (none, off); for the others an empty value is a mistake. */
 export const NULLABLE: ReadonlySet<string> = new Set(['fps', 'legacyPort', 'readToken', 'publishToken']);
 const DEFAULT_PORT = 9999;
-
-type Node = ParsedNode | null;
-/** One key of a mapping in the file, with its nodes (for line numbers) and its plain value. */
-export interface Field {
-  key: string;
-  keyNode: ParsedNode;
-  node: Node;
-  value: unknown;
-}
 
 /**
  * Validates a config file's text; `path` names it in messages and anchors the TLS paths.
@@ -86,48 +78,6 @@ export function checkConfigText(text: string, path: string, streamsOptional = fa
     defaultStream: streams[0]?.resolved.name ?? '',
     raw: { streams: Object.fromEntries(streams.map((s) => [s.resolved.name, s.config])) },
   };
-}
-
-/** Reads nodes of one parsed file and fails with its path and line. */
-export class Checker {
-  constructor(
-    readonly file: string,
-    readonly text: string,
-    readonly doc: Document.Parsed,
-    readonly lc: LineCounter,
-  ) {}
-
-  lineAt(offset: number): number {
-    return this.lc.linePos(offset).line;
-  }
-
-  line(node: Node | undefined): number | null {
-    return node?.range ? this.lineAt(node.range[0]) : null;
-  }
-
-  fail(node: Node | undefined, field: string, problem: string): never {
-    throw new ConfigError(this.file, this.line(node), field, problem);
-  }
-
-  /** An alias stands for its anchor's node (whose line messages then give). */
-  deref(node: Node): Node {
-    return isAlias(node) ? ((node.resolve(this.doc) as ParsedNode | undefined) ?? null) : node;
-  }
-
-  /** A mapping's fields in order; a key not in `known` fails at its own line. */
-  mapping(node: Node, path: string, known: readonly string[], what: string): Field[] {
-    const map = this.deref(node);
-    if (!isMap(map)) this.fail(node, path, `must be a mapping, got ${describe(map)}`);
-    const prefix = path === '(top level)' ? '' : `${path}.`;
-    return map.items.map((pair) => {
-      const key = keyName(pair.key, this.text);
-      if (key === null) this.fail(pair.key, `${prefix}?`, 'a key must be a plain name');
-      if (!known.includes(key))
-        this.fail(pair.key, prefix + segment(key), `unknown ${what} (known: ${known.join(', ')})`);
-      const value = pair.value === null ? null : pair.value.toJS(this.doc);
-      return { key, keyNode: pair.key, node: pair.value, value };
-    });
-  }
 }
 
 function serverSettings(c: Checker, top: Field[], baseDir: string): ServerFileSettings {
@@ -359,16 +309,4 @@ function originOf(v: unknown): string | null {
   }
   const ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === v.replace(/\/$/, '');
   return ok ? url.origin : null;
-}
-
-/** A value as it may be quoted in a message. */
-export function show(v: unknown): string {
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  return JSON.stringify(v) ?? String(v);
-}
-
-function describe(node: Node): string {
-  if (node === null) return 'nothing';
-  if (isScalar(node)) return node.value === null ? 'nothing' : show(node.value);
-  return isMap(node) ? 'a mapping' : 'a list';
 }

@@ -1,25 +1,13 @@
-import type { FramecastServer } from '../server.js';
+import type { StreamApi } from '../transports/http/api.js';
 import { editStream, fileStreams, loadConfig } from './config-file.js';
-import type { StreamChange, StreamsApplied } from './framecast-server.js';
+import type { FramecastServer, StreamChange, StreamsApplied } from './framecast-server.js';
 import { redactCredentials } from '../util/redact.js';
 import { tokenMatches } from '../util/token.js';
 import { resolveStreamConfig, STREAM_FIELDS, type StreamConfig } from '../streams/stream-options.js';
 import { streamDefaults } from '../streams/stream-plan.js';
 import type { Stream } from '../streams/stream.js';
 
-/** What PUT/DELETE /api/streams/NAME need from the server (the HTTP transport calls it). */
-export interface StreamApi {
-  /** False when no admin token is set: writes are refused (403). */
-  readonly writable: boolean;
-  /** True when `given` is the admin token. */
-  isAdmin(given: string | null): boolean;
-  /** One stream as GET /api/streams/NAME shows it, or null. */
-  describe(name: string): Record<string, unknown> | null;
-  /** Creates or replaces a stream (its settings as in the config file); `created` when it is new. */
-  put(name: string, body: unknown): Promise<{ created: boolean; stream: Record<string, unknown> }>;
-  /** Removes a stream; false when there was none. */
-  remove(name: string): Promise<boolean>;
-}
+export type { StreamApi };
 
 /** A stream's settings and state for the API; tokens are never shown, passwords in URLs are masked. */
 export function describeStream(s: Stream): Record<string, unknown> {

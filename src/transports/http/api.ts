@@ -1,8 +1,24 @@
 import type http from 'node:http';
-import type { StreamApi } from '../../app/stream-api.js';
 import { authorized, originAllowed, presentedToken } from './auth.js';
 import { sendJson, sendText } from './respond.js';
 import type { StatsReport } from './stats.js';
+
+/**
+ * What /api/streams/NAME needs from the server: the transport owns this interface, the app
+ * implements it (app/stream-api.ts).
+ */
+export interface StreamApi {
+  /** False when no admin token is set: writes are refused (403). */
+  readonly writable: boolean;
+  /** True when `given` is the admin token. */
+  isAdmin(given: string | null): boolean;
+  /** One stream as GET /api/streams/NAME shows it, or null. */
+  describe(name: string): Record<string, unknown> | null;
+  /** Creates or replaces a stream (its settings as in the config file); `created` when it is new. */
+  put(name: string, body: unknown): Promise<{ created: boolean; stream: Record<string, unknown> }>;
+  /** Removes a stream; false when there was none. */
+  remove(name: string): Promise<boolean>;
+}
 
 /** Largest JSON body a PUT may carry: a stream's settings are a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;

@@ -11,8 +11,7 @@ import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
 import type { StatsReport } from './stats.js';
-import type { StreamApi } from '../../app/stream-api.js';
-import { apiStream, serveStreamApi } from './api.js';
+import { apiStream, serveStreamApi, type StreamApi } from './api.js';
 import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.js';
 import { mayPublish, serveHttpPublish } from '../../ingest/publish/http-publisher.js';
 import {

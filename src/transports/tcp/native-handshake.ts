@@ -15,29 +15,16 @@ import {
   encodeWelcome,
 } from '../../protocol/native.js';
 import { nowMs } from '../../util/clock.js';
-import { tokenMatches, type TokenCheck } from '../../util/token.js';
+import { tokenMatches } from '../../util/token.js';
 import { NativeSubscriber } from './native-subscriber.js';
-import type { PublisherSlot } from '../../ingest/publish/publisher-slot.js';
+import type { StreamTarget } from '../stream-target.js';
 import { servePublisher, tcpPublisherConnection } from '../../ingest/publish/tcp-publisher.js';
 
 export { NativeSubscriber } from './native-subscriber.js';
 import type { NativeHandshake } from './tcp-server.js';
 
 /** A stream as the native handshake needs it (a Stream is one). */
-export interface NativeTarget {
-  readonly name: string;
-  readonly hub: Hub;
-  /** --no-pace: queue frames instead of replacing the pending one. */
-  readonly lossless: boolean;
-  /** This stream's own token (or its salted digest, on an edge), or null. */
-  readonly readToken: TokenCheck | null;
-  /** False when the hub can neither serve nor queue another client. */
-  hasRoom(): boolean;
-  /** Where a remote publisher feeds this stream, or null when its source is not `publisher`. */
-  readonly ingest?: PublisherSlot | null;
-  /** The token publishers present (the server's token also works), or null. */
-  readonly publishToken?: string | null;
-}
+export type NativeTarget = StreamTarget;
 
 /** Settings of the native handshake. */
 export interface NativeHandshakeOptions {

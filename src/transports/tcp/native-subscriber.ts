@@ -11,7 +11,7 @@ import {
 } from '../../protocol/native.js';
 import { nowMs } from '../../util/clock.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
-import type { NativeTarget } from './native-handshake.js';
+import type { StreamTarget } from '../stream-target.js';
 
 const END_TEXT: Record<EndReason, string> = {
   eof: 'end of the source',
@@ -40,7 +40,7 @@ export class NativeSubscriber extends StreamSubscriber {
   #heldSince = 0;
   #noSignal = false;
 
-  constructor(socket: net.Socket, address: string, target: NativeTarget, acks = false) {
+  constructor(socket: net.Socket, address: string, target: StreamTarget, acks = false) {
     super({
       stream: socket,
       protocol: 'native',
