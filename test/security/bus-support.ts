@@ -1,0 +1,64 @@
+/** Shared bits of the bus security tests: a raw NATS peer that copies what origins announce, viewers' answers. */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { encodeHello } from '../../src/protocol/native.js';
+import type { NativeMessage } from '../../src/protocol/native-parser.js';
+import { rawNative } from '../helpers/native.js';
+import type { Viewer } from '../bus/support.js';
+
+/** A readToken long enough for any check, known to the legitimate viewers only. */
+export const TOKEN = 'r3ad-only-this-token';
+
+/** The ERROR code a native viewer of `stream` gets with `token`, or 'frames' once a frame of `width` comes. */
+export async function answer(
+  port: number,
+  stream: string,
+  token: string,
+  width = 160,
+): Promise<number | 'frames' | 'nothing'> {
+  const s = await rawNative(port, encodeHello(token, Date.now(), 2, 0, stream), {
+    timeoutMs: 5000,
+    until: (m) => m.some((x) => x.type === 'error' || (x.type === 'frame' && x.width === width)),
+  });
+  const err = s.messages.find((m): m is Extract<NativeMessage, { type: 'error' }> => m.type === 'error');
+  if (err) return err.code;
+  return s.messages.some((m) => m.type === 'frame') ? 'frames' : 'nothing';
+}
+
+/** A plain NATS client on the bus (no framecast code): what an attacker with bus access has. */
+export interface Peer {
+  nc: NatsConnection;
+  /** The next message on `subject` (with its headers), within `ms`. */
+  next: (subject: string, ms?: number) => Promise<{ data: Uint8Array; headers: Map<string, string> }>;
+}
+
+/** Connects a raw peer to `url`; the caller closes `nc`. */
+export async function rawPeer(url: string): Promise<Peer> {
+  const nc = await connect({ servers: url });
+  return {
+    nc,
+    next: (subject, ms = 5000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          sub.unsubscribe();
+          reject(new Error(`nothing on ${subject} within ${ms} ms`));
+        }, ms);
+        const sub = nc.subscribe(subject, {
+          max: 1,
+          callback: (_err, msg) => {
+            clearTimeout(timer);
+            const headers = new Map<string, string>();
+            for (const [k, v] of msg.headers ?? []) headers.set(k, v.join(','));
+            resolve({ data: msg.data, headers });
+          },
+        });
+      }),
+  };
+}
+
+/** The largest gap in ms between consecutive frames of `width` a viewer got after `from`. */
+export function largestGap(v: Viewer, width: number, from: number): number {
+  const at = v.frames.filter((f) => f.width === width && f.at >= from).map((f) => f.at);
+  let gap = 0;
+  for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i]! - at[i - 1]!);
+  return gap;
+}
