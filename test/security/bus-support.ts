@@ -1,5 +1,5 @@
 /** Shared bits of the bus security tests: a raw NATS peer that copies what origins announce, viewers' answers. */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { encodeHello } from '../../src/protocol/native.js';
 import type { NativeMessage } from '../../src/protocol/native-parser.js';
 import { rawNative } from '../helpers/native.js';
@@ -28,7 +28,7 @@ export async function answer(
 export interface Peer {
   nc: NatsConnection;
   /** The next message on `subject` (with its headers), within `ms`. */
-  next: (subject: string, ms?: number) => Promise<{ data: Uint8Array; headers: Map<string, string> }>;
+  next: (subject: string, ms?: number) => Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }>;
 }
 
 /** Connects a raw peer to `url`; the caller closes `nc`. */
@@ -46,9 +46,7 @@ export async function rawPeer(url: string): Promise<Peer> {
           max: 1,
           callback: (_err, msg) => {
             clearTimeout(timer);
-            const headers = new Map<string, string>();
-            for (const [k, v] of msg.headers ?? []) headers.set(k, v.join(','));
-            resolve({ data: msg.data, headers });
+            resolve({ data: msg.data, headers: msg.headers });
           },
         });
       }),
