@@ -6,12 +6,12 @@ import {
   FORGET_AFTER_MS,
   MAX_STREAMS,
   noticeText,
-  parseAnnouncement,
   STALE_MS,
   type AnnouncementNotice,
 } from '../bus/announcement.js';
 import { connectBus, Subjects, watchBus, type BusOptions } from '../bus/bus.js';
 import { BusFeed } from '../bus/bus-feed.js';
+import { AnnouncementGate } from '../bus/announcement-gate.js';
 import { BusVerifier, dropText, type BusDropKind } from '../bus/bus-sign.js';
 import { FramecastError } from '../errors.js';
 import { serve, type ServeOptions } from '../server.js';
@@ -141,20 +141,20 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     { trusted: verifier !== null },
   );
   let heard = (): void => {};
+  const gate = new AnnouncementGate(catalog, () => heard());
   const announcements = nc.subscribe(subjects.streams, {
     callback: (err, msg) => {
       if (err) return;
       const signer = verifier ? verifier.verify(msg.subject, msg) : undefined;
       if (signer === null) return;
-      const a = parseAnnouncement(msg.data);
+      const a = gate.parse(msg.data);
       if (!a) return;
       // Signed by one process, the body names it: another's instance would be a forgery.
       if (signer !== undefined && a.instance !== signer) {
         verifier?.drop('forged', msg.subject);
         return;
       }
-      catalog.take(a, Date.now());
-      heard();
+      gate.offer(a);
     },
   });
   nc.publish(askSubject(subjects));
@@ -172,6 +172,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
       );
     names = explicit ?? [...served().keys()].slice(0, MAX_STREAMS);
   } catch (err) {
+    gate.close();
     await nc.close();
     throw err;
   }
@@ -190,6 +191,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     streams: firstStreamConfigs(names, served(), catalog.locked),
     allowAnonymousPublish: true,
   }).catch(async (err: unknown) => {
+    gate.close();
     await nc.close();
     throw err;
   });
@@ -239,6 +241,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   server.onClose(async () => {
     clearInterval(demand);
     heard = () => {};
+    gate.close();
     server.streams.off('added', wire);
     server.streams.off('removed', unwire);
     if (!nc.isClosed()) announcements.unsubscribe();

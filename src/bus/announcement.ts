@@ -138,6 +138,8 @@ export function noticeText(n: AnnouncementNotice): string {
 
 interface Heard {
   origin: string;
+  /** The announcement taken (the same object again: nothing changed). */
+  source: Announcement;
   at: number;
   streams: Map<string, TokenDigest | null>;
   /** The legacy ports it announces, by stream. */
@@ -192,17 +194,29 @@ export class AnnouncedStreams {
     this.#pins = opts.trusted ? null : new Map();
   }
 
-  /** Takes an announcement heard at `now`; a new process beyond MAX_INSTANCES is ignored. */
-  take(a: Announcement, now: number): void {
+  /**
+   * Takes an announcement heard at `now`; a new process beyond MAX_INSTANCES is ignored. False when
+   * the served streams cannot have changed: the same announcement object as the process's last one
+   * (AnnouncementGate hands out one object per identical payload) only refreshes its time.
+   */
+  take(a: Announcement, now: number): boolean {
+    let changed = false;
     for (const [instance, h] of this.#heard)
       if (
         now - h.at > this.#forgetAfterMs ||
         (instance !== a.instance && h.origin === a.origin && now - h.at > STALE_MS)
-      )
+      ) {
         this.#heard.delete(instance);
-    if (!this.#heard.has(a.instance) && this.#heard.size >= MAX_INSTANCES) {
+        changed = true;
+      }
+    const prev = this.#heard.get(a.instance);
+    if (!prev && this.#heard.size >= MAX_INSTANCES) {
       this.#once('instances', { kind: 'instances', origin: a.origin, max: MAX_INSTANCES });
-      return;
+      return changed;
+    }
+    if (prev?.source === a) {
+      prev.at = Math.max(prev.at, now);
+      return changed;
     }
     if (this.#heard.size < MAX_INSTANCES / 2) this.#reported.delete('instances');
     const truncated = a.streams.length > MAX_STREAMS;
@@ -215,7 +229,8 @@ export class AnnouncedStreams {
     const ports = new Map(
       a.streams.slice(0, MAX_STREAMS).flatMap((s) => (s.legacyPort ? [[s.name, s.legacyPort] as const] : [])),
     );
-    this.#heard.set(a.instance, { origin: a.origin, at: now, streams, ports, truncated });
+    this.#heard.set(a.instance, { origin: a.origin, source: a, at: now, streams, ports, truncated });
+    return true;
   }
 
   /**

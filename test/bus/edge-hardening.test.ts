@@ -275,9 +275,10 @@ describe.skipIf(!available)('edge hardening against what peers announce', () => 
         'stream porch announced on the bus',
         'stream cam: its read token changed on the bus; restarted',
         "stream cam: origins o1, o2 announce different read tokens; closed to viewers without this edge's --token until the edge restarts (no bus secret: it cannot tell which is the origin)",
-        // Applied in one change, which adds before it restarts.
-        'stream probe announced on the bus',
+        // o2's first announcement is taken at once (cam locked: restarted); its latest, with probe,
+        // at its next turn (one process is taken at most every 500 ms).
         'stream cam: its read token changed on the bus; restarted',
+        'stream probe announced on the bus',
       ]);
       expect(out).not.toContain(ONE);
     } finally {

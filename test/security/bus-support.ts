@@ -3,6 +3,7 @@ import { connect, type MsgHdrs, type NatsConnection } from '@nats-io/transport-n
 import { encodeHello } from '../../src/protocol/native.js';
 import type { NativeMessage } from '../../src/protocol/native-parser.js';
 import { rawNative } from '../helpers/native.js';
+import { spawnTracked, waitExit } from '../helpers/processes.js';
 import type { Viewer } from '../bus/support.js';
 
 /** A readToken long enough for any check, known to the legitimate viewers only. */
@@ -59,4 +60,37 @@ export function largestGap(v: Viewer, width: number, from: number): number {
   let gap = 0;
   for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i]! - at[i - 1]!);
   return gap;
+}
+
+/**
+ * A peer in its own process (so the flood keeps its pace whatever the edge does) publishing
+ * announcements of 1000 fake streams as one origin process every `everyMs` for `forMs`; with
+ * `churn` each announcement names 1000 new streams. Resolves with how many it sent.
+ */
+export async function flood(
+  url: string,
+  opts: { churn: boolean; everyMs: number; forMs: number },
+): Promise<number> {
+  const script = `
+    import { connect } from '@nats-io/transport-node';
+    const nc = await connect({ servers: ${JSON.stringify(url)} });
+    const list = (round) => JSON.stringify({ origin: 'flood', instance: 'flood-1', streams:
+      Array.from({ length: 1000 }, (_, i) => ({ name: ${opts.churn} ? 'fake' + round + '-' + i : 'fake' + i, width: 160, height: 120 })) });
+    let round = 0;
+    const end = Date.now() + ${opts.forMs};
+    while (Date.now() < end) {
+      nc.publish('framecast.streams', list(round++));
+      await new Promise((r) => setTimeout(r, ${opts.everyMs}));
+    }
+    await nc.flush();
+    await nc.close();
+    process.stdout.write(String(round));
+  `;
+  const child = spawnTracked(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  await waitExit(child, opts.forMs + 15_000);
+  return Number(out);
 }
