@@ -5,7 +5,8 @@ import { serve } from '../../src/index.js';
 import { encodeNativeFrame, ErrorCode } from '../../src/protocol/native.js';
 import { makeJpeg } from '../helpers/native.js';
 import { startNats } from '../helpers/nats.js';
-import { sleep } from '../helpers/processes.js';
+import { spawnCli } from '../helpers/cli.js';
+import { sleep, waitExit } from '../helpers/processes.js';
 import { busRig, natsOrFail, sized, until, viewer } from '../bus/support.js';
 import { answer, rawPeer, TOKEN } from './bus-support.js';
 
@@ -214,5 +215,64 @@ describe.skipIf(!available)('bus security: a bus secret', () => {
       }),
     ).rejects.toThrow(/no origin announced any stream/);
     expect(kinds(notices)).toEqual(['unsigned']);
+  }, 60_000);
+
+  it('signed frames in parts (max_payload 32 KiB) arrive whole; nothing is dropped between origin and edge', async () => {
+    rig.nats = await startNats({ maxPayload: 32 * 1024 });
+    const url = rig.nats.url;
+    rig.origin = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'big', source: 'test', width: 1280, quality: 95 }],
+      bus: { url, secret: SECRET },
+    });
+    const sent: Buffer[] = [];
+    rig.origin.on('frame', (f) => sent.push(f.jpeg));
+    const e = await edge({ bus: { url, secret: SECRET }, port: 0, httpPort: null });
+    rig.edges.push(e);
+    const v = viewer(e.server.address().port, 'big');
+    await until(() => sized(v, 1280).length >= 5, 20_000);
+    v.close();
+    for (const f of sized(v, 1280)) {
+      expect(f.jpeg.length).toBeGreaterThan(32 * 1024);
+      expect(sent.some((b) => b.equals(f.jpeg))).toBe(true);
+    }
+    expect(e.dropped()).toEqual({ unsigned: 0, forged: 0, replayed: 0, stale: 0 });
+  }, 60_000);
+
+  it('framecast serve and edge take the secret from $FRAMECAST_BUS_SECRET and --bus-secret, and never print it', async () => {
+    rig.nats = await startNats();
+    const url = rig.nats.url;
+    const origin = spawnCli(['serve', '--bus', url, '--port', '0', '--http-port', 'off', 'test'], {
+      env: { FRAMECAST_BUS_SECRET: SECRET },
+    });
+    const edgeCli = spawnCli([
+      'edge',
+      '--bus',
+      url,
+      '--bus-secret',
+      SECRET,
+      '--port',
+      '0',
+      '--http-port',
+      'off',
+    ]);
+    const out = { origin: '', edge: '' };
+    origin.stdout?.on('data', (d: Buffer) => (out.origin += d.toString()));
+    origin.stderr?.on('data', (d: Buffer) => (out.origin += d.toString()));
+    edgeCli.stdout?.on('data', (d: Buffer) => (out.edge += d.toString()));
+    edgeCli.stderr?.on('data', (d: Buffer) => (out.edge += d.toString()));
+    try {
+      await until(() => /tcp:\/\/127\.0\.0\.1:(\d+)/.test(out.edge), 20_000);
+      const port = Number(/tcp:\/\/127\.0\.0\.1:(\d+)/.exec(out.edge)?.[1]);
+      expect(await answer(port, 'default', '', 640)).toBe('frames');
+      expect(out.edge).not.toMatch(/bus-notice|dropped/);
+    } finally {
+      origin.kill('SIGTERM');
+      edgeCli.kill('SIGTERM');
+      await waitExit(origin, 5000);
+      await waitExit(edgeCli, 5000);
+    }
+    expect(out.origin + out.edge).not.toContain(SECRET);
   }, 60_000);
 });
