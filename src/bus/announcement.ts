@@ -118,7 +118,8 @@ export type AnnouncementNotice =
   | { kind: 'unprotected'; stream: string; origins: string[] }
   | { kind: 'instances'; origin: string; max: number }
   | { kind: 'streams'; origin: string; announced: number; max: number }
-  | { kind: 'kept'; stream: string };
+  | { kind: 'kept'; stream: string }
+  | { kind: 'kept-port'; stream: string; port: number | null };
 
 /** One line for a log, naming what was refused or kept closed and why. */
 export function noticeText(n: AnnouncementNotice): string {
@@ -131,6 +132,8 @@ export function noticeText(n: AnnouncementNotice): string {
       return `bus: more than ${n.max} origin processes announce; origin ${n.origin}'s new process is ignored until one is forgotten`;
     case 'streams':
       return `bus: origin ${n.origin} announces ${n.announced} streams; only the first ${n.max} are taken`;
+    case 'kept-port':
+      return `stream ${n.stream}: announced on the bus with another seed port; the edge keeps ${n.port === null ? 'none' : `port ${n.port}`} (without a bus secret it cannot tell an origin from any peer: restart the edge to take a changed legacyPort)`;
     case 'kept':
       return `stream ${n.stream}: announced on the bus without its read token, or with another; it stays closed (without a bus secret an edge cannot tell an origin from any peer: restart the edge to take a removed or changed read token)`;
   }
@@ -178,6 +181,8 @@ export class AnnouncedStreams {
    * announcing it again without a digest opens nothing either.
    */
   readonly #pins: Map<string, TokenDigest> | null;
+  /** Untrusted only: the legacy port (or none) each stream was first served with, which stays. */
+  readonly #portPins = new Map<string, number | null>();
 
   /**
    * `trusted`: announcements are signed by holders of the bus secret (checked before take()), so a
@@ -260,6 +265,7 @@ export class AnnouncedStreams {
     const ports = new Map<string, number>();
     for (const h of this.#heard.values())
       for (const [name, port] of h.ports) ports.set(name, Math.min(port, ports.get(name) ?? port));
+    if (this.#pins !== null) this.#pinPorts(all, ports);
     this.#ports = ports;
     const conflicts = new Set<string>();
     for (const [name, list] of all) {
@@ -312,6 +318,33 @@ export class AnnouncedStreams {
     if (digest !== this.locked) this.#once(`kept\0${name}`, { kind: 'kept', stream: name });
     if (digest !== null && pin !== this.locked) this.#pin(name, this.locked);
     return pins.get(name) ?? pin;
+  }
+
+  /**
+   * Untrusted only: a peer announcing a stream with and without a legacy port (or another one) would
+   * restart it on each flip, ending its viewers. The port (or none) a stream is first served with
+   * stays until the edge restarts; another is reported once.
+   */
+  #pinPorts(served: ReadonlyMap<string, unknown>, ports: Map<string, number>): void {
+    for (const name of served.keys()) {
+      const port = ports.get(name) ?? null;
+      if (!this.#portPins.has(name)) {
+        this.#portPins.set(name, port);
+        // Bounded as the digests' pins: the oldest of a stream not served now gives way.
+        if (this.#portPins.size > MAX_PINS)
+          for (const old of this.#portPins.keys())
+            if (!served.has(old)) {
+              this.#portPins.delete(old);
+              break;
+            }
+        continue;
+      }
+      const pin = this.#portPins.get(name) ?? null;
+      if (pin === port) continue;
+      this.#once(`kept-port\0${name}`, { kind: 'kept-port', stream: name, port: pin });
+      if (pin === null) ports.delete(name);
+      else ports.set(name, pin);
+    }
   }
 
   #pin(name: string, digest: TokenDigest): void {
