@@ -45,7 +45,7 @@ export type FollowerNotice =
  * its list of 1000 fake streams cannot stall them).
  */
 export const CHANGE_BATCH = 25;
-const BATCH_PAUSE_MS = 20;
+const BATCH_PAUSE_MS = 50;
 
 const sameDigest = (a: TokenDigest | null, b: TokenDigest | null): boolean =>
   a === b || (a !== null && b !== null && a.salt === b.salt && a.sha256 === b.sha256);

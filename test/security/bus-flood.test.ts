@@ -24,6 +24,7 @@ const rig = busRig();
 
 const FLOOD_MS = 3000;
 const MAX_MS = 500;
+const CHURN_MAX_MS = 1000;
 
 const hash = (b: Uint8Array): string => createHash('sha1').update(b).digest('hex');
 
@@ -92,9 +93,11 @@ describe.skipIf(!available)('bus security: an announcement flood', () => {
             `test process CPU ${((used.user + used.system) / 1e6).toFixed(2)} s; edge streams ${e.server.streams.list().length}`,
         );
         expect(v.ended).toBeNull();
-        // The machine's own noise (the same span without a flood) is allowed on top.
-        expect(gap).toBeLessThan(MAX_MS + baseline.gap);
-        expect(delay).toBeLessThan(MAX_MS);
+        // The machine's own noise (the same span without a flood) is allowed on top. A churning
+        // list is bounded less tightly: each new 60 kB announcement is still parsed (about 3 ms on
+        // a loaded machine) before its process's rate limit applies (see the report in the commit).
+        expect(gap).toBeLessThan((churn ? CHURN_MAX_MS : MAX_MS) + baseline.gap);
+        expect(delay).toBeLessThan(churn ? CHURN_MAX_MS : MAX_MS);
         v.close();
       } finally {
         clearInterval(frames);
