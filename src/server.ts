@@ -115,7 +115,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       http.setReady(true);
     }
     if (bus) {
-      const origin = new BusOrigin(server, bus.nc, bus.subjects, bus.name);
+      const origin = new BusOrigin(server, bus.nc, bus.subjects, bus.name, options.bus?.secret ?? null);
       const nc = bus.nc;
       watchBus(nc, (state, at) => server.emit('bus', state, at));
       server.onClose(async () => {

@@ -1,9 +1,21 @@
 import { resolve } from 'node:path';
 import { prefixProblem, type BusOptions, type BusTlsOptions } from '../bus/bus.js';
 import { busUrlFault, busUrlForLog, unreadableFile } from '../bus/bus-connect.js';
+import { secretProblem } from '../bus/bus-sign.js';
 import { show, type Checker, type Field } from './config-checker.js';
 
-const BUS_KEYS = ['url', 'prefix', 'name', 'user', 'password', 'token', 'creds', 'nkey', 'tls'] as const;
+const BUS_KEYS = [
+  'url',
+  'prefix',
+  'name',
+  'user',
+  'password',
+  'token',
+  'creds',
+  'nkey',
+  'tls',
+  'secret',
+] as const;
 const TLS_KEYS = ['ca', 'cert', 'key'] as const;
 const LOGINS = [['user', 'password'], ['token'], ['creds'], ['nkey']] as const;
 
@@ -71,6 +83,14 @@ export function busOf(c: Checker, f: Field, baseDir: string): BusOptions | null 
       case 'tls':
         out.tls = tlsOf(c, x, (y, what) => file(y, `bus.tls.${y.key}`, what));
         break;
+      case 'secret': {
+        // Not text(): a secret may hold spaces; it is never echoed.
+        if (typeof x.value !== 'string') c.fail(at(x), 'bus.secret', 'must be a string (quote it)');
+        const problem = secretProblem(x.value);
+        if (problem) c.fail(at(x), 'bus.secret', problem);
+        out.secret = x.value;
+        break;
+      }
     }
   }
   const given = LOGINS.filter((keys) => keys.some((k) => get(k)));

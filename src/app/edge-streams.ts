@@ -38,6 +38,15 @@ export function firstStreamConfigs(
 export type FollowerNotice =
   { kind: 'too-many'; refused: number; max: number } | { kind: 'error'; err: unknown };
 
+/**
+ * At most this many streams are added, and this many removed, in one change; the rest follow in
+ * later changes, BATCH_PAUSE_MS apart. A change of 1000 streams blocks the event loop for several
+ * hundred ms: in batches, the edge's viewers keep getting frames between them (and a peer churning
+ * its list of 1000 fake streams cannot stall them).
+ */
+export const CHANGE_BATCH = 25;
+const BATCH_PAUSE_MS = 50;
+
 const sameDigest = (a: TokenDigest | null, b: TokenDigest | null): boolean =>
   a === b || (a !== null && b !== null && a.salt === b.salt && a.sha256 === b.sha256);
 
@@ -62,6 +71,8 @@ export class AnnouncementFollower {
   readonly #ports: LegacyPortPlan | null;
   /** Streams refused for the cap were reported (again once they all fit). */
   #refused = false;
+  /** The next batch of a change larger than CHANGE_BATCH. */
+  #batch: NodeJS.Timeout | null = null;
 
   constructor(
     server: FramecastServer,
@@ -113,6 +124,8 @@ export class AnnouncementFollower {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#forget);
+    if (this.#batch) clearTimeout(this.#batch);
+    this.#batch = null;
     await this.#queue;
   }
 
@@ -127,9 +140,20 @@ export class AnnouncementFollower {
       !served.has(name)
         ? (this.#ports?.hold(had) ?? null)
         : (this.#ports?.pick(name, this.#catalog.legacyPort(name), digest) ?? null);
+    let removed = 0;
+    let added = 0;
+    let more = false;
+    let removing = false;
     for (const s of this.#server.streams.list()) {
       if (!this.#explicit && !served.has(s.name)) {
-        changed = true;
+        if (removed < CHANGE_BATCH) {
+          removed++;
+          changed = true;
+          continue;
+        }
+        // Removed in a later batch: kept as it is until then.
+        more = removing = true;
+        next.push(s.config);
         continue;
       }
       // A named stream no origin lists now keeps what it had (null included: `??` would lock a stream
@@ -156,6 +180,11 @@ export class AnnouncementFollower {
             refused++;
             continue;
           }
+          if (added >= CHANGE_BATCH) {
+            more = true;
+            continue;
+          }
+          added++;
           const { name, ...c } = edgeStreamConfig(n);
           next.push({
             ...resolveStreamConfig(name, c, streamDefaults(this.#server.options)),
@@ -164,9 +193,17 @@ export class AnnouncementFollower {
           });
           changed = true;
         }
-    if (refused > 0 && !this.#refused) this.#notify({ kind: 'too-many', refused, max: MAX_STREAMS });
-    this.#refused = refused > 0;
+    // Not while removals wait for their batch: those make room.
+    if (!removing) {
+      if (refused > 0 && !this.#refused) this.#notify({ kind: 'too-many', refused, max: MAX_STREAMS });
+      this.#refused = refused > 0;
+    } else if (refused > 0) more = true;
     this.#ports?.keep(new Set(next.map((c) => c.name)));
+    if (more && !this.#batch)
+      this.#batch = setTimeout(() => {
+        this.#batch = null;
+        this.schedule();
+      }, BATCH_PAUSE_MS);
     // The server needs a stream: with every origin forgotten, the last streams stay (in no-signal).
     if (!changed || next.length === 0) return;
     // Fails only when the server is closing (publisher streams open without I/O): nothing to do then.

@@ -6,12 +6,13 @@ import {
   FORGET_AFTER_MS,
   MAX_STREAMS,
   noticeText,
-  parseAnnouncement,
   STALE_MS,
   type AnnouncementNotice,
 } from '../bus/announcement.js';
 import { connectBus, Subjects, watchBus, type BusOptions } from '../bus/bus.js';
 import { BusFeed } from '../bus/bus-feed.js';
+import { AnnouncementGate } from '../bus/announcement-gate.js';
+import { BusVerifier, dropText, type BusDropKind } from '../bus/bus-sign.js';
 import { FramecastError } from '../errors.js';
 import { serve, type ServeOptions } from '../server.js';
 import type { FramecastServer } from './framecast-server.js';
@@ -57,7 +58,7 @@ export interface EdgeOptions extends Omit<ServeOptions, 'streams' | 'source' | '
 
 /** Something an edge reports about what it hears on the bus: one line, and what it is about. */
 export interface EdgeNotice {
-  kind: AnnouncementNotice['kind'] | 'too-many' | 'error' | 'legacy-port';
+  kind: AnnouncementNotice['kind'] | 'too-many' | 'error' | 'legacy-port' | BusDropKind;
   message: string;
   /** The stream it is about, or null. */
   stream: string | null;
@@ -84,6 +85,8 @@ export interface Edge {
   bus: NatsConnection;
   /** The same as `server.close()`: either one stops the bus connection, timers and feeds too. */
   close(): Promise<void>;
+  /** With a bus secret: messages dropped because they did not verify, by kind (all 0 without one). */
+  dropped(): Readonly<Record<BusDropKind, number>>;
 }
 
 /** Resolves when `cond()` holds (checked on each `poke()`), or false after `ms`. */
@@ -124,16 +127,34 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     opts.onNotice ?? ((n: EdgeNotice): void => process.emitWarning(n.message, { code: 'FRAMECAST_BUS' }));
   const nc = await connectBus({ ...opts.bus, name: opts.bus.name ?? `framecast-edge-${process.pid}` });
   const name = opts.bus.name ?? `edge-${randomUUID().slice(0, 8)}`;
-  const catalog = new AnnouncedStreams(forgetAfterMs, (n) =>
-    notify({ kind: n.kind, message: noticeText(n), stream: 'stream' in n ? n.stream : null }),
+  // With a secret, only what origins holding it signed is taken (an unsigned origin is ignored).
+  const secret = opts.bus.secret ?? null;
+  const verifier =
+    secret === null
+      ? null
+      : new BusVerifier(secret, (kind, subject) =>
+          notify({ kind, message: dropText(kind, subject), stream: null }),
+        );
+  const catalog = new AnnouncedStreams(
+    forgetAfterMs,
+    (n) => notify({ kind: n.kind, message: noticeText(n), stream: 'stream' in n ? n.stream : null }),
+    { trusted: verifier !== null },
   );
   let heard = (): void => {};
+  const gate = new AnnouncementGate(catalog, () => heard());
   const announcements = nc.subscribe(subjects.streams, {
     callback: (err, msg) => {
-      const a = err ? null : parseAnnouncement(msg.data);
+      if (err) return;
+      const signer = verifier ? verifier.verify(msg.subject, msg) : undefined;
+      if (signer === null) return;
+      const a = gate.parse(msg.data);
       if (!a) return;
-      catalog.take(a, Date.now());
-      heard();
+      // Signed by one process, the body names it: another's instance would be a forgery.
+      if (signer !== undefined && a.instance !== signer) {
+        verifier?.drop('forged', msg.subject);
+        return;
+      }
+      gate.offer(a);
     },
   });
   nc.publish(askSubject(subjects));
@@ -151,6 +172,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
       );
     names = explicit ?? [...served().keys()].slice(0, MAX_STREAMS);
   } catch (err) {
+    gate.close();
     await nc.close();
     throw err;
   }
@@ -169,6 +191,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     streams: firstStreamConfigs(names, served(), catalog.locked),
     allowAnonymousPublish: true,
   }).catch(async (err: unknown) => {
+    gate.close();
     await nc.close();
     throw err;
   });
@@ -180,7 +203,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   };
   // The first viewer should not wait for the next second: say it at once.
   const wire = (s: Stream): void => {
-    feeds.set(s, new BusFeed(s, nc, subjects));
+    feeds.set(s, new BusFeed(s, nc, subjects, verifier));
     s.hub.on('admitted', () => sayDemand(s));
   };
   const unwire = (s: Stream): void => {
@@ -218,6 +241,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
   server.onClose(async () => {
     clearInterval(demand);
     heard = () => {};
+    gate.close();
     server.streams.off('added', wire);
     server.streams.off('removed', unwire);
     if (!nc.isClosed()) announcements.unsubscribe();
@@ -227,5 +251,6 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     await nc.close();
   });
   await follower.ready;
-  return { server, bus: nc, close: () => server.close() };
+  const none = { unsigned: 0, forged: 0, replayed: 0, stale: 0 };
+  return { server, bus: nc, close: () => server.close(), dropped: () => verifier?.dropped ?? none };
 }

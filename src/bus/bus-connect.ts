@@ -8,6 +8,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { FramecastError } from '../errors.js';
+import { secretProblem } from './bus-sign.js';
 
 /** TLS to the bus: PEM files (absolute or relative to the working directory). */
 export interface BusTlsOptions {
@@ -39,6 +40,11 @@ export interface BusOptions {
   nkeyFile?: string;
   /** TLS: true trusts the system's CAs; files for a private CA or a client certificate. */
   tls?: BusTlsOptions | boolean | null;
+  /**
+   * The bus secret (at least 16 characters, shared by origins and edges): origins sign what they
+   * publish with it, edges drop what does not verify. Never logged.
+   */
+  secret?: string;
 }
 
 /**
@@ -106,6 +112,8 @@ export function busOptionsProblem(o: BusOptions): string | null {
   ] as const)
     if (v !== undefined && (v === '' || /[\s\0]/.test(v)))
       return `bus ${what} must be non-empty, without spaces or control characters`;
+  const secretBad = o.secret === undefined ? null : secretProblem(o.secret);
+  if (secretBad) return `bus secret ${secretBad}`;
   const tls = typeof o.tls === 'object' && o.tls !== null ? o.tls : {};
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
     return 'bus TLS: a client certificate and its key go together (--bus-tls-cert with --bus-tls-key)';

@@ -4,6 +4,7 @@ import { checkPublishedJpeg } from '../ingest/publish/tcp-publisher.js';
 import { ENVELOPE_BYTES, FRAME_PREFIX_BYTES, MessageType } from '../protocol/native.js';
 import type { Stream } from '../streams/stream.js';
 import { PartAssembler, type Subjects } from './bus.js';
+import type { BusVerifier } from './bus-sign.js';
 
 /**
  * A silent origin for this long (or three frame intervals of a slow stream, if longer) puts the
@@ -56,11 +57,12 @@ export class BusFeed {
   #lastAt = 0;
   #interval = 0;
 
-  constructor(stream: Stream, nc: NatsConnection, subjects: Subjects) {
+  /** `verifier`: with a bus secret, frames and status messages that do not verify are dropped. */
+  constructor(stream: Stream, nc: NatsConnection, subjects: Subjects, verifier: BusVerifier | null = null) {
     this.#stream = stream;
     this.#sub = nc.subscribe(subjects.frame(stream.name), {
       callback: (err, msg) => {
-        if (err) return;
+        if (err || (verifier && verifier.verify(msg.subject, msg) === null)) return;
         const whole = this.#parts.push(msg);
         const f = whole ? parseFrameMessage(whole) : null;
         if (f) this.#frame(f);
@@ -70,7 +72,8 @@ export class BusFeed {
     // than after ORIGIN_SILENCE_MS of silence. Its next frames bring the picture back.
     this.#statusSub = nc.subscribe(subjects.status(stream.name), {
       callback: (err, msg) => {
-        if (!err && signalLost(msg.data)) this.#lost('the origin lost its signal or ended');
+        if (err || (verifier && verifier.verify(msg.subject, msg) === null)) return;
+        if (signalLost(msg.data)) this.#lost('the origin lost its signal or ended');
       },
     });
   }

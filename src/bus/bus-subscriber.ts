@@ -4,6 +4,7 @@ import type { SourceStatus } from '../hub/producer.js';
 import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
 import { nativeFrameWire } from '../protocol/native.js';
 import { publishFrame, type Subjects } from './bus.js';
+import type { BusSigner } from './bus-sign.js';
 
 /** What an origin publishes on PREFIX.s.STREAM.status (see docs/PROTOCOL.md, "Bus"). */
 export type BusStatus = { state: 'live' | 'no-signal' } | { state: 'ended'; reason: EndReason };
@@ -16,6 +17,8 @@ export interface BusLink {
   instance: string;
   /** False while the connection is down: nats.js would buffer every frame without limit meanwhile. */
   up: () => boolean;
+  /** Signs frames and status messages (a bus secret), or null. */
+  signer: BusSigner | null;
 }
 
 /**
@@ -67,6 +70,7 @@ export class BusSubscriber implements Subscriber {
         frame.seq,
         message,
         this.#link.instance,
+        this.#link.signer,
       );
     } catch {
       // Closed or draining meanwhile: the next frame tells again; nothing to send it to now.
@@ -92,7 +96,11 @@ export class BusSubscriber implements Subscriber {
     const nc = this.#link.nc;
     if (nc.isClosed() || !this.#link.up()) return;
     try {
-      nc.publish(this.#link.subjects.status(this.#stream), JSON.stringify(status));
+      const subject = this.#link.subjects.status(this.#stream);
+      const data = Buffer.from(JSON.stringify(status));
+      const signer = this.#link.signer;
+      if (signer) nc.publish(subject, data, { headers: signer.sign(subject, data) });
+      else nc.publish(subject, data);
     } catch {
       // As for frames: a connection closing now has no one left to tell.
     }

@@ -1,4 +1,6 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import type { BusSigner } from './bus-sign.js';
+import { ORIGIN_HEADER, PART_HEADER, SEQ_HEADER } from './bus-headers.js';
 
 export {
   busUrlForLog,
@@ -54,11 +56,7 @@ export class Subjects {
   }
 }
 
-/** Header of a frame sent in parts: `index/count` (1-based), with the frame's seq in Framecast-Seq. */
-export const PART_HEADER = 'Framecast-Part';
-export const SEQ_HEADER = 'Framecast-Seq';
-/** Header of a part: the publishing origin process (its announcement's `instance`). */
-export const ORIGIN_HEADER = 'Framecast-Origin';
+export { ORIGIN_HEADER, PART_HEADER, SEQ_HEADER } from './bus-headers.js';
 
 /**
  * The largest frame put back together from parts. Remote publishers and `play` stop at 16 MiB, but an
@@ -71,17 +69,22 @@ export const PART_TIMEOUT_MS = 5000;
 /** At most this many parts per frame: 64 MiB in 16 kB parts (a NATS max_payload below 17 kB lowers the frame cap). */
 const MAX_PARTS = 4096;
 
-/** Publishes a frame's message, in parts no larger than the server's max_payload. */
+/**
+ * Publishes a frame's message, in parts no larger than the server's max_payload; with a signer
+ * (a bus secret), each message it sends is signed.
+ */
 export function publishFrame(
   nc: NatsConnection,
   subject: string,
   seq: number,
   message: Buffer,
   origin?: string,
+  signer: BusSigner | null = null,
 ): void {
   const max = Math.max(1024, (nc.info?.max_payload ?? 1024 * 1024) - 1024);
   if (message.length <= max) {
-    nc.publish(subject, message);
+    if (signer) nc.publish(subject, message, { headers: signer.sign(subject, message) });
+    else nc.publish(subject, message);
     return;
   }
   const count = Math.ceil(message.length / max);
@@ -90,7 +93,8 @@ export function publishFrame(
     h.set(PART_HEADER, `${i + 1}/${count}`);
     h.set(SEQ_HEADER, String(seq));
     if (origin) h.set(ORIGIN_HEADER, origin);
-    nc.publish(subject, message.subarray(i * max, Math.min(message.length, (i + 1) * max)), { headers: h });
+    const part = message.subarray(i * max, Math.min(message.length, (i + 1) * max));
+    nc.publish(subject, part, { headers: signer ? signer.sign(subject, part, h) : h });
   }
 }
 

@@ -5,6 +5,7 @@ import type { EndReason } from '../hub/subscriber.js';
 import type { Stream } from '../streams/stream.js';
 import type { Subjects } from './bus.js';
 import { BusSubscriber, type BusLink } from './bus-subscriber.js';
+import { BusSigner } from './bus-sign.js';
 import {
   ANNOUNCE_MS,
   announcedDigest,
@@ -67,12 +68,22 @@ export class BusOrigin {
   readonly #warned = new Set<string>();
   #closed = false;
 
-  constructor(server: FramecastServer, nc: NatsConnection, subjects: Subjects, name: string) {
+  readonly #signer: BusSigner | null;
+
+  /** `secret`: the bus secret, with which announcements, status messages and frames are signed. */
+  constructor(
+    server: FramecastServer,
+    nc: NatsConnection,
+    subjects: Subjects,
+    name: string,
+    secret: string | null = null,
+  ) {
     this.#server = server;
     this.#nc = nc;
     this.#subjects = subjects;
     this.#name = name;
-    this.#link = { nc, subjects, instance: this.#instance, up: () => this.#up };
+    this.#signer = secret === null ? null : new BusSigner(secret, this.#instance);
+    this.#link = { nc, subjects, instance: this.#instance, up: () => this.#up, signer: this.#signer };
     this.#sub = nc.subscribe(subjects.anyDemand, {
       callback: (err, msg) => {
         if (err) return;
@@ -155,7 +166,10 @@ export class BusOrigin {
       );
     }
     try {
-      this.#nc.publish(this.#subjects.streams, data);
+      const subject = this.#subjects.streams;
+      const bytes = Buffer.from(data);
+      if (this.#signer) this.#nc.publish(subject, bytes, { headers: this.#signer.sign(subject, bytes) });
+      else this.#nc.publish(subject, bytes);
     } catch (err) {
       // Called from timers: a throw here would end the process. Closing, or max_payload lowered since.
       this.#warnOnce('publish', `bus: could not announce the streams: ${(err as Error).message}`);

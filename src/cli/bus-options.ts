@@ -3,6 +3,7 @@ import { busOptionsProblem, busUrlForLog } from '../bus/bus-connect.js';
 import type { FramecastServer } from '../app/framecast-server.js';
 import type { Logger } from './output.js';
 import { UsageError } from '../errors.js';
+import { BUS_SECRET_ENV, secretProblem } from '../bus/bus-sign.js';
 
 /** The bus flags of `serve` and `edge`, for node:util parseArgs. */
 export const BUS_ARGS = {
@@ -17,6 +18,7 @@ export const BUS_ARGS = {
   'bus-tls-ca': { type: 'string' },
   'bus-tls-cert': { type: 'string' },
   'bus-tls-key': { type: 'string' },
+  'bus-secret': { type: 'string' },
 } as const;
 
 /** What parseArgs gives for BUS_ARGS. */
@@ -36,7 +38,10 @@ export const BUS_HELP = `  --bus-prefix P       subject prefix on the bus (defau
   --bus-nkey FILE      log in with an NKey user seed file
   --bus-tls-ca FILE    TLS to NATS, trusting this CA (PEM; default: the system's CAs)
   --bus-tls-cert FILE  a client certificate and its key (PEM), for a server that verifies
-  --bus-tls-key FILE   clients`;
+  --bus-tls-key FILE   clients
+  --bus-secret S       sign (origin) and check (edge) what goes on the bus with this shared
+                       secret, at least 16 characters (default: $${BUS_SECRET_ENV}; a command
+                       line shows in ps); an edge with one ignores origins without it`;
 
 const LOGIN_FLAGS = ['bus-user', 'bus-password', 'bus-token', 'bus-creds', 'bus-nkey'] as const;
 
@@ -88,6 +93,15 @@ export function busOption(
   };
   const tls = tlsOption(v, file?.tls ?? null);
   if (tls !== null) out.tls = tls;
+  // As the password: the flag, else the file, else the environment (an empty variable is unset).
+  const secret = v['bus-secret'] ?? file?.secret ?? (env[BUS_SECRET_ENV] || undefined);
+  if (secret !== undefined) {
+    const where =
+      v['bus-secret'] !== undefined ? '--bus-secret' : file?.secret ? 'bus.secret' : `$${BUS_SECRET_ENV}`;
+    const bad = secretProblem(secret);
+    if (bad) throw new UsageError(`${where} ${bad}`);
+    out.secret = secret;
+  }
   const problem = busOptionsProblem(out);
   if (problem) throw new UsageError(problem);
   return out;

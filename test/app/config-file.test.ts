@@ -396,7 +396,7 @@ describe('bus:', () => {
     [
       'an unknown key',
       'bus:\n  url: nats://a:4222\n  pasword: x\n',
-      'cams.yaml:3: bus.pasword: unknown bus setting (known: url, prefix, name, user, password, token, creds, nkey, tls)',
+      'cams.yaml:3: bus.pasword: unknown bus setting (known: url, prefix, name, user, password, token, creds, nkey, tls, secret)',
     ],
     [
       'a password without a user',

@@ -116,8 +116,8 @@ describe('announced streams, as an edge hears them', () => {
     expect(names(c, 2001 + STALE_MS)).toEqual(['cam']);
   });
 
-  it('the most recent announcement gives a stream its digest', () => {
-    const c = new AnnouncedStreams();
+  it('with a bus secret (trusted), the most recent announcement gives a stream its digest', () => {
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, undefined, { trusted: true });
     const d1 = announcedDigest('cam', 'one');
     const d2 = announcedDigest('cam', 'two');
     c.take(
@@ -149,7 +149,7 @@ describe('announced streams, as an edge hears them', () => {
 
   it('fails closed: a process announcing a stream without a digest does not open it while another has one', () => {
     const notices: AnnouncementNotice[] = [];
-    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n), { trusted: true });
     const d = announcedDigest('cam', 'one');
     c.take(withDigest('o1', 'i1', 'cam', 'one'), 0);
     c.take(withDigest('o2', 'j1', 'cam', null), 10);
@@ -164,7 +164,7 @@ describe('announced streams, as an edge hears them', () => {
 
   it('two digests: the stream gets the locked digest, the same on every call, reported once per disagreement', () => {
     const notices: AnnouncementNotice[] = [];
-    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n), { trusted: true });
     c.take(withDigest('o1', 'i1', 'cam', 'one'), 0);
     c.take(withDigest('o2', 'j1', 'cam', 'two'), 0);
     for (let t = 0; t < 10_000; t += 1000) {
@@ -187,12 +187,49 @@ describe('announced streams, as an edge hears them', () => {
   });
 
   it('a restarted origin with another token: closed until the old process gives way, then the new digest', () => {
-    const c = new AnnouncedStreams();
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, undefined, { trusted: true });
     c.take(withDigest('o1', 'old', 'cam', 'one'), 0);
     c.take(withDigest('o1', 'new', 'cam', 'two'), 1000);
     expect(c.streams(1000).get('cam')).toBe(c.locked);
     c.take(withDigest('o1', 'new', 'cam', 'two'), 1 + STALE_MS);
     expect(c.streams(1 + STALE_MS).get('cam')).toEqual(announcedDigest('cam', 'two'));
+    // Without a bus secret the disagreement locks it until the edge restarts.
+    const u = new AnnouncedStreams();
+    u.take(withDigest('o1', 'old', 'cam', 'one'), 0);
+    u.take(withDigest('o1', 'new', 'cam', 'two'), 1000);
+    expect(u.streams(1000).get('cam')).toBe(u.locked);
+    u.take(withDigest('o1', 'new', 'cam', 'two'), 1 + STALE_MS);
+    expect(u.streams(1 + STALE_MS).get('cam')).toBe(u.locked);
+  });
+
+  it('without a bus secret the first digest stays: no announcement opens it, another locks it for good, logged once', () => {
+    const notices: AnnouncementNotice[] = [];
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
+    const d = announcedDigest('cam', 'one');
+    c.take(withDigest('o1', 'i1', 'cam', 'one'), 0);
+    expect(c.streams(0).get('cam')).toEqual(d);
+    // The same process (any peer can copy its instance) flips the stream open, many times.
+    for (let t = 1; t < 100; t++) {
+      c.take(withDigest('o1', 'i1', 'cam', t % 2 ? null : 'one'), t);
+      expect(c.streams(t).get('cam')).toEqual(d);
+    }
+    // Removed, then announced again without a digest: still closed.
+    c.take({ origin: 'o1', instance: 'i1', streams: [] }, 100);
+    expect(c.streams(100).has('cam')).toBe(false);
+    c.take(withDigest('o1', 'i1', 'cam', null), 101);
+    expect(c.streams(101).get('cam')).toEqual(d);
+    // Another digest: locked, and it stays locked whatever comes next.
+    for (let t = 102; t < 200; t++) {
+      c.take(withDigest('o1', 'i1', 'cam', ['two', 'one', null][t % 3] ?? null), t);
+      expect(c.streams(t).get('cam')).toBe(c.locked);
+    }
+    expect(notices).toEqual([{ kind: 'kept', stream: 'cam' }]);
+    expect(noticeText(notices[0]!)).toContain('restart the edge');
+    // A stream first announced open may be closed (that fails closed); open streams stay open.
+    c.take(withDigest('o1', 'i1', 'door', null), 200);
+    expect(c.streams(200).get('door')).toBeNull();
+    c.take(withDigest('o1', 'i1', 'door', 'three'), 201);
+    expect(c.streams(201).get('door')).toEqual(announcedDigest('door', 'three'));
   });
 
   it(`keeps at most ${MAX_INSTANCES} processes and ${MAX_STREAMS} streams of one, reported once`, () => {

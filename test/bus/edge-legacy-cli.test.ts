@@ -10,6 +10,8 @@ import { natsOrFail, until } from './support.js';
 // `framecast edge --legacy-ports` as a user types it: bad values are usage errors (exit 2), --help
 // documents it, and a port the edge cannot bind is one bus-notice log line, not an exit.
 
+const SECRET = 'legacy-cli-bus-secret-0123';
+
 const available = natsOrFail();
 
 afterAll(killTracked);
@@ -33,7 +35,8 @@ describe('framecast edge --legacy-ports (CLI)', () => {
       const p = await freePort();
       let origin: FramecastServer | null = null;
       const edge = spawnCli([
-        ...['edge', '--bus', nats.url, '--port', '0', '--http-port', 'off', '--json'],
+        // A bus secret: without one the edge keeps the port it first served (a peer could flip it).
+        ...['edge', '--bus', nats.url, '--bus-secret', SECRET, '--port', '0', '--http-port', 'off', '--json'],
         ...['--streams', 'cam'],
       ]);
       try {
@@ -41,7 +44,7 @@ describe('framecast edge --legacy-ports (CLI)', () => {
           port: 0,
           httpPort: null,
           streams: [{ name: 'cam', source: 'test', width: 160, legacyPort: p }],
-          bus: { url: nats.url },
+          bus: { url: nats.url, secret: SECRET },
         });
         let out = '';
         edge.stdout?.on('data', (d: Buffer) => (out += d.toString()));

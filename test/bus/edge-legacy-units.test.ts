@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnnouncedStreams, parseAnnouncement } from '../../src/bus/announcement.js';
+import { AnnouncedStreams, type AnnouncementNotice, parseAnnouncement } from '../../src/bus/announcement.js';
 import {
   bindFailure,
   checkLegacyPorts,
@@ -39,8 +39,8 @@ describe('announcements: legacyPort', () => {
     expect(parsed?.streams[3]).not.toHaveProperty('legacyPort');
   });
 
-  it('the catalog gives the announced port, the lowest when origins differ, and forgets it', () => {
-    const c = new AnnouncedStreams();
+  it('the catalog gives the announced port, the lowest when origins differ, and forgets it (with a bus secret)', () => {
+    const c = new AnnouncedStreams(undefined, undefined, { trusted: true });
     const s = (name: string, legacyPort?: number) => ({ name, width: 1, height: 1, legacyPort });
     c.take({ origin: 'o1', instance: 'i1', streams: [s('cam', 9200), s('plain')] }, 0);
     c.take({ origin: 'o2', instance: 'i2', streams: [s('cam', 9100)] }, 0);
@@ -54,6 +54,27 @@ describe('announcements: legacyPort', () => {
     c.take({ origin: 'o1', instance: 'i1', streams: [] }, 2);
     c.streams(2);
     expect(c.legacyPort('cam')).toBeNull();
+  });
+
+  it('without a bus secret the port (or none) a stream was first served with stays, reported once', () => {
+    const notices: AnnouncementNotice[] = [];
+    const c = new AnnouncedStreams(undefined, (n) => notices.push(n));
+    const s = (name: string, legacyPort?: number) => ({ name, width: 1, height: 1, legacyPort });
+    c.take({ origin: 'o1', instance: 'i1', streams: [s('cam', 9200), s('plain')] }, 0);
+    c.streams(0);
+    for (let t = 1; t < 20; t++) {
+      c.take(
+        { origin: 'o1', instance: 'i1', streams: [s('cam', t % 2 ? 9100 : undefined), s('plain', 9300)] },
+        t,
+      );
+      c.streams(t);
+      expect(c.legacyPort('cam')).toBe(9200);
+      expect(c.legacyPort('plain')).toBeNull();
+    }
+    expect(notices.map((n) => [n.kind, 'stream' in n ? n.stream : null])).toEqual([
+      ['kept-port', 'cam'],
+      ['kept-port', 'plain'],
+    ]);
   });
 });
 

@@ -39,6 +39,12 @@ async function shiftedPair(shift: number): Promise<[number, number]> {
   }
 }
 
+/**
+ * Origins and edges here share a bus secret: without one an edge keeps the seed port a stream was
+ * first served with (a peer could flip it), and these tests follow an origin's port change.
+ */
+const SECRET = 'legacy-ports-bus-secret-0123';
+
 /** An origin on the rig's bus with stream cam (test pattern, 320 wide) on seed-only port `legacyPort`. */
 async function origin(legacyPort: number): Promise<Set<string>> {
   rig.nats = await startNats();
@@ -46,7 +52,7 @@ async function origin(legacyPort: number): Promise<Set<string>> {
     port: 0,
     httpPort: null,
     streams: [{ name: 'cam', source: 'test', width: 320, legacyPort }],
-    bus: { url: rig.nats.url },
+    bus: { url: rig.nats.url, secret: SECRET },
   });
   const sent = new Set<string>();
   rig.origin.on('frame', (f) => void sent.add(f.jpeg.toString('base64')));
@@ -59,7 +65,7 @@ describe.skipIf(!available)('edge legacy ports', () => {
     const sent = await origin(p);
     const notices: EdgeNotice[] = [];
     const e = await edge({
-      bus: { url: rig.nats!.url },
+      bus: { url: rig.nats!.url, secret: SECRET },
       port: 0,
       httpPort: null,
       legacyPorts: { offset: q - p },
@@ -88,7 +94,7 @@ describe.skipIf(!available)('edge legacy ports', () => {
     await origin(p);
     const notices: EdgeNotice[] = [];
     const e = await edge({
-      bus: { url: rig.nats!.url },
+      bus: { url: rig.nats!.url, secret: SECRET },
       port: 0,
       httpPort: null,
       legacyPorts: 'off',
@@ -106,7 +112,7 @@ describe.skipIf(!available)('edge legacy ports', () => {
     const notices: EdgeNotice[] = [];
     // Beside its origin with the same port numbers: the origin holds p.
     const e = await edge({
-      bus: { url: rig.nats!.url },
+      bus: { url: rig.nats!.url, secret: SECRET },
       port: 0,
       httpPort: null,
       onNotice: (n) => notices.push(n),
