@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Fails when the modules of src/ (TypeScript) or python/src/framecast (Python) import each other in
- * a circle. Every import counts, `import type` included: a circle of types is still two rooms that
+ * a circle, or when a room of src/ imports one it may not (RULES below). Every import counts, `import type` included: a circle of types is still two rooms that
  * cannot be understood one without the other. Prints each circle once, as a path of files.
  *
  *   node scripts/check-cycles.mjs          (run by `npm run lint`)
@@ -86,9 +86,42 @@ const pkg = join(root, 'python', 'src', 'framecast');
 const py = files(pkg, '.py');
 const pyGraph = new Map(py.map((f) => [f, pyEdges(f, pkg).filter((t) => t !== f)]));
 
+/**
+ * The rooms' rules (docs/ARCHITECTURE.md): who may import whom. Each rule: files under `from` may not
+ * import files under any of `not`.
+ */
+const RULES = [
+  { from: 'src/config/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/'] },
+  { from: 'src/hub/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/', 'src/streams/'] },
+  { from: 'src/protocol/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/'] },
+  // app/ is the composition root: only the CLI and the package's entry point import it.
+  ...['bus', 'transports', 'streams', 'source', 'encode', 'ingest', 'client', 'config', 'util'].map((r) => ({
+    from: `src/${r}/`,
+    not: ['src/app/', 'src/cli/'],
+  })),
+];
+const broken = [];
+for (const [file, deps] of tsGraph) {
+  const at = relative(root, file);
+  for (const rule of RULES) {
+    if (!at.startsWith(rule.from)) continue;
+    for (const d of deps) {
+      const to = relative(root, d);
+      if (rule.not.some((n) => to.startsWith(n))) broken.push(`${at} imports ${to}`);
+    }
+  }
+}
+if (broken.length > 0) {
+  console.error(`${broken.length} import(s) across the rooms' rules (docs/ARCHITECTURE.md):`);
+  for (const b of broken) console.error(`  ${b}`);
+  process.exitCode = 1;
+}
+
 const all = [...cycles(tsGraph), ...cycles(pyGraph)];
 if (all.length === 0) {
-  console.log(`no import circles (${ts.length} TypeScript and ${py.length} Python modules)`);
+  console.log(
+    `no import circles (${ts.length} TypeScript and ${py.length} Python modules)${broken.length ? '' : ', rooms kept'}`,
+  );
 } else {
   console.error(`${all.length} import circle(s); break each (move what both need to a room below them):`);
   for (const c of all) console.error(`  ${c.map((f) => relative(root, f)).join(' -> ')}`);

@@ -9,7 +9,7 @@ export {
   type ServeOptions,
   type ResolvedServeOptions,
   type ServerEvents,
-} from './server.js';
+} from './app/serve.js';
 export { connect, FrameStream, type ConnectOptions } from './client/connect.js';
 export {
   SessionClient,

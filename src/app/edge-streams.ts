@@ -6,7 +6,7 @@ import {
   resolveStreamConfig,
   type ResolvedStreamConfig,
 } from '../streams/stream-options.js';
-import { streamDefaults } from '../streams/stream-plan.js';
+import { streamDefaults } from './serve-plan.js';
 import type { TokenDigest } from '../util/token.js';
 import type { LegacyPortPlan } from './edge-legacy-ports.js';
 import type { FramecastServer } from './framecast-server.js';

@@ -14,7 +14,7 @@ import { BusFeed } from '../bus/bus-feed.js';
 import { AnnouncementGate } from '../bus/announcement-gate.js';
 import { BusVerifier, dropText, type BusDropKind } from '../bus/bus-sign.js';
 import { FramecastError } from '../errors.js';
-import { serve, type ServeOptions } from '../server.js';
+import { serve, type ServeOptions } from './serve.js';
 import type { FramecastServer } from './framecast-server.js';
 import { bindFailure, checkLegacyPorts, LegacyPortPlan, type LegacyPorts } from './edge-legacy-ports.js';
 import { AnnouncementFollower, firstStreamConfigs, type FollowerNotice } from './edge-streams.js';

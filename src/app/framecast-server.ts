@@ -11,7 +11,7 @@ import { FramecastError } from '../errors.js';
 import type { Frame } from '../hub/frame.js';
 import type { HttpServer } from '../transports/http/http-server.js';
 import { watchStalls } from '../hub/stall-watch.js';
-import type { ResolvedServeOptions } from '../server-options.js';
+import type { ResolvedServeOptions } from './serve-options.js';
 import { openStream, type Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/streams.js';
 import type { ResolvedStreamConfig } from '../streams/stream-options.js';

@@ -1,10 +1,10 @@
 import type { StreamApi } from '../transports/http/api.js';
-import { editStream, fileStreams, loadConfig } from './config-file.js';
+import { editStream, fileStreams, loadConfig } from '../config/config-file.js';
 import type { FramecastServer, StreamChange, StreamsApplied } from './framecast-server.js';
 import { redactCredentials } from '../util/redact.js';
 import { tokenMatches } from '../util/token.js';
 import { resolveStreamConfig, STREAM_FIELDS, type StreamConfig } from '../streams/stream-options.js';
-import { streamDefaults } from '../streams/stream-plan.js';
+import { streamDefaults } from './serve-plan.js';
 import type { Stream } from '../streams/stream.js';
 
 export type { StreamApi };

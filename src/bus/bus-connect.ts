@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import {
   connect,
   credsAuthenticator,
@@ -8,84 +8,21 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { FramecastError } from '../errors.js';
-import { secretProblem } from './bus-sign.js';
+import {
+  busUrlFault,
+  busUrlForLog,
+  secretProblem,
+  unreadableFile,
+  type BusOptions,
+} from '../config/bus-settings.js';
 
-/** TLS to the bus: PEM files (absolute or relative to the working directory). */
-export interface BusTlsOptions {
-  /** The CA that signed the NATS server's certificate (default: the system's CAs). */
-  caFile?: string;
-  /** A client certificate, for a server that verifies clients (give keyFile too). */
-  certFile?: string;
-  keyFile?: string;
-}
-
-/** Where the frame bus is, how its subjects are named, and how to log in to it. */
-export interface BusOptions {
-  /**
-   * `nats://HOST:PORT` (several separated by commas), without credentials: nats.js does not take them
-   * from a URL (`u:1234@h:4222` even dials port 1234), so one that has them is refused.
-   */
-  url: string;
-  /** Subject prefix (default `framecast`). */
-  prefix?: string;
-  /** Name of this process on the bus (logs and the demand messages). */
-  name?: string;
-  /** User and password (both, or neither). */
-  user?: string;
-  password?: string;
-  token?: string;
-  /** A NATS `.creds` file (user JWT and NKey seed), as `nsc` writes it. */
-  credsFile?: string;
-  /** A file holding an NKey user seed (`SU...`). */
-  nkeyFile?: string;
-  /** TLS: true trusts the system's CAs; files for a private CA or a client certificate. */
-  tls?: BusTlsOptions | boolean | null;
-  /**
-   * The bus secret (at least 16 characters, shared by origins and edges): origins sign what they
-   * publish with it, edges drop what does not verify. Never logged.
-   */
-  secret?: string;
-}
-
-/**
- * A bus URL (or a list) as it may be shown: everything up to the last '@' is masked, since a password
- * may itself hold '@', '/' or ',' (where the URL would not parse, or a list would split inside it).
- */
-export function busUrlForLog(url: string): string {
-  const at = url.lastIndexOf('@');
-  if (at < 0) return url;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? '';
-  return `${scheme}***${url.slice(at)}`;
-}
-
-/**
- * What is wrong with one bus URL, or null: credentials in it (any '@': with a '/' or ',' in the
- * password it does not even parse), or not nats://HOST:PORT (or tls://).
- */
-export function busUrlFault(url: string): 'credentials' | 'malformed' | null {
-  if (url.includes('@')) return 'credentials';
-  try {
-    const u = new URL(url.trim());
-    return (u.protocol === 'nats:' || u.protocol === 'tls:') && u.hostname !== '' ? null : 'malformed';
-  } catch {
-    return 'malformed';
-  }
-}
-
-/** Why `path` cannot be used as a file to read ("no such file", ...), or null when it can. */
-export function unreadableFile(path: string): string | null {
-  try {
-    // Not only regular files: a secret may come through a pipe (`--bus-creds <(vault ...)`).
-    if (statSync(path).isDirectory()) return 'is a directory';
-    accessSync(path, constants.R_OK);
-    return null;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return 'no such file';
-    if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-    return (err as Error).message;
-  }
-}
+export {
+  busUrlFault,
+  busUrlForLog,
+  unreadableFile,
+  type BusOptions,
+  type BusTlsOptions,
+} from '../config/bus-settings.js';
 
 /**
  * What is wrong with the options' credentials and TLS (one line naming the option), or null.

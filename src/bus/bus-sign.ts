@@ -2,6 +2,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { ORIGIN_HEADER, PART_HEADER, SEQ_HEADER } from './bus-headers.js';
 
+import { secretProblem } from '../config/bus-settings.js';
+
+export { MIN_SECRET_LENGTH, secretProblem } from '../config/bus-settings.js';
+
 /** HMAC-SHA256 of a message, hex (see docs/PROTOCOL.md, "Bus", "Bus secret"). */
 export const SIG_HEADER = 'Framecast-Sig';
 /** When the origin sent the message: ms since the Unix epoch, decimal. */
@@ -16,23 +20,8 @@ export const COUNT_HEADER = 'Framecast-Count';
  */
 export const SIGNED_WINDOW_MS = 30_000;
 
-/** The shortest bus secret taken. */
-export const MIN_SECRET_LENGTH = 16;
-const MAX_SECRET_BYTES = 1024;
-
 /** The bus secret may come from the environment: a command line shows in `ps`. */
 export const BUS_SECRET_ENV = 'FRAMECAST_BUS_SECRET';
-
-/** Why `secret` cannot be a bus secret (never quoting it), or null. */
-export function secretProblem(secret: string): string | null {
-  if (secret.length < MIN_SECRET_LENGTH)
-    return `must be at least ${MIN_SECRET_LENGTH} characters (openssl rand -hex 32 makes one)`;
-  if (Buffer.byteLength(secret, 'utf8') > MAX_SECRET_BYTES)
-    return `must be at most ${MAX_SECRET_BYTES} bytes`;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(secret)) return 'must not hold control characters';
-  return null;
-}
 
 const INT = /^\d{1,16}$/;
 const HEX_SHA256 = /^[0-9a-f]{64}$/;

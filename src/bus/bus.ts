@@ -1,6 +1,9 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { BusSigner } from './bus-sign.js';
 import { ORIGIN_HEADER, PART_HEADER, SEQ_HEADER } from './bus-headers.js';
+import { prefixProblem } from '../config/bus-settings.js';
+
+export { prefixProblem };
 
 export {
   busUrlForLog,
@@ -10,12 +13,6 @@ export {
   type BusState,
   type BusTlsOptions,
 } from './bus-connect.js';
-
-/** Why `prefix` cannot be a subject prefix, or null: NATS subject tokens, no wildcards. */
-export function prefixProblem(prefix: string): string | null {
-  if (/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix) && prefix.length <= 128) return null;
-  return `must be NATS subject tokens (letters, digits, _ -, dots between; at most 128 characters), got '${prefix}'`;
-}
 
 /** The subjects of one prefix: see docs/PROTOCOL.md, "Bus". */
 export class Subjects {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { FramecastServer } from '../app/framecast-server.js';
+import type { AddressInfo } from 'node:net';
+import type { StreamRegistry } from '../streams/streams.js';
 import type { EndReason } from '../hub/subscriber.js';
 import type { Stream } from '../streams/stream.js';
 import type { Subjects } from './bus.js';
@@ -15,6 +16,13 @@ import {
 } from './announcement.js';
 
 export { ANNOUNCE_MS } from './announcement.js';
+
+/** What an origin needs of the server it publishes: its streams and their seed ports (a FramecastServer is one). */
+export interface OriginHost {
+  readonly streams: StreamRegistry;
+  /** The seed-only TCP address of a stream, or null when it has none. */
+  legacyAddress(stream: string): AddressInfo | null;
+}
 
 /** An edge's demand counts for this long after its last message (edges repeat it every second). */
 export const DEMAND_TTL_MS = 3000;
@@ -45,7 +53,7 @@ function demandOf(data: Uint8Array): number {
  * while edges ask for them (their demand), starting the source for them as a local viewer would.
  */
 export class BusOrigin {
-  readonly #server: FramecastServer;
+  readonly #server: OriginHost;
   readonly #nc: NatsConnection;
   readonly #subjects: Subjects;
   readonly #name: string;
@@ -72,7 +80,7 @@ export class BusOrigin {
 
   /** `secret`: the bus secret, with which announcements, status messages and frames are signed. */
   constructor(
-    server: FramecastServer,
+    server: OriginHost,
     nc: NatsConnection,
     subjects: Subjects,
     name: string,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadEdgeConfig } from '../app/config-file.js';
+import { loadEdgeConfig } from '../config/config-file.js';
 import { edge } from '../app/edge.js';
 import { MAX_LEGACY_OFFSET, parseLegacyPorts, type LegacyPorts } from '../app/edge-legacy-ports.js';
 import { FORGET_AFTER_MS, MAX_STREAMS, STALE_MS } from '../bus/announcement.js';

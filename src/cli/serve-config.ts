@@ -1,9 +1,9 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { fileStreams, type LoadedConfig, type ServerFileSettings } from '../app/config-file.js';
+import { fileStreams, type LoadedConfig, type ServerFileSettings } from '../config/config-file.js';
 import { reloadStreams } from '../app/stream-api.js';
 import { UsageError } from '../errors.js';
-import type { FramecastServer, ServeOptions } from '../server.js';
+import type { FramecastServer, ServeOptions } from '../app/serve.js';
 import type { StreamConfig } from '../streams/stream-options.js';
 import { readTlsFiles } from '../transports/tls-config.js';
 import { tokenProblem } from '../util/token.js';

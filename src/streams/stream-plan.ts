@@ -1,43 +1,4 @@
-import type { ResolvedServeOptions, ServeOptions } from '../server-options.js';
-import {
-  DEFAULT_STREAM,
-  PUBLISHER_SOURCE,
-  resolveStreamConfig,
-  type ResolvedStreamConfig,
-  type StreamConfig,
-} from './stream-options.js';
-
-/** The top-level stream settings, which every named stream takes unless it sets its own. */
-export function streamDefaults(opts: ResolvedServeOptions): Omit<StreamConfig, 'source'> {
-  return {
-    width: opts.width,
-    quality: opts.quality,
-    encoder: opts.encoder,
-    pace: opts.pace,
-    fps: opts.fps,
-    loop: opts.loop,
-    retryDelayMs: opts.retryDelayMs,
-    maxClients: opts.maxClients,
-    maxWaiting: opts.maxWaiting,
-    preload: opts.preload,
-    passthrough: opts.passthrough,
-    maxImagePixels: opts.maxImagePixels,
-  };
-}
-
-/** The streams `serve()` was asked for, resolved (a StreamConfigError names a bad value). */
-export function planStreams(opts: ResolvedServeOptions, options: ServeOptions): ResolvedStreamConfig[] {
-  const defaults = streamDefaults(opts);
-  const list = options.streams?.length
-    ? options.streams.map(({ name, readTokenDigest, ...config }) => {
-        const c = resolveStreamConfig(name, config, defaults);
-        // Set before any port opens: an edge's stream is never open without its origin's read token.
-        return readTokenDigest === undefined ? c : { ...c, readTokenDigest };
-      })
-    : [resolveStreamConfig(DEFAULT_STREAM, { source: opts.source, legacyPort: opts.legacyPort }, defaults)];
-  checkStreamSet(list, opts.port);
-  return list;
-}
+import { DEFAULT_STREAM, PUBLISHER_SOURCE, type ResolvedStreamConfig } from './stream-options.js';
 
 /** Names given once, legacy ports not shared with each other or the main port (RangeError). */
 export function checkStreamSet(list: readonly ResolvedStreamConfig[], mainPort: number): void {

@@ -9,7 +9,7 @@ import {
   parseConfig,
   writeStream,
   type LoadedConfig,
-} from '../../src/app/config-file.js';
+} from '../../src/config/config-file.js';
 import { STREAM_FIELDS, type ResolvedStreamConfig } from '../../src/streams/stream-options.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { edge, type Edge } from '../../src/app/edge.js';
 import { serve } from '../../src/index.js';
 import { resolveStreamConfig } from '../../src/streams/stream-options.js';
-import { streamDefaults } from '../../src/streams/stream-plan.js';
+import { streamDefaults } from '../../src/app/serve-plan.js';
 import { startNats } from '../helpers/nats.js';
 import { startServe } from '../helpers/cli.js';
 import { sleep } from '../helpers/processes.js';

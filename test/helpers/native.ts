@@ -6,7 +6,7 @@ import net from 'node:net';
 import sharp from 'sharp';
 import { createPublisher, type Publisher } from '../../src/hub/publisher.js';
 import { NativeParser, type NativeMessage } from '../../src/protocol/native-parser.js';
-import { serve, type FramecastServer, type ServeOptions } from '../../src/server.js';
+import { serve, type FramecastServer, type ServeOptions } from '../../src/app/serve.js';
 
 /** A real baseline JPEG of a gradient (different for each `seed`). */
 export async function makeJpeg(width = 64, height = 48, seed = 0): Promise<Buffer> {

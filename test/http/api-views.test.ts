@@ -3,7 +3,7 @@
  * out on the single GET, and the list showed `source: null` while a stream was idle).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { httpBase, until } from './support.js';
 import { openWs } from './support.js';
 

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hub } from '../../src/hub/hub.js';
 import type { FrameProducer, ProducerEvents } from '../../src/hub/producer.js';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { HttpServer } from '../../src/transports/http/http-server.js';
 import { killTracked } from '../helpers/processes.js';
 import { httpBase, openWs } from './support.js';

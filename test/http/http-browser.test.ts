@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { artifactPath, launchChromium } from '../helpers/browser.js';
 import { collectOutput, spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';

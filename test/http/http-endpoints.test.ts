@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { jpegInfo, looksLikeJpeg } from '../../src/util/jpeg.js';
 import { openMjpeg } from '../helpers/mjpeg.js';
 import { killTracked } from '../helpers/processes.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StreamClient, parseServerAddress } from '../../src/index.js';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { killTracked } from '../helpers/processes.js';
 import { httpBase, until } from './support.js';
 

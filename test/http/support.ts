@@ -1,6 +1,6 @@
 /** Shared bits of the HTTP tests: URLs, JSON fetches, WebSocket frames, Prometheus text parsing. */
 import { WebSocket } from 'ws';
-import type { FramecastServer } from '../../src/server.js';
+import type { FramecastServer } from '../../src/app/serve.js';
 
 /** `http://127.0.0.1:PORT` of a server's HTTP transport. */
 export function httpBase(server: FramecastServer): string {

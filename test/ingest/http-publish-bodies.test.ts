@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { httpBase } from '../http/support.js';
 
 let server: FramecastServer | null = null;

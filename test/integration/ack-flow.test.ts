@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/connect.js';
 import { StreamClient } from '../../src/client/stream-client.js';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 
 let server: FramecastServer;
 let port: number;

@@ -116,7 +116,7 @@ describe('serve --encoder ffmpeg', () => {
 
 describe('resolveServeOptions encoder', () => {
   it('defaults to libjpeg and range-checks the API option', async () => {
-    const { resolveServeOptions } = await import('../../src/server.js');
+    const { resolveServeOptions } = await import('../../src/app/serve.js');
     expect(resolveServeOptions({}).encoder).toBe('libjpeg');
     expect(resolveServeOptions({ encoder: 'ffmpeg' }).encoder).toBe('ffmpeg');
     expect(() => resolveServeOptions({ encoder: 'x264' as 'ffmpeg' })).toThrow(RangeError);

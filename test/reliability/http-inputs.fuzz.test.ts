@@ -1,7 +1,7 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { STATIC_FILES } from '../../src/transports/http/web-assets.js';
 
 // The HTTP inputs a peer controls (request line, path, query, Authorization, Origin, Upgrade, raw

@@ -1,6 +1,6 @@
 import { headers } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/app/config-file.js';
+import { parseConfig } from '../../src/config/config-file.js';
 import { BusSigner, BusVerifier, SIGNED_WINDOW_MS, type BusDropKind } from '../../src/bus/bus-sign.js';
 import { busOption } from '../../src/cli/bus-options.js';
 import { FramecastError } from '../../src/errors.js';

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hostAllowed, originAllowed } from '../../src/transports/http/auth.js';
 import { LocalViewerServer } from '../../src/transports/http/viewer-server.js';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { openWs, until } from '../http/support.js';
 import { sleep } from '../helpers/processes.js';
 

@@ -4,7 +4,7 @@
  * item 6.1).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import type { StatsReport } from '../../src/transports/http/stats.js';
 import { httpBase, openWs, until } from '../http/support.js';
 import { sleep } from '../helpers/processes.js';

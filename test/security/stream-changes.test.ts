@@ -8,7 +8,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { runCli, startServe, type ServeHandle } from '../helpers/cli.js';
 import { FFMPEG, makeTempDir } from '../helpers/fixtures.js';
 import { killTracked, sleep } from '../helpers/processes.js';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/connect.js';
 import { createPublisher } from '../../src/hub/publisher.js';
-import { serve, type FramecastServer } from '../../src/server.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { FFMPEG } from '../helpers/fixtures.js';
 import { timeToFirstLegacyFrame } from '../helpers/native.js';
 import { LegacyParser } from '../../src/client/legacy-parser.js';

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SourceStatus } from '../../../src/hub/producer.js';
-import type { ServeOptions } from '../../../src/server.js';
+import type { ServeOptions } from '../../../src/app/serve.js';
 
 /** What the server child reports about itself (memory after a forced GC). */
 export interface ChildStats {

@@ -1,14 +1,14 @@
-import type { JpegEncoderKind } from './encode/frame-pipeline.js';
-import type { FrameProducer } from './hub/producer.js';
-import type { Publisher } from './hub/publisher.js';
-import type { NativeHandshake } from './transports/tcp/tcp-server.js';
-import type { TlsCredentials } from './transports/tls-config.js';
-import type { StreamConfig } from './streams/stream-options.js';
-import type { BusOptions } from './bus/bus.js';
-import type { TokenDigest } from './util/token.js';
+import type { JpegEncoderKind } from '../encode/frame-pipeline.js';
+import type { FrameProducer } from '../hub/producer.js';
+import type { Publisher } from '../hub/publisher.js';
+import type { NativeHandshake } from '../transports/tcp/tcp-server.js';
+import type { TlsCredentials } from '../transports/tls-config.js';
+import type { StreamConfig } from '../streams/stream-options.js';
+import type { BusOptions } from '../bus/bus.js';
+import type { TokenDigest } from '../util/token.js';
 import { resolve } from 'node:path';
-import { defaultSourcePaths } from './source/source-spec.js';
-import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from './util/jpeg.js';
+import { defaultSourcePaths } from '../source/source-spec.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
 
 /** Options of `serve()`; every field has the seed's default. */
 export interface ServeOptions {

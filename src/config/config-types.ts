@@ -1,4 +1,4 @@
-import type { BusOptions } from '../bus/bus.js';
+import type { BusOptions } from './bus-settings.js';
 import type { ResolvedStreamConfig, StreamConfig } from '../streams/stream-options.js';
 
 /** Server-wide settings from a config file; an absent key is undefined (serve's default applies). */

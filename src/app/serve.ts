@@ -1,23 +1,24 @@
-import { FramecastServer } from './app/framecast-server.js';
-import { createStreamApi } from './app/stream-api.js';
-import { tokenProblem } from './util/token.js';
-import { TcpServer } from './transports/tcp/tcp-server.js';
-import { createNativeHandshake } from './transports/tcp/native-handshake.js';
-import { HttpServer } from './transports/http/http-server.js';
-import { IpLimiter } from './transports/ip-limiter.js';
-import { checkTlsCredentials } from './transports/tls-config.js';
-import { resolveServeOptions, type ServeOptions } from './server-options.js';
-import { openStream } from './streams/stream.js';
-import { StreamRegistry } from './streams/streams.js';
-import { checkStreams, planStreams, refusesSeed } from './streams/stream-plan.js';
-import { connectBus, Subjects, watchBus, type BusOptions } from './bus/bus.js';
+import { FramecastServer } from './framecast-server.js';
+import { createStreamApi } from './stream-api.js';
+import { tokenProblem } from '../util/token.js';
+import { TcpServer } from '../transports/tcp/tcp-server.js';
+import { createNativeHandshake } from '../transports/tcp/native-handshake.js';
+import { HttpServer } from '../transports/http/http-server.js';
+import { IpLimiter } from '../transports/ip-limiter.js';
+import { checkTlsCredentials } from '../transports/tls-config.js';
+import { resolveServeOptions, type ServeOptions } from './serve-options.js';
+import { openStream } from '../streams/stream.js';
+import { StreamRegistry } from '../streams/streams.js';
+import { checkStreams, refusesSeed } from '../streams/stream-plan.js';
+import { planStreams } from './serve-plan.js';
+import { connectBus, Subjects, watchBus, type BusOptions } from '../bus/bus.js';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BusOrigin } from './bus/origin.js';
+import { BusOrigin } from '../bus/origin.js';
 
-export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './server-options.js';
-export { FramecastServer, type ServerEvents, type StreamsApplied } from './app/framecast-server.js';
+export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './serve-options.js';
+export { FramecastServer, type ServerEvents, type StreamsApplied } from './framecast-server.js';
 
-export { checkPublishTokens } from './streams/stream-plan.js';
+export { checkPublishTokens } from '../streams/stream-plan.js';
 
 /**
  * Starts a server: checks every stream's source (a missing or non-video file fails here, before

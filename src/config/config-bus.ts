@@ -1,7 +1,13 @@
 import { resolve } from 'node:path';
-import { prefixProblem, type BusOptions, type BusTlsOptions } from '../bus/bus.js';
-import { busUrlFault, busUrlForLog, unreadableFile } from '../bus/bus-connect.js';
-import { secretProblem } from '../bus/bus-sign.js';
+import {
+  busUrlFault,
+  busUrlForLog,
+  prefixProblem,
+  secretProblem,
+  unreadableFile,
+  type BusOptions,
+  type BusTlsOptions,
+} from './bus-settings.js';
 import { show, type Checker, type Field } from './config-checker.js';
 
 const BUS_KEYS = [
