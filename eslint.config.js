@@ -3,7 +3,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'bench/results/', 'coverage/', '.ci-tools/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'test-artifacts/',
+      'bench/results/',
+      'coverage/',
+      '.ci-tools/',
+      '.stryker-tmp/',
+      'reports/mutation/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

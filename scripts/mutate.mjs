@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * `npm run mutate -- src/FOLDER [--tests PATH]`: Stryker mutation testing of one source folder,
+ * running only the test files that import a module of that folder directly (with --tests, only
+ * those of them under PATH, e.g. `--tests test/protocol` for the folder's own unit tests). Test files that start the CLI or a server
+ * process are left out: those run the built dist/, which never holds a mutant, so they could only
+ * slow the run down. One mutant at a time (concurrency 1): the CI machine has two shared cores.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const [arg, flag, only, ...extra] = process.argv.slice(2);
+if (!arg || (flag !== undefined && (flag !== '--tests' || !only)) || extra.length > 0) {
+  console.error(
+    'usage: npm run mutate -- src/FOLDER [--tests PATH]   (e.g. src/protocol --tests test/protocol)',
+  );
+  process.exit(2);
+}
+const under = only === undefined ? null : resolve(root, only);
+const folder = resolve(root, arg);
+if (!existsSync(folder) || !statSync(folder).isDirectory() || !folder.startsWith(join(root, 'src') + sep)) {
+  console.error(`mutate: ${arg} is not a folder under src/`);
+  process.exit(2);
+}
+
+/** Every *.test.ts under test/. */
+function testFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return testFiles(p);
+    return e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const IMPORT = /(?:from|import)\s*\(?\s*['"](\.[^'"]+)['"]/g;
+/** Test code that runs dist/ (the CLI, a server child process) instead of src/. */
+const RUNS_DIST = /helpers\/cli\.js|server-process\.js|server-child\.mjs/;
+
+const tests = testFiles(join(root, 'test')).filter((file) => {
+  if (under !== null && file !== under && !file.startsWith(under + sep)) return false;
+  const text = readFileSync(file, 'utf8');
+  if (RUNS_DIST.test(text)) return false;
+  for (const m of text.matchAll(IMPORT)) {
+    const target = resolve(dirname(file), m[1]);
+    if (target.startsWith(folder + sep)) return true;
+  }
+  return false;
+});
+if (tests.length === 0) {
+  console.error(`mutate: no test file imports ${arg} directly`);
+  process.exit(1);
+}
+const rel = relative(root, folder).split(sep).join('/');
+const list = tests.map((t) => relative(root, t).split(sep).join('/'));
+console.log(`mutating ${rel}/ with ${list.length} test files:\n  ${list.join('\n  ')}`);
+
+const r = spawnSync(join(root, 'node_modules', '.bin', 'stryker'), ['run', 'stryker.config.mjs'], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, FRAMECAST_MUTATE: rel, FRAMECAST_MUTATE_TESTS: JSON.stringify(list) },
+});
+process.exit(r.status ?? 1);

@@ -1,0 +1,19 @@
+// Mutation testing of one folder at a time: run it through `npm run mutate -- src/FOLDER`
+// (scripts/mutate.mjs), which sets the folder and the test files that import it.
+const folder = process.env.FRAMECAST_MUTATE;
+if (!folder) throw new Error('run mutation tests with: npm run mutate -- src/FOLDER');
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  mutate: [`${folder}/**/*.ts`],
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutate.config.ts', related: false },
+  coverageAnalysis: 'perTest',
+  concurrency: 1,
+  reporters: ['clear-text', 'progress', 'html'],
+  htmlReporter: { fileName: `reports/mutation/${folder.replaceAll('/', '-')}.html` },
+  ignorePatterns: ['bench', 'python', 'docs', 'examples', 'native/build', 'reports', 'dist'],
+  timeoutMS: 10_000,
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+};
