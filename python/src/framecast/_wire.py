@@ -76,9 +76,7 @@ class Wire:
         try:
             sock = socket.create_connection((addr.host, addr.port), timeout=self.timeout)
         except socket.timeout:
-            raise FramecastError(
-                "ERR_TIMEOUT", f"no answer from {self.where} within {self.timeout:g} s"
-            ) from None
+            raise FramecastError("ERR_TIMEOUT", f"no answer from {self.where} within {self.timeout:g} s") from None
         except ConnectionRefusedError:
             raise FramecastError(
                 "ERR_CONNECT", f"connection refused by {self.where}: is framecast serve running there?"
