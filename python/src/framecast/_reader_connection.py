@@ -1,0 +1,243 @@
+"""One reader connection: the handshake (native hello, or detecting a seed server), then frames in either
+framing, and ACKs back. The native framing is ``_wire.Wire``'s; the seed framing is read here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import select
+import socket
+import struct
+from typing import Callable, Optional
+
+from . import protocol as P
+from ._wire import Wire, end_of, now_ms
+from .address import Address
+from .errors import FramecastError
+from .frame import ClockEstimate, End, Frame, Status
+from .jpeg import jpeg_size, looks_like_jpeg
+
+__all__ = ["ReaderConnection", "AUTO_HELLO_DELAY"]
+
+#: In ``auto`` mode, how long the client waits for a seed server to speak first before it says hello
+#: (a framecast server waits 100 ms for the hello before it decides a client is a seed client).
+AUTO_HELLO_DELAY = 0.040
+
+_FRAME_HEADER = struct.Struct(">IHHddd")
+
+
+def _is_same_host(sock: socket.socket) -> bool:
+    try:
+        peer = str(sock.getpeername()[0])
+        local = str(sock.getsockname()[0])
+    except OSError:
+        return False
+    if peer.startswith("::ffff:"):
+        peer = peer[7:]
+    # Connecting to one of our own addresses makes the kernel pick that same address as the local end.
+    return peer.startswith("127.") or peer == "::1" or peer == local
+
+
+class ReaderConnection(Wire):
+    """One TCP connection of a reader: the handshake (native hello, or seed-framing detection), then frames."""
+
+    def __init__(
+        self,
+        address: Address,
+        token: Optional[str],
+        timeout: Optional[float],
+        protocol: str,
+        ack: bool,
+        max_frame_bytes: int,
+    ) -> None:
+        super().__init__(address, token, timeout, max_frame_bytes)
+        self.requested = protocol
+        self.want_ack = ack
+        self.clock: Optional[ClockEstimate] = None
+        self.acking = False
+        self.fallback = False
+        self.end: Optional[End] = None
+        self.status: Optional[Status] = None
+        self.on_status: Optional[Callable[[Status], None]] = None
+        self.bad_frames = 0
+        self.seed_seq = 0
+        self._last_captured: Optional[float] = None
+        self._interval: Optional[float] = None
+
+    def _reset_is_end(self) -> bool:
+        # A seed server closes with our unread hello in its buffer: the kernel sends a reset.
+        return self.fallback and self._at_boundary and self.seed_seq > 0
+
+    # -- handshake -------------------------------------------------------------------------------------
+
+    def _hello(self) -> None:
+        self.hello_at = now_ms()
+        self.send(P.encode_hello(self.token, self.hello_at, P.FLAG_ACK if self.want_ack else 0, self.address.stream))
+
+    def _handshake(self) -> None:
+        assert self.sock is not None
+        if self.requested == "legacy":
+            self._settle_legacy()
+            return
+        said_hello = False
+        if self.requested == "native":
+            self._hello()
+            said_hello = True
+        else:
+            # A seed server speaks first and never reads: a hello left unread in its buffer turns its final
+            # close() into a reset that can destroy the last frames. A framecast server stays silent for its
+            # hello grace (100 ms), so wait briefly for a seed server's first bytes before saying hello.
+            readable, _, _ = select.select([self.sock], [], [], AUTO_HELLO_DELAY)
+            if not readable:
+                self._hello()
+                said_hello = True
+        if not self._fill_answer(4, "native hello"):
+            what = "without answering the hello" if said_hello else "before sending anything"
+            raise FramecastError("ERR_CONNECTION_LOST", f"{self.where} closed the connection {what}")
+        if bytes(self.buf[self.pos : self.pos + 4]) == P.MAGIC:
+            if not said_hello:
+                self._hello()
+            self._handshake_native()
+            return
+        if self.requested == "native":
+            raise FramecastError(
+                "ERR_PROTOCOL",
+                f"{self.where} does not speak the native protocol (a seed server?); use protocol 'auto' or 'legacy'",
+            )
+        self.fallback = said_hello
+        self._settle_legacy()
+
+    def _settle_legacy(self) -> None:
+        if self.address.named:
+            raise FramecastError(
+                "ERR_PROTOCOL",
+                f"{self.where} speaks the seed framing, which has no named streams "
+                f"(cannot serve '{self.address.stream}')",
+            )
+        self.protocol = "legacy"
+
+    def _handshake_native(self) -> None:
+        magic, version = P.decode_preamble(self._read(8, "preamble"))
+        assert magic == P.MAGIC
+        self.version = version
+        sent = P.NAMED_STREAM_VERSION if self.address.named else P.VERSION
+        if self.address.named and version == 1:
+            raise FramecastError(
+                "ERR_PROTOCOL",
+                f"{self.where}: server speaks protocol v1 and cannot serve named streams "
+                f"(asked for '{self.address.stream}')",
+            )
+        problem = None
+        if not 1 <= version <= sent:
+            problem = f"{self.where} answered with protocol version {version} (asked for {sent})"
+        env, header, body = self.read_welcome(problem)
+        t3 = now_ms()
+        t1, t2 = struct.unpack_from(">dd", header)
+        # NTP's formula: t1 and t2 are the server's receive and send times, hello_at and t3 ours.
+        offset = ((t1 - self.hello_at) + (t2 - t3)) / 2.0
+        rtt = max(0.0, (t3 - self.hello_at) - (t2 - t1))
+        assert self.sock is not None
+        self.clock = ClockEstimate(offset, rtt, _is_same_host(self.sock))
+        self.server = body.decode("utf-8", "replace")
+        self.acking = self.want_ack and bool(env.flags & P.FLAG_ACK)
+        self.protocol = "native"
+
+    # -- frames ----------------------------------------------------------------------------------------
+
+    def read_frame(self) -> Optional[Frame]:
+        """The next frame, or None when the stream ended cleanly (``end`` says how)."""
+        if self.end is not None:
+            return None
+        if self.protocol == "native":
+            return self._read_native()
+        return self._read_seed()
+
+    def _read_native(self) -> Optional[Frame]:
+        while True:
+            env, header, body = self.read_message()
+            t = env.type
+            if t == P.FRAME:
+                received = now_ms()
+                self.waiting = False
+                seq, width, height, captured, encoded, sent = _FRAME_HEADER.unpack_from(header)
+                self._observe(captured)
+                if not looks_like_jpeg(body):
+                    self.bad_frames += 1
+                    self.ack(seq)
+                    continue
+                clock = self.clock
+                offset = 0.0 if clock is None or clock.same_host else clock.offset_ms
+                wire_bytes = 8 + env.header_length + env.body_length
+                latency = received + offset - captured
+                return Frame(seq, width, height, body, captured, encoded, sent, received, latency, wire_bytes)
+            if t == P.STATUS:
+                code, _reserved, value = struct.unpack_from(">HHI", header)
+                status = Status(code, P.STATUS_CODES.get(code, "unknown"), value, body.decode("utf-8", "replace"))
+                self.status = status
+                self.waiting = code == 1
+                if self.on_status is not None:
+                    self.on_status(status)
+            elif t == P.END:
+                self.end = end_of(header, body)
+                return None
+            elif t == P.ERROR:
+                self.raise_error(header, body)
+            elif t == P.WELCOME:
+                raise FramecastError("ERR_PROTOCOL", f"{self.where} sent a second welcome")
+
+    def _read_seed(self) -> Optional[Frame]:
+        """The seed framing: a 4-byte big-endian length, then that many bytes of base64 JPEG."""
+        while True:
+            if not self._fill(4):
+                if self._at_boundary:
+                    if self.bytes_in == 0:
+                        raise FramecastError(
+                            "ERR_CONNECTION_LOST",
+                            f"{self.where} closed the connection before sending any frame "
+                            "(a server started with --token refuses seed-framed clients)",
+                        )
+                    self.end = End(0, "closed", "")
+                    return None
+                self._read(4, "seed frame's length prefix")
+            (n,) = struct.unpack(">L", self._take(4))
+            if n > self.max_frame_bytes:
+                raise FramecastError(
+                    "ERR_FRAME_TOO_LARGE",
+                    f"seed frame length {n} bytes is over the limit of {self.max_frame_bytes} bytes",
+                )
+            payload = self._read(n, "seed frame")
+            received = now_ms()
+            seq = self.seed_seq
+            self.seed_seq += 1
+            try:
+                jpeg = base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                self.bad_frames += 1
+                continue
+            size = jpeg_size(jpeg) if looks_like_jpeg(jpeg) else None
+            if size is None:
+                self.bad_frames += 1
+                continue
+            return Frame(seq, size[0], size[1], jpeg, None, None, None, received, None, 4 + n)
+
+    # -- ACK flow control ------------------------------------------------------------------------------
+
+    def _observe(self, captured_at: float) -> None:
+        last = self._last_captured
+        self._last_captured = captured_at
+        if last is None:
+            return
+        d = captured_at - last
+        if 0 < d < 10_000:
+            # Slow average: frames the server dropped for us make single gaps look long.
+            self._interval = d if self._interval is None else self._interval * 0.9 + d * 0.1
+
+    def ack(self, seq: int) -> None:
+        """Tells the server we are done with frame ``seq`` (a no-op unless it agreed to ACK flow control)."""
+        if not self.acking or self.sock is None:
+            return
+        window = P.ack_window(self.clock.rtt_ms if self.clock else None, self._interval)
+        try:
+            self.sock.sendall(P.encode_ack(seq, window))
+        except OSError:
+            pass  # the next read reports the lost connection
