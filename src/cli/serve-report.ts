@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { encoderImplementation } from '../encode/frame-pipeline.js';
+import { encoderImplementation } from '../encode/encoder-choice.js';
 import { nativeJpegUnavailableReason } from '../encode/native-jpeg.js';
 import { formatAddress } from '../client/address.js';
 import type { FramecastServer } from '../server.js';
