@@ -1,89 +1,38 @@
 import { SafeEmitter } from '../util/safe-emitter.js';
 import net from 'node:net';
 import { FramecastError } from '../errors.js';
-import {
-  ErrorCode,
-  HelloFlag,
-  NATIVE_MAGIC,
-  StatusCode,
-  encodeAck,
-  encodeHello,
-} from '../protocol/native.js';
+import { HelloFlag, NATIVE_MAGIC, StatusCode, encodeAck, encodeHello } from '../protocol/native.js';
 import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
 import { nowMs } from '../util/clock.js';
 import { AckWindow } from './ack-window.js';
 import { formatAddress, type ServerAddress } from './address.js';
-import { dial, readyEvent, tlsProblem } from './dial.js';
-import { estimateClock, isLocalAddress, type ClockEstimate } from './clock-sync.js';
+import { dial, readyEvent } from './dial.js';
+import { estimateClock, isLocalAddress } from './clock-sync.js';
 import { DEFAULT_MAX_FRAME_BYTES, LegacyParser } from './legacy-parser.js';
-import { fromNativeFrame, fromSeedPayload, type StreamFrame } from './received-frame.js';
+import { fromNativeFrame, fromSeedPayload } from './received-frame.js';
+import { REFUSAL_CODES, onClosedBeforeTls, socketFailure } from './stream-client-errors.js';
+import type {
+  HandshakeInfo,
+  StreamClientEvents,
+  StreamClientOptions,
+  StreamEnd,
+} from './stream-client-types.js';
 
 export type { StreamFrame } from './received-frame.js';
+export type {
+  HandshakeInfo,
+  ProtocolChoice,
+  StreamClientEvents,
+  StreamClientOptions,
+  StreamEnd,
+} from './stream-client-types.js';
 
 /** How long `auto` waits for a seed server to speak first before it says hello (< the server's grace). */
 const AUTO_HELLO_DELAY_MS = 40;
 
-/** Which protocol to speak: `auto` says hello and falls back to the seed framing if the server ignores it. */
-export type ProtocolChoice = 'auto' | 'native' | 'legacy';
-
-/** How the stream ended cleanly. */
-export interface StreamEnd {
-  /** The server's END reason, or `closed` when the seed framing just closed. */
-  reason: string;
-  message: string;
-}
-
-/** What the connection settled on. */
-export interface HandshakeInfo {
-  protocol: 'native' | 'legacy';
-  /** Server software name from the welcome, null over the seed framing. */
-  server: string | null;
-  clock: ClockEstimate | null;
-}
-
-/** Options of a StreamClient. */
-export interface StreamClientOptions {
-  maxFrameBytes?: number;
-  connectTimeoutMs?: number;
-  /** After the first frame, a silence this long is a stalled stream (0 = wait forever). */
-  idleTimeoutMs?: number;
-  /** Default `auto`. */
-  protocol?: ProtocolChoice;
-  /** Token to present in the hello. */
-  token?: string | null;
-  /** tls:// only: trust this CA certificate (PEM) instead of the system's trust store. */
-  ca?: string | Buffer | null;
-  /**
-   * Native only: acknowledge frames (default true), so the server keeps only a small window of frames
-   * unacknowledged (2 on one host, more to cover a long round trip) and a slow reader gets fresh frames
-   * instead of ones that waited in socket buffers. Servers that do
-   * not know the flag ignore it, and then nothing is acknowledged.
-   */
-  ack?: boolean;
-  /** With `ack`: the caller acknowledges each frame with `ack(seq)` when done with it (default: on receipt). */
-  manualAck?: boolean;
-}
-
-/** Events of a StreamClient. */
-export interface StreamClientEvents {
-  connect: [];
-  handshake: [info: HandshakeInfo];
-  frame: [frame: StreamFrame];
-  status: [code: number, value: number, message: string];
-  'bad-frame': [reason: string];
-  end: [end: StreamEnd];
-  error: [err: FramecastError];
-}
-
 function isMagicPrefix(bytes: Buffer): boolean {
   return NATIVE_MAGIC.subarray(0, bytes.length).equals(bytes.subarray(0, NATIVE_MAGIC.length));
 }
-
-const REFUSAL_CODES: Record<number, 'ERR_AUTH' | 'ERR_SERVER_REFUSED' | 'ERR_UNKNOWN_STREAM'> = {
-  [ErrorCode.TokenRequired]: 'ERR_AUTH',
-  [ErrorCode.TokenInvalid]: 'ERR_AUTH',
-  [ErrorCode.UnknownStream]: 'ERR_UNKNOWN_STREAM',
-};
 
 /**
  * One connection to a framecast (or seed) server. With `auto` (default) it opens with the native
@@ -138,20 +87,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     const socket = dial({ host, port, tls: this.#addr.tls }, { ca: this.#opts.ca ?? null });
     this.#socket = socket;
     this.#arm(this.#opts.connectTimeoutMs ?? 10_000, `no answer from ${this.#where}`, 'ERR_CONNECT_TIMEOUT');
-    if (this.#addr.tls) {
-      // A peer that is not a TLS server just closes on our ClientHello: say that, not "no hello".
-      let secured = false;
-      socket.once('secureConnect', () => (secured = true));
-      const notTls = (): void => {
-        if (!secured)
-          this.#fail(
-            'ERR_TLS',
-            `TLS handshake with ${this.#where} failed: the server closed the connection (is it serving TLS, serve --tls-cert?)`,
-          );
-      };
-      socket.once('end', notTls);
-      socket.once('close', notTls);
-    }
+    if (this.#addr.tls) onClosedBeforeTls(socket, this.#where, (message) => this.#fail('ERR_TLS', message));
     // Over TLS, the hello waits for the handshake (and the connect timeout covers it).
     socket.once(readyEvent(this.#addr), () => {
       this.#disarm();
@@ -378,19 +314,14 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   }
 
   #onSocketError(err: NodeJS.ErrnoException): void {
-    const w = this.#where;
-    if (err.code === 'ECONNREFUSED') {
-      this.#fail('ERR_CONNECTION_REFUSED', `connection refused by ${w}: is framecast serve running there?`);
-    } else if (err.code === 'ECONNRESET' && this.#fallback && this.#legacy?.atBoundary && this.#seq > 0) {
-      // A seed server closes with our unread hello in its buffer, which the kernel turns into a reset.
-      this.#finish({ reason: 'closed', message: '' });
-    } else if (this.#addr.tls && tlsProblem(err, w)) {
-      this.#fail('ERR_TLS', tlsProblem(err, w) as string);
-    } else if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
-      this.#fail('ERR_CONNECTION', `connection to ${w} lost (${err.code})`);
-    } else {
-      this.#fail('ERR_CONNECTION', `cannot connect to ${w}: ${err.message}`);
-    }
+    const failure = socketFailure(
+      err,
+      this.#where,
+      this.#addr.tls,
+      () => this.#fallback && this.#legacy?.atBoundary === true && this.#seq > 0,
+    );
+    if (failure === null) this.#finish({ reason: 'closed', message: '' });
+    else this.#fail(failure.code, failure.message);
   }
 
   #finish(end: StreamEnd): void {

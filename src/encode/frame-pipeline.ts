@@ -3,71 +3,26 @@ import { FramecastError } from '../errors.js';
 import { Frame } from '../hub/frame.js';
 import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/producer.js';
 import { FfmpegSource, type RawFrame } from '../source/ffmpeg-source.js';
-import type { SourceSpec } from '../source/source-spec.js';
 import { nowMs } from '../util/clock.js';
 import { ImageBound, jpegInfo } from '../util/jpeg.js';
 import { EncoderLoad } from './encoder-load.js';
 import { qscaleForQuality } from './ffmpeg-quality.js';
 import { encodeJpeg } from './jpeg-encoder.js';
-import { encodeI420, nativeJpegAvailable } from './native-jpeg.js';
+import { encodeI420 } from './native-jpeg.js';
 import { encoderPool } from './encoder-pool.js';
+import type { PipelineOptions } from './frame-pipeline-types.js';
+import { HUFFMAN_MIN_AUDIENCE, NATIVE_HUFFMAN_MIN_AUDIENCE, nativeEncodes } from './encoder-choice.js';
+
+export {
+  encoderImplementation,
+  HUFFMAN_MIN_AUDIENCE,
+  NATIVE_HUFFMAN_MIN_AUDIENCE,
+  type JpegEncoderKind,
+} from './encoder-choice.js';
+export type { PipelineOptions } from './frame-pipeline-types.js';
 
 /** Raw frames read from ffmpeg beyond those being encoded. */
 const READ_AHEAD = 2;
-
-/**
- * Through sharp, optimised Huffman tables cost ~1.4 ms more per 800x450 frame (CPU and latency) and
- * save ~12% of the bytes; sending those bytes costs ~2 us per viewer per frame (measured fan-out: 0.5
- * cores for 1000 viewers of 23 kB frames at 30 fps). They pay for themselves from ~700 viewers: below
- * this audience the standard tables (the same size as OpenCV's) keep latency down.
- */
-export const HUFFMAN_MIN_AUDIENCE = 500;
-
-/**
- * The native encoder's optimised tables cost ~0.7 ms per 800x450 frame (1.25 vs 0.55 ms), which every
- * viewer also waits: at 100 viewers the latency p50/p99 measured 2.9/5.0 ms with them against 2.35/4.2
- * ms without (three runs each). The CPU breaks even at ~350 viewers (~2 us per viewer per frame for
- * 12% more bytes), so from 300 viewers on the smaller frames win.
- */
-export const NATIVE_HUFFMAN_MIN_AUDIENCE = 300;
-
-/** Settings of the decode -> scale -> JPEG pipeline. */
-export interface PipelineOptions {
-  ffmpeg: string;
-  spec: SourceSpec;
-  width: number;
-  quality: number;
-  pace: boolean;
-  loop: boolean;
-  /** Cap on the output rate (frames per second), or null for the source's own rate. */
-  fps: number | null;
-  /** JPEG encodes in flight at once (each on a libuv thread). */
-  concurrency: number;
-  /** The input's rate, if a probe found it. */
-  inputFps?: number | null;
-  /** How many viewers the frames go to now (picks the Huffman tables; unknown counts as few). */
-  audience?: () => number;
-  /** Who encodes JPEG: libjpeg-turbo here (default), or ffmpeg itself (MJPEG, see ffmpeg-quality.ts). */
-  encoder?: JpegEncoderKind;
-  /** The source's frames already are JPEG: pass them through untouched (no scale, no encode). */
-  passthrough?: boolean;
-  /** Passthrough: a JPEG without a readable SOF, or over this bound, is dropped (and counted there). */
-  images?: ImageBound;
-}
-
-/** The JPEG encoders a pipeline can use. */
-export type JpegEncoderKind = 'libjpeg' | 'ffmpeg';
-
-/** True when `kind` encodes through the native 4:2:0 encoder on this install (it may not be built). */
-function nativeEncodes(kind: JpegEncoderKind): boolean {
-  return kind === 'libjpeg' && nativeJpegAvailable();
-}
-
-/** What actually encodes for `kind` on this install. */
-export function encoderImplementation(kind: JpegEncoderKind): string {
-  if (kind === 'ffmpeg') return 'ffmpeg mjpeg';
-  return nativeEncodes(kind) ? 'libjpeg-turbo, native, 4:2:0 input' : 'libjpeg-turbo via sharp, RGB input';
-}
 
 /**
  * The media pipeline for one transmission: ffmpeg decodes and scales, libjpeg-turbo encodes

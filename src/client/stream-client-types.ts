@@ -1,0 +1,55 @@
+import type { FramecastError } from '../errors.js';
+import type { ClockEstimate } from './clock-sync.js';
+import type { StreamFrame } from './received-frame.js';
+
+/** Which protocol to speak: `auto` says hello and falls back to the seed framing if the server ignores it. */
+export type ProtocolChoice = 'auto' | 'native' | 'legacy';
+
+/** How the stream ended cleanly. */
+export interface StreamEnd {
+  /** The server's END reason, or `closed` when the seed framing just closed. */
+  reason: string;
+  message: string;
+}
+
+/** What the connection settled on. */
+export interface HandshakeInfo {
+  protocol: 'native' | 'legacy';
+  /** Server software name from the welcome, null over the seed framing. */
+  server: string | null;
+  clock: ClockEstimate | null;
+}
+
+/** Options of a StreamClient. */
+export interface StreamClientOptions {
+  maxFrameBytes?: number;
+  connectTimeoutMs?: number;
+  /** After the first frame, a silence this long is a stalled stream (0 = wait forever). */
+  idleTimeoutMs?: number;
+  /** Default `auto`. */
+  protocol?: ProtocolChoice;
+  /** Token to present in the hello. */
+  token?: string | null;
+  /** tls:// only: trust this CA certificate (PEM) instead of the system's trust store. */
+  ca?: string | Buffer | null;
+  /**
+   * Native only: acknowledge frames (default true), so the server keeps only a small window of frames
+   * unacknowledged (2 on one host, more to cover a long round trip) and a slow reader gets fresh frames
+   * instead of ones that waited in socket buffers. Servers that do
+   * not know the flag ignore it, and then nothing is acknowledged.
+   */
+  ack?: boolean;
+  /** With `ack`: the caller acknowledges each frame with `ack(seq)` when done with it (default: on receipt). */
+  manualAck?: boolean;
+}
+
+/** Events of a StreamClient. */
+export interface StreamClientEvents {
+  connect: [];
+  handshake: [info: HandshakeInfo];
+  frame: [frame: StreamFrame];
+  status: [code: number, value: number, message: string];
+  'bad-frame': [reason: string];
+  end: [end: StreamEnd];
+  error: [err: FramecastError];
+}

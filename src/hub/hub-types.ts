@@ -1,0 +1,51 @@
+import type { FramecastError } from '../errors.js';
+import type { Frame } from './frame.js';
+import type { FrameProducer, SourceDescription, SourceStatus } from './producer.js';
+import type { Subscriber, SubscriberStats } from './subscriber.js';
+
+/** How and why a transmission ended. */
+export type TransmissionEnd = 'eof' | 'stopped' | 'idle' | 'source-error' | 'shutdown' | 'removed';
+
+/** Hub settings. */
+export interface HubOptions {
+  /** Creates the producer for a new transmission (a file plays from its start each time). */
+  createProducer: () => FrameProducer;
+  /** Clients served at once; the rest wait in turn. */
+  maxClients: number;
+  /** Clients allowed to wait for a place; beyond it they are refused. */
+  maxWaiting: number;
+  /** --no-pace: never drop, hold the source until every client took the frame (the seed's sendall). */
+  lossless: boolean;
+  /**
+   * Keep the source running with nobody watching, so the first viewer gets a frame at once (default
+   * false: the source runs only while someone watches or is about to; see warm()).
+   */
+  preload?: boolean;
+  /**
+   * Before the first client is admitted, keep the first frames and pause the source (default: when
+   * lossless). Set for files, which play from their start for the first client.
+   */
+  holdFirstFrames?: boolean;
+}
+
+/** Events of the hub. */
+export interface HubEvents {
+  'transmission-start': [source: SourceDescription];
+  /** A live source lost or regained its input; the transmission goes on. */
+  'source-status': [status: SourceStatus];
+  'transmission-end': [reason: TransmissionEnd, err: FramecastError | null];
+  frame: [frame: Frame];
+  admitted: [sub: Subscriber];
+  waiting: [sub: Subscriber, position: number];
+  left: [stats: SubscriberStats];
+  /** A listener of another event threw (it was isolated; delivery went on). */
+  'listener-error': [event: string, err: unknown];
+}
+
+/** Totals since the hub started. */
+export interface HubTotals {
+  framesIn: number;
+  bytesIn: number;
+  transmissions: number;
+  clientsServed: number;
+}

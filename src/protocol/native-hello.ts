@@ -1,0 +1,120 @@
+/** The native hello, the one message a client opens with: its encoder and the server's decoder. */
+import {
+  ErrorCode,
+  HELLO_FIXED_BYTES,
+  MAX_STREAM_NAME_BYTES,
+  MAX_TOKEN_BYTES,
+  NATIVE_MAGIC,
+} from './native-layout.js';
+
+const STREAM_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** What a client says in its hello. */
+export interface Hello {
+  version: number;
+  flags: number;
+  /** Client wall-clock ms when it sent the hello (t0 of the clock exchange). */
+  clientTime: number;
+  /** Empty when the client has none. */
+  token: string;
+  /** The stream asked for (version 2), or null for the server's default stream. */
+  stream: string | null;
+}
+
+/** Result of decoding the bytes a client sent so far. */
+export type HelloResult =
+  | { status: 'incomplete' }
+  | { status: 'ok'; hello: Hello; consumed: number }
+  | { status: 'error'; code: number; message: string };
+
+/**
+ * Builds a client hello. Without a stream it is a version-1 hello (what every framecast server
+ * understands); naming a stream makes it version 2, which appends the name. Throws RangeError when
+ * the token or the name breaks its limits.
+ */
+export function encodeHello(
+  token: string,
+  clientTime: number,
+  version?: number,
+  flags = 0,
+  stream: string | null = null,
+): Buffer {
+  const v = version ?? (stream === null ? 1 : 2);
+  const tok = Buffer.from(token, 'utf8');
+  if (tok.length > MAX_TOKEN_BYTES) throw new RangeError(`token is over ${MAX_TOKEN_BYTES} bytes`);
+  if (stream !== null && (v < 2 || !STREAM_NAME_RE.test(stream)))
+    throw new RangeError(`stream name ${JSON.stringify(stream)} is not a valid name (or needs version 2)`);
+  const name = v >= 2 ? Buffer.from(stream ?? '', 'latin1') : Buffer.alloc(0);
+  const out = Buffer.alloc(HELLO_FIXED_BYTES + tok.length + (v >= 2 ? 1 + name.length : 0));
+  NATIVE_MAGIC.copy(out, 0);
+  out.writeUInt8(v, 4);
+  out.writeUInt8(flags, 5);
+  out.writeUInt16BE(tok.length, 6);
+  out.writeDoubleBE(clientTime, 8);
+  tok.copy(out, HELLO_FIXED_BYTES);
+  if (v >= 2) {
+    out.writeUInt8(name.length, HELLO_FIXED_BYTES + tok.length);
+    name.copy(out, HELLO_FIXED_BYTES + tok.length + 1);
+  }
+  return out;
+}
+
+/** Decodes a hello from the start of `buf`; checks the declared token length before waiting for it. */
+export function decodeHello(buf: Buffer): HelloResult {
+  const n = Math.min(buf.length, NATIVE_MAGIC.length);
+  if (!buf.subarray(0, n).equals(NATIVE_MAGIC.subarray(0, n))) {
+    return { status: 'error', code: ErrorCode.BadHello, message: 'hello does not start with FCST' };
+  }
+  if (buf.length < HELLO_FIXED_BYTES) return { status: 'incomplete' };
+  const tokenLength = buf.readUInt16BE(6);
+  if (tokenLength > MAX_TOKEN_BYTES) {
+    return {
+      status: 'error',
+      code: ErrorCode.BadHello,
+      message: `token length ${tokenLength} is over ${MAX_TOKEN_BYTES} bytes`,
+    };
+  }
+  const clientTime = buf.readDoubleBE(8);
+  if (!Number.isFinite(clientTime)) {
+    return { status: 'error', code: ErrorCode.BadHello, message: 'client time is not a finite number' };
+  }
+  const version = buf.readUInt8(4);
+  const tokenEnd = HELLO_FIXED_BYTES + tokenLength;
+  let total = tokenEnd;
+  let stream: string | null = null;
+  if (version >= 2) {
+    // Version 2 (and later, which must keep it): one byte of name length, then the name.
+    if (buf.length < tokenEnd + 1) return { status: 'incomplete' };
+    const nameLength = buf.readUInt8(tokenEnd);
+    if (nameLength > MAX_STREAM_NAME_BYTES) {
+      return {
+        status: 'error',
+        code: ErrorCode.BadHello,
+        message: `stream name length ${nameLength} is over ${MAX_STREAM_NAME_BYTES} bytes`,
+      };
+    }
+    total = tokenEnd + 1 + nameLength;
+    if (buf.length < total) return { status: 'incomplete' };
+    const name = buf.toString('latin1', tokenEnd + 1, total);
+    if (nameLength > 0 && !STREAM_NAME_RE.test(name)) {
+      return {
+        status: 'error',
+        code: ErrorCode.BadHello,
+        message: 'the stream name has characters names cannot have',
+      };
+    }
+    stream = nameLength > 0 ? name : null;
+  }
+  if (buf.length < total) return { status: 'incomplete' };
+  return {
+    status: 'ok',
+    consumed: total,
+    hello: {
+      version,
+      flags: buf.readUInt8(5),
+      clientTime,
+      token: buf.toString('utf8', HELLO_FIXED_BYTES, tokenEnd),
+      stream,
+    },
+  };
+}
