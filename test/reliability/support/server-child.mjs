@@ -2,7 +2,7 @@
 // from outside without the test's own sockets in the count. Started by server-process.ts with
 // `node --expose-gc server-child.mjs '<ServeOptions JSON>'`; answers 'stats' requests over IPC.
 import { readdirSync } from 'node:fs';
-import { serve } from '../../../dist/server.js';
+import { serve } from '../../../dist/index.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}');
 const server = await serve(options);
