@@ -8,7 +8,9 @@ import { serveMjpeg } from './mjpeg.js';
 import { sendJson, sendText, peerOf, type HttpContext } from './respond.js';
 import { serveSnapshot } from './snapshot.js';
 import { StatsSampler, type ClientReport, type EncoderSettings, type StatsReport } from './stats.js';
-import { STATIC_FILES, webFile, webPage } from './web-assets.js';
+import { sendPage, sendStatic } from './web-assets.js';
+
+export { PAGE_HEADERS, sendPage, sendStatic } from './web-assets.js';
 import { WsEndpoint } from './ws.js';
 import type { PublisherSlot } from '../../ingest/publish/publisher-slot.js';
 
@@ -40,36 +42,6 @@ export interface HttpShared {
 
 /** What /streams/NAME/stats shows instead of a client's address to a request that only watches. */
 export const HIDDEN_ADDRESS = '(hidden)';
-
-/** Security headers of the pages: scripts and connections from this server only. */
-export const PAGE_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Type': 'text/html; charset=utf-8',
-  'Cache-Control': 'no-cache',
-  'X-Frame-Options': 'SAMEORIGIN',
-  'Content-Security-Policy':
-    "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; style-src 'self'",
-};
-
-/** Sends one of the web pages with its placeholders filled. */
-export function sendPage(res: http.ServerResponse, name: string, vars: Record<string, string>): void {
-  const body = webPage(name, vars);
-  res.writeHead(200, { ...PAGE_HEADERS, 'Content-Length': body.length });
-  res.end(body);
-}
-
-/** Sends a static script or stylesheet; false when `path` is none of them. */
-export function sendStatic(req: http.IncomingMessage, res: http.ServerResponse, path: string): boolean {
-  const file = STATIC_FILES[path];
-  if (!file) return false;
-  const body = webFile(file.file);
-  res.writeHead(200, {
-    'Content-Type': file.type,
-    'Content-Length': body.length,
-    'Cache-Control': 'no-cache',
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
-  return true;
-}
 
 /**
  * One stream's HTTP endpoints (MJPEG, snapshot, WebSocket, its viewer and dashboard, stop) and its

@@ -6,7 +6,7 @@ import type { EndReason } from '../../hub/subscriber.js';
 import { hostAllowed, MISDIRECTED, originAllowed } from './auth.js';
 import { listenHttp } from './listen.js';
 import { peerOf, requestUrl, sendText } from './respond.js';
-import { STATIC_FILES, webFile, webPage } from './web-assets.js';
+import { sendPage, sendStatic } from './web-assets.js';
 import { WsSubscriber } from './ws-subscriber.js';
 
 /** A frame as a client received it (what `play` hands to its browser view). */
@@ -124,18 +124,11 @@ export class LocalViewerServer {
       return;
     }
     if (path === '/' || path === '/index.html') {
-      const body = webPage('viewer.html', { title: this.#opts.title, role: 'client' });
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': body.length });
-      res.end(body);
+      sendPage(res, 'viewer.html', { title: this.#opts.title, role: 'client' }, req);
       return;
     }
-    const file = STATIC_FILES[path];
-    if (file && path !== '/dashboard.js') {
-      const body = webFile(file.file);
-      res.writeHead(200, { 'Content-Type': file.type, 'Content-Length': body.length });
-      res.end(body);
-      return;
-    }
+    // The same files and headers as the server's pages, from the same place (no dashboard here).
+    if (sendStatic(req, res, path, ['/dashboard.js'])) return;
     sendText(res, 404, `no such page: ${path}`);
   }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type http from 'node:http';
 
 /**
  * The browser pages live as real files in src/web (copied to dist/web by the build), next to this
@@ -41,4 +42,47 @@ export function webPage(name: string, vars: Readonly<Record<string, string>>): B
     .toString('utf8')
     .replace(/\{\{(\w+)\}\}/g, (_, k: string) => escapeHtml(vars[k] ?? ''));
   return Buffer.from(html, 'utf8');
+}
+
+/** Security headers of the pages: scripts and connections from this server only. */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' ws: wss:; style-src 'self'",
+};
+
+/** Sends one of the web pages with its placeholders filled, with the pages' security headers. */
+export function sendPage(
+  res: http.ServerResponse,
+  name: string,
+  vars: Record<string, string>,
+  req?: http.IncomingMessage,
+): void {
+  const body = webPage(name, vars);
+  res.writeHead(200, { ...PAGE_HEADERS, 'Content-Length': body.length });
+  res.end(req?.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * Sends a static script or stylesheet; false when `path` is none of them (or one of `except`: a page
+ * that does not offer it).
+ */
+export function sendStatic(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  path: string,
+  except: readonly string[] = [],
+): boolean {
+  const file = STATIC_FILES[path];
+  if (!file || except.includes(path)) return false;
+  const body = webFile(file.file);
+  res.writeHead(200, {
+    'Content-Type': file.type,
+    'Content-Length': body.length,
+    'Cache-Control': 'no-cache',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+  return true;
 }
