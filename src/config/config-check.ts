@@ -8,26 +8,13 @@ import {
   type ResolvedStreamConfig,
   type StreamConfig,
 } from '../streams/stream-options.js';
-import { tokenProblem } from '../util/token.js';
 import { busOf } from './config-bus.js';
 import { keyName } from './config-edit.js';
 import { ConfigError, problemOf, segment } from './config-error.js';
 import type { LoadedConfig, ServerFileSettings } from './config-types.js';
 import { Checker, describe, show, type Field, type Node } from './config-checker.js';
+import { SERVER_KEYS, serverSettings } from './config-server.js';
 
-const SERVER_KEYS = [
-  'host',
-  'port',
-  'httpPort',
-  'token',
-  'adminToken',
-  'allowLegacy',
-  'allowOrigin',
-  'maxClientsPerIp',
-  'stallTimeout',
-  'tls',
-  'sourcePaths',
-] as const;
 const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'bus', 'streamDefaults', 'streams'];
 /** Stream fields whose null means something (none, off); for the others an empty value is a mistake. */
 export const NULLABLE: ReadonlySet<string> = new Set(['fps', 'legacyPort', 'readToken', 'publishToken']);
@@ -78,104 +65,6 @@ export function checkConfigText(text: string, path: string, streamsOptional = fa
     defaultStream: streams[0]?.resolved.name ?? '',
     raw: { streams: Object.fromEntries(streams.map((s) => [s.resolved.name, s.config])) },
   };
-}
-
-function serverSettings(c: Checker, top: Field[], baseDir: string): ServerFileSettings {
-  const s: ServerFileSettings = {};
-  for (const f of top) {
-    const { key, node, value: v } = f;
-    const fail = (problem: string): never => c.fail(node ?? f.keyNode, key, problem);
-    const int = (min: number, max: number): number => {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-        fail(`must be an integer from ${min} to ${max}, got ${show(v)}`);
-      return v as number;
-    };
-    const token = (): string | null => {
-      if (v === null) return null;
-      // The value is not echoed: it is a secret, even when mistyped.
-      if (typeof v !== 'string') fail('must be a string (quote it)');
-      const problem = tokenProblem(v as string);
-      if (problem) fail(problem);
-      return v as string;
-    };
-    switch (key) {
-      case 'host':
-        if (typeof v !== 'string' || v.trim() === '' || /\s/.test(v))
-          fail(`must be an address such as 127.0.0.1 or 0.0.0.0, got ${show(v)}`);
-        s.host = v as string;
-        break;
-      case 'port':
-        s.port = int(0, 65535);
-        break;
-      case 'httpPort':
-        s.httpPort =
-          v === null || v === 'off'
-            ? null
-            : typeof v === 'number'
-              ? int(0, 65535)
-              : fail(`must be an integer from 0 to 65535 or off, got ${show(v)}`);
-        break;
-      case 'token':
-        s.token = token();
-        break;
-      case 'adminToken':
-        s.adminToken = token();
-        break;
-      case 'allowLegacy':
-        if (typeof v !== 'boolean') fail(`must be true or false, got ${show(v)}`);
-        s.allowLegacy = v as boolean;
-        break;
-      case 'allowOrigin':
-        s.allowOrigin =
-          v === null
-            ? null
-            : (originOf(v) ??
-              fail(`must be '*' or an origin like https://example.com:8443 (no path), got ${show(v)}`));
-        break;
-      case 'maxClientsPerIp':
-        s.maxClientsPerIp = int(0, 100_000);
-        break;
-      case 'stallTimeout':
-        // Seconds, as --stall-timeout; under a second would cut healthy clients on any hiccup.
-        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 86_400 || (v > 0 && v < 1))
-          fail(`must be 0 or from 1 to 86400 seconds, got ${show(v)}`);
-        s.stallTimeoutMs = Math.round((v as number) * 1000);
-        break;
-      case 'tls':
-        s.tls = tlsOf(c, f, baseDir);
-        break;
-      case 'sourcePaths': {
-        const list = typeof v === 'string' ? [v] : v;
-        if (
-          !Array.isArray(list) ||
-          list.length === 0 ||
-          list.some((d) => typeof d !== 'string' || d.trim() === '')
-        )
-          fail(`must be a directory or a list of directories, got ${show(v)}`);
-        s.sourcePaths = (list as string[]).map((d) => resolve(baseDir, d));
-        break;
-      }
-    }
-  }
-  return s;
-}
-
-function tlsOf(c: Checker, f: Field, baseDir: string): ServerFileSettings['tls'] {
-  if (f.value === null) return null;
-  const fields = c.mapping(f.node, 'tls', ['cert', 'key'], 'tls setting');
-  const path = (key: 'cert' | 'key'): string => {
-    const field = fields.find((x) => x.key === key);
-    if (!field)
-      c.fail(
-        f.node,
-        `tls.${key}`,
-        `required: the ${key === 'cert' ? 'certificate' : 'private key'}'s PEM file`,
-      );
-    if (typeof field.value !== 'string' || field.value.trim() === '')
-      c.fail(field.node ?? field.keyNode, `tls.${key}`, `must be a file path, got ${show(field.value)}`);
-    return resolve(baseDir, field.value);
-  };
-  return { certPath: path('cert'), keyPath: path('key') };
 }
 
 /** A stream's fields as written; null is refused where it would silently mean "the default". */
@@ -295,18 +184,4 @@ function checkPorts(
 
 function valuesOf(fields: Record<string, Field>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.value]));
-}
-
-/** An HTTP(S) origin, scheme://host[:port] and nothing else (browsers compare it byte for byte), or '*'. */
-function originOf(v: unknown): string | null {
-  if (v === '*') return '*';
-  if (typeof v !== 'string') return null;
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    return null;
-  }
-  const ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === v.replace(/\/$/, '');
-  return ok ? url.origin : null;
 }

@@ -139,3 +139,21 @@ export function apiStream(
 ): Record<string, unknown> {
   return { ...described, fpsIn: stats?.source.fpsIn ?? null, fpsOut: stats?.source.fpsOut ?? 0 };
 }
+
+/** GET /api/streams: every stream as GET /api/streams/NAME shows it, in order. */
+export function apiList<T extends { readonly name: string }>(
+  streams: readonly T[],
+  api: StreamApi | null,
+  reportOf: (stream: T) => StatsReport,
+): Record<string, unknown>[] {
+  return streams.map((s) => {
+    const stats = reportOf(s);
+    const described = api?.describe(s.name) ?? {
+      name: s.name,
+      source: stats.source.name,
+      state: stats.source.state,
+      clients: stats.clients.length,
+    };
+    return apiStream(described, stats);
+  });
+}

@@ -2,18 +2,20 @@ import { SafeEmitter } from '../../util/safe-emitter.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Subscriber } from '../../hub/subscriber.js';
 import { authorized, corsHeaders, hostAllowed, MISDIRECTED, originAllowed, presentedToken } from './auth.js';
 import { tokenOpens } from '../../util/token.js';
-import type { IpLimiter } from '../ip-limiter.js';
-import type { TlsCredentials } from '../tls-config.js';
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
-import type { StatsReport } from './stats.js';
-import { apiStream, serveStreamApi, type StreamApi } from './api.js';
+import { apiList, serveStreamApi } from './api.js';
+import {
+  splitStreamPath,
+  type HttpServerEvents,
+  type HttpServerOptions,
+  type ServerStatsReport,
+} from './http-server-types.js';
 import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.js';
-import { mayPublish, serveHttpPublish } from '../../ingest/publish/http-publisher.js';
+import { routePublish } from './publish-route.js';
 import {
   noSuchStream,
   sendPage,
@@ -23,58 +25,12 @@ import {
   type HttpStreamTarget,
 } from './stream-http.js';
 
-/** The streams the HTTP transport serves (a StreamRegistry is one). */
-export interface HttpStreams {
-  /** The stream called `name`; null gives the default stream. */
-  get(name: string | null): HttpStreamTarget | null;
-  list(): HttpStreamTarget[];
-  on(event: 'added' | 'removed', listener: (s: HttpStreamTarget) => void): unknown;
-}
-
-/** Options of the HTTP transport. */
-export interface HttpServerOptions {
-  host: string;
-  port: number;
-  /** The port was a default, not the user's: take a free one if it is busy. */
-  portFallback?: boolean;
-  streams: HttpStreams;
-  /** The server's token: opens every stream and the server's own endpoints (Bearer header or ?token=). */
-  token: string | null;
-  /** CORS: the origin allowed to read responses cross-site (`*` for any), null for none. */
-  allowOrigin: string | null;
-  startedAt: number;
-  /** How long /snapshot.jpg waits for a first frame when nothing is being transmitted. */
-  snapshotTimeoutMs?: number;
-  /** Per-address connection cap shared with the other transports (--max-clients-per-ip). */
-  limiter?: IpLimiter;
-  /** A client must send its request headers within this time (slowloris guard; default 10 s). */
-  headersTimeoutMs?: number;
-  /** ...and its whole request within this time (default 30 s; streams are responses, not requests). */
-  requestTimeoutMs?: number;
-  /** Serve HTTPS (and WSS) with this certificate and key. */
-  tls?: TlsCredentials | null;
-  /** PUT/DELETE /api/streams/NAME (and GET of one stream); null: not offered. */
-  api?: StreamApi | null;
-}
-
-/** Events of the HTTP transport. */
-export interface HttpServerEvents {
-  client: [sub: Subscriber];
-  refused: [address: string, reason: string];
-  /** The dashboard's "End transmission" was pressed (`stopped`: a transmission was running). */
-  stop: [address: string, stopped: boolean];
-}
-
-/** /stats: the default stream's report at the top (as with one stream), and every stream's. */
-export type ServerStatsReport = StatsReport & { streams: (StatsReport & { name: string })[] };
-
-/** A request's stream and the path inside it: `/streams/cam/ws` -> cam, `ws`; `/ws` -> default, `ws`. */
-function splitStreamPath(pathname: string): { name: string | null; rest: string } {
-  if (!pathname.startsWith('/streams/')) return { name: null, rest: pathname.slice(1) };
-  const tail = pathname.slice('/streams/'.length);
-  const i = tail.indexOf('/');
-  return i < 0 ? { name: tail, rest: '' } : { name: tail.slice(0, i), rest: tail.slice(i + 1) };
-}
+export type {
+  HttpServerEvents,
+  HttpServerOptions,
+  HttpStreams,
+  ServerStatsReport,
+} from './http-server-types.js';
 
 /**
  * The HTTP transport: every stream's MJPEG, snapshots, WebSocket viewers and pages (under
@@ -151,20 +107,6 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     if (!first) throw new Error('no stream');
     const { name: _name, ...top } = first;
     return { ...top, streams };
-  }
-
-  /** GET /api/streams: every stream as GET /api/streams/NAME shows it, in order. */
-  #apiList(): Record<string, unknown>[] {
-    return this.#opts.streams.list().map((s) => {
-      const stats = this.#of(s).report();
-      const described = this.#opts.api?.describe(s.name) ?? {
-        name: s.name,
-        source: stats.source.name,
-        state: stats.source.state,
-        clients: stats.clients.length,
-      };
-      return apiStream(described, stats);
-    });
   }
 
   /** The per-stream endpoints of `stream`, made the first time it is asked for. */
@@ -297,22 +239,13 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
 
   /** POST /streams/NAME/publish (or /publish): a remote publisher's body of JPEGs. */
   #onPublish(req: http.IncomingMessage, res: http.ServerResponse, url: URL, name: string | null): void {
-    const cors = this.#shared.cors;
-    if (!originAllowed(req, this.#opts.allowOrigin))
-      return sendText(res, 403, 'cross-origin request refused', cors);
-    const target = this.#opts.streams.get(name);
-    const given = presentedToken(req, url);
-    if (!target) {
-      if (!authorized(req, url, this.#opts.token)) return this.#refuseToken(req, res, url);
-      return noSuchStream(res, name ?? 'default', cors);
-    }
-    const publishTarget = {
-      name: target.name,
-      ingest: target.ingest ?? null,
-      publishToken: target.publishToken ?? null,
-    };
-    if (!mayPublish(publishTarget, this.#opts.token, given)) return this.#refuseToken(req, res, url);
-    serveHttpPublish(req, res, publishTarget, peerOf(req), cors);
+    routePublish(req, res, url, name, {
+      streams: this.#opts.streams,
+      token: this.#opts.token,
+      allowOrigin: this.#opts.allowOrigin,
+      cors: this.#shared.cors,
+      refuseToken: () => this.#refuseToken(req, res, url),
+    });
   }
 
   /** The server's own endpoints (the server's token); false when the path is a stream's. */
@@ -325,7 +258,13 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       return true;
     }
     if (path === '/stats') sendJson(res, 200, this.stats(), cors);
-    else if (path === '/api/streams') sendJson(res, 200, this.#apiList(), cors);
+    else if (path === '/api/streams')
+      sendJson(
+        res,
+        200,
+        apiList(this.#opts.streams.list(), this.#opts.api ?? null, (t) => this.#of(t).report()),
+        cors,
+      );
     else
       this.#metrics.render().then(
         ({ contentType, body }) => {
