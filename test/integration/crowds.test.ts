@@ -162,13 +162,20 @@ describe('first frames', () => {
     expect(legacyPort).toBeGreaterThan(0);
     await srv.waitForEvent('transmission-start');
     await sleep(300); // the preloaded source has its first frame
-    const t = await timeToFirstLegacyFrame(legacyPort, 5000);
-    const main = await timeToFirstLegacyFrame(srv.port, 5000);
-    expect(t.ms).not.toBeNull();
-    expect(main.ms).not.toBeNull();
+    // Best of five, interleaved: one sample on a loaded 2-core machine can stall for 100 ms or more.
+    const legacy: number[] = [];
+    const mains: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = await timeToFirstLegacyFrame(legacyPort, 5000);
+      const main = await timeToFirstLegacyFrame(srv.port, 5000);
+      expect(t.ms).not.toBeNull();
+      expect(main.ms).not.toBeNull();
+      legacy.push(t.ms as number);
+      mains.push(main.ms as number);
+    }
     // The main port waits its hello grace (100 ms) before it knows a seed client; the legacy port does not.
-    expect(main.ms as number).toBeGreaterThanOrEqual(95);
-    expect(t.ms as number).toBeLessThan(main.ms as number);
+    expect(Math.min(...mains)).toBeGreaterThanOrEqual(95);
+    expect(Math.min(...legacy)).toBeLessThan(Math.min(...mains));
     await srv.stop();
   }, 20_000);
 

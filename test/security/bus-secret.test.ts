@@ -77,8 +77,9 @@ describe.skipIf(!available)('bus security: a bus secret', () => {
     await until(() => sized(legit, 160).length >= before + 3);
     expect(legit.ended).toBeNull();
     legit.close();
-    expect(e.dropped().unsigned).toBeGreaterThan(20);
-    expect(e.dropped().forged).toBeGreaterThan(20);
+    // Counted (how many depends on how long the flood ran on a loaded machine: 19-40 seen).
+    expect(e.dropped().unsigned).toBeGreaterThan(5);
+    expect(e.dropped().forged).toBeGreaterThan(5);
     // One notice per kind, not per message; the secret is never in one.
     expect(kinds(notices)).toEqual(['forged', 'unsigned']);
     expect(JSON.stringify(notices)).not.toContain(SECRET);
@@ -169,7 +170,8 @@ describe.skipIf(!available)('bus security: a bus secret', () => {
       expect(answers).toEqual([1, 2, 3, 4].map(() => ErrorCode.TokenRequired));
       expect(legit.ended).toBeNull();
       legit.close();
-      expect(e.dropped().replayed).toBeGreaterThan(20);
+      // Counted (how many depends on how long the flood ran on a loaded machine).
+      expect(e.dropped().replayed).toBeGreaterThan(5);
     } finally {
       await peer.nc.close();
     }
