@@ -1,5 +1,9 @@
-/** Machine-readable codes for every error framecast reports to a user or a caller. */
-export type ErrorCode =
+/**
+ * Machine-readable codes for every error framecast reports to a user or a caller (`ERR_...`). Not the
+ * native protocol's numeric ERROR codes (protocol/native-layout.ts `ErrorCode`, exported by the
+ * package as `NativeErrorCode`), which a server sends on the wire.
+ */
+export type FramecastErrorCode =
   | 'ERR_USAGE'
   | 'ERR_FFMPEG_NOT_FOUND'
   | 'ERR_SOURCE_NOT_FOUND'
@@ -26,15 +30,18 @@ export type ErrorCode =
   | 'ERR_OUTPUT'
   | 'ERR_TLS';
 
+/** The same as FramecastErrorCode (the name the package has always exported). */
+export type ErrorCode = FramecastErrorCode;
+
 /**
  * An error a user can act on: `message` is one line naming the thing, `code` is stable,
  * `exitCode` is what the CLI exits with (1 runtime, 2 usage).
  */
 export class FramecastError extends Error {
-  readonly code: ErrorCode;
+  readonly code: FramecastErrorCode;
   readonly exitCode: 1 | 2;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; exitCode?: 1 | 2 }) {
+  constructor(code: FramecastErrorCode, message: string, options?: { cause?: unknown; exitCode?: 1 | 2 }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FramecastError';
     this.code = code;

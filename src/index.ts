@@ -37,7 +37,13 @@ export {
 } from './client/remote-publisher.js';
 export type { FrameProducer, ProducerEvents, SourceDescription } from './hub/producer.js';
 export { Frame, type FrameInit } from './hub/frame.js';
-export { FramecastError, UsageError, isFramecastError, type ErrorCode } from './errors.js';
+export {
+  FramecastError,
+  UsageError,
+  isFramecastError,
+  type ErrorCode,
+  type FramecastErrorCode,
+} from './errors.js';
 export {
   NATIVE_VERSION,
   MessageType,

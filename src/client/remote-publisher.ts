@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { SafeEmitter } from '../util/safe-emitter.js';
-import { FramecastError, type ErrorCode as FramecastErrorCode } from '../errors.js';
+import { FramecastError, type FramecastErrorCode } from '../errors.js';
 import {
   ACK_WINDOW,
   ErrorCode,

@@ -1,5 +1,5 @@
 import { SafeEmitter } from '../util/safe-emitter.js';
-import { FramecastError, type ErrorCode } from '../errors.js';
+import { FramecastError, type FramecastErrorCode } from '../errors.js';
 import { formatAddress, type ServerAddress } from './address.js';
 import {
   StreamClient,
@@ -33,7 +33,7 @@ export interface SessionClientEvents extends StreamClientEvents {
   reconnected: [gapMs: number];
 }
 
-const RETRYABLE = new Set<ErrorCode>([
+const RETRYABLE = new Set<FramecastErrorCode>([
   'ERR_CONNECTION',
   'ERR_CONNECTION_REFUSED',
   'ERR_CONNECT_TIMEOUT',

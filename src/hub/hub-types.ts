@@ -1,10 +1,13 @@
 import type { FramecastError } from '../errors.js';
 import type { Frame } from './frame.js';
 import type { FrameProducer, SourceDescription, SourceStatus } from './producer.js';
-import type { Subscriber, SubscriberStats } from './subscriber.js';
+import type { EndReason, Subscriber, SubscriberStats } from './subscriber.js';
 
-/** How and why a transmission ended. */
-export type TransmissionEnd = 'eof' | 'stopped' | 'idle' | 'source-error' | 'shutdown' | 'removed';
+/**
+ * Why a transmission ended: the reasons its clients are given (EndReason) but `kicked`, which ends one
+ * client and not the transmission, plus `idle` (its last client left).
+ */
+export type TransmissionEnd = Exclude<EndReason, 'kicked'> | 'idle';
 
 /** Hub settings. */
 export interface HubOptions {

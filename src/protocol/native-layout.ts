@@ -3,6 +3,8 @@
  * types, flags and the ERROR/STATUS/END codes (docs/PROTOCOL.md, "Native protocol"). Data only.
  */
 
+import type { EndReason } from '../hub/subscriber.js';
+
 /** The 4 bytes that open a client's hello and the server's preamble. */
 export const NATIVE_MAGIC = Buffer.from('FCST', 'latin1');
 /** The highest protocol version this code speaks. */
@@ -75,11 +77,18 @@ export const ErrorCode = {
 /** STATUS codes; `value` is the waiting position for Waiting, else 0. Readers ignore unknown codes. */
 export const StatusCode = { Waiting: 1, NoSignal: 2, SignalRestored: 3 } as const;
 
-/** END reasons: why the stream ended cleanly. */
-export const EndCode = { eof: 1, stopped: 2, 'source-error': 3, shutdown: 4, kicked: 5, removed: 6 } as const;
+/** END reasons on the wire: one code for each way a client's stream ends (hub/subscriber.ts EndReason). */
+export const EndCode: Readonly<Record<EndReason, number>> = {
+  eof: 1,
+  stopped: 2,
+  'source-error': 3,
+  shutdown: 4,
+  kicked: 5,
+  removed: 6,
+};
 
-/** Names of END reasons. */
-export type EndReasonName = keyof typeof EndCode;
+/** Names of END reasons: the hub's EndReason, one name for the concept everywhere. */
+export type EndReasonName = EndReason;
 
 /** The END reason name for a code, or `unknown`. */
 export function endReasonName(code: number): EndReasonName | 'unknown' {
