@@ -88,7 +88,9 @@ function spliceStream(text: string, doc: Document.Parsed, name: string, config: 
   const streamsPair = findPair(root.items, 'streams', text);
   if (!streamsPair) {
     if (config === null) return text;
-    const block = `streams:\n${renderStream('  ', '  ', name, entries(config))}`;
+    // A last line without its newline would run on into `streams:`.
+    const newline = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
+    const block = `${newline}streams:\n${renderStream('  ', '  ', name, entries(config))}`;
     return applyEdits(text, [{ start: text.length, end: text.length, text: block }]);
   }
   const streams = streamsPair.value;

@@ -12,6 +12,12 @@ describe('editStreamText splices one stream and keeps every other byte', () => {
     );
   });
 
+  it('starts a new line before the streams block when the file has no final newline', () => {
+    expect(editStreamText('port: 8080', 'cam', cfg({ source: 'a.mp4' }))).toBe(
+      'port: 8080\nstreams:\n  cam:\n    source: a.mp4\n',
+    );
+  });
+
   it('leaves a file without streams as it is when removing one', () => {
     expect(editStreamText('port: 8080 # x\n', 'cam', null)).toBe('port: 8080 # x\n');
   });
