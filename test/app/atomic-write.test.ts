@@ -7,8 +7,10 @@ import {
   writeFileSync,
   chmodSync,
   lstatSync,
+  readlinkSync,
+  realpathSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeTempDir } from '../helpers/fixtures.js';
 
@@ -48,7 +50,17 @@ function dir(): string {
   return d;
 }
 
-const openFds = (): number => readdirSync('/proc/self/fd').length;
+/** Open descriptors of this process on `dir` or a file in it (other tests may open files meanwhile). */
+function openFdsIn(dir: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target === dir || target.startsWith(`${dir}/`);
+    } catch {
+      return false;
+    }
+  }).length;
+}
 
 describe('writeFileAtomic', () => {
   it('creates a missing file 0600 with the exact UTF-8 bytes and no temp file left', async () => {
@@ -60,16 +72,11 @@ describe('writeFileAtomic', () => {
     expect(readdirSync(d)).toEqual(['new.yaml']);
   });
 
-  it('creates a missing file given by a relative path', async () => {
+  it('creates a missing file given by a path relative to the working directory', async () => {
     const d = dir();
-    const cwd = process.cwd();
-    process.chdir(d);
-    try {
-      await writeFileAtomic('rel.yaml', 'a: 1\n');
-    } finally {
-      process.chdir(cwd);
-    }
+    await writeFileAtomic(relative(process.cwd(), join(d, 'rel.yaml')), 'a: 1\n');
     expect(readFileSync(join(d, 'rel.yaml'), 'utf8')).toBe('a: 1\n');
+    expect(readdirSync(d)).toEqual(['rel.yaml']);
   });
 
   it("keeps an existing file's permission bits and replaces a symlink's target", async () => {
@@ -89,10 +96,8 @@ describe('writeFileAtomic', () => {
   it('closes every file it opened', async () => {
     const d = dir();
     const p = join(d, 'c.yaml');
-    await writeFileAtomic(p, 'x\n');
-    const before = openFds();
     for (let i = 0; i < 5; i++) await writeFileAtomic(p, `x${i}\n`);
-    expect(openFds()).toBe(before);
+    expect(openFdsIn(realpathSync(d))).toBe(0);
   });
 
   it('removes its temp file and rethrows when the rename fails', async () => {
