@@ -202,6 +202,14 @@ describe('editStreamDocument', () => {
 });
 
 describe('formatValue and keyName', () => {
+  it('writes a string with a line break on one line, quoted', () => {
+    expect(formatValue('a\nb')).toBe('"a\\nb"');
+    expect(formatValue({ t: 'a\nb' })).toBe('{"t":"a\\nb"}');
+    expect(editStreamText('streams:\n  a:\n    source: x # c\n', 'a', cfg({ source: 'a\nb' }))).toBe(
+      'streams:\n  a:\n    source: "a\\nb" # c\n',
+    );
+  });
+
   it('never writes a block scalar', () => {
     expect(formatValue('a\nb')).not.toMatch(/^[|>]/);
     expect(formatValue({ a: [1, 2] })).toBe('{ a: [ 1, 2 ] }');
