@@ -33,7 +33,9 @@ export function keyName(key: unknown, text: string): string | null {
 
 /** A value as one line of YAML: never a block scalar or a folded line, which would need indentation. */
 export function formatValue(v: unknown): string {
-  return stringify(v, { lineWidth: 0, blockQuote: false, collectionStyle: 'flow' }).trimEnd();
+  const text = stringify(v, { lineWidth: 0, blockQuote: false, collectionStyle: 'flow' }).trimEnd();
+  // A line break in a string comes out as a multi-line plain scalar; JSON is YAML on one line.
+  return text.includes('\n') ? JSON.stringify(v) : text;
 }
 
 /** The config's fields in order, without undefined ones (an absent field). */
@@ -88,7 +90,9 @@ function spliceStream(text: string, doc: Document.Parsed, name: string, config: 
   const streamsPair = findPair(root.items, 'streams', text);
   if (!streamsPair) {
     if (config === null) return text;
-    const block = `streams:\n${renderStream('  ', '  ', name, entries(config))}`;
+    // A last line without its newline would run on into `streams:`.
+    const newline = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
+    const block = `${newline}streams:\n${renderStream('  ', '  ', name, entries(config))}`;
     return applyEdits(text, [{ start: text.length, end: text.length, text: block }]);
   }
   const streams = streamsPair.value;
