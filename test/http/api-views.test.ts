@@ -54,5 +54,23 @@ describe('the stream API views', () => {
     expect(listed[0]).toMatchObject({ state: 'live', clients: 1, fpsIn: 30 });
     expect(listed[0]!['fpsOut']).toBeGreaterThan(5);
     viewer.ws.close();
+
+    // A PUT answers with the stream as GET shows it.
+    await server.close();
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      adminToken: 'admin-token-1',
+      streams: [{ name: 'cam', source: 'test' }],
+    });
+    const put = await fetch(`${httpBase(server)}/api/streams/lobby`, {
+      method: 'PUT',
+      headers: { Authorization: 'Bearer admin-token-1' },
+      body: JSON.stringify({ source: 'test', width: 320 }),
+    });
+    expect(put.status).toBe(201);
+    const answered = (await put.json()) as Record<string, unknown>;
+    expect(answered).toEqual(await (await fetch(`${httpBase(server)}/api/streams/lobby`)).json());
+    expect(answered).toMatchObject({ name: 'lobby', width: 320, fpsIn: null, fpsOut: 0 });
   }, 30_000);
 });

@@ -120,7 +120,8 @@ export async function serveStreamApi(
       return sendText(res, 400, `the body is not JSON: ${(err as Error).message}`, cors);
     }
     const { created, stream } = await api.put(name, value);
-    return sendJson(res, created ? 201 : 200, stream, cors);
+    // The stream as GET /api/streams/NAME shows it.
+    return sendJson(res, created ? 201 : 200, apiStream(stream, ctx.statsOf(name)), cors);
   } catch (err) {
     // Every refusal is an error with a message for the user (a range, a file, a source).
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
