@@ -2,7 +2,6 @@ import type { StreamApi } from '../transports/http/api.js';
 import { editStream, fileStreams, loadConfig } from '../config/config-file.js';
 import type { FramecastServer, StreamChange, StreamsApplied } from './framecast-server.js';
 import { redactCredentials } from '../util/redact.js';
-import { tokenMatches } from '../util/token.js';
 import { resolveStreamConfig, STREAM_FIELDS, type StreamConfig } from '../streams/stream-options.js';
 import { streamDefaults } from './serve-plan.js';
 import type { Stream } from '../streams/stream.js';
@@ -40,7 +39,6 @@ function bodyConfig(body: unknown): StreamConfig {
 
 /** Where a server's streams are written down: its config file and the command line's overrides. */
 export interface StreamStore {
-  adminToken: string | null;
   configPath: string | null;
   /** Stream settings from the command line, over the file's streamDefaults. */
   streamOverrides?: Omit<StreamConfig, 'source'>;
@@ -70,9 +68,6 @@ export function createStreamApi(server: FramecastServer, settings: StreamStore):
       return { streams: next };
     });
   return {
-    writable: settings.adminToken !== null,
-    isAdmin: (given) =>
-      settings.adminToken !== null && given !== null && tokenMatches(settings.adminToken, given),
     describe: (name) => {
       const s = server.streams.get(name);
       return s ? describeStream(s) : null;

@@ -69,7 +69,7 @@ export function checkPublishTokens(
 }
 
 /** Seed clients cannot present a token: a stream that needs one refuses them unless allowLegacy. */
-export function refusesSeed(
+function refusesSeed(
   stream: ResolvedStreamConfig,
   token: string | null,
   allowLegacy: boolean,

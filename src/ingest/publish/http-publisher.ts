@@ -2,7 +2,6 @@ import type http from 'node:http';
 import { FramecastError } from '../../errors.js';
 import { JpegStreamSplitter } from '../../source/jpeg-stream-splitter.js';
 import { nowMs } from '../../util/clock.js';
-import { tokenOpens } from '../../util/token.js';
 import { PUBLISH_IDLE_REASON, type PublisherConnection, type PublisherSlot } from './publisher-slot.js';
 import { checkPublishedJpeg, MAX_PUBLISHED_FRAME_BYTES } from './tcp-publisher.js';
 
@@ -13,16 +12,6 @@ const MAX_BETWEEN_BYTES = 16 * 1024;
 export interface HttpPublishTarget {
   readonly name: string;
   readonly ingest: PublisherSlot | null;
-  readonly publishToken: string | null;
-}
-
-/** True when `given` may publish to the stream: its publishToken or the server's; nothing needed when neither is set. */
-export function mayPublish(
-  target: HttpPublishTarget,
-  serverToken: string | null,
-  given: string | null,
-): boolean {
-  return tokenOpens(given, serverToken, target.publishToken);
 }
 
 function reply(

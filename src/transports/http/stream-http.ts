@@ -2,8 +2,8 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
-import { presentedToken } from './auth.js';
-import { tokenOpens, type TokenCheck } from '../../util/token.js';
+import type { TokenCheck } from '../../util/token.js';
+import type { Access } from '../../access/access.js';
 import { serveMjpeg } from './mjpeg.js';
 import { sendJson, sendText, peerOf, type HttpContext } from './respond.js';
 import { serveSnapshot } from './snapshot.js';
@@ -31,7 +31,7 @@ export interface HttpStreamTarget {
 
 /** Shared by every stream's endpoints: the server's settings and its log hooks. */
 export interface HttpShared {
-  token: string | null;
+  access: Access;
   cors: Readonly<Record<string, string>>;
   startedAt: number;
   snapshotTimeoutMs: number;
@@ -68,14 +68,6 @@ export class StreamHttp {
     };
     this.#ws = new WsEndpoint(this.#ctx);
     this.sampler = new StatsSampler(stream.hub, () => this.#ws.monitors, shared.startedAt);
-  }
-
-  /**
-   * True when the request may watch this stream: nothing is required, or it presents the server's
-   * token (every stream) or this stream's readToken (this stream only).
-   */
-  authorized(req: http.IncomingMessage, url: URL): boolean {
-    return tokenOpens(presentedToken(req, url), this.#shared.token, this.stream.readToken);
   }
 
   /** This stream's /stats section; `hideAddresses` for a request that only watches (a readToken). */
