@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { admit } from '../admission.js';
 import type { Frame } from '../../hub/frame.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
 import { mjpegContentType, mjpegPart, mjpegPreamble } from './multipart.js';
@@ -50,12 +51,6 @@ export function serveMjpeg(req: IncomingMessage, res: ServerResponse, ctx: HttpC
     lossless: ctx.lossless,
     onDrained: () => ctx.hub.drained(),
   });
-  res.once('close', () => ctx.hub.leave(sub));
   res.on('error', () => res.destroy());
-  if (!ctx.hub.join(sub)) {
-    ctx.onRefused(address, 'server full');
-    res.destroy();
-    return;
-  }
-  ctx.onClient(sub);
+  admit(ctx.hub, sub, { onceClosed: (fn) => res.once('close', fn), refuse: () => res.destroy() }, ctx);
 }

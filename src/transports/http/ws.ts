@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { admit } from '../admission.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Frame } from '../../hub/frame.js';
@@ -63,13 +64,15 @@ export class WsEndpoint {
       if (hub.latest) sub.offer(hub.latest);
       return;
     }
-    ws.once('close', () => hub.leave(sub));
-    if (!hub.join(sub)) {
-      this.#ctx.onRefused(address, 'server full');
-      ws.close(WS_CLOSE.tryAgainLater, 'server full');
-      return;
-    }
-    this.#ctx.onClient(sub);
+    admit(
+      hub,
+      sub,
+      {
+        onceClosed: (fn) => ws.once('close', fn),
+        refuse: (reason) => ws.close(WS_CLOSE.tryAgainLater, reason),
+      },
+      this.#ctx,
+    );
   }
 
   /** Closes passive viewers and any socket left; hub clients were ended by the hub. Idempotent. */
