@@ -4,11 +4,12 @@ import { tokenMatches, tokenOpens, type TokenCheck } from '../util/token.js';
  * What a request asks to do:
  * - `read`: watch a stream (every viewer transport: seed TCP, native, MJPEG, snapshot, WebSocket, pages);
  * - `publish`: feed a stream whose source is `publisher` (native TCP, HTTP POST);
+ * - `annotate`: send analyzers' annotations of a stream's frames;
  * - `operate`: act for the server on one stream (stop its transmission, see its viewers' addresses);
  * - `server`: the server's own reading endpoints (/stats, /metrics, the API's GETs, the grid page);
  * - `admin`: change the set of streams (the API's PUT and DELETE).
  */
-export type Action = 'read' | 'publish' | 'operate' | 'server' | 'admin';
+export type Action = 'read' | 'publish' | 'annotate' | 'operate' | 'server' | 'admin';
 
 /**
  * Why a request is refused. `unknown-stream` is told only to a request that may see every stream;
@@ -26,6 +27,8 @@ export interface Guarded {
   readonly readToken: TokenCheck | null;
   /** The token its publisher presents, or null. */
   readonly publishToken?: string | null;
+  /** The token its analyzers present (it also reads the stream), or null. */
+  readonly annotateToken?: string | null;
 }
 
 /** The server's credentials. */
@@ -87,7 +90,17 @@ export class Access {
         return refused(token === null ? 'token-required' : 'token-invalid');
       case 'read':
         if (stream === null) return this.#unknown(token);
-        return this.#opens(token, this.#token, stream.readToken);
+        if (this.#token === null && stream.readToken === null) return ALLOWED;
+        // An analyzer watches what it annotates.
+        return this.#opens(token, this.#token, stream.readToken, stream.annotateToken ?? null);
+      case 'annotate':
+        if (stream === null) return this.#unknown(token);
+        if (this.#token === null && (stream.annotateToken ?? null) === null)
+          // Nothing set: a stream open to everyone is open to annotations; a readToken is not enough.
+          return stream.readToken === null
+            ? ALLOWED
+            : refused(token === null ? 'token-required' : 'token-invalid');
+        return this.#opens(token, this.#token, stream.annotateToken ?? null);
       case 'publish':
         if (stream === null) return this.#unknown(token);
         return this.#opens(token, this.#token, stream.publishToken ?? null);

@@ -10,13 +10,14 @@ export type { StreamApi };
 
 /** A stream's settings and state for the API; tokens are never shown, passwords in URLs are masked. */
 export function describeStream(s: Stream): Record<string, unknown> {
-  const { readToken: _token, readTokenDigest: _digest, publishToken, ...config } = s.config;
+  const { readToken: _token, readTokenDigest: _digest, publishToken, annotateToken, ...config } = s.config;
   const src = s.hub.source;
   return {
     ...config,
     source: redactCredentials(config.source),
     readToken: s.readToken === null ? null : '(set)',
     publishToken: publishToken === null ? null : '(set)',
+    annotateToken: annotateToken === null ? null : '(set)',
     state: !s.hub.transmitting
       ? 'idle'
       : src?.status?.state === 'no-signal'

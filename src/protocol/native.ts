@@ -17,6 +17,7 @@ import {
   FRAME_SENT_AT_OFFSET,
   MAX_ACK_WINDOW,
   MAX_TEXT_BYTES,
+  META_HEADER_BYTES,
   MessageType,
   NATIVE_MAGIC,
   NATIVE_VERSION,
@@ -105,6 +106,30 @@ export function encodeAck(seq: number, window?: number): Buffer {
   out.writeUInt16BE(Math.max(1, Math.min(MAX_ACK_WINDOW, Math.round(window))), ENVELOPE_BYTES + 4);
   out.writeUInt16BE(0, ENVELOPE_BYTES + 6);
   return out;
+}
+
+/** A META message's fields: a frame's metadata (name '') or an analyzer's annotation. */
+export interface MetaFields {
+  seq: number;
+  kind: number;
+  /** The analyzer's name (ASCII, at most 64 bytes); '' for a publisher's metadata. */
+  name: string;
+  capturedAt: number;
+  /** One JSON object, UTF-8. */
+  json: Buffer;
+}
+
+/** META: metadata of frame `seq` (sent just before its FRAME) or an annotation of it. */
+export function encodeMeta(m: MetaFields): Buffer {
+  const name = Buffer.from(m.name, 'latin1');
+  const head = envelope(MessageType.Meta, META_HEADER_BYTES + name.length, m.json.length);
+  const o = ENVELOPE_BYTES;
+  head.writeUInt32BE(m.seq >>> 0, o);
+  head.writeUInt8(m.kind, o + 4);
+  head.writeUInt8(name.length, o + 5);
+  head.writeDoubleBE(m.capturedAt, o + 8);
+  name.copy(head, o + META_HEADER_BYTES);
+  return Buffer.concat([head, m.json]);
 }
 
 /** The fields of a frame the native header carries. */

@@ -4,11 +4,16 @@ import { createRequire } from 'node:module';
 import { FramecastError } from '../../errors.js';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
-import { ClientMessageParser, ClientProtocolError } from '../../protocol/client-parser.js';
+import {
+  ClientMessageParser,
+  ClientProtocolError,
+  type ClientMessage,
+} from '../../protocol/client-parser.js';
 import {
   HelloFlag,
   NATIVE_VERSION,
   ErrorCode,
+  StatusCode,
   decodeHello,
   encodeError,
   encodePreamble,
@@ -51,16 +56,30 @@ const SERVER_NAME = (() => {
 })();
 
 /**
- * After the hello a client may send only ACK messages: each one goes to the subscriber; anything else
- * (another type, an oversize header, a body) gets ERROR BadMessage and the connection is closed.
+ * After the hello a client may send ACK messages (each goes to the subscriber) and, when its hello
+ * asked to annotate and it may, annotations (META kind 2) of the stream's recent frames: each is
+ * filed with the hub, and a refused one (unknown frame, over the rate, bad JSON) is told to this
+ * client alone as STATUS AnnotationRefused (its value the HTTP status of the same refusal). Anything
+ * else (another type, an oversize header, a body) gets ERROR BadMessage and the connection is closed.
  */
-function readClientMessages(socket: net.Socket, sub: NativeSubscriber, rest: Buffer): void {
-  const parser = new ClientMessageParser();
+function readClientMessages(
+  socket: net.Socket,
+  sub: NativeSubscriber,
+  rest: Buffer,
+  annotate: { hub: Hub; maxBytes: number } | null,
+): void {
+  const parser = new ClientMessageParser(annotate?.maxBytes ?? null);
   let failed = false;
+  const onMessage = (m: ClientMessage): void => {
+    if (m.type === 'ack') return sub.acknowledge(m.seq, m.window);
+    const filed = annotate?.hub.annotate(m.analyzer, { seq: m.seq }, m.json);
+    if (filed && 'refused' in filed)
+      sub.status(StatusCode.AnnotationRefused, filed.status, `annotation refused: ${filed.problem}`);
+  };
   const onData = (chunk: Buffer): void => {
     if (failed) return;
     try {
-      parser.push(chunk, (m) => sub.acknowledge(m.seq, m.window));
+      parser.push(chunk, onMessage);
     } catch (err) {
       if (!(err instanceof ClientProtocolError)) throw err;
       failed = true;
@@ -113,12 +132,24 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
       };
       const accept = (target: NativeTarget, receivedAt: number, flags: number, rest: Buffer): void => {
         finish();
-        const honoured = flags & HelloFlag.Ack;
-        const sub = new NativeSubscriber(socket, peerAddress(socket), target, honoured !== 0);
+        const honoured =
+          flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Annotate);
+        const sub = new NativeSubscriber(
+          socket,
+          peerAddress(socket),
+          target,
+          (honoured & HelloFlag.Ack) !== 0,
+          {
+            meta: (honoured & HelloFlag.Meta) !== 0,
+            annotations: (honoured & HelloFlag.Annotations) !== 0,
+          },
+        );
         socket.write(
           Buffer.concat([encodePreamble(version), encodeWelcome(receivedAt, nowMs(), SERVER_NAME, honoured)]),
         );
-        readClientMessages(socket, sub, rest);
+        const annotate = honoured & HelloFlag.Annotate;
+        const book = target.hub.annotations;
+        readClientMessages(socket, sub, rest, annotate ? { hub: target.hub, maxBytes: book.maxBytes } : null);
         resolve({ sub, hub: target.hub });
       };
       const check = (): void => {
@@ -147,7 +178,12 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         if (!decision.allowed || !target) {
           refuseAccess(decision.allowed ? 'unknown-stream' : decision.refusal, name, publishing);
         } else if (publishing) {
-          publisherHello(target, receivedAt, buf.subarray(r.consumed));
+          publisherHello(target, receivedAt, hello.flags, buf.subarray(r.consumed));
+        } else if (
+          hello.flags & HelloFlag.Annotate &&
+          !opts.access.decide('annotate', target, hello.token).allowed
+        ) {
+          refuse(ErrorCode.TokenInvalid, `this token cannot annotate stream ${target.name}`, 'ERR_AUTH');
         } else if (!target.hasRoom()) {
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
@@ -168,7 +204,12 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         }
       };
       /** A publish hello that may publish: one publisher per stream, whose source is `publisher`. */
-      const publisherHello = (target: NativeTarget, receivedAt: number, rest: Buffer): void => {
+      const publisherHello = (
+        target: NativeTarget,
+        receivedAt: number,
+        flags: number,
+        rest: Buffer,
+      ): void => {
         if (!target.ingest) {
           refuse(
             ErrorCode.NotPublishable,
@@ -186,10 +227,12 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         socket.write(
           Buffer.concat([
             encodePreamble(version),
-            encodeWelcome(receivedAt, nowMs(), SERVER_NAME, HelloFlag.Publish),
+            encodeWelcome(receivedAt, nowMs(), SERVER_NAME, HelloFlag.Publish | (flags & HelloFlag.Meta)),
           ]),
         );
-        servePublisher(socket, conn, target.ingest, rest);
+        // A publisher whose hello set Meta may send each frame's metadata (the WELCOME said yes).
+        const meta = flags & HelloFlag.Meta ? target.hub.annotations.maxBytes : null;
+        servePublisher(socket, conn, target.ingest, rest, undefined, meta);
         resolve(null);
       };
       const onData = (chunk: Buffer): void => {
