@@ -132,6 +132,29 @@ export function encodeMeta(m: MetaFields): Buffer {
   return Buffer.concat([head, m.json]);
 }
 
+/**
+ * One whole META message in one buffer (a bus message), decoded; null when it is not exactly one META
+ * (wrong type, lengths that disagree with the buffer, a name over 64 bytes, a capture time that is not
+ * a number).
+ */
+export function decodeMeta(m: Buffer): MetaFields | null {
+  if (m.length < ENVELOPE_BYTES + META_HEADER_BYTES || m.readUInt8(0) !== MessageType.Meta) return null;
+  const h = m.readUInt16BE(2);
+  const b = m.readUInt32BE(4);
+  if (h < META_HEADER_BYTES || h > META_HEADER_BYTES + 64 || ENVELOPE_BYTES + h + b !== m.length) return null;
+  const o = ENVELOPE_BYTES;
+  const n = m.readUInt8(o + 5);
+  const capturedAt = m.readDoubleBE(o + 8);
+  if (META_HEADER_BYTES + n > h || !Number.isFinite(capturedAt)) return null;
+  return {
+    seq: m.readUInt32BE(o),
+    kind: m.readUInt8(o + 4),
+    name: m.toString('latin1', o + META_HEADER_BYTES, o + META_HEADER_BYTES + n),
+    capturedAt,
+    json: m.subarray(o + h),
+  };
+}
+
 /** The fields of a frame the native header carries. */
 export interface NativeFrameFields {
   seq: number;
