@@ -78,15 +78,7 @@ export class NativeSubscriber extends StreamSubscriber {
   /** Sends an analyzer's annotation (between frames) to a client that asked for them. */
   annotation(a: Annotation): void {
     if (!this.#annotations || this.#socket.destroyed || !this.#socket.writable) return;
-    this.#socket.write(
-      encodeMeta({
-        seq: a.seq,
-        kind: MetaKind.Annotation,
-        name: a.analyzer,
-        capturedAt: a.capturedAt,
-        json: a.json,
-      }),
-    );
+    this.#socket.write(annotationWire(a));
   }
 
   /** Whether this client acknowledges frames (and so has a send window). */
@@ -166,4 +158,21 @@ function frameMetaWire(frame: Frame): Buffer {
       json: f.meta as Buffer,
     }),
   );
+}
+
+/** An annotation's META message, built once and shared by every native viewer (the annotation is immutable). */
+const annotationWires = new WeakMap<Annotation, Buffer>();
+function annotationWire(a: Annotation): Buffer {
+  let wire = annotationWires.get(a);
+  if (!wire) {
+    wire = encodeMeta({
+      seq: a.seq,
+      kind: MetaKind.Annotation,
+      name: a.analyzer,
+      capturedAt: a.capturedAt,
+      json: a.json,
+    });
+    annotationWires.set(a, wire);
+  }
+  return wire;
 }
