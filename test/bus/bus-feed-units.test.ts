@@ -331,13 +331,17 @@ describe("BusFeed: the origin's silence and status", () => {
     expect(seen.slot.current).not.toBeNull();
   });
 
-  it('close stops both subscriptions and the silence timer', () => {
+  it('close stops its three subscriptions (frames, status, metadata) and the silence timer', () => {
     const seen = slotOf();
     const b = bus();
     const f = feed(seen, b);
     b.deliver('framecast.s.cam.frame', frameMessage(jpeg));
     f.close();
-    expect(b.unsubscribed.sort()).toEqual(['framecast.s.cam.frame', 'framecast.s.cam.status']);
+    expect(b.unsubscribed.sort()).toEqual([
+      'framecast.s.cam.frame',
+      'framecast.s.cam.meta',
+      'framecast.s.cam.status',
+    ]);
     // (Under the slot's own 10 s idle limit for publishers.)
     vi.advanceTimersByTime(5000);
     expect(seen.lost).toEqual([]);
