@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Subscriber } from '../../src/hub/subscriber.js';
+import type { SourceStatus } from '../../src/hub/producer.js';
 import { FakeSub, setup } from './fakes.js';
 
 const subs = (...names: string[]): FakeSub[] => names.map((n) => new FakeSub(n));
@@ -136,6 +137,46 @@ describe('Hub: places and the waiting line', () => {
     hub.leave(a);
     hub.leave(a);
     expect(left).toEqual(['a']);
+  });
+
+  it('serves, queues and informs subscribers that have none of the optional methods', () => {
+    const { hub, current } = setup({ maxClients: 2 });
+    const bare = (address: string): Subscriber & { offered: number } => {
+      const sub = {
+        id: 0,
+        protocol: 'bare',
+        address,
+        backlogged: false,
+        offered: 0,
+        offer: () => void sub.offered++,
+        end: () => {},
+        stats: () => new FakeSub(address).stats(),
+      };
+      return sub;
+    };
+    const [a, x, b, c, d] = ['a', 'x', 'b', 'c', 'd'].map(bare) as [
+      ReturnType<typeof bare>,
+      ReturnType<typeof bare>,
+      ReturnType<typeof bare>,
+      ReturnType<typeof bare>,
+      ReturnType<typeof bare>,
+    ];
+    [a, x, b, c, d].forEach((s) => expect(hub.join(s)).toBe(true));
+    hub.leave(c); // a waiting one leaves: those behind it move up
+    const lost: SourceStatus = {
+      state: 'no-signal',
+      since: 0,
+      retries: 1,
+      nextRetryAt: null,
+      lastError: 'x',
+    };
+    current().status = lost;
+    current().emit('status', lost);
+    hub.leave(a); // b is admitted from the line, into a source without signal; d moves up
+    current().frame();
+    expect(hub.clients).toEqual([x, b]);
+    expect([a.offered, x.offered, b.offered, d.offered]).toEqual([0, 1, 1, 0]);
+    expect(hub.waitingCount).toBe(1);
   });
 
   it('a closed hub refuses every client, uncapped ones too', () => {

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FramecastError } from '../../src/errors.js';
 import type { Frame } from '../../src/hub/frame.js';
 import type { SourceStatus } from '../../src/hub/producer.js';
-import { FakeSub, setup } from './fakes.js';
+import { Hub } from '../../src/hub/hub.js';
+import { FakeProducer, FakeSub, setup } from './fakes.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -131,6 +132,37 @@ describe('Hub: the source', () => {
     expect(current().stopped).toBe(1);
     expect(ends.map((e) => e.reason)).toEqual(['stopped']);
     expect(hub.stopTransmission()).toBe(false);
+  });
+});
+
+describe('Hub: a source that fails as it starts', () => {
+  it('ends its first client with source-error, and the next client starts a new one', () => {
+    const made: FakeProducer[] = [];
+    const hub = new Hub({
+      createProducer: () => {
+        const p = new FakeProducer(made.length);
+        made.push(p);
+        // The first one fails inside start(), before it made a frame.
+        if (made.length === 1)
+          p.start = () => void p.emit('error', new FramecastError('ERR_SOURCE_FAILED', 'no such file'));
+        return p;
+      },
+      maxClients: 1,
+      maxWaiting: 1,
+      lossless: false,
+    });
+    const ends: string[] = [];
+    hub.on('transmission-end', (reason) => ends.push(reason));
+    const a = new FakeSub('a');
+    expect(hub.join(a)).toBe(true);
+    expect(a.ended).toBe('source-error');
+    expect(ends).toEqual(['source-error']);
+    expect(hub.transmitting).toBe(false);
+    expect(hub.clientCount).toBe(0);
+    const b = new FakeSub('b');
+    hub.join(b);
+    expect(made).toHaveLength(2);
+    expect(hub.clients).toEqual([b]);
   });
 });
 
@@ -318,6 +350,7 @@ describe('Hub: preload restarts', () => {
     await preloaded();
     current().emit('error', new FramecastError('ERR_SOURCE_FAILED', 'boom'));
     hub.close();
+    expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(5000);
     expect(producers).toHaveLength(1);
     expect(hub.transmitting).toBe(false);

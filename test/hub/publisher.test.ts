@@ -163,6 +163,11 @@ describe('Publisher', () => {
     a.backlogged = false;
     hub.drained();
     await vi.waitFor(() => expect(ready).toBe(2));
+    // Resumed: the next ready() resolves at once again.
+    let again = false;
+    void publisher.ready().then(() => (again = true));
+    await Promise.resolve();
+    expect(again).toBe(true);
 
     // Paused again, then the last client leaves: the waiter goes on and finds nobody watching.
     a.backlogged = true;
@@ -196,6 +201,15 @@ describe('Publisher', () => {
       .jpeg({ quality: 90, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
       .toBuffer();
     expect(t.frames[0]?.jpeg.equals(same)).toBe(true);
+  });
+
+  it('publishRaw drops a frame when nobody watched at the call, even if a viewer comes during its encode', async () => {
+    const publisher = createPublisher();
+    const dropped = publisher.publishRaw(Buffer.alloc(64 * 64 * 3, 7), { width: 64, height: 64 });
+    const t = transmission(publisher);
+    t.producer.start();
+    expect(await dropped).toBe(false);
+    expect(t.frames).toEqual([]);
   });
 
   it('publishRaw refuses pixels that do not fit their size at once, watched or not', () => {
