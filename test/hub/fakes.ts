@@ -6,7 +6,12 @@ import { Hub, type HubOptions, type TransmissionEnd } from '../../src/hub/hub.js
 import type { FramecastError } from '../../src/errors.js';
 import { EventEmitter } from 'node:events';
 import { Frame } from '../../src/hub/frame.js';
-import type { FrameProducer, ProducerEvents, SourceDescription } from '../../src/hub/producer.js';
+import type {
+  FrameProducer,
+  ProducerEvents,
+  SourceDescription,
+  SourceStatus,
+} from '../../src/hub/producer.js';
 import type { EndReason, Subscriber, SubscriberStats } from '../../src/hub/subscriber.js';
 
 /** A producer the test drives by hand. */
@@ -16,6 +21,8 @@ export class FakeProducer extends EventEmitter<ProducerEvents> implements FrameP
   paused = false;
   pauses = 0;
   resumes = 0;
+  /** What describe() reports as the signal state (a retrying live source has one). */
+  status: SourceStatus | undefined = undefined;
   #seq = 0;
   constructor(readonly index: number) {
     super();
@@ -35,7 +42,15 @@ export class FakeProducer extends EventEmitter<ProducerEvents> implements FrameP
     this.resumes++;
   }
   describe(): SourceDescription {
-    return { kind: 'fake', name: `fake#${this.index}`, width: 8, height: 8, inputFps: 30 };
+    const d: SourceDescription = {
+      kind: 'fake',
+      name: `fake#${this.index}`,
+      width: 8,
+      height: 8,
+      inputFps: 30,
+    };
+    if (this.status) d.status = this.status;
+    return d;
   }
   /** Emits a new frame and returns it. */
   frame(): Frame {
@@ -61,10 +76,13 @@ export class FakeSub implements Subscriber {
   readonly address: string;
   readonly offered: Frame[] = [];
   readonly positions: number[] = [];
+  readonly statuses: SourceStatus[] = [];
+  readonly uncapped: boolean;
   ended: EndReason | null = null;
   backlogged = false;
-  constructor(name: string) {
+  constructor(name: string, opts: { uncapped?: boolean } = {}) {
     this.address = name;
+    this.uncapped = opts.uncapped ?? false;
   }
   offer(frame: Frame): void {
     this.offered.push(frame);
@@ -74,6 +92,9 @@ export class FakeSub implements Subscriber {
   }
   waiting(position: number): void {
     this.positions.push(position);
+  }
+  sourceStatus(status: SourceStatus): void {
+    this.statuses.push(status);
   }
   stats(): SubscriberStats {
     return {

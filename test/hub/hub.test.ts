@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FramecastError } from '../../src/errors.js';
+import { Hub } from '../../src/hub/hub.js';
 import { StreamSubscriber } from '../../src/transports/stream-subscriber.js';
-import { FakeSub, setup } from './fakes.js';
+import { FakeProducer, FakeSub, setup } from './fakes.js';
 
 describe('Hub', () => {
   it('starts the producer with the first client and offers each frame once to every client', () => {
@@ -296,7 +297,13 @@ describe('Hub', () => {
     expect(sent).toEqual([1]);
   });
 
-  it('refuses maxClients below 1', () => {
-    expect(() => setup({ maxClients: 0 })).toThrow(RangeError);
+  it('refuses maxClients that is not a whole number of at least 1', () => {
+    const make = (maxClients: number): Hub =>
+      new Hub({ createProducer: () => new FakeProducer(0), maxClients, maxWaiting: 0, lossless: false });
+    expect(() => make(0)).toThrow(new RangeError('maxClients must be >= 1'));
+    expect(() => make(-1)).toThrow(RangeError);
+    expect(() => make(1.5)).toThrow(RangeError);
+    expect(() => make(Number.NaN)).toThrow(RangeError);
+    expect(make(1).cappedCount).toBe(0);
   });
 });
