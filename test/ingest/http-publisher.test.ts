@@ -5,11 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  mayPublish,
-  serveHttpPublish,
-  type HttpPublishTarget,
-} from '../../src/ingest/publish/http-publisher.js';
+import { serveHttpPublish, type HttpPublishTarget } from '../../src/ingest/publish/http-publisher.js';
 import {
   PUBLISH_IDLE_MS,
   PUBLISH_IDLE_REASON,
@@ -59,7 +55,7 @@ function post(slot: PublisherSlot | null = new PublisherSlot(false)) {
   const gone: string[] = [];
   slot?.on('frame', (f) => frames.push(f));
   slot?.on('disconnected', (c, why) => gone.push(`${c.address} (${c.via}): ${why}`));
-  const target: HttpPublishTarget = { name: 'cam', ingest: slot, publishToken: null };
+  const target: HttpPublishTarget = { name: 'cam', ingest: slot };
   serveHttpPublish(
     req as unknown as http.IncomingMessage,
     res as unknown as http.ServerResponse,
@@ -79,19 +75,6 @@ function sizeless(jpeg: Buffer): Buffer {
   out.writeUInt16BE(0, out.indexOf(Buffer.from([0xff, 0xc0])) + 5);
   return out;
 }
-
-describe('mayPublish', () => {
-  it("opens with the stream's publish token or the server's; with neither set, for anyone", () => {
-    const open: HttpPublishTarget = { name: 'cam', ingest: null, publishToken: null };
-    const guarded: HttpPublishTarget = { ...open, publishToken: 'stream-secret' };
-    expect(mayPublish(open, null, null)).toBe(true);
-    expect(mayPublish(guarded, null, 'stream-secret')).toBe(true);
-    expect(mayPublish(guarded, 'server-secret', 'server-secret')).toBe(true);
-    expect(mayPublish(guarded, 'server-secret', 'wrong')).toBe(false);
-    expect(mayPublish(guarded, null, null)).toBe(false);
-    expect(mayPublish(open, 'server-secret', '')).toBe(false);
-  });
-});
 
 describe('serveHttpPublish', () => {
   it('a stream that takes no publisher: 409 with the reason, as plain text that closes the connection', () => {
