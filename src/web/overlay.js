@@ -91,8 +91,9 @@ export function createOverlay(onChange = () => {}) {
       onChange();
     },
     /**
-     * Draws over frame `seq` (already on the canvas). `sync`: only that frame's own annotations;
-     * else each analyzer's newest, faded once more than FRESH_FRAMES old.
+     * Draws over frame `seq` (already on the canvas). `sync`: that frame's own annotations, or (for
+     * an analyzer that had none in time) its newest earlier one, faded; else each analyzer's newest,
+     * faded once more than FRESH_FRAMES old.
      */
     draw(ctx, seq, sync) {
       const { width, height } = ctx.canvas;
@@ -102,11 +103,12 @@ export function createOverlay(onChange = () => {}) {
         let shapes = null;
         let faded = false;
         if (sync) shapes = bySeq.get(seq)?.get(name) ?? null;
-        else {
+        if (!shapes) {
+          // Not synced, or this frame's own came too late for the hold: the newest earlier one.
           const a = newest.get(name);
-          if (a && a.seq <= seq + 1) {
+          if (a && a.seq <= seq + (sync ? -1 : 1)) {
             shapes = a.shapes;
-            faded = seq - a.seq > FRESH_FRAMES;
+            faded = sync || seq - a.seq > FRESH_FRAMES;
           }
         }
         if (shapes) drawShapes(ctx, shapes, color, faded ? 0.35 : 1, width, height, scale);
