@@ -15,6 +15,7 @@ import {
   type ServerStatsReport,
 } from './http-server-types.js';
 import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.js';
+import { routeAnnotate, type AnnotateRouteContext } from './annotate-route.js';
 import { routePublish } from './publish-route.js';
 import {
   noSuchStream,
@@ -149,8 +150,12 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       return;
     }
     const { name, rest } = splitStreamPath(url.pathname);
-    if (rest === 'publish' && req.method === 'POST') return this.#onPublish(req, res, url, name);
+    // A publisher's body is endless: no whole-request deadline for it.
+    if (rest === 'publish' && req.method === 'POST')
+      return routePublish(req, res, url, name, this.#route(req, res, url));
     bodyDeadline(req, res, this.#opts.requestTimeoutMs ?? 30_000);
+    if (rest === 'annotations' && req.method === 'POST')
+      return routeAnnotate(req, res, url, name, this.#route(req, res, url));
     if (req.method === 'OPTIONS') {
       res.writeHead(this.#opts.allowOrigin ? 204 : 405, cors);
       res.end();
@@ -230,15 +235,16 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     return true;
   }
 
-  /** POST /streams/NAME/publish (or /publish): a remote publisher's body of JPEGs. */
-  #onPublish(req: http.IncomingMessage, res: http.ServerResponse, url: URL, name: string | null): void {
-    routePublish(req, res, url, name, {
+  /** What the POST routes of a stream (publish, annotations) need of the server. */
+  #route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): AnnotateRouteContext {
+    return {
       streams: this.#opts.streams,
       access: this.#opts.access,
       allowOrigin: this.#opts.allowOrigin,
       cors: this.#shared.cors,
       refuseToken: () => this.#refuseToken(req, res, url),
-    });
+      onRefused: (a, r) => this.emit('refused', a, r),
+    };
   }
 
   /** The server's own endpoints (the server's token); false when the path is a stream's. */

@@ -37,5 +37,11 @@ export function routePublish(
     return ctx.refuseToken();
   }
   if (!target) return noSuchStream(res, name ?? 'default', ctx.cors);
-  serveHttpPublish(req, res, { name: target.name, ingest: target.ingest ?? null }, peerOf(req), ctx.cors);
+  serveHttpPublish(
+    req,
+    res,
+    { name: target.name, ingest: target.ingest ?? null, maxMetaBytes: target.hub.annotations.maxBytes },
+    peerOf(req),
+    ctx.cors,
+  );
 }
