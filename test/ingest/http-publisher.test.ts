@@ -23,6 +23,8 @@ afterEach(() => {
 
 class FakeRequest extends EventEmitter {
   destroyed = false;
+  /** No Content-Type: the body's own first boundary line (or none, concatenated JPEGs) decides. */
+  readonly headers: Record<string, string> = {};
   destroy(): void {
     this.destroyed = true;
   }
@@ -55,7 +57,7 @@ function post(slot: PublisherSlot | null = new PublisherSlot(false)) {
   const gone: string[] = [];
   slot?.on('frame', (f) => frames.push(f));
   slot?.on('disconnected', (c, why) => gone.push(`${c.address} (${c.via}): ${why}`));
-  const target: HttpPublishTarget = { name: 'cam', ingest: slot };
+  const target: HttpPublishTarget = { name: 'cam', ingest: slot, maxMetaBytes: 65536 };
   serveHttpPublish(
     req as unknown as http.IncomingMessage,
     res as unknown as http.ServerResponse,
@@ -113,8 +115,8 @@ describe('serveHttpPublish', () => {
     expect(res.status).toBeNull();
     const now = nowMs();
     expect(frames).toEqual([
-      { jpeg: a, width: 96, height: 64, capturedAt: now, receivedAt: now },
-      { jpeg: b, width: 48, height: 32, capturedAt: now, receivedAt: now },
+      { jpeg: a, width: 96, height: 64, capturedAt: now, receivedAt: now, meta: null },
+      { jpeg: b, width: 48, height: 32, capturedAt: now, receivedAt: now, meta: null },
     ]);
     req.emit('end');
     expect([res.status, res.body]).toEqual([200, '2 frames received\n']);
