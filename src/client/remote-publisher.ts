@@ -35,6 +35,7 @@ const FATAL: Record<number, FramecastErrorCode> = {
   [ErrorCode.UnknownStream]: 'ERR_UNKNOWN_STREAM',
   [ErrorCode.NotPublishable]: 'ERR_SERVER_REFUSED',
   [ErrorCode.BadFrame]: 'ERR_BAD_FRAME',
+  [ErrorCode.BadMetadata]: 'ERR_BAD_META',
   [ErrorCode.UnsupportedVersion]: 'ERR_PROTOCOL',
 };
 

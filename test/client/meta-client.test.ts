@@ -13,6 +13,7 @@ import {
   serve,
   StreamClient,
   type FrameAnnotation,
+  type FramecastError,
   type FramecastServer,
   type RemotePublisher,
   type StreamFrame,
@@ -134,6 +135,26 @@ describe('per-frame metadata: RemotePublisher -> StreamClient', () => {
     expect(pub.publish(jpeg, { meta: { ok: true } })).toBe(true);
     await until(() => pub.counts.accepted === 1);
   }, 30_000);
+
+  it("metadata over the stream's own maxMetaBytes: ERROR 15 ends the publisher with ERR_BAD_META, no retry", async () => {
+    server = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'cam', source: 'publisher', publishToken: 'pub-secret-1', maxMetaBytes: 100 }],
+    });
+    const pub = publish(`127.0.0.1:${server.address().port}/cam`, { token: 'pub-secret-1' });
+    closers.push(() => pub.close());
+    const errors: FramecastError[] = [];
+    let reconnects = 0;
+    pub.on('error', (e) => errors.push(e));
+    pub.on('reconnecting', () => reconnects++);
+    await pub.ready();
+    expect(pub.publish(await makeJpeg(32, 32, 1), { meta: { note: 'x'.repeat(200) } })).toBe(true);
+    await until(() => errors.length === 1);
+    expect(errors[0]?.code).toBe('ERR_BAD_META');
+    expect(errors[0]?.message).toMatch(/refused the publisher: bad metadata of frame 0: .*over 100/);
+    expect(reconnects).toBe(0);
+  }, 15_000);
 
   it('metadata to a server whose WELCOME did not echo the Meta bit is a clear ERR_INVALID_STATE', async () => {
     let helloFlags = -1;
