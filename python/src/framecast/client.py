@@ -165,12 +165,10 @@ class Client:
             self.on_annotation(annotation)
 
     def annotate(self, frame: Union[Frame, int], analyzer: str, data: Dict[str, Any]) -> None:
-        """Sends ``data`` (a dict, one JSON object) as ``analyzer``'s annotation of ``frame`` (a Frame this
-        client read, or its seq) to the server, which passes it to every viewer that asked for annotations.
-        Needs ``annotate=True``. Raises FramecastError before sending: ``ERR_BAD_META`` (not a dict, over
-        ``max_meta_bytes``, nested over 32, a bad analyzer name), ``ERR_USAGE``, ``ERR_PROTOCOL`` (the server
-        takes no annotations), ``ERR_CLOSED``. A refusal by the server (an old frame: 409, over the rate: 429)
-        comes later, as a Status with code 4 to ``on_annotation_refused``; the connection goes on."""
+        """Sends ``data`` (a dict) as ``analyzer``'s annotation of ``frame`` (a Frame read here, or its seq); needs
+        ``annotate=True``. Checked first: FramecastError ``ERR_BAD_META`` (not a dict, over ``max_meta_bytes``,
+        deeper than 32, a bad name), ``ERR_USAGE``, ``ERR_PROTOCOL`` (the server takes none), ``ERR_CLOSED``. A
+        refusal by the server (409 an old frame, 429 over the rate) comes later to ``on_annotation_refused``."""
         seq = frame.seq if isinstance(frame, Frame) else frame
         if not isinstance(seq, int) or not 0 <= seq <= 0xFFFFFFFF:
             raise ValueError(f"annotate() takes a Frame or its seq (0..2**32-1), not {frame!r}")
