@@ -28,7 +28,8 @@ export type FramecastErrorCode =
   | 'ERR_UNKNOWN_STREAM'
   | 'ERR_INVALID_STATE'
   | 'ERR_OUTPUT'
-  | 'ERR_TLS';
+  | 'ERR_TLS'
+  | 'ERR_BAD_META';
 
 /** The same as FramecastErrorCode (the name the package has always exported). */
 export type ErrorCode = FramecastErrorCode;

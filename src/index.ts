@@ -27,6 +27,7 @@ export {
   type ProtocolChoice,
 } from './client/stream-client.js';
 export type { ClockEstimate } from './client/clock-sync.js';
+export type { AnnotationRefusal, FrameAnnotation, MetaObject, MetaWants } from './client/frame-meta.js';
 export { parseServerAddress, type ServerAddress } from './client/address.js';
 export { createPublisher, Publisher, type PublisherOptions, type RawImage } from './hub/publisher.js';
 export {
@@ -34,6 +35,7 @@ export {
   RemotePublisher,
   type RemotePublisherOptions,
   type RemotePublisherEvents,
+  type PublishFrameOptions,
 } from './client/remote-publisher.js';
 export type { FrameProducer, ProducerEvents, SourceDescription } from './hub/producer.js';
 export { Frame, type FrameInit } from './hub/frame.js';
@@ -50,6 +52,8 @@ export {
   ErrorCode as NativeErrorCode,
   StatusCode,
   EndCode,
+  HelloFlag,
+  MetaKind,
   encodeHello,
   encodeNativeFrame,
   nativeFrameWire,

@@ -77,7 +77,7 @@ def test_a_server_that_does_not_echo_the_publish_flag_is_refused() -> None:
         t.join(5)
         listener.close()
     assert e.value.code == "ERR_PROTOCOL" and "server does not take publishers" in str(e.value)
-    assert got and got[0][4:6] == bytes([2, 0x02]) and got[0].endswith(b"\x03cam")
+    assert got and got[0][4:6] == bytes([2, 0x02 | 0x04]) and got[0].endswith(b"\x03cam")
 
 
 # -- against framecast serve --------------------------------------------------------------------------------

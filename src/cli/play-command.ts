@@ -17,6 +17,7 @@ import {
   sessionSummary,
 } from './play-outputs.js';
 import { defaultView, startBrowserView } from './browser-view.js';
+import { PLAY_JSON_HELP, PLAY_JSON_OPTIONS, annotationLine, frameLine, parsePlayJson } from './play-json.js';
 
 /** Help text of `framecast play`. */
 export const PLAY_HELP = `Usage: framecast play [HOST[:PORT]] [options]
@@ -38,6 +39,7 @@ Options:
   --ca FILE            for tls:// addresses: trust the CA certificate (PEM) in FILE, e.g. the
                        server's self-signed certificate (default: the system's trust store)
 ${PLAY_EXTRA_HELP}
+${PLAY_JSON_HELP}
   -h, --help           show this help
 
 Keys (in a terminal): q quits.`;
@@ -86,6 +88,7 @@ export async function playCommand(argv: string[]): Promise<number> {
         'idle-timeout': { type: 'string' },
         ca: { type: 'string' },
         ...PLAY_EXTRA_OPTIONS,
+        ...PLAY_JSON_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -100,10 +103,12 @@ export async function playCommand(argv: string[]): Promise<number> {
   if (values.ca !== undefined && !addr.tls)
     throw new UsageError(`--ca is for tls:// addresses (got ${positionals[0] ?? 'the default address'})`);
   const ca = values.ca === undefined ? null : readCaFile(values.ca);
-  const view = choiceOption('view', values.view, defaultView(values.json ?? false), [
-    'browser',
-    'none',
-  ] as const);
+  const view = choiceOption(
+    'view',
+    values.view,
+    defaultView((values.json || values['json-frames']) ?? false),
+    ['browser', 'none'] as const,
+  );
   const viewerPort = intOption('viewer-port', values['viewer-port'], 0, 0, 65535);
   const maxFrames = intOption('frames', values.frames, 0, 1, Number.MAX_SAFE_INTEGER);
   const duration = numberOption('duration', values.duration, null, 0.01, 31_536_000);
@@ -120,6 +125,7 @@ export async function playCommand(argv: string[]): Promise<number> {
   const where = formatAddress(addr.host, addr.port);
 
   const extras = parsePlayExtras(values);
+  const perFrame = parsePlayJson(values, extras.protocol);
   let onOutputError: (err: FramecastError) => void = () => {};
   const outputs = openOutputs(values, (err) => onOutputError(err));
   const client = new SessionClient(addrs, {
@@ -130,9 +136,11 @@ export async function playCommand(argv: string[]): Promise<number> {
     token: extras.token,
     ca,
     reconnect: extras.reconnectTimeoutMs === null ? null : { giveUpAfterMs: extras.reconnectTimeoutMs },
+    meta: perFrame.meta,
+    annotations: perFrame.annotations,
   });
   const stats = new ReceiveStats();
-  const tty = process.stderr.isTTY === true && !json;
+  const tty = process.stderr.isTTY === true && !json && !perFrame.frames;
   const browser =
     view === 'browser'
       ? await startBrowserView({
@@ -196,9 +204,11 @@ export async function playCommand(argv: string[]): Promise<number> {
     client.on('frame', (f) => {
       stats.add(f.wireBytes, f.width, f.height, f.receivedAt, f.latencyMs);
       outputs.write(f.jpeg);
+      if (perFrame.frames) process.stdout.write(frameLine(f, perFrame.meta));
       browser?.push(f);
       if (maxFrames > 0 && stats.frames >= maxFrames) finish(0, null);
     });
+    client.on('annotation', (a) => process.stdout.write(annotationLine(a)));
     client.on('bad-frame', () => {
       stats.badFrames++;
     });

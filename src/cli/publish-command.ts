@@ -8,6 +8,7 @@ import { sourceProducer } from '../streams/stream.js';
 import { choiceOption, intOption, numberOption, withUsage } from './args.js';
 import { Logger } from './output.js';
 import { publishTokenOption } from './serve-config.js';
+import { readMetaFile } from './meta-file.js';
 
 /** Help text of `framecast publish`. */
 export const PUBLISH_HELP = `Usage: framecast publish SOURCE HOST[:PORT]/NAME [options]
@@ -30,6 +31,8 @@ Options:
   --no-reconnect       a lost server ends publish with exit code 1
   --standby            when the stream already has a publisher, wait (retrying with backoff)
                        until it is free and take over then; default: exit 1 with the reason
+  --meta-file FILE     a JSON lines file: line N is the metadata of frame N (one JSON object;
+                       an empty line: none), sent with it to viewers that ask (play --meta)
   --json               one JSON summary line on stdout: frames, accepted, dropped, bytes, seconds,
                        fps, reconnects
   -h, --help           show this help
@@ -55,6 +58,7 @@ export async function publishCommand(argv: string[]): Promise<number> {
         duration: { type: 'string' },
         'no-reconnect': { type: 'boolean' },
         standby: { type: 'boolean' },
+        'meta-file': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -86,6 +90,7 @@ export async function publishCommand(argv: string[]): Promise<number> {
   const maxFrames = intOption('frames', values.frames, 0, 1, Number.MAX_SAFE_INTEGER);
   const duration = numberOption('duration', values.duration, null, 0.01, 31_536_000);
   const token = publishTokenOption(values.token);
+  const metas = values['meta-file'] === undefined ? [] : readMetaFile(values['meta-file']);
   const log = new Logger(false, process.stderr);
   const local = await sourceProducer(config);
   const where = `${formatAddress(addr.host, addr.port)}/${addr.stream ?? 'default'}`;
@@ -140,15 +145,25 @@ export async function publishCommand(argv: string[]): Promise<number> {
     });
     // Without pace, the source waits for the server (no frame dropped); paced, a frame that finds
     // the window full is dropped (latest frame wins) and the source keeps its rate.
+    const send = (f: Frame, meta: unknown): void => {
+      try {
+        pub.publish(f.jpeg, { capturedAt: f.capturedAt, meta });
+      } catch (err) {
+        // Metadata for a server that takes none: say so once and stop.
+        failure = err as FramecastError;
+        finish(1);
+      }
+    };
     const onFrame = (f: Frame): void => {
       if (done || (maxFrames > 0 && frames >= maxFrames)) return;
+      const meta = metas[frames] ?? undefined;
       frames++;
-      if (pace) pub.publish(f.jpeg, { capturedAt: f.capturedAt });
+      if (pace) send(f, meta);
       else {
         producer.pause();
         void pub.ready().then(
           () => {
-            pub.publish(f.jpeg, { capturedAt: f.capturedAt });
+            send(f, meta);
             producer.resume();
           },
           () => undefined,

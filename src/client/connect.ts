@@ -1,4 +1,5 @@
 import type { FramecastError } from '../errors.js';
+import type { AnnotationRefusal, FrameAnnotation } from './frame-meta.js';
 import { parseServerAddresses, type ServerAddress } from './address.js';
 import { SessionClient, type SessionClientOptions } from './session-client.js';
 import type { HandshakeInfo, StreamEnd, StreamFrame } from './stream-client.js';
@@ -79,6 +80,32 @@ export class FrameStream implements AsyncIterableIterator<StreamFrame> {
   /** Reconnects so far (with the `reconnect` option) and total ms without a connection. */
   get reconnects(): { count: number; gapMs: number } {
     return { count: this.#client.reconnects, gapMs: this.#client.gapMs };
+  }
+
+  /** Each analyzer's newest annotation (with the `annotations` option). */
+  get latestAnnotations(): ReadonlyMap<string, FrameAnnotation> {
+    return this.#client.latestAnnotations;
+  }
+
+  /** Listens for analyzers' annotations (with the `annotations` option), as they arrive. */
+  onAnnotation(listener: (annotation: FrameAnnotation) => void): this {
+    this.#client.on('annotation', listener);
+    return this;
+  }
+
+  /** Listens for refusals of this client's annotations (STATUS 4: 409 not a recent frame, 429, ...). */
+  onAnnotationRefused(listener: (refusal: AnnotationRefusal) => void): this {
+    this.#client.on('annotation-refused', listener);
+    return this;
+  }
+
+  /**
+   * Annotates a frame of this stream (a frame from the loop, or its seq) as `analyzer` with one JSON
+   * object. Needs `{ annotate: true }` and a server that agreed: ERR_INVALID_STATE otherwise, and
+   * ERR_BAD_META for a bad name or data (too large, too deep, not an object), before anything is sent.
+   */
+  annotate(frame: number | { seq: number }, analyzer: string, data: unknown): void {
+    this.#client.annotate(frame, analyzer, data);
   }
 
   /** Listens for STATUS messages (e.g. waiting for a place). */

@@ -1,6 +1,7 @@
 import type { NativeMessage } from '../protocol/native-parser.js';
 import { jpegInfo, looksLikeJpeg } from '../util/jpeg.js';
 import { frameLatency, type ClockEstimate } from './clock-sync.js';
+import type { MetaObject } from './frame-meta.js';
 
 /** A frame as a client receives it. */
 export interface ReceivedFrame {
@@ -25,6 +26,8 @@ export interface StreamFrame extends ReceivedFrame {
   sentAt: number | null;
   /** Capture-to-receive delay in ms, clock offset applied across machines; null over the seed framing. */
   latencyMs: number | null;
+  /** The publisher's metadata of this frame (with the `meta` option), or null: none, not asked, seed framing. */
+  meta: MetaObject | null;
 }
 
 /** A native FRAME as the client reports it, or the reason it is not a usable JPEG. */
@@ -32,6 +35,7 @@ export function fromNativeFrame(
   m: Extract<NativeMessage, { type: 'frame' }>,
   receivedAt: number,
   clock: ClockEstimate | null,
+  meta: MetaObject | null = null,
 ): StreamFrame | string {
   // The header gives the size; checking SOI/EOI is cheap, a full marker walk per frame is not needed.
   if (!looksLikeJpeg(m.jpeg)) return `frame ${m.seq} is not a JPEG (${m.jpeg.length} bytes)`;
@@ -46,6 +50,7 @@ export function fromNativeFrame(
     receivedAt,
     wireBytes: m.wireBytes,
     latencyMs: frameLatency(receivedAt, m.capturedAt, clock),
+    meta,
   };
 }
 
@@ -65,5 +70,6 @@ export function fromSeedPayload(payload: Buffer, seq: number, receivedAt: number
     receivedAt,
     wireBytes: payload.length + 4,
     latencyMs: null,
+    meta: null,
   };
 }

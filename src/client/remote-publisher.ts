@@ -7,7 +7,9 @@ import {
   HelloFlag,
   MAX_ACK_WINDOW,
   encodeEnd,
+  MetaKind,
   encodeHello,
+  encodeMeta,
   encodeNativeFrame,
 } from '../protocol/native.js';
 import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
@@ -17,40 +19,14 @@ import { encodeRawImage, type RawImage } from '../encode/raw-image.js';
 import { formatAddress, parseServerAddress, type ServerAddress } from './address.js';
 import { dial, readyEvent, tlsProblem } from './dial.js';
 import type { ReconnectOptions } from './session-client.js';
+import { metaJson } from './frame-meta.js';
+import type {
+  PublishFrameOptions,
+  RemotePublisherEvents,
+  RemotePublisherOptions,
+} from './remote-publisher-types.js';
 
-/** Options of publish(). */
-export interface RemotePublisherOptions {
-  /** The stream's publish token (or the server's token). */
-  token?: string | null;
-  /** Come back after the server went away (default: on, retrying forever). false: one connection. */
-  reconnect?: ReconnectOptions | boolean;
-  /** Aborting it closes the publisher. */
-  signal?: AbortSignal;
-  /** tls:// only: trust this CA certificate (PEM). */
-  ca?: string | Buffer | null;
-  /** JPEG quality of publishRaw (default 80). */
-  quality?: number;
-  /**
-   * When the stream already has a publisher, wait and retry (with the reconnect backoff) until it is
-   * free, instead of failing with ERR_PUBLISHER_ACTIVE (default false). After this publisher was
-   * taken once, a refusal on reconnecting is always retried: the server may still hold its old connection.
-   */
-  standby?: boolean;
-}
-
-/** Events of a remote publisher. */
-export interface RemotePublisherEvents {
-  /** The server took this publisher for its stream. */
-  connected: [];
-  /** The connection was lost; with reconnect, the next attempt follows after `delayMs`. */
-  reconnecting: [attempt: number, delayMs: number, reason: string];
-  /** The server acknowledged frame `seq` (it reached the stream). */
-  accepted: [seq: number];
-  /** A failure that ends the publisher (a refused token, a stream that takes no publisher, ...). */
-  error: [err: FramecastError];
-  /** Closed (by close(), the signal, or an error). */
-  close: [];
-}
+export type { PublishFrameOptions, RemotePublisherEvents, RemotePublisherOptions };
 
 /** ERRORs after which coming back would only be refused again. */
 const FATAL: Record<number, FramecastErrorCode> = {
@@ -59,6 +35,7 @@ const FATAL: Record<number, FramecastErrorCode> = {
   [ErrorCode.UnknownStream]: 'ERR_UNKNOWN_STREAM',
   [ErrorCode.NotPublishable]: 'ERR_SERVER_REFUSED',
   [ErrorCode.BadFrame]: 'ERR_BAD_FRAME',
+  [ErrorCode.BadMetadata]: 'ERR_BAD_META',
   [ErrorCode.UnsupportedVersion]: 'ERR_PROTOCOL',
 };
 
@@ -84,6 +61,8 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
   #attempt = 0;
   #retry: NodeJS.Timeout | null = null;
   #waiters: (() => void)[] = [];
+  /** The server's WELCOME echoed the Meta bit: it takes each frame's metadata. */
+  #metaOk = false;
   /** Frames sent, acknowledged by the server, and dropped because the window was full or nobody was connected. */
   readonly counts = { sent: 0, accepted: 0, dropped: 0, bytes: 0, reconnects: 0 };
 
@@ -120,16 +99,24 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
   }
 
   /**
-   * Sends one JPEG (a whole baseline or progressive JPEG); returns false when it was dropped (not
-   * connected, or the server has not taken the previous frames yet). TypeError for a non-JPEG.
+   * Sends one JPEG (a whole baseline or progressive JPEG), with `meta` its metadata; returns false when
+   * it was dropped (not connected, or the server has not taken the previous frames yet). TypeError for
+   * a non-JPEG; ERR_BAD_META for metadata that cannot be sent (checked before anything else), and
+   * ERR_INVALID_STATE for metadata to a server that takes none (an older framecast).
    */
-  publish(jpeg: Buffer, opts: { capturedAt?: number } = {}): boolean {
+  publish(jpeg: Buffer, opts: PublishFrameOptions = {}): boolean {
     if (!Buffer.isBuffer(jpeg) || !looksLikeJpeg(jpeg))
       throw new TypeError('publish() takes a whole JPEG (FF D8 ... FF D9)');
+    const meta = opts.meta === undefined ? null : metaJson(opts.meta, this.#opts.maxMetaBytes);
     if (!this.canSend || !this.#socket) {
       this.counts.dropped++;
       return false;
     }
+    if (meta !== null && !this.#metaOk)
+      throw new FramecastError(
+        'ERR_INVALID_STATE',
+        `${this.#where()} takes no frame metadata (an older framecast): publish without meta`,
+      );
     const info = jpegInfo(jpeg);
     const seq = this.#seq++ >>> 0;
     const t = nowMs();
@@ -139,16 +126,20 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
       { seq, width: info?.width ?? 0, height: info?.height ?? 0, capturedAt, encodedAt: t, jpeg },
       t,
     );
+    if (meta !== null)
+      this.#socket.write(encodeMeta({ seq, kind: MetaKind.Metadata, name: '', capturedAt, json: meta }));
     this.#socket.write(msg);
     this.counts.sent++;
     this.counts.bytes += msg.length;
     return true;
   }
 
-  /** Encodes raw pixels (1, 3 or 4 channels) as JPEG at the publisher's quality, then publish()es it. */
-  async publishRaw(pixels: Buffer, image: RawImage): Promise<boolean> {
+  /** Encodes raw pixels (1, 3 or 4 channels) as JPEG at the publisher's quality, then publish()es it (with `meta`). */
+  async publishRaw(pixels: Buffer, image: RawImage, opts: { meta?: unknown } = {}): Promise<boolean> {
+    // Bad metadata is refused before the pixels are encoded.
+    if (opts.meta !== undefined) metaJson(opts.meta, this.#opts.maxMetaBytes);
     const jpeg = await encodeRawImage(pixels, image, this.#opts.quality ?? 80);
-    return this.publish(jpeg, image.capturedAt === undefined ? {} : { capturedAt: image.capturedAt });
+    return this.publish(jpeg, { capturedAt: image.capturedAt, meta: opts.meta });
   }
 
   /** Says goodbye (END: the stream goes no-signal) and closes. Idempotent. */
@@ -172,7 +163,13 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
     let failed = false;
     socket.once(readyEvent(this.#addr), () => {
       socket.write(
-        encodeHello(this.#opts.token ?? '', nowMs(), 2, HelloFlag.Publish, this.#addr.stream ?? null),
+        encodeHello(
+          this.#opts.token ?? '',
+          nowMs(),
+          2,
+          HelloFlag.Publish | HelloFlag.Meta,
+          this.#addr.stream ?? null,
+        ),
       );
     });
     socket.on('data', (chunk: Buffer) => {
@@ -208,6 +205,7 @@ export class RemotePublisher extends SafeEmitter<RemotePublisherEvents> {
         return;
       }
       this.#connected = true;
+      this.#metaOk = (m.flags & HelloFlag.Meta) !== 0;
       this.#everConnected = true;
       this.#attempt = 0;
       this.#unacked = [];

@@ -1,6 +1,7 @@
 import { SafeEmitter } from '../util/safe-emitter.js';
 import { FramecastError, type FramecastErrorCode } from '../errors.js';
 import { formatAddress, type ServerAddress } from './address.js';
+import type { FrameAnnotation } from './frame-meta.js';
 import {
   StreamClient,
   type HandshakeInfo,
@@ -66,6 +67,7 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
   gapMs = 0;
   /** How the stream ended cleanly, once it did. */
   ended: StreamEnd | null = null;
+  readonly #latest = new Map<string, FrameAnnotation>();
 
   constructor(addr: ServerAddress | ServerAddress[], opts: SessionClientOptions = {}) {
     super();
@@ -98,6 +100,21 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
   /** Acknowledges frame `seq` on the current connection (see StreamClientOptions.ack). */
   ack(seq: number): void {
     this.#client?.ack(seq);
+  }
+
+  /** Each analyzer's newest annotation (with the `annotations` option), kept across reconnects. */
+  get latestAnnotations(): ReadonlyMap<string, FrameAnnotation> {
+    return this.#latest;
+  }
+
+  /**
+   * Sends an annotation of frame `frame` (a received frame or its seq) on the current connection; see
+   * StreamClient.annotate(). ERR_INVALID_STATE while no connection is up.
+   */
+  annotate(frame: number | { seq: number }, analyzer: string, data: unknown): void {
+    if (!this.#client || this.#info === null || this.#closed)
+      throw new FramecastError('ERR_INVALID_STATE', 'not connected: cannot annotate');
+    this.#client.annotate(frame, analyzer, data);
   }
 
   /** Resumes reading. */
@@ -133,6 +150,11 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
     });
     client.on('frame', (f) => this.emit('frame', f));
     client.on('status', (c, v, m) => this.emit('status', c, v, m));
+    client.on('annotation', (a) => {
+      this.#latest.set(a.analyzer, a);
+      this.emit('annotation', a);
+    });
+    client.on('annotation-refused', (r) => this.emit('annotation-refused', r));
     client.on('bad-frame', (r) => this.emit('bad-frame', r));
     client.on('end', (end) => this.#onEnd(end));
     client.on('error', (err) => this.#onError(err));

@@ -10,6 +10,36 @@ export const REFUSAL_CODES: Record<number, 'ERR_AUTH' | 'ERR_SERVER_REFUSED' | '
   [ErrorCode.UnknownStream]: 'ERR_UNKNOWN_STREAM',
 };
 
+/** Why a connection that named `stream` cannot go on with a server speaking `version` (null: it can). */
+export function namedStreamProblem(
+  where: string,
+  stream: string | null | undefined,
+  version: number,
+): string | null {
+  if (!stream || version >= 2) return null;
+  return `${where} speaks native protocol version 1 and cannot serve named streams (asked for ${stream})`;
+}
+
+/**
+ * Why the server's close (TCP end, no END message) is a failure, or null when it is the end of a
+ * seed-framed stream (then the bytes left decide).
+ */
+export function closeProblem(
+  where: string,
+  mode: 'detect' | 'native' | 'legacy',
+  pendingBytes: number,
+  nativeOnly: boolean,
+  bytesIn: number,
+): string | null {
+  if (mode === 'native') return `connection to ${where} lost: the server closed without ending the stream`;
+  // Nothing, or bytes that cannot be the native protocol's, from a server asked for it.
+  if (mode === 'detect' && (pendingBytes === 0 || nativeOnly))
+    return `${where} closed the connection without answering the hello`;
+  // The seed framing cannot say why; a server that requires a token closes on seed clients.
+  if (bytesIn === 0) return `${where} closed the connection before sending any frame`;
+  return null;
+}
+
 /**
  * What a socket error on a StreamClient's connection means: null for a seed server's close that
  * `seedClosed` says came after whole frames (a clean end), else the failure to report.

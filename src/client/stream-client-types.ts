@@ -1,5 +1,6 @@
 import type { FramecastError } from '../errors.js';
 import type { ClockEstimate } from './clock-sync.js';
+import type { AnnotationRefusal, FrameAnnotation, MetaWants } from './frame-meta.js';
 import type { StreamFrame } from './received-frame.js';
 
 /** Which protocol to speak: `auto` says hello and falls back to the seed framing if the server ignores it. */
@@ -20,8 +21,11 @@ export interface HandshakeInfo {
   clock: ClockEstimate | null;
 }
 
-/** Options of a StreamClient. */
-export interface StreamClientOptions {
+/**
+ * Options of a StreamClient. Native only, from MetaWants: `meta` (each frame's metadata as
+ * `frame.meta`), `annotations` (`annotation` events), `annotate` (`annotate()`), `maxMetaBytes`.
+ */
+export interface StreamClientOptions extends MetaWants {
   maxFrameBytes?: number;
   connectTimeoutMs?: number;
   /** After the first frame, a silence this long is a stalled stream (0 = wait forever). */
@@ -49,6 +53,10 @@ export interface StreamClientEvents {
   handshake: [info: HandshakeInfo];
   frame: [frame: StreamFrame];
   status: [code: number, value: number, message: string];
+  /** An analyzer's annotation of a frame (with the `annotations` option). */
+  annotation: [annotation: FrameAnnotation];
+  /** The server refused an annotation this client sent (STATUS 4); the connection goes on. */
+  'annotation-refused': [refusal: AnnotationRefusal];
   'bad-frame': [reason: string];
   end: [end: StreamEnd];
   error: [err: FramecastError];

@@ -10,8 +10,15 @@ import { dial, readyEvent } from './dial.js';
 import { estimateClock, isLocalAddress } from './clock-sync.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './legacy-parser.js';
 import { WireReader } from './wire-reader.js';
+import { MetaChannel, type FrameAnnotation } from './frame-meta.js';
 import { fromNativeFrame, fromSeedPayload } from './received-frame.js';
-import { REFUSAL_CODES, onClosedBeforeTls, socketFailure } from './stream-client-errors.js';
+import {
+  REFUSAL_CODES,
+  closeProblem,
+  namedStreamProblem,
+  onClosedBeforeTls,
+  socketFailure,
+} from './stream-client-errors.js';
 import type {
   HandshakeInfo,
   StreamClientEvents,
@@ -52,6 +59,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   #waiting = false;
   #acking = false;
   readonly #ackWindow = new AckWindow();
+  readonly #meta: MetaChannel;
   #done = false;
   #timer: NodeJS.Timeout | null = null;
   #helloTimer: NodeJS.Timeout | null = null;
@@ -75,6 +83,10 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       },
     );
     if (opts.protocol === 'legacy') this.#reader.seedFraming();
+    this.#meta = new MetaChannel(opts, this.#where, {
+      annotation: (a) => this.emit('annotation', a),
+      refused: (r) => this.emit('annotation-refused', r),
+    });
   }
 
   /** `detect` until the server's first bytes (or protocol `legacy`) decide, then `native` or `legacy`. */
@@ -142,7 +154,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       this.#opts.token ?? '',
       this.#helloAt,
       undefined,
-      this.#opts.ack === false ? 0 : HelloFlag.Ack,
+      (this.#opts.ack === false ? 0 : HelloFlag.Ack) | this.#meta.helloFlags,
       this.#addr.stream ?? null,
     );
   }
@@ -157,6 +169,20 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     const s = this.#socket;
     if (!this.#acking || this.#done || !s || !s.writable) return;
     s.write(encodeAck(seq, this.#ackWindow.size(this.#info?.clock?.rttMs ?? null)));
+  }
+
+  /** Each analyzer's newest annotation received on this connection (with the `annotations` option). */
+  get latestAnnotations(): ReadonlyMap<string, FrameAnnotation> {
+    return this.#meta.latest;
+  }
+
+  /** Annotates a received frame (or its seq) as `analyzer` (see frame-meta.ts); refusals come as `annotation-refused`. */
+  annotate(frame: number | { seq: number }, analyzer: string, data: unknown): void {
+    const msg = this.#meta.annotation(frame, analyzer, data);
+    const s = this.#socket;
+    if (this.#done || !s || !s.writable)
+      throw new FramecastError('ERR_INVALID_STATE', `the connection to ${this.#where} is closed`);
+    s.write(msg);
   }
 
   /** Stops reading (TCP backpressure: the server then drops frames for us instead of queueing). */
@@ -209,16 +235,12 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   #onMessage(m: NativeMessage, receivedAt: number): void {
     if (this.#done) return;
     if (m.type === 'welcome') {
-      if (this.#addr.stream && this.#reader.nativeVersion < 2) {
-        this.#fail(
-          'ERR_PROTOCOL',
-          `${this.#where} speaks native protocol version 1 and cannot serve named streams (asked for ${this.#addr.stream})`,
-        );
-        return;
-      }
+      const problem = namedStreamProblem(this.#where, this.#addr.stream, this.#reader.nativeVersion);
+      if (problem) return this.#fail('ERR_PROTOCOL', problem);
       const sameHost = isLocalAddress(this.#socket?.remoteAddress);
       const clock = estimateClock(this.#helloAt, m.helloReceivedAt, m.welcomeSentAt, receivedAt, sameHost);
       this.#acking = this.#opts.ack !== false && (m.flags & HelloFlag.Ack) !== 0;
+      this.#meta.welcome(m.flags);
       this.#settle({ protocol: 'native', server: m.server, clock });
     } else if (m.type === 'error') {
       const code = REFUSAL_CODES[m.code] ?? 'ERR_SERVER_REFUSED';
@@ -228,7 +250,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     } else if (m.type === 'frame') {
       this.#waiting = false;
       this.#ackWindow.observe(m.capturedAt);
-      const f = fromNativeFrame(m, receivedAt, this.#info.clock);
+      const f = fromNativeFrame(m, receivedAt, this.#info.clock, this.#meta.frameMeta(m.seq));
       if (typeof f === 'string') {
         this.emit('bad-frame', f);
         this.ack(m.seq);
@@ -241,7 +263,10 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
         this.#waiting = true;
         this.#disarm();
       }
+      this.#meta.status(m.code, m.value, m.message);
       this.emit('status', m.code, m.value, m.message);
+    } else if (m.type === 'meta') {
+      this.#meta.message(m);
     } else if (m.type === 'end') {
       this.#ended = { reason: m.reason, message: m.message };
     }
@@ -256,25 +281,10 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
 
   #onEnd(): void {
     if (this.#done) return;
-    if (this.#mode === 'native') {
-      if (this.#ended) this.#finish(this.#ended);
-      else
-        this.#fail(
-          'ERR_CONNECTION',
-          `connection to ${this.#where} lost: the server closed without ending the stream`,
-        );
-      return;
-    }
-    // Nothing, or bytes that cannot be the native protocol's, from a server asked for it.
-    if (this.#mode === 'detect' && (this.#reader.pendingBytes === 0 || this.#opts.protocol === 'native')) {
-      this.#fail('ERR_CONNECTION', `${this.#where} closed the connection without answering the hello`);
-      return;
-    }
-    if (this.#bytesIn === 0) {
-      // The seed framing cannot say why; a server that requires a token closes on seed clients.
-      this.#fail('ERR_CONNECTION', `${this.#where} closed the connection before sending any frame`);
-      return;
-    }
+    if (this.#mode === 'native' && this.#ended) return this.#finish(this.#ended);
+    const nativeOnly = this.#opts.protocol === 'native';
+    const lost = closeProblem(this.#where, this.#mode, this.#reader.pendingBytes, nativeOnly, this.#bytesIn);
+    if (lost !== null) return this.#fail('ERR_CONNECTION', lost);
     try {
       // A few bytes, then the end: whatever they were, reported as the seed framing would.
       this.#reader.endSeed();

@@ -16,7 +16,7 @@ Standard library only; ``Frame.image()`` and ``Publisher.send_image()`` need Ope
 """
 
 from .address import Address, parse_address
-from .client import Client, ClockEstimate, End, Frame, Status, connect
+from .client import Annotation, Client, ClockEstimate, End, Frame, Status, connect
 from .errors import FramecastError, OpenCVUnavailableError, ServerError
 from .jpeg import jpeg_size, looks_like_jpeg
 from .publisher import Publisher
@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Address",
+    "Annotation",
     "Client",
     "ClockEstimate",
     "End",

@@ -29,12 +29,14 @@ class PublishConnection(Wire):
         self.unacked: List[Tuple[int, float]] = []
         self.window = P.ACK_WINDOW
         self.on_accept: Callable[[int], None] = lambda n: None
+        #: The WELCOME echoed 0x04 (Meta): the server takes each frame's metadata.
+        self.meta_ok = False
 
     # -- handshake -------------------------------------------------------------------------------------
 
     def _handshake(self) -> None:
         self.hello_at = now_ms()
-        self.send(P.encode_publish_hello(self.token, self.hello_at, self.address.stream))
+        self.send(P.encode_publish_hello(self.token, self.hello_at, self.address.stream, P.FLAG_PUBLISH | P.FLAG_META))
         if not self._fill_answer(8, "publish hello"):
             raise FramecastError("ERR_CONNECTION_LOST", f"{self.where} closed the connection without answering")
         magic, version = P.decode_preamble(self._take(8))
@@ -49,6 +51,7 @@ class PublishConnection(Wire):
                 "ERR_PROTOCOL", f"{self.where}: server does not take publishers (an older framecast?)"
             )
         self.server = body.decode("utf-8", "replace")
+        self.meta_ok = bool(env.flags & P.FLAG_META)
         self.protocol = "native"
 
     def _refusal(self) -> str:
@@ -68,12 +71,23 @@ class PublishConnection(Wire):
 
     # -- after the handshake -----------------------------------------------------------------------------
 
-    def send_frame(self, seq: int, jpeg: bytes, width: int, height: int, captured_at: Optional[float]) -> int:
-        """Sends one FRAME; returns its size on the wire."""
+    def send_frame(
+        self,
+        seq: int,
+        jpeg: bytes,
+        width: int,
+        height: int,
+        captured_at: Optional[float],
+        meta_json: Optional[bytes] = None,
+    ) -> int:
+        """Sends one FRAME, after its META (kind 1, same seq) when ``meta_json`` is given; returns the bytes sent."""
         sock = self.sock
         assert sock is not None
         t = now_ms()
-        prefix = P.encode_frame_prefix(seq, width, height, t if captured_at is None else captured_at, t, t, len(jpeg))
+        taken = t if captured_at is None else captured_at
+        prefix = P.encode_frame_prefix(seq, width, height, taken, t, t, len(jpeg))
+        if meta_json is not None:
+            prefix = P.encode_meta(seq, P.META_METADATA, "", taken, meta_json) + prefix
         try:
             sock.sendall(prefix + jpeg)
         except socket.timeout:

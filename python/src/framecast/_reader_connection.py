@@ -8,13 +8,14 @@ import binascii
 import select
 import socket
 import struct
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import protocol as P
+from ._meta import DEFAULT_MAX_META_BYTES, check_analyzer, meta_json, parse_object
 from ._wire import Wire, end_of, now_ms
 from .address import Address
 from .errors import FramecastError
-from .frame import ClockEstimate, End, Frame, Status
+from .frame import Annotation, ClockEstimate, End, Frame, Status
 from .jpeg import jpeg_size, looks_like_jpeg
 
 __all__ = ["ReaderConnection", "AUTO_HELLO_DELAY"]
@@ -49,10 +50,19 @@ class ReaderConnection(Wire):
         protocol: str,
         ack: bool,
         max_frame_bytes: int,
+        meta_flags: int = 0,
+        max_meta_bytes: int = DEFAULT_MAX_META_BYTES,
     ) -> None:
         super().__init__(address, token, timeout, max_frame_bytes)
         self.requested = protocol
         self.want_ack = ack
+        #: The hello bits asked for (FLAG_META, FLAG_ANNOTATIONS, FLAG_ANNOTATE) and those the WELCOME echoed.
+        self.meta_flags = meta_flags
+        self.honoured = 0
+        self.max_meta_bytes = max_meta_bytes
+        #: A frame's metadata (seq, JSON), waiting for its FRAME (which follows at once).
+        self._pending_meta: Optional[Tuple[int, bytes]] = None
+        self.on_annotation: Optional[Callable[[Annotation], None]] = None
         self.clock: Optional[ClockEstimate] = None
         self.acking = False
         self.fallback = False
@@ -72,7 +82,8 @@ class ReaderConnection(Wire):
 
     def _hello(self) -> None:
         self.hello_at = now_ms()
-        self.send(P.encode_hello(self.token, self.hello_at, P.FLAG_ACK if self.want_ack else 0, self.address.stream))
+        flags = (P.FLAG_ACK if self.want_ack else 0) | self.meta_flags
+        self.send(P.encode_hello(self.token, self.hello_at, flags, self.address.stream))
 
     def _handshake(self) -> None:
         assert self.sock is not None
@@ -140,6 +151,7 @@ class ReaderConnection(Wire):
         self.clock = ClockEstimate(offset, rtt, _is_same_host(self.sock))
         self.server = body.decode("utf-8", "replace")
         self.acking = self.want_ack and bool(env.flags & P.FLAG_ACK)
+        self.honoured = env.flags
         self.protocol = "native"
 
     # -- frames ----------------------------------------------------------------------------------------
@@ -169,7 +181,10 @@ class ReaderConnection(Wire):
                 offset = 0.0 if clock is None or clock.same_host else clock.offset_ms
                 wire_bytes = 8 + env.header_length + env.body_length
                 latency = received + offset - captured
-                return Frame(seq, width, height, body, captured, encoded, sent, received, latency, wire_bytes)
+                meta = self._frame_meta(seq)
+                return Frame(seq, width, height, body, captured, encoded, sent, received, latency, wire_bytes, meta)
+            if t == P.META:
+                self._on_meta(header, body)
             if t == P.STATUS:
                 code, _reserved, value = struct.unpack_from(">HHI", header)
                 status = Status(code, P.STATUS_CODES.get(code, "unknown"), value, body.decode("utf-8", "replace"))
@@ -219,6 +234,36 @@ class ReaderConnection(Wire):
                 self.bad_frames += 1
                 continue
             return Frame(seq, size[0], size[1], jpeg, None, None, None, received, None, 4 + n)
+
+    # -- metadata and annotations --------------------------------------------------------------------------
+
+    def _on_meta(self, header: bytes, body: bytes) -> None:
+        try:
+            seq, kind, name, captured_at = P.decode_meta(header)
+        except ValueError as e:
+            raise FramecastError("ERR_PROTOCOL", f"{self.where} sent a bad META ({e})") from None
+        if kind == P.META_METADATA:
+            self._pending_meta = (seq, body)
+            return
+        data = parse_object(body) if kind == P.META_ANNOTATION else None
+        if data is not None and self.on_annotation is not None:
+            self.on_annotation(Annotation(name, seq, captured_at, data))
+
+    def _frame_meta(self, seq: int) -> Optional[Dict[str, Any]]:
+        """The metadata of FRAME ``seq``: the META just before it with the same seq, or None."""
+        pending, self._pending_meta = self._pending_meta, None
+        return parse_object(pending[1]) if pending is not None and pending[0] == seq else None
+
+    def annotate(self, seq: int, analyzer: str, data: Any) -> None:
+        """Sends an annotation (META kind 2) of frame ``seq``; checked first (ERR_BAD_META), and only when the
+        server agreed to take annotations (ERR_USAGE without ``annotate=True``, ERR_PROTOCOL when it did not)."""
+        check_analyzer(analyzer)
+        json_bytes = meta_json(data, self.max_meta_bytes, "annotation")
+        if not self.meta_flags & P.FLAG_ANNOTATE:
+            raise FramecastError("ERR_USAGE", "annotate() needs connect(..., annotate=True)")
+        if not self.honoured & P.FLAG_ANNOTATE:
+            raise FramecastError("ERR_PROTOCOL", f"{self.where} does not take annotations (an older framecast?)")
+        self.send(P.encode_meta(seq, P.META_ANNOTATION, analyzer, 0.0, json_bytes))
 
     # -- ACK flow control ------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ __all__ = ["Wire", "Message", "now_ms", "end_of", "MIN_HEADER"]
 Message = Tuple[P.Envelope, bytes, bytes]
 
 #: The shortest header each known message type may have.
-MIN_HEADER = {P.WELCOME: 16, P.FRAME: 32, P.STATUS: 8, P.END: 4, P.ERROR: 4}
+MIN_HEADER = {P.WELCOME: 16, P.FRAME: 32, P.STATUS: 8, P.END: 4, P.ERROR: 4, P.META: 16}
 
 
 def now_ms() -> float:

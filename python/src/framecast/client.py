@@ -7,17 +7,18 @@ publisher); this module is the public facade: options, reconnecting, ACKing the 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Union
 
 from . import protocol as P
+from ._meta import DEFAULT_MAX_META_BYTES
 from ._reader_connection import AUTO_HELLO_DELAY, ReaderConnection
 from ._reconnect import RECONNECT_INITIAL_DELAY, RECONNECT_MAX_DELAY, backoff_delay  # noqa: F401  (re-exported)
 from ._wire import now_ms
 from .address import Address, parse_address
 from .errors import RETRYABLE_CODES, FramecastError
-from .frame import ClockEstimate, End, Frame, Status
+from .frame import Annotation, ClockEstimate, End, Frame, Status
 
-__all__ = ["Client", "Frame", "ClockEstimate", "Status", "End", "connect", "AUTO_HELLO_DELAY"]
+__all__ = ["Client", "Frame", "ClockEstimate", "Status", "End", "Annotation", "connect", "AUTO_HELLO_DELAY"]
 
 # Their names before the connection layer moved out of this module, for code that imported them from here.
 _Connection = ReaderConnection
@@ -32,7 +33,8 @@ class Client:
     See ``connect()`` for the parameters. Attributes after connecting: ``protocol`` (``native`` or ``legacy``),
     ``server`` (the server's software name, native only), ``clock`` (ClockEstimate, native only),
     ``acknowledging`` (ACK flow control in use), ``status`` (last STATUS), ``end`` (End once the stream ended),
-    ``frames``, ``bad_frames``, ``reconnects``, ``gap_seconds``.
+    ``frames``, ``bad_frames``, ``reconnects``, ``gap_seconds``, ``latest_annotations`` (each analyzer's newest
+    Annotation, with ``annotations=True``).
     """
 
     def __init__(
@@ -48,6 +50,12 @@ class Client:
         reconnect_timeout: float = 60.0,
         on_status: Optional[Callable[[Status], None]] = None,
         on_reconnect: Optional[Callable[[int, float, str], None]] = None,
+        meta: bool = False,
+        annotations: bool = False,
+        annotate: bool = False,
+        max_meta_bytes: int = DEFAULT_MAX_META_BYTES,
+        on_annotation: Optional[Callable[[Annotation], None]] = None,
+        on_annotation_refused: Optional[Callable[[Status], None]] = None,
     ) -> None:
         if protocol not in _PROTOCOLS:
             raise FramecastError("ERR_USAGE", f"protocol must be one of {', '.join(_PROTOCOLS)}, got {protocol!r}")
@@ -69,6 +77,16 @@ class Client:
         self.reconnect_timeout = reconnect_timeout
         self.on_status = on_status
         self.on_reconnect = on_reconnect
+        self.meta_flags = (
+            (P.FLAG_META if meta else 0)
+            | (P.FLAG_ANNOTATIONS if annotations else 0)
+            | (P.FLAG_ANNOTATE if annotate else 0)
+        )
+        self.max_meta_bytes = max_meta_bytes
+        self.on_annotation = on_annotation
+        self.on_annotation_refused = on_annotation_refused
+        #: Each analyzer's newest annotation received (kept across reconnects).
+        self.latest_annotations: Dict[str, Annotation] = {}
         self.frames = 0
         self.reconnects = 0
         self.gap_seconds = 0.0
@@ -121,11 +139,42 @@ class Client:
 
     def _open(self) -> ReaderConnection:
         conn = ReaderConnection(
-            self.address, self.token, self.timeout, self.requested_protocol, self.ack, self.max_frame_bytes
+            self.address,
+            self.token,
+            self.timeout,
+            self.requested_protocol,
+            self.ack,
+            self.max_frame_bytes,
+            self.meta_flags,
+            self.max_meta_bytes,
         )
-        conn.on_status = self.on_status
+        conn.on_status = self._status
+        conn.on_annotation = self._annotation
         conn.open()
         return conn
+
+    def _status(self, status: Status) -> None:
+        if status.code == 4 and self.on_annotation_refused is not None:
+            self.on_annotation_refused(status)
+        if self.on_status is not None:
+            self.on_status(status)
+
+    def _annotation(self, annotation: Annotation) -> None:
+        self.latest_annotations[annotation.analyzer] = annotation
+        if self.on_annotation is not None:
+            self.on_annotation(annotation)
+
+    def annotate(self, frame: Union[Frame, int], analyzer: str, data: Dict[str, Any]) -> None:
+        """Sends ``data`` (a dict) as ``analyzer``'s annotation of ``frame`` (a Frame read here, or its seq); needs
+        ``annotate=True``. Checked first: FramecastError ``ERR_BAD_META`` (not a dict, over ``max_meta_bytes``,
+        deeper than 32, a bad name), ``ERR_USAGE``, ``ERR_PROTOCOL`` (the server takes none), ``ERR_CLOSED``. A
+        refusal by the server (409 an old frame, 429 over the rate) comes later to ``on_annotation_refused``."""
+        seq = frame.seq if isinstance(frame, Frame) else frame
+        if not isinstance(seq, int) or not 0 <= seq <= 0xFFFFFFFF:
+            raise ValueError(f"annotate() takes a Frame or its seq (0..2**32-1), not {frame!r}")
+        if self._closed or self._conn is None:
+            raise FramecastError("ERR_CLOSED", "the client is closed: cannot annotate")
+        self._conn.annotate(seq, analyzer, data)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -262,7 +311,10 @@ def connect(
       preamble), ``native`` (a framecast server only) or ``legacy`` (send nothing, read the seed framing).
 
     Keyword options: ``ack`` (default True: ACK flow control), ``max_frame_bytes`` (default 16 MiB),
-    ``reconnect_timeout``, ``on_status(Status)``, ``on_reconnect(attempt, delay_s, reason)``.
+    ``reconnect_timeout``, ``on_status(Status)``, ``on_reconnect(attempt, delay_s, reason)``; metadata and
+    annotations (native only): ``meta`` (each frame's metadata as ``frame.meta``), ``annotations`` (analyzers'
+    annotations to ``on_annotation(Annotation)`` and ``latest_annotations``), ``annotate`` (``annotate()`` may
+    send them; refusals go to ``on_annotation_refused(Status)``), ``max_meta_bytes`` (default 65536).
     Raises FramecastError (with a ``.code``) when it cannot connect or is refused.
     """
     return Client(address, token=token, reconnect=reconnect, timeout=timeout, protocol=protocol, **options)

@@ -4,14 +4,14 @@ the ``ClockEstimate`` that turns the server's timestamps into latencies."""
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, cast
+from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional, cast
 
 from .errors import FramecastError, OpenCVUnavailableError
 
 if TYPE_CHECKING:  # numpy is optional: only for the type of Frame.image()
     import numpy
 
-__all__ = ["Frame", "ClockEstimate", "Status", "End"]
+__all__ = ["Frame", "ClockEstimate", "Status", "End", "Annotation"]
 
 
 class ClockEstimate(NamedTuple):
@@ -34,6 +34,16 @@ class Status(NamedTuple):
     message: str
 
 
+class Annotation(NamedTuple):
+    """An analyzer's annotation of a frame: ``seq`` and ``captured_at`` are those of the frame it belongs to
+    (a frame of this stream, as every viewer received it); ``data`` is the analyzer's JSON object."""
+
+    analyzer: str
+    seq: int
+    captured_at: float
+    data: Dict[str, Any]
+
+
 class End(NamedTuple):
     """How a stream ended cleanly: the server's END reason, or ``closed`` (reason 0) for the seed framing."""
 
@@ -48,6 +58,8 @@ class Frame:
     ``jpeg`` is the whole JPEG (SOI to EOI). ``seq`` is the server's sequence number (native) or counted from 0
     on each connection (seed framing). ``captured_at`` (server clock, ms since the epoch) and ``latency_ms``
     (capture on the server to arrival here, clock offset applied across machines) are None for the seed framing.
+    ``meta`` is the publisher's metadata of the frame (a dict) when the client asked for it (``meta=True``) and
+    the frame has some, else None.
     """
 
     __slots__ = (
@@ -61,6 +73,7 @@ class Frame:
         "received_at",
         "latency_ms",
         "wire_bytes",
+        "meta",
     )
 
     def __init__(
@@ -75,6 +88,7 @@ class Frame:
         received_at: float = 0.0,
         latency_ms: Optional[float] = None,
         wire_bytes: int = 0,
+        meta: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.seq = seq
         self.width = width
@@ -86,6 +100,7 @@ class Frame:
         self.received_at = received_at
         self.latency_ms = latency_ms
         self.wire_bytes = wire_bytes
+        self.meta = meta
 
     def image(self) -> "numpy.ndarray[Any, numpy.dtype[numpy.uint8]]":
         """The frame as a BGR numpy array (``cv2.imdecode``). Raises OpenCVUnavailableError (an ImportError)

@@ -14,6 +14,13 @@ __all__ = [
     "NAMED_STREAM_VERSION",
     "FLAG_ACK",
     "FLAG_PUBLISH",
+    "FLAG_META",
+    "FLAG_ANNOTATIONS",
+    "FLAG_ANNOTATE",
+    "META",
+    "META_METADATA",
+    "META_ANNOTATION",
+    "MAX_META_WIRE_BYTES",
     "WELCOME",
     "FRAME",
     "STATUS",
@@ -36,6 +43,8 @@ __all__ = [
     "encode_publish_hello",
     "encode_frame_prefix",
     "encode_end",
+    "encode_meta",
+    "decode_meta",
     "decode_ack",
     "decode_preamble",
     "decode_envelope",
@@ -55,9 +64,20 @@ FLAG_ACK = 0x01
 #: Hello flag: the client is a publisher (it sends FRAMEs, the server ACKs them); echoed in WELCOME's flags.
 FLAG_PUBLISH = 0x02
 
+#: Hello flag: a viewer receives each frame's metadata (a META just before its FRAME); a publisher sends it.
+FLAG_META = 0x04
+#: Hello flag: a viewer receives analyzers' annotations (META kind 2).
+FLAG_ANNOTATIONS = 0x08
+#: Hello flag: the client sends annotations (META kind 2) of frames it received.
+FLAG_ANNOTATE = 0x10
+
 # Message types (envelope byte 0).
-WELCOME, FRAME, STATUS, END, ERROR, ACK = 1, 2, 3, 4, 5, 6
-_KNOWN_TYPES = frozenset({WELCOME, FRAME, STATUS, END, ERROR})
+WELCOME, FRAME, STATUS, END, ERROR, ACK, META = 1, 2, 3, 4, 5, 6, 7
+_KNOWN_TYPES = frozenset({WELCOME, FRAME, STATUS, END, ERROR, META})
+#: META kinds: a frame's metadata (from its publisher), an analyzer's annotation of a frame.
+META_METADATA, META_ANNOTATION = 1, 2
+#: Largest META body (JSON) a reader accepts (a stream's own ``maxMetaBytes`` is at most this).
+MAX_META_WIRE_BYTES = 1024 * 1024
 
 #: Largest FRAME body (JPEG) and seed frame length accepted by default: 16 MiB.
 MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -79,6 +99,7 @@ _ENVELOPE = struct.Struct(">BBHI")
 _ACK_WITH_WINDOW = struct.Struct(">BBHIIHH")
 _FRAME_PREFIX = struct.Struct(">BBHIIHHddd")
 _END = struct.Struct(">BBHIHH")
+_META_HEADER = struct.Struct(">IBBHd")
 
 #: The server's numeric ERROR codes and the ``FramecastError.code`` each one raises.
 ERROR_CODE_NAMES: Dict[int, str] = {
@@ -98,13 +119,14 @@ ERROR_CODE_NAMES: Dict[int, str] = {
     12: "ERR_PUBLISHER_ACTIVE",  # the stream already has a publisher
     13: "ERR_NOT_PUBLISHABLE",  # the stream's source is not `publisher`
     14: "ERR_PUBLISHER_IDLE",  # no complete frame for 10 s: the server closed the publisher
+    15: "ERR_BAD_META",  # a publisher's metadata is not a JSON object, too large or too deep
 }
 
 #: END reasons (docs/PROTOCOL.md) by number.
 END_REASONS: Dict[int, str] = {1: "eof", 2: "stopped", 3: "source-error", 4: "shutdown", 5: "kicked", 6: "removed"}
 
 #: STATUS codes by number.
-STATUS_CODES: Dict[int, str] = {1: "waiting", 2: "no-signal", 3: "signal-restored"}
+STATUS_CODES: Dict[int, str] = {1: "waiting", 2: "no-signal", 3: "signal-restored", 4: "annotation-refused"}
 
 
 def error_code_name(server_code: int) -> str:
@@ -150,12 +172,14 @@ def encode_ack(seq: int, window: Optional[int] = None) -> bytes:
     return _ACK_WITH_WINDOW.pack(ACK, 0, 8, 0, seq & 0xFFFFFFFF, w, 0)
 
 
-def encode_publish_hello(token: Optional[str] = None, t0: float = 0.0, stream: Optional[str] = None) -> bytes:
-    """A publisher's HELLO: always version 2 with flags 0x02 (Publish) only, the token, then the stream's name
-    (1 byte length + the name; an empty name, length 0, is the server's default stream)."""
+def encode_publish_hello(
+    token: Optional[str] = None, t0: float = 0.0, stream: Optional[str] = None, flags: int = FLAG_PUBLISH
+) -> bytes:
+    """A publisher's HELLO: always version 2 with flags 0x02 (Publish; ``flags`` may add 0x04, Meta), the token,
+    then the stream's name (1 byte length + the name; an empty name, length 0, is the server's default stream)."""
     tok = _utf8(token or "", "token", MAX_TOKEN_BYTES)
     name = _utf8(stream or "", "stream name", MAX_STREAM_NAME_BYTES)
-    out = _HELLO.pack(MAGIC, NAMED_STREAM_VERSION, FLAG_PUBLISH, len(tok), float(t0)) + tok
+    out = _HELLO.pack(MAGIC, NAMED_STREAM_VERSION, (flags | FLAG_PUBLISH) & 0xFF, len(tok), float(t0)) + tok
     return out + bytes((len(name),)) + name
 
 
@@ -182,6 +206,24 @@ def encode_end(reason: int = 1, message: str = "") -> bytes:
     """An END message (reason u16 + 2 reserved bytes; the body is an optional line of text)."""
     text = _utf8(message, "END message", MAX_TEXT_BYTES)
     return _END.pack(END, 0, 4, len(text), reason & 0xFFFF, 0) + text
+
+
+def encode_meta(seq: int, kind: int, name: str, captured_at: float, json_bytes: bytes) -> bytes:
+    """A META message: envelope (type 7, header 16 + N, body = the JSON), seq u32, kind u8, name length N u8,
+    2 reserved bytes, capturedAt float64, the name (ASCII, N <= 64; empty for metadata), then the JSON."""
+    raw = name.encode("ascii")
+    if len(raw) > 64:
+        raise ValueError(f"analyzer name is {len(raw)} bytes, over 64")
+    header = _META_HEADER.pack(seq & 0xFFFFFFFF, kind & 0xFF, len(raw), 0, float(captured_at)) + raw
+    return _ENVELOPE.pack(META, 0, len(header), len(json_bytes)) + header + json_bytes
+
+
+def decode_meta(header: bytes) -> Tuple[int, int, str, float]:
+    """(seq, kind, name, capturedAt) of a META's header (ValueError when the name overruns it)."""
+    seq, kind, n, _reserved, captured_at = _META_HEADER.unpack_from(header)
+    if _META_HEADER.size + n > len(header):
+        raise ValueError(f"META names {n} bytes in a header of {len(header)}")
+    return seq, kind, header[_META_HEADER.size : _META_HEADER.size + n].decode("latin-1"), captured_at
 
 
 def decode_ack(header: bytes) -> Tuple[int, Optional[int]]:
@@ -217,7 +259,9 @@ def decode_envelope(data: bytes) -> Envelope:
 
 def body_limit(message_type: int, max_frame_bytes: int = MAX_FRAME_BYTES) -> int:
     """The largest body a reader buffers for a message type (unknown types are skipped, not buffered)."""
-    return max_frame_bytes if message_type == FRAME else MAX_TEXT_BYTES
+    if message_type == FRAME:
+        return max_frame_bytes
+    return MAX_META_WIRE_BYTES if message_type == META else MAX_TEXT_BYTES
 
 
 def ack_window(rtt_ms: Optional[float], interval_ms: Optional[float]) -> int:

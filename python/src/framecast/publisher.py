@@ -18,10 +18,11 @@ frames (2) may be unacknowledged. Standard library only; ``send_image()`` needs 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 from . import protocol as P
 from ._publish_checks import MAX_PUBLISHED_FRAME_BYTES, check_quality, check_stream_name, whole_jpeg
+from ._meta import DEFAULT_MAX_META_BYTES, meta_json
 from ._publish_connection import PublishConnection
 from ._reconnect import Redialer
 from ._opencv import encode_jpeg, import_cv2
@@ -68,6 +69,7 @@ class Publisher:
         block: bool = True,
         *,
         on_reconnect: Optional[Callable[[int, float, str], None]] = None,
+        max_meta_bytes: int = DEFAULT_MAX_META_BYTES,
     ) -> None:
         self.address = address if isinstance(address, Address) else parse_address(address)
         check_stream_name(self.address.stream)
@@ -80,6 +82,8 @@ class Publisher:
         self.reconnect = reconnect
         self.timeout = timeout if timeout else None
         self.block = block
+        #: The largest metadata of one frame sent (bytes of JSON; the server's default ``maxMetaBytes``).
+        self.max_meta_bytes = max_meta_bytes
         #: Called from the reconnecting thread before each attempt: (attempt, delay in s, reason).
         self.on_reconnect = on_reconnect
         self.sent = 0
@@ -136,13 +140,22 @@ class Publisher:
 
     # -- sending -----------------------------------------------------------------------------------------
 
-    def send_jpeg(self, data: Union[bytes, bytearray, memoryview], captured_at: Optional[float] = None) -> bool:
+    def send_jpeg(
+        self,
+        data: Union[bytes, bytearray, memoryview],
+        captured_at: Optional[float] = None,
+        meta: Optional[Dict[str, Any]] = None,
+    ) -> bool:
         """Sends one whole JPEG (FF D8 ... FF D9; ValueError otherwise). ``captured_at``: when the image was
-        taken, ms since the epoch (``time.time() * 1000``; default now). True when it was sent; False when it
-        was dropped (``block=False``, and the window is full or the publisher is reconnecting). With
+        taken, ms since the epoch (``time.time() * 1000``; default now). ``meta``: the frame's metadata, a dict
+        (one JSON object) that viewers asking for it get as ``frame.meta``; checked before anything is sent
+        (FramecastError ERR_BAD_META: not a dict, over ``max_meta_bytes``, nested over 32 deep), and
+        ERR_PROTOCOL when the server takes no metadata (an older framecast). True when it was sent; False when
+        it was dropped (``block=False``, and the window is full or the publisher is reconnecting). With
         ``block=True`` it waits for room instead, at most ``timeout`` seconds (then FramecastError ERR_TIMEOUT).
         Raises FramecastError when the server refused the publisher or the connection is lost for good."""
         jpeg = whole_jpeg(data)
+        meta_bytes = None if meta is None else meta_json(meta, self.max_meta_bytes)
         size = jpeg_size(jpeg)
         if size is None or size[0] == 0 or size[1] == 0:
             raise ValueError("the JPEG has no readable size (no SOF segment)")
@@ -153,8 +166,11 @@ class Publisher:
             conn = self._conn
             if conn is not None and len(conn.unacked) < conn.window:
                 seq = self._seq
+                if meta_bytes is not None and not conn.meta_ok:
+                    why = "takes no frame metadata (an older framecast): send without meta"
+                    raise FramecastError("ERR_PROTOCOL", f"{self.address} {why}")
                 try:
-                    wire = conn.send_frame(seq, jpeg, size[0], size[1], captured_at)
+                    wire = conn.send_frame(seq, jpeg, size[0], size[1], captured_at, meta_bytes)
                 except FramecastError as e:
                     self._lost(e)  # raises unless a reconnect follows
                     if not self.block:
@@ -177,15 +193,23 @@ class Publisher:
                 self._redial.wait(left)
             self._check_open()
 
-    def send_image(self, image: Any, quality: Optional[int] = None, captured_at: Optional[float] = None) -> bool:
+    def send_image(
+        self,
+        image: Any,
+        quality: Optional[int] = None,
+        captured_at: Optional[float] = None,
+        meta: Optional[Dict[str, Any]] = None,
+    ) -> bool:
         """Encodes a BGR numpy array (what ``cv2.VideoCapture.read()`` gives) as JPEG with OpenCV at ``quality``
-        (default: the publisher's, 80) and sends it with ``send_jpeg()``. Raises OpenCVUnavailableError (an
-        ImportError) without OpenCV."""
+        (default: the publisher's, 80) and sends it with ``send_jpeg()`` (with ``meta``, checked before the
+        image is encoded). Raises OpenCVUnavailableError (an ImportError) without OpenCV."""
         cv2 = import_cv2("Publisher.send_image()", "; send_jpeg() does not")
         q = self.quality if quality is None else check_quality(quality)
+        if meta is not None:
+            meta_json(meta, self.max_meta_bytes)
         self._check_open()
         taken = now_ms() if captured_at is None else captured_at
-        return self.send_jpeg(encode_jpeg(cv2, image, q), captured_at=taken)
+        return self.send_jpeg(encode_jpeg(cv2, image, q), captured_at=taken, meta=meta)
 
     # -- closing -----------------------------------------------------------------------------------------
 
