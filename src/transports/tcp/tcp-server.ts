@@ -78,6 +78,11 @@ const DEFAULT_ROOM = 256;
 const noop = (): void => {};
 /** When, within the hello grace, a silent connection's source is started (see #onConnection). */
 const WARM_AFTER_MS = 50;
+/**
+ * How long a server that refuses seed clients (a token is required, no allowLegacy) waits for a
+ * native hello: a seed client is refused 1 s after connecting instead of at the hello grace.
+ */
+const REFUSING_GRACE_MS = 1000;
 
 /**
  * The TCP transport on one port for both protocols: a client that says nothing within the grace
@@ -197,7 +202,12 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     // Timers run before I/O in an event-loop turn: after a busy stretch the grace timer and a hello
     // that arrived in time are both pending. setImmediate lets the hello be read first, so a loaded
     // server does not mistake a native client for a seed client.
-    const timer = setTimeout(() => setImmediate(() => decide(null)), this.#opts.helloGraceMs);
+    // A server that refuses seed clients has nothing to gain from deciding early: it waits longer for
+    // a native hello, so a client whose hello a loaded machine delayed is not taken for a seed client.
+    const grace = this.#refusesLegacy()
+      ? Math.max(this.#opts.helloGraceMs, REFUSING_GRACE_MS)
+      : this.#opts.helloGraceMs;
+    const timer = setTimeout(() => setImmediate(() => decide(null)), grace);
   }
 
   #refusesLegacy(): boolean {
