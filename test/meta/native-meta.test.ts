@@ -222,3 +222,59 @@ describe('annotations over the native protocol', () => {
     analyzer.socket.destroy();
   }, 30_000);
 });
+
+describe('old viewers while metadata flows', () => {
+  it('a seed client and a version-1 native client get byte-identical frames, nothing else', async () => {
+    server = await serve({
+      port: 0,
+      httpPort: null,
+      streams: [{ name: 'default', source: 'publisher', publishToken: 'pub-secret-1' }],
+    });
+    const port = server.address().port;
+    // A seed client never writes; a version-1 native client asks for nothing new.
+    const seed = net.connect({ host: '127.0.0.1', port });
+    const seedBytes: Buffer[] = [];
+    seed.on('data', (c: Buffer) => seedBytes.push(c));
+    seed.on('error', () => {});
+    const v1 = raw(port, 'default', 0, '', 1);
+    await v1.until((m) => m.some((x) => x.type === 'welcome'));
+    await sleep(300);
+    const pub = raw(port, 'default', HelloFlag.Publish | HelloFlag.Meta, 'pub-secret-1');
+    await pub.until((m) => m.some((x) => x.type === 'welcome'));
+    const jpegs = await Promise.all([1, 2, 3].map((i) => makeJpeg(160, 120, i)));
+    for (const [i, j] of jpegs.entries()) {
+      pub.socket.write(metaMsg(i, { objects: [{ box: [i, 0, 1, 1] }] }));
+      pub.socket.write(frameMsg(j, i));
+      await pub.until((m) => m.filter((x) => x.type === 'ack').length > i);
+      await sleep(40);
+    }
+    const isOurs = (f: FrameM): boolean => jpegs.some((j) => j.equals(f.jpeg));
+    await v1.until((m) => frames(m).filter(isOurs).length === 3);
+    // Version 1: only the messages a version-1 client always got (no META, no unknown type).
+    expect(
+      v1.messages.filter((x) => x.type !== 'frame' && x.type !== 'welcome' && x.type !== 'status'),
+    ).toEqual([]);
+    // The seed framing: lengths and base64 JPEGs, back to back; our three JPEGs among them, nothing else.
+    const end = Date.now() + 5000;
+    const parse = (): Buffer[] => {
+      const all = Buffer.concat(seedBytes);
+      const out: Buffer[] = [];
+      let o = 0;
+      while (o + 4 <= all.length) {
+        const n = all.readUInt32BE(o);
+        if (o + 4 + n > all.length) break;
+        out.push(Buffer.from(all.toString('latin1', o + 4, o + 4 + n), 'base64'));
+        o += 4 + n;
+      }
+      return out;
+    };
+    while (parse().filter((j) => jpegs.some((x) => x.equals(j))).length < 3 && Date.now() < end)
+      await sleep(20);
+    const seen = parse();
+    expect(seen.filter((j) => jpegs.some((x) => x.equals(j)))).toEqual(jpegs);
+    // Every seed payload is a whole JPEG (the NO SIGNAL pictures before the publisher came, then ours).
+    for (const j of seen) expect([j[0], j[1], j.at(-2), j.at(-1)]).toEqual([0xff, 0xd8, 0xff, 0xd9]);
+    seed.destroy();
+    for (const r of [v1, pub]) r.socket.destroy();
+  }, 30_000);
+});
