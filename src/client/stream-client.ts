@@ -12,19 +12,9 @@ import { DEFAULT_MAX_FRAME_BYTES } from './legacy-parser.js';
 import { WireReader } from './wire-reader.js';
 import { MetaChannel, type FrameAnnotation } from './frame-meta.js';
 import { fromNativeFrame, fromSeedPayload } from './received-frame.js';
-import {
-  REFUSAL_CODES,
-  closeProblem,
-  namedStreamProblem,
-  onClosedBeforeTls,
-  socketFailure,
-} from './stream-client-errors.js';
-import type {
-  HandshakeInfo,
-  StreamClientEvents,
-  StreamClientOptions,
-  StreamEnd,
-} from './stream-client-types.js';
+import { ConnectionEnd } from './connection-end.js';
+import { REFUSAL_CODES, namedStreamProblem, onClosedBeforeTls } from './stream-client-errors.js';
+import type { HandshakeInfo, StreamClientEvents, StreamClientOptions } from './stream-client-types.js';
 
 export type { StreamFrame } from './received-frame.js';
 export type {
@@ -53,15 +43,13 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   #fallback = false;
   #helloAt = 0;
   #info: HandshakeInfo | null = null;
-  #ended: StreamEnd | null = null;
   #bytesIn = 0;
   #seq = 0;
   #waiting = false;
   #acking = false;
   readonly #ackWindow = new AckWindow();
   readonly #meta: MetaChannel;
-  #done = false;
-  #timer: NodeJS.Timeout | null = null;
+  readonly #end: ConnectionEnd;
   #helloTimer: NodeJS.Timeout | null = null;
 
   constructor(addr: ServerAddress, opts: StreamClientOptions = {}) {
@@ -83,6 +71,17 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       },
     );
     if (opts.protocol === 'legacy') this.#reader.seedFraming();
+    this.#end = new ConnectionEnd({
+      where: this.#where,
+      tls: addr.tls,
+      nativeOnly: opts.protocol === 'native',
+      reader: this.#reader,
+      bytesIn: () => this.#bytesIn,
+      seedClosed: () => this.#fallback && this.#reader.atSeedBoundary && this.#seq > 0,
+      cleanup: () => this.#cleanup(),
+      end: (end) => this.emit('end', end),
+      error: (err) => this.emit('error', err),
+    });
     this.#meta = new MetaChannel(opts, this.#where, {
       annotation: (a) => this.emit('annotation', a),
       refused: (r) => this.emit('annotation-refused', r),
@@ -110,11 +109,16 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     this.#acking = false;
     const socket = dial({ host, port, tls: this.#addr.tls }, { ca: this.#opts.ca ?? null });
     this.#socket = socket;
-    this.#arm(this.#opts.connectTimeoutMs ?? 10_000, `no answer from ${this.#where}`, 'ERR_CONNECT_TIMEOUT');
-    if (this.#addr.tls) onClosedBeforeTls(socket, this.#where, (message) => this.#fail('ERR_TLS', message));
+    this.#end.arm(
+      this.#opts.connectTimeoutMs ?? 10_000,
+      `no answer from ${this.#where}`,
+      'ERR_CONNECT_TIMEOUT',
+    );
+    if (this.#addr.tls)
+      onClosedBeforeTls(socket, this.#where, (message) => this.#end.fail('ERR_TLS', message));
     // Over TLS, the hello waits for the handshake (and the connect timeout covers it).
     socket.once(readyEvent(this.#addr), () => {
-      this.#disarm();
+      this.#end.disarm();
       if (this.#mode === 'detect' && this.#opts.protocol !== 'native' && !this.#addr.tls) {
         // A seed server speaks first and never reads: a hello left unread in its buffer makes its
         // close a reset that can destroy the last frames. A framecast server stays silent for its
@@ -129,7 +133,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
         // A framecast server answers a hello at once; only an explicit native client insists on it.
         if (this.#opts.protocol === 'native') {
           const ms = this.#opts.connectTimeoutMs ?? 10_000;
-          this.#arm(ms, `${this.#where} did not answer the native hello`, 'ERR_PROTOCOL');
+          this.#end.arm(ms, `${this.#where} did not answer the native hello`, 'ERR_PROTOCOL');
         }
       } else {
         this.#settle({ protocol: 'legacy', server: null, clock: null });
@@ -137,14 +141,14 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       this.emit('connect');
     });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.once('end', () => this.#onEnd());
-    socket.on('error', (err: NodeJS.ErrnoException) => this.#onSocketError(err));
-    socket.once('close', () => this.#fail('ERR_CONNECTION', `connection to ${this.#where} closed`));
+    socket.once('end', () => this.#end.onEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.#end.onSocketError(err));
+    socket.once('close', () => this.#end.fail('ERR_CONNECTION', `connection to ${this.#where} closed`));
   }
 
   #sayHello(socket: net.Socket): void {
     this.#helloTimer = null;
-    if (this.#done || this.#mode !== 'detect' || this.#reader.pendingBytes > 0) return;
+    if (this.#end.done || this.#mode !== 'detect' || this.#reader.pendingBytes > 0) return;
     this.#helloAt = nowMs();
     socket.write(this.#hello());
   }
@@ -167,7 +171,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   /** Tells the server the client is done with frame `seq` (and those before it); a no-op unless acknowledging. */
   ack(seq: number): void {
     const s = this.#socket;
-    if (!this.#acking || this.#done || !s || !s.writable) return;
+    if (!this.#acking || this.#end.done || !s || !s.writable) return;
     s.write(encodeAck(seq, this.#ackWindow.size(this.#info?.clock?.rttMs ?? null)));
   }
 
@@ -180,7 +184,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   annotate(frame: number | { seq: number }, analyzer: string, data: unknown): void {
     const msg = this.#meta.annotation(frame, analyzer, data);
     const s = this.#socket;
-    if (this.#done || !s || !s.writable)
+    if (this.#end.done || !s || !s.writable)
       throw new FramecastError('ERR_INVALID_STATE', `the connection to ${this.#where} is closed`);
     s.write(msg);
   }
@@ -195,22 +199,13 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     this.#socket?.resume();
   }
 
-  #arm(ms: number, message: string, code: 'ERR_CONNECT_TIMEOUT' | 'ERR_PROTOCOL' | 'ERR_CONNECTION'): void {
-    this.#disarm();
-    if (ms > 0) this.#timer = setTimeout(() => this.#fail(code, message), ms);
-  }
-
-  #disarm(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-  }
-
   #armIdle(): void {
     const ms = this.#opts.idleTimeoutMs ?? 0;
     // A client waiting for a place gets no frames for as long as it waits: that is not a stall.
     if (ms <= 0 || this.#waiting) return;
-    if (this.#timer) this.#timer.refresh();
-    else this.#arm(ms, `stream from ${this.#where} stalled: no data for ${ms / 1000} s`, 'ERR_CONNECTION');
+    if (this.#end.timer) this.#end.timer.refresh();
+    else
+      this.#end.arm(ms, `stream from ${this.#where} stalled: no data for ${ms / 1000} s`, 'ERR_CONNECTION');
   }
 
   #settle(info: HandshakeInfo): void {
@@ -219,24 +214,24 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#done) return;
+    if (this.#end.done) return;
     const receivedAt = nowMs();
     this.#bytesIn += chunk.length;
-    if (this.#mode === 'detect') this.#disarm();
+    if (this.#mode === 'detect') this.#end.disarm();
     this.#armIdle();
     try {
       this.#reader.push(chunk, receivedAt);
     } catch (err) {
       const e = err as FramecastError;
-      this.#fail(e.code, e.message);
+      this.#end.fail(e.code, e.message);
     }
   }
 
   #onMessage(m: NativeMessage, receivedAt: number): void {
-    if (this.#done) return;
+    if (this.#end.done) return;
     if (m.type === 'welcome') {
       const problem = namedStreamProblem(this.#where, this.#addr.stream, this.#reader.nativeVersion);
-      if (problem) return this.#fail('ERR_PROTOCOL', problem);
+      if (problem) return this.#end.fail('ERR_PROTOCOL', problem);
       const sameHost = isLocalAddress(this.#socket?.remoteAddress);
       const clock = estimateClock(this.#helloAt, m.helloReceivedAt, m.welcomeSentAt, receivedAt, sameHost);
       this.#acking = this.#opts.ack !== false && (m.flags & HelloFlag.Ack) !== 0;
@@ -244,7 +239,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       this.#settle({ protocol: 'native', server: m.server, clock });
     } else if (m.type === 'error') {
       const code = REFUSAL_CODES[m.code] ?? 'ERR_SERVER_REFUSED';
-      this.#fail(code, `${this.#where} refused the connection: ${m.message || `error ${m.code}`}`);
+      this.#end.fail(code, `${this.#where} refused the connection: ${m.message || `error ${m.code}`}`);
     } else if (this.#info === null) {
       throw new FramecastError('ERR_PROTOCOL', `${this.#where} sent a message before its welcome`);
     } else if (m.type === 'frame') {
@@ -261,74 +256,31 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     } else if (m.type === 'status') {
       if (m.code === StatusCode.Waiting) {
         this.#waiting = true;
-        this.#disarm();
+        this.#end.disarm();
       }
       this.#meta.status(m.code, m.value, m.message);
       this.emit('status', m.code, m.value, m.message);
     } else if (m.type === 'meta') {
       this.#meta.message(m);
     } else if (m.type === 'end') {
-      this.#ended = { reason: m.reason, message: m.message };
+      this.#end.ended({ reason: m.reason, message: m.message });
     }
   }
 
   #onLegacyPayload(payload: Buffer, receivedAt: number): void {
-    if (this.#done) return;
+    if (this.#end.done) return;
     const f = fromSeedPayload(payload, this.#seq++, receivedAt);
     if (typeof f === 'string') this.emit('bad-frame', f);
     else this.emit('frame', f);
   }
 
-  #onEnd(): void {
-    if (this.#done) return;
-    if (this.#mode === 'native' && this.#ended) return this.#finish(this.#ended);
-    const nativeOnly = this.#opts.protocol === 'native';
-    const lost = closeProblem(this.#where, this.#mode, this.#reader.pendingBytes, nativeOnly, this.#bytesIn);
-    if (lost !== null) return this.#fail('ERR_CONNECTION', lost);
-    try {
-      // A few bytes, then the end: whatever they were, reported as the seed framing would.
-      this.#reader.endSeed();
-      this.#finish({ reason: 'closed', message: '' });
-    } catch (err) {
-      const e = err as FramecastError;
-      this.#fail(e.code, e.message);
-    }
-  }
-
-  #onSocketError(err: NodeJS.ErrnoException): void {
-    const failure = socketFailure(
-      err,
-      this.#where,
-      this.#addr.tls,
-      () => this.#fallback && this.#reader.atSeedBoundary && this.#seq > 0,
-    );
-    if (failure === null) this.#finish({ reason: 'closed', message: '' });
-    else this.#fail(failure.code, failure.message);
-  }
-
-  #finish(end: StreamEnd): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#cleanup();
-    this.emit('end', end);
-  }
-
-  #fail(code: FramecastError['code'], message: string): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#cleanup();
-    this.emit('error', new FramecastError(code, message));
-  }
-
   #cleanup(): void {
-    this.#disarm();
     if (this.#helloTimer) clearTimeout(this.#helloTimer);
     this.#socket?.destroy();
   }
 
   /** Closes the connection without an event (the user quit). Idempotent. */
   close(): void {
-    this.#done = true;
-    this.#cleanup();
+    this.#end.close();
   }
 }

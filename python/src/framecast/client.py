@@ -1,17 +1,18 @@
 """The framecast reader: ``connect()`` returns a Client, an iterator of Frames over one or more connections.
 
 A connection's handshake and framing are in ``_reader_connection.py`` (over ``_wire.py``, shared with the
-publisher); this module is the public facade: options, reconnecting, ACKing the frame handed out before.
+publisher); this module is the public facade: options, reconnecting (its loop is the Client's base class, in
+``_reader_reconnect.py``), ACKing the frame handed out before.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Dict, Iterator, Optional, Union
 
 from . import protocol as P
 from ._meta import DEFAULT_MAX_META_BYTES
 from ._reader_connection import AUTO_HELLO_DELAY, ReaderConnection
+from ._reader_reconnect import ReaderReconnect
 from ._reconnect import RECONNECT_INITIAL_DELAY, RECONNECT_MAX_DELAY, backoff_delay  # noqa: F401  (re-exported)
 from ._wire import now_ms
 from .address import Address, parse_address
@@ -27,7 +28,7 @@ _now_ms = now_ms
 _PROTOCOLS = ("auto", "native", "legacy")
 
 
-class Client:
+class Client(ReaderReconnect):
     """A framecast stream: iterate over it for Frames; use it as a context manager (or call ``close()``).
 
     See ``connect()`` for the parameters. Attributes after connecting: ``protocol`` (``native`` or ``legacy``),
@@ -175,54 +176,6 @@ class Client:
         if self._closed or self._conn is None:
             raise FramecastError("ERR_CLOSED", "the client is closed: cannot annotate")
         self._conn.annotate(seq, analyzer, data)
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._bad_before += self._conn.bad_frames
-            self._conn.close()
-        self._pending_ack = None
-
-    def _reconnect(self, reason: str, first: bool = False) -> None:
-        """Connects again with backoff (0.25 s doubling to 5 s, +-25% jitter) until a connection is back or
-        ``reconnect_timeout`` seconds passed without one (0: never give up). The first connection of a
-        client is tried at once, a lost one after the first delay."""
-        if not first:
-            self._drop()
-        lost_at = time.monotonic()
-        attempt = 0
-        if not first:
-            self._backoff(attempt, lost_at, reason)
-            attempt += 1
-        while True:
-            try:
-                self._conn = self._open()
-            except FramecastError as e:
-                if e.code not in RETRYABLE_CODES:
-                    self._conn = None
-                    self.close()
-                    raise
-                reason = str(e)
-                self._backoff(attempt, lost_at, reason)
-                attempt += 1
-                continue
-            if not first:
-                self.reconnects += 1
-                self.gap_seconds += time.monotonic() - lost_at
-            return
-
-    def _backoff(self, attempt: int, lost_at: float, reason: str) -> None:
-        down = time.monotonic() - lost_at
-        limit = self.reconnect_timeout
-        if limit > 0 and down >= limit:
-            self._conn = None
-            self.close()
-            raise FramecastError("ERR_CONNECT", f"{self.address} did not come back within {limit:g} s (last: {reason})")
-        delay = backoff_delay(attempt)
-        if limit > 0:
-            delay = max(0.0, min(delay, limit - down))
-        if self.on_reconnect is not None:
-            self.on_reconnect(attempt + 1, delay, reason)
-        time.sleep(delay)
 
     # -- iteration ---------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from . import protocol as P
 from ._publish_checks import MAX_PUBLISHED_FRAME_BYTES, check_quality, check_stream_name, whole_jpeg
 from ._meta import DEFAULT_MAX_META_BYTES, meta_json
 from ._publish_connection import PublishConnection
+from ._publisher_link import _RETRY_LOST, PublisherLink
 from ._reconnect import Redialer
 from ._opencv import encode_jpeg, import_cv2
 from ._wire import now_ms
@@ -33,9 +34,6 @@ from .jpeg import jpeg_size
 
 __all__ = ["Publisher", "MAX_PUBLISHED_FRAME_BYTES"]
 
-#: A lost publisher tries again after these (the server may still hold the old connection: "publisher active";
-#: a source that stalled for 10 s was closed as idle).
-_RETRY_LOST = RETRYABLE_CODES | {"ERR_PUBLISHER_ACTIVE", "ERR_PUBLISHER_IDLE"}
 #: How long close() waits for the server's last ACKs and its close after END.
 _GOODBYE_SECONDS = 2.0
 
@@ -43,7 +41,7 @@ _GOODBYE_SECONDS = 2.0
 _PublishConnection = PublishConnection
 
 
-class Publisher:
+class Publisher(PublisherLink):
     """Pushes JPEGs into one stream of a framecast server (a stream whose source is ``publisher``).
 
     ``Publisher("HOST[:PORT]/STREAM", token=None, reconnect=True, timeout=10, quality=80, block=True)`` connects
@@ -255,79 +253,3 @@ class Publisher:
             f"<framecast.Publisher {self.address} {state} sent={self.sent} accepted={self.accepted} "
             f"dropped={self.dropped}>"
         )
-
-    # -- internals ---------------------------------------------------------------------------------------
-
-    def _open(self) -> PublishConnection:
-        conn = PublishConnection(self.address, self.token, self.timeout)
-        conn.on_accept = self._on_accept
-        conn.open()
-        return conn
-
-    def _on_accept(self, n: int) -> None:
-        self.accepted += n
-
-    def _check_open(self) -> None:
-        if self._error is not None:
-            raise self._error
-        if self._closed:
-            raise FramecastError("ERR_CLOSED", "the publisher is closed")
-
-    def _service(self, wait: Optional[float]) -> None:
-        """Takes a connection that came back, reads ACKs (waiting up to ``wait`` s for one), notices losses."""
-        self._adopt()
-        conn = self._conn
-        if conn is None:
-            return
-        try:
-            conn.pump(wait)
-            conn.check_stall(self.timeout)
-        except FramecastError as e:
-            self._lost(e)
-
-    def _adopt(self) -> None:
-        if self._conn is not None:
-            return
-        conn, err = self._redial.take()
-        if err is not None:
-            self._fail(err)
-        if conn is not None:
-            self._conn = conn
-            if self._ever_connected:
-                self.reconnects += 1
-            self._ever_connected = True
-
-    def _adopt_quietly(self) -> None:
-        try:
-            self._adopt()
-        except FramecastError:
-            pass
-
-    def _fail(self, err: FramecastError) -> None:
-        self._error = err
-        self.close()
-        raise err
-
-    def _lost(self, err: FramecastError) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            self.lost += len(conn.unacked)
-            conn.unacked.clear()
-            conn.close()
-        if not self.reconnect or err.code not in _RETRY_LOST:
-            self._fail(err)
-        self._redial.start(str(err))
-
-    def _timeout_error(self) -> FramecastError:
-        t = f"{self.timeout:g}" if self.timeout else "?"
-        if self._conn is not None:
-            return FramecastError(
-                "ERR_TIMEOUT", f"no room to send within {t} s: {self.address} did not acknowledge frames"
-            )
-        return FramecastError(
-            "ERR_TIMEOUT", f"not connected to {self.address} within {t} s (last: {self._redial.last_reason})"
-        )
-
-    def _on_redial(self, attempt: int, delay: float, reason: str) -> None:
-        if self.on_reconnect is not None:
-            self.on_reconnect(attempt, delay, reason)

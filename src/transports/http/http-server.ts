@@ -7,7 +7,7 @@ import { corsHeaders, hostAllowed, MISDIRECTED, originAllowed, presentedToken } 
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
-import { apiList, serveStreamApi } from './api.js';
+import { serveStreamApi } from './api.js';
 import {
   splitStreamPath,
   type HttpServerEvents,
@@ -17,9 +17,9 @@ import {
 import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.js';
 import { routeAnnotate, type AnnotateRouteContext } from './annotate-route.js';
 import { routePublish } from './publish-route.js';
+import { serveServerGet, type ServerGetContext } from './server-get.js';
 import {
   noSuchStream,
-  sendPage,
   sendStatic,
   StreamHttp,
   type HttpShared,
@@ -202,8 +202,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       sendText(res, 403, 'cross-origin request refused', cors);
       return;
     }
-    if (isGet && this.#sendGrid(req, res, url)) return;
-    if (isGet && this.#serverGet(req, res, url)) return;
+    if (isGet && serveServerGet(req, res, url, this.#serverGetContext(req, res, url))) return;
     const target = this.#opts.streams.get(name);
     const read = this.#decide(req, url, 'read', target);
     // Only a client that may see every stream learns that a name is unknown.
@@ -223,18 +222,6 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       sendText(res, 404, `no such endpoint: ${req.method === 'POST' ? 'POST ' : ''}${url.pathname}`, cors);
   }
 
-  /**
-   * With several streams, `/` is the grid of every stream's live preview (it reads /stats, so it takes
-   * the server's token); false otherwise, and `/` is the default stream's viewer as with one stream
-   * (also for a request that holds only the default stream's readToken).
-   */
-  #sendGrid(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
-    if (url.pathname !== '/' && url.pathname !== '/index.html') return false;
-    if (this.#opts.streams.list().length < 2 || !this.#decide(req, url, 'server', null).allowed) return false;
-    sendPage(res, 'grid.html', { title: 'framecast', role: 'server' });
-    return true;
-  }
-
   /** What the POST routes of a stream (publish, annotations) need of the server. */
   #route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): AnnotateRouteContext {
     return {
@@ -247,32 +234,18 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     };
   }
 
-  /** The server's own endpoints (the server's token); false when the path is a stream's. */
-  #serverGet(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
-    const cors = this.#shared.cors;
-    const path = url.pathname;
-    if (path !== '/stats' && path !== '/metrics' && path !== '/api/streams') return false;
-    if (!this.#decide(req, url, 'server', null).allowed) {
-      this.#refuseToken(req, res, url);
-      return true;
-    }
-    if (path === '/stats') sendJson(res, 200, this.stats(), cors);
-    else if (path === '/api/streams')
-      sendJson(
-        res,
-        200,
-        apiList(this.#opts.streams.list(), this.#opts.api ?? null, (t) => this.#of(t).report()),
-        cors,
-      );
-    else
-      this.#metrics.render().then(
-        ({ contentType, body }) => {
-          res.writeHead(200, { ...cors, 'Content-Type': contentType });
-          res.end(body);
-        },
-        (err: Error) => sendText(res, 500, `metrics failed: ${err.message}`, cors),
-      );
-    return true;
+  /** What the server's own GET endpoints need of the server. */
+  #serverGetContext(req: http.IncomingMessage, res: http.ServerResponse, url: URL): ServerGetContext {
+    return {
+      streams: this.#opts.streams,
+      access: this.#opts.access,
+      api: this.#opts.api ?? null,
+      cors: this.#shared.cors,
+      stats: () => this.stats(),
+      reportOf: (t) => this.#of(t).report(),
+      metrics: this.#metrics,
+      refuseToken: () => this.#refuseToken(req, res, url),
+    };
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
