@@ -196,13 +196,21 @@ describe('serveHttpPublish', () => {
     expect(slot.images.refused).toBe(1);
   });
 
+  it('the images after a refused one, in the same chunk, are not looked at: the refusal counts once', async () => {
+    const jpeg = await makeJpeg(64, 64);
+    const slot = new PublisherSlot(false, new ImageBound(32 * 32));
+    const { send, answer } = post(slot);
+    send(Buffer.concat([jpeg, jpeg, jpeg]));
+    expect(answer()[1]).toMatch(/^bad frame 0: image too large/);
+    expect(slot.images.refused).toBe(1);
+  });
+
   it('an image over 16 MiB: 413', async () => {
     const jpeg = await makeJpeg(32, 32);
     const head = jpeg.subarray(0, jpeg.length - 2);
     const { send, answer } = post();
     send(head, Buffer.alloc(MAX_PUBLISHED_FRAME_BYTES + 1 - head.length, 0x11));
-    expect(answer()[0]).toBe(413);
-    expect(answer()[1]).toMatch(/exceeds 16777216 bytes/);
+    expect(answer()).toEqual([413, 'a JPEG image in the published body exceeds 16777216 bytes\n']);
   });
 
   it('up to 16 KiB of text between images is skipped; more is 400', async () => {
@@ -213,8 +221,10 @@ describe('serveHttpPublish', () => {
     expect(ok.answer()).toEqual([200, '1 frames received\n']);
     const bad = post();
     bad.send(Buffer.alloc(16 * 1024 + 1, 0x41), jpeg);
-    expect(bad.answer()[0]).toBe(400);
-    expect(bad.answer()[1]).toMatch(/more than 16384 bytes between two JPEG images/);
+    expect(bad.answer()).toEqual([
+      400,
+      'the published body is malformed: more than 16384 bytes between two JPEG images\n',
+    ]);
   });
 
   it('taken over by another publisher: 409; the stream removed: 409; both stop reading the body', async () => {
