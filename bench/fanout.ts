@@ -75,6 +75,8 @@ export interface FanoutRun {
   stream?: string;
   /** The source's frame rate (default 30: the test pattern's). */
   sourceFps?: number;
+  /** Native viewers ask for each frame's metadata (hello flag Meta). */
+  meta?: boolean;
   /** Started once the server listens (e.g. a publisher feeding it); stopped when the run ends. */
   feed?: (port: number) => Promise<() => Promise<void>>;
 }
@@ -110,6 +112,7 @@ export async function runFanout(run: FanoutRun): Promise<FanoutRow> {
         ...['--native-watchers', String(run.nativeWatchers ?? 0)],
         ...['--fps', String(run.sourceFps ?? TEST_FPS)],
         ...(run.stream ? ['--stream', run.stream] : []),
+        ...(run.meta ? ['--meta', '1'] : []),
       ],
       undefined,
       ROOT,

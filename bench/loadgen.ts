@@ -107,6 +107,7 @@ const { values: args } = parseArgs({
     'native-watchers': { type: 'string', default: '0' },
     stream: { type: 'string' },
     'origin-frames': { type: 'string' },
+    meta: { type: 'string', default: '0' },
   },
 });
 const host = args.host as string;
@@ -126,6 +127,8 @@ const probes = Number(args.probes);
 const nativeWatchers = Number(args['native-watchers']);
 /** A named stream to watch (native viewers only: a version-2 hello), or the server's default. */
 const streamName = args.stream ?? null;
+/** --meta 1: native viewers ask for each frame's metadata (hello flag Meta); META messages are skipped. */
+const metaFlag = args.meta === '1' ? HelloFlag.Meta : 0;
 /** Whose latency and fractions are reported: the native watchers in a mixed load, else every viewer. */
 const measured = (v: Viewer): boolean => !v.slow && (nativeWatchers === 0 || v.native);
 if (ports.length === 0 || !total) throw new Error('usage: loadgen --port P[,P2...] --clients N');
@@ -167,7 +170,7 @@ class Viewer {
   socket: net.Socket;
   // Parser state: bytes still to skip in the current body, and the small head being assembled.
   #skip = 0;
-  readonly #head = Buffer.allocUnsafe(64);
+  readonly #head = Buffer.allocUnsafe(96);
   #headFill = 0;
   #headWant: number;
   #phase: 'preamble' | 'envelope' | 'header' | 'body' = 'envelope';
@@ -194,7 +197,9 @@ class Viewer {
     this.socket.on('close', () => (this.closed = true));
     this.#acks = this.native && slow && slowAck;
     if (this.native)
-      this.socket.write(encodeHello('', nowMs(), undefined, this.#acks ? HelloFlag.Ack : 0, streamName));
+      this.socket.write(
+        encodeHello('', nowMs(), undefined, (this.#acks ? HelloFlag.Ack : 0) | metaFlag, streamName),
+      );
   }
 
   #onRead(n: number, buf: Uint8Array): boolean {

@@ -6,6 +6,7 @@ import { TEST_FPS, type FanoutRow } from './fanout.js';
 import type { FirstFrameRow } from './first-frame.js';
 import type { MultiStreamRow } from './multi-stream.js';
 import type { IngestRows } from './ingest.js';
+import type { MetaRows } from './meta.js';
 import type { JpegRow, NativeJpegRow } from './jpeg.js';
 import type { ThroughputRow } from './throughput.js';
 
@@ -36,6 +37,8 @@ export interface BenchResults {
   firstFrame?: FirstFrameRow[] | null;
   /** Push ingest: passthrough against the server encoding the same picture; absent in older results. */
   ingest?: IngestRows | null;
+  /** Metadata and annotations: 1 KiB per frame with and without, the annotation round trip; absent in older results. */
+  meta?: MetaRows | null;
   /** One stream alone and six side by side; absent in older results. */
   streams?: { alone: MultiStreamRow; together: MultiStreamRow } | null;
   /** Origin, nats-server and 1-4 edges against the same viewers on the origin; absent in older results. */
@@ -348,6 +351,46 @@ export function markdown(r: BenchResults): string {
           seed ? `${f2(x.ttffMs.p50 / seed.ttffMs.p50)}x` : 'n/a',
         ]),
       ),
+    );
+  }
+  const mr = r.meta;
+  if (mr) {
+    out.push(...sectionLine(r, 'meta'));
+    out.push(
+      `\n**Metadata and annotations** (a publisher at 30 fps, 800x450, ${mr.without.viewers} native viewers that ask for metadata; then \`serve test\` with one analyzer annotating every frame and 100 viewers of its annotations)\n`,
+    );
+    out.push(
+      table(
+        [
+          '',
+          'frames received min / median',
+          PUBLISHED,
+          'server CPU (cores)',
+          'latency p50 / p99 ms',
+          'bytes/frame',
+        ],
+        [
+          [mr.without, 'no metadata'],
+          [mr.with, `${mr.metaBytes} B of metadata per frame`],
+        ].map(([row, label]) => {
+          const x = row as FanoutRow;
+          return [
+            label as string,
+            `${pct(x.minFraction)} / ${pct(x.medianFraction)}`,
+            publishedCell(x),
+            f2(x.serverCores),
+            ms(x.latencyMs),
+            f0(x.wireBytesPerFrame),
+          ];
+        }),
+      ),
+    );
+    const rtt = mr.rtt;
+    out.push(
+      `\nServer CPU with metadata: ${f2(mr.with.serverCores / mr.without.serverCores)}x without. ` +
+        (rtt && rtt.p50 !== null && rtt.p99 !== null
+          ? `Annotation round trip (the analyzer receives frame N and annotates it; each viewer receives the annotation), ${rtt.viewers} viewers: p50 ${f2(rtt.p50)} ms, p99 ${f2(rtt.p99)} ms over ${rtt.samples} receipts of ${rtt.annotations} annotations.`
+          : 'Annotation round trip: not measured.'),
     );
   }
   const ing = r.ingest;

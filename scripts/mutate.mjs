@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
- * `npm run mutate -- src/FOLDER [--tests PATH]`: Stryker mutation testing of one source folder,
+ * `npm run mutate -- src/FOLDER [--tests PATH]...`: Stryker mutation testing of one source folder,
  * running only the test files that import a module of that folder directly (with --tests, only
- * those of them under PATH, e.g. `--tests test/protocol` for the folder's own unit tests). Test files that start the CLI or a server
+ * those of them under PATH, e.g. `--tests test/protocol` for the folder's own unit tests; --tests may
+ * be given several times, each a folder or one file: the files under any of them are run, e.g.
+ * `--tests test/bus/bus-units.test.ts --tests test/bus/announcement.test.ts`). Test files that start the CLI or a server
  * process are left out: those run the built dist/, which never holds a mutant, so they could only
  * slow the run down. One mutant at a time (concurrency 1): the CI machine has two shared cores.
  */
@@ -12,14 +14,21 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const [arg, flag, only, ...extra] = process.argv.slice(2);
-if (!arg || (flag !== undefined && (flag !== '--tests' || !only)) || extra.length > 0) {
+const [arg, ...rest] = process.argv.slice(2);
+/** The --tests paths (none: every test file that imports the folder). */
+const only = rest.filter((_, i) => i % 2 === 1);
+if (!arg || rest.some((a, i) => (i % 2 === 0 ? a !== '--tests' : !a)) || rest.length % 2 === 1) {
   console.error(
-    'usage: npm run mutate -- src/FOLDER [--tests PATH]   (e.g. src/protocol --tests test/protocol)',
+    'usage: npm run mutate -- src/FOLDER [--tests PATH]...   (e.g. src/protocol --tests test/protocol)',
   );
   process.exit(2);
 }
-const under = only === undefined ? null : resolve(root, only);
+const under = only.map((p) => resolve(root, p));
+for (const [i, p] of under.entries())
+  if (!existsSync(p)) {
+    console.error(`mutate: --tests ${only[i]} does not exist`);
+    process.exit(2);
+  }
 const folder = resolve(root, arg);
 if (!existsSync(folder) || !statSync(folder).isDirectory() || !folder.startsWith(join(root, 'src') + sep)) {
   console.error(`mutate: ${arg} is not a folder under src/`);
@@ -40,7 +49,7 @@ const IMPORT = /(?:from|import)\s*\(?\s*['"](\.[^'"]+)['"]/g;
 const RUNS_DIST = /helpers\/cli\.js|server-process\.js|server-child\.mjs/;
 
 const tests = testFiles(join(root, 'test')).filter((file) => {
-  if (under !== null && file !== under && !file.startsWith(under + sep)) return false;
+  if (under.length > 0 && !under.some((u) => file === u || file.startsWith(u + sep))) return false;
   const text = readFileSync(file, 'utf8');
   if (RUNS_DIST.test(text)) return false;
   for (const m of text.matchAll(IMPORT)) {

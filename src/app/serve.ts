@@ -1,6 +1,7 @@
 import { FramecastServer } from './framecast-server.js';
 import { createStreamApi } from './stream-api.js';
 import { tokenProblem } from '../util/token.js';
+import { Access } from '../access/access.js';
 import { TcpServer } from '../transports/tcp/tcp-server.js';
 import { createNativeHandshake } from '../transports/tcp/native-handshake.js';
 import { HttpServer } from '../transports/http/http-server.js';
@@ -9,7 +10,7 @@ import { checkTlsCredentials } from '../transports/tls-config.js';
 import { resolveServeOptions, type ServeOptions } from './serve-options.js';
 import { openStream } from '../streams/stream.js';
 import { StreamRegistry } from '../streams/streams.js';
-import { checkStreams, refusesSeed } from '../streams/stream-plan.js';
+import { checkStreams } from '../streams/stream-plan.js';
 import { planStreams } from './serve-plan.js';
 import { connectBus, Subjects, watchBus, type BusOptions } from '../bus/bus.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -43,6 +44,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   if (problem) throw new RangeError(`token: ${problem}`);
   const adminProblem = options.adminToken ? tokenProblem(options.adminToken) : null;
   if (adminProblem) throw new RangeError(`adminToken: ${adminProblem}`);
+  const access = new Access({ token, adminToken: options.adminToken ?? null });
   const configs = planStreams(opts, options);
   checkStreams(configs, {
     mainPort: opts.port,
@@ -78,11 +80,12 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       options.refuseLegacy ??
       ((): boolean => {
         const d = registry.default;
-        return d === null || refusesSeed(d.config, token, opts.allowLegacy);
+        // Seed clients present no token: they may read what needs none, or anything with allowLegacy.
+        return d === null || (!opts.allowLegacy && !access.decide('read', d, null).allowed);
       }),
     native:
       options.native ??
-      createNativeHandshake({ token, resolve: (n) => registry.get(n), helloTimeoutMs: opts.helloTimeoutMs }),
+      createNativeHandshake({ access, resolve: (n) => registry.get(n), helloTimeoutMs: opts.helloTimeoutMs }),
   });
   await tcp.listen().catch(async (err: unknown) => {
     registry.close();
@@ -102,11 +105,10 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         port: opts.httpPort,
         portFallback: options.httpPortFallback ?? false,
         streams: registry,
-        token,
+        access,
         allowOrigin: opts.allowOrigin,
         startedAt: Date.now(),
         api: createStreamApi(server, {
-          adminToken: options.adminToken ?? null,
           configPath: options.configPath ?? null,
           streamOverrides: options.streamOverrides ?? {},
         }),

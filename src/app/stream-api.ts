@@ -2,7 +2,6 @@ import type { StreamApi } from '../transports/http/api.js';
 import { editStream, fileStreams, loadConfig } from '../config/config-file.js';
 import type { FramecastServer, StreamChange, StreamsApplied } from './framecast-server.js';
 import { redactCredentials } from '../util/redact.js';
-import { tokenMatches } from '../util/token.js';
 import { resolveStreamConfig, STREAM_FIELDS, type StreamConfig } from '../streams/stream-options.js';
 import { streamDefaults } from './serve-plan.js';
 import type { Stream } from '../streams/stream.js';
@@ -11,13 +10,14 @@ export type { StreamApi };
 
 /** A stream's settings and state for the API; tokens are never shown, passwords in URLs are masked. */
 export function describeStream(s: Stream): Record<string, unknown> {
-  const { readToken: _token, readTokenDigest: _digest, publishToken, ...config } = s.config;
+  const { readToken: _token, readTokenDigest: _digest, publishToken, annotateToken, ...config } = s.config;
   const src = s.hub.source;
   return {
     ...config,
     source: redactCredentials(config.source),
     readToken: s.readToken === null ? null : '(set)',
     publishToken: publishToken === null ? null : '(set)',
+    annotateToken: annotateToken === null ? null : '(set)',
     state: !s.hub.transmitting
       ? 'idle'
       : src?.status?.state === 'no-signal'
@@ -40,7 +40,6 @@ function bodyConfig(body: unknown): StreamConfig {
 
 /** Where a server's streams are written down: its config file and the command line's overrides. */
 export interface StreamStore {
-  adminToken: string | null;
   configPath: string | null;
   /** Stream settings from the command line, over the file's streamDefaults. */
   streamOverrides?: Omit<StreamConfig, 'source'>;
@@ -70,9 +69,6 @@ export function createStreamApi(server: FramecastServer, settings: StreamStore):
       return { streams: next };
     });
   return {
-    writable: settings.adminToken !== null,
-    isAdmin: (given) =>
-      settings.adminToken !== null && given !== null && tokenMatches(settings.adminToken, given),
     describe: (name) => {
       const s = server.streams.get(name);
       return s ? describeStream(s) : null;

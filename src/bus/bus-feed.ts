@@ -1,7 +1,8 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { PublisherConnection } from '../ingest/publish/publisher-slot.js';
 import { checkPublishedJpeg } from '../ingest/publish/tcp-publisher.js';
-import { ENVELOPE_BYTES, FRAME_PREFIX_BYTES, MessageType } from '../protocol/native.js';
+import { checkMetaBytes } from '../meta/meta-json.js';
+import { ENVELOPE_BYTES, FRAME_PREFIX_BYTES, MessageType, MetaKind, decodeMeta } from '../protocol/native.js';
 import type { Stream } from '../streams/stream.js';
 import { PartAssembler, type Subjects } from './bus.js';
 import type { BusVerifier } from './bus-sign.js';
@@ -12,10 +13,20 @@ import type { BusVerifier } from './bus-sign.js';
  */
 export const ORIGIN_SILENCE_MS = 1500;
 
+/** A frame from the bus: what a publisher slot takes, and the origin's seq. */
+interface BusFrame {
+  seq: number;
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  capturedAt: number;
+}
+
+/** Frames' metadata kept for frames still on their way (it comes just before its frame). */
+const PENDING_META = 8;
+
 /** Parses a native FRAME message from the bus into what a publisher slot takes; null if it is not one. */
-function parseFrameMessage(
-  m: Buffer,
-): { jpeg: Buffer; width: number; height: number; capturedAt: number } | null {
+function parseFrameMessage(m: Buffer): BusFrame | null {
   if (m.length < FRAME_PREFIX_BYTES || m.readUInt8(0) !== MessageType.Frame) return null;
   const headerLength = m.readUInt16BE(2);
   const bodyLength = m.readUInt32BE(4);
@@ -25,6 +36,7 @@ function parseFrameMessage(
   const capturedAt = m.readDoubleBE(h + 8);
   if (!Number.isFinite(capturedAt)) return null;
   return {
+    seq: m.readUInt32BE(h),
     width: m.readUInt16BE(h + 4),
     height: m.readUInt16BE(h + 6),
     capturedAt,
@@ -51,6 +63,9 @@ export class BusFeed {
   readonly #stream: Stream;
   readonly #sub: Subscription;
   readonly #statusSub: Subscription;
+  readonly #metaSub: Subscription;
+  /** The origin's seq -> metadata of a frame not arrived yet (at most PENDING_META). */
+  readonly #pendingMeta = new Map<number, Buffer>();
   readonly #conn: PublisherConnection = { address: 'bus', via: 'nats', evict: () => {} };
   readonly #parts = new PartAssembler();
   #silence: NodeJS.Timeout | null = null;
@@ -76,6 +91,28 @@ export class BusFeed {
         if (signalLost(msg.data)) this.#lost('the origin lost its signal or ended');
       },
     });
+    // Metadata comes just before its frame; annotations are filed by the frame's capture time (the
+    // edge numbers frames its own way). Checked again here, against this edge's own caps.
+    this.#metaSub = nc.subscribe(subjects.meta(stream.name), {
+      callback: (err, msg) => {
+        if (err || (verifier && verifier.verify(msg.subject, msg) === null)) return;
+        this.#meta(Buffer.from(msg.data));
+      },
+    });
+  }
+
+  #meta(data: Buffer): void {
+    const meta = decodeMeta(data);
+    if (!meta) return;
+    if (meta.kind === MetaKind.Metadata) {
+      const checked = checkMetaBytes(meta.json, this.#stream.hub.annotations.maxBytes);
+      if ('problem' in checked) return;
+      this.#pendingMeta.set(meta.seq, checked.json);
+      if (this.#pendingMeta.size > PENDING_META)
+        this.#pendingMeta.delete(this.#pendingMeta.keys().next().value as number);
+    } else if (meta.kind === MetaKind.Annotation) {
+      this.#stream.hub.annotate(meta.name, { capturedAt: meta.capturedAt }, meta.json);
+    }
   }
 
   #lost(why: string): void {
@@ -86,7 +123,7 @@ export class BusFeed {
     this.#stream.ingest?.release(this.#conn, why);
   }
 
-  #frame(f: { jpeg: Buffer; width: number; height: number; capturedAt: number }): void {
+  #frame(f: BusFrame): void {
     const slot = this.#stream.ingest;
     if (!slot) return;
     // Checked as a publisher's frame is, against this edge's own bound (not the origin's): the size
@@ -100,7 +137,9 @@ export class BusFeed {
     if (slot.refuseSize(size.width, size.height) ?? slot.refuseSize(f.width, f.height)) return;
     if (slot.current !== this.#conn) slot.claim(this.#conn);
     const now = Date.now();
-    slot.frame(this.#conn, { ...f, ...size, receivedAt: now });
+    const meta = this.#pendingMeta.get(f.seq) ?? null;
+    this.#pendingMeta.delete(f.seq);
+    slot.frame(this.#conn, { jpeg: f.jpeg, capturedAt: f.capturedAt, ...size, receivedAt: now, meta });
     if (this.#lastAt > 0) this.#interval = this.#interval * 0.8 + (now - this.#lastAt) * 0.2;
     this.#lastAt = now;
     if (this.#silence) clearTimeout(this.#silence);
@@ -115,5 +154,6 @@ export class BusFeed {
     if (this.#silence) clearTimeout(this.#silence);
     this.#sub.unsubscribe();
     this.#statusSub.unsubscribe();
+    this.#metaSub.unsubscribe();
   }
 }

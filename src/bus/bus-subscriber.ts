@@ -2,7 +2,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Frame } from '../hub/frame.js';
 import type { SourceStatus } from '../hub/producer.js';
 import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
-import { nativeFrameWire } from '../protocol/native.js';
+import type { Annotation } from '../meta/annotations.js';
+import { MetaKind, encodeMeta, nativeFrameWire } from '../protocol/native.js';
 import { publishFrame, type Subjects } from './bus.js';
 import type { BusSigner } from './bus-sign.js';
 
@@ -63,6 +64,17 @@ export class BusSubscriber implements Subscriber {
       return;
     }
     const message = nativeFrameWire(frame);
+    // The metadata first, on its own subject: the edge keeps it for the frame of the same seq.
+    if (frame.meta)
+      this.#meta(
+        encodeMeta({
+          seq: frame.seq,
+          kind: MetaKind.Metadata,
+          name: '',
+          capturedAt: frame.capturedAt,
+          json: frame.meta,
+        }),
+      );
     try {
       publishFrame(
         this.#link.nc,
@@ -79,6 +91,31 @@ export class BusSubscriber implements Subscriber {
     this.#frames++;
     this.#bytes += message.length;
     this.#latency = Date.now() - frame.capturedAt;
+  }
+
+  /** An analyzer's annotation at the origin goes to the edges (they file it by capture time). */
+  annotation(a: Annotation): void {
+    if (this.#link.nc.isClosed() || !this.#link.up()) return;
+    this.#meta(
+      encodeMeta({
+        seq: a.seq,
+        kind: MetaKind.Annotation,
+        name: a.analyzer,
+        capturedAt: a.capturedAt,
+        json: a.json,
+      }),
+    );
+  }
+
+  #meta(data: Buffer): void {
+    try {
+      const subject = this.#link.subjects.meta(this.#stream);
+      const signer = this.#link.signer;
+      if (signer) this.#link.nc.publish(subject, data, { headers: signer.sign(subject, data) });
+      else this.#link.nc.publish(subject, data);
+    } catch {
+      // Closed or draining meanwhile, as for frames.
+    }
   }
 
   sourceStatus(status: SourceStatus): void {

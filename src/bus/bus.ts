@@ -30,6 +30,13 @@ export class Subjects {
   frame(stream: string): string {
     return `${this.prefix}.s.${stream}.frame`;
   }
+  /**
+   * Frames' metadata (just before the frame) and analyzers' annotations: one native META message
+   * each. Apart from the frames, so edges that know no metadata never see it.
+   */
+  meta(stream: string): string {
+    return `${this.prefix}.s.${stream}.meta`;
+  }
   /** The origin says here when the stream's transmission ends or its signal is lost or back (JSON). */
   status(stream: string): string {
     return `${this.prefix}.s.${stream}.status`;

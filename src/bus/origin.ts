@@ -165,7 +165,12 @@ export class BusOrigin {
       const total = streams.length;
       let size = Buffer.byteLength(JSON.stringify({ ...a, streams: [] }));
       let fit = 0;
-      while (fit < total && (size += Buffer.byteLength(JSON.stringify(streams[fit])) + 1) <= max) fit++;
+      // Each stream adds its JSON, and a comma before it unless it is the first.
+      while (
+        fit < total &&
+        (size += Buffer.byteLength(JSON.stringify(streams[fit])) + (fit > 0 ? 1 : 0)) <= max
+      )
+        fit++;
       data = JSON.stringify({ ...a, streams: streams.slice(0, fit) });
       this.#warnOnce(
         'tooLarge',

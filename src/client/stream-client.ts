@@ -1,14 +1,15 @@
 import { SafeEmitter } from '../util/safe-emitter.js';
 import net from 'node:net';
 import { FramecastError } from '../errors.js';
-import { HelloFlag, NATIVE_MAGIC, StatusCode, encodeAck, encodeHello } from '../protocol/native.js';
-import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
+import { HelloFlag, StatusCode, encodeAck, encodeHello } from '../protocol/native.js';
+import type { NativeMessage } from '../protocol/native-parser.js';
 import { nowMs } from '../util/clock.js';
 import { AckWindow } from './ack-window.js';
 import { formatAddress, type ServerAddress } from './address.js';
 import { dial, readyEvent } from './dial.js';
 import { estimateClock, isLocalAddress } from './clock-sync.js';
-import { DEFAULT_MAX_FRAME_BYTES, LegacyParser } from './legacy-parser.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './legacy-parser.js';
+import { WireReader } from './wire-reader.js';
 import { fromNativeFrame, fromSeedPayload } from './received-frame.js';
 import { REFUSAL_CODES, onClosedBeforeTls, socketFailure } from './stream-client-errors.js';
 import type {
@@ -30,10 +31,6 @@ export type {
 /** How long `auto` waits for a seed server to speak first before it says hello (< the server's grace). */
 const AUTO_HELLO_DELAY_MS = 40;
 
-function isMagicPrefix(bytes: Buffer): boolean {
-  return NATIVE_MAGIC.subarray(0, bytes.length).equals(bytes.subarray(0, NATIVE_MAGIC.length));
-}
-
 /**
  * One connection to a framecast (or seed) server. With `auto` (default) it opens with the native
  * hello; a server that answers with the native preamble is native, one that answers with anything
@@ -45,11 +42,8 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   readonly #opts: StreamClientOptions;
   readonly #where: string;
   #socket: net.Socket | null = null;
-  #mode: 'detect' | 'native' | 'legacy';
+  readonly #reader: WireReader;
   #fallback = false;
-  #pending: Buffer = Buffer.alloc(0);
-  #native: NativeParser | null = null;
-  #legacy: LegacyParser | null = null;
   #helloAt = 0;
   #info: HandshakeInfo | null = null;
   #ended: StreamEnd | null = null;
@@ -67,7 +61,25 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     this.#addr = addr;
     this.#opts = opts;
     this.#where = formatAddress(addr.host, addr.port);
-    this.#mode = opts.protocol === 'legacy' ? 'legacy' : 'detect';
+    this.#reader = new WireReader(
+      opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      opts.protocol === 'native',
+      this.#where,
+      {
+        message: (m, at) => this.#onMessage(m, at),
+        payload: (p, at) => this.#onLegacyPayload(p, at),
+        seed: () => {
+          this.#fallback = true;
+          this.#settle({ protocol: 'legacy', server: null, clock: null });
+        },
+      },
+    );
+    if (opts.protocol === 'legacy') this.#reader.seedFraming();
+  }
+
+  /** `detect` until the server's first bytes (or protocol `legacy`) decide, then `native` or `legacy`. */
+  get #mode(): 'detect' | 'native' | 'legacy' {
+    return this.#reader.mode;
   }
 
   /** The protocol in use (`auto` until the server's first bytes decide it). */
@@ -108,7 +120,6 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
           this.#arm(ms, `${this.#where} did not answer the native hello`, 'ERR_PROTOCOL');
         }
       } else {
-        this.#legacy = new LegacyParser(this.#opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
         this.#settle({ protocol: 'legacy', server: null, clock: null });
       }
       this.emit('connect');
@@ -121,7 +132,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
 
   #sayHello(socket: net.Socket): void {
     this.#helloTimer = null;
-    if (this.#done || this.#mode !== 'detect' || this.#pending.length > 0) return;
+    if (this.#done || this.#mode !== 'detect' || this.#reader.pendingBytes > 0) return;
     this.#helloAt = nowMs();
     socket.write(this.#hello());
   }
@@ -188,49 +199,17 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     if (this.#mode === 'detect') this.#disarm();
     this.#armIdle();
     try {
-      if (this.#mode === 'detect') {
-        this.#pending = Buffer.concat([this.#pending, chunk]);
-        // Wait for 4 bytes only while they may still spell the magic: a seed length prefix
-        // (which starts with 0x00 for any frame under 16 MiB) is recognised at its first byte.
-        if (this.#pending.length < NATIVE_MAGIC.length && isMagicPrefix(this.#pending)) return;
-        chunk = this.#pending;
-        this.#pending = Buffer.alloc(0);
-        this.#detect(chunk);
-      }
-      if (this.#mode === 'native') {
-        (this.#native as NativeParser).push(chunk, (m) => this.#onMessage(m, receivedAt));
-      } else {
-        (this.#legacy as LegacyParser).push(chunk, (p) => this.#onLegacyPayload(p, receivedAt));
-      }
+      this.#reader.push(chunk, receivedAt);
     } catch (err) {
       const e = err as FramecastError;
       this.#fail(e.code, e.message);
     }
   }
 
-  #detect(first: Buffer): void {
-    const max = this.#opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    if (first.subarray(0, NATIVE_MAGIC.length).equals(NATIVE_MAGIC)) {
-      this.#mode = 'native';
-      this.#native = new NativeParser(max);
-      return;
-    }
-    if (this.#opts.protocol === 'native') {
-      throw new FramecastError(
-        'ERR_PROTOCOL',
-        `${this.#where} does not speak the native protocol (a seed server?); use protocol auto or legacy`,
-      );
-    }
-    this.#mode = 'legacy';
-    this.#fallback = true;
-    this.#legacy = new LegacyParser(max);
-    this.#settle({ protocol: 'legacy', server: null, clock: null });
-  }
-
   #onMessage(m: NativeMessage, receivedAt: number): void {
     if (this.#done) return;
     if (m.type === 'welcome') {
-      if (this.#addr.stream && (this.#native?.version ?? 1) < 2) {
+      if (this.#addr.stream && this.#reader.nativeVersion < 2) {
         this.#fail(
           'ERR_PROTOCOL',
           `${this.#where} speaks native protocol version 1 and cannot serve named streams (asked for ${this.#addr.stream})`,
@@ -286,18 +265,10 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
         );
       return;
     }
-    if (this.#mode === 'detect') {
-      if (this.#pending.length === 0 || this.#opts.protocol === 'native') {
-        this.#fail('ERR_CONNECTION', `${this.#where} closed the connection without answering the hello`);
-        return;
-      }
-      // A few bytes, then the end: whatever they were, report them as the seed framing would.
-      this.#detect(this.#pending);
-      try {
-        (this.#legacy as LegacyParser).push(this.#pending, () => {});
-      } catch {
-        /* reported by finish() below */
-      }
+    // Nothing, or bytes that cannot be the native protocol's, from a server asked for it.
+    if (this.#mode === 'detect' && (this.#reader.pendingBytes === 0 || this.#opts.protocol === 'native')) {
+      this.#fail('ERR_CONNECTION', `${this.#where} closed the connection without answering the hello`);
+      return;
     }
     if (this.#bytesIn === 0) {
       // The seed framing cannot say why; a server that requires a token closes on seed clients.
@@ -305,7 +276,8 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       return;
     }
     try {
-      (this.#legacy as LegacyParser).finish();
+      // A few bytes, then the end: whatever they were, reported as the seed framing would.
+      this.#reader.endSeed();
       this.#finish({ reason: 'closed', message: '' });
     } catch (err) {
       const e = err as FramecastError;
@@ -318,7 +290,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       err,
       this.#where,
       this.#addr.tls,
-      () => this.#fallback && this.#legacy?.atBoundary === true && this.#seq > 0,
+      () => this.#fallback && this.#reader.atSeedBoundary && this.#seq > 0,
     );
     if (failure === null) this.#finish({ reason: 'closed', message: '' });
     else this.#fail(failure.code, failure.message);

@@ -17,7 +17,13 @@ import { SERVER_KEYS, serverSettings } from './config-server.js';
 
 const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'bus', 'streamDefaults', 'streams'];
 /** Stream fields whose null means something (none, off); for the others an empty value is a mistake. */
-export const NULLABLE: ReadonlySet<string> = new Set(['fps', 'legacyPort', 'readToken', 'publishToken']);
+export const NULLABLE: ReadonlySet<string> = new Set([
+  'fps',
+  'legacyPort',
+  'readToken',
+  'publishToken',
+  'annotateToken',
+]);
 const DEFAULT_PORT = 9999;
 
 /**

@@ -8,6 +8,8 @@ export interface FrameInit {
   /** Wall-clock ms when the JPEG was ready. */
   encodedAt: number;
   jpeg: Buffer;
+  /** The publisher's metadata for this frame: one checked JSON object (compact UTF-8), or none. */
+  meta?: Buffer | null;
 }
 
 /**
@@ -21,6 +23,7 @@ export class Frame implements FrameInit {
   readonly capturedAt: number;
   readonly encodedAt: number;
   readonly jpeg: Buffer;
+  readonly meta: Buffer | null;
   readonly #wire = new Map<string, Buffer>();
 
   constructor(init: FrameInit) {
@@ -30,6 +33,7 @@ export class Frame implements FrameInit {
     this.capturedAt = init.capturedAt;
     this.encodedAt = init.encodedAt;
     this.jpeg = init.jpeg;
+    this.meta = init.meta ?? null;
   }
 
   /** Returns the cached wire form `kind`, building it with `build` the first time. */

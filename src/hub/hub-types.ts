@@ -1,3 +1,4 @@
+import type { Annotation } from '../meta/annotations.js';
 import type { FramecastError } from '../errors.js';
 import type { Frame } from './frame.js';
 import type { FrameProducer, SourceDescription, SourceStatus } from './producer.js';
@@ -29,6 +30,8 @@ export interface HubOptions {
    * lossless). Set for files, which play from their start for the first client.
    */
   holdFirstFrames?: boolean;
+  /** Cap on one annotation's JSON (bytes; the stream's maxMetaBytes). Default 64 KiB. */
+  maxMetaBytes?: number;
 }
 
 /** Events of the hub. */
@@ -38,6 +41,8 @@ export interface HubEvents {
   'source-status': [status: SourceStatus];
   'transmission-end': [reason: TransmissionEnd, err: FramecastError | null];
   frame: [frame: Frame];
+  /** An analyzer's annotation was accepted and sent to the viewers. */
+  annotation: [a: Annotation];
   admitted: [sub: Subscriber];
   waiting: [sub: Subscriber, position: number];
   left: [stats: SubscriberStats];

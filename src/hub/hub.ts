@@ -4,6 +4,14 @@ import type { Frame } from './frame.js';
 import type { FrameProducer, SourceDescription } from './producer.js';
 import type { EndReason, Subscriber } from './subscriber.js';
 import type { HubEvents, HubOptions, HubTotals, TransmissionEnd } from './hub-types.js';
+import {
+  AnnotationBook,
+  type Annotation,
+  type AnnotationRefusal,
+  type FrameRef,
+} from '../meta/annotations.js';
+import { DEFAULT_MAX_META_BYTES } from '../meta/meta-json.js';
+import { nowMs } from '../util/clock.js';
 
 export type { HubEvents, HubOptions, HubTotals, TransmissionEnd } from './hub-types.js';
 
@@ -40,12 +48,15 @@ export class Hub extends SafeEmitter<HubEvents> {
   #warmers = 0;
   #restartTimer: NodeJS.Timeout | null = null;
   readonly totals: HubTotals = { framesIn: 0, bytesIn: 0, transmissions: 0, clientsServed: 0 };
+  /** The transmission's recent frames, each analyzer's newest annotation and its rate. */
+  readonly annotations: AnnotationBook;
 
   constructor(opts: HubOptions) {
     super();
     if (!Number.isInteger(opts.maxClients) || opts.maxClients < 1)
       throw new RangeError('maxClients must be >= 1');
     this.#opts = opts;
+    this.annotations = new AnnotationBook(opts.maxMetaBytes ?? DEFAULT_MAX_META_BYTES);
     if (opts.preload) queueMicrotask(() => this.#keepWarm());
   }
 
@@ -177,6 +188,19 @@ export class Hub extends SafeEmitter<HubEvents> {
   }
 
   /** A place for one more capped subscriber. */
+  /**
+   * An analyzer's annotation of a recent frame (by seq or capture time): checked, rate-capped, then
+   * sent to every admitted viewer that carries annotations. Returns it, or why it was refused (only
+   * the sender is told; viewers and frames go on).
+   */
+  annotate(analyzer: string, ref: FrameRef, data: unknown): Annotation | AnnotationRefusal {
+    const a = this.annotations.add(analyzer, ref, data, nowMs());
+    if ('refused' in a) return a;
+    for (const sub of this.#admitted) sub.annotation?.(a);
+    this.emit('annotation', a);
+    return a;
+  }
+
   #hasPlace(): boolean {
     return this.cappedCount < this.#opts.maxClients;
   }
@@ -192,6 +216,7 @@ export class Hub extends SafeEmitter<HubEvents> {
     else if (this.#latest) sub.offer(this.#latest);
     const status = this.#producer?.describe().status;
     if (status?.state === 'no-signal') sub.sourceStatus?.(status);
+    if (sub.annotation) for (const a of this.annotations.newest()) sub.annotation(a);
     // A source held at its first frame for this client goes on once the client can take more.
     if (this.#admitted.size === 1) this.drained();
   }
@@ -242,6 +267,7 @@ export class Hub extends SafeEmitter<HubEvents> {
   #publish(producer: FrameProducer, frame: Frame): void {
     if (producer !== this.#producer) return;
     this.#latest = frame;
+    this.annotations.frame(frame.seq, frame.capturedAt);
     this.totals.framesIn++;
     this.totals.bytesIn += frame.jpeg.length;
     for (const sub of this.#first) sub.offer(frame);
@@ -272,6 +298,7 @@ export class Hub extends SafeEmitter<HubEvents> {
     this.#latest = null;
     this.#held = [];
     this.#paused = false;
+    this.annotations.reset();
     const endReason: EndReason = reason === 'idle' ? 'stopped' : reason;
     const served = [...this.#admitted];
     this.#admitted.clear();

@@ -1,3 +1,4 @@
+import type { Annotation } from '../meta/annotations.js';
 import type { Frame } from './frame.js';
 import type { SourceStatus } from './producer.js';
 
@@ -46,6 +47,12 @@ export interface Subscriber {
   waiting?(position: number): void;
   /** Told when a live source loses or regains its input (e.g. a native STATUS message). Optional. */
   sourceStatus?(status: SourceStatus): void;
+  /**
+   * Told each annotation an analyzer sent for a recent frame (and, on joining, each analyzer's newest).
+   * Optional: transports that carry no annotations leave it out; others send it only to viewers that
+   * asked for annotations.
+   */
+  annotation?(a: Annotation): void;
   /** How long (ms, at wall-clock `now`) the frame being written has waited for the peer to take it; 0 when none is pending. */
   stalledMs?(now: number): number;
   stats(): SubscriberStats;

@@ -36,10 +36,23 @@ export const MAX_TEXT_BYTES = 4096;
 export const MAX_HEADER_BYTES = 1024;
 
 /** Message types (envelope byte 0). Readers skip types they do not know. ACK goes client to server. */
-export const MessageType = { Welcome: 1, Frame: 2, Status: 3, End: 4, Error: 5, Ack: 6 } as const;
+export const MessageType = { Welcome: 1, Frame: 2, Status: 3, End: 4, Error: 5, Ack: 6, Meta: 7 } as const;
 
-/** Hello flag bits (byte 5). The server echoes the bits it honours in the WELCOME envelope's flags. */
-export const HelloFlag = { Ack: 0x01, Publish: 0x02 } as const;
+/**
+ * Hello flag bits (byte 5). The server echoes the bits it honours in the WELCOME envelope's flags.
+ * Meta: a viewer receives each frame's metadata (a META before its FRAME); a publisher sends it.
+ * Annotations: a viewer receives analyzers' annotations. Annotate: the client sends annotations.
+ */
+export const HelloFlag = { Ack: 0x01, Publish: 0x02, Meta: 0x04, Annotations: 0x08, Annotate: 0x10 } as const;
+
+/** What a META message carries: a publisher's metadata of a frame, or an analyzer's annotation. */
+export const MetaKind = { Metadata: 1, Annotation: 2 } as const;
+/** META header: seq (uint32), kind (uint8), name length N (uint8), 2 reserved, capturedAt (float64), then N bytes of name. */
+export const META_HEADER_BYTES = 16;
+/** Longest analyzer name in a META header. */
+export const MAX_ANALYZER_NAME_BYTES = 64;
+/** Largest META body (JSON) a reader accepts; a stream's own cap (maxMetaBytes) is at most this. */
+export const MAX_META_WIRE_BYTES = 1024 * 1024;
 
 /**
  * Frames an acknowledging client may have unacknowledged (sent by the server, not yet ACKed). Two keep
@@ -72,10 +85,11 @@ export const ErrorCode = {
   PublisherActive: 12,
   NotPublishable: 13,
   PublisherIdle: 14,
+  BadMetadata: 15,
 } as const;
 
 /** STATUS codes; `value` is the waiting position for Waiting, else 0. Readers ignore unknown codes. */
-export const StatusCode = { Waiting: 1, NoSignal: 2, SignalRestored: 3 } as const;
+export const StatusCode = { Waiting: 1, NoSignal: 2, SignalRestored: 3, AnnotationRefused: 4 } as const;
 
 /** END reasons on the wire: one code for each way a client's stream ends (hub/subscriber.ts EndReason). */
 export const EndCode: Readonly<Record<EndReason, number>> = {

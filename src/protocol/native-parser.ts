@@ -4,6 +4,8 @@ import {
   FRAME_HEADER_BYTES,
   MAX_HEADER_BYTES,
   MAX_TEXT_BYTES,
+  MAX_META_WIRE_BYTES,
+  META_HEADER_BYTES,
   MessageType,
   NATIVE_MAGIC,
   NATIVE_VERSION,
@@ -39,7 +41,9 @@ export type NativeMessage =
   | { type: 'end'; reason: EndReasonName | 'unknown'; message: string }
   | { type: 'error'; code: number; message: string }
   /** To a publisher: the server took frame `seq` (and every one before) and grants `window` in flight. */
-  | { type: 'ack'; seq: number; window: number | null };
+  | { type: 'ack'; seq: number; window: number | null }
+  /** A frame's metadata (kind 1, just before its FRAME) or an analyzer's annotation of it (kind 2). */
+  | { type: 'meta'; seq: number; kind: number; name: string; capturedAt: number; json: Buffer };
 
 const enum State {
   Preamble,
@@ -56,6 +60,7 @@ const KNOWN_MIN_HEADER: Record<number, number> = {
   [MessageType.End]: 4,
   [MessageType.Error]: 4,
   [MessageType.Ack]: 4,
+  [MessageType.Meta]: META_HEADER_BYTES,
 };
 
 function protocolError(message: string): FramecastError {
@@ -208,6 +213,9 @@ export class NativeParser {
           `frame length ${this.#bodyLength} bytes is over the limit of ${this.maxFrameBytes} bytes (--max-frame-size)`,
         );
       }
+    } else if (this.#type === MessageType.Meta) {
+      if (this.#bodyLength > MAX_META_WIRE_BYTES)
+        throw protocolError(`META of ${this.#bodyLength} bytes is over ${MAX_META_WIRE_BYTES}`);
     } else if (this.#bodyLength > MAX_TEXT_BYTES) {
       throw protocolError(`message type ${this.#type} has a body of ${this.#bodyLength} bytes`);
     }
@@ -265,6 +273,20 @@ export class NativeParser {
       case MessageType.Ack:
         onMessage({ type: 'ack', seq: h.readUInt32BE(0), window: h.length >= 6 ? h.readUInt16BE(4) : null });
         return;
+      case MessageType.Meta: {
+        const n = h.readUInt8(5);
+        if (META_HEADER_BYTES + n > h.length)
+          throw protocolError(`META names ${n} bytes in a header of ${h.length}`);
+        onMessage({
+          type: 'meta',
+          seq: h.readUInt32BE(0),
+          kind: h.readUInt8(4),
+          name: h.toString('latin1', META_HEADER_BYTES, META_HEADER_BYTES + n),
+          capturedAt: h.readDoubleBE(8),
+          json: body,
+        });
+        return;
+      }
     }
   }
 }

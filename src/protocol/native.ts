@@ -17,6 +17,7 @@ import {
   FRAME_SENT_AT_OFFSET,
   MAX_ACK_WINDOW,
   MAX_TEXT_BYTES,
+  META_HEADER_BYTES,
   MessageType,
   NATIVE_MAGIC,
   NATIVE_VERSION,
@@ -105,6 +106,53 @@ export function encodeAck(seq: number, window?: number): Buffer {
   out.writeUInt16BE(Math.max(1, Math.min(MAX_ACK_WINDOW, Math.round(window))), ENVELOPE_BYTES + 4);
   out.writeUInt16BE(0, ENVELOPE_BYTES + 6);
   return out;
+}
+
+/** A META message's fields: a frame's metadata (name '') or an analyzer's annotation. */
+export interface MetaFields {
+  seq: number;
+  kind: number;
+  /** The analyzer's name (ASCII, at most 64 bytes); '' for a publisher's metadata. */
+  name: string;
+  capturedAt: number;
+  /** One JSON object, UTF-8. */
+  json: Buffer;
+}
+
+/** META: metadata of frame `seq` (sent just before its FRAME) or an annotation of it. */
+export function encodeMeta(m: MetaFields): Buffer {
+  const name = Buffer.from(m.name, 'latin1');
+  const head = envelope(MessageType.Meta, META_HEADER_BYTES + name.length, m.json.length);
+  const o = ENVELOPE_BYTES;
+  head.writeUInt32BE(m.seq >>> 0, o);
+  head.writeUInt8(m.kind, o + 4);
+  head.writeUInt8(name.length, o + 5);
+  head.writeDoubleBE(m.capturedAt, o + 8);
+  name.copy(head, o + META_HEADER_BYTES);
+  return Buffer.concat([head, m.json]);
+}
+
+/**
+ * One whole META message in one buffer (a bus message), decoded; null when it is not exactly one META
+ * (wrong type, lengths that disagree with the buffer, a name over 64 bytes, a capture time that is not
+ * a number).
+ */
+export function decodeMeta(m: Buffer): MetaFields | null {
+  if (m.length < ENVELOPE_BYTES + META_HEADER_BYTES || m.readUInt8(0) !== MessageType.Meta) return null;
+  const h = m.readUInt16BE(2);
+  const b = m.readUInt32BE(4);
+  if (h < META_HEADER_BYTES || h > META_HEADER_BYTES + 64 || ENVELOPE_BYTES + h + b !== m.length) return null;
+  const o = ENVELOPE_BYTES;
+  const n = m.readUInt8(o + 5);
+  const capturedAt = m.readDoubleBE(o + 8);
+  if (META_HEADER_BYTES + n > h || !Number.isFinite(capturedAt)) return null;
+  return {
+    seq: m.readUInt32BE(o),
+    kind: m.readUInt8(o + 4),
+    name: m.toString('latin1', o + META_HEADER_BYTES, o + META_HEADER_BYTES + n),
+    capturedAt,
+    json: m.subarray(o + h),
+  };
 }
 
 /** The fields of a frame the native header carries. */

@@ -70,8 +70,10 @@ export class JpegStreamSplitter {
   /**
    * Feeds bytes; calls `onImage` for each image completed in them. Throws a FramecastError
    * (ERR_JPEG_STREAM for bytes that are not a JPEG stream, ERR_JPEG_TOO_LARGE) and keeps throwing it.
+   * An `onImage` that returns false stops the push right after that image's last byte (the caller
+   * reads what follows itself). Returns how many bytes of `chunk` were consumed.
    */
-  push(chunk: Buffer, onImage: (jpeg: Buffer) => void): void {
+  push(chunk: Buffer, onImage: (jpeg: Buffer) => unknown): number {
     if (this.#failed) throw this.#failed;
     let start = 0; // where the current image's bytes begin in this chunk
     let i = 0;
@@ -159,7 +161,7 @@ export class JpegStreamSplitter {
       if (this.#state === State.Soi0 && this.#len === -1) {
         // EOI just read: chunk[start..i) ends the image.
         this.#len = 0;
-        this.#complete(chunk.subarray(start, i), onImage);
+        if (this.#complete(chunk.subarray(start, i), onImage) === false) return i;
         start = i;
       }
     }
@@ -172,6 +174,7 @@ export class JpegStreamSplitter {
         this.#partBytes += tail.length;
       }
     }
+    return n;
   }
 
   /** State after a marker code `b` (the 0xFF before it was read). */
@@ -191,13 +194,13 @@ export class JpegStreamSplitter {
     return this.#len === 0xda ? State.Entropy : State.Marker0;
   }
 
-  #complete(last: Buffer, onImage: (jpeg: Buffer) => void): void {
+  #complete(last: Buffer, onImage: (jpeg: Buffer) => unknown): unknown {
     this.#checkSize(last.length);
     const parts = this.#parts;
     const image = parts.length === 0 ? Buffer.from(last) : Buffer.concat([...parts, last]);
     this.#parts = [];
     this.#partBytes = 0;
-    onImage(image);
+    return onImage(image);
   }
 
   #checkSize(more: number): void {

@@ -1,4 +1,5 @@
 import type { JpegEncoderKind } from '../encode/frame-pipeline.js';
+import { DEFAULT_MAX_META_BYTES, MAX_META_BYTES_LIMIT } from '../meta/meta-json.js';
 import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
 import { tokenProblem, type TokenDigest } from '../util/token.js';
 
@@ -35,6 +36,14 @@ export interface StreamConfig {
   readToken?: string | null;
   /** `source: publisher` only: the token a remote publisher presents (the server's token also works). */
   publishToken?: string | null;
+  /**
+   * Lets an analyzer annotate this stream's frames (and watch it); the server's token also works. A
+   * readToken is not enough. With neither this nor a server token, a stream open to everyone is open
+   * to annotations too.
+   */
+  annotateToken?: string | null;
+  /** Cap on one frame's metadata and on one annotation (bytes of JSON). Default 65536. */
+  maxMetaBytes?: number;
   /** `source: publisher` only: a second publisher takes the stream over instead of being refused. */
   overridePublisher?: boolean;
   /**
@@ -71,6 +80,8 @@ export interface ResolvedStreamConfig {
    */
   readTokenDigest?: TokenDigest | null;
   publishToken: string | null;
+  annotateToken: string | null;
+  maxMetaBytes: number;
   overridePublisher: boolean;
   passthrough: boolean;
   maxImagePixels: number;
@@ -92,6 +103,8 @@ export const STREAM_FIELDS: readonly (keyof StreamConfig)[] = [
   'legacyPort',
   'readToken',
   'publishToken',
+  'annotateToken',
+  'maxMetaBytes',
   'overridePublisher',
   'passthrough',
   'maxImagePixels',
@@ -169,6 +182,11 @@ export function resolveStreamConfig(
         `only a stream whose source is ${PUBLISHER_SOURCE} takes publishers`,
       );
   }
+  const annotateToken = c.annotateToken ?? null;
+  if (annotateToken !== null) {
+    const problem = typeof annotateToken === 'string' ? tokenProblem(annotateToken) : 'must be a string';
+    if (problem) throw new StreamConfigError('annotateToken', problem);
+  }
   const legacyPort = c.legacyPort ?? null;
   return {
     name,
@@ -186,6 +204,8 @@ export function resolveStreamConfig(
     legacyPort: legacyPort === null ? null : int('legacyPort', legacyPort, 0, 65535),
     readToken,
     publishToken,
+    annotateToken,
+    maxMetaBytes: int('maxMetaBytes', c.maxMetaBytes ?? DEFAULT_MAX_META_BYTES, 2, MAX_META_BYTES_LIMIT),
     overridePublisher: bool('overridePublisher', c.overridePublisher ?? false),
     passthrough: bool('passthrough', c.passthrough ?? false),
     maxImagePixels: int(

@@ -69,11 +69,7 @@ export function checkPublishTokens(
 }
 
 /** Seed clients cannot present a token: a stream that needs one refuses them unless allowLegacy. */
-export function refusesSeed(
-  stream: ResolvedStreamConfig,
-  token: string | null,
-  allowLegacy: boolean,
-): boolean {
+function refusesSeed(stream: ResolvedStreamConfig, token: string | null, allowLegacy: boolean): boolean {
   return (token !== null || stream.readToken !== null || stream.readTokenDigest != null) && !allowLegacy;
 }
 

@@ -58,6 +58,7 @@ export class Stream {
       maxWaiting: config.maxWaiting,
       lossless: !config.pace,
       preload: config.preload,
+      maxMetaBytes: config.maxMetaBytes,
       // A file plays from its start for the first client, even though it started during the hello grace.
       holdFirstFrames: !config.pace || source.spec?.finite === true,
     });
@@ -66,6 +67,11 @@ export class Stream {
   /** --no-pace: frames are queued per client, never replaced. */
   get lossless(): boolean {
     return !this.config.pace;
+  }
+
+  /** The token an analyzer presents to annotate (and watch) this stream, or null. */
+  get annotateToken(): string | null {
+    return this.config.annotateToken;
   }
 
   /** The token a remote publisher presents, or null. */

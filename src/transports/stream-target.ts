@@ -19,4 +19,6 @@ export interface StreamTarget {
   readonly ingest?: PublisherSlot | null;
   /** The token publishers present (the server's token also works), or null. */
   readonly publishToken?: string | null;
+  /** The token analyzers present to annotate (the server's token also works), or null. */
+  readonly annotateToken?: string | null;
 }

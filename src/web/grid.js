@@ -56,6 +56,7 @@ function makeTile(name) {
   tile.viewer = watch(canvas, {
     passive: true,
     path: `${base}ws`,
+    overlay: true,
     onStats: (s) => {
       link.dataset.frames = String(s.frames);
       fps.textContent = s.fps > 0 ? `${s.fps} fps` : '';

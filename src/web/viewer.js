@@ -2,6 +2,7 @@
 // The live viewer: frames from /ws drawn on a canvas, the seed's "FPS: n" overlay (plus latency and
 // resolution) as page text, connection state, automatic reconnect, full screen.
 import { parseFrameMessage } from './frame-message.js';
+import { createOverlay } from './overlay.js';
 
 /** The token the page was opened with (?token=), passed on to the WebSocket and fetches. */
 export const token = new URLSearchParams(location.search).get('token');
@@ -11,12 +12,16 @@ export function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-function wsUrl(passive, path = 'ws') {
+function wsUrl(passive, path = 'ws', overlay = false) {
   const url = new URL(path, location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '';
   if (token) url.searchParams.set('token', token);
   if (passive) url.searchParams.set('passive', '1');
+  if (overlay) {
+    url.searchParams.set('meta', '1');
+    url.searchParams.set('annotations', '1');
+  }
   return url.href;
 }
 
@@ -25,9 +30,42 @@ function wsUrl(passive, path = 'ws') {
  * second; `onState` gets (state, text). Passive viewers (the dashboard preview) watch without
  * starting the source and always reconnect; others stop after a clean end of transmission. `path` is
  * the WebSocket's URL relative to the page (`streams/NAME/ws` for another stream than the page's).
+ * `overlay`: draw metadata and annotations over the picture (see overlay.js); `sync` (ms): hold each
+ * frame that long and draw it with its own seq's annotations; `onOverlay` runs when they changed.
  */
-export function watch(canvas, { passive = false, path = 'ws', onStats = () => {}, onState = () => {} } = {}) {
+export function watch(
+  canvas,
+  {
+    passive = false,
+    path = 'ws',
+    onStats = () => {},
+    onState = () => {},
+    overlay = false,
+    sync = 0,
+    onOverlay = () => {},
+  } = {},
+) {
   const ctx = canvas.getContext('2d');
+  // The last picture stays, so annotations that come after it (or a legend click) redraw it.
+  let shown = null;
+  let shownSeq = 0;
+  let redrawing = false;
+  function redraw() {
+    if (redrawing) return;
+    redrawing = true;
+    window.requestAnimationFrame(() => {
+      redrawing = false;
+      if (!shown) return;
+      ctx.drawImage(shown, 0, 0);
+      notes?.draw(ctx, shownSeq, sync > 0);
+    });
+  }
+  const notes = overlay
+    ? createOverlay(() => {
+        redraw();
+        onOverlay();
+      })
+    : null;
   let ws = null;
   let retryMs = 500;
   let retryTimer = 0;
@@ -62,10 +100,17 @@ export function watch(canvas, { passive = false, path = 'ws', onStats = () => {}
           canvas.height = bitmap.height;
         }
         ctx.drawImage(bitmap, 0, 0);
+        notes?.draw(ctx, frame.seq, sync > 0);
         stats.frames++;
         windowFrames++;
         stats.width = bitmap.width;
         stats.height = bitmap.height;
+        if (notes) {
+          shown?.close();
+          shown = bitmap;
+          shownSeq = frame.seq;
+          bitmap = null;
+        }
         // Server capture time vs this machine's clock: exact on the same host, approximate elsewhere.
         stats.latencyMs = frame.capturedAt > 0 ? Math.max(0, Date.now() - frame.capturedAt) : null;
       } catch {
@@ -82,6 +127,7 @@ export function watch(canvas, { passive = false, path = 'ws', onStats = () => {}
       try {
         const msg = JSON.parse(ev.data);
         if (msg.type === 'waiting') onState('waiting', `waiting for a place (#${msg.position})`);
+        else notes?.message(msg);
       } catch {
         /* not for us */
       }
@@ -89,6 +135,12 @@ export function watch(canvas, { passive = false, path = 'ws', onStats = () => {}
     }
     const frame = parseFrameMessage(ev.data);
     if (!frame) return;
+    // ?sync=: the frame waits for its annotations; latest frame wins after the hold.
+    if (sync > 0) window.setTimeout(() => take(frame), sync);
+    else take(frame);
+  }
+
+  function take(frame) {
     if (pending) stats.dropped++;
     pending = frame;
     if (!live) {
@@ -102,7 +154,7 @@ export function watch(canvas, { passive = false, path = 'ws', onStats = () => {}
     if (stopped) return;
     onState('connecting', 'connecting…');
     live = false;
-    ws = new WebSocket(wsUrl(passive, path));
+    ws = new WebSocket(wsUrl(passive, path, overlay));
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       retryMs = 500;
@@ -114,6 +166,7 @@ export function watch(canvas, { passive = false, path = 'ws', onStats = () => {}
     ws.onmessage = onMessage;
     ws.onclose = (ev) => {
       ws = null;
+      notes?.clear();
       if (stopped) return;
       // 1000 + eof/stopped: the transmission ended on purpose; reconnecting would start it again.
       if (!passive && ev.code === 1000 && (ev.reason === 'eof' || ev.reason === 'stopped')) {
@@ -133,6 +186,7 @@ export function watch(canvas, { passive = false, path = 'ws', onStats = () => {}
   connect();
   return {
     stats,
+    overlay: notes,
     /** Connects again after a clean end of transmission. */
     reconnect() {
       if (!ws && !stopped) {
@@ -169,10 +223,38 @@ export function bindOverlay(root) {
   };
 }
 
+/** The legend: one toggle per analyzer, its name as text (never HTML). */
+function renderLegend(root, notes) {
+  const list = notes.analyzers();
+  if (root.children.length === list.length) return;
+  root.replaceChildren(
+    ...list.map((a) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'legend-item';
+      b.textContent = a.name;
+      b.style.borderColor = a.color;
+      b.setAttribute('aria-pressed', String(!a.hidden));
+      b.addEventListener('click', () => {
+        notes.toggle(a.name);
+        b.setAttribute('aria-pressed', String(b.getAttribute('aria-pressed') !== 'true'));
+      });
+      return b;
+    }),
+  );
+}
+
 function startViewerPage() {
   const stage = document.querySelector('.stage');
   const overlay = bindOverlay(document.body);
-  const viewer = watch(document.querySelector('canvas'), overlay);
+  const legend = document.querySelector('[data-field="legend"]');
+  const sync = Math.min(5000, Math.max(0, Number(new URLSearchParams(location.search).get('sync')) || 0));
+  const viewer = watch(document.querySelector('canvas'), {
+    ...overlay,
+    overlay: true,
+    sync,
+    onOverlay: () => renderLegend(legend, viewer.overlay),
+  });
   document.querySelector('[data-field="again"]').addEventListener('click', () => viewer.reconnect());
   document.querySelector('[data-field="fullscreen"]').addEventListener('click', () => {
     if (document.fullscreenElement) void document.exitFullscreen();

@@ -48,6 +48,8 @@ function built(name: string, source: string, over: Partial<ResolvedStreamConfig>
     legacyPort: null,
     readToken: null,
     publishToken: null,
+    annotateToken: null,
+    maxMetaBytes: 65536,
     overridePublisher: false,
     passthrough: false,
     maxImagePixels: 4096 * 4096,

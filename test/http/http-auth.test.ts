@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Access } from '../../src/access/access.js';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hub } from '../../src/hub/hub.js';
@@ -153,7 +154,7 @@ describe('GET /snapshot.jpg without frames', () => {
       host: '127.0.0.1',
       port: 0,
       streams: { get: () => stream, list: () => [stream], on: () => undefined },
-      token: null,
+      access: new Access({ token: null }),
       allowOrigin: null,
       startedAt: Date.now(),
       snapshotTimeoutMs: 300,

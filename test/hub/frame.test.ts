@@ -9,6 +9,7 @@ const init = {
   capturedAt: 1000.5,
   encodedAt: 1012.25,
   jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9]),
+  meta: Buffer.from('{"objects":[]}'),
 };
 
 describe('Frame', () => {
@@ -16,6 +17,7 @@ describe('Frame', () => {
     const f = new Frame(init);
     expect({ ...f }).toEqual(init);
     expect(f.jpeg).toBe(init.jpeg);
+    expect(new Frame({ ...init, meta: undefined }).meta).toBeNull();
   });
 
   it('builds each wire form once, on first use, and hands the same buffer to every later caller', () => {

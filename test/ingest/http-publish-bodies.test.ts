@@ -41,7 +41,22 @@ describe('HTTP publish bodies', () => {
 
     const text = await post(multipart([['text/plain', Buffer.from('hello world')]]), mixed);
     expect(text.status).toBe(400);
-    expect(text.text).toMatch(/holds no JPEG/);
+    expect(text.text).toMatch(/^part 1 is text\/plain, not image\/jpeg/);
+    // A part that is not an image after two that are: 400 (it used to be "200 2 frames received"),
+    // the frames before it were delivered.
+    let delivered = 0;
+    server.streams.get('cam')?.ingest?.on('frame', () => delivered++);
+    const late = await post(
+      multipart([
+        ['image/jpeg', jpeg],
+        ['image/jpeg', jpeg],
+        ['text/plain', Buffer.from('hello world')],
+      ]),
+      mixed,
+    );
+    expect(late.status).toBe(400);
+    expect(late.text).toMatch(/^part 3 is text\/plain, not image\/jpeg .* \(after 2 frames\)$/m);
+    expect(delivered).toBe(2);
 
     const raw = await post(Buffer.from('hello world'));
     expect(raw.status).toBe(400);

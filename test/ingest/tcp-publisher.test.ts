@@ -153,9 +153,9 @@ describe('servePublisher', () => {
     socket.emit('data', msg.subarray(30));
     const now = nowMs();
     expect(frames).toEqual([
-      { jpeg: a, width: 96, height: 64, capturedAt: captured, receivedAt: now },
+      { jpeg: a, width: 96, height: 64, capturedAt: captured, receivedAt: now, meta: null },
       // A capture time of 0 is not a sane clock: ours is taken.
-      { jpeg: b, width: 48, height: 32, capturedAt: now, receivedAt: now },
+      { jpeg: b, width: 48, height: 32, capturedAt: now, receivedAt: now, meta: null },
     ]);
     expect(socket.messages()).toEqual([
       { type: 'ack', seq: 7, window: ACK_WINDOW },

@@ -6,7 +6,7 @@ import { startNats } from '../helpers/nats.js';
 import { freePort } from '../helpers/net.js';
 import { sleep } from '../helpers/processes.js';
 import { busRig, natsOrFail, sized, until, viewer } from '../bus/support.js';
-import { answer, rawPeer, TOKEN } from './bus-support.js';
+import { answersDuringFlood, rawPeer, TOKEN } from './bus-support.js';
 
 // A plain NATS client copies the origin's announcement (its instance included) and re-announces the
 // stream without its readTokenDigest every 20 ms. Without a bus secret the edge cannot tell it from
@@ -42,16 +42,9 @@ describe.skipIf(!available)('bus security: a peer re-announcing a stream without
         ...heard,
         streams: heard.streams.map(({ readTokenDigest: _d, ...s }) => s),
       });
-      const flood = setInterval(() => peer.nc.publish('framecast.streams', open), 20);
-      const answers: (number | string)[] = [];
-      try {
-        for (let i = 0; i < 8; i++) {
-          answers.push(await answer(port, 'locked', ''));
-          await sleep(150);
-        }
-      } finally {
-        clearInterval(flood);
-      }
+      const answers = await answersDuringFlood(port, 'locked', 8, () =>
+        peer.nc.publish('framecast.streams', open),
+      );
       expect(answers).toEqual(Array.from({ length: 8 }, () => ErrorCode.TokenRequired));
     } finally {
       await peer.nc.close();

@@ -8,7 +8,7 @@ import { startNats } from '../helpers/nats.js';
 import { spawnCli } from '../helpers/cli.js';
 import { sleep, waitExit } from '../helpers/processes.js';
 import { busRig, natsOrFail, sized, until, viewer } from '../bus/support.js';
-import { answer, rawPeer, TOKEN } from './bus-support.js';
+import { answer, answersDuringFlood, rawPeer, TOKEN } from './bus-support.js';
 
 // Origins and edges sharing a bus secret: a plain NATS client without it can neither announce,
 // remove, nor feed frames, and cannot replay what an origin signed to roll a stream back.
@@ -54,20 +54,11 @@ describe.skipIf(!available)('bus security: a bus secret', () => {
       for (const [k, v] of heard.headers ?? []) forged.set(k, v[0] ?? '');
       forged.set('Framecast-Count', '999999999');
       let i = 0;
-      const flood = setInterval(() => {
+      const answers = await answersDuringFlood(port, 'locked', 4, () => {
         const body = i++ % 2 ? open : none;
         peer.nc.publish('framecast.streams', body);
         peer.nc.publish('framecast.streams', body, { headers: forged });
-      }, 20);
-      const answers: (number | string)[] = [];
-      try {
-        for (let n = 0; n < 4; n++) {
-          answers.push(await answer(port, 'locked', ''));
-          await sleep(150);
-        }
-      } finally {
-        clearInterval(flood);
-      }
+      });
       expect(answers).toEqual([1, 2, 3, 4].map(() => ErrorCode.TokenRequired));
     } finally {
       await peer.nc.close();
@@ -154,19 +145,9 @@ describe.skipIf(!available)('bus security: a bus secret', () => {
       await until(() => e.server.streams.get('cam')?.config.readTokenDigest != null, 5000);
       const legit = viewer(port, 'cam', TOKEN);
       await until(() => sized(legit, 160).length >= 3);
-      const flood = setInterval(
-        () => peer.nc.publish('framecast.streams', old.data, { headers: old.headers }),
-        20,
+      const answers = await answersDuringFlood(port, 'cam', 4, () =>
+        peer.nc.publish('framecast.streams', old.data, { headers: old.headers }),
       );
-      const answers: (number | string)[] = [];
-      try {
-        for (let n = 0; n < 4; n++) {
-          answers.push(await answer(port, 'cam', ''));
-          await sleep(150);
-        }
-      } finally {
-        clearInterval(flood);
-      }
       expect(answers).toEqual([1, 2, 3, 4].map(() => ErrorCode.TokenRequired));
       expect(legit.ended).toBeNull();
       legit.close();

@@ -3,7 +3,7 @@ import { connect, type MsgHdrs, type NatsConnection } from '@nats-io/transport-n
 import { encodeHello } from '../../src/protocol/native.js';
 import type { NativeMessage } from '../../src/protocol/native-parser.js';
 import { rawNative } from '../helpers/native.js';
-import { spawnTracked, waitExit } from '../helpers/processes.js';
+import { sleep, spawnTracked, waitExit } from '../helpers/processes.js';
 import type { Viewer } from '../bus/support.js';
 
 /** A readToken long enough for any check, known to the legitimate viewers only. */
@@ -23,6 +23,29 @@ export async function answer(
   const err = s.messages.find((m): m is Extract<NativeMessage, { type: 'error' }> => m.type === 'error');
   if (err) return err.code;
   return s.messages.some((m) => m.type === 'frame') ? 'frames' : 'nothing';
+}
+
+/**
+ * A peer's flood while viewers knock: `publish` runs every 20 ms while a token-less native viewer of
+ * `stream` asks `times` times, 150 ms apart. Resolves with each answer (an ERROR code, or 'frames').
+ */
+export async function answersDuringFlood(
+  port: number,
+  stream: string,
+  times: number,
+  publish: () => void,
+): Promise<(number | 'frames' | 'nothing')[]> {
+  const flood = setInterval(publish, 20);
+  const answers: (number | 'frames' | 'nothing')[] = [];
+  try {
+    for (let n = 0; n < times; n++) {
+      answers.push(await answer(port, stream, ''));
+      await sleep(150);
+    }
+  } finally {
+    clearInterval(flood);
+  }
+  return answers;
 }
 
 /** A plain NATS client on the bus (no framecast code): what an attacker with bus access has. */

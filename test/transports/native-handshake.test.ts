@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { Access } from '../../src/access/access.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, StatusCode, encodeHello } from '../../src/protocol/native.js';
 import { createNativeHandshake } from '../../src/transports/tcp/native-handshake.js';
@@ -175,7 +176,7 @@ describe('native handshake', () => {
     });
     const target = { name: 'default', hub, lossless: false, readToken: null, hasRoom: () => true };
     const hook = createNativeHandshake({
-      token: null,
+      access: new Access({ token: null }),
       resolve: () => target,
       helloTimeoutMs: 3000,
       maxPending: 1,

@@ -1,28 +1,15 @@
 import type http from 'node:http';
-import { FramecastError } from '../../errors.js';
-import { JpegStreamSplitter } from '../../source/jpeg-stream-splitter.js';
 import { nowMs } from '../../util/clock.js';
-import { tokenOpens } from '../../util/token.js';
+import { BodyRefusal, boundaryOf, PublishBodyReader } from './publish-body.js';
 import { PUBLISH_IDLE_REASON, type PublisherConnection, type PublisherSlot } from './publisher-slot.js';
 import { checkPublishedJpeg, MAX_PUBLISHED_FRAME_BYTES } from './tcp-publisher.js';
-
-/** Text allowed between two images of a body: multipart boundaries and part headers. */
-const MAX_BETWEEN_BYTES = 16 * 1024;
 
 /** A stream as the HTTP publisher needs it (a Stream is one). */
 export interface HttpPublishTarget {
   readonly name: string;
   readonly ingest: PublisherSlot | null;
-  readonly publishToken: string | null;
-}
-
-/** True when `given` may publish to the stream: its publishToken or the server's; nothing needed when neither is set. */
-export function mayPublish(
-  target: HttpPublishTarget,
-  serverToken: string | null,
-  given: string | null,
-): boolean {
-  return tokenOpens(given, serverToken, target.publishToken);
+  /** Cap on one frame's metadata (the stream's maxMetaBytes). */
+  readonly maxMetaBytes: number;
 }
 
 function reply(
@@ -45,10 +32,12 @@ function reply(
 /**
  * POST /streams/NAME/publish: the body is a stream of JPEGs (what `ffmpeg -f mpjpeg -method POST`
  * sends, any multipart MJPEG, or JPEGs simply concatenated), each passed to the stream's viewers as
- * it came. The answer comes when the body ends (200, with the count) or when it is refused: 401 token,
- * 409 another publisher or a stream that takes none, 400 a malformed image, 413 an image over the
- * byte cap or the stream's maxImagePixels, 408 no complete image for PUBLISH_IDLE_MS (the slot keeps
- * that deadline; bytes that make no image do not count).
+ * it came. In a multipart body, an `application/json` part is the metadata of the image after it.
+ * The answer comes when the body ends (200, with the count) or when it is refused: 401 token,
+ * 409 another publisher or a stream that takes none, 400 a malformed image, bad metadata or a part
+ * that is no image, 413 an image over the byte cap or the stream's maxImagePixels, or metadata over
+ * maxMetaBytes, 408 no complete image for PUBLISH_IDLE_MS (the slot keeps that deadline; bytes that
+ * make no image do not count). Frames before a refusal were delivered.
  */
 export function serveHttpPublish(
   req: http.IncomingMessage,
@@ -74,10 +63,11 @@ export function serveHttpPublish(
     },
   };
   if (!slot.claim(conn)) return reply(res, 409, `stream ${target.name} already has a publisher`, cors);
-  const splitter = new JpegStreamSplitter(MAX_PUBLISHED_FRAME_BYTES, {
-    skipBetween: MAX_BETWEEN_BYTES,
-    what: 'the published body',
-  });
+  const body = new PublishBodyReader(
+    MAX_PUBLISHED_FRAME_BYTES,
+    target.maxMetaBytes,
+    boundaryOf(req.headers['content-type']),
+  );
   const finish = (status: number, text: string): void => {
     if (finished) return;
     finished = true;
@@ -91,28 +81,27 @@ export function serveHttpPublish(
     if (finished) return;
     received += chunk.length;
     try {
-      splitter.push(chunk, (jpeg) => {
+      body.push(chunk, (jpeg, meta) => {
         if (finished) return;
         const size = checkPublishedJpeg(jpeg);
         if (typeof size === 'string') return finish(400, `bad frame ${frames}: ${size}`);
         const tooLarge = slot.refuseSize(size.width, size.height);
         if (tooLarge) return finish(413, `bad frame ${frames}: ${tooLarge}`);
         const now = nowMs();
-        slot.frame(conn, { jpeg, ...size, capturedAt: now, receivedAt: now });
+        slot.frame(conn, { jpeg, ...size, capturedAt: now, receivedAt: now, meta });
         frames++;
       });
     } catch (err) {
-      finish(
-        err instanceof FramecastError && err.code === 'ERR_JPEG_TOO_LARGE' ? 413 : 400,
-        (err as Error).message,
-      );
+      const status = err instanceof BodyRefusal ? err.status : 400;
+      const text = (err as Error).message;
+      finish(status, frames > 0 ? `${text} (after ${frames} frames)` : text);
     }
   });
   req.on('end', () => {
-    if (!splitter.atBoundary)
+    if (!body.atBoundary)
       return finish(
         400,
-        `the body ended inside an image (${splitter.pendingBytes} bytes of it): nothing of it was taken`,
+        `the body ended inside an image (${body.pendingBytes} bytes of it): nothing of it was taken`,
       );
     // Bytes and no image: a part that is not a JPEG (text, PNG...), or no JPEG at all.
     if (frames === 0 && received > 0)

@@ -91,6 +91,7 @@ export class IngestProducer extends SafeEmitter<ProducerEvents> implements Frame
         capturedAt: f.capturedAt,
         encodedAt: f.receivedAt,
         jpeg: f.jpeg,
+        meta: f.meta ?? null,
       }),
     );
   }

@@ -19,6 +19,8 @@ export interface IngestFrame {
   /** The publisher's capture time (ms since the epoch, its clock), or our receive time. */
   capturedAt: number;
   receivedAt: number;
+  /** The publisher's metadata of this frame (checked JSON), or none. */
+  meta?: Buffer | null;
 }
 
 /** A connected publisher as the slot sees it (TCP or HTTP). */

@@ -7,7 +7,9 @@ import {
   encodeEnd,
   encodeError,
   encodePreamble,
+  MetaKind,
 } from '../../protocol/native.js';
+import { checkMetaBytes } from '../../meta/meta-json.js';
 import { NativeParser } from '../../protocol/native-parser.js';
 import { nowMs } from '../../util/clock.js';
 import { jpegInfo, looksLikeJpeg } from '../../util/jpeg.js';
@@ -54,11 +56,14 @@ export function servePublisher(
   slot: PublisherSlot,
   rest: Buffer,
   maxFrameBytes = MAX_PUBLISHED_FRAME_BYTES,
+  metaMaxBytes: number | null = null,
 ): void {
   const parser = new NativeParser(maxFrameBytes);
   // The parser reads a server's side: it starts with a preamble, which a publisher does not send.
   parser.push(encodePreamble(2), () => {});
   let done = false;
+  /** The metadata a META announced for the next FRAME (same seq), or null. */
+  let pendingMeta: { seq: number; json: Buffer } | null = null;
   const fail = (code: number, message: string): void => {
     if (done) return;
     done = true;
@@ -80,20 +85,29 @@ export function servePublisher(
           const tooLarge = slot.refuseSize(size.width, size.height);
           if (tooLarge) return fail(ErrorCode.BadFrame, `bad frame ${m.seq}: ${tooLarge}`);
           const now = nowMs();
+          const meta = pendingMeta?.seq === m.seq ? pendingMeta.json : null;
+          pendingMeta = null;
           const frame: IngestFrame = {
             jpeg: m.jpeg,
             ...size,
             capturedAt: captureTime(m.capturedAt, now),
             receivedAt: now,
+            meta,
           };
           slot.frame(conn, frame);
           socket.write(encodeAck(m.seq, ACK_WINDOW));
+        } else if (m.type === 'meta' && metaMaxBytes !== null && m.kind === MetaKind.Metadata) {
+          const checked = checkMetaBytes(m.json, metaMaxBytes);
+          if ('problem' in checked)
+            return fail(ErrorCode.BadMetadata, `bad metadata of frame ${m.seq}: ${checked.problem}`);
+          pendingMeta = { seq: m.seq, json: checked.json };
         } else if (m.type === 'end') {
           done = true;
           slot.release(conn, `the publisher ended (${m.reason})`);
           socket.end();
         } else {
-          fail(ErrorCode.BadMessage, `a publisher sends FRAME and END messages only, not ${m.type}`);
+          const what = metaMaxBytes === null ? 'FRAME and END' : 'FRAME, META (kind 1) and END';
+          fail(ErrorCode.BadMessage, `a publisher sends ${what} messages only, not ${m.type}`);
         }
       });
     } catch (err) {

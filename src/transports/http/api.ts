@@ -1,5 +1,6 @@
 import type http from 'node:http';
-import { authorized, originAllowed, presentedToken } from './auth.js';
+import type { Access } from '../../access/access.js';
+import { originAllowed, presentedToken } from './auth.js';
 import { sendJson, sendText } from './respond.js';
 import type { StatsReport } from './stats.js';
 
@@ -8,10 +9,6 @@ import type { StatsReport } from './stats.js';
  * implements it (app/stream-api.ts).
  */
 export interface StreamApi {
-  /** False when no admin token is set: writes are refused (403). */
-  readonly writable: boolean;
-  /** True when `given` is the admin token. */
-  isAdmin(given: string | null): boolean;
   /** One stream as GET /api/streams/NAME shows it, or null. */
   describe(name: string): Record<string, unknown> | null;
   /** Creates or replaces a stream (its settings as in the config file); `created` when it is new. */
@@ -52,8 +49,8 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null
 /** The settings of the HTTP API. */
 export interface ApiContext {
   api: StreamApi | null;
-  /** The server's token: reading the API takes it. */
-  token: string | null;
+  /** Reading the API is the `server` action; writing it, `admin`. */
+  access: Access;
   /** A stream's /stats section (for its frame rates), or null when there is no such stream. */
   statsOf: (name: string) => StatsReport | null;
   allowOrigin: string | null;
@@ -74,7 +71,8 @@ export async function serveStreamApi(
 ): Promise<void> {
   const { api, cors } = ctx;
   if (req.method === 'GET' || req.method === 'HEAD') {
-    if (!authorized(req, url, ctx.token)) return sendText(res, 401, 'a token is required', cors);
+    if (!ctx.access.decide('server', null, presentedToken(req, url)).allowed)
+      return sendText(res, 401, 'a token is required', cors);
     const d = api?.describe(name) ?? null;
     return d
       ? sendJson(res, 200, apiStream(d, ctx.statsOf(name)), cors)
@@ -83,7 +81,8 @@ export async function serveStreamApi(
   if (req.method !== 'PUT' && req.method !== 'DELETE') {
     return sendText(res, 405, `method ${req.method} not allowed`, { ...cors, Allow: 'GET, PUT, DELETE' });
   }
-  if (!api?.writable) {
+  const decision = ctx.access.decide('admin', null, presentedToken(req, url));
+  if (!api || (!decision.allowed && decision.refusal === 'disabled')) {
     return sendText(
       res,
       403,
@@ -91,7 +90,7 @@ export async function serveStreamApi(
       cors,
     );
   }
-  if (!api.isAdmin(presentedToken(req, url))) {
+  if (!decision.allowed) {
     ctx.onRefused(
       `${req.socket.remoteAddress}`,
       `API ${req.method} ${url.pathname}: missing or wrong admin token`,

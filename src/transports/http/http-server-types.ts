@@ -1,3 +1,4 @@
+import type { Access } from '../../access/access.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import type { IpLimiter } from '../ip-limiter.js';
 import type { TlsCredentials } from '../tls-config.js';
@@ -20,8 +21,8 @@ export interface HttpServerOptions {
   /** The port was a default, not the user's: take a free one if it is busy. */
   portFallback?: boolean;
   streams: HttpStreams;
-  /** The server's token: opens every stream and the server's own endpoints (Bearer header or ?token=). */
-  token: string | null;
+  /** Who may do what (the server's one access decision); tokens come as a Bearer header or ?token=. */
+  access: Access;
   /** CORS: the origin allowed to read responses cross-site (`*` for any), null for none. */
   allowOrigin: string | null;
   startedAt: number;

@@ -2,8 +2,8 @@ import { SafeEmitter } from '../../util/safe-emitter.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { authorized, corsHeaders, hostAllowed, MISDIRECTED, originAllowed, presentedToken } from './auth.js';
-import { tokenOpens } from '../../util/token.js';
+import type { Action, Decision } from '../../access/access.js';
+import { corsHeaders, hostAllowed, MISDIRECTED, originAllowed, presentedToken } from './auth.js';
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
@@ -15,6 +15,7 @@ import {
   type ServerStatsReport,
 } from './http-server-types.js';
 import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.js';
+import { routeAnnotate, type AnnotateRouteContext } from './annotate-route.js';
 import { routePublish } from './publish-route.js';
 import {
   noSuchStream,
@@ -51,7 +52,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     super();
     this.#opts = opts;
     this.#shared = {
-      token: opts.token,
+      access: opts.access,
       cors: corsHeaders(opts.allowOrigin),
       startedAt: opts.startedAt,
       snapshotTimeoutMs: opts.snapshotTimeoutMs ?? 5000,
@@ -120,16 +121,9 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     return h;
   }
 
-  /**
-   * True when the request acts for the server on `stream` (stops its transmission, sees its viewers'
-   * addresses): the server's token or the admin token; with no server token, anyone when the stream
-   * has no readToken. A readToken alone only watches.
-   */
-  #operates(req: http.IncomingMessage, url: URL, stream: HttpStreamTarget): boolean {
-    const given = presentedToken(req, url);
-    if (this.#opts.api?.isAdmin(given)) return true;
-    const token = this.#opts.token;
-    return token !== null ? tokenOpens(given, token) : stream.readToken === null;
+  /** The access decision for this request (its token from the Authorization header or ?token=). */
+  #decide(req: http.IncomingMessage, url: URL, action: Action, stream: HttpStreamTarget | null): Decision {
+    return this.#opts.access.decide(action, stream, presentedToken(req, url));
   }
 
   #refuseToken(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
@@ -156,8 +150,12 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       return;
     }
     const { name, rest } = splitStreamPath(url.pathname);
-    if (rest === 'publish' && req.method === 'POST') return this.#onPublish(req, res, url, name);
+    // A publisher's body is endless: no whole-request deadline for it.
+    if (rest === 'publish' && req.method === 'POST')
+      return routePublish(req, res, url, name, this.#route(req, res, url));
     bodyDeadline(req, res, this.#opts.requestTimeoutMs ?? 30_000);
+    if (rest === 'annotations' && req.method === 'POST')
+      return routeAnnotate(req, res, url, name, this.#route(req, res, url));
     if (req.method === 'OPTIONS') {
       res.writeHead(this.#opts.allowOrigin ? 204 : 405, cors);
       res.end();
@@ -181,7 +179,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       const name = url.pathname.slice('/api/streams/'.length).replace(/\/$/, '');
       void serveStreamApi(req, res, url, name, {
         api: this.#opts.api ?? null,
-        token: this.#opts.token,
+        access: this.#opts.access,
         statsOf: (n) => {
           const target = this.#opts.streams.get(n);
           return target ? this.#of(target).report() : null;
@@ -207,16 +205,16 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     if (isGet && this.#sendGrid(req, res, url)) return;
     if (isGet && this.#serverGet(req, res, url)) return;
     const target = this.#opts.streams.get(name);
-    if (!target) {
-      // Only a client that may see every stream learns that a name is unknown.
-      if (!authorized(req, url, this.#opts.token)) return this.#refuseToken(req, res, url);
-      return noSuchStream(res, name ?? 'default', cors);
-    }
+    const read = this.#decide(req, url, 'read', target);
+    // Only a client that may see every stream learns that a name is unknown.
+    if (!read.allowed && read.refusal === 'unknown-stream') return noSuchStream(res, name ?? 'default', cors);
+    if (!target) return this.#refuseToken(req, res, url);
     const streamHttp = this.#of(target);
-    const operator = this.#operates(req, url, target);
+    // Operating a stream (stopping it, seeing its viewers' addresses) is the server's or the admin's.
+    const operator = this.#decide(req, url, 'operate', target).allowed;
     // The admin token stops a transmission without being a viewer's key.
     const stopping = req.method === 'POST' && rest === 'transmission/stop';
-    if (!streamHttp.authorized(req, url) && !(stopping && operator)) return this.#refuseToken(req, res, url);
+    if (!read.allowed && !(stopping && operator)) return this.#refuseToken(req, res, url);
     if (req.method === 'POST') req.resume();
     const served = isGet
       ? streamHttp.get(req, res, rest, operator)
@@ -232,20 +230,21 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
    */
   #sendGrid(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
     if (url.pathname !== '/' && url.pathname !== '/index.html') return false;
-    if (this.#opts.streams.list().length < 2 || !authorized(req, url, this.#opts.token)) return false;
+    if (this.#opts.streams.list().length < 2 || !this.#decide(req, url, 'server', null).allowed) return false;
     sendPage(res, 'grid.html', { title: 'framecast', role: 'server' });
     return true;
   }
 
-  /** POST /streams/NAME/publish (or /publish): a remote publisher's body of JPEGs. */
-  #onPublish(req: http.IncomingMessage, res: http.ServerResponse, url: URL, name: string | null): void {
-    routePublish(req, res, url, name, {
+  /** What the POST routes of a stream (publish, annotations) need of the server. */
+  #route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): AnnotateRouteContext {
+    return {
       streams: this.#opts.streams,
-      token: this.#opts.token,
+      access: this.#opts.access,
       allowOrigin: this.#opts.allowOrigin,
       cors: this.#shared.cors,
       refuseToken: () => this.#refuseToken(req, res, url),
-    });
+      onRefused: (a, r) => this.emit('refused', a, r),
+    };
   }
 
   /** The server's own endpoints (the server's token); false when the path is a stream's. */
@@ -253,7 +252,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     const cors = this.#shared.cors;
     const path = url.pathname;
     if (path !== '/stats' && path !== '/metrics' && path !== '/api/streams') return false;
-    if (!authorized(req, url, this.#opts.token)) {
+    if (!this.#decide(req, url, 'server', null).allowed) {
       this.#refuseToken(req, res, url);
       return true;
     }
@@ -290,12 +289,11 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     const { name, rest } = splitStreamPath(url.pathname);
     if (rest !== 'ws') return refuse(404, `no WebSocket endpoint ${url.pathname}`);
     const target = this.#opts.streams.get(name);
-    if (!target) {
-      if (!authorized(req, url, this.#opts.token)) return refuse(401, 'missing or wrong token');
+    const read = this.#decide(req, url, 'read', target);
+    if (!read.allowed && read.refusal === 'unknown-stream')
       return refuse(404, `no stream named ${name ?? 'default'}`);
-    }
+    if (!read.allowed || !target) return refuse(401, 'missing or wrong token');
     const streamHttp = this.#of(target);
-    if (!streamHttp.authorized(req, url)) return refuse(401, 'missing or wrong token');
     // Browsers let any page open a WebSocket anywhere: without a token, the origin is the only guard.
     if (!originAllowed(req, this.#opts.allowOrigin)) return refuse(403, 'cross-origin WebSocket refused');
     streamHttp.upgrade(req, socket, head, url);

@@ -1,6 +1,7 @@
 import type http from 'node:http';
-import { mayPublish, serveHttpPublish } from '../../ingest/publish/http-publisher.js';
-import { authorized, originAllowed, presentedToken } from './auth.js';
+import type { Access } from '../../access/access.js';
+import { serveHttpPublish } from '../../ingest/publish/http-publisher.js';
+import { originAllowed, presentedToken } from './auth.js';
 import type { HttpStreams } from './http-server-types.js';
 import { peerOf, sendText } from './respond.js';
 import { noSuchStream } from './stream-http.js';
@@ -8,8 +9,8 @@ import { noSuchStream } from './stream-http.js';
 /** What POST /streams/NAME/publish needs of the HTTP server. */
 export interface PublishRouteContext {
   streams: HttpStreams;
-  /** The server's token (opens every stream, publishing included). */
-  token: string | null;
+  /** Who may publish where (the server's one access decision). */
+  access: Access;
   allowOrigin: string | null;
   cors: Readonly<Record<string, string>>;
   /** Answers 401 for a missing or wrong token (and logs it). */
@@ -30,15 +31,17 @@ export function routePublish(
   if (!originAllowed(req, ctx.allowOrigin))
     return sendText(res, 403, 'cross-origin request refused', ctx.cors);
   const target = ctx.streams.get(name);
-  if (!target) {
-    if (!authorized(req, url, ctx.token)) return ctx.refuseToken();
-    return noSuchStream(res, name ?? 'default', ctx.cors);
+  const decision = ctx.access.decide('publish', target, presentedToken(req, url));
+  if (!decision.allowed) {
+    if (decision.refusal === 'unknown-stream') return noSuchStream(res, name ?? 'default', ctx.cors);
+    return ctx.refuseToken();
   }
-  const publishTarget = {
-    name: target.name,
-    ingest: target.ingest ?? null,
-    publishToken: target.publishToken ?? null,
-  };
-  if (!mayPublish(publishTarget, ctx.token, presentedToken(req, url))) return ctx.refuseToken();
-  serveHttpPublish(req, res, publishTarget, peerOf(req), ctx.cors);
+  if (!target) return noSuchStream(res, name ?? 'default', ctx.cors);
+  serveHttpPublish(
+    req,
+    res,
+    { name: target.name, ingest: target.ingest ?? null, maxMetaBytes: target.hub.annotations.maxBytes },
+    peerOf(req),
+    ctx.cors,
+  );
 }

@@ -3,6 +3,7 @@ import type { Frame } from '../../hub/frame.js';
 import type { Hub } from '../../hub/hub.js';
 import { newSubscriberId, type Subscriber, type SubscriberStats } from '../../hub/subscriber.js';
 import { nowMs } from '../../util/clock.js';
+import { annotationJson } from '../../meta/annotations.js';
 import { NO_CACHE, peerOf, sendText, type HttpContext } from './respond.js';
 
 /**
@@ -111,4 +112,42 @@ export async function serveSnapshot(
     ...NO_CACHE,
   });
   res.end(req.method === 'HEAD' ? undefined : frame.jpeg);
+}
+
+/**
+ * GET /snapshot.json: what is known of the newest frame, without its pixels: `{"seq", "capturedAt",
+ * "width", "height", "meta" (the publisher's metadata or null), "annotations" (each analyzer's newest
+ * of a recent frame, as viewers get them)}`, or 503 as /snapshot.jpg.
+ */
+export async function serveSnapshotJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  timeoutMs: number,
+): Promise<void> {
+  let closed = false;
+  res.once('close', () => (closed = true));
+  const frame = await newestFrame(ctx.hub, peerOf(req), timeoutMs);
+  if (closed) return;
+  if (!frame) {
+    sendText(res, 503, `no frame within ${timeoutMs / 1000} s (source not ready or server full)`, {
+      ...ctx.cors,
+      'Retry-After': '1',
+    });
+    return;
+  }
+  const annotations = ctx.hub.annotations.newest().map(annotationJson).join(',');
+  const meta = frame.meta ? frame.meta.toString('utf8') : 'null';
+  const body = Buffer.from(
+    `{"seq":${frame.seq},"capturedAt":${frame.capturedAt},"width":${frame.width},"height":${frame.height},` +
+      `"meta":${meta},"annotations":[${annotations}]}\n`,
+    'utf8',
+  );
+  res.writeHead(200, {
+    ...ctx.cors,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': body.length,
+    ...NO_CACHE,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }

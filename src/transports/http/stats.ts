@@ -53,6 +53,11 @@ export interface StatsReport {
   /** Passive viewers (the dashboard preview): they watch without being hub clients. */
   monitors: ClientReport[];
   waiting: number;
+  /**
+   * Analyzers' annotations: accepted and refused since the stream started, and the analyzers whose
+   * newest annotation is of a recent frame.
+   */
+  annotations: { accepted: number; refused: number; analyzers: string[] };
   totals: {
     framesIn: number;
     bytesIn: number;
@@ -215,6 +220,10 @@ export class StatsSampler {
       clients: hub.clients.map((c) => this.#client(c, now)),
       monitors: this.#monitors().map((c) => this.#client(c, now)),
       waiting: hub.waitingCount,
+      annotations: {
+        ...hub.annotations.counts,
+        analyzers: hub.annotations.newest().map((a) => a.analyzer),
+      },
       totals: {
         ...hub.totals,
         framesSent: sum('framesSent'),

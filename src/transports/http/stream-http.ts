@@ -2,11 +2,12 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
-import { presentedToken } from './auth.js';
-import { tokenOpens, type TokenCheck } from '../../util/token.js';
+import type { TokenCheck } from '../../util/token.js';
+import type { Access } from '../../access/access.js';
 import { serveMjpeg } from './mjpeg.js';
-import { sendJson, sendText, peerOf, type HttpContext } from './respond.js';
-import { serveSnapshot } from './snapshot.js';
+import { EventsEndpoint } from './events.js';
+import { sendJson, sendText, peerOf, requestUrl, type HttpContext } from './respond.js';
+import { serveSnapshot, serveSnapshotJson } from './snapshot.js';
 import { StatsSampler, type ClientReport, type EncoderSettings, type StatsReport } from './stats.js';
 import { sendPage, sendStatic } from './web-assets.js';
 
@@ -25,13 +26,15 @@ export interface HttpStreamTarget {
   /** Where a remote publisher feeds the stream (source `publisher`). */
   readonly ingest?: PublisherSlot | null;
   readonly publishToken?: string | null;
+  /** The token analyzers present (POST annotations), or null. */
+  readonly annotateToken?: string | null;
   /** The stream's image-size bound: how many images it refused. */
   readonly images?: { readonly refused: number };
 }
 
 /** Shared by every stream's endpoints: the server's settings and its log hooks. */
 export interface HttpShared {
-  token: string | null;
+  access: Access;
   cors: Readonly<Record<string, string>>;
   startedAt: number;
   snapshotTimeoutMs: number;
@@ -44,7 +47,7 @@ export interface HttpShared {
 export const HIDDEN_ADDRESS = '(hidden)';
 
 /**
- * One stream's HTTP endpoints (MJPEG, snapshot, WebSocket, its viewer and dashboard, stop) and its
+ * One stream's HTTP endpoints (MJPEG, snapshots, WebSocket, events, its viewer and dashboard, stop) and its
  * stats sampler. The server makes one per stream the first time it is asked for, and closes it when
  * the stream goes away.
  */
@@ -53,6 +56,7 @@ export class StreamHttp {
   readonly sampler: StatsSampler;
   readonly #ctx: HttpContext;
   readonly #ws: WsEndpoint;
+  readonly #events: EventsEndpoint;
   readonly #shared: HttpShared;
 
   constructor(stream: HttpStreamTarget, shared: HttpShared) {
@@ -67,15 +71,8 @@ export class StreamHttp {
       onRefused: shared.onRefused,
     };
     this.#ws = new WsEndpoint(this.#ctx);
+    this.#events = new EventsEndpoint(this.#ctx);
     this.sampler = new StatsSampler(stream.hub, () => this.#ws.monitors, shared.startedAt);
-  }
-
-  /**
-   * True when the request may watch this stream: nothing is required, or it presents the server's
-   * token (every stream) or this stream's readToken (this stream only).
-   */
-  authorized(req: http.IncomingMessage, url: URL): boolean {
-    return tokenOpens(presentedToken(req, url), this.#shared.token, this.stream.readToken);
   }
 
   /** This stream's /stats section; `hideAddresses` for a request that only watches (a readToken). */
@@ -101,11 +98,17 @@ export class StreamHttp {
     switch (rest) {
       case 'stream.mjpg':
       case 'stream.mjpeg':
-        serveMjpeg(req, res, this.#ctx);
+        serveMjpeg(req, res, this.#ctx, requestUrl(req).searchParams.get('meta') === '1');
         return true;
       case 'snapshot.jpg':
       case 'snapshot.jpeg':
         void serveSnapshot(req, res, this.#ctx, this.#shared.snapshotTimeoutMs);
+        return true;
+      case 'snapshot.json':
+        void serveSnapshotJson(req, res, this.#ctx, this.#shared.snapshotTimeoutMs);
+        return true;
+      case 'events':
+        this.#events.serve(req, res);
         return true;
       case '':
       case 'index.html':

@@ -9,3 +9,16 @@ import { nativeFrameWire } from '../../protocol/native.js';
 export function wsFrameMessage(frame: Frame): Buffer {
   return nativeFrameWire(frame);
 }
+
+/**
+ * The WebSocket text message with a frame's metadata (`?meta=1`), sent just before its FRAME:
+ * `{"type":"meta","seq":N,"capturedAt":T,"data":{...}}`. Built once per frame; only for a frame with metadata.
+ */
+export function wsMetaMessage(frame: Frame): Buffer {
+  return frame.wire('ws-meta', (f) =>
+    Buffer.from(
+      `{"type":"meta","seq":${f.seq},"capturedAt":${f.capturedAt},"data":${(f.meta as Buffer).toString('utf8')}}`,
+      'utf8',
+    ),
+  );
+}

@@ -1,11 +1,20 @@
 import { WebSocket } from 'ws';
 import type { Frame } from '../../hub/frame.js';
 import type { EndReason } from '../../hub/subscriber.js';
+import { annotationJson, type Annotation } from '../../meta/annotations.js';
 import { LatestFrameSubscriber, type LatestFrameOptions } from '../latest-frame-subscriber.js';
-import { wsFrameMessage } from './ws-message.js';
+import { wsFrameMessage, wsMetaMessage } from './ws-message.js';
 
 /** Settings of one WebSocket viewer. */
-export type WsSubscriberOptions = LatestFrameOptions;
+export interface WsSubscriberOptions extends LatestFrameOptions {
+  /** `?meta=1`: each frame's metadata as a text message just before it. */
+  meta?: boolean;
+  /** `?annotations=1`: analyzers' annotations as text messages. */
+  annotations?: boolean;
+}
+
+/** A viewer this far behind (bytes buffered) gets no annotations until it catches up. */
+export const MAX_BUFFERED_FOR_ANNOTATIONS = 1024 * 1024;
 
 /** Close codes a viewer can act on: a clean end of transmission vs the server going away. */
 export const WS_CLOSE = { normal: 1000, goingAway: 1001, tryAgainLater: 1013 } as const;
@@ -17,10 +26,15 @@ export const WS_CLOSE = { normal: 1000, goingAway: 1001, tryAgainLater: 1013 } a
  */
 export class WsSubscriber extends LatestFrameSubscriber {
   readonly #ws: WebSocket;
+  readonly #meta: boolean;
+  readonly #annotations: boolean;
+  #annotationDrops = 0;
 
   constructor(ws: WebSocket, opts: WsSubscriberOptions) {
     super(opts);
     this.#ws = ws;
+    this.#meta = opts.meta === true;
+    this.#annotations = opts.annotations === true;
     ws.once('close', () => this.closed());
   }
 
@@ -34,7 +48,31 @@ export class WsSubscriber extends LatestFrameSubscriber {
 
   protected transmit(frame: Frame, done: (bytes: number | null) => void): void {
     const msg = wsFrameMessage(frame);
-    this.#ws.send(msg, { binary: true }, (err) => done(err ? null : msg.length));
+    let meta = 0;
+    if (this.#meta && frame.meta) {
+      const text = wsMetaMessage(frame);
+      meta = text.length;
+      this.#ws.send(text, { binary: false });
+    }
+    this.#ws.send(msg, { binary: true }, (err) => done(err ? null : msg.length + meta));
+  }
+
+  /**
+   * Sends an annotation (a text message) to a viewer that asked for them; dropped (counted) while
+   * the viewer is more than MAX_BUFFERED_FOR_ANNOTATIONS behind, as its frames are.
+   */
+  annotation(a: Annotation): void {
+    if (!this.#annotations || !this.open) return;
+    if (this.#ws.bufferedAmount > MAX_BUFFERED_FOR_ANNOTATIONS) {
+      this.#annotationDrops++;
+      return;
+    }
+    this.#ws.send(annotationJson(a), { binary: false });
+  }
+
+  /** Annotations not sent because the viewer was behind. */
+  get annotationDrops(): number {
+    return this.#annotationDrops;
   }
 
   /** Tells a waiting viewer its place in line (a text message; frames are binary). */

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import { admit } from '../admission.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Frame } from '../../hub/frame.js';
+import type { Annotation } from '../../meta/annotations.js';
 import { peerOf, type HttpContext } from './respond.js';
 import { WS_CLOSE, WsSubscriber } from './ws-subscriber.js';
 
@@ -11,7 +13,8 @@ const MAX_INCOMING_BYTES = 4096;
 /**
  * GET /ws: WebSocket viewers. An ordinary viewer is a hub client (it starts the source and counts in
  * max-clients). `?passive=1` (the dashboard preview) only watches what is being transmitted: it never
- * starts a transmission, never keeps one alive, and is not closed when one ends.
+ * starts a transmission, never keeps one alive, and is not closed when one ends. `?meta=1` adds each
+ * frame's metadata, `?annotations=1` analyzers' annotations (text messages; see ws-message.ts).
  */
 export class WsEndpoint {
   readonly #ctx: HttpContext;
@@ -25,10 +28,15 @@ export class WsEndpoint {
   readonly #onFrame = (frame: Frame): void => {
     for (const m of this.#monitors) m.offer(frame);
   };
+  /** Passive viewers are no hub clients: the hub's event brings them annotations. */
+  readonly #onAnnotation = (a: Annotation): void => {
+    for (const m of this.#monitors) m.annotation(a);
+  };
 
   constructor(ctx: HttpContext) {
     this.#ctx = ctx;
     ctx.hub.on('frame', this.#onFrame);
+    ctx.hub.on('annotation', this.#onAnnotation);
   }
 
   /** Passive viewers connected now (they are not hub clients). */
@@ -39,12 +47,20 @@ export class WsEndpoint {
   /** Completes the upgrade of an authorized request for /ws. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const passive = url.searchParams.get('passive') === '1';
-      this.#attach(ws, peerOf(req), passive);
+      const q = url.searchParams;
+      this.#attach(ws, peerOf(req), q.get('passive') === '1', {
+        meta: q.get('meta') === '1',
+        annotations: q.get('annotations') === '1',
+      });
     });
   }
 
-  #attach(ws: WebSocket, address: string, passive: boolean): void {
+  #attach(
+    ws: WebSocket,
+    address: string,
+    passive: boolean,
+    wants: { meta: boolean; annotations: boolean },
+  ): void {
     const { hub } = this.#ctx;
     ws.on('error', () => ws.terminate());
     // Viewers have nothing to say; reading (and dropping) keeps the socket flowing.
@@ -56,25 +72,30 @@ export class WsEndpoint {
       lossless: passive ? false : this.#ctx.lossless,
       onDrained: () => hub.drained(),
       sendFirst: true,
+      ...wants,
     });
     if (passive) {
       this.#monitors.add(sub);
       ws.once('close', () => this.#monitors.delete(sub));
       if (hub.latest) sub.offer(hub.latest);
+      for (const a of hub.annotations.newest()) sub.annotation(a);
       return;
     }
-    ws.once('close', () => hub.leave(sub));
-    if (!hub.join(sub)) {
-      this.#ctx.onRefused(address, 'server full');
-      ws.close(WS_CLOSE.tryAgainLater, 'server full');
-      return;
-    }
-    this.#ctx.onClient(sub);
+    admit(
+      hub,
+      sub,
+      {
+        onceClosed: (fn) => ws.once('close', fn),
+        refuse: (reason) => ws.close(WS_CLOSE.tryAgainLater, reason),
+      },
+      this.#ctx,
+    );
   }
 
   /** Closes passive viewers and any socket left; hub clients were ended by the hub. Idempotent. */
   close(): void {
     this.#ctx.hub.off('frame', this.#onFrame);
+    this.#ctx.hub.off('annotation', this.#onAnnotation);
     for (const m of this.#monitors) m.end('shutdown');
     this.#monitors.clear();
     const left = [...this.#wss.clients];

@@ -4,18 +4,23 @@ import { createRequire } from 'node:module';
 import { FramecastError } from '../../errors.js';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
-import { ClientMessageParser, ClientProtocolError } from '../../protocol/client-parser.js';
+import {
+  ClientMessageParser,
+  ClientProtocolError,
+  type ClientMessage,
+} from '../../protocol/client-parser.js';
 import {
   HelloFlag,
   NATIVE_VERSION,
   ErrorCode,
+  StatusCode,
   decodeHello,
   encodeError,
   encodePreamble,
   encodeWelcome,
 } from '../../protocol/native.js';
 import { nowMs } from '../../util/clock.js';
-import { tokenMatches } from '../../util/token.js';
+import type { Access, Refusal } from '../../access/access.js';
 import { NativeSubscriber } from './native-subscriber.js';
 import type { StreamTarget } from '../stream-target.js';
 import { servePublisher, tcpPublisherConnection } from '../../ingest/publish/tcp-publisher.js';
@@ -28,8 +33,8 @@ export type NativeTarget = StreamTarget;
 
 /** Settings of the native handshake. */
 export interface NativeHandshakeOptions {
-  /** The server's token (opens every stream), or null. */
-  token: string | null;
+  /** Who may read or publish which stream (the server's one access decision). */
+  access: Access;
   /** The stream a hello asks for (null: the default stream), or null when there is no such stream. */
   resolve: (name: string | null) => NativeTarget | null;
   /** A client must complete its hello within this time (default 5000 ms). */
@@ -51,16 +56,30 @@ const SERVER_NAME = (() => {
 })();
 
 /**
- * After the hello a client may send only ACK messages: each one goes to the subscriber; anything else
- * (another type, an oversize header, a body) gets ERROR BadMessage and the connection is closed.
+ * After the hello a client may send ACK messages (each goes to the subscriber) and, when its hello
+ * asked to annotate and it may, annotations (META kind 2) of the stream's recent frames: each is
+ * filed with the hub, and a refused one (unknown frame, over the rate, bad JSON) is told to this
+ * client alone as STATUS AnnotationRefused (its value the HTTP status of the same refusal). Anything
+ * else (another type, an oversize header, a body) gets ERROR BadMessage and the connection is closed.
  */
-function readClientMessages(socket: net.Socket, sub: NativeSubscriber, rest: Buffer): void {
-  const parser = new ClientMessageParser();
+function readClientMessages(
+  socket: net.Socket,
+  sub: NativeSubscriber,
+  rest: Buffer,
+  annotate: { hub: Hub; maxBytes: number } | null,
+): void {
+  const parser = new ClientMessageParser(annotate?.maxBytes ?? null);
   let failed = false;
+  const onMessage = (m: ClientMessage): void => {
+    if (m.type === 'ack') return sub.acknowledge(m.seq, m.window);
+    const filed = annotate?.hub.annotate(m.analyzer, { seq: m.seq }, m.json);
+    if (filed && 'refused' in filed)
+      sub.status(StatusCode.AnnotationRefused, filed.status, `annotation refused: ${filed.problem}`);
+  };
   const onData = (chunk: Buffer): void => {
     if (failed) return;
     try {
-      parser.push(chunk, (m) => sub.acknowledge(m.seq, m.window));
+      parser.push(chunk, onMessage);
     } catch (err) {
       if (!(err instanceof ClientProtocolError)) throw err;
       failed = true;
@@ -113,12 +132,24 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
       };
       const accept = (target: NativeTarget, receivedAt: number, flags: number, rest: Buffer): void => {
         finish();
-        const honoured = flags & HelloFlag.Ack;
-        const sub = new NativeSubscriber(socket, peerAddress(socket), target, honoured !== 0);
+        const honoured =
+          flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Annotate);
+        const sub = new NativeSubscriber(
+          socket,
+          peerAddress(socket),
+          target,
+          (honoured & HelloFlag.Ack) !== 0,
+          {
+            meta: (honoured & HelloFlag.Meta) !== 0,
+            annotations: (honoured & HelloFlag.Annotations) !== 0,
+          },
+        );
         socket.write(
           Buffer.concat([encodePreamble(version), encodeWelcome(receivedAt, nowMs(), SERVER_NAME, honoured)]),
         );
-        readClientMessages(socket, sub, rest);
+        const annotate = honoured & HelloFlag.Annotate;
+        const book = target.hub.annotations;
+        readClientMessages(socket, sub, rest, annotate ? { hub: target.hub, maxBytes: book.maxBytes } : null);
         resolve({ sub, hub: target.hub });
       };
       const check = (): void => {
@@ -132,90 +163,77 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         const { hello } = r;
         // The connection speaks the lower of the two versions (a version-1 client sees what it always did).
         version = Math.max(1, Math.min(hello.version, NATIVE_VERSION));
-        const target = hello.version < 1 ? null : opts.resolve(hello.stream);
-        const serverToken = opts.token !== null && tokenMatches(opts.token, hello.token);
-        if (hello.version >= 1 && hello.flags & HelloFlag.Publish) {
-          publisherHello(
-            target,
-            hello.stream,
-            hello.token,
-            serverToken,
-            receivedAt,
-            buf.subarray(r.consumed),
-          );
-          return;
-        }
-        const streamToken =
-          target?.readToken != null && hello.token !== '' && tokenMatches(target.readToken, hello.token);
-        const tokenNeeded = opts.token !== null || target?.readToken != null;
         if (hello.version < 1) {
           refuse(
             ErrorCode.UnsupportedVersion,
             `unsupported native protocol version ${hello.version}`,
             'ERR_PROTOCOL',
           );
-        } else if (!target && (opts.token === null || serverToken)) {
-          // Only a client that may see every stream learns that a name is unknown.
-          refuse(ErrorCode.UnknownStream, `no stream named ${hello.stream ?? 'default'}`, 'ERR_PROTOCOL');
-        } else if (tokenNeeded && hello.token === '') {
-          refuse(
-            ErrorCode.TokenRequired,
-            `this ${opts.token !== null ? 'server' : 'stream'} requires a token`,
-            'ERR_AUTH',
-          );
-        } else if (!target || (tokenNeeded && !serverToken && !streamToken)) {
-          refuse(ErrorCode.TokenInvalid, 'wrong token', 'ERR_AUTH');
+          return;
+        }
+        const target = opts.resolve(hello.stream);
+        const name = hello.stream ?? 'default';
+        const publishing = (hello.flags & HelloFlag.Publish) !== 0;
+        const decision = opts.access.decide(publishing ? 'publish' : 'read', target, hello.token);
+        if (!decision.allowed || !target) {
+          refuseAccess(decision.allowed ? 'unknown-stream' : decision.refusal, name, publishing);
+        } else if (publishing) {
+          publisherHello(target, receivedAt, hello.flags, buf.subarray(r.consumed));
+        } else if (
+          hello.flags & HelloFlag.Annotate &&
+          !opts.access.decide('annotate', target, hello.token).allowed
+        ) {
+          refuse(ErrorCode.TokenInvalid, `this token cannot annotate stream ${target.name}`, 'ERR_AUTH');
         } else if (!target.hasRoom()) {
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
           accept(target, receivedAt, hello.flags, buf.subarray(r.consumed));
         }
       };
-      /** A publish hello: the stream's publishToken or the server's token; one publisher per stream. */
+      /** An access refusal in the protocol's words (the token itself never appears). */
+      const refuseAccess = (refusal: Refusal, name: string, publishing: boolean): void => {
+        if (refusal === 'token-required') {
+          const what = publishing
+            ? `publishing to ${name} requires its publish token`
+            : `this ${opts.access.serverTokenSet ? 'server' : 'stream'} requires a token`;
+          refuse(ErrorCode.TokenRequired, what, 'ERR_AUTH');
+        } else if (refusal === 'token-invalid' || refusal === 'disabled') {
+          refuse(ErrorCode.TokenInvalid, publishing ? 'wrong publish token' : 'wrong token', 'ERR_AUTH');
+        } else {
+          refuse(ErrorCode.UnknownStream, `no stream named ${name}`, 'ERR_PROTOCOL');
+        }
+      };
+      /** A publish hello that may publish: one publisher per stream, whose source is `publisher`. */
       const publisherHello = (
-        target: NativeTarget | null,
-        name: string | null,
-        token: string,
-        serverToken: boolean,
+        target: NativeTarget,
         receivedAt: number,
+        flags: number,
         rest: Buffer,
       ): void => {
-        const stream = name ?? 'default';
-        const needed = opts.token !== null || target?.publishToken != null;
-        const streamToken =
-          target?.publishToken != null && token !== '' && tokenMatches(target.publishToken, token);
-        if (!target && (opts.token === null || serverToken)) {
-          refuse(ErrorCode.UnknownStream, `no stream named ${stream}`, 'ERR_PROTOCOL');
-        } else if (needed && token === '') {
-          refuse(ErrorCode.TokenRequired, `publishing to ${stream} requires its publish token`, 'ERR_AUTH');
-        } else if (!target || (needed && !serverToken && !streamToken)) {
-          refuse(ErrorCode.TokenInvalid, 'wrong publish token', 'ERR_AUTH');
-        } else if (!target.ingest) {
+        if (!target.ingest) {
           refuse(
             ErrorCode.NotPublishable,
             `stream ${target.name} takes no publisher (its source is not publisher)`,
             'ERR_PROTOCOL',
           );
-        } else {
-          const conn = tcpPublisherConnection(socket, peerAddress(socket));
-          if (!target.ingest.claim(conn)) {
-            refuse(
-              ErrorCode.PublisherActive,
-              `stream ${target.name} already has a publisher`,
-              'ERR_PROTOCOL',
-            );
-            return;
-          }
-          finish();
-          socket.write(
-            Buffer.concat([
-              encodePreamble(version),
-              encodeWelcome(receivedAt, nowMs(), SERVER_NAME, HelloFlag.Publish),
-            ]),
-          );
-          servePublisher(socket, conn, target.ingest, rest);
-          resolve(null);
+          return;
         }
+        const conn = tcpPublisherConnection(socket, peerAddress(socket));
+        if (!target.ingest.claim(conn)) {
+          refuse(ErrorCode.PublisherActive, `stream ${target.name} already has a publisher`, 'ERR_PROTOCOL');
+          return;
+        }
+        finish();
+        socket.write(
+          Buffer.concat([
+            encodePreamble(version),
+            encodeWelcome(receivedAt, nowMs(), SERVER_NAME, HelloFlag.Publish | (flags & HelloFlag.Meta)),
+          ]),
+        );
+        // A publisher whose hello set Meta may send each frame's metadata (the WELCOME said yes).
+        const meta = flags & HelloFlag.Meta ? target.hub.annotations.maxBytes : null;
+        servePublisher(socket, conn, target.ingest, rest, undefined, meta);
+        resolve(null);
       };
       const onData = (chunk: Buffer): void => {
         // A hello is at most MAX_HELLO_BYTES (decodeHello refuses longer declared tokens), so this stays small.

@@ -1,10 +1,13 @@
 import type net from 'node:net';
 import type { Frame } from '../../hub/frame.js';
 import type { EndReason } from '../../hub/subscriber.js';
+import type { Annotation } from '../../meta/annotations.js';
 import {
   ACK_WINDOW,
+  MetaKind,
   StatusCode,
   encodeEnd,
+  encodeMeta,
   encodeStatus,
   nativeFrameWire,
   stampNativeFrame,
@@ -39,21 +42,43 @@ export class NativeSubscriber extends StreamSubscriber {
   /** When the window filled (0 when it is open). */
   #heldSince = 0;
   #noSignal = false;
+  readonly #annotations: boolean;
 
-  constructor(socket: net.Socket, address: string, target: StreamTarget, acks = false) {
+  /**
+   * `acks`: the client acknowledges frames; `meta`: each frame's metadata goes just before it (a META
+   * message, built once per frame); `annotations`: analyzers' annotations are sent as they come.
+   */
+  constructor(
+    socket: net.Socket,
+    address: string,
+    target: StreamTarget,
+    acks = false,
+    wants: { meta?: boolean; annotations?: boolean } = {},
+  ) {
+    const meta = wants.meta === true;
     super({
       stream: socket,
       protocol: 'native',
       address,
       streamName: target.name,
       sendFirst: true,
-      encode: (frame) => stampNativeFrame(nativeFrameWire(frame), nowMs()),
+      encode: (frame) => {
+        const parts = stampNativeFrame(nativeFrameWire(frame), nowMs());
+        return meta && frame.meta ? [frameMetaWire(frame), ...parts] : parts;
+      },
       lossless: target.lossless,
       onDrained: () => target.hub.drained(),
       trailer: (reason) => encodeEnd(reason, END_TEXT[reason]),
     });
     this.#socket = socket;
     this.#acks = acks;
+    this.#annotations = wants.annotations === true;
+  }
+
+  /** Sends an analyzer's annotation (between frames) to a client that asked for them. */
+  annotation(a: Annotation): void {
+    if (!this.#annotations || this.#socket.destroyed || !this.#socket.writable) return;
+    this.#socket.write(annotationWire(a));
   }
 
   /** Whether this client acknowledges frames (and so has a send window). */
@@ -120,4 +145,34 @@ export class NativeSubscriber extends StreamSubscriber {
     if (!this.#socket.destroyed && this.#socket.writable)
       this.#socket.write(encodeStatus(code, value, message));
   }
+}
+
+/** A frame's META message (its metadata), built once per frame and shared by every native viewer. */
+function frameMetaWire(frame: Frame): Buffer {
+  return frame.wire('native-meta', (f) =>
+    encodeMeta({
+      seq: f.seq,
+      kind: MetaKind.Metadata,
+      name: '',
+      capturedAt: f.capturedAt,
+      json: f.meta as Buffer,
+    }),
+  );
+}
+
+/** An annotation's META message, built once and shared by every native viewer (the annotation is immutable). */
+const annotationWires = new WeakMap<Annotation, Buffer>();
+function annotationWire(a: Annotation): Buffer {
+  let wire = annotationWires.get(a);
+  if (!wire) {
+    wire = encodeMeta({
+      seq: a.seq,
+      kind: MetaKind.Annotation,
+      name: a.analyzer,
+      capturedAt: a.capturedAt,
+      json: a.json,
+    });
+    annotationWires.set(a, wire);
+  }
+  return wire;
 }

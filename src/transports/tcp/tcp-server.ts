@@ -1,4 +1,5 @@
 import { SafeEmitter } from '../../util/safe-emitter.js';
+import { admit } from '../admission.js';
 import { peerAddress } from '../peer.js';
 import net from 'node:net';
 import type { Hub } from '../../hub/hub.js';
@@ -253,13 +254,12 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
 
   #attach(socket: net.Socket, sub: Subscriber, address: string, hub: Hub): void {
     if (socket.destroyed) return;
-    socket.once('close', () => hub.leave(sub));
-    if (!hub.join(sub)) {
-      this.emit('refused', address, 'server full');
-      socket.destroy();
-      return;
-    }
-    this.emit('client', sub);
+    admit(
+      hub,
+      sub,
+      { onceClosed: (fn) => socket.once('close', fn), refuse: () => socket.destroy() },
+      { onClient: (s) => this.emit('client', s), onRefused: (_a, r) => this.emit('refused', address, r) },
+    );
   }
 
   /** Stops accepting and destroys remaining sockets (call after the hub ended its clients). Idempotent. */
