@@ -187,7 +187,6 @@ export class Hub extends SafeEmitter<HubEvents> {
     this.#endTransmission(reason, null);
   }
 
-  /** A place for one more capped subscriber. */
   /**
    * An analyzer's annotation of a recent frame (by seq or capture time): checked, rate-capped, then
    * sent to every admitted viewer that carries annotations. Returns it, or why it was refused (only
@@ -201,6 +200,7 @@ export class Hub extends SafeEmitter<HubEvents> {
     return a;
   }
 
+  /** A place for one more capped subscriber. */
   #hasPlace(): boolean {
     return this.cappedCount < this.#opts.maxClients;
   }

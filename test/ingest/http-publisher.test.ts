@@ -23,7 +23,7 @@ afterEach(() => {
 
 class FakeRequest extends EventEmitter {
   destroyed = false;
-  /** No Content-Type: the body's own first boundary line (or none, concatenated JPEGs) decides. */
+  /** Without a Content-Type the body's own first boundary line (or none, concatenated JPEGs) decides. */
   readonly headers: Record<string, string> = {};
   destroy(): void {
     this.destroyed = true;
@@ -50,14 +50,18 @@ class FakeResponse {
 const CORS = { 'Access-Control-Allow-Origin': '*' };
 
 /** One POST to a publisher stream: its request and response, and what the slot saw. */
-function post(slot: PublisherSlot | null = new PublisherSlot(false)) {
+function post(
+  slot: PublisherSlot | null = new PublisherSlot(false),
+  opts: { contentType?: string; maxMetaBytes?: number } = {},
+) {
   const req = new FakeRequest();
+  if (opts.contentType) req.headers['content-type'] = opts.contentType;
   const res = new FakeResponse();
   const frames: IngestFrame[] = [];
   const gone: string[] = [];
   slot?.on('frame', (f) => frames.push(f));
   slot?.on('disconnected', (c, why) => gone.push(`${c.address} (${c.via}): ${why}`));
-  const target: HttpPublishTarget = { name: 'cam', ingest: slot, maxMetaBytes: 65536 };
+  const target: HttpPublishTarget = { name: 'cam', ingest: slot, maxMetaBytes: opts.maxMetaBytes ?? 65536 };
   serveHttpPublish(
     req as unknown as http.IncomingMessage,
     res as unknown as http.ServerResponse,
@@ -128,6 +132,42 @@ describe('serveHttpPublish', () => {
     expect(req.destroyed).toBe(false);
   });
 
+  it("takes the boundary from the request's Content-Type: a JSON part's metadata goes with the image after it", async () => {
+    const jpeg = await makeJpeg(32, 32);
+    // A quoted boundary with a space: the body's own first line could not name it.
+    const { req, send, frames, answer } = post(undefined, { contentType: 'multipart/mixed; boundary="a b"' });
+    send(
+      Buffer.from('--a b\r\nContent-Type: application/json\r\n\r\n{ "k" : 1 }\r\n--a b\r\n\r\n'),
+      jpeg,
+      Buffer.from('\r\n--a b--\r\n'),
+    );
+    req.emit('end');
+    expect(answer()).toEqual([200, '1 frames received\n']);
+    expect(frames.map((f) => f.meta?.toString() ?? null)).toEqual(['{"k":1}']);
+  });
+
+  it("metadata over the stream's maxMetaBytes: 413; a refusal after frames says how many were delivered", async () => {
+    const jpeg = await makeJpeg(32, 32);
+    const json = '{"t":"0123456789"}';
+    const big = post(undefined, { maxMetaBytes: 10 });
+    big.send(
+      Buffer.from(
+        `--xx\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}\r\n`,
+      ),
+    );
+    expect(big.answer()).toEqual([
+      413,
+      "metadata part 1: metadata of 18 bytes is over 10 bytes (the stream's maxMetaBytes)\n",
+    ]);
+    const late = post();
+    late.send(jpeg, jpeg, Buffer.alloc(16 * 1024 + 1, 0x41));
+    expect(late.frames).toHaveLength(2);
+    expect(late.answer()).toEqual([
+      400,
+      'the published body is malformed: more than 16384 bytes between two JPEG images (after 2 frames)\n',
+    ]);
+  });
+
   it('an empty body sent nothing wrong: 200, 0 frames', () => {
     const { req, answer } = post();
     req.emit('end');
@@ -181,13 +221,21 @@ describe('serveHttpPublish', () => {
     expect(slot.images.refused).toBe(1);
   });
 
+  it('the images after a refused one, in the same chunk, are not looked at: the refusal counts once', async () => {
+    const jpeg = await makeJpeg(64, 64);
+    const slot = new PublisherSlot(false, new ImageBound(32 * 32));
+    const { send, answer } = post(slot);
+    send(Buffer.concat([jpeg, jpeg, jpeg]));
+    expect(answer()[1]).toMatch(/^bad frame 0: image too large/);
+    expect(slot.images.refused).toBe(1);
+  });
+
   it('an image over 16 MiB: 413', async () => {
     const jpeg = await makeJpeg(32, 32);
     const head = jpeg.subarray(0, jpeg.length - 2);
     const { send, answer } = post();
     send(head, Buffer.alloc(MAX_PUBLISHED_FRAME_BYTES + 1 - head.length, 0x11));
-    expect(answer()[0]).toBe(413);
-    expect(answer()[1]).toMatch(/exceeds 16777216 bytes/);
+    expect(answer()).toEqual([413, 'a JPEG image in the published body exceeds 16777216 bytes\n']);
   });
 
   it('up to 16 KiB of text between images is skipped; more is 400', async () => {
@@ -198,8 +246,10 @@ describe('serveHttpPublish', () => {
     expect(ok.answer()).toEqual([200, '1 frames received\n']);
     const bad = post();
     bad.send(Buffer.alloc(16 * 1024 + 1, 0x41), jpeg);
-    expect(bad.answer()[0]).toBe(400);
-    expect(bad.answer()[1]).toMatch(/more than 16384 bytes between two JPEG images/);
+    expect(bad.answer()).toEqual([
+      400,
+      'the published body is malformed: more than 16384 bytes between two JPEG images\n',
+    ]);
   });
 
   it('taken over by another publisher: 409; the stream removed: 409; both stop reading the body', async () => {

@@ -149,6 +149,23 @@ describe('IngestProducer', () => {
     p.stop();
   });
 
+  it('a publisher that comes and goes within a second: the NO SIGNAL picture is back at once, not a second later', async () => {
+    vi.useFakeTimers();
+    const { p, slot, frames } = producer();
+    p.start();
+    await rendered(800, 450);
+    expect(vi.getTimerCount()).toBe(1); // the next NO SIGNAL picture
+    const c = conn('a');
+    slot.claim(c);
+    // Live: the next NO SIGNAL picture is cancelled.
+    expect(vi.getTimerCount()).toBe(1); // the slot's idle deadline only
+    vi.advanceTimersByTime(100);
+    slot.release(c, 'the connection closed');
+    await rendered(800, 450);
+    expect(frames.map((f) => f.seq)).toEqual([0, 1]);
+    p.stop();
+  });
+
   it('a first viewer sees the last frame at once when it is under 2 s old, not when older', () => {
     vi.useFakeTimers();
     const fresh = producer();

@@ -26,8 +26,10 @@ import {
   encodeAck,
   encodeEnd,
   encodeFrameHeader,
+  encodeMeta,
   encodeNativeFrame,
   encodePreamble,
+  MetaKind,
 } from '../../src/protocol/native.js';
 import { ImageBound } from '../../src/util/jpeg.js';
 import { nowMs } from '../../src/util/clock.js';
@@ -76,7 +78,9 @@ class FakeSocket extends EventEmitter {
 }
 
 /** A publisher connection on a slot, with the slot's frames and departures recorded. */
-function setupPublisher(opts: { images?: ImageBound; rest?: Buffer; maxFrameBytes?: number } = {}) {
+function setupPublisher(
+  opts: { images?: ImageBound; rest?: Buffer; maxFrameBytes?: number; metaMaxBytes?: number } = {},
+) {
   const socket = new FakeSocket();
   const slot = new PublisherSlot(false, opts.images);
   const conn: PublisherConnection = { address: 'pub', via: 'tcp', evict: () => {} };
@@ -85,12 +89,29 @@ function setupPublisher(opts: { images?: ImageBound; rest?: Buffer; maxFrameByte
   slot.on('frame', (f) => frames.push(f));
   slot.on('disconnected', (_c, why) => gone.push(why));
   slot.claim(conn);
-  servePublisher(socket.net, conn, slot, opts.rest ?? Buffer.alloc(0), opts.maxFrameBytes);
+  servePublisher(
+    socket.net,
+    conn,
+    slot,
+    opts.rest ?? Buffer.alloc(0),
+    opts.maxFrameBytes,
+    opts.metaMaxBytes ?? null,
+  );
   return { socket, slot, conn, frames, gone };
 }
 
 const frameMsg = (jpeg: Buffer, seq: number, capturedAt = Date.now()): Buffer =>
   encodeNativeFrame({ seq, width: 0, height: 0, capturedAt, encodedAt: capturedAt, jpeg }, capturedAt);
+
+/** A META message: metadata (kind 1) or an annotation (kind 2) of frame `seq`. */
+const metaMsg = (seq: number, json: string, kind: number = MetaKind.Metadata): Buffer =>
+  encodeMeta({
+    seq,
+    kind,
+    name: kind === MetaKind.Metadata ? '' : 'yolo',
+    capturedAt: 0,
+    json: Buffer.from(json),
+  });
 
 /** `jpeg` with the height in its SOF header set to 0. */
 function zeroHeight(jpeg: Buffer): Buffer {
@@ -292,6 +313,69 @@ describe('servePublisher', () => {
     socket.emit('data', frameMsg(jpeg, 0));
     expect(frames).toEqual([]);
     expect(socket.out).toEqual([]);
+  });
+});
+
+describe('servePublisher: metadata (META before its FRAME)', () => {
+  it('hands a frame the compact JSON of the META with its seq; a frame without one gets none', async () => {
+    vi.useFakeTimers();
+    const jpeg = await makeJpeg(32, 32);
+    const { socket, frames } = setupPublisher({ metaMaxBytes: 100 });
+    socket.emit(
+      'data',
+      Buffer.concat([metaMsg(3, '{ "a" : [1, 2] }'), frameMsg(jpeg, 3), frameMsg(jpeg, 4)]),
+    );
+    expect(frames.map((f) => f.meta?.toString() ?? null)).toEqual(['{"a":[1,2]}', null]);
+    expect(socket.messages().map((m) => m.type)).toEqual(['ack', 'ack']);
+  });
+
+  it('a META for another seq is dropped at the next frame, not kept for a later one', async () => {
+    vi.useFakeTimers();
+    const jpeg = await makeJpeg(32, 32);
+    const { socket, frames } = setupPublisher({ metaMaxBytes: 100 });
+    socket.emit('data', Buffer.concat([metaMsg(5, '{"a":1}'), frameMsg(jpeg, 6), frameMsg(jpeg, 5)]));
+    expect(frames.map((f) => f.meta)).toEqual([null, null]);
+  });
+
+  it('metadata that is not a JSON object, or over the cap, is ERROR bad metadata', () => {
+    vi.useFakeTimers();
+    const notJson = setupPublisher({ metaMaxBytes: 100 });
+    notJson.socket.emit('data', metaMsg(3, '{nope'));
+    const [err] = errorOf(notJson.socket.messages());
+    expect(err).toMatchObject({ code: ErrorCode.BadMetadata });
+    expect(err?.type === 'error' && err.message).toMatch(/^bad metadata of frame 3: metadata is not JSON: /);
+    expect(notJson.slot.current).toBeNull();
+    const big = setupPublisher({ metaMaxBytes: 10 });
+    big.socket.emit('data', metaMsg(4, '{"t":"xxxxxxxx"}'));
+    expect(errorOf(big.socket.messages())).toEqual([
+      {
+        type: 'error',
+        code: ErrorCode.BadMetadata,
+        message: 'bad metadata of frame 4: metadata of 16 bytes is over 10',
+      },
+    ]);
+  });
+
+  it('an annotation from a publisher, or META to a server that takes no metadata, is ERROR bad message', () => {
+    vi.useFakeTimers();
+    const annotation = setupPublisher({ metaMaxBytes: 100 });
+    annotation.socket.emit('data', metaMsg(1, '{"a":1}', MetaKind.Annotation));
+    expect(errorOf(annotation.socket.messages())).toEqual([
+      {
+        type: 'error',
+        code: ErrorCode.BadMessage,
+        message: 'a publisher sends FRAME, META (kind 1) and END messages only, not meta',
+      },
+    ]);
+    const none = setupPublisher();
+    none.socket.emit('data', metaMsg(1, '{"a":1}'));
+    expect(errorOf(none.socket.messages())).toEqual([
+      {
+        type: 'error',
+        code: ErrorCode.BadMessage,
+        message: 'a publisher sends FRAME and END messages only, not meta',
+      },
+    ]);
   });
 });
 

@@ -14,6 +14,9 @@ export class BodyRefusal extends Error {
   }
 }
 
+/** The longest delimiter line: `--`, a boundary of 70, `--`, CRLF. */
+const MAX_DELIMITER_LINE = 76;
+
 type Mode =
   /** Outside a part's headers: the preamble, after an image or after a metadata part. */
   | 'between'
@@ -151,7 +154,10 @@ export class PublishBodyReader {
     this.#line.push(bytes);
     this.#lineBytes += bytes.length;
     if (this.#mode === 'json-lines') {
-      if (this.#jsonBytes + this.#lineBytes > this.#maxMetaBytes + 2) this.#tooMuchJson();
+      // The line may be the delimiter that ends the part, which is no metadata: #addJson counts a
+      // line once it is known to be JSON; here the unfinished line is only bounded.
+      if (this.#jsonBytes + this.#lineBytes > this.#maxMetaBytes + 2 + MAX_DELIMITER_LINE)
+        this.#tooMuchJson();
       return;
     }
     this.#textBytes += bytes.length;
