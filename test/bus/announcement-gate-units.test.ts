@@ -182,6 +182,7 @@ describe('AnnouncementGate.offer: at most one take per process per interval, its
     g.offer(ann('A', '1'));
     g.offer(ann('A', '2'));
     g.close();
+    expect(vi.getTimerCount()).toBe(0);
     g.close();
     vi.advanceTimersByTime(1000);
     g.offer(ann('B', '1'));

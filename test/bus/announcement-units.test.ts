@@ -193,6 +193,9 @@ describe("parseAnnouncement: what is kept of a peer's bytes", () => {
     expect(digestOk({ salt: HEX32 })).toBe(false);
     expect(digestOk({ sha256: HEX64 })).toBe(false);
     expect(digestOk({ salt: 5, sha256: HEX64 })).toBe(false);
+    // Not strings, though their text would match.
+    expect(digestOk({ salt: [HEX32], sha256: HEX64 })).toBe(false);
+    expect(digestOk({ salt: HEX32, sha256: [HEX64] })).toBe(false);
     expect(digestOk('digest')).toBe(false);
     expect(digestOk(null)).toBeNull();
     expect(digestOk(undefined)).toBeNull();
@@ -279,14 +282,24 @@ describe('AnnouncedStreams.take: whether the served streams may have changed', (
     expect(notices.map((n) => n.kind)).toEqual(['instances', 'instances']);
   });
 
-  it('the instances notice is not reported again while more than half stay', () => {
+  it('the instances notice is not reported again while half or more stay', () => {
     const notices: AnnouncementNotice[] = [];
     const c = new AnnouncedStreams(1000, (n) => notices.push(n));
-    for (let i = 0; i < MAX_INSTANCES; i++) c.take(a('p', `i${i}`, `s${i}`), i < 100 ? 0 : 500);
+    for (let i = 0; i < MAX_INSTANCES; i++) c.take(a('p', `i${i}`, `s${i}`), i < 128 ? 0 : 500);
     c.take(a('late', 'z1', 'late'), 600);
-    // 100 forgotten: 156 left, over half; a newcomer is taken, then the list fills again.
+    // 128 forgotten: 128 left, exactly half; a newcomer is taken, then the list fills again.
     expect(c.take(a('late', 'z1', 'late'), 1001)).toBe(true);
     for (let i = 0; i < 120; i++) c.take(a('q', `q${i}`, `q${i}`), 1100);
+    expect(notices.map((n) => n.kind)).toEqual(['instances']);
+  });
+
+  it('trusted too, streams() does not clear the instances notice: it is not reported again while full', () => {
+    const notices: AnnouncementNotice[] = [];
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n), { trusted: true });
+    for (let i = 0; i <= MAX_INSTANCES; i++) c.take(a('p', `i${i}`, `s${i}`), 0);
+    c.streams(0);
+    c.take(a('p', 'another', 'x'), 1);
+    c.streams(1);
     expect(notices.map((n) => n.kind)).toEqual(['instances']);
   });
 
@@ -469,6 +482,37 @@ describe('AnnouncedStreams: read-token digests', () => {
     expect(notices).toStrictEqual([{ kind: 'unprotected', stream: 'cam', origins: ['peer'] }]);
   });
 
+  it('untrusted: a pinned stream whose processes then disagree is reported as a conflict, not as kept', () => {
+    const notices: AnnouncementNotice[] = [];
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
+    c.take(with_('o1', 'i1', { readTokenDigest: announcedDigest('cam', 'one') }), 0);
+    c.streams(0);
+    c.take(with_('o2', 'j1', { readTokenDigest: announcedDigest('cam', 'two') }), 1);
+    expect(c.streams(1).get('cam')).toBe(c.locked);
+    expect(notices.map((n) => n.kind)).toEqual(['conflict']);
+  });
+
+  it('untrusted: each stream kept closed is reported once, on its own', () => {
+    const notices: AnnouncementNotice[] = [];
+    const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
+    const both = (digests: boolean): Announcement =>
+      with_(
+        'o1',
+        'i1',
+        { name: 'cam', ...(digests ? { readTokenDigest: announcedDigest('cam', 'one') } : {}) },
+        { name: 'door', ...(digests ? { readTokenDigest: announcedDigest('door', 'one') } : {}) },
+      );
+    c.take(both(true), 0);
+    c.streams(0);
+    c.take(both(false), 1);
+    c.streams(1);
+    c.streams(2);
+    expect(notices).toStrictEqual([
+      { kind: 'kept', stream: 'cam' },
+      { kind: 'kept', stream: 'door' },
+    ]);
+  });
+
   it('untrusted: a stream served open that later announces a digest takes it, then is kept', () => {
     const notices: AnnouncementNotice[] = [];
     const c = new AnnouncedStreams(FORGET_AFTER_MS, (n) => notices.push(n));
@@ -499,23 +543,31 @@ describe('AnnouncedStreams: read-token digests', () => {
         name: `${prefix}${i}`,
         readTokenDigest: digest(`${prefix}${i}`),
       }));
-    // 'kept0' stays served by its own process all along; MAX_PINS other names pass through another.
+    // 'kept0', pinned first, stays served all along (announced without its digest since: still
+    // closed by its pin); MAX_PINS other names pass through another process.
     c.take(with_('o1', 'keeper', { name: 'kept0', readTokenDigest: digest('kept0') }), 0);
     c.streams(0);
+    c.take(with_('o1', 'keeper', { name: 'kept0' }), 1);
+    expect(c.streams(1).get('kept0')).toEqual(digest('kept0'));
     const rounds = MAX_PINS / MAX_STREAMS;
     for (let r = 0; r < rounds; r++) {
-      c.take(with_('o2', 'churn', ...list(`r${r}-`, MAX_STREAMS)), r + 1);
-      c.streams(r + 1);
+      c.take(with_('o2', 'churn', ...list(`r${r}-`, MAX_STREAMS)), r + 2);
+      c.streams(r + 2);
     }
-    // MAX_PINS + 1 pins were taken: the oldest unserved one ('r0-0') gave way; 'r0-1' did not.
-    const t = rounds + 1;
-    c.take(with_('o2', 'churn', { name: 'r0-0' }, { name: 'r0-1' }), t);
+    // MAX_PINS + 1 pins were taken: the oldest one of a stream not served now ('r0-0') gave way;
+    // 'r0-1' did not, nor 'kept0', served.
+    const t = rounds + 2;
+    c.take(with_('o2', 'churn', { name: 'r0-0', legacyPort: 9100 }, { name: 'r0-1', legacyPort: 9101 }), t);
+    c.take(with_('o1', 'keeper', { name: 'kept0', legacyPort: 9200 }), t);
     const served = c.streams(t);
     expect(served.get('r0-0')).toBeNull();
     expect(served.get('r0-1')).toEqual(digest('r0-1'));
-    // The served one was never dropped: announced without its digest it stays closed.
-    c.take(with_('o1', 'keeper', { name: 'kept0' }), t + 1);
-    expect(c.streams(t + 1).get('kept0')).toEqual(digest('kept0'));
+    expect(served.get('kept0')).toEqual(digest('kept0'));
+    // Seed-port pins (each stream's first: none here) are bounded alike: r0-0's gave way, so it takes
+    // the port now announced; r0-1 and kept0 keep none.
+    expect(c.legacyPort('r0-0')).toBe(9100);
+    expect(c.legacyPort('r0-1')).toBeNull();
+    expect(c.legacyPort('kept0')).toBeNull();
   });
 });
 

@@ -88,6 +88,11 @@ describe('busOptionsProblem: refused before connecting, one line naming the opti
       'bus: give one way to log in, not user/password and token',
     ],
     [
+      'a user alone and a token',
+      { url, user: 'u', token: 't' },
+      'bus: give one way to log in, not user/password and token',
+    ],
+    [
       'a password alone and a token',
       { url, password: 'p', token: 't' },
       'bus: give one way to log in, not user/password and token',
@@ -204,6 +209,16 @@ describe('connectBus: what a failure to connect says', () => {
     ]);
   });
 
+  it('nothing listening, with TLS asked: connection refused all the same, with its cause', async () => {
+    const port = await freePort();
+    const err = await refused({ url: `nats://127.0.0.1:${port}`, tls: true });
+    expect([err.code, err.message]).toEqual([
+      'ERR_CONNECTION',
+      `bus nats://127.0.0.1:${port}: connection refused (is nats-server running there?)`,
+    ]);
+    expect(err.cause).toBeInstanceOf(Error);
+  });
+
   it('something listening that never speaks NATS: no answer within 5 s', async () => {
     const silent = net.createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -243,9 +258,17 @@ describe.skipIf(!available)('connectBus against nats-server', () => {
     expect(token.message).toBe(`bus ${url}: authorization violation (check --bus-token)`);
   }, 30_000);
 
+  it('a token: the right one connects', async () => {
+    nats = await startNats({ auth: { token: 'tok-123' } });
+    const nc = await connectBus({ url: nats.url, token: 'tok-123' });
+    expect(nc.isClosed()).toBe(false);
+    await nc.close();
+  }, 30_000);
+
   it('an NKey seed the server does not know: check the nkey seed', async () => {
     nats = await startNats({ auth: { nkey: nkeys.createUser().getPublicKey() } });
-    const other = file('other.nk', new TextDecoder().decode(nkeys.createUser().getSeed()));
+    // A seed file as editors leave it, with a final newline.
+    const other = file('other.nk', `${new TextDecoder().decode(nkeys.createUser().getSeed())}\n`);
     const err = await refused({ url: nats.url, nkeyFile: other });
     expect([err.code, err.message]).toEqual([
       'ERR_AUTH',

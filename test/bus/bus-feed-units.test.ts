@@ -145,6 +145,7 @@ describe('BusFeed: frames from the bus into the stream', () => {
 
   it.each([
     ['shorter than a FRAME prefix', () => frameMessage(jpeg).subarray(0, 39)],
+    ['of no bytes at all', () => Buffer.alloc(0)],
     [
       'of another message type',
       () => Buffer.concat([Buffer.from([MessageType.Status]), frameMessage(jpeg).subarray(1)]),
@@ -217,6 +218,7 @@ describe('BusFeed: frames from the bus into the stream', () => {
     const b = bus();
     feed(null, b);
     expect(() => b.deliver('framecast.s.cam.frame', frameMessage(jpeg))).not.toThrow();
+    expect(() => b.deliver('framecast.s.cam.status', status('no-signal'))).not.toThrow();
   });
 
   it('a slot held by another publisher (no takeover) keeps it: the bus frames are ignored', () => {

@@ -142,6 +142,27 @@ describe('publishFrame: whole, or in parts no larger than max_payload less 1 kB 
   });
 });
 
+describe('bus headers, named as docs/PROTOCOL.md says', () => {
+  it('a signed part carries Framecast-Part, -Seq, -Origin, -Time, -Count and -Sig', () => {
+    const parts = recorder(2048);
+    publishFrame(parts.nc, 's', 12, message(1500), 'inst-1', new BusSigner(SECRET, 'inst-1'));
+    const h = parts.sent[0]!.headers!;
+    expect([...h.keys()].sort()).toEqual([
+      'Framecast-Count',
+      'Framecast-Origin',
+      'Framecast-Part',
+      'Framecast-Seq',
+      'Framecast-Sig',
+      'Framecast-Time',
+    ]);
+    expect([h.get('Framecast-Part'), h.get('Framecast-Seq'), h.get('Framecast-Origin')]).toEqual([
+      '1/2',
+      '12',
+      'inst-1',
+    ]);
+  });
+});
+
 describe('PartAssembler: bounds', () => {
   it('a whole message is handed back as it is (the bytes of its view, not of the whole buffer)', () => {
     const backing = new Uint8Array([9, 1, 2, 3, 9]);
@@ -245,6 +266,23 @@ describe('PartAssembler: bounds', () => {
     expect(a.push(part(new Uint8Array([12]), '12/12'))).toEqual(
       Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
     );
+  });
+
+  it('a frame of one part (1/1) is whole at once', () => {
+    const a = new PartAssembler();
+    expect(a.push(part(new Uint8Array([7, 8]), '1/1'))).toEqual(Buffer.from([7, 8]));
+    expect(a.heldBytes).toBe(0);
+  });
+
+  it('over the cap, the frame growing is kept even when it is the oldest', () => {
+    const a = new PartAssembler(100);
+    expect(a.push(part(new Uint8Array(40), '1/3', '1'))).toBeNull();
+    expect(a.push(part(new Uint8Array(40), '1/2', '2'))).toBeNull();
+    expect(a.push(part(new Uint8Array(20), '2/3', '1'))).toBeNull();
+    expect(a.push(part(new Uint8Array(10), '3/3', '1'))?.length).toBe(70);
+    // Seq 2 gave way; nothing is held.
+    expect(a.heldBytes).toBe(0);
+    expect(a.push(part(new Uint8Array(40), '2/2', '2'))).toBeNull();
   });
 
   it('frames are told apart by origin and seq', () => {

@@ -198,11 +198,11 @@ describe('BusOrigin: what it announces', () => {
   });
 
   it("leaves out names that are not NATS subject tokens ('..', a final '.'), with one warning", () => {
-    const r = rig([stream('cam.1'), stream('odd..name'), stream('odd.'), stream('ok_-9')]);
+    const r = rig([stream('cam.1'), stream('odd..name'), stream('odd.'), stream('ok_-9.cam12')]);
     r.origin.announce();
     expect(r.announced().map((a) => a.streams.map((s) => s['name']))).toEqual([
-      ['cam.1', 'ok_-9'],
-      ['cam.1', 'ok_-9'],
+      ['cam.1', 'ok_-9.cam12'],
+      ['cam.1', 'ok_-9.cam12'],
     ]);
     expect(warnings).toEqual([
       {
@@ -269,6 +269,20 @@ describe('BusOrigin: what it announces', () => {
         message: 'bus: could not announce the streams: maximum payload exceeded',
         code: 'FRAMECAST_BUS_ANNOUNCE',
       },
+    ]);
+  });
+
+  it('each kind of problem warns once on its own: a bad name, a list too large, a publish that throws', () => {
+    const r = rig([stream('odd..name'), ...Array.from({ length: 20 }, (_, i) => stream(`camera-${i}`))], {
+      maxPayload: 300,
+    });
+    r.conn.state.fail = 'closed';
+    r.origin.announce();
+    r.origin.announce();
+    expect(warnings.map((w) => w.message.slice(0, 30))).toEqual([
+      'bus: not announcing 1 stream(s',
+      'bus: the list of 20 streams is',
+      'bus: could not announce the st',
     ]);
   });
 
@@ -533,6 +547,15 @@ describe('BusOrigin.close', () => {
     expect(r.announced()).toHaveLength(1);
     expect(r.registry.listenerCount('added') + r.registry.listenerCount('removed')).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('the connection back after close announces nothing', async () => {
+    const r = rig([stream('cam')]);
+    await r.conn.event('disconnect');
+    r.origin.close();
+    await r.conn.event('reconnect');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(r.announced()).toHaveLength(1);
   });
 
   it('on a closed connection it does not unsubscribe (nats.js has done it)', () => {
