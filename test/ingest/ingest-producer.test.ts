@@ -120,11 +120,15 @@ describe('IngestProducer', () => {
     ]);
     expect(frames[1]?.jpeg).toBe(f1.jpeg);
     expect(frames[1]?.encodedAt).toBe(5000);
+    // The publisher's metadata goes with its frame; a frame without any has none.
+    const meta = Buffer.from('{"n":3}');
+    slot.frame(c, { ...ingest(3), meta });
+    expect(frames.slice(1).map((f) => f.meta)).toEqual([null, null, meta]);
     expect(p.describe()).toMatchObject({ name: 'publisher 10.0.0.7:5000 (tcp)', width: 640, height: 480 });
     // Live: no NO SIGNAL picture comes any more.
     vi.advanceTimersByTime(5000);
     await rendered(800, 450);
-    expect(frames).toHaveLength(3);
+    expect(frames).toHaveLength(4);
     p.stop();
   });
 

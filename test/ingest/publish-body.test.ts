@@ -1,7 +1,7 @@
 /**
  * PublishBodyReader: what a published body yields (each image with the metadata part before it) and
- * the status and text of every refusal. Each body is read whole and also one byte at a time: the
- * result must not depend on where the chunks were cut.
+ * the status and text of every refusal. Each body is read whole, one byte at a time and in chunks of
+ * 7 bytes: the result must not depend on where the chunks were cut.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -46,7 +46,7 @@ function readWith(
   return { images, refused, atBoundary: reader.atBoundary, pendingBytes: reader.pendingBytes };
 }
 
-/** Reads `body` whole and byte by byte; both must agree. */
+/** Reads `body` whole and in small chunks; all must agree. */
 function read(
   body: Buffer | string,
   opts: { boundary?: string | null; maxMeta?: number; maxImage?: number } = {},
@@ -54,13 +54,16 @@ function read(
   const bytes = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
   const args = [opts.boundary ?? null, opts.maxMeta ?? 1000, opts.maxImage ?? 1 << 20] as const;
   const whole = readWith(bytes, 0, ...args);
-  const bytewise = readWith(bytes, 1, ...args);
-  expect({ images: bytewise.images, refused: bytewise.refused }).toEqual({
-    images: whole.images,
-    refused: whole.refused,
-  });
-  // Where a refused body stopped depends on the chunk it was refused in; a body read on may end here.
-  if (whole.refused === null) expect(bytewise).toEqual(whole);
+  for (const step of [1, 7]) {
+    const cut = readWith(bytes, step, ...args);
+    expect({ step, images: cut.images, refused: cut.refused }).toEqual({
+      step,
+      images: whole.images,
+      refused: whole.refused,
+    });
+    // Where a refused body stopped depends on the chunk it was refused in; a body read on may end here.
+    if (whole.refused === null) expect(cut).toEqual(whole);
+  }
   return whole;
 }
 
@@ -84,6 +87,7 @@ describe('boundaryOf', () => {
     expect(boundaryOf('multipart/mixed; boundary="a b;c"')).toBe('a b;c');
     expect(boundaryOf('multipart/mixed')).toBeNull();
     expect(boundaryOf('text/plain; boundary=xx')).toBeNull();
+    expect(boundaryOf('text/plain; note=multipart/mixed; boundary=xx')).toBeNull();
     expect(boundaryOf('image/jpeg')).toBeNull();
     expect(boundaryOf('')).toBeNull();
     expect(boundaryOf(undefined)).toBeNull();
@@ -124,7 +128,23 @@ describe('PublishBodyReader', () => {
     const body = cat('--ffmpeg\r\n', jsonPart('{"a":true}'), '--ffmpeg\r\n', jpegPart(A), '--ffmpeg--\r\n');
     expect(images(read(body))).toEqual([[A, '{"a":true}']]);
     // A first line that is the closing delimiter names the boundary too.
-    expect(read(cat('--end--\r\n', A)).images).toHaveLength(1);
+    const closing = cat('--end--\r\n', '--end\r\n', jsonPart('{"e":5}'), '--end\r\n', jpegPart(A));
+    expect(images(read(closing))).toEqual([[A, '{"e":5}']]);
+    // A boundary may hold dashes.
+    const dashes = cat('--a--b\r\n', jsonPart('{"f":6}'), '--a--b\r\n', jpegPart(A), '--a--b--\r\n');
+    expect(images(read(dashes))).toEqual([[A, '{"f":6}']]);
+  });
+
+  it('takes for the boundary a whole first line of -- and up to 70 non-space characters, nothing less', () => {
+    const body = cat(
+      'x--foo\r\n',
+      '--foo bar\r\n',
+      '--bar\r\n',
+      jsonPart('{"g":7}'),
+      '--bar\r\n',
+      jpegPart(A),
+    );
+    expect(images(read(body))).toEqual([[A, '{"g":7}']]);
   });
 
   it('a JSON part without Content-Length runs to the next delimiter; its lines are the JSON, without the last CRLF', () => {
@@ -142,7 +162,7 @@ describe('PublishBodyReader', () => {
   });
 
   it('image parts may say image/jpeg, image/jpg, image/pjpeg or application/octet-stream, in any case, with parameters', () => {
-    for (const type of ['image/jpeg', 'IMAGE/JPG', 'image/pjpeg; q=1', 'application/octet-stream']) {
+    for (const type of ['image/jpeg', 'IMAGE/JPG', 'image/pjpeg ; q=1', 'application/octet-stream']) {
       const body = cat('--xx\r\n', part([`content-type:${type}`], A), '--xx--\r\n');
       expect([type, read(body, { boundary: 'xx' }).images.length]).toEqual([type, 1]);
     }
@@ -159,15 +179,80 @@ describe('PublishBodyReader', () => {
     });
   });
 
-  it('header lines that are no header, and a Content-Length that is no number, are ignored', () => {
+  it('reads header names in any case and spacing, and a length with spaces around it', () => {
+    for (const header of [
+      'content-type:application/json',
+      'Content-Type : application/json ; charset=utf-8',
+    ]) {
+      const body = cat('--xx\r\n', part([header], '{"h":8}'), '--xx\r\n', jpegPart(A));
+      expect([header, images(read(body, { boundary: 'xx' }))]).toEqual([header, [[A, '{"h":8}']]]);
+    }
+    // With its length known, the JSON part needs no delimiter after it: the image may follow at once.
+    const direct = cat(
+      '--xx\r\n',
+      'Content-Type: application/json\r\nContent-Length: 7 \r\n\r\n',
+      '{"i":9}',
+      A,
+    );
+    expect(images(read(direct, { boundary: 'xx' }))).toEqual([[A, '{"i":9}']]);
+  });
+
+  it('an empty JSON part by its Content-Length is refused at once, before any byte of the next part', () => {
+    const r = read('--xx\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n', { boundary: 'xx' });
+    expect(r.refused?.status).toBe(400);
+    expect(r.refused?.message).toMatch(/^metadata part 1: metadata is not JSON/);
+  });
+
+  it('a part after a JSON part is read with its own headers and number', () => {
     const body = cat(
       '--xx\r\n',
-      part(['X-Junk', 'Content-Type: application/json', 'Content-Length: 12abc'], '{"d":4}'),
+      jsonPart('{"j":1}', false),
+      '--xx\r\n',
+      part(['Content-Type: text/plain'], 'hi'),
+    );
+    expect(read(body, { boundary: 'xx' }).refused).toEqual({
+      status: 400,
+      message:
+        'part 2 is text/plain, not image/jpeg (an application/json part is the metadata of the image after it)',
+    });
+  });
+
+  it('the epilogue after the closing delimiter is not read as headers, after an image or a JSON part', () => {
+    const epilogue = 'Content-Type: text/plain\r\n\r\nbye\r\n';
+    const afterImage = read(cat('--xx\r\n', jpegPart(A), '--xx--\r\n', epilogue), { boundary: 'xx' });
+    expect([afterImage.refused, afterImage.images.length]).toEqual([null, 1]);
+    const afterJson = read(cat('--xx\r\n', jsonPart('{"k":2}', false), '--xx--\r\n', epilogue, A), {
+      boundary: 'xx',
+    });
+    expect(afterJson.refused).toBeNull();
+    expect(images(afterJson)).toEqual([[A, '{"k":2}']]);
+  });
+
+  it('header lines that are no header, other headers, and a Content-Length that is no number are ignored', () => {
+    const body = cat(
+      '--xx\r\n',
+      part(
+        [
+          'X-Junk',
+          'Content-Type: application/json',
+          'X-Seq: 3',
+          '>Content-Type: text/plain',
+          'Content-Length: 12abc',
+        ],
+        '{"d":4}',
+      ),
       '--xx\r\n',
       jpegPart(A),
     );
     // No usable length: the JSON part runs to the delimiter.
     expect(images(read(body, { boundary: 'xx' }))).toEqual([[A, '{"d":4}']]);
+    const lettersFirst = cat(
+      '--xx\r\n',
+      part(['Content-Type: application/json', 'Content-Length: x12'], '{"d":4}'),
+      '--xx\r\n',
+      A,
+    );
+    expect(images(read(lettersFirst, { boundary: 'xx' }))).toEqual([[A, '{"d":4}']]);
   });
 
   it('metadata over maxMetaBytes is 413: by its Content-Length at once, else as its lines grow', () => {
@@ -202,6 +287,16 @@ describe('PublishBodyReader', () => {
       maxMeta: 20,
     });
     expect(images(withLength)).toEqual([[A, exact]]);
+  });
+
+  it('a JSON line that never ends is refused once past the cap and a delimiter line, not buffered on', () => {
+    const head = '--xx\r\nContent-Type: application/json\r\n\r\n';
+    // maxMetaBytes 20: the unfinished line may reach 20 + 2 (its CRLF) + 76 (a delimiter line) bytes.
+    expect(read(cat(head, 'x'.repeat(98)), { boundary: 'xx', maxMeta: 20 }).refused).toBeNull();
+    expect(read(cat(head, 'x'.repeat(99)), { boundary: 'xx', maxMeta: 20 }).refused).toEqual({
+      status: 413,
+      message: "metadata part 1: metadata over 20 bytes (the stream's maxMetaBytes)",
+    });
   });
 
   it('metadata that is not a JSON object is 400; an empty JSON part too', () => {
