@@ -133,6 +133,13 @@ export class JpegStreamSplitter {
             this.#state = State.Soi0;
             continue;
           }
+          if (chunk[i] === 0xff) {
+            // A fill byte (JPEG allows any number of FF before a marker): the image starts at this FF.
+            this.#parts = [];
+            this.#partBytes = 0;
+            start = i++;
+            break;
+          }
           this.#expect(chunk[i++] === 0xd8, 'a JPEG image must start with FF D8');
           this.#skipped = 0;
           this.#state = State.Marker0;

@@ -104,6 +104,17 @@ describe('JpegStreamSplitter', () => {
     expectEverySplit(stream, whole);
   });
 
+  it('fill bytes (FF) before an image are dropped, at any split: each image starts at FF D8', () => {
+    const images = [trickyImage(4), trickyImage(5)];
+    const filled = Buffer.concat([
+      Buffer.from([0xff, 0xff, 0xff]),
+      images[0] as Buffer,
+      Buffer.from([0xff]),
+      images[1] as Buffer,
+    ]);
+    expectEverySplit(filled, images);
+  });
+
   it('copies images out, so the caller may reuse its chunk', () => {
     const img = trickyImage(9);
     const chunk = Buffer.from(img);
