@@ -60,6 +60,8 @@ export interface StreamChange {
 export interface StreamsApplied {
   added: string[];
   restarted: string[];
+  /** Streams whose recording settings changed (not restarted). */
+  retuned: string[];
   removed: string[];
 }
 
@@ -248,6 +250,7 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
       for (const s of opened) s.close('removed');
       throw err;
     }
+    for (const config of changes.retune) this.streams.retune(config);
     for (const name of changes.remove) {
       this.streams.remove(name);
       await this.#closeLegacy(name);
@@ -270,6 +273,7 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
     return {
       added: changes.add.map((c) => c.name),
       restarted: changes.restart.map((c) => c.name),
+      retuned: changes.retune.map((c) => c.name),
       removed: changes.remove,
     };
   }

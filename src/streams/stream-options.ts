@@ -2,6 +2,7 @@ import type { JpegEncoderKind } from '../encode/frame-pipeline.js';
 import { DEFAULT_MAX_META_BYTES, MAX_META_BYTES_LIMIT } from '../meta/meta-json.js';
 import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
 import { tokenProblem, type TokenDigest } from '../util/token.js';
+import { parseBytes, parseDuration } from '../util/units.js';
 
 /** A stream's name: what clients put after HOST:PORT/ and in /streams/NAME/. */
 export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -56,6 +57,16 @@ export interface StreamConfig {
    * (each side is also capped at 16384). Default 4096x4096.
    */
   maxImagePixels?: number;
+  /** Record the stream (its source runs while it is recorded). */
+  record?: boolean;
+  /** The folder whose NAME/ subfolder holds this stream's recordings. Default `recordings`. */
+  recordPath?: string | null;
+  /** Length of a recording segment: seconds, or `60s`, `10m`, `1h`. Default 60 s. */
+  recordSegmentDuration?: number | string;
+  /** Recordings older than this are deleted (seconds, or `7d`, `12h`); null keeps them. */
+  recordDeleteAfter?: number | string | null;
+  /** The oldest recordings are deleted past this many bytes (a number, or `10GB`, `500MiB`); null: no cap. */
+  recordMaxBytes?: number | string | null;
 }
 
 /** A stream's settings with every default applied and every range checked. */
@@ -85,7 +96,23 @@ export interface ResolvedStreamConfig {
   overridePublisher: boolean;
   passthrough: boolean;
   maxImagePixels: number;
+  record: boolean;
+  recordPath: string | null;
+  /** Seconds. */
+  recordSegmentDuration: number;
+  /** Seconds, or null. */
+  recordDeleteAfter: number | null;
+  recordMaxBytes: number | null;
 }
+
+/** The settings of recording: changing only these never restarts a stream. */
+export const RECORD_FIELDS = [
+  'record',
+  'recordPath',
+  'recordSegmentDuration',
+  'recordDeleteAfter',
+  'recordMaxBytes',
+] as const satisfies readonly (keyof StreamConfig & keyof ResolvedStreamConfig)[];
 
 /** The fields of StreamConfig, for config files and the API to reject unknown ones. */
 export const STREAM_FIELDS: readonly (keyof StreamConfig)[] = [
@@ -108,6 +135,7 @@ export const STREAM_FIELDS: readonly (keyof StreamConfig)[] = [
   'overridePublisher',
   'passthrough',
   'maxImagePixels',
+  ...RECORD_FIELDS,
 ];
 
 /** A value that breaks a stream setting's range: `field` names it, `message` says what is wrong. */
@@ -188,6 +216,32 @@ export function resolveStreamConfig(
     if (problem) throw new StreamConfigError('annotateToken', problem);
   }
   const legacyPort = c.legacyPort ?? null;
+  const recordPath = c.recordPath ?? null;
+  if (
+    recordPath !== null &&
+    (typeof recordPath !== 'string' || recordPath.trim() === '' || recordPath.includes('\0'))
+  )
+    throw new StreamConfigError('recordPath', `must be a folder's path, got ${JSON.stringify(recordPath)}`);
+  const segment = parseDuration(c.recordSegmentDuration ?? 60);
+  if (segment === null || segment < 1 || segment > 86400)
+    throw new StreamConfigError(
+      'recordSegmentDuration',
+      `must be from 1 s to 24 h (seconds, or e.g. 60s, 10m, 1h), got ${JSON.stringify(c.recordSegmentDuration)}`,
+    );
+  const deleteAfter = c.recordDeleteAfter ?? null;
+  const deleteAfterS = deleteAfter === null ? null : parseDuration(deleteAfter);
+  if (deleteAfter !== null && (deleteAfterS === null || deleteAfterS < 1))
+    throw new StreamConfigError(
+      'recordDeleteAfter',
+      `must be at least 1 s (seconds, or e.g. 12h, 7d), or null to keep recordings, got ${JSON.stringify(deleteAfter)}`,
+    );
+  const maxBytes = c.recordMaxBytes ?? null;
+  const maxBytesN = maxBytes === null ? null : parseBytes(maxBytes);
+  if (maxBytes !== null && (maxBytesN === null || maxBytesN < 1024))
+    throw new StreamConfigError(
+      'recordMaxBytes',
+      `must be at least 1024 bytes (a number, or e.g. 500MB, 10GiB), or null, got ${JSON.stringify(maxBytes)}`,
+    );
   return {
     name,
     source: c.source,
@@ -214,6 +268,11 @@ export function resolveStreamConfig(
       16 * 16,
       MAX_IMAGE_SIDE * MAX_IMAGE_SIDE,
     ),
+    record: bool('record', c.record ?? false),
+    recordPath,
+    recordSegmentDuration: segment,
+    recordDeleteAfter: deleteAfterS,
+    recordMaxBytes: maxBytesN,
   };
 }
 

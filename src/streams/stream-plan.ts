@@ -1,4 +1,9 @@
-import { DEFAULT_STREAM, PUBLISHER_SOURCE, type ResolvedStreamConfig } from './stream-options.js';
+import {
+  DEFAULT_STREAM,
+  PUBLISHER_SOURCE,
+  RECORD_FIELDS,
+  type ResolvedStreamConfig,
+} from './stream-options.js';
 
 /** Names given once, legacy ports not shared with each other or the main port (RangeError). */
 export function checkStreamSet(list: readonly ResolvedStreamConfig[], mainPort: number): void {
@@ -82,10 +87,24 @@ export function sameStream(a: ResolvedStreamConfig, b: ResolvedStreamConfig): bo
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** What a new list of streams changes: streams to add, to restart (changed) and to remove. */
+/** True when `a` and `b` differ in their recording settings only (no restart needed). */
+export function sameButRecording(a: ResolvedStreamConfig, b: ResolvedStreamConfig): boolean {
+  const strip = (c: ResolvedStreamConfig): Partial<ResolvedStreamConfig> => {
+    const copy: Partial<ResolvedStreamConfig> = { ...c };
+    for (const k of RECORD_FIELDS) delete copy[k];
+    return copy;
+  };
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
+
+/**
+ * What a new list of streams changes: streams to add, to restart (changed), to retune (only their
+ * recording settings changed: the stream and its viewers go on) and to remove.
+ */
 export interface StreamChanges {
   add: ResolvedStreamConfig[];
   restart: ResolvedStreamConfig[];
+  retune: ResolvedStreamConfig[];
   remove: string[];
 }
 
@@ -100,7 +119,11 @@ export function diffStreams(
     add: next.filter((c) => !now.has(c.name)),
     restart: next.filter((c) => {
       const cur = now.get(c.name);
-      return cur !== undefined && !sameStream(cur, c);
+      return cur !== undefined && !sameStream(cur, c) && !sameButRecording(cur, c);
+    }),
+    retune: next.filter((c) => {
+      const cur = now.get(c.name);
+      return cur !== undefined && !sameStream(cur, c) && sameButRecording(cur, c);
     }),
     remove: running.filter((c) => !wanted.has(c.name)).map((c) => c.name),
   };

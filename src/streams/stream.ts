@@ -20,7 +20,7 @@ import type { TokenCheck } from '../util/token.js';
  */
 export class Stream {
   readonly name: string;
-  readonly config: ResolvedStreamConfig;
+  #config: ResolvedStreamConfig;
   readonly hub: Hub;
   /** The parsed source, or null when frames come from a program (publisher). */
   readonly spec: SourceSpec | null;
@@ -46,7 +46,7 @@ export class Stream {
     },
   ) {
     this.name = config.name;
-    this.config = config;
+    this.#config = config;
     this.spec = source.spec;
     this.ffmpeg = source.ffmpeg;
     this.encoderImplementation = source.implementation;
@@ -62,6 +62,21 @@ export class Stream {
       // A file plays from its start for the first client, even though it started during the hello grace.
       holdFirstFrames: !config.pace || source.spec?.finite === true,
     });
+  }
+
+  /** The stream's settings. */
+  get config(): ResolvedStreamConfig {
+    return this.#config;
+  }
+
+  /**
+   * Takes new settings that differ in recording only (`sameButRecording`): the source, the hub and
+   * the viewers go on untouched. The registry's `retune()` calls it.
+   */
+  retune(config: ResolvedStreamConfig): void {
+    if (config.name !== this.name)
+      throw new TypeError(`retune of ${this.name} with ${config.name}'s settings`);
+    this.#config = config;
   }
 
   /** --no-pace: frames are queued per client, never replaced. */

@@ -1,10 +1,13 @@
 import { SafeEmitter } from '../util/safe-emitter.js';
 import type { Stream } from './stream.js';
+import type { ResolvedStreamConfig } from './stream-options.js';
 
 /** Events of the stream registry. */
 export interface StreamRegistryEvents {
   added: [stream: Stream];
   removed: [stream: Stream];
+  /** A stream's recording settings changed (the stream itself goes on). */
+  retuned: [stream: Stream];
 }
 
 /**
@@ -55,6 +58,14 @@ export class StreamRegistry extends SafeEmitter<StreamRegistryEvents> {
     old.close('removed');
     this.emit('removed', old);
     this.emit('added', stream);
+  }
+
+  /** Gives a stream new recording settings (`Stream.retune`) and tells the listeners. */
+  retune(config: ResolvedStreamConfig): void {
+    const stream = this.#streams.get(config.name);
+    if (!stream) return;
+    stream.retune(config);
+    this.emit('retuned', stream);
   }
 
   /** Removes a stream and closes it (its clients get END); false when there was none. */

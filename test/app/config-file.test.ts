@@ -53,6 +53,11 @@ function built(name: string, source: string, over: Partial<ResolvedStreamConfig>
     overridePublisher: false,
     passthrough: false,
     maxImagePixels: 4096 * 4096,
+    record: false,
+    recordPath: null,
+    recordSegmentDuration: 60,
+    recordDeleteAfter: null,
+    recordMaxBytes: null,
     ...over,
   };
 }

@@ -1,0 +1,304 @@
+/**
+ * The Matroska (MKV) bytes of a recording: an MJPEG video track whose blocks are the JPEGs exactly as
+ * viewers got them, each at its capture time (1 ms timestamp scale, variable frame rate kept).
+ *
+ * Written as live Matroska is (MediaRecorder, ffmpeg's `-live 1`): the Segment and each Cluster have
+ * the "unknown" size, so a file cut anywhere (the process killed, the disk full) holds every whole
+ * block up to the cut, and `ffprobe`, `ffmpeg` and VLC read it as it is. Closing a segment writes its
+ * Duration into a placeholder (`durationOffset`). No Cues: players read the file from its start, and
+ * framecast finds frames through its own index.
+ *
+ * EBML reference: RFC 8794 (EBML) and RFC 9559 (Matroska).
+ */
+
+const ID = {
+  EBML: 0x1a45dfa3,
+  EBMLVersion: 0x4286,
+  EBMLReadVersion: 0x42f7,
+  EBMLMaxIDLength: 0x42f2,
+  EBMLMaxSizeLength: 0x42f3,
+  DocType: 0x4282,
+  DocTypeVersion: 0x4287,
+  DocTypeReadVersion: 0x4285,
+  Segment: 0x18538067,
+  Info: 0x1549a966,
+  TimestampScale: 0x2ad7b1,
+  Duration: 0x4489,
+  DateUTC: 0x4461,
+  MuxingApp: 0x4d80,
+  WritingApp: 0x5741,
+  Title: 0x7ba9,
+  Tracks: 0x1654ae6b,
+  TrackEntry: 0xae,
+  TrackNumber: 0xd7,
+  TrackUID: 0x73c5,
+  TrackType: 0x83,
+  FlagLacing: 0x9c,
+  CodecID: 0x86,
+  Video: 0xe0,
+  PixelWidth: 0xb0,
+  PixelHeight: 0xba,
+  Cluster: 0x1f43b675,
+  Timestamp: 0xe7,
+  SimpleBlock: 0xa3,
+} as const;
+
+/** The size field of an element whose end is not known when it starts (8 bytes, all value bits set). */
+const UNKNOWN_SIZE = Buffer.from([0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+
+/** Milliseconds between the Unix epoch and Matroska's DateUTC origin, 2001-01-01T00:00:00Z. */
+const MATROSKA_EPOCH_MS = Date.UTC(2001, 0, 1);
+
+/** A block's timestamp is an int16 relative to its cluster's: a cluster spans at most this. */
+export const MAX_CLUSTER_SPAN_MS = 32_767;
+
+function idBytes(id: number): Buffer {
+  const len = id > 0xffffff ? 4 : id > 0xffff ? 3 : id > 0xff ? 2 : 1;
+  const b = Buffer.alloc(len);
+  b.writeUIntBE(id, 0, len);
+  return b;
+}
+
+/** An EBML variable-size integer (the shortest form; sizes up to 2^53). */
+export function vint(value: number): Buffer {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`bad EBML size ${value}`);
+  let len = 1;
+  // 2^(7*len) - 1 is reserved (all ones means "unknown").
+  while (len < 8 && value >= 2 ** (7 * len) - 1) len++;
+  const b = Buffer.alloc(len);
+  let v = value;
+  for (let i = len - 1; i >= 0; i--) {
+    b[i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+  b[0] = (b[0] as number) | (0x80 >> (len - 1));
+  return b;
+}
+
+function element(id: number, body: Buffer): Buffer {
+  return Buffer.concat([idBytes(id), vint(body.length), body]);
+}
+
+function uint(id: number, value: number): Buffer {
+  let len = 1;
+  while (len < 8 && value >= 2 ** (8 * len)) len++;
+  if (len <= 6) {
+    const b = Buffer.alloc(len);
+    b.writeUIntBE(value, 0, len);
+    return element(id, b);
+  }
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(value));
+  return element(id, b.subarray(8 - len));
+}
+
+function str(id: number, value: string): Buffer {
+  return element(id, Buffer.from(value, 'utf8'));
+}
+
+function float(id: number, value: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeDoubleBE(value);
+  return element(id, b);
+}
+
+function date(id: number, ms: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(BigInt(Math.round(ms - MATROSKA_EPOCH_MS)) * 1_000_000n);
+  return element(id, b);
+}
+
+/** The start of a recording file, and where its Duration is to be written when it closes. */
+export interface MkvHead {
+  bytes: Buffer;
+  /** Byte offset of the Duration's 8-byte float (milliseconds). */
+  durationOffset: number;
+}
+
+/**
+ * The EBML header, the Segment (unknown size), its Info (DateUTC = `startMs`, Duration 0 until the
+ * segment closes) and its one MJPEG track of `width` x `height`.
+ */
+export function mkvHead(opts: { width: number; height: number; startMs: number; title: string }): MkvHead {
+  const ebml = element(
+    ID.EBML,
+    Buffer.concat([
+      uint(ID.EBMLVersion, 1),
+      uint(ID.EBMLReadVersion, 1),
+      uint(ID.EBMLMaxIDLength, 4),
+      uint(ID.EBMLMaxSizeLength, 8),
+      str(ID.DocType, 'matroska'),
+      uint(ID.DocTypeVersion, 4),
+      uint(ID.DocTypeReadVersion, 2),
+    ]),
+  );
+  const segmentStart = Buffer.concat([idBytes(ID.Segment), UNKNOWN_SIZE]);
+  const infoFields = [
+    uint(ID.TimestampScale, 1_000_000),
+    str(ID.MuxingApp, 'framecast'),
+    str(ID.WritingApp, 'framecast'),
+    str(ID.Title, opts.title),
+    date(ID.DateUTC, opts.startMs),
+  ];
+  const duration = float(ID.Duration, 0);
+  const infoBody = Buffer.concat([...infoFields, duration]);
+  const info = element(ID.Info, infoBody);
+  const tracks = element(
+    ID.Tracks,
+    element(
+      ID.TrackEntry,
+      Buffer.concat([
+        uint(ID.TrackNumber, 1),
+        uint(ID.TrackUID, 1),
+        uint(ID.TrackType, 1),
+        uint(ID.FlagLacing, 0),
+        str(ID.CodecID, 'V_MJPEG'),
+        element(
+          ID.Video,
+          Buffer.concat([uint(ID.PixelWidth, opts.width), uint(ID.PixelHeight, opts.height)]),
+        ),
+      ]),
+    ),
+  );
+  const bytes = Buffer.concat([ebml, segmentStart, info, tracks]);
+  // The Duration is the Info's last child: its float is the last 8 bytes of the Info element.
+  const durationOffset = ebml.length + segmentStart.length + info.length - 8;
+  return { bytes, durationOffset };
+}
+
+/** The 8 bytes of a Duration (ms) to write at MkvHead.durationOffset. */
+export function mkvDuration(ms: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeDoubleBE(ms);
+  return b;
+}
+
+/** A Cluster (unknown size) starting at `timestampMs` (from the segment's start). */
+export function mkvCluster(timestampMs: number): Buffer {
+  return Buffer.concat([idBytes(ID.Cluster), UNKNOWN_SIZE, uint(ID.Timestamp, timestampMs)]);
+}
+
+/**
+ * The header of a SimpleBlock of track 1 holding `length` bytes of JPEG, `relMs` after its cluster's
+ * timestamp (a keyframe: every JPEG is one). The JPEG follows it in the file.
+ */
+export function mkvBlockHeader(length: number, relMs: number): Buffer {
+  if (!Number.isInteger(relMs) || relMs < -32768 || relMs > MAX_CLUSTER_SPAN_MS)
+    throw new RangeError(`block timestamp ${relMs} is outside a cluster`);
+  const tail = Buffer.alloc(4);
+  tail[0] = 0x81; // track number 1
+  tail.writeInt16BE(relMs, 1);
+  tail[3] = 0x80; // keyframe
+  return Buffer.concat([idBytes(ID.SimpleBlock), vint(length + 4), tail]);
+}
+
+/** One frame found in a recording file. */
+export interface MkvFrame {
+  /** Byte offset of the JPEG in the file. */
+  offset: number;
+  length: number;
+  /** Milliseconds from the segment's start. */
+  timeMs: number;
+}
+
+/** What scanning a recording file found. */
+export interface MkvScan {
+  frames: MkvFrame[];
+  /** Where the last whole element ends: a file longer than this ends in a cut block. */
+  end: number;
+  width: number | null;
+  height: number | null;
+  /** DateUTC as Unix ms, or null. */
+  startMs: number | null;
+  durationOffset: number | null;
+}
+
+/** Reads an element ID at `p`; null when cut or invalid. */
+function readId(buf: Buffer, p: number): { id: number; len: number } | null {
+  if (p >= buf.length) return null;
+  const first = buf[p] as number;
+  const len = first & 0x80 ? 1 : first & 0x40 ? 2 : first & 0x20 ? 3 : first & 0x10 ? 4 : 0;
+  if (len === 0 || p + len > buf.length) return null;
+  return { id: buf.readUIntBE(p, len), len };
+}
+
+/** Reads a size vint at `p`: its value (-1: unknown), or null when cut or invalid. */
+function readSize(buf: Buffer, p: number): { size: number; len: number } | null {
+  if (p >= buf.length) return null;
+  const first = buf[p] as number;
+  let len = 1;
+  while (len <= 8 && !(first & (0x80 >> (len - 1)))) len++;
+  if (len > 8 || p + len > buf.length) return null;
+  let v = first & (0xff >> len);
+  let allOnes = v === 0xff >> len;
+  for (let i = 1; i < len; i++) {
+    const b = buf[p + i] as number;
+    if (b !== 0xff) allOnes = false;
+    v = v * 256 + b;
+  }
+  return { size: allOnes ? -1 : v, len };
+}
+
+/** Master elements scanned into (their children are read in turn), not skipped. */
+const MASTERS = new Set<number>([ID.Segment, ID.Cluster, ID.Info, ID.Tracks, ID.TrackEntry, ID.Video]);
+
+/**
+ * Finds every whole frame of a recording file (one written by framecast; other Matroska files are
+ * read as far as they follow the same shape). Stops at the first element that is cut or makes no
+ * sense: `end` is where the good part ends.
+ */
+export function scanMkv(buf: Buffer): MkvScan {
+  const out: MkvScan = {
+    frames: [],
+    end: 0,
+    width: null,
+    height: null,
+    startMs: null,
+    durationOffset: null,
+  };
+  let p = 0;
+  let cluster = 0;
+  while (p < buf.length) {
+    const id = readId(buf, p);
+    if (!id) break;
+    const size = readSize(buf, p + id.len);
+    if (!size) break;
+    const body = p + id.len + size.len;
+    if (MASTERS.has(id.id)) {
+      // Children follow; a known size is trusted only as far as the children are whole.
+      p = body;
+      out.end = p;
+      continue;
+    }
+    if (size.size < 0 || body + size.size > buf.length) break;
+    const end = body + size.size;
+    switch (id.id) {
+      case ID.Timestamp:
+        cluster = size.size === 0 ? 0 : buf.readUIntBE(body, Math.min(size.size, 6));
+        break;
+      case ID.SimpleBlock:
+        if (size.size > 4 && buf[body] === 0x81)
+          out.frames.push({
+            offset: body + 4,
+            length: size.size - 4,
+            timeMs: cluster + buf.readInt16BE(body + 1),
+          });
+        break;
+      case ID.PixelWidth:
+        out.width = size.size > 0 && size.size <= 6 ? buf.readUIntBE(body, size.size) : null;
+        break;
+      case ID.PixelHeight:
+        out.height = size.size > 0 && size.size <= 6 ? buf.readUIntBE(body, size.size) : null;
+        break;
+      case ID.DateUTC:
+        if (size.size === 8) out.startMs = Number(buf.readBigInt64BE(body) / 1_000_000n) + MATROSKA_EPOCH_MS;
+        break;
+      case ID.Duration:
+        if (size.size === 8) out.durationOffset = body;
+        break;
+    }
+    p = end;
+    out.end = p;
+  }
+  return out;
+}

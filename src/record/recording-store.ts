@@ -1,0 +1,408 @@
+import { constants } from 'node:fs';
+import { appendFile, lstat, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { scanMkv, mkvDuration } from './matroska.js';
+import {
+  annotationLine,
+  frameAtOrBefore,
+  frameLine,
+  indexHeadLine,
+  parseIndex,
+  type IndexedAnnotation,
+  type IndexedFrame,
+  type SegmentIndexData,
+} from './segment-index.js';
+import { SEGMENT_NAME, segmentInfoOf, type SegmentInfo } from './segment-name.js';
+import type { SegmentWriter } from './segment-writer.js';
+
+/** The catalog of a stream's closed segments: a JSON line per segment, `{"del":NAME}` when deleted. */
+export const CATALOG = 'catalog.ndjson';
+
+/** Parsed indexes kept in memory (a playback reads one segment after another). */
+const INDEX_CACHE = 16;
+
+/** A frame read back from a recording. */
+export interface RecordedFrame {
+  seq: number;
+  capturedAt: number;
+  width: number;
+  height: number;
+  jpeg: Buffer;
+  meta: Buffer | null;
+  annotations: IndexedAnnotation[];
+}
+
+/** A segment as the store lists it: closed, or the one being written (`live`). */
+export interface SegmentRef {
+  info: SegmentInfo;
+  live: SegmentWriter | null;
+}
+
+/** A problem found while loading a stream's recordings (one line for the log). */
+export type RecoveryNote = string;
+
+/**
+ * One stream's recordings in its directory: the closed segments in time order (from the catalog,
+ * checked against the files), the segment being written, and reading frames back. Finding the
+ * segment of a time is a binary search over the list in memory; a segment's index is read once
+ * (and cached) to find the frame in it. Only names this store made are ever opened, inside `dir`,
+ * never through a symbolic link.
+ */
+export class RecordingStore {
+  readonly dir: string;
+  readonly stream: string;
+  #closed: SegmentInfo[] = [];
+  #live: SegmentWriter | null = null;
+  readonly #cache = new Map<string, SegmentIndexData>();
+
+  private constructor(dir: string, stream: string) {
+    this.dir = dir;
+    this.stream = stream;
+  }
+
+  /**
+   * Loads the catalog and reconciles it with the files: a segment missing from it (the process was
+   * killed while writing it) is repaired (its .mkv cut after the last whole frame, its index rebuilt
+   * from the .mkv when behind) and added; a catalog line whose files are gone is dropped.
+   */
+  static async load(dir: string, stream: string, notes: RecoveryNote[] = []): Promise<RecordingStore> {
+    const store = new RecordingStore(dir, stream);
+    let names: string[];
+    try {
+      const st = await lstat(dir);
+      if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return store;
+      throw err;
+    }
+    const files = new Set(
+      names.filter((n) => n.endsWith('.mkv') && SEGMENT_NAME.test(n.slice(0, -4))).map((n) => n.slice(0, -4)),
+    );
+    const listed = new Map<string, SegmentInfo>();
+    let stale = false;
+    const text = await readFile(join(dir, CATALOG), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch {
+        stale = true; // a line cut by a crash
+        continue;
+      }
+      const del = (v as { del?: unknown }).del;
+      if (typeof del === 'string') {
+        listed.delete(del);
+        stale = true;
+        continue;
+      }
+      const info = segmentInfoOf(v);
+      if (info) listed.set(info.name, info);
+      else stale = true;
+    }
+    for (const name of listed.keys())
+      if (!files.has(name)) {
+        listed.delete(name);
+        stale = true;
+      }
+    for (const name of files) {
+      if (listed.has(name)) continue;
+      stale = true;
+      const info = await recoverSegment(dir, stream, name, notes);
+      if (info) listed.set(name, info);
+    }
+    store.#closed = [...listed.values()].sort((a, b) => a.start - b.start);
+    if (stale) await store.#rewriteCatalog();
+    return store;
+  }
+
+  /** Closed segments, oldest first. */
+  get closed(): readonly SegmentInfo[] {
+    return this.#closed;
+  }
+
+  /** Every segment with frames, oldest first, the one being written last. */
+  segments(): SegmentRef[] {
+    const out: SegmentRef[] = this.#closed.map((info) => ({ info, live: null }));
+    const live = this.#liveRef();
+    if (live) out.push(live);
+    return out;
+  }
+
+  /** Bytes of every segment, the one being written included. */
+  get bytes(): number {
+    return this.#closed.reduce((n, s) => n + s.bytes, 0) + (this.#live?.bytes ?? 0);
+  }
+
+  /** The segment being written (or none). */
+  setLive(w: SegmentWriter | null): void {
+    this.#live = w;
+  }
+
+  /** A segment closed: listed, and written in the catalog. */
+  async added(info: SegmentInfo): Promise<void> {
+    if (info.frames === 0) {
+      await this.#unlinkFiles(info.name);
+      return;
+    }
+    let i = this.#closed.length;
+    while (i > 0 && (this.#closed[i - 1] as SegmentInfo).start > info.start) i--;
+    this.#closed.splice(i, 0, info);
+    await appendFile(join(this.dir, CATALOG), JSON.stringify(info) + '\n');
+  }
+
+  /** Deletes a closed segment (files and catalog line). */
+  async remove(info: SegmentInfo): Promise<void> {
+    const i = this.#closed.indexOf(info);
+    if (i < 0) return;
+    this.#closed.splice(i, 1);
+    this.#cache.delete(info.name);
+    await this.#unlinkFiles(info.name);
+    await appendFile(join(this.dir, CATALOG), JSON.stringify({ del: info.name }) + '\n');
+  }
+
+  async #unlinkFiles(name: string): Promise<void> {
+    for (const ext of ['.mkv', '.idx'])
+      await unlink(join(this.dir, name + ext)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+  }
+
+  async #rewriteCatalog(): Promise<void> {
+    const tmp = join(this.dir, `${CATALOG}.tmp`);
+    await writeFile(tmp, this.#closed.map((s) => JSON.stringify(s) + '\n').join(''));
+    await rename(tmp, join(this.dir, CATALOG));
+  }
+
+  /** The segment being written as a SegmentRef, when it has a frame. */
+  #liveRef(): SegmentRef | null {
+    const w = this.#live;
+    if (!w || w.frames.length === 0) return null;
+    return {
+      live: w,
+      info: {
+        name: w.name,
+        start: w.start,
+        end: w.end,
+        frames: w.frames.length,
+        bytes: w.bytes,
+        width: w.width,
+        height: w.height,
+      },
+    };
+  }
+
+  /**
+   * The segment that holds time `t`: the last one that starts at or before it (a binary search over
+   * the closed ones), or, with `after`, the first one after `t` when none does.
+   */
+  find(t: number, after = false): SegmentRef | null {
+    const live = this.#liveRef();
+    if (live && live.info.start <= t) return live;
+    const all = this.#closed;
+    let lo = 0;
+    let hi = all.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((all[mid] as SegmentInfo).start <= t) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found >= 0) return { info: all[found] as SegmentInfo, live: null };
+    if (!after) return null;
+    return all[0] ? { info: all[0], live: null } : live;
+  }
+
+  /** The segment after `ref` (by start), or null. */
+  next(ref: SegmentRef): SegmentRef | null {
+    if (ref.live) return null;
+    const all = this.#closed;
+    let lo = 0;
+    let hi = all.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((all[mid] as SegmentInfo).start <= ref.info.start) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    const info = all[lo];
+    return info ? { info, live: null } : this.#liveRef();
+  }
+
+  /** A segment's index: the writer's own while it is live, else its .idx (cached). */
+  async index(ref: SegmentRef): Promise<SegmentIndexData> {
+    if (ref.live)
+      return {
+        stream: this.stream,
+        start: ref.live.start,
+        width: ref.live.width,
+        height: ref.live.height,
+        frames: ref.live.frames.filter((f) => ref.live?.isWritten(f)),
+        annotations: ref.live.annotations,
+      };
+    const cached = this.#cache.get(ref.info.name);
+    if (cached) return cached;
+    const data = parseIndex(await readSafe(this.dir, `${ref.info.name}.idx`));
+    if (this.#cache.size >= INDEX_CACHE) this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cache.set(ref.info.name, data);
+    return data;
+  }
+
+  /** The recorded frame at or just before `t`, when `t` lies inside a recorded segment (to its end). */
+  async frameAt(t: number): Promise<RecordedFrame | null> {
+    const ref = this.find(t);
+    if (!ref || t > ref.info.end + 1000) return null;
+    const idx = await this.index(ref);
+    const i = frameAtOrBefore(idx.frames, t);
+    if (i < 0) return null;
+    const fh = await openSafe(this.dir, `${ref.info.name}.mkv`);
+    try {
+      return await readFrame(fh, ref, idx, i);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * The recorded frames from `start` (the frame at or just before it first, so playback starts with
+   * the picture of that moment) up to `end`, across segments, read one at a time.
+   */
+  async *frames(start: number, end = Infinity): AsyncGenerator<RecordedFrame> {
+    let ref = this.find(start, true);
+    let first = true;
+    while (ref) {
+      const idx = await this.index(ref);
+      let i = first ? Math.max(0, frameAtOrBefore(idx.frames, start)) : 0;
+      first = false;
+      const fh = await openSafe(this.dir, `${ref.info.name}.mkv`);
+      try {
+        for (; i < idx.frames.length; i++) {
+          const f = idx.frames[i] as IndexedFrame;
+          if (f.t > end) return;
+          yield await readFrame(fh, ref, idx, i);
+        }
+      } finally {
+        await fh.close();
+      }
+      ref = this.next(ref);
+    }
+  }
+}
+
+async function readFrame(
+  fh: Awaited<ReturnType<typeof open>>,
+  ref: SegmentRef,
+  idx: SegmentIndexData,
+  i: number,
+): Promise<RecordedFrame> {
+  const f = idx.frames[i] as IndexedFrame;
+  const jpeg = Buffer.allocUnsafe(f.length);
+  const { bytesRead } = await fh.read(jpeg, 0, f.length, f.offset);
+  if (bytesRead !== f.length) throw new Error(`${ref.info.name}.mkv is shorter than its index`);
+  return {
+    seq: f.seq,
+    capturedAt: f.t,
+    width: ref.info.width,
+    height: ref.info.height,
+    jpeg,
+    meta: f.meta,
+    annotations: idx.annotations.filter((a) => a.seq === f.seq && a.t === f.t),
+  };
+}
+
+/** Opens `name` inside `dir` for reading, refusing a symbolic link. */
+function openSafe(dir: string, name: string): ReturnType<typeof open> {
+  return open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+}
+
+async function readSafe(dir: string, name: string): Promise<Buffer> {
+  const fh = await openSafe(dir, name);
+  try {
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A segment left by a process that stopped while writing it: the .mkv is cut after its last whole
+ * frame (and its Duration written), the index rebuilt from the .mkv for the frames it lacks (their
+ * metadata is lost: it lives only in the index). Returns what it holds, or null (nothing usable:
+ * both files are deleted).
+ */
+export async function recoverSegment(
+  dir: string,
+  stream: string,
+  name: string,
+  notes: RecoveryNote[] = [],
+): Promise<SegmentInfo | null> {
+  const mkvPath = join(dir, `${name}.mkv`);
+  const idxPath = join(dir, `${name}.idx`);
+  const mkv = await readSafe(dir, `${name}.mkv`);
+  const idx = parseIndex(await readSafe(dir, `${name}.idx`).catch(() => Buffer.alloc(0)));
+  const scan = scanMkv(mkv);
+  const width = idx.width ?? scan.width;
+  const height = idx.height ?? scan.height;
+  if (scan.frames.length === 0 || width === null || height === null) {
+    await unlink(mkvPath).catch(() => undefined);
+    await unlink(idxPath).catch(() => undefined);
+    notes.push(`${mkvPath}: no whole frame, deleted`);
+    return null;
+  }
+  const frames = idx.frames.filter((f) => f.offset + f.length <= scan.end);
+  const last = frames[frames.length - 1];
+  const start = idx.start ?? frames[0]?.t ?? scan.startMs ?? 0;
+  let rebuilt = 0;
+  for (const s of scan.frames) {
+    if (last && s.offset <= last.offset) continue;
+    const prev = frames[frames.length - 1];
+    frames.push({
+      seq: (prev?.seq ?? 0) + 1,
+      t: Math.max(start + s.timeMs, prev?.t ?? -Infinity),
+      offset: s.offset,
+      length: s.length,
+      meta: null,
+    });
+    rebuilt++;
+  }
+  const cut = mkv.length - scan.end;
+  if (cut > 0 || scan.durationOffset !== null) {
+    const fh = await open(mkvPath, constants.O_RDWR | constants.O_NOFOLLOW);
+    try {
+      if (cut > 0) await fh.truncate(scan.end);
+      const first = frames[0] as IndexedFrame;
+      const end = (frames[frames.length - 1] as IndexedFrame).t;
+      if (scan.durationOffset !== null)
+        await fh.write(mkvDuration(Math.max(1, end - first.t)), 0, 8, scan.durationOffset);
+    } finally {
+      await fh.close();
+    }
+  }
+  if (rebuilt > 0 || frames.length !== idx.frames.length) {
+    const lines = [
+      indexHeadLine({ stream, start, width, height }),
+      ...frames.map(frameLine),
+      ...idx.annotations.map(annotationLine),
+    ];
+    await writeFile(`${idxPath}.tmp`, Buffer.concat(lines));
+    await rename(`${idxPath}.tmp`, idxPath);
+  }
+  if (cut > 0 || rebuilt > 0)
+    notes.push(
+      `${mkvPath}: repaired (${frames.length} frames${cut > 0 ? `, ${cut} bytes of a cut frame removed` : ''}${
+        rebuilt > 0 ? `, ${rebuilt} frames indexed from the video` : ''
+      })`,
+    );
+  const idxSize = (await lstat(idxPath)).size;
+  return {
+    name,
+    start: (frames[0] as IndexedFrame).t,
+    end: (frames[frames.length - 1] as IndexedFrame).t,
+    frames: frames.length,
+    bytes: scan.end + idxSize,
+    width,
+    height,
+  };
+}

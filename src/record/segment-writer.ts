@@ -1,0 +1,168 @@
+import { join } from 'node:path';
+import type { Frame } from '../hub/frame.js';
+import type { Annotation } from '../meta/annotations.js';
+import { AppendFile } from './append-file.js';
+import { mkvBlockHeader, mkvCluster, mkvDuration, mkvHead } from './matroska.js';
+import {
+  annotationLine,
+  frameLine,
+  indexHeadLine,
+  type IndexedAnnotation,
+  type IndexedFrame,
+} from './segment-index.js';
+import { segmentFileName, type SegmentInfo } from './segment-name.js';
+
+/** A new cluster starts at least this often (players and a repair find their footing at each). */
+const CLUSTER_MS = 5000;
+
+/**
+ * The segment being recorded: its .mkv (the JPEGs as blocks) and its .idx (a line per frame and per
+ * annotation), appended frame by frame. It keeps its own index in memory too, so the last seconds
+ * can be played back before the segment closes (only frames whose bytes are written are read).
+ */
+export class SegmentWriter {
+  readonly name: string;
+  readonly start: number;
+  readonly width: number;
+  readonly height: number;
+  /** This segment's frames so far (what playback reads while it is being written). */
+  readonly frames: IndexedFrame[] = [];
+  readonly annotations: IndexedAnnotation[] = [];
+  readonly #mkv: AppendFile;
+  readonly #idx: AppendFile;
+  readonly #durationOffset: number;
+  #clusterAt = -Infinity;
+  #last: number;
+  #closed: Promise<SegmentInfo> | null = null;
+
+  private constructor(name: string, first: Frame, mkv: AppendFile, idx: AppendFile, durationOffset: number) {
+    this.name = name;
+    this.start = first.capturedAt;
+    this.width = first.width;
+    this.height = first.height;
+    this.#mkv = mkv;
+    this.#idx = idx;
+    this.#durationOffset = durationOffset;
+    this.#last = first.capturedAt;
+  }
+
+  /** Creates a segment in `dir` named after `first`'s capture time; `first` is not written yet. */
+  static async create(dir: string, stream: string, first: Frame): Promise<SegmentWriter> {
+    let name = segmentFileName(first.capturedAt);
+    let mkv: AppendFile | null = null;
+    // Two segments in the same millisecond (a stream restarted at once): the second gets a suffix.
+    for (let i = 1; mkv === null; i++) {
+      try {
+        mkv = await AppendFile.create(join(dir, `${name}.mkv`));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i > 9) throw err;
+        name = `${segmentFileName(first.capturedAt)}-${i}`;
+      }
+    }
+    let idx: AppendFile;
+    try {
+      idx = await AppendFile.create(join(dir, `${name}.idx`));
+    } catch (err) {
+      await mkv.close();
+      throw err;
+    }
+    const head = mkvHead({
+      width: first.width,
+      height: first.height,
+      startMs: first.capturedAt,
+      title: stream,
+    });
+    mkv.append(head.bytes);
+    idx.append(indexHeadLine({ stream, start: first.capturedAt, width: first.width, height: first.height }));
+    return new SegmentWriter(name, first, mkv, idx, head.durationOffset);
+  }
+
+  /** Capture time of the newest frame written. */
+  get end(): number {
+    return this.#last;
+  }
+
+  /** Bytes of both files so far. */
+  get bytes(): number {
+    return this.#mkv.size + this.#idx.size;
+  }
+
+  /** Bytes appended and not yet on disk. */
+  get pending(): number {
+    return this.#mkv.pending + this.#idx.pending;
+  }
+
+  /** The first write error, or null. */
+  get failed(): Error | null {
+    return this.#mkv.failed ?? this.#idx.failed;
+  }
+
+  /** True when `f`'s JPEG is on disk (it can be read back). */
+  isWritten(f: IndexedFrame): boolean {
+    return f.offset + f.length <= this.#mkv.written;
+  }
+
+  /** Where the .mkv is. */
+  get path(): string {
+    return this.#mkv.path;
+  }
+
+  /** True when `frame` belongs in this segment by size (a new size starts a new segment). */
+  fits(frame: Frame): boolean {
+    return frame.width === this.width && frame.height === this.height;
+  }
+
+  /** Appends a frame; false when the segment failed or closed (nothing written). */
+  append(frame: Frame): boolean {
+    if (this.#closed || this.failed) return false;
+    // Capture times never go back inside a file (a block before its predecessor confuses players).
+    const t = Math.max(frame.capturedAt, this.#last);
+    const rel = Math.round(t - this.start);
+    const bufs: Buffer[] = [];
+    if (rel - this.#clusterAt >= CLUSTER_MS) {
+      this.#clusterAt = rel;
+      bufs.push(mkvCluster(rel));
+    }
+    const header = mkvBlockHeader(frame.jpeg.length, rel - this.#clusterAt);
+    bufs.push(header, frame.jpeg);
+    const offset = this.#mkv.size + bufs.reduce((n, b) => n + b.length, 0) - frame.jpeg.length;
+    if (!this.#mkv.append(...bufs)) return false;
+    const entry: IndexedFrame = { seq: frame.seq, t, offset, length: frame.jpeg.length, meta: frame.meta };
+    this.frames.push(entry);
+    this.#idx.append(frameLine(entry));
+    this.#last = t;
+    return true;
+  }
+
+  /** Files an annotation of a frame (of this segment or an earlier one). */
+  annotate(a: Annotation): void {
+    if (this.#closed || this.failed) return;
+    const entry: IndexedAnnotation = {
+      analyzer: a.analyzer,
+      seq: a.seq,
+      t: a.capturedAt,
+      receivedAt: a.receivedAt,
+      json: a.json,
+    };
+    this.annotations.push(entry);
+    this.#idx.append(annotationLine(entry));
+  }
+
+  /** Writes what is queued and the Duration, closes both files, and says what the segment holds. */
+  close(): Promise<SegmentInfo> {
+    this.#closed ??= (async () => {
+      await this.#mkv.patch(this.#durationOffset, mkvDuration(Math.max(1, this.#last - this.start)));
+      await Promise.all([this.#mkv.close(), this.#idx.close()]);
+      return {
+        name: this.name,
+        start: this.start,
+        end: this.#last,
+        frames: this.frames.length,
+        bytes: this.#mkv.written + this.#idx.written,
+        width: this.width,
+        height: this.height,
+      };
+    })();
+    return this.#closed;
+  }
+}
