@@ -118,10 +118,13 @@ const RULES = [
     not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/', 'src/streams/', 'src/ingest/'],
   },
   { from: 'src/protocol/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/'] },
+  // record/ writes and reads recordings; transports serve them, never the other way round.
+  { from: 'src/record/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/', 'src/client/'] },
   // app/ is the composition root: only the CLI and the package's entry point import it.
   ...[
     'access',
     'meta',
+    'record',
     'bus',
     'transports',
     'streams',

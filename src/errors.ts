@@ -29,7 +29,8 @@ export type FramecastErrorCode =
   | 'ERR_INVALID_STATE'
   | 'ERR_OUTPUT'
   | 'ERR_TLS'
-  | 'ERR_BAD_META';
+  | 'ERR_BAD_META'
+  | 'ERR_RECORD_PATH';
 
 /** The same as FramecastErrorCode (the name the package has always exported). */
 export type ErrorCode = FramecastErrorCode;

@@ -17,6 +17,8 @@ import type { StreamRegistry } from '../streams/streams.js';
 import type { ResolvedStreamConfig } from '../streams/stream-options.js';
 import { checkStreams, diffStreams } from '../streams/stream-plan.js';
 import type { IpLimiter } from '../transports/ip-limiter.js';
+import type { Recordings } from '../record/recordings.js';
+import type { SegmentInfo } from '../record/segment-name.js';
 import type { TlsCredentials } from '../transports/tls-config.js';
 
 /** Events of a running server, for logging. `stream` names the stream an event belongs to. */
@@ -40,6 +42,15 @@ export interface ServerEvents {
   bus: [state: BusState, server: string];
   /** A stream added or changed while running was served without its legacy port (in use, ...). */
   'legacy-failed': [stream: string, port: number, err: unknown];
+  /** Recording a stream failed (disk full, not writable): live viewing goes on; it resumes by itself. */
+  'record-failed': [stream: string, err: Error];
+  'record-resumed': [stream: string];
+  /** A recording segment was completed. */
+  'record-segment': [stream: string, info: SegmentInfo];
+  /** Retention deleted a segment. */
+  'record-deleted': [stream: string, info: SegmentInfo, why: string];
+  /** A recording folder was repaired at load, or retention could not delete. */
+  'record-note': [stream: string, message: string];
 }
 
 /** What a server keeps to open listeners for streams added while it runs. */
@@ -77,6 +88,8 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
   readonly #tcp: TcpServer;
   readonly #env: ServerEnv;
   #http: HttpServer | null = null;
+  /** Recording and playback (null only for servers made without it). */
+  recordings: Recordings | null = null;
   readonly #legacy = new Map<string, TcpServer>();
   readonly #unwatch = new Map<Stream, () => void>();
   /** Stream changes run one at a time (a reload and an API call may overlap). */
@@ -116,6 +129,18 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
     http.on('client', (s) => this.emit('client', s));
     http.on('refused', (a, r) => this.emit('refused', a, r));
     http.on('stop', (a, stopped) => this.emit('web-stop', a, stopped));
+  }
+
+  /** @internal recording and playback of every stream. */
+  attachRecordings(r: Recordings): void {
+    this.recordings = r;
+    r.on('failed', (s, e) => this.emit('record-failed', s, e));
+    r.on('resumed', (s) => this.emit('record-resumed', s));
+    r.on('segment', (s, i) => this.emit('record-segment', s, i));
+    r.on('deleted', (s, i, why) => this.emit('record-deleted', s, i, why));
+    r.on('note', (s, m) => this.emit('record-note', s, m));
+    r.on('listener-error', (e, err) => this.emit('listener-error', e, err));
+    this.onClose(() => r.close());
   }
 
   /** @internal opens the seed-only port of a stream that has one. */

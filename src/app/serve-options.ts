@@ -6,7 +6,7 @@ import type { TlsCredentials } from '../transports/tls-config.js';
 import type { StreamConfig } from '../streams/stream-options.js';
 import type { BusOptions } from '../bus/bus.js';
 import type { TokenDigest } from '../util/token.js';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { defaultSourcePaths } from '../source/source-spec.js';
 import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
 
@@ -46,6 +46,14 @@ export interface ServeOptions {
   preload?: boolean;
   /** The source's frames already are JPEG (MJPEG): pass them through untouched (no scale, no encode). */
   passthrough?: boolean;
+  /** Record every stream (a stream's own `record` wins). */
+  record?: boolean;
+  /** Where recordings go (each stream in its NAME/ subfolder); default `recordings`. */
+  recordPath?: string | null;
+  /** Bytes of every stream's recordings together: past it the oldest are deleted (default: no cap). */
+  recordMaxBytes?: number | null;
+  /** The folder relative recordPaths are resolved in (default: the config file's, else the working directory). */
+  recordBaseDir?: string;
   /**
    * Each stream's bound on the images peers send (publishers, the bus on an edge, a passthrough
    * camera): width x height at most this, 256-268435456 (default 4096x4096); a stream's own wins.
@@ -140,6 +148,10 @@ export interface ResolvedServeOptions {
   preload: boolean;
   passthrough: boolean;
   maxImagePixels: number;
+  record: boolean;
+  recordPath: string | null;
+  recordMaxBytes: number | null;
+  recordBaseDir: string;
   legacyPort: number | null;
   maxClientsPerIp: number;
   httpHeadersTimeoutMs: number;
@@ -196,6 +208,13 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     helloGraceMs: checkInt('helloGraceMs', o.helloGraceMs ?? 100, 10, 5000),
     preload: o.preload ?? false,
     passthrough: o.passthrough ?? false,
+    record: o.record ?? false,
+    recordPath: o.recordPath ?? null,
+    recordMaxBytes:
+      o.recordMaxBytes === undefined || o.recordMaxBytes === null
+        ? null
+        : checkInt('recordMaxBytes', o.recordMaxBytes, 1024, Number.MAX_SAFE_INTEGER),
+    recordBaseDir: resolve(o.recordBaseDir ?? (o.configPath ? dirname(o.configPath) : '.')),
     maxImagePixels: checkInt(
       'maxImagePixels',
       o.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,

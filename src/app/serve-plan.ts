@@ -22,6 +22,8 @@ export function streamDefaults(opts: ResolvedServeOptions): Omit<StreamConfig, '
     preload: opts.preload,
     passthrough: opts.passthrough,
     maxImagePixels: opts.maxImagePixels,
+    record: opts.record,
+    recordPath: opts.recordPath,
   };
 }
 

@@ -15,6 +15,8 @@ import { planStreams } from './serve-plan.js';
 import { connectBus, Subjects, watchBus, type BusOptions } from '../bus/bus.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BusOrigin } from '../bus/origin.js';
+import { checkRecordDir, Recordings } from '../record/recordings.js';
+import { FramecastError } from '../errors.js';
 
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './serve-options.js';
 export { FramecastServer, type ServerEvents, type StreamsApplied } from './framecast-server.js';
@@ -60,6 +62,27 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     configs.map((c, i) => openStream(c, i === 0 ? producer : undefined, policy)),
   );
   for (const s of opened) registry.add(s);
+  const recordings = new Recordings(registry, {
+    baseDir: opts.recordBaseDir,
+    defaultPath: opts.recordPath ?? 'recordings',
+    maxBytes: opts.recordMaxBytes,
+  });
+  try {
+    // A recording folder that cannot be written is a usage error at start (at run time, a state).
+    for (const s of registry.list())
+      if (s.config.record)
+        await checkRecordDir(recordings.dirOf(s)).catch((err: unknown) => {
+          throw new FramecastError(
+            'ERR_RECORD_PATH',
+            `stream ${s.name}: cannot record in ${recordings.dirOf(s)}: ${(err as Error).message}`,
+            { exitCode: 2 },
+          );
+        });
+  } catch (err) {
+    await recordings.close();
+    registry.close();
+    throw err;
+  }
   // The bus first: a wrong password or certificate fails before any port opens.
   const bus = await busOf(options.bus).catch((err: unknown) => {
     registry.close();
@@ -93,6 +116,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     throw err;
   });
   const server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token });
+  server.attachRecordings(recordings);
   try {
     for (const s of registry.list()) await server.openLegacy(s);
     if (opts.httpPort !== null) {
@@ -108,6 +132,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         access,
         allowOrigin: opts.allowOrigin,
         startedAt: Date.now(),
+        recordings,
         api: createStreamApi(server, {
           configPath: options.configPath ?? null,
           streamOverrides: options.streamOverrides ?? {},

@@ -87,6 +87,30 @@ export function createStreamApi(server: FramecastServer, settings: StreamStore):
       await change(name, null);
       return true;
     },
+    async record(name, on) {
+      if (server.streams.get(name)?.name !== name) return null;
+      await server.applyStreams(async (): Promise<StreamChange> => {
+        if (settings.configPath) {
+          const path = settings.configPath;
+          const given = loadConfig(path).raw.streams[name];
+          if (!given) throw new RangeError(`stream ${name} is not in ${path}`);
+          const edit = await editStream(path, name, { ...given, record: on });
+          const streams = fileStreams(edit.after, overrides);
+          if (streams.find((c) => c.name === name)?.record !== on)
+            throw new RangeError(
+              `stream ${name}: record is set on the command line (--record), not in ${path}`,
+            );
+          return { streams, persist: edit.write };
+        }
+        return {
+          streams: server.streams
+            .list()
+            .map((s) => (s.name === name ? { ...s.config, record: on } : s.config)),
+        };
+      });
+      const stream = server.streams.get(name);
+      return stream ? describeStream(stream) : null;
+    },
   };
 }
 

@@ -60,6 +60,7 @@ export function serverOptionsFromFile(f: ServerFileSettings): ServeOptions {
     ...(f.stallTimeoutMs !== undefined ? { stallTimeoutMs: f.stallTimeoutMs } : {}),
     ...(f.tls ? { tls: readTlsFiles(f.tls.certPath, f.tls.keyPath) } : {}),
     ...(f.sourcePaths !== undefined ? { sourcePaths: f.sourcePaths } : {}),
+    ...(f.recordMaxBytes !== undefined ? { recordMaxBytes: f.recordMaxBytes } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { serveTokenOptions } from './token-options.js';
 import { httpOptions } from './http-options.js';
 import { busOption } from './bus-options.js';
 import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
+import { parseBytes } from '../util/units.js';
 import type { ServeFlagValues } from './serve-help.js';
 
 /** What `framecast serve`'s flags (and --config FILE) ask of serve(). */
@@ -54,6 +55,9 @@ export function serveOptionsFromFlags(values: ServeFlagValues, positionals: stri
         : intOption('legacy-port', values['legacy-port'], 0, 0, 65535),
     preload: values.preload ?? false,
     passthrough: values.passthrough ?? false,
+    record: values.record ?? false,
+    recordPath: values['record-path'] ?? null,
+    recordMaxBytes: bytesOption('record-max-bytes', values['record-max-bytes']),
     maxImagePixels: intOption(
       'max-image-pixels',
       values['max-image-pixels'],
@@ -106,6 +110,7 @@ export function serveOptionsFromFlags(values: ServeFlagValues, positionals: stri
       ...(typed('allow-anonymous-publish') ? { allowAnonymousPublish: true } : {}),
       ...(typed('allow-origin') ? { allowOrigin: opts.allowOrigin } : {}),
       ...(typed('max-clients-per-ip') ? { maxClientsPerIp: opts.maxClientsPerIp } : {}),
+      ...(typed('record-max-bytes') ? { recordMaxBytes: opts.recordMaxBytes } : {}),
       ...(typed('stall-timeout') ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(adminToken !== null && (typed('admin-token') || config.server.adminToken == null)
@@ -123,6 +128,8 @@ export function serveOptionsFromFlags(values: ServeFlagValues, positionals: stri
       ...(typed('max-clients') ? { maxClients: opts.maxClients } : {}),
       ...(typed('preload') ? { preload: true } : {}),
       ...(typed('passthrough') ? { passthrough: true } : {}),
+      ...(typed('record') ? { record: true } : {}),
+      ...(typed('record-path') ? { recordPath: opts.recordPath } : {}),
       ...(typed('max-image-pixels') ? { maxImagePixels: opts.maxImagePixels } : {}),
     };
     serveOpts = optionsFromFile(config, given, streamFlags);
@@ -155,6 +162,17 @@ function streamArgs(positionals: string[]): { name: string; source: string }[] {
     out.push({ name: n, source });
   }
   return out;
+}
+
+/** A size flag (`500MB`, `2GiB`, bytes), at least 1024; null when absent. */
+function bytesOption(flag: string, value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const n = parseBytes(value);
+  if (n === null || n < 1024)
+    throw new UsageError(
+      `--${flag} must be a size of at least 1024 bytes (e.g. 500MB, 10GiB), got '${value}'`,
+    );
+  return n;
 }
 
 function retryDelayOption(value: string | undefined): number {

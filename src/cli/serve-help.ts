@@ -45,6 +45,10 @@ Options:
                        them untouched, no scale, no encode (--width/--quality do not apply)
   --preload            keep the source running with nobody watching, so the first client gets
                        a frame at once (default: the source runs while someone watches)
+  --record             record every stream: segments of the JPEGs as served (Matroska), played
+                       back at /streams/NAME/playback.mjpg?start=TIME (README "Recording")
+  --record-path DIR    where recordings go, each stream in DIR/NAME/ (default ./recordings)
+  --record-max-bytes SIZE  all recordings together at most SIZE (e.g. 50GB): oldest deleted first
   --max-clients-per-ip N  connections at once from one IP address, TCP and HTTP together
                        (0-100000, default 0 = no cap; set it when serving a network)
   --stall-timeout S    cut a client that takes no data for S seconds (0-86400, default 60;
@@ -89,6 +93,9 @@ export const SERVE_ARGS = {
   'max-image-pixels': { type: 'string' },
   preload: { type: 'boolean' },
   passthrough: { type: 'boolean' },
+  record: { type: 'boolean' },
+  'record-path': { type: 'string' },
+  'record-max-bytes': { type: 'string' },
   'tls-cert': { type: 'string' },
   'stall-timeout': { type: 'string' },
   'tls-key': { type: 'string' },

@@ -60,6 +60,26 @@ export function runUntilSignal(server: FramecastServer, log: Logger): Promise<nu
       }),
     );
     logBusState(server, log);
+    server.on('record-failed', (stream, err) =>
+      log.event(
+        'record-failed',
+        `${tag(stream)}recording stopped: ${err.message}; live viewing goes on, recording resumes when writes succeed`,
+        { stream, error: err.message },
+      ),
+    );
+    server.on('record-resumed', (stream) =>
+      log.event('record-resumed', `${tag(stream)}recording resumed`, { stream }),
+    );
+    server.on('record-deleted', (stream, info, why) =>
+      log.event('record-deleted', `${tag(stream)}recording ${info.name} deleted (${why})`, {
+        stream,
+        segment: info.name,
+        why,
+      }),
+    );
+    server.on('record-note', (stream, message) =>
+      log.event('record-note', `${tag(stream)}${message}`, { stream, message }),
+    );
     server.on('source-status', (st, stream) =>
       log.event(
         'source-status',

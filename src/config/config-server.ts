@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { tokenProblem } from '../util/token.js';
+import { parseBytes } from '../util/units.js';
 import { show, type Checker, type Field } from './config-checker.js';
 import type { ServerFileSettings } from './config-types.js';
 
@@ -16,6 +17,7 @@ export const SERVER_KEYS = [
   'stallTimeout',
   'tls',
   'sourcePaths',
+  'recordMaxBytes',
 ] as const;
 
 /** The server-wide settings of the file's top level, each checked with its range. */
@@ -92,6 +94,13 @@ export function serverSettings(c: Checker, top: Field[], baseDir: string): Serve
         )
           fail(`must be a directory or a list of directories, got ${show(v)}`);
         s.sourcePaths = (list as string[]).map((d) => resolve(baseDir, d));
+        break;
+      }
+      case 'recordMaxBytes': {
+        const n = v === null ? null : parseBytes(v);
+        if (v !== null && (n === null || n < 1024))
+          fail(`must be at least 1024 bytes (a number, or e.g. 500MB, 50GiB), or null, got ${show(v)}`);
+        s.recordMaxBytes = n;
         break;
       }
     }

@@ -19,6 +19,8 @@ export interface ServerFileSettings {
   tls?: { certPath: string; keyPath: string } | null;
   /** Directories file sources may come from, absolute (resolved against the file's directory). */
   sourcePaths?: string[];
+  /** Bytes of every stream's recordings together (a number, or e.g. `50GB`). */
+  recordMaxBytes?: number | null;
 }
 
 /** Every stream setting but `source`, applied under each stream's own. */

@@ -111,7 +111,7 @@ function date(id: number, ms: number): Buffer {
 /** The start of a recording file, and where its Duration is to be written when it closes. */
 export interface MkvHead {
   bytes: Buffer;
-  /** Byte offset of the Duration's 8-byte float (milliseconds). */
+  /** Byte offset of the Duration's 8-byte float (milliseconds); -1 without one. */
   durationOffset: number;
 }
 
@@ -119,7 +119,14 @@ export interface MkvHead {
  * The EBML header, the Segment (unknown size), its Info (DateUTC = `startMs`, Duration 0 until the
  * segment closes) and its one MJPEG track of `width` x `height`.
  */
-export function mkvHead(opts: { width: number; height: number; startMs: number; title: string }): MkvHead {
+export function mkvHead(opts: {
+  width: number;
+  height: number;
+  startMs: number;
+  title: string;
+  /** False: no Duration (a file whose length is not known when it starts, e.g. an export). */
+  duration?: boolean;
+}): MkvHead {
   const ebml = element(
     ID.EBML,
     Buffer.concat([
@@ -140,7 +147,7 @@ export function mkvHead(opts: { width: number; height: number; startMs: number; 
     str(ID.Title, opts.title),
     date(ID.DateUTC, opts.startMs),
   ];
-  const duration = float(ID.Duration, 0);
+  const duration = opts.duration === false ? Buffer.alloc(0) : float(ID.Duration, 0);
   const infoBody = Buffer.concat([...infoFields, duration]);
   const info = element(ID.Info, infoBody);
   const tracks = element(
@@ -162,7 +169,7 @@ export function mkvHead(opts: { width: number; height: number; startMs: number; 
   );
   const bytes = Buffer.concat([ebml, segmentStart, info, tracks]);
   // The Duration is the Info's last child: its float is the last 8 bytes of the Info element.
-  const durationOffset = ebml.length + segmentStart.length + info.length - 8;
+  const durationOffset = opts.duration === false ? -1 : ebml.length + segmentStart.length + info.length - 8;
   return { bytes, durationOffset };
 }
 
@@ -301,4 +308,46 @@ export function scanMkv(buf: Buffer): MkvScan {
     out.end = p;
   }
   return out;
+}
+
+/** A new cluster starts at least this often (players and a repair find their footing at each). */
+export const CLUSTER_MS = 5000;
+
+/**
+ * Lays out frames as blocks of clusters, from a start time: the bytes to append for each frame and
+ * where its JPEG lands. Pure: a recording segment and an export both use it.
+ */
+export class MkvMuxer {
+  readonly start: number;
+  #clusterAt = -Infinity;
+  #last: number;
+
+  constructor(startMs: number) {
+    this.start = startMs;
+    this.#last = startMs;
+  }
+
+  /** The time the last frame was given (never before the one before it). */
+  get last(): number {
+    return this.#last;
+  }
+
+  /**
+   * The buffers that append a frame captured at `t` (clamped so times never go back): maybe a new
+   * cluster, the block header, the JPEG. `jpegAt`: the JPEG's offset from the start of these buffers.
+   */
+  frame(jpeg: Buffer, t: number): { bufs: Buffer[]; jpegAt: number; t: number } {
+    const at = Math.max(t, this.#last);
+    const rel = Math.round(at - this.start);
+    const bufs: Buffer[] = [];
+    if (rel - this.#clusterAt >= CLUSTER_MS) {
+      this.#clusterAt = rel;
+      bufs.push(mkvCluster(rel));
+    }
+    bufs.push(mkvBlockHeader(jpeg.length, rel - this.#clusterAt));
+    const jpegAt = bufs.reduce((n, b) => n + b.length, 0);
+    bufs.push(jpeg);
+    this.#last = at;
+    return { bufs, jpegAt, t: at };
+  }
 }

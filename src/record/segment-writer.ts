@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Frame } from '../hub/frame.js';
 import type { Annotation } from '../meta/annotations.js';
 import { AppendFile } from './append-file.js';
-import { mkvBlockHeader, mkvCluster, mkvDuration, mkvHead } from './matroska.js';
+import { MkvMuxer, mkvDuration, mkvHead } from './matroska.js';
 import {
   annotationLine,
   frameLine,
@@ -11,9 +11,6 @@ import {
   type IndexedFrame,
 } from './segment-index.js';
 import { segmentFileName, type SegmentInfo } from './segment-name.js';
-
-/** A new cluster starts at least this often (players and a repair find their footing at each). */
-const CLUSTER_MS = 5000;
 
 /**
  * The segment being recorded: its .mkv (the JPEGs as blocks) and its .idx (a line per frame and per
@@ -31,8 +28,7 @@ export class SegmentWriter {
   readonly #mkv: AppendFile;
   readonly #idx: AppendFile;
   readonly #durationOffset: number;
-  #clusterAt = -Infinity;
-  #last: number;
+  readonly #mux: MkvMuxer;
   #closed: Promise<SegmentInfo> | null = null;
 
   private constructor(name: string, first: Frame, mkv: AppendFile, idx: AppendFile, durationOffset: number) {
@@ -43,7 +39,7 @@ export class SegmentWriter {
     this.#mkv = mkv;
     this.#idx = idx;
     this.#durationOffset = durationOffset;
-    this.#last = first.capturedAt;
+    this.#mux = new MkvMuxer(first.capturedAt);
   }
 
   /** Creates a segment in `dir` named after `first`'s capture time; `first` is not written yet. */
@@ -79,7 +75,7 @@ export class SegmentWriter {
 
   /** Capture time of the newest frame written. */
   get end(): number {
-    return this.#last;
+    return this.#mux.last;
   }
 
   /** Bytes of both files so far. */
@@ -116,21 +112,18 @@ export class SegmentWriter {
   append(frame: Frame): boolean {
     if (this.#closed || this.failed) return false;
     // Capture times never go back inside a file (a block before its predecessor confuses players).
-    const t = Math.max(frame.capturedAt, this.#last);
-    const rel = Math.round(t - this.start);
-    const bufs: Buffer[] = [];
-    if (rel - this.#clusterAt >= CLUSTER_MS) {
-      this.#clusterAt = rel;
-      bufs.push(mkvCluster(rel));
-    }
-    const header = mkvBlockHeader(frame.jpeg.length, rel - this.#clusterAt);
-    bufs.push(header, frame.jpeg);
-    const offset = this.#mkv.size + bufs.reduce((n, b) => n + b.length, 0) - frame.jpeg.length;
+    const at = this.#mkv.size;
+    const { bufs, jpegAt, t } = this.#mux.frame(frame.jpeg, frame.capturedAt);
     if (!this.#mkv.append(...bufs)) return false;
-    const entry: IndexedFrame = { seq: frame.seq, t, offset, length: frame.jpeg.length, meta: frame.meta };
+    const entry: IndexedFrame = {
+      seq: frame.seq,
+      t,
+      offset: at + jpegAt,
+      length: frame.jpeg.length,
+      meta: frame.meta,
+    };
     this.frames.push(entry);
     this.#idx.append(frameLine(entry));
-    this.#last = t;
     return true;
   }
 
@@ -151,12 +144,12 @@ export class SegmentWriter {
   /** Writes what is queued and the Duration, closes both files, and says what the segment holds. */
   close(): Promise<SegmentInfo> {
     this.#closed ??= (async () => {
-      await this.#mkv.patch(this.#durationOffset, mkvDuration(Math.max(1, this.#last - this.start)));
+      await this.#mkv.patch(this.#durationOffset, mkvDuration(Math.max(1, this.#mux.last - this.start)));
       await Promise.all([this.#mkv.close(), this.#idx.close()]);
       return {
         name: this.name,
         start: this.start,
-        end: this.#last,
+        end: this.#mux.last,
         frames: this.frames.length,
         bytes: this.#mkv.written + this.#idx.written,
         width: this.width,

@@ -3,8 +3,8 @@ import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
-import { mkvBlockHeader, mkvCluster, scanMkv, vint } from '../../src/record/matroska.js';
-import { RecordingStore } from '../../src/record/recording-store.js';
+import { mkvBlockHeader, mkvCluster, vint } from '../../src/record/matroska.js';
+import { RecordingStore, type RecordedFrame } from '../../src/record/recording-store.js';
 import { frameAtOrBefore, parseIndex } from '../../src/record/segment-index.js';
 import { segmentFileName } from '../../src/record/segment-name.js';
 import { SegmentWriter } from '../../src/record/segment-writer.js';
@@ -174,7 +174,7 @@ describe('a recorded segment', () => {
       /repaired \(7 frames, \d+ bytes of a cut frame removed, 2 frames indexed from the video\)/,
     );
     expect(ffprobeFrames(mkvPath).count).toBe(7);
-    const back = [];
+    const back: RecordedFrame[] = [];
     for await (const f of store.frames(0)) back.push(f);
     expect(back.map((f) => f.jpeg.equals(images[back.indexOf(f)] as Buffer))).toEqual(Array(7).fill(true));
     // Frames indexed from the video lost their metadata (it lives in the index only); the others kept it.
@@ -201,7 +201,7 @@ describe('a recorded segment', () => {
     expect((await store.frameAt(T0 + 20_150))?.jpeg.equals(images[7] as Buffer)).toBe(true);
     // In the gap after a segment's end (more than 1 s): nothing was recorded then.
     expect(await store.frameAt(T0 + 25_000)).toBeNull();
-    const from = [];
+    const from: number[] = [];
     for await (const f of store.frames(T0 + 30_050, T0 + 40_100)) from.push(f.capturedAt - T0);
     expect(from).toEqual([30_000, 30_100, 30_200, 40_000, 40_100]);
   });

@@ -15,6 +15,11 @@ export interface StreamApi {
   put(name: string, body: unknown): Promise<{ created: boolean; stream: Record<string, unknown> }>;
   /** Removes a stream; false when there was none. */
   remove(name: string): Promise<boolean>;
+  /**
+   * Starts (`on`) or stops recording a stream, through the same path as every change (checked,
+   * applied, written to the config file): the stream and its viewers go on. Null: no such stream.
+   */
+  record(name: string, on: boolean): Promise<Record<string, unknown> | null>;
 }
 
 /** Largest JSON body a PUT may carry: a stream's settings are a few hundred bytes. */
@@ -78,7 +83,10 @@ export async function serveStreamApi(
       ? sendJson(res, 200, apiStream(d, ctx.statsOf(name)), cors)
       : sendText(res, 404, `no stream named ${name}`, cors);
   }
-  if (req.method !== 'PUT' && req.method !== 'DELETE') {
+  const recording = name.endsWith('/record') ? name.slice(0, -'/record'.length) : null;
+  if (recording !== null && req.method !== 'POST' && req.method !== 'DELETE')
+    return sendText(res, 405, `method ${req.method} not allowed`, { ...cors, Allow: 'POST, DELETE' });
+  if (recording === null && req.method !== 'PUT' && req.method !== 'DELETE') {
     return sendText(res, 405, `method ${req.method} not allowed`, { ...cors, Allow: 'GET, PUT, DELETE' });
   }
   const decision = ctx.access.decide('admin', null, presentedToken(req, url));
@@ -102,6 +110,13 @@ export async function serveStreamApi(
   }
   if (!originAllowed(req, ctx.allowOrigin)) return sendText(res, 403, 'cross-origin request refused', cors);
   try {
+    if (recording !== null) {
+      req.resume();
+      const stream = await api.record(recording, req.method === 'POST');
+      return stream
+        ? sendJson(res, 200, apiStream(stream, ctx.statsOf(recording)), cors)
+        : sendText(res, 404, `no stream named ${recording}`, cors);
+    }
     if (req.method === 'DELETE') {
       req.resume();
       const removed = await api.remove(name);

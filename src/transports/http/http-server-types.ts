@@ -1,3 +1,4 @@
+import type { RecordingsLookup } from './recordings-http.js';
 import type { Access } from '../../access/access.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import type { IpLimiter } from '../ip-limiter.js';
@@ -38,6 +39,8 @@ export interface HttpServerOptions {
   tls?: TlsCredentials | null;
   /** PUT/DELETE /api/streams/NAME (and GET of one stream); null: not offered. */
   api?: StreamApi | null;
+  /** Recordings to list and play back (a Recordings); absent: no recording endpoints. */
+  recordings?: RecordingsLookup | null;
 }
 
 /** Events of the HTTP transport. */

@@ -18,6 +18,9 @@ import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.
 import { routeAnnotate, type AnnotateRouteContext } from './annotate-route.js';
 import { routePublish } from './publish-route.js';
 import { serveServerGet, type ServerGetContext } from './server-get.js';
+import { RecordingsHttp } from './recordings-http.js';
+
+const isGetMethod = (req: http.IncomingMessage): boolean => req.method === 'GET' || req.method === 'HEAD';
 import {
   noSuchStream,
   sendStatic,
@@ -59,6 +62,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       onClient: (sub) => this.emit('client', sub),
       onRefused: (a, r) => this.emit('refused', a, r),
       onStop: (a, stopped) => this.emit('stop', a, stopped),
+      recordings: opts.recordings ? new RecordingsHttp(opts.recordings, corsHeaders(opts.allowOrigin)) : null,
     };
     for (const s of opts.streams.list()) this.#of(s);
     opts.streams.on('added', (s) => this.#of(s));
@@ -149,7 +153,11 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       sendText(res, 421, MISDIRECTED + hint, { ...cors, Connection: 'close' });
       return;
     }
-    const { name, rest } = splitStreamPath(url.pathname);
+    // MediaMTX's playback listing, for tools written for it: /list?path=NAME.
+    const mediamtx = url.pathname === '/list' && isGetMethod(req);
+    const { name, rest } = mediamtx
+      ? { name: url.searchParams.get('path'), rest: 'list' }
+      : splitStreamPath(url.pathname);
     // A publisher's body is endless: no whole-request deadline for it.
     if (rest === 'publish' && req.method === 'POST')
       return routePublish(req, res, url, name, this.#route(req, res, url));
@@ -202,7 +210,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       sendText(res, 403, 'cross-origin request refused', cors);
       return;
     }
-    if (isGet && serveServerGet(req, res, url, this.#serverGetContext(req, res, url))) return;
+    if (isGet && !mediamtx && serveServerGet(req, res, url, this.#serverGetContext(req, res, url))) return;
     const target = this.#opts.streams.get(name);
     const read = this.#decide(req, url, 'read', target);
     // Only a client that may see every stream learns that a name is unknown.
@@ -215,6 +223,11 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     const stopping = req.method === 'POST' && rest === 'transmission/stop';
     if (!read.allowed && !(stopping && operator)) return this.#refuseToken(req, res, url);
     if (req.method === 'POST') req.resume();
+    if (mediamtx) {
+      if (this.#shared.recordings) this.#shared.recordings.mediamtxList(req, res, target.name, url);
+      else sendText(res, 404, 'this server records nothing', cors);
+      return;
+    }
     const served = isGet
       ? streamHttp.get(req, res, rest, operator)
       : streamHttp.post(req, res, rest, operator);

@@ -13,6 +13,7 @@ import { sendPage, sendStatic } from './web-assets.js';
 
 export { PAGE_HEADERS, sendPage, sendStatic } from './web-assets.js';
 import { WsEndpoint } from './ws.js';
+import type { RecordingsHttp } from './recordings-http.js';
 import type { PublisherSlot } from '../../ingest/publish/publisher-slot.js';
 
 /** A stream as the HTTP transport needs it (a Stream is one). */
@@ -35,6 +36,8 @@ export interface HttpStreamTarget {
 /** Shared by every stream's endpoints: the server's settings and its log hooks. */
 export interface HttpShared {
   access: Access;
+  /** Recording endpoints (list, playback, snapshot at a time, export), or null without recordings. */
+  recordings: RecordingsHttp | null;
   cors: Readonly<Record<string, string>>;
   startedAt: number;
   snapshotTimeoutMs: number;
@@ -95,6 +98,7 @@ export class StreamHttp {
    * `operator`: the request acts for the server (its token, the admin token), else it only watches.
    */
   get(req: http.IncomingMessage, res: http.ServerResponse, rest: string, operator: boolean): boolean {
+    if (this.#shared.recordings?.get(req, res, this.stream.name, rest, requestUrl(req))) return true;
     switch (rest) {
       case 'stream.mjpg':
       case 'stream.mjpeg':

@@ -1,0 +1,393 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RecordedFrame, RecordingStore, SegmentRef } from '../../record/recording-store.js';
+import type { RecordingReport } from '../../record/recordings.js';
+import { MkvMuxer, mkvHead } from '../../record/matroska.js';
+import { mjpegContentType, mjpegPart, mjpegPreamble } from './multipart.js';
+import { NO_CACHE, sendJson, sendText } from './respond.js';
+import { MAX_META_HEADER_BYTES } from './mjpeg.js';
+
+/** What the HTTP transport asks of recordings (a Recordings is one). */
+export interface RecordingsLookup {
+  /** The recordings of stream `name`, or null when there is no such stream. */
+  store(name: string): Promise<RecordingStore> | null;
+  report(name: string): Promise<RecordingReport | null>;
+}
+
+/** Playbacks and exports served at once by one server: each holds a file open and reads as it sends. */
+export const MAX_PLAYBACKS = 64;
+/** Fastest and slowest playback. */
+export const MAX_SPEED = 16;
+export const MIN_SPEED = 0.1;
+/** A pause longer than this between two recorded frames is a gap: playback skips it. */
+export const GAP_MS = 2000;
+
+/** ISO 8601 with a date, a time and a zone: `2026-12-07T03:00:00Z`, `...T03:00:00.250+01:00`. */
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** A time from a query value: ms since the epoch, or an error message. */
+export function parseTime(name: string, v: string | null): number | string {
+  if (v === null || v === '') return `${name} is required (ISO 8601, e.g. 2026-12-07T03:00:00Z)`;
+  if (!ISO.test(v))
+    return `${name} must be an ISO 8601 time with its zone (e.g. 2026-12-07T03:00:00Z), got ${JSON.stringify(v.slice(0, 64))}`;
+  // Date.parse keeps milliseconds: cut finer fractions to three digits.
+  const t = Date.parse(v.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isFinite(t) ? t : `${name} is not a real time: ${JSON.stringify(v.slice(0, 64))}`;
+}
+
+/** A recorded span: segments that follow one another without a gap. */
+export interface RecordedSpan {
+  start: number;
+  end: number;
+  frames: number;
+  bytes: number;
+  segments: number;
+}
+
+/** Joins consecutive segments into spans (a gap: more than GAP_MS, or two frame intervals, between them). */
+export function spansOf(segs: readonly SegmentRef[], from = -Infinity, to = Infinity): RecordedSpan[] {
+  const out: RecordedSpan[] = [];
+  let cur: RecordedSpan | null = null;
+  for (const { info } of segs) {
+    if (info.end < from || info.start > to) continue;
+    const interval = cur && cur.frames > 1 ? (cur.end - cur.start) / (cur.frames - 1) : 0;
+    if (cur && info.start - cur.end <= Math.max(GAP_MS, 2 * interval)) {
+      cur.end = Math.max(cur.end, info.end);
+      cur.frames += info.frames;
+      cur.bytes += info.bytes;
+      cur.segments++;
+    } else {
+      cur = { start: info.start, end: info.end, frames: info.frames, bytes: info.bytes, segments: 1 };
+      out.push(cur);
+    }
+  }
+  return out;
+}
+
+const iso = (ms: number): string => new Date(Math.floor(ms)).toISOString();
+
+/**
+ * The HTTP endpoints of recordings: the list of recorded spans (framecast's, and one shaped as
+ * MediaMTX's playback `/list`), MJPEG playback from any time, the frame at a time, an export to
+ * Matroska. Times come only from the query and are never part of a path: what is read is found in
+ * the stream's own catalog, inside its folder.
+ */
+export class RecordingsHttp {
+  readonly #lookup: RecordingsLookup;
+  readonly #cors: Readonly<Record<string, string>>;
+  #open = 0;
+
+  constructor(lookup: RecordingsLookup, cors: Readonly<Record<string, string>>) {
+    this.#lookup = lookup;
+    this.#cors = cors;
+  }
+
+  /** Serves `rest` of stream `name` when it is a recordings endpoint; false when it is not one. */
+  get(req: IncomingMessage, res: ServerResponse, name: string, rest: string, url: URL): boolean {
+    const q = url.searchParams;
+    switch (rest) {
+      case 'recordings':
+        void this.#guard(res, () => this.#list(res, name, q));
+        return true;
+      case 'playback.mjpg':
+      case 'playback.mjpeg':
+        void this.#guard(res, () => this.#playback(req, res, name, q), true);
+        return true;
+      case 'export.mkv':
+        void this.#guard(res, () => this.#export(req, res, name, q), true);
+        return true;
+      case 'snapshot.jpg':
+      case 'snapshot.jpeg':
+        if (!q.has('at')) return false;
+        void this.#guard(res, () => this.#snapshotAt(req, res, name, q));
+        return true;
+    }
+    return false;
+  }
+
+  /**
+   * GET /list?path=NAME[&start=&end=]: the recorded spans as MediaMTX's playback server lists them
+   * (`[{start, duration, url}]`, duration in seconds), each url an export of that span.
+   */
+  mediamtxList(req: IncomingMessage, res: ServerResponse, name: string, url: URL): void {
+    void this.#guard(res, async () => {
+      const store = await this.#store(res, name);
+      if (!store) return;
+      const range = this.#range(res, url.searchParams, false);
+      if (!range) return;
+      const spans = spansOf(store.segments(), range.start, range.end);
+      if (spans.length === 0) return sendText(res, 404, `no recordings of ${name}`, this.#cors);
+      const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+      const base = `${scheme}://${req.headers.host ?? 'localhost'}`;
+      sendJson(
+        res,
+        200,
+        spans.map((s) => ({
+          start: iso(s.start),
+          duration: Math.max(0, s.end - s.start) / 1000,
+          url: `${base}/streams/${encodeURIComponent(name)}/export.mkv?start=${encodeURIComponent(iso(s.start))}&end=${encodeURIComponent(iso(s.end + 1))}`,
+        })),
+        this.#cors,
+      );
+    });
+  }
+
+  /** Runs an endpoint: a failure (a file gone, a read error) is a 500 with one line, never a crash. */
+  async #guard(res: ServerResponse, fn: () => Promise<void>, counted = false): Promise<void> {
+    if (counted && this.#open >= MAX_PLAYBACKS) {
+      sendText(res, 503, `too many playbacks at once (${MAX_PLAYBACKS})`, {
+        ...this.#cors,
+        'Retry-After': '5',
+      });
+      return;
+    }
+    if (counted) this.#open++;
+    try {
+      await fn();
+    } catch (err) {
+      if (!res.headersSent) sendText(res, 500, `recordings: ${(err as Error).message}`, this.#cors);
+      else res.destroy();
+    } finally {
+      if (counted) this.#open--;
+    }
+  }
+
+  async #store(res: ServerResponse, name: string): Promise<RecordingStore | null> {
+    const p = this.#lookup.store(name);
+    if (!p) {
+      sendText(res, 404, `no stream named ${name}`, this.#cors);
+      return null;
+    }
+    return p;
+  }
+
+  /** `start` and `end` from the query (each optional unless `need`); null after answering 400. */
+  #range(res: ServerResponse, q: URLSearchParams, need: boolean): { start: number; end: number } | null {
+    let start = -Infinity;
+    let end = Infinity;
+    for (const key of ['start', 'end'] as const) {
+      if (!q.has(key) && !(need && key === 'start')) continue;
+      const t = parseTime(key, q.get(key));
+      if (typeof t === 'string') {
+        sendText(res, 400, t, this.#cors);
+        return null;
+      }
+      if (key === 'start') start = t;
+      else end = t;
+    }
+    if (q.has('duration')) {
+      const d = Number(q.get('duration'));
+      if (!Number.isFinite(d) || d <= 0) {
+        sendText(
+          res,
+          400,
+          `duration must be a number of seconds above 0, got ${JSON.stringify(q.get('duration'))}`,
+          this.#cors,
+        );
+        return null;
+      }
+      end = Math.min(end, start + d * 1000);
+    }
+    if (start > end) {
+      sendText(res, 400, `start (${iso(start)}) is after end (${iso(end)})`, this.#cors);
+      return null;
+    }
+    return { start, end };
+  }
+
+  async #list(res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
+    const store = await this.#store(res, name);
+    if (!store) return;
+    const range = this.#range(res, q, false);
+    if (!range) return;
+    const spans = spansOf(store.segments(), range.start, range.end).map((s) => ({
+      start: iso(s.start),
+      end: iso(s.end),
+      duration: Math.max(0, s.end - s.start) / 1000,
+      frames: s.frames,
+      bytes: s.bytes,
+      segments: s.segments,
+    }));
+    sendJson(res, 200, { stream: name, recording: await this.#lookup.report(name), spans }, this.#cors);
+  }
+
+  async #snapshotAt(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    q: URLSearchParams,
+  ): Promise<void> {
+    const t = parseTime('at', q.get('at'));
+    if (typeof t === 'string') return sendText(res, 400, t, this.#cors);
+    const store = await this.#store(res, name);
+    if (!store) return;
+    const f = await store.frameAt(t);
+    if (!f) return sendText(res, 404, `no recording of ${name} at ${iso(t)}`, this.#cors);
+    res.writeHead(200, {
+      ...this.#cors,
+      'Content-Type': 'image/jpeg',
+      'Content-Length': f.jpeg.length,
+      ...frameHeaders(f, false),
+      ...NO_CACHE,
+    });
+    res.end(req.method === 'HEAD' ? undefined : f.jpeg);
+  }
+
+  /** The first frame of a range, or null after answering 404. */
+  async #first(
+    res: ServerResponse,
+    name: string,
+    store: RecordingStore,
+    start: number,
+    end: number,
+  ): Promise<{ first: RecordedFrame; rest: AsyncGenerator<RecordedFrame> } | null> {
+    const frames = store.frames(start, end);
+    let first = await frames.next();
+    // A start in a gap between recordings: the next recording, not the last frame before the gap.
+    if (!first.done && first.value.capturedAt < start && !this.#inSpan(store, start))
+      while (!first.done && first.value.capturedAt < start) first = await frames.next();
+    if (first.done || first.value.capturedAt > end) {
+      await frames.return(undefined);
+      sendText(
+        res,
+        404,
+        `no recording of ${name} from ${iso(start)}${Number.isFinite(end) ? ` to ${iso(end)}` : ''}`,
+        this.#cors,
+      );
+      return null;
+    }
+    return { first: first.value, rest: frames };
+  }
+
+  /** True when `t` lies in a recorded segment (from its start to its end plus a second). */
+  #inSpan(store: RecordingStore, t: number): boolean {
+    const ref = store.find(t);
+    return ref !== null && t <= ref.info.end + 1000;
+  }
+
+  async #playback(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    q: URLSearchParams,
+  ): Promise<void> {
+    const range = this.#range(res, q, true);
+    if (!range) return;
+    const speed = q.has('speed') ? Number(q.get('speed')) : 1;
+    if (!Number.isFinite(speed) || speed < MIN_SPEED || speed > MAX_SPEED)
+      return sendText(
+        res,
+        400,
+        `speed must be from ${MIN_SPEED} to ${MAX_SPEED}, got ${JSON.stringify(q.get('speed'))}`,
+        this.#cors,
+      );
+    const withMeta = q.get('meta') === '1';
+    const store = await this.#store(res, name);
+    if (!store) return;
+    const found = await this.#first(res, name, store, range.start, range.end);
+    if (!found) return;
+    req.socket.setNoDelay(true);
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
+    res.writeHead(200, {
+      ...this.#cors,
+      'Content-Type': mjpegContentType(),
+      ...NO_CACHE,
+      Connection: 'close',
+      'X-Accel-Buffering': 'no',
+    });
+    if (req.method === 'HEAD') {
+      await found.rest.return(undefined);
+      res.end();
+      return;
+    }
+    res.write(mjpegPreamble());
+    let closed = false;
+    const gone = new AbortController();
+    res.once('close', () => {
+      closed = true;
+      gone.abort();
+    });
+    const started = performance.now();
+    let t0 = found.first.capturedAt;
+    let prev = t0;
+    try {
+      for (let f: RecordedFrame | undefined = found.first; f && !closed;) {
+        // A gap in the recording (the source was off) is skipped, not waited out.
+        if (f.capturedAt - prev > GAP_MS) t0 += f.capturedAt - prev;
+        prev = f.capturedAt;
+        const wait = started + (f.capturedAt - t0) / speed - performance.now();
+        if (wait > 1) await sleep(wait, undefined, { signal: gone.signal }).catch(() => undefined);
+        if (closed) break;
+        if (!res.write(mjpegPart(f.jpeg, frameHeaders(f, withMeta))))
+          await once(res, 'drain', { signal: gone.signal }).catch(() => undefined);
+        const next = await found.rest.next();
+        f = next.done ? undefined : next.value;
+      }
+    } finally {
+      await found.rest.return(undefined);
+    }
+    res.end();
+  }
+
+  async #export(req: IncomingMessage, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
+    const range = this.#range(res, q, true);
+    if (!range) return;
+    const store = await this.#store(res, name);
+    if (!store) return;
+    const found = await this.#first(res, name, store, range.start, range.end);
+    if (!found) return;
+    const { first } = found;
+    const file = `${name}_${iso(first.capturedAt).replace(/[:.]/g, '-')}.mkv`;
+    res.writeHead(200, {
+      ...this.#cors,
+      'Content-Type': 'video/x-matroska',
+      'Content-Disposition': `attachment; filename="${file}"`,
+      ...NO_CACHE,
+    });
+    if (req.method === 'HEAD') {
+      await found.rest.return(undefined);
+      res.end();
+      return;
+    }
+    let closed = false;
+    const gone = new AbortController();
+    res.once('close', () => {
+      closed = true;
+      gone.abort();
+    });
+    const head = mkvHead({
+      width: first.width,
+      height: first.height,
+      startMs: first.capturedAt,
+      title: name,
+      duration: false,
+    });
+    res.write(head.bytes);
+    const mux = new MkvMuxer(first.capturedAt);
+    try {
+      for (let f: RecordedFrame | undefined = first; f && !closed;) {
+        let ok = true;
+        for (const b of mux.frame(f.jpeg, f.capturedAt).bufs) ok = res.write(b) && ok;
+        if (!ok) await once(res, 'drain', { signal: gone.signal }).catch(() => undefined);
+        const next = await found.rest.next();
+        f = next.done ? undefined : next.value;
+      }
+    } finally {
+      await found.rest.return(undefined);
+    }
+    res.end();
+  }
+}
+
+/** The part or response headers of a recorded frame: its capture time and seq, and its metadata. */
+function frameHeaders(f: RecordedFrame, meta: boolean): Record<string, string> {
+  const h: Record<string, string> = {
+    'X-Timestamp': (f.capturedAt / 1000).toFixed(6),
+    'X-Framecast-Seq': String(f.seq),
+  };
+  if (meta && f.meta && f.meta.length <= MAX_META_HEADER_BYTES)
+    h['X-Framecast-Meta'] = f.meta.toString('latin1');
+  return h;
+}
