@@ -90,6 +90,8 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
   #http: HttpServer | null = null;
   /** Recording and playback (null only for servers made without it). */
   recordings: Recordings | null = null;
+  /** What starting up repaired (recording segments cut by a crash), for the log. */
+  readonly startupNotes: { stream: string; message: string }[] = [];
   readonly #legacy = new Map<string, TcpServer>();
   readonly #unwatch = new Map<Stream, () => void>();
   /** Stream changes run one at a time (a reload and an API call may overlap). */

@@ -117,6 +117,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   });
   const server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token });
   server.attachRecordings(recordings);
+  server.startupNotes.push(...(await recordings.start()));
   try {
     for (const s of registry.list()) await server.openLegacy(s);
     if (opts.httpPort !== null) {

@@ -17,6 +17,8 @@ function lanAddresses(): string[] {
 
 /** The 'listening' event: the ffmpeg and encoder in use, what is served, and the addresses to connect to. */
 export function reportStart(server: FramecastServer, log: Logger): void {
+  for (const n of server.startupNotes)
+    log.event('record-note', `${n.stream}: ${n.message}`, { stream: n.stream, message: n.message });
   const { port } = server.address();
   const host = server.options.host;
   if (server.ffmpeg) {

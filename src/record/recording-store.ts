@@ -389,12 +389,11 @@ export async function recoverSegment(
     await writeFile(`${idxPath}.tmp`, Buffer.concat(lines));
     await rename(`${idxPath}.tmp`, idxPath);
   }
-  if (cut > 0 || rebuilt > 0)
-    notes.push(
-      `${mkvPath}: repaired (${frames.length} frames${cut > 0 ? `, ${cut} bytes of a cut frame removed` : ''}${
-        rebuilt > 0 ? `, ${rebuilt} frames indexed from the video` : ''
-      })`,
-    );
+  notes.push(
+    `${mkvPath}: recovered after an unclean stop (${frames.length} frames${cut > 0 ? `, ${cut} bytes of a cut frame removed` : ''}${
+      rebuilt > 0 ? `, ${rebuilt} frames indexed from the video` : ''
+    })`,
+  );
   const idxSize = (await lstat(idxPath)).size;
   return {
     name,

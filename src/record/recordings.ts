@@ -72,7 +72,24 @@ export class Recordings extends SafeEmitter<RecordingsEvents> {
     };
     this.#timer = setInterval(() => void this.retain(), RETENTION_INTERVAL_MS);
     this.#timer.unref();
+  }
+
+  /**
+   * Loads the recordings of every stream being recorded (repairing what a crash cut) and starts
+   * their recorders. Returns what the loads repaired, one line per thing (also emitted as `note`).
+   */
+  async start(): Promise<{ stream: string; message: string }[]> {
+    const notes: { stream: string; message: string }[] = [];
+    const collect = (stream: string, message: string): void => void notes.push({ stream, message });
+    this.on('note', collect);
+    try {
+      for (const s of this.#registry.list())
+        if (s.config.record) await this.store(s.name)?.catch(() => undefined);
+    } finally {
+      this.off('note', collect);
+    }
     this.sync();
+    return notes;
   }
 
   /** The folder of `stream`'s recordings: recordPath (or `recordings`), then its name. */
@@ -169,6 +186,12 @@ export class Recordings extends SafeEmitter<RecordingsEvents> {
       oldest: segs[0]?.info.start ?? null,
       newest: segs[segs.length - 1]?.info.end ?? null,
     };
+  }
+
+  /** The recorder's state of stream `name`, or null when it is not being recorded (synchronous, for /stats). */
+  status(name: string): RecorderStatus | null {
+    const stream = this.#registry.get(name);
+    return (stream && this.#recorders.get(stream)?.recorder?.status) ?? null;
   }
 
   /** The recorder's state of each stream being recorded (synchronous, for /metrics). */

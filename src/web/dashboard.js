@@ -123,6 +123,7 @@ const CARD_FIELDS = [
   ['frames', 'frames in / sent'],
   ['drops', 'drops'],
   ['transmissions', 'transmissions'],
+  ['recording', 'recording'],
 ];
 
 /** A stream's card; `base` is its endpoints' path relative to this page ('' for the page's own stream). */
@@ -203,6 +204,14 @@ function updateCard(card, st, at) {
   f.frames.textContent = `${st.totals.framesIn} / ${st.totals.framesSent}`;
   f.drops.textContent = String(st.totals.drops);
   f.transmissions.textContent = String(st.totals.transmissions);
+  // The recording badge: a failing disk shows here (live viewing goes on; it resumes by itself).
+  const rec = st.recording;
+  f.recording.textContent = !rec
+    ? 'off'
+    : rec.state === 'failing'
+      ? `FAILING: ${rec.error ?? 'write error'} (${rec.framesDropped} frames lost)`
+      : `${rec.state} (${rec.framesWritten} frames)`;
+  f.recording.dataset.state = rec ? rec.state : 'off';
   for (const c of CHARTS) {
     const ring = card.rings[c.key];
     ring.push(sample[c.key]);

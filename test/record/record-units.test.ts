@@ -171,7 +171,7 @@ describe('a recorded segment', () => {
     expect(store.closed).toHaveLength(1);
     expect(store.closed[0]?.frames).toBe(7);
     expect(notes.join()).toMatch(
-      /repaired \(7 frames, \d+ bytes of a cut frame removed, 2 frames indexed from the video\)/,
+      /recovered after an unclean stop \(7 frames, \d+ bytes of a cut frame removed, 2 frames indexed from the video\)/,
     );
     expect(ffprobeFrames(mkvPath).count).toBe(7);
     const back: RecordedFrame[] = [];

@@ -47,13 +47,14 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
   readonly #server: http.Server;
   readonly #shared: HttpShared;
   readonly #perStream = new Map<HttpStreamTarget, StreamHttp>();
-  readonly #metrics = new ServerMetrics();
+  readonly #metrics: ServerMetrics;
   #ready = false;
   #closing: Promise<void> | null = null;
 
   constructor(opts: HttpServerOptions) {
     super();
     this.#opts = opts;
+    this.#metrics = new ServerMetrics(() => opts.recordings?.states() ?? []);
     this.#shared = {
       access: opts.access,
       cors: corsHeaders(opts.allowOrigin),

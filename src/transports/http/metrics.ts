@@ -3,6 +3,7 @@ import type { Frame } from '../../hub/frame.js';
 import type { Hub } from '../../hub/hub.js';
 import type { SubscriberStats } from '../../hub/subscriber.js';
 import type { StatsSampler } from './stats.js';
+import type { RecorderStatus } from '../../record/stream-recorder.js';
 
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 
@@ -31,7 +32,8 @@ export class ServerMetrics {
   readonly #latency: Histogram<'protocol' | 'stream'>;
   readonly #lastSent = new Map<number, number>();
 
-  constructor() {
+  /** `recordings`: the state of every stream being recorded, read at scrape time. */
+  constructor(recordings: () => { stream: string; status: RecorderStatus }[] = () => []) {
     const registers = [this.registry];
     const streams = (): Watched[] => [...this.#streams.values()];
     this.#encoded = new Counter({
@@ -99,6 +101,34 @@ export class ServerMetrics {
         },
       });
     };
+    new Gauge({
+      name: 'framecast_recording_failing',
+      help: '1 while recording a stream fails (disk full or not writable; live viewing goes on), 0 while it records',
+      labelNames: ['stream'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of recordings()) this.set({ stream: r.stream }, r.status.state === 'failing' ? 1 : 0);
+      },
+    });
+    for (const [name, help, key] of [
+      ['framecast_recorded_frames_total', 'Frames written to recordings', 'framesWritten'],
+      [
+        'framecast_recording_dropped_frames_total',
+        'Frames not recorded (the disk failing or too slow)',
+        'framesDropped',
+      ],
+    ] as const)
+      new Counter({
+        name,
+        help,
+        labelNames: ['stream'],
+        registers,
+        collect() {
+          this.reset();
+          for (const r of recordings()) this.inc({ stream: r.stream }, r.status[key]);
+        },
+      });
     perStream(
       'framecast_clients_waiting',
       'Clients waiting for a place (max-clients reached)',

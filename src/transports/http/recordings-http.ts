@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedFrame, RecordingStore, SegmentRef } from '../../record/recording-store.js';
 import type { RecordingReport } from '../../record/recordings.js';
+import type { RecorderStatus } from '../../record/stream-recorder.js';
 import { MkvMuxer, mkvHead } from '../../record/matroska.js';
 import { mjpegContentType, mjpegPart, mjpegPreamble } from './multipart.js';
 import { NO_CACHE, sendJson, sendText } from './respond.js';
@@ -13,6 +14,10 @@ export interface RecordingsLookup {
   /** The recordings of stream `name`, or null when there is no such stream. */
   store(name: string): Promise<RecordingStore> | null;
   report(name: string): Promise<RecordingReport | null>;
+  /** The recorder's state of a stream being recorded now, else null. */
+  status(name: string): RecorderStatus | null;
+  /** The recorder's state of every stream being recorded now. */
+  states(): { stream: string; status: RecorderStatus }[];
 }
 
 /** Playbacks and exports served at once by one server: each holds a file open and reads as it sends. */
@@ -81,6 +86,16 @@ export class RecordingsHttp {
   constructor(lookup: RecordingsLookup, cors: Readonly<Record<string, string>>) {
     this.#lookup = lookup;
     this.#cors = cors;
+  }
+
+  /** The recorder's state of stream `name` (for /stats), or null. */
+  status(name: string): RecorderStatus | null {
+    return this.#lookup.status(name);
+  }
+
+  /** Every recorder's state (for /metrics). */
+  states(): { stream: string; status: RecorderStatus }[] {
+    return this.#lookup.states();
   }
 
   /** Serves `rest` of stream `name` when it is a recordings endpoint; false when it is not one. */

@@ -1,3 +1,4 @@
+import type { RecorderStatus } from '../../record/stream-recorder.js';
 import type { Frame } from '../../hub/frame.js';
 import type { Hub, TransmissionEnd } from '../../hub/hub.js';
 import type { Subscriber, SubscriberStats } from '../../hub/subscriber.js';
@@ -58,6 +59,11 @@ export interface StatsReport {
    * newest annotation is of a recent frame.
    */
   annotations: { accepted: number; refused: number; analyzers: string[] };
+  /**
+   * Recording, when the stream is being recorded: `recording`, or `failing` (the disk is full or not
+   * writable: live viewing goes on, recording resumes by itself), with frames written and dropped.
+   */
+  recording: RecorderStatus | null;
   totals: {
     framesIn: number;
     bytesIn: number;
@@ -185,7 +191,7 @@ export class StatsSampler {
   }
 
   /** The /stats document now; `imagesRefused` is the stream's count (its ImageBound's). */
-  report(encoder: EncoderSettings, imagesRefused = 0): StatsReport {
+  report(encoder: EncoderSettings, imagesRefused = 0, recording: RecorderStatus | null = null): StatsReport {
     const hub = this.#hub;
     const now = Date.now();
     const src = hub.source;
@@ -224,6 +230,7 @@ export class StatsSampler {
         ...hub.annotations.counts,
         analyzers: hub.annotations.newest().map((a) => a.analyzer),
       },
+      recording,
       totals: {
         ...hub.totals,
         framesSent: sum('framesSent'),

@@ -87,7 +87,11 @@ export class StreamHttp {
       quality: this.stream.config.quality,
       width: this.stream.config.width,
     };
-    const report = this.sampler.report(encoder, this.stream.images?.refused ?? 0);
+    const report = this.sampler.report(
+      encoder,
+      this.stream.images?.refused ?? 0,
+      this.#shared.recordings?.status(this.stream.name) ?? null,
+    );
     if (!hideAddresses) return report;
     const hide = (c: ClientReport): ClientReport => ({ ...c, address: HIDDEN_ADDRESS });
     return { ...report, clients: report.clients.map(hide), monitors: report.monitors.map(hide) };
