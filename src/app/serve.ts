@@ -108,7 +108,12 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
       }),
     native:
       options.native ??
-      createNativeHandshake({ access, resolve: (n) => registry.get(n), helloTimeoutMs: opts.helloTimeoutMs }),
+      createNativeHandshake({
+        access,
+        resolve: (n) => registry.get(n),
+        helloTimeoutMs: opts.helloTimeoutMs,
+        playback: (target, req) => recordings.playback(target.name, { ...req, end: Infinity }),
+      }),
   });
   await tcp.listen().catch(async (err: unknown) => {
     registry.close();

@@ -134,6 +134,7 @@ export async function playCommand(argv: string[]): Promise<number> {
     idleTimeoutMs: idleTimeout * 1000,
     protocol: extras.protocol,
     token: extras.token,
+    playback: extras.playback,
     ca,
     reconnect: extras.reconnectTimeoutMs === null ? null : { giveUpAfterMs: extras.reconnectTimeoutMs },
     meta: perFrame.meta,

@@ -16,6 +16,8 @@ export const PLAY_EXTRA_OPTIONS = {
   'save-dir': { type: 'string' },
   reconnect: { type: 'boolean' },
   'reconnect-timeout': { type: 'string' },
+  at: { type: 'string' },
+  speed: { type: 'string' },
 } as const;
 
 /** Help lines for those options. */
@@ -27,13 +29,40 @@ export const PLAY_EXTRA_HELP = `  --protocol P         auto (default): native he
                        or .mjpeg (the JPEGs as they are)
   --save-dir DIR       write each frame to DIR/frame-NNNNNN.jpg
   --reconnect          when the server goes away, retry with backoff and go on
-  --reconnect-timeout S  give up after S seconds without a server (default 60; 0 never)`;
+  --reconnect-timeout S  give up after S seconds without a server (default 60; 0 never)
+  --at TIME            play the server's recording from TIME (ISO 8601, e.g.
+                       2026-12-07T03:00:00Z) instead of live; ends at the recording's end
+  --speed X            with --at: playback speed, 0.1-16 (default 1)`;
 
 /** The extra play settings, validated. */
 export interface PlayExtras {
   protocol: ProtocolChoice;
   token: string | null;
   reconnectTimeoutMs: number | null;
+  /** --at/--speed: a playback of the recording, or null for live. */
+  playback: { start: number; speed: number } | null;
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** --at and --speed, checked. */
+function playbackOption(
+  at: string | undefined,
+  speed: string | undefined,
+  protocol: string,
+): PlayExtras['playback'] {
+  if (at === undefined) {
+    if (speed !== undefined) throw new UsageError('--speed only applies with --at');
+    return null;
+  }
+  const start = ISO_TIME.test(at) ? Date.parse(at.replace(/(\.\d{3})\d+/, '$1')) : NaN;
+  if (!Number.isFinite(start))
+    throw new UsageError(
+      `--at must be an ISO 8601 time with its zone (e.g. 2026-12-07T03:00:00Z), got '${at}'`,
+    );
+  if (protocol === 'legacy')
+    throw new UsageError('--at needs the native protocol (the seed framing cannot ask for a time)');
+  return { start, speed: numberOption('speed', speed, 1, 0.1, 16) as number };
 }
 
 /** Validates the extra options (usage errors name the option). */
@@ -42,6 +71,8 @@ export function parsePlayExtras(values: {
   token?: string;
   reconnect?: boolean;
   'reconnect-timeout'?: string;
+  at?: string;
+  speed?: string;
 }): PlayExtras {
   const protocol = choiceOption('protocol', values.protocol, 'auto', ['auto', 'native', 'legacy'] as const);
   const token = resolveToken(values.token);
@@ -58,6 +89,7 @@ export function parsePlayExtras(values: {
     protocol,
     token: protocol === 'legacy' ? null : token,
     reconnectTimeoutMs: values.reconnect ? timeout * 1000 : null,
+    playback: playbackOption(values.at, values.speed, protocol),
   };
 }
 

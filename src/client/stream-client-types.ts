@@ -45,6 +45,11 @@ export interface StreamClientOptions extends MetaWants {
   ack?: boolean;
   /** With `ack`: the caller acknowledges each frame with `ack(seq)` when done with it (default: on receipt). */
   manualAck?: boolean;
+  /**
+   * Native only: play the stream's recording back from `start` (ms since the epoch) at `speed`
+   * (0.1-16, default 1) instead of watching it live; the stream ends with `eof` at the recording's end.
+   */
+  playback?: { start: number; speed?: number } | null;
 }
 
 /** Events of a StreamClient. */

@@ -52,8 +52,10 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   readonly #end: ConnectionEnd;
   #helloTimer: NodeJS.Timeout | null = null;
 
-  constructor(addr: ServerAddress, opts: StreamClientOptions = {}) {
+  constructor(addr: ServerAddress, options: StreamClientOptions = {}) {
     super();
+    // A playback speaks the native protocol only: a seed server's frames would be live ones.
+    const opts: StreamClientOptions = options.playback ? { ...options, protocol: 'native' } : options;
     this.#addr = addr;
     this.#opts = opts;
     this.#where = formatAddress(addr.host, addr.port);
@@ -160,6 +162,9 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       undefined,
       (this.#opts.ack === false ? 0 : HelloFlag.Ack) | this.#meta.helloFlags,
       this.#addr.stream ?? null,
+      this.#opts.playback
+        ? { start: this.#opts.playback.start, speed: this.#opts.playback.speed ?? 1 }
+        : null,
     );
   }
 

@@ -255,6 +255,9 @@ export class Hub extends SafeEmitter<HubEvents> {
     producer.on('frame', (frame) => this.#publish(producer, frame));
     producer.on('end', () => producer === this.#producer && this.#endTransmission('eof', null));
     producer.on('error', (err) => producer === this.#producer && this.#endTransmission('source-error', err));
+    producer.on('annotation', (analyzer, seq, json) => {
+      if (producer === this.#producer) this.annotate(analyzer, { seq }, json);
+    });
     producer.on('status', (status) => {
       if (producer !== this.#producer) return;
       for (const sub of this.#admitted) sub.sourceStatus?.(status);

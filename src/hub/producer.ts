@@ -12,6 +12,8 @@ export interface ProducerEvents {
   error: [err: FramecastError];
   /** A live source lost or regained its input (optional: only retrying producers emit it). */
   status: [status: SourceStatus];
+  /** A recording's annotation of the frame just emitted (optional: only playback emits it). */
+  annotation: [analyzer: string, seq: number, json: Buffer];
 }
 
 /** Where a source stands: frames flowing, or a lost live input being retried (a state, not an error). */

@@ -1,6 +1,8 @@
 /** The native hello, the one message a client opens with: its encoder and the server's decoder. */
 import {
   ErrorCode,
+  HelloFlag,
+  PLAYBACK_BYTES,
   HELLO_FIXED_BYTES,
   MAX_STREAM_NAME_BYTES,
   MAX_TOKEN_BYTES,
@@ -19,7 +21,19 @@ export interface Hello {
   token: string;
   /** The stream asked for (version 2), or null for the server's default stream. */
   stream: string | null;
+  /** Version 2 with flag Playback: play the recording from `start` (ms since the epoch) at `speed`. */
+  playback: HelloPlayback | null;
 }
+
+/** The playback block of a hello. */
+export interface HelloPlayback {
+  start: number;
+  speed: number;
+}
+
+/** Playback speeds a hello may ask for. */
+export const MIN_PLAYBACK_SPEED = 0.1;
+export const MAX_PLAYBACK_SPEED = 16;
 
 /** Result of decoding the bytes a client sent so far. */
 export type HelloResult =
@@ -38,23 +52,38 @@ export function encodeHello(
   version?: number,
   flags = 0,
   stream: string | null = null,
+  playback: HelloPlayback | null = null,
 ): Buffer {
-  const v = version ?? (stream === null ? 1 : 2);
+  const v = version ?? (stream === null && playback === null ? 1 : 2);
+  if (
+    playback &&
+    (v < 2 ||
+      !Number.isFinite(playback.start) ||
+      !(playback.speed >= MIN_PLAYBACK_SPEED && playback.speed <= MAX_PLAYBACK_SPEED))
+  )
+    throw new RangeError(
+      `playback needs version 2, a time and a speed from ${MIN_PLAYBACK_SPEED} to ${MAX_PLAYBACK_SPEED}`,
+    );
   const tok = Buffer.from(token, 'utf8');
   if (tok.length > MAX_TOKEN_BYTES) throw new RangeError(`token is over ${MAX_TOKEN_BYTES} bytes`);
   if (stream !== null && (v < 2 || !STREAM_NAME_RE.test(stream)))
     throw new RangeError(`stream name ${JSON.stringify(stream)} is not a valid name (or needs version 2)`);
   const name = v >= 2 ? Buffer.from(stream ?? '', 'latin1') : Buffer.alloc(0);
-  const out = Buffer.alloc(HELLO_FIXED_BYTES + tok.length + (v >= 2 ? 1 + name.length : 0));
+  const extra = playback ? PLAYBACK_BYTES : 0;
+  const out = Buffer.alloc(HELLO_FIXED_BYTES + tok.length + (v >= 2 ? 1 + name.length : 0) + extra);
   NATIVE_MAGIC.copy(out, 0);
   out.writeUInt8(v, 4);
-  out.writeUInt8(flags, 5);
+  out.writeUInt8(playback ? flags | HelloFlag.Playback : flags & ~HelloFlag.Playback, 5);
   out.writeUInt16BE(tok.length, 6);
   out.writeDoubleBE(clientTime, 8);
   tok.copy(out, HELLO_FIXED_BYTES);
   if (v >= 2) {
     out.writeUInt8(name.length, HELLO_FIXED_BYTES + tok.length);
     name.copy(out, HELLO_FIXED_BYTES + tok.length + 1);
+  }
+  if (playback) {
+    out.writeDoubleBE(playback.start, out.length - PLAYBACK_BYTES);
+    out.writeDoubleBE(playback.speed, out.length - 8);
   }
   return out;
 }
@@ -105,6 +134,22 @@ export function decodeHello(buf: Buffer): HelloResult {
     }
     stream = nameLength > 0 ? name : null;
   }
+  let playback: HelloPlayback | null = null;
+  if (version >= 2 && buf.readUInt8(5) & HelloFlag.Playback) {
+    if (buf.length < total + PLAYBACK_BYTES) return { status: 'incomplete' };
+    const start = buf.readDoubleBE(total);
+    const speed = buf.readDoubleBE(total + 8);
+    total += PLAYBACK_BYTES;
+    if (!Number.isFinite(start) || Math.abs(start) > 8.64e15)
+      return { status: 'error', code: ErrorCode.BadHello, message: 'playback start is not a time' };
+    if (!(speed >= MIN_PLAYBACK_SPEED && speed <= MAX_PLAYBACK_SPEED))
+      return {
+        status: 'error',
+        code: ErrorCode.BadHello,
+        message: `playback speed must be from ${MIN_PLAYBACK_SPEED} to ${MAX_PLAYBACK_SPEED}`,
+      };
+    playback = { start, speed };
+  }
   if (buf.length < total) return { status: 'incomplete' };
   return {
     status: 'ok',
@@ -115,6 +160,7 @@ export function decodeHello(buf: Buffer): HelloResult {
       clientTime,
       token: buf.toString('utf8', HELLO_FIXED_BYTES, tokenEnd),
       stream,
+      playback,
     },
   };
 }

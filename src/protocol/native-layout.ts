@@ -17,7 +17,7 @@ export const HELLO_FIXED_BYTES = 16;
 /** Longest token a hello may carry (bytes of UTF-8). */
 export const MAX_TOKEN_BYTES = 1024;
 /** Largest possible hello (version 2: with a stream name). */
-export const MAX_HELLO_BYTES = HELLO_FIXED_BYTES + MAX_TOKEN_BYTES + 1 + MAX_STREAM_NAME_BYTES;
+export const MAX_HELLO_BYTES = HELLO_FIXED_BYTES + MAX_TOKEN_BYTES + 1 + MAX_STREAM_NAME_BYTES + 16;
 /** The server's preamble: magic, version, 3 reserved bytes. */
 export const PREAMBLE_BYTES = 8;
 /** Every message after the preamble starts with type, flags, header length, body length. */
@@ -43,7 +43,18 @@ export const MessageType = { Welcome: 1, Frame: 2, Status: 3, End: 4, Error: 5, 
  * Meta: a viewer receives each frame's metadata (a META before its FRAME); a publisher sends it.
  * Annotations: a viewer receives analyzers' annotations. Annotate: the client sends annotations.
  */
-export const HelloFlag = { Ack: 0x01, Publish: 0x02, Meta: 0x04, Annotations: 0x08, Annotate: 0x10 } as const;
+export const HelloFlag = {
+  Ack: 0x01,
+  Publish: 0x02,
+  Meta: 0x04,
+  Annotations: 0x08,
+  Annotate: 0x10,
+  /** Version 2: play a recording back; the hello ends with PLAYBACK_BYTES (start, speed). */
+  Playback: 0x20,
+} as const;
+
+/** The playback block of a version-2 hello with flag Playback: start (float64 ms), speed (float64). */
+export const PLAYBACK_BYTES = 16;
 
 /** What a META message carries: a publisher's metadata of a frame, or an analyzer's annotation. */
 export const MetaKind = { Metadata: 1, Annotation: 2 } as const;
@@ -86,6 +97,8 @@ export const ErrorCode = {
   NotPublishable: 13,
   PublisherIdle: 14,
   BadMetadata: 15,
+  /** A playback hello asked for a time with no recording (or the stream records nothing). */
+  NoRecording: 16,
 } as const;
 
 /** STATUS codes; `value` is the waiting position for Waiting, else 0. Readers ignore unknown codes. */

@@ -52,7 +52,11 @@ export class RecordingStore {
   readonly dir: string;
   readonly stream: string;
   #closed: SegmentInfo[] = [];
-  #live: SegmentWriter | null = null;
+  /**
+   * Segments being written or closing (newest last): read from their writers until they are listed
+   * as closed, so no frame is ever out of sight while a segment closes.
+   */
+  #open: SegmentWriter[] = [];
   readonly #cache = new Map<string, SegmentIndexData>();
 
   private constructor(dir: string, stream: string) {
@@ -124,24 +128,32 @@ export class RecordingStore {
 
   /** Every segment with frames, oldest first, the one being written last. */
   segments(): SegmentRef[] {
-    const out: SegmentRef[] = this.#closed.map((info) => ({ info, live: null }));
-    const live = this.#liveRef();
-    if (live) out.push(live);
-    return out;
+    return [...this.#closed.map((info) => ({ info, live: null })), ...this.#openRefs()];
   }
 
   /** Bytes of every segment, the one being written included. */
   get bytes(): number {
-    return this.#closed.reduce((n, s) => n + s.bytes, 0) + (this.#live?.bytes ?? 0);
+    return this.#closed.reduce((n, s) => n + s.bytes, 0) + this.#open.reduce((n, w) => n + w.bytes, 0);
   }
 
-  /** The segment being written (or none). */
-  setLive(w: SegmentWriter | null): void {
-    this.#live = w;
+  /** A new segment is being written (the one before it may still be closing). */
+  opened(w: SegmentWriter): void {
+    this.#open.push(w);
   }
 
-  /** A segment closed: listed, and written in the catalog. */
-  async added(info: SegmentInfo): Promise<void> {
+  /**
+   * A segment closed: listed, and written in the catalog (`info` null: nothing usable, forgotten).
+   * Its writer is read from until then.
+   */
+  async added(info: SegmentInfo | null, w: SegmentWriter | null = null): Promise<void> {
+    try {
+      if (info) await this.#add(info);
+    } finally {
+      if (w) this.#open = this.#open.filter((x) => x !== w);
+    }
+  }
+
+  async #add(info: SegmentInfo): Promise<void> {
     if (info.frames === 0) {
       await this.#unlinkFiles(info.name);
       return;
@@ -175,22 +187,22 @@ export class RecordingStore {
     await rename(tmp, join(this.dir, CATALOG));
   }
 
-  /** The segment being written as a SegmentRef, when it has a frame. */
-  #liveRef(): SegmentRef | null {
-    const w = this.#live;
-    if (!w || w.frames.length === 0) return null;
-    return {
-      live: w,
-      info: {
-        name: w.name,
-        start: w.start,
-        end: w.end,
-        frames: w.frames.length,
-        bytes: w.bytes,
-        width: w.width,
-        height: w.height,
-      },
-    };
+  /** The segments being written or closing, as SegmentRefs (those with a frame), oldest first. */
+  #openRefs(): SegmentRef[] {
+    return this.#open
+      .filter((w) => w.frames.length > 0)
+      .map((w) => ({
+        live: w,
+        info: {
+          name: w.name,
+          start: w.start,
+          end: w.end,
+          frames: w.frames.length,
+          bytes: w.bytes,
+          width: w.width,
+          height: w.height,
+        },
+      }));
   }
 
   /**
@@ -198,8 +210,9 @@ export class RecordingStore {
    * the closed ones), or, with `after`, the first one after `t` when none does.
    */
   find(t: number, after = false): SegmentRef | null {
-    const live = this.#liveRef();
-    if (live && live.info.start <= t) return live;
+    const open = this.#openRefs();
+    for (let i = open.length - 1; i >= 0; i--)
+      if ((open[i] as SegmentRef).info.start <= t) return open[i] as SegmentRef;
     const all = this.#closed;
     let lo = 0;
     let hi = all.length - 1;
@@ -213,12 +226,17 @@ export class RecordingStore {
     }
     if (found >= 0) return { info: all[found] as SegmentInfo, live: null };
     if (!after) return null;
-    return all[0] ? { info: all[0], live: null } : live;
+    return all[0] ? { info: all[0], live: null } : (open[0] ?? null);
   }
 
   /** The segment after `ref` (by start), or null. */
   next(ref: SegmentRef): SegmentRef | null {
-    if (ref.live) return null;
+    const open = this.#openRefs();
+    if (ref.live) {
+      const i = open.findIndex((o) => o.live === ref.live);
+      if (i >= 0) return open[i + 1] ?? null;
+      // It closed meanwhile: it is among the closed ones now.
+    }
     const all = this.#closed;
     let lo = 0;
     let hi = all.length - 1;
@@ -228,7 +246,7 @@ export class RecordingStore {
       else hi = mid - 1;
     }
     const info = all[lo];
-    return info ? { info, live: null } : this.#liveRef();
+    return info ? { info, live: null } : (open.find((o) => o.info.start > ref.info.start) ?? null);
   }
 
   /** A segment's index: the writer's own while it is live, else its .idx (cached). */
@@ -266,16 +284,18 @@ export class RecordingStore {
   }
 
   /**
-   * The recorded frames from `start` (the frame at or just before it first, so playback starts with
-   * the picture of that moment) up to `end`, across segments, read one at a time.
+   * The recorded frames from `start` up to `end`, across segments, read one at a time. A start inside
+   * a recording begins with the frame at or just before it (the picture of that moment); a start in
+   * a gap between recordings, with the next recording.
    */
   async *frames(start: number, end = Infinity): AsyncGenerator<RecordedFrame> {
     let ref = this.find(start, true);
-    let first = true;
+    let inside = ref !== null && ref.info.start <= start && start <= ref.info.end + 1000;
+    if (ref && !inside && ref.info.start <= start) ref = this.next(ref);
     while (ref) {
       const idx = await this.index(ref);
-      let i = first ? Math.max(0, frameAtOrBefore(idx.frames, start)) : 0;
-      first = false;
+      let i = inside ? Math.max(0, frameAtOrBefore(idx.frames, start)) : 0;
+      inside = false;
       const fh = await openSafe(this.dir, `${ref.info.name}.mkv`);
       try {
         for (; i < idx.frames.length; i++) {

@@ -148,7 +148,7 @@ export class StreamRecorder implements Subscriber {
         const w = await SegmentWriter.create(this.#store.dir, this.#store.stream, frame);
         // Even when stop() came meanwhile: what waits is written, then stop() closes it.
         this.#writer = w;
-        this.#store.setLive(w);
+        this.#store.opened(w);
         if (this.#status.state === 'failing') {
           this.#status = { ...this.#status, state: 'recording', error: null, since: Date.now() };
           this.#emit(() => this.#events.resumed());
@@ -173,17 +173,21 @@ export class StreamRecorder implements Subscriber {
     const done = w
       .close()
       .then(async (closed) => {
-        if (this.#store.segments().some((s) => s.live === w)) this.#store.setLive(null);
         // A segment whose writes failed is listed as far as its files hold whole frames.
-        const info = w.failed ? await recoverSegment(this.#store.dir, this.#store.stream, w.name) : closed;
+        const info = w.failed
+          ? await recoverSegment(this.#store.dir, this.#store.stream, w.name).catch(() => null)
+          : closed;
+        await this.#store.added(info, w);
         if (!info) return;
-        await this.#store.added(info);
         if (info.frames > 0) {
           this.#status.segmentsWritten++;
           this.#emit(() => this.#events.segment(info));
         }
       })
-      .catch((err: unknown) => this.#fail(err as Error))
+      .catch((err: unknown) => {
+        void this.#store.added(null, w).catch(() => undefined);
+        this.#fail(err as Error);
+      })
       .finally(() => this.#closing.delete(done));
     this.#closing.add(done);
   }

@@ -258,10 +258,7 @@ export class RecordingsHttp {
     end: number,
   ): Promise<{ first: RecordedFrame; rest: AsyncGenerator<RecordedFrame> } | null> {
     const frames = store.frames(start, end);
-    let first = await frames.next();
-    // A start in a gap between recordings: the next recording, not the last frame before the gap.
-    if (!first.done && first.value.capturedAt < start && !this.#inSpan(store, start))
-      while (!first.done && first.value.capturedAt < start) first = await frames.next();
+    const first = await frames.next();
     if (first.done || first.value.capturedAt > end) {
       await frames.return(undefined);
       sendText(
@@ -273,12 +270,6 @@ export class RecordingsHttp {
       return null;
     }
     return { first: first.value, rest: frames };
-  }
-
-  /** True when `t` lies in a recorded segment (from its start to its end plus a second). */
-  #inSpan(store: RecordingStore, t: number): boolean {
-    const ref = store.find(t);
-    return ref !== null && t <= ref.info.end + 1000;
   }
 
   async #playback(

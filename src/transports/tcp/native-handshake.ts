@@ -15,6 +15,7 @@ import {
   ErrorCode,
   StatusCode,
   decodeHello,
+  type HelloPlayback,
   encodeError,
   encodePreamble,
   encodeWelcome,
@@ -41,6 +42,11 @@ export interface NativeHandshakeOptions {
   helloTimeoutMs?: number;
   /** Hellos in progress at once (default 256); beyond it a new one is refused at once. */
   maxPending?: number;
+  /**
+   * A playback hello (flag Playback): a hub of its own that plays the stream's recording from the
+   * asked time, or why there is none (ERROR NoRecording). Absent: the server plays nothing back.
+   */
+  playback?: (target: NativeTarget, req: HelloPlayback) => Promise<Hub | string>;
 }
 
 /** How long a refusal may take to reach the kernel before the socket is cut. */
@@ -130,10 +136,21 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           reject(new FramecastError(errCode, reason));
         });
       };
-      const accept = (target: NativeTarget, receivedAt: number, flags: number, rest: Buffer): void => {
+      const accept = (
+        target: NativeTarget,
+        receivedAt: number,
+        flags: number,
+        rest: Buffer,
+        playback: Hub | null = null,
+      ): void => {
         finish();
-        const honoured =
-          flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Annotate);
+        // A playback is lossless (every recorded frame, the clock held while the client is slow)
+        // and takes no annotations: its frames are not the live stream's.
+        const honoured = playback
+          ? flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Playback)
+          : flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Annotate);
+        if (playback)
+          target = { name: target.name, hub: playback, lossless: true, readToken: null, hasRoom: () => true };
         const sub = new NativeSubscriber(
           socket,
           peerAddress(socket),
@@ -184,11 +201,36 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           !opts.access.decide('annotate', target, hello.token).allowed
         ) {
           refuse(ErrorCode.TokenInvalid, `this token cannot annotate stream ${target.name}`, 'ERR_AUTH');
+        } else if (hello.playback) {
+          playbackHello(target, hello.playback, receivedAt, hello.flags, r.consumed);
         } else if (!target.hasRoom()) {
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
           accept(target, receivedAt, hello.flags, buf.subarray(r.consumed));
         }
+      };
+      /** A playback hello: the recording's own hub, once the store found the time (the hello is held). */
+      const playbackHello = (
+        target: NativeTarget,
+        req: HelloPlayback,
+        receivedAt: number,
+        flags: number,
+        consumed: number,
+      ): void => {
+        if (!opts.playback) {
+          refuse(ErrorCode.NoRecording, 'this server plays nothing back', 'ERR_PROTOCOL');
+          return;
+        }
+        deciding = true;
+        opts.playback(target, req).then(
+          (hub) => {
+            if (done) return;
+            if (typeof hub === 'string') refuse(ErrorCode.NoRecording, hub, 'ERR_PROTOCOL');
+            else accept(target, receivedAt, flags, buf.subarray(consumed), hub);
+          },
+          (err: unknown) =>
+            refuse(ErrorCode.Internal, `playback failed: ${(err as Error).message}`, 'ERR_PROTOCOL'),
+        );
       };
       /** An access refusal in the protocol's words (the token itself never appears). */
       const refuseAccess = (refusal: Refusal, name: string, publishing: boolean): void => {
@@ -235,10 +277,14 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         servePublisher(socket, conn, target.ingest, rest, undefined, meta);
         resolve(null);
       };
+      /** A playback's recording is being looked up: more bytes wait (they are its ACKs). */
+      let deciding = false;
       const onData = (chunk: Buffer): void => {
         // A hello is at most MAX_HELLO_BYTES (decodeHello refuses longer declared tokens), so this stays small.
         buf = Buffer.concat([buf, chunk]);
-        check();
+        if (!deciding) check();
+        else if (buf.length > 64 * 1024)
+          refuse(ErrorCode.BadMessage, 'too much sent before WELCOME', 'ERR_PROTOCOL');
       };
       const onClose = (): void => {
         if (done) return;

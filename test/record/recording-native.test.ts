@@ -1,0 +1,155 @@
+import net from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, serve, type FramecastServer } from '../../src/index.js';
+import {
+  decodeHello,
+  encodeError,
+  encodeHello,
+  encodePreamble,
+  ErrorCode,
+  HelloFlag,
+} from '../../src/protocol/native.js';
+import { runPlay } from '../helpers/cli.js';
+import { makeTempDir } from '../helpers/fixtures.js';
+import { openMjpeg, type Part } from '../helpers/mjpeg.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let server: FramecastServer | null = null;
+beforeAll(() => {
+  tmp = makeTempDir('framecast-rec-native-');
+});
+afterAll(() => tmp.cleanup());
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('native playback hello (bytes)', () => {
+  it('flag 0x20 adds start and speed after the name; old hellos are byte for byte as before', () => {
+    const t = Date.UTC(2026, 11, 7, 3);
+    const h = encodeHello('tok', 1.5, undefined, HelloFlag.Ack, 'cam', { start: t, speed: 4 });
+    expect(h[4]).toBe(2);
+    expect(h[5]).toBe(HelloFlag.Ack | HelloFlag.Playback);
+    expect(h.length).toBe(16 + 3 + 1 + 3 + 16);
+    expect(h.readDoubleBE(h.length - 16)).toBe(t);
+    expect(h.readDoubleBE(h.length - 8)).toBe(4);
+    const r = decodeHello(h);
+    expect(r).toMatchObject({
+      status: 'ok',
+      consumed: h.length,
+      hello: { stream: 'cam', playback: { start: t, speed: 4 } },
+    });
+    // Without playback: the version-1 and version-2 hellos of before.
+    expect(encodeHello('tok', 1.5, undefined, 0, null).length).toBe(19);
+    expect(decodeHello(encodeHello('tok', 1.5, undefined, 0, 'cam'))).toMatchObject({
+      hello: { playback: null },
+    });
+    // Cut before its playback block: incomplete, not an error.
+    expect(decodeHello(h.subarray(0, h.length - 1))).toEqual({ status: 'incomplete' });
+    // A speed out of range or a start that is no time: bad hello.
+    const bad = Buffer.from(h);
+    bad.writeDoubleBE(100, bad.length - 8);
+    expect(decodeHello(bad)).toMatchObject({ status: 'error', code: ErrorCode.BadHello });
+    bad.writeDoubleBE(4, bad.length - 8);
+    bad.writeDoubleBE(NaN, bad.length - 16);
+    expect(decodeHello(bad)).toMatchObject({ status: 'error', code: ErrorCode.BadHello });
+    expect(() => encodeHello('', 0, undefined, 0, 'cam', { start: t, speed: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('playing a recording back over the native protocol', () => {
+  it('the library and `framecast play --at` get the recorded frames (bytes, seq, capture time), then END eof', async () => {
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      recordPath: join(tmp.dir, 'a'),
+      adminToken: 'admin-secret-1234',
+      streams: [{ name: 'cam', source: 'test', width: 160, record: true, recordSegmentDuration: 1 }],
+    });
+    const base = `http://127.0.0.1:${server.httpAddress()?.port}`;
+    const live = openMjpeg(`${base}/streams/cam/stream.mjpg`, { keep: true });
+    await sleep(2200);
+    live.close();
+    const seen = live.parts.slice(1, -1);
+    const first = seen[0] as Part;
+    const start = Number(first.headers['x-timestamp']) * 1000;
+    const addr = `127.0.0.1:${server.address().port}/cam`;
+    const got: { seq: number; capturedAt: number | null; jpeg: Buffer }[] = [];
+    const stream = connect(addr, { playback: { start, speed: 8 } });
+    for await (const f of stream) {
+      got.push({ seq: f.seq, capturedAt: f.capturedAt, jpeg: f.jpeg });
+      // The recording goes on while we play it: stop at what the live viewer saw.
+      if (got.length > seen.length + 40) break;
+    }
+    const bySeq = new Map(got.map((g) => [g.seq, g]));
+    for (const p of seen) {
+      const g = bySeq.get(Number(p.headers['x-framecast-seq']));
+      expect(g?.jpeg.equals(p.body)).toBe(true);
+      expect(((g?.capturedAt ?? 0) / 1000).toFixed(6)).toBe(p.headers['x-timestamp']);
+    }
+    expect(got[0]?.seq).toBe(Number(first.headers['x-framecast-seq']));
+    // Recording stopped: a playback runs to the recording's end, every frame, then END eof.
+    const off = await fetch(`${base}/api/streams/cam/record`, {
+      method: 'DELETE',
+      headers: { Authorization: 'Bearer admin-secret-1234' },
+    });
+    expect(off.status).toBe(200);
+    const listing = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as {
+      spans: { start: string; frames: number }[];
+    };
+    const whole = connect(addr, {
+      playback: { start: Date.parse(listing.spans[0]?.start ?? ''), speed: 16 },
+    });
+    let count = 0;
+    for await (const _ of whole) count++;
+    expect(count).toBe(listing.spans[0]?.frames);
+    expect(whole.ended?.reason).toBe('eof');
+    // The CLI: `framecast play --at TIME --speed X`.
+    const play = await runPlay(addr, [
+      '--at',
+      new Date(start).toISOString(),
+      '--speed',
+      '16',
+      '--view',
+      'none',
+    ]);
+    expect(play.code).toBe(0);
+    expect(play.summary?.frames).toBeGreaterThanOrEqual(seen.length);
+  }, 30_000);
+
+  it('a time after the whole recording is ERROR NoRecording, named (a time before it plays from its first frame)', async () => {
+    server = await serve({
+      port: 0,
+      recordPath: join(tmp.dir, 'b'),
+      streams: [{ name: 'cam', source: 'test', width: 160, record: true }],
+    });
+    await sleep(800);
+    const port = server.address().port;
+    // The whole answer, byte for byte: PREAMBLE (version 2), then ERROR NoRecording naming the time.
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () =>
+        s.write(encodeHello('', Date.now(), undefined, 0, 'cam', { start: Date.UTC(2030, 0, 1), speed: 1 })),
+      );
+      let buf = Buffer.alloc(0);
+      s.on('data', (d: Buffer) => (buf = Buffer.concat([buf, d])));
+      s.on('close', () => resolve(buf));
+      s.on('error', reject);
+    });
+    expect(answer.toString('latin1')).toBe(
+      Buffer.concat([
+        encodePreamble(2),
+        encodeError(ErrorCode.NoRecording, 'no recording of cam at or after 2030-01-01T00:00:00.000Z'),
+      ]).toString('latin1'),
+    );
+    // The library turns it into an error naming it.
+    const stream = connect(`127.0.0.1:${port}/cam`, { playback: { start: Date.UTC(2030, 0, 1) } });
+    await expect(
+      (async () => {
+        for await (const _ of stream) void _;
+      })(),
+    ).rejects.toThrow(/no recording of cam/);
+  }, 20_000);
+});
