@@ -75,7 +75,8 @@ export function watch(
   let decoding = false;
   // Set by the first frame of each connection (the state line says "live" from then on).
   let live = false;
-  const stats = { frames: 0, fps: 0, latencyMs: null, width: 0, height: 0, dropped: 0 };
+  // seq: the frame on the canvas now (tests read it with the canvas to know which boxes belong).
+  const stats = { frames: 0, fps: 0, latencyMs: null, width: 0, height: 0, dropped: 0, seq: null };
   let windowFrames = 0;
   let windowStart = performance.now();
 
@@ -105,6 +106,7 @@ export function watch(
         windowFrames++;
         stats.width = bitmap.width;
         stats.height = bitmap.height;
+        stats.seq = frame.seq;
         if (notes) {
           shown?.close();
           shown = bitmap;
