@@ -38,6 +38,27 @@ export interface SegmentRef {
   live: SegmentWriter | null;
 }
 
+/** A segment in the store's list: closed (`live` null), or being written or closing (its writer). */
+interface Entry {
+  info: SegmentInfo;
+  live: SegmentWriter | null;
+}
+
+const startOf = (e: Entry): number => (e.live ? e.live.start : e.info.start);
+
+/** What a writer holds so far. */
+function writerInfo(w: SegmentWriter): SegmentInfo {
+  return {
+    name: w.name,
+    start: w.start,
+    end: w.end,
+    frames: w.frames.length,
+    bytes: w.bytes,
+    width: w.width,
+    height: w.height,
+  };
+}
+
 /** A problem found while loading a stream's recordings (one line for the log). */
 export type RecoveryNote = string;
 
@@ -51,12 +72,8 @@ export type RecoveryNote = string;
 export class RecordingStore {
   readonly dir: string;
   readonly stream: string;
-  #closed: SegmentInfo[] = [];
-  /**
-   * Segments being written or closing (newest last): read from their writers until they are listed
-   * as closed, so no frame is ever out of sight while a segment closes.
-   */
-  #open: SegmentWriter[] = [];
+  /** Every segment, sorted by start: closed ones, and (newest) those being written or closing. */
+  #segs: Entry[] = [];
   readonly #cache = new Map<string, SegmentIndexData>();
 
   private constructor(dir: string, stream: string) {
@@ -116,59 +133,73 @@ export class RecordingStore {
       const info = await recoverSegment(dir, stream, name, notes);
       if (info) listed.set(name, info);
     }
-    store.#closed = [...listed.values()].sort((a, b) => a.start - b.start);
+    store.#segs = [...listed.values()]
+      .sort((a, b) => a.start - b.start)
+      .map((info) => ({ info, live: null }));
     if (stale) await store.#rewriteCatalog();
     return store;
   }
 
-  /** Closed segments, oldest first. */
+  /** Closed segments, oldest first (a new array: for tests and listings, not per frame). */
   get closed(): readonly SegmentInfo[] {
-    return this.#closed;
+    return this.#segs.filter((e) => e.live === null).map((e) => e.info);
   }
 
-  /** Every segment with frames, oldest first, the one being written last. */
+  /** The oldest closed segment (what retention deletes first), or null. */
+  oldestClosed(): SegmentInfo | null {
+    for (const e of this.#segs) if (e.live === null) return e.info;
+    return null;
+  }
+
+  /** Every segment with a frame, oldest first: closed ones, and those being written or closing. */
   segments(): SegmentRef[] {
-    return [...this.#closed.map((info) => ({ info, live: null })), ...this.#openRefs()];
+    const out: SegmentRef[] = [];
+    for (const e of this.#segs) {
+      const ref = this.#ref(e);
+      if (ref) out.push(ref);
+    }
+    return out;
   }
 
-  /** Bytes of every segment, the one being written included. */
+  /** Bytes of every segment, those being written included. */
   get bytes(): number {
-    return this.#closed.reduce((n, s) => n + s.bytes, 0) + this.#open.reduce((n, w) => n + w.bytes, 0);
+    let n = 0;
+    for (const e of this.#segs) n += e.live ? e.live.bytes : e.info.bytes;
+    return n;
   }
 
   /** A new segment is being written (the one before it may still be closing). */
   opened(w: SegmentWriter): void {
-    this.#open.push(w);
+    this.#insert({ info: writerInfo(w), live: w });
   }
 
   /**
-   * A segment closed: listed, and written in the catalog (`info` null: nothing usable, forgotten).
-   * Its writer is read from until then.
+   * A segment closed: listed as closed, and written in the catalog (`info` null: nothing usable,
+   * forgotten). Its writer is read from until then, in the same place of the list.
    */
   async added(info: SegmentInfo | null, w: SegmentWriter | null = null): Promise<void> {
-    try {
-      if (info) await this.#add(info);
-    } finally {
-      if (w) this.#open = this.#open.filter((x) => x !== w);
-    }
-  }
-
-  async #add(info: SegmentInfo): Promise<void> {
-    if (info.frames === 0) {
-      await this.#unlinkFiles(info.name);
+    const at = w ? this.#segs.findIndex((e) => e.live === w) : -1;
+    if (!info || info.frames === 0) {
+      if (at >= 0) this.#segs.splice(at, 1);
+      if (info) await this.#unlinkFiles(info.name);
       return;
     }
-    let i = this.#closed.length;
-    while (i > 0 && (this.#closed[i - 1] as SegmentInfo).start > info.start) i--;
-    this.#closed.splice(i, 0, info);
+    if (at >= 0) this.#segs[at] = { info, live: null };
+    else this.#insert({ info, live: null });
     await appendFile(join(this.dir, CATALOG), JSON.stringify(info) + '\n');
+  }
+
+  #insert(e: Entry): void {
+    let i = this.#segs.length;
+    while (i > 0 && startOf(this.#segs[i - 1] as Entry) > startOf(e)) i--;
+    this.#segs.splice(i, 0, e);
   }
 
   /** Deletes a closed segment (files and catalog line). */
   async remove(info: SegmentInfo): Promise<void> {
-    const i = this.#closed.indexOf(info);
+    const i = this.#segs.findIndex((e) => e.info === info && e.live === null);
     if (i < 0) return;
-    this.#closed.splice(i, 1);
+    this.#segs.splice(i, 1);
     this.#cache.delete(info.name);
     await this.#unlinkFiles(info.name);
     await appendFile(join(this.dir, CATALOG), JSON.stringify({ del: info.name }) + '\n');
@@ -183,70 +214,56 @@ export class RecordingStore {
 
   async #rewriteCatalog(): Promise<void> {
     const tmp = join(this.dir, `${CATALOG}.tmp`);
-    await writeFile(tmp, this.#closed.map((s) => JSON.stringify(s) + '\n').join(''));
+    await writeFile(tmp, this.closed.map((s) => JSON.stringify(s) + '\n').join(''));
     await rename(tmp, join(this.dir, CATALOG));
   }
 
-  /** The segments being written or closing, as SegmentRefs (those with a frame), oldest first. */
-  #openRefs(): SegmentRef[] {
-    return this.#open
-      .filter((w) => w.frames.length > 0)
-      .map((w) => ({
-        live: w,
-        info: {
-          name: w.name,
-          start: w.start,
-          end: w.end,
-          frames: w.frames.length,
-          bytes: w.bytes,
-          width: w.width,
-          height: w.height,
-        },
-      }));
+  /** An entry as a SegmentRef (a writer's with its info as of now), or null for a writer with no frame. */
+  #ref(e: Entry): SegmentRef | null {
+    if (!e.live) return { info: e.info, live: null };
+    if (e.live.frames.length === 0) return null;
+    return { info: writerInfo(e.live), live: e.live };
   }
 
-  /**
-   * The segment that holds time `t`: the last one that starts at or before it (a binary search over
-   * the closed ones), or, with `after`, the first one after `t` when none does.
-   */
-  find(t: number, after = false): SegmentRef | null {
-    const open = this.#openRefs();
-    for (let i = open.length - 1; i >= 0; i--)
-      if ((open[i] as SegmentRef).info.start <= t) return open[i] as SegmentRef;
-    const all = this.#closed;
+  /** Index of the last entry starting at or before `t` (binary search), or -1. */
+  #atOrBefore(t: number): number {
     let lo = 0;
-    let hi = all.length - 1;
+    let hi = this.#segs.length - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if ((all[mid] as SegmentInfo).start <= t) {
+      if (startOf(this.#segs[mid] as Entry) <= t) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    if (found >= 0) return { info: all[found] as SegmentInfo, live: null };
-    if (!after) return null;
-    return all[0] ? { info: all[0], live: null } : (open[0] ?? null);
+    return found;
+  }
+
+  /** The first usable entry from index `i` on, as a SegmentRef. */
+  #from(i: number): SegmentRef | null {
+    for (; i < this.#segs.length; i++) {
+      const ref = this.#ref(this.#segs[i] as Entry);
+      if (ref) return ref;
+    }
+    return null;
+  }
+
+  /**
+   * The segment that holds time `t`: the last one that starts at or before it (a binary search), or,
+   * with `after`, the first one when none does.
+   */
+  find(t: number, after = false): SegmentRef | null {
+    for (let i = this.#atOrBefore(t); i >= 0; i--) {
+      const ref = this.#ref(this.#segs[i] as Entry);
+      if (ref) return ref;
+    }
+    return after ? this.#from(0) : null;
   }
 
   /** The segment after `ref` (by start), or null. */
   next(ref: SegmentRef): SegmentRef | null {
-    const open = this.#openRefs();
-    if (ref.live) {
-      const i = open.findIndex((o) => o.live === ref.live);
-      if (i >= 0) return open[i + 1] ?? null;
-      // It closed meanwhile: it is among the closed ones now.
-    }
-    const all = this.#closed;
-    let lo = 0;
-    let hi = all.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if ((all[mid] as SegmentInfo).start <= ref.info.start) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    const info = all[lo];
-    return info ? { info, live: null } : (open.find((o) => o.info.start > ref.info.start) ?? null);
+    return this.#from(this.#atOrBefore(ref.info.start) + 1);
   }
 
   /** A segment's index: the writer's own while it is live, else its .idx (cached). */
@@ -293,7 +310,19 @@ export class RecordingStore {
     let inside = ref !== null && ref.info.start <= start && start <= ref.info.end + 1000;
     if (ref && !inside && ref.info.start <= start) ref = this.next(ref);
     while (ref) {
-      const idx = await this.index(ref);
+      const w = ref.live;
+      // A segment being written is read from its writer's own list, which grows as it is read; a
+      // frame whose bytes are still on their way to the disk is waited for, not skipped.
+      const idx: SegmentIndexData = w
+        ? {
+            stream: this.stream,
+            start: w.start,
+            width: w.width,
+            height: w.height,
+            frames: w.frames,
+            annotations: w.annotations,
+          }
+        : await this.index(ref);
       let i = inside ? Math.max(0, frameAtOrBefore(idx.frames, start)) : 0;
       inside = false;
       const fh = await openSafe(this.dir, `${ref.info.name}.mkv`);
@@ -301,6 +330,10 @@ export class RecordingStore {
         for (; i < idx.frames.length; i++) {
           const f = idx.frames[i] as IndexedFrame;
           if (f.t > end) return;
+          if (w && !w.isWritten(f)) {
+            await w.flushed();
+            if (!w.isWritten(f)) break; // the write failed: the recording ends here
+          }
           yield await readFrame(fh, ref, idx, i);
         }
       } finally {

@@ -172,11 +172,16 @@ export class Recordings extends SafeEmitter<RecordingsEvents> {
   async playback(name: string, req: PlaybackRequest): Promise<Hub | string> {
     const store = await this.store(name);
     if (!store) return `no stream named ${name}`;
-    const segs = store.segments();
-    const last = segs[segs.length - 1];
-    const when = new Date(req.start).toISOString();
-    if (!last || req.start > last.info.end + 1000 || req.end < (segs[0]?.info.start ?? Infinity))
-      return `no recording of ${name} at or after ${when}`;
+    // The first frame is read once here, so an empty range is told now (a 404, ERROR NoRecording).
+    const frames = store.frames(req.start, req.end);
+    const first = await frames.next();
+    await frames.return(undefined);
+    if (first.done) {
+      const from = new Date(req.start).toISOString();
+      return Number.isFinite(req.end)
+        ? `no recording of ${name} from ${from} to ${new Date(req.end).toISOString()}`
+        : `no recording of ${name} at or after ${from}`;
+    }
     return new Hub({
       createProducer: () => new RecordingProducer(store, req),
       maxClients: 1,
@@ -248,12 +253,12 @@ export class Recordings extends SafeEmitter<RecordingsEvents> {
       try {
         if (c.recordDeleteAfter !== null) {
           const before = now - c.recordDeleteAfter * 1000;
-          while (store.closed[0] && store.closed[0].end < before)
-            await this.#delete(store, store.closed[0], 'age');
+          for (let s = store.oldestClosed(); s && s.end < before; s = store.oldestClosed())
+            await this.#delete(store, s, 'age');
         }
         if (c.recordMaxBytes !== null)
-          while (store.closed[0] && store.bytes > c.recordMaxBytes)
-            await this.#delete(store, store.closed[0], 'stream-size');
+          for (let s = store.oldestClosed(); s && store.bytes > c.recordMaxBytes; s = store.oldestClosed())
+            await this.#delete(store, s, 'stream-size');
       } catch (err) {
         this.emit('note', stream.name, `retention: ${(err as Error).message}`);
       }
@@ -264,7 +269,7 @@ export class Recordings extends SafeEmitter<RecordingsEvents> {
     while (total > max) {
       let oldest: { store: RecordingStore; info: SegmentInfo } | null = null;
       for (const { store } of stores) {
-        const first = store.closed[0];
+        const first = store.oldestClosed();
         if (first && (!oldest || first.start < oldest.info.start)) oldest = { store, info: first };
       }
       if (!oldest) break;

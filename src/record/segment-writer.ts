@@ -93,6 +93,11 @@ export class SegmentWriter {
     return this.#mkv.failed ?? this.#idx.failed;
   }
 
+  /** Resolves when what was appended so far is written (or failed). */
+  flushed(): Promise<void> {
+    return this.#mkv.flush();
+  }
+
   /** True when `f`'s JPEG is on disk (it can be read back). */
   isWritten(f: IndexedFrame): boolean {
     return f.offset + f.length <= this.#mkv.written;

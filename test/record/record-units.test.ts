@@ -235,3 +235,28 @@ describe('units', () => {
     expect(segmentFileName(Date.UTC(2026, 0, 2, 3, 4, 5, 6))).toBe('2026-01-02_03-04-05-006');
   });
 });
+
+describe('segments being written and closing', () => {
+  it('a playback that crosses segments while they close reads every frame, in order, whichever closes first', async () => {
+    const d = dir();
+    const store = await RecordingStore.load(d, 'cam');
+    const a = await SegmentWriter.create(d, 'cam', frame(0, T0));
+    store.opened(a);
+    for (let i = 0; i < 3; i++) a.append(frame(i, T0 + i * 10));
+    const b = await SegmentWriter.create(d, 'cam', frame(3, T0 + 1000));
+    store.opened(b);
+    for (let i = 3; i < 6; i++) b.append(frame(i, T0 + 1000 + i * 10));
+    const seqs: number[] = [];
+    const it = store.frames(T0);
+    seqs.push((await it.next()).value?.seq as number);
+    // The newer segment closes before the older one: the list keeps its order, nothing is skipped.
+    await store.added(await b.close(), b);
+    seqs.push((await it.next()).value?.seq as number);
+    await store.added(await a.close(), a);
+    for await (const f of it) seqs.push(f.seq);
+    expect(seqs).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(store.segments().map((s) => s.live)).toEqual([null, null]);
+    expect(store.closed.map((s) => s.frames)).toEqual([3, 3]);
+    expect(store.oldestClosed()?.start).toBe(T0);
+  });
+});

@@ -75,7 +75,8 @@ describe('playing a recording back over the native protocol', () => {
     live.close();
     const seen = live.parts.slice(1, -1);
     const first = seen[0] as Part;
-    const start = Number(first.headers['x-timestamp']) * 1000;
+    // X-Timestamp is rounded to the microsecond: a microsecond later is at or after the frame itself.
+    const start = Number(first.headers['x-timestamp']) * 1000 + 0.001;
     const addr = `127.0.0.1:${server.address().port}/cam`;
     const got: { seq: number; capturedAt: number | null; jpeg: Buffer }[] = [];
     const stream = connect(addr, { playback: { start, speed: 8 } });

@@ -1,19 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedFrame, RecordingStore, SegmentRef } from '../../record/recording-store.js';
 import type { RecordingReport } from '../../record/recordings.js';
 import type { RecorderStatus } from '../../record/stream-recorder.js';
 import { MkvMuxer, mkvHead } from '../../record/matroska.js';
-import { mjpegContentType, mjpegPart, mjpegPreamble } from './multipart.js';
+import { GAP_MS, MAX_SPEED, MIN_SPEED, type PlaybackRequest } from '../../record/recording-producer.js';
+import type { Hub } from '../../hub/hub.js';
+import { MAX_META_HEADER_BYTES, serveMjpeg } from './mjpeg.js';
+
 import { NO_CACHE, sendJson, sendText } from './respond.js';
-import { MAX_META_HEADER_BYTES } from './mjpeg.js';
 
 /** What the HTTP transport asks of recordings (a Recordings is one). */
 export interface RecordingsLookup {
   /** The recordings of stream `name`, or null when there is no such stream. */
   store(name: string): Promise<RecordingStore> | null;
   report(name: string): Promise<RecordingReport | null>;
+  /** A hub of its own playing stream `name`'s recording, or why there is nothing to play. */
+  playback(name: string, req: PlaybackRequest): Promise<Hub | string>;
   /** The recorder's state of a stream being recorded now, else null. */
   status(name: string): RecorderStatus | null;
   /** The recorder's state of every stream being recorded now. */
@@ -22,11 +25,6 @@ export interface RecordingsLookup {
 
 /** Playbacks and exports served at once by one server: each holds a file open and reads as it sends. */
 export const MAX_PLAYBACKS = 64;
-/** Fastest and slowest playback. */
-export const MAX_SPEED = 16;
-export const MIN_SPEED = 0.1;
-/** A pause longer than this between two recorded frames is a gap: playback skips it. */
-export const GAP_MS = 2000;
 
 /** ISO 8601 with a date, a time and a zone: `2026-12-07T03:00:00Z`, `...T03:00:00.250+01:00`. */
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
@@ -157,14 +155,16 @@ export class RecordingsHttp {
       });
       return;
     }
-    if (counted) this.#open++;
+    if (counted) {
+      // Counted until the response is over (a playback streams long after fn() returned).
+      this.#open++;
+      res.once('close', () => this.#open--);
+    }
     try {
       await fn();
     } catch (err) {
       if (!res.headersSent) sendText(res, 500, `recordings: ${(err as Error).message}`, this.#cors);
       else res.destroy();
-    } finally {
-      if (counted) this.#open--;
     }
   }
 
@@ -272,12 +272,11 @@ export class RecordingsHttp {
     return { first: first.value, rest: frames };
   }
 
-  async #playback(
-    req: IncomingMessage,
-    res: ServerResponse,
-    name: string,
-    q: URLSearchParams,
-  ): Promise<void> {
+  /**
+   * MJPEG playback: a hub of its own whose producer plays the recording (the pace, gaps skipped,
+   * lossless: the clock waits for a slow viewer), served by the very MJPEG code live viewers get.
+   */
+  async #playback(req: IncomingMessage, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
     const range = this.#range(res, q, true);
     if (!range) return;
     const speed = q.has('speed') ? Number(q.get('speed')) : 1;
@@ -288,53 +287,21 @@ export class RecordingsHttp {
         `speed must be from ${MIN_SPEED} to ${MAX_SPEED}, got ${JSON.stringify(q.get('speed'))}`,
         this.#cors,
       );
-    const withMeta = q.get('meta') === '1';
-    const store = await this.#store(res, name);
-    if (!store) return;
-    const found = await this.#first(res, name, store, range.start, range.end);
-    if (!found) return;
-    req.socket.setNoDelay(true);
-    res.useChunkedEncodingByDefault = false;
-    res.shouldKeepAlive = false;
-    res.writeHead(200, {
-      ...this.#cors,
-      'Content-Type': mjpegContentType(),
-      ...NO_CACHE,
-      Connection: 'close',
-      'X-Accel-Buffering': 'no',
-    });
-    if (req.method === 'HEAD') {
-      await found.rest.return(undefined);
-      res.end();
-      return;
-    }
-    res.write(mjpegPreamble());
-    let closed = false;
-    const gone = new AbortController();
-    res.once('close', () => {
-      closed = true;
-      gone.abort();
-    });
-    const started = performance.now();
-    let t0 = found.first.capturedAt;
-    let prev = t0;
-    try {
-      for (let f: RecordedFrame | undefined = found.first; f && !closed;) {
-        // A gap in the recording (the source was off) is skipped, not waited out.
-        if (f.capturedAt - prev > GAP_MS) t0 += f.capturedAt - prev;
-        prev = f.capturedAt;
-        const wait = started + (f.capturedAt - t0) / speed - performance.now();
-        if (wait > 1) await sleep(wait, undefined, { signal: gone.signal }).catch(() => undefined);
-        if (closed) break;
-        if (!res.write(mjpegPart(f.jpeg, frameHeaders(f, withMeta))))
-          await once(res, 'drain', { signal: gone.signal }).catch(() => undefined);
-        const next = await found.rest.next();
-        f = next.done ? undefined : next.value;
-      }
-    } finally {
-      await found.rest.return(undefined);
-    }
-    res.end();
+    const hub = await this.#lookup.playback(name, { start: range.start, end: range.end, speed });
+    if (typeof hub === 'string') return sendText(res, 404, hub, this.#cors);
+    serveMjpeg(
+      req,
+      res,
+      {
+        hub,
+        streamName: name,
+        lossless: true,
+        cors: this.#cors,
+        onClient: () => {},
+        onRefused: () => {},
+      },
+      q.get('meta') === '1',
+    );
   }
 
   async #export(req: IncomingMessage, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
