@@ -65,8 +65,9 @@ describe('recording a stream and playing it back over HTTP', () => {
     await sleep(300);
     const listing = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as Listing;
     expect(listing.recording?.state).toBe('recording');
-    expect(listing.spans).toHaveLength(1);
-    expect(listing.spans[0]?.segments).toBeGreaterThanOrEqual(2);
+    // One span, unless the loaded machine held the source back over 2 s (a gap splits a span).
+    expect(listing.spans.length).toBeGreaterThanOrEqual(1);
+    expect(listing.spans.reduce((n, s) => n + s.segments, 0)).toBeGreaterThanOrEqual(2);
     // Closed segments: ffprobe counts exactly the frames the catalog lists.
     const catalog = readdirSync(dir).filter((f) => f.endsWith('.mkv'));
     expect(catalog.length).toBeGreaterThanOrEqual(2);
@@ -100,7 +101,8 @@ describe('recording a stream and playing it back over HTTP', () => {
     expect(seqs.slice(1).every((s, i) => s === (seqs[i] as number) + 1)).toBe(true);
     // The frame at a time: the one captured at or just before it.
     const mid = seen[10] as Part;
-    const at = new Date(Number(mid.headers['x-timestamp']) * 1000 + 0.9).toISOString();
+    // Whole milliseconds in the query: the next millisecond after the frame, before the one after it.
+    const at = new Date(Math.ceil(Number(mid.headers['x-timestamp']) * 1000) + 1).toISOString();
     const snap = await fetch(`${base}/streams/cam/snapshot.jpg?at=${at}`);
     expect(snap.status).toBe(200);
     expect(snap.headers.get('x-framecast-seq')).toBe(mid.headers['x-framecast-seq']);

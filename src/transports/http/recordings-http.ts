@@ -276,7 +276,12 @@ export class RecordingsHttp {
    * MJPEG playback: a hub of its own whose producer plays the recording (the pace, gaps skipped,
    * lossless: the clock waits for a slow viewer), served by the very MJPEG code live viewers get.
    */
-  async #playback(req: IncomingMessage, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
+  async #playback(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    q: URLSearchParams,
+  ): Promise<void> {
     const range = this.#range(res, q, true);
     if (!range) return;
     const speed = q.has('speed') ? Number(q.get('speed')) : 1;
