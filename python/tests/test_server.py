@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Callable, List
 
 import pytest
@@ -134,3 +135,28 @@ def test_without_reconnect_a_shutdown_ends_the_iteration(start_server: Callable[
         rest = list(stream)  # frames still in flight, then the END
     assert stream.end is not None and stream.end.name == "shutdown"
     assert len(rest) < 10
+
+
+def test_playback_of_a_recording(start_server: Callable[..., Server], tmp_path: Path) -> None:
+    """``connect(address, at=..., speed=...)`` plays the server's recording: the frames with their recorded capture
+    times, in order, then END eof; a time after the recording is ERR_NO_RECORDING."""
+    srv = start_server("cam=test", "--width", "160", "--record", "--record-path", str(tmp_path))
+    live = framecast.connect(f"{srv.address}/cam")
+    seen = [next(live) for _ in range(30)]
+    live.close()
+    time.sleep(0.5)
+    start = seen[0].captured_at / 1000 + 1e-6
+    played = framecast.connect(f"{srv.address}/cam", at=start, speed=16)
+    got = [next(played) for _ in range(25)]
+    played.close()
+    by_seq = {f.seq: f for f in got}
+    for f in seen[:25]:
+        assert by_seq[f.seq].jpeg == f.jpeg
+        assert by_seq[f.seq].captured_at == f.captured_at
+    with pytest.raises(framecast.FramecastError) as err:
+        next(framecast.connect(f"{srv.address}/cam", at="2030-01-01T00:00:00Z"))
+    assert err.value.code == "ERR_NO_RECORDING"
+    assert "no recording of cam" in str(err.value)
+    with pytest.raises(framecast.FramecastError) as bad:
+        framecast.connect(f"{srv.address}/cam", at="yesterday")
+    assert bad.value.code == "ERR_USAGE"

@@ -52,9 +52,13 @@ class ReaderConnection(Wire):
         max_frame_bytes: int,
         meta_flags: int = 0,
         max_meta_bytes: int = DEFAULT_MAX_META_BYTES,
+        playback: Optional[Tuple[float, float]] = None,
     ) -> None:
         super().__init__(address, token, timeout, max_frame_bytes)
-        self.requested = protocol
+        #: (start ms since the epoch, speed): play the recording back instead of watching live.
+        self.playback = playback
+        # A playback is native only: a seed server's frames would be live ones.
+        self.requested = "native" if playback is not None else protocol
         self.want_ack = ack
         #: The hello bits asked for (FLAG_META, FLAG_ANNOTATIONS, FLAG_ANNOTATE) and those the WELCOME echoed.
         self.meta_flags = meta_flags
@@ -83,7 +87,7 @@ class ReaderConnection(Wire):
     def _hello(self) -> None:
         self.hello_at = now_ms()
         flags = (P.FLAG_ACK if self.want_ack else 0) | self.meta_flags
-        self.send(P.encode_hello(self.token, self.hello_at, flags, self.address.stream))
+        self.send(P.encode_hello(self.token, self.hello_at, flags, self.address.stream, self.playback))
 
     def _handshake(self) -> None:
         assert self.sock is not None

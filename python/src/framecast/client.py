@@ -7,11 +7,13 @@ publisher); this module is the public facade: options, reconnecting (its loop is
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable, Dict, Iterator, Optional, Union
 
 from . import protocol as P
 from ._meta import DEFAULT_MAX_META_BYTES
 from ._reader_connection import AUTO_HELLO_DELAY, ReaderConnection
+from ._playback import playback_of
 from ._reader_reconnect import ReaderReconnect
 from ._reconnect import RECONNECT_INITIAL_DELAY, RECONNECT_MAX_DELAY, backoff_delay  # noqa: F401  (re-exported)
 from ._wire import now_ms
@@ -57,6 +59,8 @@ class Client(ReaderReconnect):
         max_meta_bytes: int = DEFAULT_MAX_META_BYTES,
         on_annotation: Optional[Callable[[Annotation], None]] = None,
         on_annotation_refused: Optional[Callable[[Status], None]] = None,
+        at: Union[None, str, float, datetime] = None,
+        speed: float = 1.0,
     ) -> None:
         if protocol not in _PROTOCOLS:
             raise FramecastError("ERR_USAGE", f"protocol must be one of {', '.join(_PROTOCOLS)}, got {protocol!r}")
@@ -84,6 +88,7 @@ class Client(ReaderReconnect):
             | (P.FLAG_ANNOTATE if annotate else 0)
         )
         self.max_meta_bytes = max_meta_bytes
+        self.playback = playback_of(at, speed)
         self.on_annotation = on_annotation
         self.on_annotation_refused = on_annotation_refused
         #: Each analyzer's newest annotation received (kept across reconnects).
@@ -148,6 +153,7 @@ class Client(ReaderReconnect):
             self.max_frame_bytes,
             self.meta_flags,
             self.max_meta_bytes,
+            self.playback,
         )
         conn.on_status = self._status
         conn.on_annotation = self._annotation
@@ -268,6 +274,9 @@ def connect(
     annotations (native only): ``meta`` (each frame's metadata as ``frame.meta``), ``annotations`` (analyzers'
     annotations to ``on_annotation(Annotation)`` and ``latest_annotations``), ``annotate`` (``annotate()`` may
     send them; refusals go to ``on_annotation_refused(Status)``), ``max_meta_bytes`` (default 65536).
+    Playback of the server's recording (native only): ``at`` (a ``datetime``, an ISO 8601 string such as
+    ``"2026-12-07T03:00:00Z"``, or seconds since the epoch) and ``speed`` (0.1-16, default 1): the frames keep
+    their recorded capture times, and the iteration ends (``end.reason == "eof"``) at the recording's end.
     Raises FramecastError (with a ``.code``) when it cannot connect or is refused.
     """
     return Client(address, token=token, reconnect=reconnect, timeout=timeout, protocol=protocol, **options)

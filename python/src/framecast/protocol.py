@@ -17,6 +17,7 @@ __all__ = [
     "FLAG_META",
     "FLAG_ANNOTATIONS",
     "FLAG_ANNOTATE",
+    "FLAG_PLAYBACK",
     "META",
     "META_METADATA",
     "META_ANNOTATION",
@@ -70,6 +71,9 @@ FLAG_META = 0x04
 FLAG_ANNOTATIONS = 0x08
 #: Hello flag: the client sends annotations (META kind 2) of frames it received.
 FLAG_ANNOTATE = 0x10
+#: HELLO flag (version 2): play the stream's recording back; the hello ends with start (float64 ms since the
+#: epoch) and speed (float64, 0.1..16).
+FLAG_PLAYBACK = 0x20
 
 # Message types (envelope byte 0).
 WELCOME, FRAME, STATUS, END, ERROR, ACK, META = 1, 2, 3, 4, 5, 6, 7
@@ -120,6 +124,7 @@ ERROR_CODE_NAMES: Dict[int, str] = {
     13: "ERR_NOT_PUBLISHABLE",  # the stream's source is not `publisher`
     14: "ERR_PUBLISHER_IDLE",  # no complete frame for 10 s: the server closed the publisher
     15: "ERR_BAD_META",  # a publisher's metadata is not a JSON object, too large or too deep
+    16: "ERR_NO_RECORDING",  # a playback hello asked for a time with no recording
 }
 
 #: END reasons (docs/PROTOCOL.md) by number.
@@ -146,8 +151,12 @@ def encode_hello(
     t0: float = 0.0,
     flags: int = FLAG_ACK,
     stream: Optional[str] = None,
+    playback: Optional[Tuple[float, float]] = None,
 ) -> bytes:
     """A client HELLO.
+
+    With ``playback`` = (start in ms since the epoch, speed 0.1..16) it is a version-2 hello (the name may be
+    empty: the default stream) with flag 0x20 and the two float64 after the name.
 
     Without ``stream`` (or with ``"default"``) it is the version-1 hello: magic, version 1, flags, token length,
     t0, token. With a stream name it is the same bytes with version 2, followed by the name's length (1 byte,
@@ -157,10 +166,20 @@ def encode_hello(
     name = None if stream is None or stream == "default" else _utf8(stream, "stream name", MAX_STREAM_NAME_BYTES)
     if name is not None and len(name) == 0:
         raise ValueError("stream name is empty")
+    if playback is not None:
+        start, speed = float(playback[0]), float(playback[1])
+        if start != start or abs(start) > 8.64e15 or not 0.1 <= speed <= 16:
+            raise ValueError("playback needs a time and a speed from 0.1 to 16")
+        flags |= FLAG_PLAYBACK
+        name = name if name is not None else b""
+    else:
+        flags &= ~FLAG_PLAYBACK
     version = VERSION if name is None else NAMED_STREAM_VERSION
     out = _HELLO.pack(MAGIC, version, flags & 0xFF, len(tok), float(t0)) + tok
     if name is not None:
         out += bytes((len(name),)) + name
+    if playback is not None:
+        out += struct.pack(">dd", float(playback[0]), float(playback[1]))
     return out
 
 
