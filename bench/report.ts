@@ -7,6 +7,8 @@ import type { FirstFrameRow } from './first-frame.js';
 import type { MultiStreamRow } from './multi-stream.js';
 import type { IngestRows } from './ingest.js';
 import type { MetaRows } from './meta.js';
+import type { RecordRows } from './record.js';
+import { recordTables } from './record-report.js';
 import type { JpegRow, NativeJpegRow } from './jpeg.js';
 import type { ThroughputRow } from './throughput.js';
 
@@ -39,6 +41,8 @@ export interface BenchResults {
   ingest?: IngestRows | null;
   /** Metadata and annotations: 1 KiB per frame with and without, the annotation round trip; absent in older results. */
   meta?: MetaRows | null;
+  /** Recording: the CPU it adds, 20 streams at once, 10,000 segments; absent in older results. */
+  record?: RecordRows | null;
   /** One stream alone and six side by side; absent in older results. */
   streams?: { alone: MultiStreamRow; together: MultiStreamRow } | null;
   /** Origin, nats-server and 1-4 edges against the same viewers on the origin; absent in older results. */
@@ -476,6 +480,7 @@ export function markdown(r: BenchResults): string {
       `\nCPU per stream side by side: ${f2(st.together.coresPerStream / st.alone.coresPerStream)}x one stream alone.`,
     );
   }
+  if (r.record) out.push(...sectionLine(r, 'record'), recordTables(r.record));
   if (r.bus) out.push(...sectionLine(r, 'bus'), busTables(r.bus));
   if (r.cpu) out.push(...sectionLine(r, 'cpu'), cpuTables(r.cpu));
   return out.join('\n');

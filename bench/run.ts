@@ -11,6 +11,7 @@
  *   npm run bench -- --only ingest   re-runs the push-ingest rows likewise
  *   npm run bench -- --only bus      re-runs the NATS bus rows (origin, nats-server, edges) likewise
  *   npm run bench -- --only cpu      re-runs the CPU breakdown and cameras-per-core rows likewise
+ *   npm run bench -- --only record   re-runs the recording rows (CPU it adds, 20 streams, 10,000 segments) likewise
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { crowdRows, fanout, slowViewers } from './fanout.js';
 import { firstFrame } from './first-frame.js';
 import { multiStream } from './multi-stream.js';
 import { metaRows } from './meta.js';
+import { recordRows } from './record.js';
 import { ingest } from './ingest.js';
 import { MEDIA_DIR } from './lib/media.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
@@ -69,7 +71,9 @@ async function main(): Promise<void> {
     },
   });
   const quick = values.quick ?? false;
-  const only = new Set((values.only ?? 'jpeg,throughput,fanout,streams,ingest,meta,bus,cpu').split(','));
+  const only = new Set(
+    (values.only ?? 'jpeg,throughput,fanout,streams,ingest,meta,record,bus,cpu').split(','),
+  );
   const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
   if (section) {
     await refresh([...only][0] as string, section, Number(values.seconds ?? section.seconds));
@@ -119,6 +123,8 @@ async function main(): Promise<void> {
     }
     if (only.has('ingest')) results.ingest = await ingest({ viewers: 100, seconds, log });
     if (only.has('meta')) results.meta = await metaRows({ viewers: quick ? 200 : 1000, seconds, log });
+    if (only.has('record'))
+      results.record = await recordRows({ ffmpeg, dir, seconds: Math.max(seconds, 10), log });
     if (only.has('streams')) {
       const clip = streamsClip(ffmpeg, dir);
       results.streams = await multiStream({
@@ -252,6 +258,13 @@ const REFRESH: Record<string, Refresh> = {
     seconds: 8,
     run: async (r, { seconds, log }) => {
       r.meta = await metaRows({ viewers: 1000, seconds, log });
+    },
+  },
+  record: {
+    label: 'recording',
+    seconds: 10,
+    run: async (r, { seconds, dir, log }) => {
+      r.record = await recordRows({ ffmpeg: locateFfmpeg().path, dir, seconds, log });
     },
   },
   bus: {

@@ -5,6 +5,7 @@
  */
 import { TEST_FPS, type FanoutRow } from './fanout.js';
 import { table } from './lib/markdown.js';
+import { RECORD_TARGETS, recordTargetText } from './record-report.js';
 import type { BenchResults } from './report.js';
 
 const f0 = (x: number): string => x.toFixed(0);
@@ -199,6 +200,18 @@ const TARGETS: Target[] = [
           `publisher-to-viewer latency p50 / p99 ${f1(p.latencyMs?.p50 ?? NaN)} / ${f1(p.latencyMs?.p99 ?? NaN)} ms`,
       );
     },
+  ],
+  [
+    `recording adds <= ${RECORD_TARGETS.addedCores} cores to a 30 fps 800x450 stream`,
+    (r) => (r.record ? recordTargetText(r.record, 'cpu') : NOT_MEASURED),
+  ],
+  [
+    '20 streams at 30 fps recorded at once: every frame written (0 dropped)',
+    (r) => (r.record ? recordTargetText(r.record, 'many') : NOT_MEASURED),
+  ],
+  [
+    `10,000 segments on disk: first frame of a playback and of snapshot.jpg?at= p99 <= ${RECORD_TARGETS.firstFrameP99Ms} ms`,
+    (r) => (r.record ? recordTargetText(r.record, 'lookup') : NOT_MEASURED),
   ],
   [
     'latency p99 <= 5 ms at 100 viewers',
