@@ -174,6 +174,9 @@ describe('a recorded segment', () => {
       /recovered after an unclean stop \(7 frames, \d+ bytes of a cut frame removed, 2 frames indexed from the video\)/,
     );
     expect(ffprobeFrames(mkvPath).count).toBe(7);
+    // The cut frame's bytes are gone: the file ends where the last whole frame ends.
+    const f6 = idx.frames[6];
+    expect(statSync(mkvPath).size).toBe((f6?.offset ?? 0) + (f6?.length ?? 0));
     const back: RecordedFrame[] = [];
     for await (const f of store.frames(0)) back.push(f);
     expect(back.map((f) => f.jpeg.equals(images[back.indexOf(f)] as Buffer))).toEqual(Array(7).fill(true));
