@@ -5,8 +5,8 @@ import { SafeEmitter } from '../util/safe-emitter.js';
 import type { Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/streams.js';
 import { RecordingStore } from './recording-store.js';
-import { Hub } from '../hub/hub.js';
-import { RecordingProducer, type PlaybackRequest } from './recording-producer.js';
+import type { Hub } from '../hub/hub.js';
+import { playbackHub, type PlaybackRequest } from './recording-producer.js';
 import type { SegmentInfo } from './segment-name.js';
 import { StreamRecorder, type RecorderStatus } from './stream-recorder.js';
 
@@ -172,18 +172,7 @@ export class Recordings extends SafeEmitter<RecordingsEvents> {
   async playback(name: string, req: PlaybackRequest): Promise<Hub | string> {
     const store = await this.store(name);
     if (!store) return `no stream named ${name}`;
-    const segs = store.segments();
-    const last = segs[segs.length - 1];
-    const when = new Date(req.start).toISOString();
-    if (!last || req.start > last.info.end + 1000 || req.end < (segs[0]?.info.start ?? Infinity))
-      return `no recording of ${name} at or after ${when}`;
-    return new Hub({
-      createProducer: () => new RecordingProducer(store, req),
-      maxClients: 1,
-      maxWaiting: 0,
-      lossless: true,
-      holdFirstFrames: true,
-    });
+    return playbackHub(store, req);
   }
 
   /** `name`'s recording state, or null when it has no recordings and records nothing. */
