@@ -39,7 +39,7 @@ export const MAX_ACTIVE = 8;
 export const MAX_QUEUED = 64;
 /**
  * Requests taken per second from all edges together (a burst of twice as many): a playback at
- * speed 16 of a 30 fps stream asks about 8 batches a second. Past it, a request is answered 429.
+ * speed 16 of a 30 fps stream asks about 15 batches (of 32 frames) a second. Past it, 429.
  */
 export const REQUEST_RATE = 200;
 /** A reply subject longer than this, or with a space or a wildcard, is not answered. */
