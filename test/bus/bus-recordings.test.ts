@@ -9,6 +9,7 @@ import { startNats } from '../helpers/nats.js';
 import { makeJpeg } from '../helpers/native.js';
 import { sleep } from '../helpers/processes.js';
 import { busRig, natsOrFail } from './support.js';
+import { connect as natsConnect, createInbox } from '@nats-io/transport-node';
 
 // Recordings through an edge: what the origin recorded is listed, shown and played back at the edge,
 // at the same addresses, the edge asking the origin over the bus (docs/PROTOCOL.md, "Bus").
@@ -43,8 +44,9 @@ const get = async (url: string): Promise<{ status: number; body: Buffer; headers
 /** An origin recording `cam` for ~2 s (a live viewer's frames kept), then stopped; an edge of it. */
 async function recorded(
   secret?: string,
+  maxPayload?: number,
 ): Promise<{ origin: string; edge: string; edgePort: number; seen: Part[] }> {
-  rig.nats = await startNats();
+  rig.nats = await startNats(maxPayload ? { maxPayload } : {});
   const bus = { url: rig.nats.url, ...(secret ? { secret } : {}) };
   rig.origin = await serve({
     port: 0,
@@ -192,8 +194,15 @@ describe.skipIf(!available)('recordings through an edge', () => {
     ).rejects.toThrow(/no recording of cam at or after 2099-01-01T00:00:00.000Z/);
   }, 40_000);
 
-  it('with a bus secret the origin signs its answers and the edge takes them; an edge with another secret drops them (504)', async () => {
-    const { origin, edge: at, seen } = await recorded(SECRET);
+  it('with a bus secret the origin signs its answers (in parts over a small max_payload) and the edge takes them; an edge with another secret drops them (504)', async () => {
+    // 2 kB: every frame goes in signed parts of 1 kB.
+    const { origin, edge: at, seen } = await recorded(SECRET, 2048);
+    expect((seen[5] as Part).body.length).toBeGreaterThan(1024);
+    const play = `/streams/cam/playback.mjpg?start=${iso(seen[0] as Part)}&speed=16`;
+    const [pa, pb] = [await mjpegParts(origin + play), await mjpegParts(at + play)];
+    expect(pb.parts.map((p) => p.body.toString('base64'))).toEqual(
+      pa.parts.map((p) => p.body.toString('base64')),
+    );
     const mid = seen[5] as Part;
     const snapAt = `/streams/cam/snapshot.jpg?at=${iso(mid, 0.5)}`;
     const b = await get(at + snapAt);
@@ -217,4 +226,55 @@ describe.skipIf(!available)('recordings through an edge', () => {
     expect(c.body.toString()).toMatch(/no origin of cam answered on the bus within 5 s/);
     expect(other.dropped().forged).toBeGreaterThan(0);
   }, 40_000);
+
+  it('a flood of requests: an origin serves 8 at once with 64 waiting (503 beyond), takes 400 at once and 200 a second (429 beyond); a bad request is a 400; another stream is not answered', async () => {
+    rig.nats = await startNats();
+    rig.origin = await serve({
+      port: 0,
+      httpPort: null,
+      recordPath: join(tmp.dir, 'flood'),
+      streams: [{ name: 'cam', source: 'test', width: 160 }],
+      bus: { url: rig.nats.url },
+    });
+    const nc = await natsConnect({ servers: rig.nats.url });
+    try {
+      const inbox = createInbox();
+      const answers: Record<string, unknown>[] = [];
+      nc.subscribe(inbox, {
+        callback: (_e, m) => {
+          const n = Buffer.from(m.data).readUInt32BE(0);
+          answers.push(
+            JSON.parse(
+              Buffer.from(m.data)
+                .subarray(4, 4 + n)
+                .toString(),
+            ) as Record<string, unknown>,
+          );
+        },
+      });
+      for (let i = 0; i < 600; i++)
+        nc.publish('framecast.rec.cam.at', JSON.stringify({ t: Date.UTC(2001, 0, 1) }), { reply: inbox });
+      nc.publish('framecast.rec.cam.at', '{"t":"soon"}', { reply: inbox });
+      nc.publish('framecast.rec.other.at', JSON.stringify({ t: 0 }), { reply: inbox });
+      await nc.flush();
+      for (let i = 0; i < 100 && answers.length < 601; i++) await sleep(50);
+      await sleep(300);
+      expect(answers.length).toBe(601);
+      const count = (k: string, status?: number): number =>
+        answers.filter((a) => a.k === k && (status === undefined || a.status === status)).length;
+      // Published in one go: the first 72 are served (8 at once, 64 waiting), the rest of the first
+      // 400 find the line full, and the other 200 are over the rate (give or take its refill).
+      const served = count('end');
+      const busy = count('error', 503);
+      const limited = count('error', 429);
+      expect(served + busy + limited).toBe(600);
+      expect(served).toBeGreaterThanOrEqual(72);
+      expect(busy).toBeGreaterThan(0);
+      expect(served + busy).toBeLessThan(480);
+      expect(limited).toBeGreaterThan(120);
+      expect(answers.filter((a) => a.k === 'error' && a.status === 400)).toHaveLength(1);
+    } finally {
+      await nc.close();
+    }
+  }, 20_000);
 });
