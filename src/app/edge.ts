@@ -13,6 +13,7 @@ import { connectBus, Subjects, watchBus, type BusOptions } from '../bus/bus.js';
 import { BusFeed } from '../bus/bus-feed.js';
 import { AnnouncementGate } from '../bus/announcement-gate.js';
 import { BusVerifier, dropText, type BusDropKind } from '../bus/bus-sign.js';
+import { RemoteRecordings } from '../bus/remote-recordings.js';
 import { FramecastError } from '../errors.js';
 import { serve, type ServeOptions } from './serve.js';
 import type { FramecastServer } from './framecast-server.js';
@@ -32,7 +33,10 @@ export { ORIGIN_SILENCE_MS } from '../bus/bus-feed.js';
 const ASK_WAIT_MS = 1000;
 
 /** Options of an edge: serve()'s transports and limits, the bus, and which streams to serve. */
-export interface EdgeOptions extends Omit<ServeOptions, 'streams' | 'source' | 'producer' | 'publisher'> {
+export interface EdgeOptions extends Omit<
+  ServeOptions,
+  'streams' | 'source' | 'producer' | 'publisher' | 'recordingsFrom'
+> {
   bus: BusOptions;
   /** Serve these streams only (default: every stream an origin announces). */
   streams?: string[] | null;
@@ -185,8 +189,12 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     legacyPorts: _l,
     ...serveOpts
   } = opts;
+  // Recordings are the origin's, asked for over the bus (the server is known once serve() returns).
+  let streamOf = (_name: string): Stream | null => null;
+  const recordings = new RemoteRecordings(nc, subjects, verifier, (n) => streamOf(n));
   const server = await serve({
     ...serveOpts,
+    recordingsFrom: recordings,
     // Each stream opens with its read token digest already set: none is open before it applies.
     streams: firstStreamConfigs(names, served(), catalog.locked),
     allowAnonymousPublish: true,
@@ -195,6 +203,7 @@ export async function edge(opts: EdgeOptions): Promise<Edge> {
     await nc.close();
     throw err;
   });
+  streamOf = (n) => server.streams.get(n) ?? null;
   watchBus(nc, (state, at) => server.emit('bus', state, at));
   const feeds = new Map<Stream, BusFeed>();
   const sayDemand = (s: Stream): void => {

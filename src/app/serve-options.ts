@@ -6,6 +6,14 @@ import type { TlsCredentials } from '../transports/tls-config.js';
 import type { StreamConfig } from '../streams/stream-options.js';
 import type { BusOptions } from '../bus/bus.js';
 import type { TokenDigest } from '../util/token.js';
+import type { Hub } from '../hub/hub.js';
+import type { PlaybackRequest } from '../record/recording-producer.js';
+import type { RecordingsLookup } from '../transports/http/recordings-http.js';
+
+/** Recordings another server holds: what HTTP asks of them, and native playback. */
+export interface RecordingsElsewhere extends RecordingsLookup {
+  playback(name: string, req: PlaybackRequest): Promise<Hub | string>;
+}
 import { dirname, resolve } from 'node:path';
 import { defaultSourcePaths } from '../source/source-spec.js';
 import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
@@ -124,6 +132,11 @@ export interface ServeOptions {
    * server starts with. `null`: files anywhere (only for programs that vet their sources themselves).
    */
   sourcePaths?: readonly string[] | null;
+  /**
+   * @internal recordings read from elsewhere instead of this server's own (an edge: its origin's,
+   * over the bus), for the HTTP recording endpoints and native playback.
+   */
+  recordingsFrom?: RecordingsElsewhere | null;
   /** @internal replaces the native protocol handshake (tests). */
   native?: NativeHandshake;
   /** @internal refuse legacy clients. */

@@ -112,7 +112,8 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         access,
         resolve: (n) => registry.get(n),
         helloTimeoutMs: opts.helloTimeoutMs,
-        playback: (target, req) => recordings.playback(target.name, { ...req, end: Infinity }),
+        playback: (target, req) =>
+          (options.recordingsFrom ?? recordings).playback(target.name, { ...req, end: Infinity }),
       }),
   });
   await tcp.listen().catch(async (err: unknown) => {
@@ -138,7 +139,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         access,
         allowOrigin: opts.allowOrigin,
         startedAt: Date.now(),
-        recordings,
+        recordings: options.recordingsFrom ?? recordings,
         api: createStreamApi(server, {
           configPath: options.configPath ?? null,
           streamOverrides: options.streamOverrides ?? {},

@@ -14,6 +14,10 @@ export {
   type BusTlsOptions,
 } from './bus-connect.js';
 
+/** What an edge may ask an origin of a stream's recordings (the last token of the subject). */
+export const REC_VERBS = ['list', 'at', 'frames'] as const;
+export type RecVerb = (typeof REC_VERBS)[number];
+
 /** The subjects of one prefix: see docs/PROTOCOL.md, "Bus". */
 export class Subjects {
   readonly prefix: string;
@@ -52,6 +56,27 @@ export class Subjects {
   /** Every stream's demand, for an origin. */
   get anyDemand(): string {
     return `${this.prefix}.demand.>`;
+  }
+  /**
+   * Requests about a stream's recordings, answered by its origin on the request's reply subject:
+   * `list`, `at` (the frame at a time) or `frames` (a batch of a playback).
+   */
+  rec(stream: string, verb: RecVerb): string {
+    return `${this.prefix}.rec.${stream}.${verb}`;
+  }
+  /** Every stream's recording requests, for an origin. */
+  get anyRec(): string {
+    return `${this.prefix}.rec.>`;
+  }
+  /** The stream and verb of a recording request subject of this prefix, or null. */
+  recOf(subject: string): { stream: string; verb: RecVerb } | null {
+    const head = `${this.prefix}.rec.`;
+    if (!subject.startsWith(head)) return null;
+    const tail = subject.slice(head.length);
+    const dot = tail.lastIndexOf('.');
+    const verb = tail.slice(dot + 1);
+    if (dot < 1 || !(REC_VERBS as readonly string[]).includes(verb)) return null;
+    return { stream: tail.slice(0, dot), verb: verb as RecVerb };
   }
   /** The stream name of a demand subject of this prefix (all of its tail), or null. */
   demandStream(subject: string): string | null {

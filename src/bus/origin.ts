@@ -7,6 +7,7 @@ import type { Stream } from '../streams/stream.js';
 import type { Subjects } from './bus.js';
 import { BusSubscriber, type BusLink } from './bus-subscriber.js';
 import { BusSigner } from './bus-sign.js';
+import { OriginRecordings, type RecordingsSource } from './origin-recordings.js';
 import {
   ANNOUNCE_MS,
   announcedDigest,
@@ -22,6 +23,8 @@ export interface OriginHost {
   readonly streams: StreamRegistry;
   /** The seed-only TCP address of a stream, or null when it has none. */
   legacyAddress(stream: string): AddressInfo | null;
+  /** Its recordings, which edges may ask for (read at each request), or null. */
+  readonly recordings?: RecordingsSource | null;
 }
 
 /** An edge's demand counts for this long after its last message (edges repeat it every second). */
@@ -77,6 +80,7 @@ export class BusOrigin {
   #closed = false;
 
   readonly #signer: BusSigner | null;
+  readonly #recordings: OriginRecordings;
 
   /** `secret`: the bus secret, with which announcements, status messages and frames are signed. */
   constructor(
@@ -103,6 +107,7 @@ export class BusOrigin {
       },
     });
     this.#asked = nc.subscribe(askSubject(subjects), { callback: () => this.#askedToAnnounce() });
+    this.#recordings = new OriginRecordings(nc, subjects, this.#link, server);
     this.#watchConnection();
     const removed = (s: Stream): void => {
       this.#subs.delete(s);
@@ -273,6 +278,7 @@ export class BusOrigin {
     if (this.#closed) return;
     this.#closed = true;
     this.#offStreams();
+    this.#recordings.close();
     for (const t of this.#timers.splice(0)) clearInterval(t);
     if (this.#announceSoon) clearImmediate(this.#announceSoon);
     this.#announceSoon = null;

@@ -2,13 +2,14 @@ import { EventEmitter } from 'node:events';
 import { FramecastError } from '../errors.js';
 import { Frame } from '../hub/frame.js';
 import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/producer.js';
-import type { RecordedFrame, RecordingStore } from './recording-store.js';
+import { Hub } from '../hub/hub.js';
+import { GAP_MS, type RecordedFrame, type RecordingReader } from './recording-reader.js';
+
+export { GAP_MS } from './recording-reader.js';
 
 /** Fastest and slowest playback. */
 export const MAX_SPEED = 16;
 export const MIN_SPEED = 0.1;
-/** A pause longer than this between two recorded frames is a gap: playback skips it. */
-export const GAP_MS = 2000;
 
 /** Where a playback starts and how fast it goes. */
 export interface PlaybackRequest {
@@ -27,7 +28,7 @@ export interface PlaybackRequest {
  * transport exactly as a live source is served: pausing in lossless mode holds the clock.
  */
 export class RecordingProducer extends EventEmitter<ProducerEvents> implements FrameProducer {
-  readonly #store: RecordingStore;
+  readonly #store: RecordingReader;
   readonly #req: PlaybackRequest;
   #frames: AsyncGenerator<RecordedFrame> | null = null;
   #stopped = false;
@@ -37,7 +38,7 @@ export class RecordingProducer extends EventEmitter<ProducerEvents> implements F
   #wake: (() => void) | null = null;
   #size: { width: number; height: number } | null = null;
 
-  constructor(store: RecordingStore, req: PlaybackRequest) {
+  constructor(store: RecordingReader, req: PlaybackRequest) {
     super();
     this.#store = store;
     this.#req = req;
@@ -123,4 +124,28 @@ export class RecordingProducer extends EventEmitter<ProducerEvents> implements F
     }
     if (!this.#stopped) this.emit('end');
   }
+}
+
+/**
+ * A hub of its own that plays `reader`'s recording from `req.start` (lossless: every frame, the
+ * clock held while its one viewer is slow), or why there is nothing to play there.
+ */
+export async function playbackHub(reader: RecordingReader, req: PlaybackRequest): Promise<Hub | string> {
+  // The first frame is read once here, so an empty range is told now (a 404, ERROR NoRecording).
+  const frames = reader.frames(req.start, req.end);
+  const first = await frames.next();
+  await frames.return(undefined);
+  if (first.done) {
+    const from = new Date(req.start).toISOString();
+    return Number.isFinite(req.end)
+      ? `no recording of ${reader.stream} from ${from} to ${new Date(req.end).toISOString()}`
+      : `no recording of ${reader.stream} at or after ${from}`;
+  }
+  return new Hub({
+    createProducer: () => new RecordingProducer(reader, req),
+    maxClients: 1,
+    maxWaiting: 0,
+    lossless: true,
+    holdFirstFrames: true,
+  });
 }

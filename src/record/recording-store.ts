@@ -8,29 +8,20 @@ import {
   frameLine,
   indexHeadLine,
   parseIndex,
-  type IndexedAnnotation,
   type IndexedFrame,
   type SegmentIndexData,
 } from './segment-index.js';
 import { SEGMENT_NAME, segmentInfoOf, type SegmentInfo } from './segment-name.js';
 import type { SegmentWriter } from './segment-writer.js';
+import { spansOf, type RecordedFrame, type RecordedSpan, type RecordingReader } from './recording-reader.js';
+
+export type { RecordedFrame } from './recording-reader.js';
 
 /** The catalog of a stream's closed segments: a JSON line per segment, `{"del":NAME}` when deleted. */
 export const CATALOG = 'catalog.ndjson';
 
 /** Parsed indexes kept in memory (a playback reads one segment after another). */
 const INDEX_CACHE = 16;
-
-/** A frame read back from a recording. */
-export interface RecordedFrame {
-  seq: number;
-  capturedAt: number;
-  width: number;
-  height: number;
-  jpeg: Buffer;
-  meta: Buffer | null;
-  annotations: IndexedAnnotation[];
-}
 
 /** A segment as the store lists it: closed, or the one being written (`live`). */
 export interface SegmentRef {
@@ -69,7 +60,7 @@ export type RecoveryNote = string;
  * (and cached) to find the frame in it. Only names this store made are ever opened, inside `dir`,
  * never through a symbolic link.
  */
-export class RecordingStore {
+export class RecordingStore implements RecordingReader {
   readonly dir: string;
   readonly stream: string;
   /** Every segment, sorted by start: closed ones, and (newest) those being written or closing. */
@@ -161,7 +152,12 @@ export class RecordingStore {
     return out;
   }
 
-  /** Bytes of every segment, those being written included. */
+  /** The recorded spans overlapping `from`..`to`. */
+  spans(from = -Infinity, to = Infinity): Promise<RecordedSpan[]> {
+    return Promise.resolve(spansOf(this.segments(), from, to));
+  }
+
+  /** Bytes of every segment, the one being written included. */
   get bytes(): number {
     let n = 0;
     for (const e of this.#segs) n += e.live ? e.live.bytes : e.info.bytes;

@@ -5,8 +5,8 @@ import { SafeEmitter } from '../util/safe-emitter.js';
 import type { Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/streams.js';
 import { RecordingStore } from './recording-store.js';
-import { Hub } from '../hub/hub.js';
-import { RecordingProducer, type PlaybackRequest } from './recording-producer.js';
+import type { Hub } from '../hub/hub.js';
+import { playbackHub, type PlaybackRequest } from './recording-producer.js';
 import type { SegmentInfo } from './segment-name.js';
 import { StreamRecorder, type RecorderStatus } from './stream-recorder.js';
 
@@ -172,23 +172,7 @@ export class Recordings extends SafeEmitter<RecordingsEvents> {
   async playback(name: string, req: PlaybackRequest): Promise<Hub | string> {
     const store = await this.store(name);
     if (!store) return `no stream named ${name}`;
-    // The first frame is read once here, so an empty range is told now (a 404, ERROR NoRecording).
-    const frames = store.frames(req.start, req.end);
-    const first = await frames.next();
-    await frames.return(undefined);
-    if (first.done) {
-      const from = new Date(req.start).toISOString();
-      return Number.isFinite(req.end)
-        ? `no recording of ${name} from ${from} to ${new Date(req.end).toISOString()}`
-        : `no recording of ${name} at or after ${from}`;
-    }
-    return new Hub({
-      createProducer: () => new RecordingProducer(store, req),
-      maxClients: 1,
-      maxWaiting: 0,
-      lossless: true,
-      holdFirstFrames: true,
-    });
+    return playbackHub(store, req);
   }
 
   /** `name`'s recording state, or null when it has no recordings and records nothing. */

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { RecordedFrame, RecordingStore, SegmentRef } from '../../record/recording-store.js';
+import type { RecordedFrame, RecordingReader } from '../../record/recording-reader.js';
 import type { RecordingReport } from '../../record/recordings.js';
 import type { RecorderStatus } from '../../record/stream-recorder.js';
 import { MkvMuxer, mkvHead } from '../../record/matroska.js';
-import { GAP_MS, MAX_SPEED, MIN_SPEED, type PlaybackRequest } from '../../record/recording-producer.js';
+import { MAX_SPEED, MIN_SPEED, type PlaybackRequest } from '../../record/recording-producer.js';
 import type { Hub } from '../../hub/hub.js';
 import { MAX_META_HEADER_BYTES, serveMjpeg } from './mjpeg.js';
 
@@ -12,8 +12,11 @@ import { NO_CACHE, sendJson, sendText } from './respond.js';
 
 /** What the HTTP transport asks of recordings (a Recordings is one). */
 export interface RecordingsLookup {
-  /** The recordings of stream `name`, or null when there is no such stream. */
-  store(name: string): Promise<RecordingStore> | null;
+  /**
+   * The recordings of stream `name`, or null when there is no such stream. A rejection with a
+   * numeric `status` (an edge whose origin did not answer: 504) is answered with that status.
+   */
+  store(name: string): Promise<RecordingReader> | null;
   report(name: string): Promise<RecordingReport | null>;
   /** A hub of its own playing stream `name`'s recording, or why there is nothing to play. */
   playback(name: string, req: PlaybackRequest): Promise<Hub | string>;
@@ -25,6 +28,7 @@ export interface RecordingsLookup {
 
 /** Playbacks and exports served at once by one server: each holds a file open and reads as it sends. */
 export const MAX_PLAYBACKS = 64;
+export { GAP_MS, spansOf, type RecordedSpan } from '../../record/recording-reader.js';
 
 /** ISO 8601 with a date, a time and a zone: `2026-12-07T03:00:00Z`, `...T03:00:00.250+01:00`. */
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
@@ -37,35 +41,6 @@ export function parseTime(name: string, v: string | null): number | string {
   // Date.parse keeps milliseconds: cut finer fractions to three digits.
   const t = Date.parse(v.replace(/(\.\d{3})\d+/, '$1'));
   return Number.isFinite(t) ? t : `${name} is not a real time: ${JSON.stringify(v.slice(0, 64))}`;
-}
-
-/** A recorded span: segments that follow one another without a gap. */
-export interface RecordedSpan {
-  start: number;
-  end: number;
-  frames: number;
-  bytes: number;
-  segments: number;
-}
-
-/** Joins consecutive segments into spans (a gap: more than GAP_MS, or two frame intervals, between them). */
-export function spansOf(segs: readonly SegmentRef[], from = -Infinity, to = Infinity): RecordedSpan[] {
-  const out: RecordedSpan[] = [];
-  let cur: RecordedSpan | null = null;
-  for (const { info } of segs) {
-    if (info.end < from || info.start > to) continue;
-    const interval = cur && cur.frames > 1 ? (cur.end - cur.start) / (cur.frames - 1) : 0;
-    if (cur && info.start - cur.end <= Math.max(GAP_MS, 2 * interval)) {
-      cur.end = Math.max(cur.end, info.end);
-      cur.frames += info.frames;
-      cur.bytes += info.bytes;
-      cur.segments++;
-    } else {
-      cur = { start: info.start, end: info.end, frames: info.frames, bytes: info.bytes, segments: 1 };
-      out.push(cur);
-    }
-  }
-  return out;
 }
 
 const iso = (ms: number): string => new Date(Math.floor(ms)).toISOString();
@@ -129,7 +104,7 @@ export class RecordingsHttp {
       if (!store) return;
       const range = this.#range(res, url.searchParams, false);
       if (!range) return;
-      const spans = spansOf(store.segments(), range.start, range.end);
+      const spans = await store.spans(range.start, range.end);
       if (spans.length === 0) return sendText(res, 404, `no recordings of ${name}`, this.#cors);
       const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
       const base = `${scheme}://${req.headers.host ?? 'localhost'}`;
@@ -163,12 +138,19 @@ export class RecordingsHttp {
     try {
       await fn();
     } catch (err) {
-      if (!res.headersSent) sendText(res, 500, `recordings: ${(err as Error).message}`, this.#cors);
+      const status = (err as { status?: unknown }).status;
+      if (!res.headersSent)
+        sendText(
+          res,
+          typeof status === 'number' && status >= 400 && status < 600 ? status : 500,
+          `recordings: ${(err as Error).message}`,
+          this.#cors,
+        );
       else res.destroy();
     }
   }
 
-  async #store(res: ServerResponse, name: string): Promise<RecordingStore | null> {
+  async #store(res: ServerResponse, name: string): Promise<RecordingReader | null> {
     const p = this.#lookup.store(name);
     if (!p) {
       sendText(res, 404, `no stream named ${name}`, this.#cors);
@@ -216,7 +198,7 @@ export class RecordingsHttp {
     if (!store) return;
     const range = this.#range(res, q, false);
     if (!range) return;
-    const spans = spansOf(store.segments(), range.start, range.end).map((s) => ({
+    const spans = (await store.spans(range.start, range.end)).map((s) => ({
       start: iso(s.start),
       end: iso(s.end),
       duration: Math.max(0, s.end - s.start) / 1000,
@@ -253,7 +235,7 @@ export class RecordingsHttp {
   async #first(
     res: ServerResponse,
     name: string,
-    store: RecordingStore,
+    store: RecordingReader,
     start: number,
     end: number,
   ): Promise<{ first: RecordedFrame; rest: AsyncGenerator<RecordedFrame> } | null> {
