@@ -1,6 +1,7 @@
 /* global document, window, fetch, location */
 // The viewer's timeline: the stream's recorded spans (from GET recordings, refreshed every few
-// seconds) on a bar; a click or a drag on it asks to play back from that time. It only draws and
+// seconds) on a bar, with the annotations filed with them (GET recordings/activity) as a row of
+// marks; a click or a drag on it asks to play back from that time. It only draws and
 // reports times: viewer.js switches the picture between live and playback. Everything from the
 // server is set as text or as numbers in styles, never as HTML.
 
@@ -69,6 +70,9 @@ export function createTimeline(
   let dragging = false;
   let timer = 0;
   let stopped = false;
+  // Annotations per bucket from recordings/activity (null: none to show).
+  const activityEl = el('activity');
+  let activity = null;
 
   function windowOf(now) {
     const range = Number(rangeSelect.value);
@@ -104,9 +108,63 @@ export function createTimeline(
       d.dataset.end = String(s.end);
       d.title = `${formatTime(s.start)} – ${formatTime(s.end)} (${formatDuration(s.end - s.start)})`;
     });
+    placeActivity();
     el('from').textContent = formatTime(from);
     el('to').textContent = Number(rangeSelect.value) > 0 || spans.length ? 'now' : '';
     placeHead();
+  }
+
+  /** The activity's canvas over the part of the window it counts (the window moves between reads). */
+  function placeActivity() {
+    activityEl.hidden = activity === null;
+    if (!activity) return;
+    const left = fraction(activity.start);
+    const right = fraction(activity.end);
+    activityEl.style.left = `${(left * 100).toFixed(3)}%`;
+    activityEl.style.width = `${(Math.max(0, right - left) * 100).toFixed(3)}%`;
+  }
+
+  /** Draws one column per bucket, its height by the bucket's count (square root: a few still show). */
+  function drawActivity(counts) {
+    const max = Math.max(...counts);
+    activityEl.width = counts.length;
+    activityEl.height = 20;
+    const g = activityEl.getContext('2d');
+    g.clearRect(0, 0, counts.length, 20);
+    g.fillStyle = '#ffb000';
+    counts.forEach((c, i) => {
+      if (c <= 0) return;
+      const h = Math.max(3, Math.round(20 * Math.sqrt(c / max)));
+      g.fillRect(i, 20 - h, 1, h);
+    });
+  }
+
+  async function readActivity() {
+    const [start, end] = windowOf(Date.now());
+    const url = new URL(`${path}/activity`, location.href);
+    url.search = '';
+    url.searchParams.set('start', new Date(Math.floor(start)).toISOString());
+    url.searchParams.set('end', new Date(Math.ceil(end)).toISOString());
+    // A bucket every 3 pixels: a second of activity in an hour still shows.
+    const buckets = Math.round((bar.getBoundingClientRect().width || 800) / 3);
+    url.searchParams.set('buckets', String(Math.min(2000, Math.max(1, buckets))));
+    const res = await fetch(url.href, { headers, cache: 'no-store' });
+    if (!res.ok) {
+      activity = null; // a server without the endpoint: no activity row
+      return;
+    }
+    const a = await res.json();
+    const counts = Array.isArray(a?.counts) ? a.counts.map((c) => Number(c) || 0) : [];
+    const s = Date.parse(a?.start);
+    const e = Date.parse(a?.end);
+    if (!counts.some((c) => c > 0) || !Number.isFinite(s) || !Number.isFinite(e)) {
+      activity = null;
+      return;
+    }
+    activity = { start: s, end: e, total: counts.reduce((x, y) => x + y, 0) };
+    activityEl.dataset.total = String(activity.total);
+    activityEl.title = `${activity.total} annotations shown`;
+    drawActivity(counts);
   }
 
   function placeHead() {
@@ -144,6 +202,10 @@ export function createTimeline(
       const listing = await res.json();
       spans = spansOf(listing);
       recording = listing?.recording?.state === 'recording';
+      // Shown before the activity is read: its buckets are the bar's width.
+      root.hidden = spans.length === 0 && position === null;
+      if (spans.length) await readActivity();
+      else activity = null;
     } catch {
       // The server is away: keep what we had; the live picture says so.
     } finally {
@@ -203,7 +265,11 @@ export function createTimeline(
   });
   liveButton.addEventListener('click', () => onLive());
   speedSelect.addEventListener('change', () => onSpeed(Number(speedSelect.value)));
-  rangeSelect.addEventListener('change', render);
+  rangeSelect.addEventListener('change', () => {
+    render();
+    // The activity of the new window at once, not at the next refresh.
+    readActivity().then(render, () => {});
+  });
 
   void refresh();
   // The window's right edge is now: it moves every second even between refreshes.

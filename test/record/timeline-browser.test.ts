@@ -12,6 +12,8 @@ import { serve, type FramecastServer } from '../../src/index.js';
 import { artifactPath, launchChromium } from '../helpers/browser.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/fixtures.js';
+import { openMjpeg, type MjpegViewer } from '../helpers/mjpeg.js';
+import { postAnnotation } from '../meta/http-support.js';
 import { killTracked } from '../helpers/processes.js';
 import { httpBase, until } from '../http/support.js';
 
@@ -53,6 +55,35 @@ async function box(page: Page, selector: string): Promise<Box> {
   return b;
 }
 
+/** Annotates every frame `viewer` gets for `ms` (as an analyzer would): how many were accepted, and when. */
+async function annotateFor(
+  base: string,
+  viewer: MjpegViewer,
+  ms: number,
+): Promise<{ count: number; from: number; to: number }> {
+  const start = Date.now();
+  const end = start + ms;
+  const done = new Set<string>();
+  const posts: Promise<boolean>[] = [];
+  const from = viewer.parts.length;
+  while (Date.now() < end) {
+    for (const p of viewer.parts.slice(from)) {
+      const seq = p.headers['x-framecast-seq'] as string;
+      if (done.has(seq)) continue;
+      done.add(seq);
+      const body = { analyzer: 'detector', seq: Number(seq), data: { objects: [{ box: [1, 2, 3, 4] }] } };
+      posts.push(
+        postAnnotation(`${base}/streams/cam/annotations`, body, { Authorization: `Bearer ${TOKEN}` }).then(
+          (r) => r.status === 202,
+        ),
+      );
+    }
+    await sleep(20);
+  }
+  const count = (await Promise.all(posts)).filter(Boolean).length;
+  return { count, from: start, to: Date.now() };
+}
+
 describe('the viewer timeline: watching recordings back in the browser', () => {
   it('shows the recorded span; a click plays back from that time, speed restarts it, Live returns', async () => {
     server = await serve({
@@ -67,7 +98,13 @@ describe('the viewer timeline: watching recordings back in the browser', () => {
     });
     const base = httpBase(server);
     const recordingStarted = Date.now();
-    await sleep(3000);
+    // An analyzer annotates the frames of the second second (the timeline marks that activity).
+    const mjpeg = openMjpeg(`${base}/streams/cam/stream.mjpg?token=${TOKEN}`, { keep: true });
+    await sleep(1000);
+    const annotated = await annotateFor(base, mjpeg, 1000);
+    await sleep(1000);
+    mjpeg.close();
+    expect(annotated.count).toBeGreaterThan(10);
 
     browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 960, height: 720 } });
@@ -120,6 +157,38 @@ describe('the viewer timeline: watching recordings back in the browser', () => {
     expect(Math.abs(span.width - expectedWidth)).toBeLessThan(0.02 * bar.width);
     expect(Math.abs(span.x + span.width - (bar.x + bar.width))).toBeLessThan(0.02 * bar.width);
     expect(span.width).toBeGreaterThan(0.03 * bar.width);
+    // The annotations are marked: every one of them, over the second second of the span.
+    await until(
+      async () =>
+        (await page.locator('.timeline-activity').getAttribute('data-total')) === String(annotated.count),
+      10_000,
+      'the activity row',
+    );
+    const marks = await box(page, '.timeline-activity');
+    const bar0 = page.locator('.timeline-bar');
+    const activity = (await page.evaluate(`(() => {
+      const c = document.querySelector('.timeline-activity');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const cols = [];
+      for (let x = 0; x < c.width; x++) {
+        let on = false;
+        for (let y = 0; y < c.height; y++) if (d[(y * c.width + x) * 4 + 3] > 0) on = true;
+        if (on) cols.push(x / c.width);
+      }
+      return cols;
+    })()`)) as number[];
+    // Marked columns (fractions of the bar) lie within the annotated second (plus a bucket or so).
+    expect(activity.length).toBeGreaterThan(0);
+    const [from, to] = [
+      Number(await bar0.getAttribute('data-from')),
+      Number(await bar0.getAttribute('data-to')),
+    ];
+    for (const f of activity) {
+      const t = from + ((marks.x + f * marks.width - bar.x) / bar.width) * (to - from);
+      // Counted per second of capture time (at its middle), in buckets of 3 pixels.
+      expect(t).toBeGreaterThan(annotated.from - 800);
+      expect(t).toBeLessThan(annotated.to + 800);
+    }
 
     // A click in the middle of the span: playback from that time.
     const liveSockets = sockets.length;
