@@ -7,6 +7,8 @@
 
 /** How often the spans are read again (ms). */
 export const REFRESH_MS = 3000;
+/** How often a stream without recordings is asked again (ms). */
+const IDLE_REFRESH_MS = 30_000;
 /** The oldest recordings shown (the server may keep more). */
 const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 /** The shortest window of "all": a few seconds of recording still get a bar one can click. */
@@ -189,6 +191,7 @@ export function createTimeline(
   }
 
   async function refresh() {
+    let next = REFRESH_MS;
     try {
       const url = new URL(path, location.href);
       url.search = '';
@@ -196,7 +199,11 @@ export function createTimeline(
       const res = await fetch(url.href, { headers, cache: 'no-store' });
       if (!res.ok) {
         // No recordings here (a server without them, or the client's own viewer): no timeline.
-        if (res.status === 404 || res.status === 401) spans = [];
+        if (res.status === 404 || res.status === 401) {
+          spans = [];
+          // Asked again now and then: recording may be turned on while the page is open.
+          next = IDLE_REFRESH_MS;
+        }
         return;
       }
       const listing = await res.json();
@@ -213,7 +220,7 @@ export function createTimeline(
         root.hidden = spans.length === 0 && position === null;
         document.body.classList.toggle('has-timeline', !root.hidden);
         if (!root.hidden) render();
-        timer = window.setTimeout(refresh, REFRESH_MS);
+        timer = window.setTimeout(refresh, next);
       }
     }
   }
