@@ -58,6 +58,8 @@ export class StreamRecorder implements Subscriber {
   #opening: Promise<void> | null = null;
   /** Frames that came while a segment was being opened. */
   #waiting: Frame[] = [];
+  /** Annotations that came meanwhile (filed in the new segment after its first frames). */
+  #waitingNotes: Annotation[] = [];
   #status: RecorderStatus = {
     state: 'recording',
     error: null,
@@ -112,6 +114,10 @@ export class StreamRecorder implements Subscriber {
   }
 
   annotation(a: Annotation): void {
+    if (this.#opening) {
+      if (this.#waitingNotes.length < 300) this.#waitingNotes.push(a);
+      return;
+    }
     this.#writer?.annotate(a);
   }
 
@@ -156,13 +162,17 @@ export class StreamRecorder implements Subscriber {
       } catch (err) {
         this.#status.framesDropped += this.#waiting.length;
         this.#waiting = [];
+        this.#waitingNotes = [];
         this.#fail(err as Error);
       } finally {
         this.#opening = null;
       }
       const frames = this.#waiting;
+      const notes = this.#waitingNotes;
       this.#waiting = [];
+      this.#waitingNotes = [];
       for (const f of frames) if (this.#writer) this.#write(f);
+      for (const a of notes) this.annotation(a);
     })();
   }
 

@@ -3,6 +3,8 @@
 // resolution) as page text, connection state, automatic reconnect, full screen.
 import { parseFrameMessage } from './frame-message.js';
 import { createOverlay } from './overlay.js';
+import { play } from './playback.js';
+import { createTimeline } from './timeline.js';
 
 /** The token the page was opened with (?token=), passed on to the WebSocket and fetches. */
 export const token = new URLSearchParams(location.search).get('token');
@@ -90,12 +92,14 @@ export function watch(
 
   async function decodeLoop() {
     decoding = true;
-    while (pending) {
+    while (pending && !stopped) {
       const frame = pending;
       pending = null;
       let bitmap = null;
       try {
         bitmap = await createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }));
+        // Closed while decoding (the page switched to playback): the canvas is not ours any more.
+        if (stopped) break;
         if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
           canvas.width = bitmap.width;
           canvas.height = bitmap.height;
@@ -248,22 +252,76 @@ function renderLegend(root, notes) {
 
 function startViewerPage() {
   const stage = document.querySelector('.stage');
+  const canvas = document.querySelector('canvas');
   const overlay = bindOverlay(document.body);
   const legend = document.querySelector('[data-field="legend"]');
   const sync = Math.min(5000, Math.max(0, Number(new URLSearchParams(location.search).get('sync')) || 0));
-  const viewer = watch(document.querySelector('canvas'), {
-    ...overlay,
-    overlay: true,
-    sync,
-    onOverlay: () => renderLegend(legend, viewer.overlay),
+  // The picture is either the live stream (watch) or a playback of the recording (play), never both.
+  let viewer = null;
+  let playback = null;
+  const goLive = () => {
+    playback?.close();
+    playback = null;
+    window.framecastPlayback = null;
+    timeline?.setPosition(null);
+    if (viewer) return;
+    const live = watch(canvas, {
+      ...overlay,
+      overlay: true,
+      sync,
+      // Not after it was closed for a playback (closing clears its overlay).
+      onOverlay: () => {
+        if (viewer === live) renderLegend(legend, live.overlay);
+      },
+    });
+    viewer = live;
+    // Exposed for tests and the curious: frames drawn, fps, latency.
+    window.framecastViewer = viewer;
+  };
+  const seek = (t) => {
+    viewer?.close();
+    viewer = null;
+    playback?.close();
+    legend.replaceChildren();
+    playback = play(canvas, {
+      start: t,
+      speed: timeline.speed,
+      headers: authHeaders(),
+      onStats: overlay.onStats,
+      onState: overlay.onState,
+      onFrame: (at) => timeline.setPosition(at),
+      onEnd: (reason, text) => {
+        // Played up to the newest recorded frame: the present is live.
+        if (reason === 'end') return goLive();
+        overlay.onState(reason === 'none' ? 'waiting' : 'ended', text);
+      },
+    });
+    timeline.setPosition(t);
+    window.framecastPlayback = playback;
+  };
+  // Servers record; a client's own viewer (role "client") has nothing to play back.
+  const timeline =
+    document.body.dataset.role === 'server'
+      ? createTimeline(document.querySelector('[data-field="timeline"]'), {
+          headers: authHeaders(),
+          onSeek: seek,
+          onLive: goLive,
+          // Another speed: the playback starts again from the picture shown, at that speed.
+          onSpeed: () => {
+            if (playback) seek(playback.position ?? timeline.position);
+          },
+        })
+      : null;
+  goLive();
+  document.querySelector('[data-field="again"]').addEventListener('click', () => {
+    if (viewer) viewer.reconnect();
+    else goLive();
   });
-  document.querySelector('[data-field="again"]').addEventListener('click', () => viewer.reconnect());
   document.querySelector('[data-field="fullscreen"]').addEventListener('click', () => {
     if (document.fullscreenElement) void document.exitFullscreen();
     else void stage.requestFullscreen();
   });
-  // Exposed for tests and the curious: frames drawn, fps, latency.
-  window.framecastViewer = viewer;
+  window.framecastTimeline = timeline;
 }
 
 if (document.body.dataset.page === 'viewer') startViewerPage();

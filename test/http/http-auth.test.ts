@@ -32,6 +32,10 @@ describe('--token on HTTP', () => {
     }
     // The pages' scripts hold no data, and a <script src> cannot carry the token.
     expect((await fetch(`${base}/viewer.js`)).status).toBe(200);
+    // ...nor beside a stream's viewer page (/streams/NAME/?token= loads them relative to itself).
+    for (const file of ['viewer.js', 'overlay.js', 'framecast.css'])
+      expect((await fetch(`${base}/streams/default/${file}`)).status, file).toBe(200);
+    expect((await fetch(`${base}/streams/default/`)).status).toBe(401);
     expect((await fetch(`${base}/stats`, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await fetch(`${base}/stats?token=wrong`)).status).toBe(401);
     expect((await fetch(`${base}/stats`, { headers: { Authorization: 'Bearer s3cret' } })).status).toBe(200);

@@ -8,6 +8,9 @@ import { RecordingStore, type RecordedFrame } from '../../src/record/recording-s
 import { frameAtOrBefore, parseIndex } from '../../src/record/segment-index.js';
 import { segmentFileName } from '../../src/record/segment-name.js';
 import { SegmentWriter } from '../../src/record/segment-writer.js';
+import { StreamRecorder } from '../../src/record/stream-recorder.js';
+import type { Hub } from '../../src/hub/hub.js';
+import type { Annotation } from '../../src/meta/annotations.js';
 import { parseBytes, parseDuration } from '../../src/util/units.js';
 import { FFMPEG, makeTempDir } from '../helpers/fixtures.js';
 
@@ -220,6 +223,41 @@ describe('a recorded segment', () => {
     expect(readdirSync(d).filter((f) => f.endsWith('.mkv') || f.endsWith('.idx'))).toEqual([]);
     expect((await RecordingStore.load(d, 'cam')).closed).toEqual([]);
     expect(statSync(join(d, 'catalog.ndjson')).size).toBe(0);
+  });
+});
+
+describe('the recorder', () => {
+  it('files an annotation that comes while its segment is being opened (after the frames, not lost)', async () => {
+    const d = dir();
+    const store = await RecordingStore.load(d, 'cam');
+    const hub = { join: () => {}, leave: () => {} } as unknown as Hub;
+    const rec = new StreamRecorder(hub, store, 1000, {
+      failed: () => {},
+      resumed: () => {},
+      segment: () => {},
+    });
+    const note = (seq: number, t: number): Annotation => ({
+      analyzer: 'detector',
+      seq,
+      capturedAt: t,
+      receivedAt: t + 5,
+      json: Buffer.from(`{"objects":[],"seq":${seq}}`),
+    });
+    // The first frame opens a segment (files are created asynchronously); its annotation comes at once.
+    rec.offer(frame(0, T0));
+    rec.annotation(note(1, T0));
+    // A frame past the segment's length opens the next one: the same again.
+    rec.offer(frame(1, T0 + 40));
+    await new Promise((r) => setTimeout(r, 100));
+    rec.offer(frame(2, T0 + 1100));
+    rec.annotation(note(2, T0 + 40));
+    rec.annotation(note(3, T0 + 1100));
+    await rec.stop();
+    const segs = store.segments();
+    expect(segs).toHaveLength(2);
+    const filed = [];
+    for (const ref of segs) filed.push(...(await store.index(ref)).annotations.map((a) => a.seq));
+    expect(filed).toEqual([1, 2, 3]);
   });
 });
 

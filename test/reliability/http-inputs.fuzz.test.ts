@@ -55,6 +55,7 @@ const pathArb = fc.oneof(
     '/transmission/stop',
   ),
   fc.constantFrom(...Object.keys(STATIC_FILES)),
+  fc.constantFrom(...Object.keys(STATIC_FILES)).map((f) => `/streams/default${f}`),
   fc.webPath(),
   headerText.map((t) => '/' + t.replace(/[\s]/g, '')),
 );
@@ -87,8 +88,9 @@ describe('HTTP inputs under fuzz', () => {
           expect(status).toBeGreaterThanOrEqual(200);
           expect(status).toBeLessThan(600);
           if (status < 300 && status !== 204) {
-            // Only the pages' public scripts and styles are served to a peer without the token.
-            const pathname = new URL(path, 'http://x').pathname;
+            // Only the pages' public scripts and styles are served to a peer without the token (at
+            // the root or beside a stream's viewer page).
+            const pathname = new URL(path, 'http://x').pathname.replace(/^\/streams\/[^/]*(?=\/)/, '');
             expect(Object.keys(STATIC_FILES)).toContain(pathname);
           }
         },

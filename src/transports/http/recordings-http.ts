@@ -45,6 +45,31 @@ export function parseTime(name: string, v: string | null): number | string {
 
 const iso = (ms: number): string => new Date(Math.floor(ms)).toISOString();
 
+/** The most segments one activity answer reads: the newest of a longer range (the answer says `partial`). */
+export const MAX_ACTIVITY_SEGMENTS = 1500;
+/** Buckets of an activity answer: default and most. */
+export const ACTIVITY_BUCKETS = 200;
+export const MAX_ACTIVITY_BUCKETS = 2000;
+/** A segment's index may file annotations of frames this long before the segment began. */
+const LATE_ANNOTATION_MS = 10_000;
+
+/** A segment's annotations counted per second of capture time (sparse, in time order). */
+interface SecondCounts {
+  secs: Float64Array;
+  counts: Uint32Array;
+}
+
+/** Counts a segment's annotations per second of their frames' capture time. */
+export function countPerSecond(annotations: readonly { t: number }[]): SecondCounts {
+  const bySec = new Map<number, number>();
+  for (const a of annotations) {
+    const sec = Math.floor(a.t / 1000);
+    bySec.set(sec, (bySec.get(sec) ?? 0) + 1);
+  }
+  const secs = [...bySec.keys()].sort((a, b) => a - b);
+  return { secs: Float64Array.from(secs), counts: Uint32Array.from(secs, (k) => bySec.get(k) as number) };
+}
+
 /**
  * The HTTP endpoints of recordings: the list of recorded spans (framecast's, and one shaped as
  * MediaMTX's playback `/list`), MJPEG playback from any time, the frame at a time, an export to
@@ -55,6 +80,8 @@ export class RecordingsHttp {
   readonly #lookup: RecordingsLookup;
   readonly #cors: Readonly<Record<string, string>>;
   #open = 0;
+  /** Annotation counts of closed segments (which never change), by store and segment name. */
+  readonly #activity = new WeakMap<RecordingStore, Map<string, SecondCounts>>();
 
   constructor(lookup: RecordingsLookup, cors: Readonly<Record<string, string>>) {
     this.#lookup = lookup;
@@ -77,6 +104,9 @@ export class RecordingsHttp {
     switch (rest) {
       case 'recordings':
         void this.#guard(res, () => this.#list(res, name, q));
+        return true;
+      case 'recordings/activity':
+        void this.#guard(res, () => this.#activityOf(res, name, q));
         return true;
       case 'playback.mjpg':
       case 'playback.mjpeg':
@@ -207,6 +237,74 @@ export class RecordingsHttp {
       segments: s.segments,
     }));
     sendJson(res, 200, { stream: name, recording: await this.#lookup.report(name), spans }, this.#cors);
+  }
+
+  /**
+   * GET recordings/activity?start=&end=[&buckets=]: the annotations filed with the recording from
+   * start to end (default: all of it), counted in `buckets` equal buckets (by their frames' capture
+   * time, to the second: each second at its middle) for a timeline. Reads the segments' indexes (the newest
+   * MAX_ACTIVITY_SEGMENTS of the range; `partial` and `from` say so), a closed segment's once.
+   */
+  async #activityOf(res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
+    const store = await this.#store(res, name);
+    if (!store) return;
+    const range = this.#range(res, q, false);
+    if (!range) return;
+    const n = q.has('buckets') ? Number(q.get('buckets')) : ACTIVITY_BUCKETS;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_ACTIVITY_BUCKETS)
+      return sendText(
+        res,
+        400,
+        `buckets must be a whole number from 1 to ${MAX_ACTIVITY_BUCKETS}, got ${JSON.stringify(q.get('buckets'))}`,
+        this.#cors,
+      );
+    const all = store.segments();
+    // Without start or end: the recording's own; with them, exactly them (the buckets of a timeline).
+    const start = Number.isFinite(range.start) ? range.start : (all[0]?.info.start ?? 0);
+    const end = Number.isFinite(range.end) ? range.end : (all.at(-1)?.info.end ?? start);
+    const segs = all.filter(({ info }) => info.end >= start && info.start - LATE_ANNOTATION_MS <= end);
+    const read = segs.slice(-MAX_ACTIVITY_SEGMENTS);
+    const from = segs.length > read.length ? Math.max(start, (read[0] as SegmentRef).info.start) : start;
+    const bucketMs = Math.max(1, (end - start) / n);
+    const counts = new Array<number>(end > start ? n : 0).fill(0);
+    let known = this.#activity.get(store);
+    if (!known) {
+      known = new Map();
+      this.#activity.set(store, known);
+    }
+    // Segments removed by retention leave the memo.
+    if (known.size > all.length + 64) {
+      const names = new Set(all.map((r) => r.info.name));
+      for (const k of known.keys()) if (!names.has(k)) known.delete(k);
+    }
+    for (const ref of read) {
+      let c = ref.live ? null : (known.get(ref.info.name) ?? null);
+      if (!c) {
+        c = countPerSecond((await store.index(ref)).annotations);
+        if (!ref.live) known.set(ref.info.name, c);
+      }
+      for (let i = 0; i < c.secs.length; i++) {
+        // A second counts at its middle: half a second off at most, either way.
+        const t = (c.secs[i] as number) * 1000 + 500;
+        if (t < from || t > end) continue;
+        const b = Math.min(n - 1, Math.max(0, Math.floor((t - start) / bucketMs)));
+        if (counts.length) counts[b] = (counts[b] as number) + (c.counts[i] as number);
+      }
+    }
+    sendJson(
+      res,
+      200,
+      {
+        stream: name,
+        start: counts.length ? iso(start) : null,
+        end: counts.length ? iso(end) : null,
+        bucket: counts.length ? bucketMs / 1000 : null,
+        counts,
+        partial: from > start,
+        from: counts.length ? iso(from) : null,
+      },
+      this.#cors,
+    );
   }
 
   async #snapshotAt(

@@ -12,6 +12,8 @@ export const STATIC_FILES: Readonly<Record<string, { file: string; type: string 
   '/viewer.js': { file: 'viewer.js', type: 'text/javascript; charset=utf-8' },
   '/frame-message.js': { file: 'frame-message.js', type: 'text/javascript; charset=utf-8' },
   '/overlay.js': { file: 'overlay.js', type: 'text/javascript; charset=utf-8' },
+  '/playback.js': { file: 'playback.js', type: 'text/javascript; charset=utf-8' },
+  '/timeline.js': { file: 'timeline.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
   '/grid.js': { file: 'grid.js', type: 'text/javascript; charset=utf-8' },
   '/charts.js': { file: 'charts.js', type: 'text/javascript; charset=utf-8' },
