@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { RecordedFrame, RecordingReader } from '../../record/recording-reader.js';
+import { RecordingStore, type SegmentRef } from '../../record/recording-store.js';
 import type { RecordingReport } from '../../record/recordings.js';
 import type { RecorderStatus } from '../../record/stream-recorder.js';
 import { MkvMuxer, mkvHead } from '../../record/matroska.js';
@@ -246,8 +247,17 @@ export class RecordingsHttp {
    * MAX_ACTIVITY_SEGMENTS of the range; `partial` and `from` say so), a closed segment's once.
    */
   async #activityOf(res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
-    const store = await this.#store(res, name);
-    if (!store) return;
+    const reader = await this.#store(res, name);
+    if (!reader) return;
+    // Counted from the segments' own indexes: on the server that records them (not through an edge).
+    if (!(reader instanceof RecordingStore))
+      return sendText(
+        res,
+        501,
+        `annotation activity of ${name} is only served by the server that records it`,
+        this.#cors,
+      );
+    const store = reader;
     const range = this.#range(res, q, false);
     if (!range) return;
     const n = q.has('buckets') ? Number(q.get('buckets')) : ACTIVITY_BUCKETS;
