@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type FramecastServer } from '../../src/index.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { liveGaps } from './support.js';
+import { frameJpeg, frameSeq, recordWs } from '../meta/http-support.js';
+import { WebSocket } from 'ws';
 import { MultipartReader, openMjpeg, type Part } from '../helpers/mjpeg.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -189,5 +191,35 @@ describe('recording a stream and playing it back over HTTP', () => {
     expect((await fetch(`${base}/api/streams/nope/record`, { method: 'POST', headers: auth })).status).toBe(
       404,
     );
+  }, 20_000);
+});
+
+describe('WebSocket playback', () => {
+  it('/streams/NAME/ws?start=&end=&speed= plays the recording as live WebSocket frames, then closes; a bad time is 400 before the upgrade', async () => {
+    const { base } = await start();
+    await sleep(2000);
+    const listing = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as Listing;
+    const span = listing.spans[0];
+    expect(span).toBeDefined();
+    const wsBase = base.replace('http:', 'ws:');
+    const end = new Date(Date.parse(span?.start ?? '') + 1000).toISOString();
+    const r = recordWs(`${wsBase}/streams/cam/ws?start=${span?.start}&end=${end}&speed=8`);
+    await r.opened;
+    await new Promise<void>((resolve) => r.ws.once('close', () => resolve()));
+    const frames = r.messages.flatMap((m) => ('binary' in m ? [m.binary] : []));
+    const seqs = frames.map(frameSeq);
+    // About a second of 30 fps, every frame, in order.
+    expect(seqs.length).toBeGreaterThanOrEqual(25);
+    expect(seqs.slice(1).every((s, i) => s === (seqs[i] as number) + 1)).toBe(true);
+    // The listing's start is cut to the millisecond: the first frame is the one at or before 1 ms later.
+    const at = new Date(Date.parse(span?.start ?? '') + 1).toISOString();
+    const snap = await fetch(`${base}/streams/cam/snapshot.jpg?at=${at}`);
+    expect(Buffer.from(await snap.arrayBuffer()).equals(frameJpeg(frames[0] as Buffer))).toBe(true);
+    const bad = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${wsBase}/streams/cam/ws?start=nope`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('error', () => undefined);
+    });
+    expect(bad).toBe(400);
   }, 20_000);
 });

@@ -9,7 +9,10 @@ import { MAX_SPEED, MIN_SPEED, type PlaybackRequest } from '../../record/recordi
 import type { Hub } from '../../hub/hub.js';
 import { MAX_META_HEADER_BYTES, serveMjpeg } from './mjpeg.js';
 
-import { NO_CACHE, sendJson, sendText } from './respond.js';
+import { NO_CACHE, sendJson, sendText, type HttpContext } from './respond.js';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WsEndpoint } from './ws.js';
 
 /** What the HTTP transport asks of recordings (a Recordings is one). */
 export interface RecordingsLookup {
@@ -360,6 +363,58 @@ export class RecordingsHttp {
       return null;
     }
     return { first: first.value, rest: frames };
+  }
+
+  /**
+   * WebSocket playback (`/streams/NAME/ws?start=T[&end=T][&speed=X]`, with `meta=1` and
+   * `annotations=1` as live): a hub of its own served by the live WebSocket code. A bad time or speed
+   * is refused before the upgrade (400, or 404 when nothing was recorded then).
+   */
+  upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    name: string,
+    url: URL,
+    ctx: HttpContext,
+  ): void {
+    const refuse = (status: number, text: string): void => {
+      const body = Buffer.from(text + '\n');
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+          `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString()}`,
+      );
+    };
+    if (this.#open >= MAX_PLAYBACKS) return refuse(503, `too many playbacks at once (${MAX_PLAYBACKS})`);
+    const q = url.searchParams;
+    const times: Record<string, number> = {};
+    for (const key of ['start', 'end'] as const) {
+      if (key === 'end' && !q.has('end')) continue;
+      const t = parseTime(key, q.get(key));
+      if (typeof t === 'string') return refuse(400, t);
+      times[key] = t;
+    }
+    const start = times.start as number;
+    const end = times.end ?? Infinity;
+    if (start > end) return refuse(400, `start (${iso(start)}) is after end (${iso(end)})`);
+    const speed = q.has('speed') ? Number(q.get('speed')) : 1;
+    if (!Number.isFinite(speed) || speed < MIN_SPEED || speed > MAX_SPEED)
+      return refuse(
+        400,
+        `speed must be from ${MIN_SPEED} to ${MAX_SPEED}, got ${JSON.stringify(q.get('speed'))}`,
+      );
+    this.#open++;
+    socket.once('close', () => this.#open--);
+    this.#lookup.playback(name, { start, end, speed }).then(
+      (hub) => {
+        if (typeof hub === 'string') return refuse(404, hub);
+        if (socket.destroyed) return;
+        const ws = new WsEndpoint({ ...ctx, hub, lossless: true });
+        socket.once('close', () => ws.close());
+        ws.upgrade(req, socket, head, url);
+      },
+      (err: unknown) => refuse(500, `recordings: ${(err as Error).message}`),
+    );
   }
 
   /**

@@ -158,6 +158,9 @@ export class StreamHttp {
 
   /** Completes a WebSocket upgrade for `ws`. */
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    // `?start=`: a playback of the recording, served by the same WebSocket code.
+    if (url.searchParams.has('start') && this.#shared.recordings)
+      return this.#shared.recordings.upgrade(req, socket, head, this.stream.name, url, this.#ctx);
     this.#ws.upgrade(req, socket, head, url);
   }
 
