@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, serve, type FramecastServer } from '../../src/index.js';
+import { execFileSync } from 'node:child_process';
+import { connect, publish, serve, type FramecastServer } from '../../src/index.js';
 import {
   decodeHello,
   encodeError,
@@ -11,7 +12,7 @@ import {
   HelloFlag,
 } from '../../src/protocol/native.js';
 import { runPlay } from '../helpers/cli.js';
-import { makeTempDir } from '../helpers/fixtures.js';
+import { FFMPEG, makeTempDir } from '../helpers/fixtures.js';
 import { openMjpeg, type Part } from '../helpers/mjpeg.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -153,4 +154,70 @@ describe('playing a recording back over the native protocol', () => {
       })(),
     ).rejects.toThrow(/no recording of cam/);
   }, 20_000);
+});
+
+describe('metadata and annotations in a recording', () => {
+  it('a playback carries each frame metadata byte for byte and the annotations analyzers sent, tagged with their frame', async () => {
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      recordPath: join(tmp.dir, 'meta'),
+      streams: [{ name: 'cam', source: 'publisher', record: true, recordSegmentDuration: 1 }],
+    });
+    const port = server.address().port;
+    const base = `http://127.0.0.1:${server.httpAddress()?.port}`;
+    const jpeg = execFileSync(FFMPEG, [
+      ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90', '-frames:v', '1'],
+      ...['-f', 'image2pipe', '-c:v', 'mjpeg', '-'],
+    ]);
+    const pub = publish(`127.0.0.1:${port}/cam`);
+    const sentMeta = new Map<number, string>();
+    const start = Date.now();
+    const times: number[] = [];
+    const annotated: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      await pub.ready();
+      const t = Date.now() + 0.25;
+      times.push(t);
+      pub.publish(jpeg, { meta: { i, label: `frame ${i}`, é: true }, capturedAt: t });
+      await sleep(30);
+      // An analyzer annotates every fifth frame, by its capture time, once the server has it.
+      if (i % 5 === 0) {
+        const res = await fetch(`${base}/streams/cam/annotations`, {
+          method: 'POST',
+          body: JSON.stringify({ analyzer: 'det', capturedAt: t, data: { objects: [], n: i } }),
+        });
+        if (res.status === 202) annotated.push(i);
+      }
+    }
+    expect(annotated.length).toBeGreaterThanOrEqual(6);
+    await sleep(300);
+    pub.close();
+    // An analyzer annotates some of the frames it saw (their seqs as a viewer got them).
+    const live = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as {
+      spans: { start: string; frames: number }[];
+    };
+    expect(live.spans[0]?.frames).toBeGreaterThanOrEqual(40);
+    const got: { seq: number; meta: unknown }[] = [];
+    const annotations: { seq: number; data: unknown }[] = [];
+    const stream = connect(`127.0.0.1:${port}/cam`, {
+      playback: { start, speed: 16 },
+      meta: true,
+      annotations: true,
+    });
+    stream.onAnnotation((a) => annotations.push({ seq: a.seq, data: a.data }));
+    for await (const f of stream) {
+      got.push({ seq: f.seq, meta: f.meta });
+      // The recording also holds the NO SIGNAL pictures around the publisher: stop at its last frame.
+      if ((f.meta as { i?: number } | null)?.i === 39 || got.length > 80) break;
+    }
+    const metas = got.map((g) => g.meta as { i?: number } | null).filter((m) => m && m.i !== undefined);
+    expect(metas.map((m) => m?.i)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(metas[7]).toEqual({ i: 7, label: 'frame 7', é: true });
+    // Each annotation comes with the frame it was made for (the frame whose metadata says i = n).
+    const seqOf = new Map(got.map((g) => [(g.meta as { i?: number } | null)?.i, g.seq]));
+    expect(annotations.map((a) => (a.data as { n: number }).n)).toEqual(annotated);
+    for (const a of annotations) expect(a.seq).toBe(seqOf.get((a.data as { n: number }).n));
+    void sentMeta;
+  }, 30_000);
 });
