@@ -135,6 +135,7 @@ export async function playCommand(argv: string[]): Promise<number> {
     protocol: extras.protocol,
     token: extras.token,
     playback: extras.playback,
+    thenLive: extras.thenLive,
     ca,
     reconnect: extras.reconnectTimeoutMs === null ? null : { giveUpAfterMs: extras.reconnectTimeoutMs },
     meta: perFrame.meta,
@@ -219,6 +220,7 @@ export async function playCommand(argv: string[]): Promise<number> {
         `\r${reason}; reconnecting in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt})\x1b[K\n`,
       ),
     );
+    client.on('live', () => process.stderr.write('\rend of the recording: going on live\x1b[K\n'));
     client.on('reconnected', (gapMs) =>
       process.stderr.write(`\rreconnected after ${(gapMs / 1000).toFixed(1)} s\x1b[K\n`),
     );

@@ -18,6 +18,7 @@ export const PLAY_EXTRA_OPTIONS = {
   'reconnect-timeout': { type: 'string' },
   at: { type: 'string' },
   speed: { type: 'string' },
+  'then-live': { type: 'boolean' },
 } as const;
 
 /** Help lines for those options. */
@@ -32,7 +33,8 @@ export const PLAY_EXTRA_HELP = `  --protocol P         auto (default): native he
   --reconnect-timeout S  give up after S seconds without a server (default 60; 0 never)
   --at TIME            play the server's recording from TIME (ISO 8601, e.g.
                        2026-12-07T03:00:00Z) instead of live; ends at the recording's end
-  --speed X            with --at: playback speed, 0.1-16 (default 1)`;
+  --speed X            with --at: playback speed, 0.1-16 (default 1)
+  --then-live          with --at: at the recording's end, go on with the live stream`;
 
 /** The extra play settings, validated. */
 export interface PlayExtras {
@@ -41,6 +43,8 @@ export interface PlayExtras {
   reconnectTimeoutMs: number | null;
   /** --at/--speed: a playback of the recording, or null for live. */
   playback: { start: number; speed: number } | null;
+  /** --then-live: after the playback, live. */
+  thenLive: boolean;
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
@@ -73,7 +77,10 @@ export function parsePlayExtras(values: {
   'reconnect-timeout'?: string;
   at?: string;
   speed?: string;
+  'then-live'?: boolean;
 }): PlayExtras {
+  if (values['then-live'] && values.at === undefined)
+    throw new UsageError('--then-live only applies with --at');
   const protocol = choiceOption('protocol', values.protocol, 'auto', ['auto', 'native', 'legacy'] as const);
   const token = resolveToken(values.token);
   const problem = token === null ? null : tokenProblem(token);
@@ -90,6 +97,7 @@ export function parsePlayExtras(values: {
     token: protocol === 'legacy' ? null : token,
     reconnectTimeoutMs: values.reconnect ? timeout * 1000 : null,
     playback: playbackOption(values.at, values.speed, protocol),
+    thenLive: values['then-live'] ?? false,
   };
 }
 

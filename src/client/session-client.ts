@@ -24,6 +24,8 @@ export interface ReconnectOptions {
 export interface SessionClientOptions extends StreamClientOptions {
   /** Reconnect when the server goes away (null/undefined: one connection only). */
   reconnect?: ReconnectOptions | null;
+  /** With `playback`: when the recording ends (END eof), go on with the live stream on a new connection. */
+  thenLive?: boolean;
 }
 
 /** Events of a SessionClient: a StreamClient's, plus the reconnect cycle. */
@@ -32,6 +34,8 @@ export interface SessionClientEvents extends StreamClientEvents {
   reconnecting: [attempt: number, delayMs: number, reason: string];
   /** Back after `gapMs` without a connection. */
   reconnected: [gapMs: number];
+  /** A playback reached the recording's end and the session goes on live (`thenLive`). */
+  live: [];
 }
 
 const RETRYABLE = new Set<FramecastErrorCode>([
@@ -68,6 +72,8 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
   /** How the stream ended cleanly, once it did. */
   ended: StreamEnd | null = null;
   readonly #latest = new Map<string, FrameAnnotation>();
+  /** The playback is over and the session watches live (`thenLive`). */
+  #live = false;
 
   constructor(addr: ServerAddress | ServerAddress[], opts: SessionClientOptions = {}) {
     super();
@@ -129,7 +135,7 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
   }
 
   #open(): void {
-    const client = new StreamClient(this.#addr, this.#opts);
+    const client = new StreamClient(this.#addr, this.#live ? { ...this.#opts, playback: null } : this.#opts);
     this.#client = client;
     client.on('connect', () => {
       if (!this.#everConnected) this.emit('connect');
@@ -164,6 +170,12 @@ export class SessionClient extends SafeEmitter<SessionClientEvents> {
 
   #onEnd(end: StreamEnd): void {
     if (this.#closed) return;
+    if (this.#opts.playback && this.#opts.thenLive && !this.#live && end.reason === 'eof') {
+      this.#live = true;
+      this.emit('live');
+      this.#open();
+      return;
+    }
     if (this.#opts.reconnect && RETRY_ENDS.has(end.reason)) this.#retry(`stream ended (${end.reason})`);
     else {
       this.ended = end;

@@ -221,3 +221,31 @@ describe('metadata and annotations in a recording', () => {
     void sentMeta;
   }, 30_000);
 });
+
+describe('then live', () => {
+  it('a playback with thenLive goes on with the live stream at the recording end (framecast play --then-live)', async () => {
+    server = await serve({
+      port: 0,
+      recordPath: join(tmp.dir, 'then-live'),
+      streams: [{ name: 'cam', source: 'test', width: 160, record: true }],
+    });
+    await sleep(1500);
+    const start = Date.now() - 1200;
+    const stream = connect(`127.0.0.1:${server.address().port}/cam`, {
+      playback: { start, speed: 4 },
+      thenLive: true,
+    });
+    const ages: number[] = [];
+    for await (const f of stream) {
+      ages.push(Date.now() - (f.capturedAt ?? 0));
+      if (ages.length >= 90) break;
+    }
+    // First the past (frames over a second old), then live frames (fresh), in one loop.
+    expect(ages[0]).toBeGreaterThan(800);
+    expect(ages.slice(-20).every((a) => a < 500)).toBe(true);
+    expect(stream.ended).toBeNull();
+    expect(
+      (await runPlay(`127.0.0.1:${server.address().port}/cam`, ['--then-live', '--view', 'none'])).stderr,
+    ).toContain('--then-live only applies with --at');
+  }, 20_000);
+});
