@@ -121,7 +121,11 @@ export class RecordingStore implements RecordingReader {
     for (const name of files) {
       if (listed.has(name)) continue;
       stale = true;
-      const info = await recoverSegment(dir, stream, name, notes);
+      // A file that cannot be read as a segment (a symbolic link, unreadable) is left alone and named.
+      const info = await recoverSegment(dir, stream, name, notes).catch((err: unknown) => {
+        notes.push(`${join(dir, `${name}.mkv`)}: skipped (${(err as Error).message})`);
+        return null;
+      });
       if (info) listed.set(name, info);
     }
     store.#segs = [...listed.values()]

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
@@ -299,5 +299,24 @@ describe('segments being written and closing', () => {
     expect(store.segments().map((s) => s.live)).toEqual([null, null]);
     expect(store.closed.map((s) => s.frames)).toEqual([3, 3]);
     expect(store.oldestClosed()?.start).toBe(T0);
+  });
+});
+
+describe('nothing outside the recordings folder is read', () => {
+  it('a segment name that is a symbolic link (to a file elsewhere) is skipped and named, never opened; a stream folder that is a link is refused', async () => {
+    const d = dir();
+    const { w } = await writeSegment(d, 3);
+    await w.close();
+    const outside = join(tmp.dir, 'secret.txt');
+    writeFileSync(outside, 'not a recording');
+    symlinkSync(outside, join(d, '2026-12-07_04-00-00-000.mkv'));
+    const notes: string[] = [];
+    const store = await RecordingStore.load(d, 'cam', notes);
+    expect(store.closed.map((s) => s.name)).toEqual([w.name]);
+    expect(notes.join('\n')).toMatch(/2026-12-07_04-00-00-000\.mkv: skipped \(.*ELOOP/);
+    expect(readFileSync(outside, 'utf8')).toBe('not a recording');
+    const linked = join(tmp.dir, 'linked-stream');
+    symlinkSync(d, linked);
+    await expect(RecordingStore.load(linked, 'cam')).rejects.toThrow(/is not a directory/);
   });
 });
