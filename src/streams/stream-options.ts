@@ -57,6 +57,8 @@ export interface StreamConfig {
    * (each side is also capped at 16384). Default 4096x4096.
    */
   maxImagePixels?: number;
+  /** Renditions (other sizes and qualities viewers ask for) made at once, 0-16. Default 4. */
+  maxRenditions?: number;
   /** Record the stream (its source runs while it is recorded). */
   record?: boolean;
   /** The folder whose NAME/ subfolder holds this stream's recordings. Default `recordings`. */
@@ -96,6 +98,7 @@ export interface ResolvedStreamConfig {
   overridePublisher: boolean;
   passthrough: boolean;
   maxImagePixels: number;
+  maxRenditions: number;
   record: boolean;
   recordPath: string | null;
   /** Seconds. */
@@ -135,6 +138,7 @@ export const STREAM_FIELDS: readonly (keyof StreamConfig)[] = [
   'overridePublisher',
   'passthrough',
   'maxImagePixels',
+  'maxRenditions',
   ...RECORD_FIELDS,
 ];
 
@@ -268,6 +272,7 @@ export function resolveStreamConfig(
       16 * 16,
       MAX_IMAGE_SIDE * MAX_IMAGE_SIDE,
     ),
+    maxRenditions: int('maxRenditions', c.maxRenditions ?? 4, 0, 16),
     record: bool('record', c.record ?? false),
     recordPath,
     recordSegmentDuration: segment,

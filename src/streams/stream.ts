@@ -12,6 +12,7 @@ import { PublisherSlot } from '../ingest/publish/publisher-slot.js';
 import { IngestProducer } from '../ingest/publish/ingest-producer.js';
 import { ImageBound } from '../util/jpeg.js';
 import type { TokenCheck } from '../util/token.js';
+import { Renditions } from './renditions.js';
 
 /**
  * One named stream: its settings, its source and its hub. Everything a transport needs to serve it
@@ -32,6 +33,8 @@ export class Stream {
   readonly ingest: PublisherSlot | null;
   /** The stream's image-size bound (maxImagePixels) and the images it refused, for /stats. */
   readonly images: ImageBound;
+  /** Other sizes and qualities viewers ask for, each made once per frame. */
+  readonly renditions: Renditions;
 
   /** @internal use openStream() */
   constructor(
@@ -61,6 +64,12 @@ export class Stream {
       maxMetaBytes: config.maxMetaBytes,
       // A file plays from its start for the first client, even though it started during the hello grace.
       holdFirstFrames: !config.pace || source.spec?.finite === true,
+    });
+    this.renditions = new Renditions(this.hub, {
+      quality: config.quality,
+      max: config.maxRenditions,
+      maxPixels: config.maxImagePixels,
+      maxClients: config.maxClients,
     });
   }
 
@@ -115,6 +124,7 @@ export class Stream {
   /** Ends every client and stops the source (`removed`: the server goes on without it). Idempotent. */
   close(reason: 'shutdown' | 'removed' = 'shutdown'): void {
     this.ingest?.close();
+    this.renditions.close(reason);
     this.hub.close(reason);
   }
 }

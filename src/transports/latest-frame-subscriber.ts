@@ -17,6 +17,8 @@ export interface LatestFrameOptions {
   sendFirst?: boolean;
   /** The stream this client watches (default `default`). */
   streamName?: string;
+  /** At most this many frames a second for this client (frames in between are not offered), or none. */
+  maxFps?: number | null;
 }
 
 /**
@@ -44,8 +46,13 @@ export abstract class LatestFrameSubscriber implements Subscriber {
   #drops = 0;
   #lastLatency: number | null = null;
   #sendStartedAt = 0;
+  /** With maxFps: the least capture-time gap between two frames taken, and the last one taken. */
+  readonly #minGapMs: number;
+  #takenAt = -Infinity;
 
   protected constructor(opts: LatestFrameOptions) {
+    // 10% slack: a source's jitter must not make a 5 fps viewer skip every other frame of 10 fps.
+    this.#minGapMs = opts.maxFps ? (1000 / opts.maxFps) * 0.9 : 0;
     this.protocol = opts.protocol;
     this.address = opts.address;
     this.sendFirst = opts.sendFirst ?? false;
@@ -99,6 +106,11 @@ export abstract class LatestFrameSubscriber implements Subscriber {
 
   offer(frame: Frame): void {
     if (!this.open || this.#ending) return;
+    if (this.#minGapMs > 0) {
+      // A chosen rate, not a slow client: the frames between are not this viewer's (no drop counted).
+      if (frame.capturedAt - this.#takenAt < this.#minGapMs && frame.capturedAt >= this.#takenAt) return;
+      this.#takenAt = frame.capturedAt;
+    }
     if (!this.#sending && this.ready() && !this.held()) {
       this.#send(frame);
       return;

@@ -44,7 +44,13 @@ export function mjpegMetaWire(frame: Frame): Buffer {
  * a TCP client: latest frame wins, one frame in flight, drops counted. `meta`: parts carry the
  * frame's metadata (`?meta=1`).
  */
-export function serveMjpeg(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, meta = false): void {
+export function serveMjpeg(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  meta = false,
+  maxFps: number | null = null,
+): void {
   const address = peerOf(req);
   req.socket.setNoDelay(true);
   // Like uStreamer: no chunked encoding, the body simply ends with the connection. Every MJPEG reader
@@ -72,6 +78,7 @@ export function serveMjpeg(req: IncomingMessage, res: ServerResponse, ctx: HttpC
     encode: meta ? mjpegMetaWire : mjpegWire,
     lossless: ctx.lossless,
     onDrained: () => ctx.hub.drained(),
+    maxFps,
   });
   res.on('error', () => res.destroy());
   admit(ctx.hub, sub, { onceClosed: (fn) => res.once('close', fn), refuse: () => res.destroy() }, ctx);

@@ -91,10 +91,13 @@ export async function serveSnapshot(
   res: ServerResponse,
   ctx: HttpContext,
   timeoutMs: number,
+  rendition: ((f: Frame) => Promise<Frame | null>) | null = null,
 ): Promise<void> {
   let closed = false;
   res.once('close', () => (closed = true));
-  const frame = await newestFrame(ctx.hub, peerOf(req), timeoutMs);
+  const newest = await newestFrame(ctx.hub, peerOf(req), timeoutMs);
+  // Another size: the newest frame encoded at it (once per frame and size), without waiting for the next.
+  const frame = newest && rendition ? await rendition(newest) : newest;
   if (closed) return;
   if (!frame) {
     sendText(res, 503, `no frame within ${timeoutMs / 1000} s (source not ready or server full)`, {

@@ -1,4 +1,5 @@
 import type { RecorderStatus } from '../../record/stream-recorder.js';
+import type { RenditionReport } from '../../streams/renditions.js';
 import type { Frame } from '../../hub/frame.js';
 import type { Hub, TransmissionEnd } from '../../hub/hub.js';
 import type { Subscriber, SubscriberStats } from '../../hub/subscriber.js';
@@ -64,6 +65,8 @@ export interface StatsReport {
    * writable: live viewing goes on, recording resumes by itself), with frames written and dropped.
    */
   recording: RecorderStatus | null;
+  /** Renditions running now (other sizes and qualities viewers asked for): size, viewers, encodes. */
+  renditions?: RenditionReport[];
   totals: {
     framesIn: number;
     bytesIn: number;

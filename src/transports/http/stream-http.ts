@@ -14,6 +14,7 @@ import { sendPage, sendStatic } from './web-assets.js';
 export { PAGE_HEADERS, sendPage, sendStatic } from './web-assets.js';
 import { WsEndpoint } from './ws.js';
 import type { RecordingsHttp } from './recordings-http.js';
+import { parseViewRequest, type Renditions } from '../../streams/renditions.js';
 import type { PublisherSlot } from '../../ingest/publish/publisher-slot.js';
 
 /** A stream as the HTTP transport needs it (a Stream is one). */
@@ -31,6 +32,8 @@ export interface HttpStreamTarget {
   readonly annotateToken?: string | null;
   /** The stream's image-size bound: how many images it refused. */
   readonly images?: { readonly refused: number };
+  /** Other sizes and qualities (`?width=&quality=`), each made once per frame. */
+  readonly renditions?: Renditions;
 }
 
 /** Shared by every stream's endpoints: the server's settings and its log hooks. */
@@ -87,11 +90,14 @@ export class StreamHttp {
       quality: this.stream.config.quality,
       width: this.stream.config.width,
     };
-    const report = this.sampler.report(
-      encoder,
-      this.stream.images?.refused ?? 0,
-      this.#shared.recordings?.status(this.stream.name) ?? null,
-    );
+    const report = {
+      ...this.sampler.report(
+        encoder,
+        this.stream.images?.refused ?? 0,
+        this.#shared.recordings?.status(this.stream.name) ?? null,
+      ),
+      renditions: this.stream.renditions?.report() ?? [],
+    };
     if (!hideAddresses) return report;
     const hide = (c: ClientReport): ClientReport => ({ ...c, address: HIDDEN_ADDRESS });
     return { ...report, clients: report.clients.map(hide), monitors: report.monitors.map(hide) };
@@ -105,13 +111,34 @@ export class StreamHttp {
     if (this.#shared.recordings?.get(req, res, this.stream.name, rest, requestUrl(req))) return true;
     switch (rest) {
       case 'stream.mjpg':
-      case 'stream.mjpeg':
-        serveMjpeg(req, res, this.#ctx, requestUrl(req).searchParams.get('meta') === '1');
+      case 'stream.mjpeg': {
+        const q = requestUrl(req).searchParams;
+        const view = parseViewRequest(q);
+        if (typeof view === 'string') {
+          sendText(res, 400, view, this.#shared.cors);
+          return true;
+        }
+        const hub = this.stream.renditions?.hubFor(view) ?? this.stream.hub;
+        serveMjpeg(req, res, { ...this.#ctx, hub }, q.get('meta') === '1', view.fps);
         return true;
+      }
       case 'snapshot.jpg':
-      case 'snapshot.jpeg':
-        void serveSnapshot(req, res, this.#ctx, this.#shared.snapshotTimeoutMs);
+      case 'snapshot.jpeg': {
+        const view = parseViewRequest(requestUrl(req).searchParams);
+        if (typeof view === 'string') {
+          sendText(res, 400, view, this.#shared.cors);
+          return true;
+        }
+        const r = this.stream.renditions;
+        void serveSnapshot(
+          req,
+          res,
+          this.#ctx,
+          this.#shared.snapshotTimeoutMs,
+          r && r.keyOf(view) ? (f) => r.snapshot(f, view) : null,
+        );
         return true;
+      }
       case 'snapshot.json':
         void serveSnapshotJson(req, res, this.#ctx, this.#shared.snapshotTimeoutMs);
         return true;
@@ -161,6 +188,22 @@ export class StreamHttp {
     // `?start=`: a playback of the recording, served by the same WebSocket code.
     if (url.searchParams.has('start') && this.#shared.recordings)
       return this.#shared.recordings.upgrade(req, socket, head, this.stream.name, url, this.#ctx);
+    const view = parseViewRequest(url.searchParams);
+    if (typeof view === 'string') {
+      const body = Buffer.from(view + '\n');
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString()}`,
+      );
+      return;
+    }
+    const hub = this.stream.renditions?.hubFor(view) ?? this.stream.hub;
+    if (hub !== this.stream.hub) {
+      // A rendition's viewer: the same WebSocket code over the rendition's hub.
+      const ws = new WsEndpoint({ ...this.#ctx, hub });
+      socket.once('close', () => ws.close());
+      ws.upgrade(req, socket, head, url);
+      return;
+    }
     this.#ws.upgrade(req, socket, head, url);
   }
 

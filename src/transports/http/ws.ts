@@ -48,9 +48,11 @@ export class WsEndpoint {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const q = url.searchParams;
+      const fps = q.has('fps') ? Number(q.get('fps')) : null;
       this.#attach(ws, peerOf(req), q.get('passive') === '1', {
         meta: q.get('meta') === '1',
         annotations: q.get('annotations') === '1',
+        maxFps: fps !== null && Number.isFinite(fps) && fps > 0 ? fps : null,
       });
     });
   }
@@ -59,7 +61,7 @@ export class WsEndpoint {
     ws: WebSocket,
     address: string,
     passive: boolean,
-    wants: { meta: boolean; annotations: boolean },
+    wants: { meta: boolean; annotations: boolean; maxFps: number | null },
   ): void {
     const { hub } = this.#ctx;
     ws.on('error', () => ws.terminate());

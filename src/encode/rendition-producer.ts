@@ -1,0 +1,168 @@
+import { EventEmitter } from 'node:events';
+import sharp from 'sharp';
+import { FramecastError } from '../errors.js';
+import { Frame } from '../hub/frame.js';
+import type { Hub } from '../hub/hub.js';
+import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/producer.js';
+import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
+import { nowMs } from '../util/clock.js';
+
+/** What a rendition is: a width (the height follows the picture) and a JPEG quality. */
+export interface RenditionKey {
+  width: number;
+  quality: number;
+}
+
+/**
+ * A JPEG at another width and quality. libvips (through sharp) decodes with libjpeg-turbo's DCT
+ * scaling when shrinking by 2, 4 or 8 or more (a fraction of a full decode), then resizes exactly.
+ * Never enlarges: a width over the picture's keeps its size.
+ */
+export async function scaleJpeg(
+  jpeg: Buffer,
+  key: RenditionKey,
+  maxPixels: number,
+): Promise<{ jpeg: Buffer; width: number; height: number }> {
+  try {
+    const { data, info } = await sharp(jpeg, { limitInputPixels: maxPixels, failOn: 'error' })
+      .resize({ width: key.width, withoutEnlargement: true, kernel: 'lanczos3', fastShrinkOnLoad: true })
+      .jpeg({ quality: key.quality, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
+      .toBuffer({ resolveWithObject: true });
+    return { jpeg: data, width: info.width, height: info.height };
+  } catch (err) {
+    throw new FramecastError(
+      'ERR_ENCODE',
+      `rendition ${key.width}px q${key.quality}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/**
+ * A rendition as a hub's producer: while its hub has viewers it watches the stream's own hub (a
+ * subscriber that takes no viewer's place) and encodes each frame once at its size and quality,
+ * keeping the capture time, seq and metadata. Latest frame wins: a frame that comes while one is
+ * being encoded waits, and a newer one replaces it (counted), so a slow encode never queues.
+ */
+export class RenditionProducer extends EventEmitter<ProducerEvents> implements FrameProducer {
+  readonly key: RenditionKey;
+  readonly #source: Hub;
+  readonly #maxPixels: number;
+  #sub: Subscriber | null = null;
+  #busy = false;
+  #pending: Frame | null = null;
+  #stopped = false;
+  #size: { width: number; height: number } | null = null;
+  /** Frames encoded, replaced before their turn, and the last encode's time (ms). */
+  readonly counts = { encoded: 0, skipped: 0, lastEncodeMs: null as number | null };
+
+  constructor(source: Hub, key: RenditionKey, maxPixels: number) {
+    super();
+    this.#source = source;
+    this.key = key;
+    this.#maxPixels = maxPixels;
+  }
+
+  start(): void {
+    const id = newSubscriberId();
+    const connectedAt = Date.now();
+    const address = `(${this.key.width}px q${this.key.quality})`;
+    const sub: Subscriber = {
+      id,
+      protocol: 'rendition',
+      address,
+      uncapped: true,
+      backlogged: false,
+      offer: (frame: Frame): void => this.#offer(frame),
+      end: (reason: EndReason): void => {
+        this.#source.leave(sub);
+        if (this.#stopped) return;
+        if (reason === 'source-error')
+          this.emit(
+            'error',
+            new FramecastError('ERR_SOURCE_FAILED', 'the stream the rendition is made from failed'),
+          );
+        else this.emit('end');
+      },
+      stats: (): SubscriberStats => ({
+        id,
+        protocol: 'rendition',
+        address,
+        connectedAt,
+        framesSent: this.counts.encoded,
+        bytesSent: 0,
+        drops: this.counts.skipped,
+        lastLatencyMs: null,
+      }),
+    };
+    this.#sub = sub;
+    if (!this.#source.join(sub)) this.emit('end');
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#pending = null;
+    if (this.#sub) this.#source.leave(this.#sub);
+  }
+
+  pause(): void {}
+
+  resume(): void {}
+
+  describe(): SourceDescription {
+    const src = this.#source.source;
+    return {
+      kind: 'rendition',
+      name: `${src?.name ?? 'stream'} at ${this.key.width}px q${this.key.quality}`,
+      width: this.#size?.width ?? null,
+      height: this.#size?.height ?? null,
+      inputFps: src?.inputFps ?? null,
+    };
+  }
+
+  #offer(frame: Frame): void {
+    if (this.#stopped) return;
+    if (this.#busy) {
+      if (this.#pending) this.counts.skipped++;
+      this.#pending = frame;
+      return;
+    }
+    this.#busy = true;
+    void this.#encode(frame);
+  }
+
+  async #encode(frame: Frame): Promise<void> {
+    let next: Frame | null = frame;
+    while (next && !this.#stopped) {
+      const f: Frame = next;
+      const t0 = nowMs();
+      try {
+        const out = await scaleJpeg(f.jpeg, this.key, this.#maxPixels);
+        if (this.#stopped) break;
+        this.counts.encoded++;
+        this.counts.lastEncodeMs = nowMs() - t0;
+        this.#size = { width: out.width, height: out.height };
+        this.emit(
+          'frame',
+          new Frame({
+            seq: f.seq,
+            width: out.width,
+            height: out.height,
+            capturedAt: f.capturedAt,
+            encodedAt: nowMs(),
+            jpeg: out.jpeg,
+            meta: f.meta,
+          }),
+        );
+      } catch {
+        // One frame that does not decode (a peer's odd JPEG) costs that frame only.
+        this.counts.skipped++;
+      }
+      next = this.#pending;
+      this.#pending = null;
+    }
+    this.#busy = false;
+  }
+}
