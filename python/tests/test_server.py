@@ -160,3 +160,17 @@ def test_playback_of_a_recording(start_server: Callable[..., Server], tmp_path: 
     with pytest.raises(framecast.FramecastError) as bad:
         framecast.connect(f"{srv.address}/cam", at="yesterday")
     assert bad.value.code == "ERR_USAGE"
+
+
+def test_a_smaller_rendition_at_a_lower_rate(start_server: Callable[..., Server]) -> None:
+    """``connect(address, width=320, fps=5)``: frames 320 pixels wide, about five a second."""
+    srv = start_server("cam=test", "--width", "800")
+    client = framecast.connect(f"{srv.address}/cam", width=320, fps=5)
+    frames = [next(client) for _ in range(6)]
+    client.close()
+    assert {(f.width, f.height) for f in frames} == {(320, 180)}
+    gaps = [b.captured_at - a.captured_at for a, b in zip(frames, frames[1:])]
+    assert min(gaps) > 150
+    with pytest.raises(framecast.FramecastError) as err:
+        framecast.connect(f"{srv.address}/cam", width=8)
+    assert err.value.code == "ERR_USAGE"

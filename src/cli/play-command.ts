@@ -136,6 +136,7 @@ export async function playCommand(argv: string[]): Promise<number> {
     token: extras.token,
     playback: extras.playback,
     thenLive: extras.thenLive,
+    view: extras.view,
     ca,
     reconnect: extras.reconnectTimeoutMs === null ? null : { giveUpAfterMs: extras.reconnectTimeoutMs },
     meta: perFrame.meta,

@@ -6,7 +6,7 @@ import type { ProtocolChoice } from '../client/stream-client.js';
 import { UsageError, type FramecastError } from '../errors.js';
 import { locateFfmpeg } from '../source/ffmpeg-path.js';
 import { resolveToken, tokenProblem, TOKEN_ENV } from '../util/token.js';
-import { choiceOption, numberOption } from './args.js';
+import { choiceOption, intOption, numberOption } from './args.js';
 
 /** parseArgs descriptors of the play options for the native protocol, recording and reconnecting. */
 export const PLAY_EXTRA_OPTIONS = {
@@ -19,6 +19,9 @@ export const PLAY_EXTRA_OPTIONS = {
   at: { type: 'string' },
   speed: { type: 'string' },
   'then-live': { type: 'boolean' },
+  width: { type: 'string' },
+  quality: { type: 'string' },
+  fps: { type: 'string' },
 } as const;
 
 /** Help lines for those options. */
@@ -34,7 +37,10 @@ export const PLAY_EXTRA_HELP = `  --protocol P         auto (default): native he
   --at TIME            play the server's recording from TIME (ISO 8601, e.g.
                        2026-12-07T03:00:00Z) instead of live; ends at the recording's end
   --speed X            with --at: playback speed, 0.1-16 (default 1)
-  --then-live          with --at: at the recording's end, go on with the live stream`;
+  --then-live          with --at: at the recording's end, go on with the live stream
+  --width N            ask the server for frames N pixels wide (16-16384; made once per size
+  --quality Q          for every viewer of it), JPEG quality Q (1-100), at most
+  --fps F              F frames a second (0.1-1000): native protocol`;
 
 /** The extra play settings, validated. */
 export interface PlayExtras {
@@ -45,9 +51,28 @@ export interface PlayExtras {
   playback: { start: number; speed: number } | null;
   /** --then-live: after the playback, live. */
   thenLive: boolean;
+  /** --width/--quality/--fps, or null. */
+  view: { width: number | null; quality: number | null; fps: number | null } | null;
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** --width, --quality and --fps, checked (null when none is given). */
+function viewOption(
+  values: { width?: string; quality?: string; fps?: string },
+  protocol: string,
+): PlayExtras['view'] {
+  if (values.width === undefined && values.quality === undefined && values.fps === undefined) return null;
+  if (protocol === 'legacy')
+    throw new UsageError(
+      '--width, --quality and --fps need the native protocol (the seed framing cannot ask)',
+    );
+  return {
+    width: values.width === undefined ? null : intOption('width', values.width, 0, 16, 16384),
+    quality: values.quality === undefined ? null : intOption('quality', values.quality, 0, 1, 100),
+    fps: numberOption('fps', values.fps, null, 0.1, 1000),
+  };
+}
 
 /** --at and --speed, checked. */
 function playbackOption(
@@ -78,6 +103,9 @@ export function parsePlayExtras(values: {
   at?: string;
   speed?: string;
   'then-live'?: boolean;
+  width?: string;
+  quality?: string;
+  fps?: string;
 }): PlayExtras {
   if (values['then-live'] && values.at === undefined)
     throw new UsageError('--then-live only applies with --at');
@@ -98,6 +126,7 @@ export function parsePlayExtras(values: {
     reconnectTimeoutMs: values.reconnect ? timeout * 1000 : null,
     playback: playbackOption(values.at, values.speed, protocol),
     thenLive: values['then-live'] ?? false,
+    view: viewOption(values, protocol),
   };
 }
 

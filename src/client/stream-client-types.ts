@@ -50,6 +50,11 @@ export interface StreamClientOptions extends MetaWants {
    * (0.1-16, default 1) instead of watching it live; the stream ends with `eof` at the recording's end.
    */
   playback?: { start: number; speed?: number } | null;
+  /**
+   * Native only: another width (16-16384, snapped down to multiples of 16 by the server, never over the
+   * stream's), JPEG quality (1-100) or frame rate (0.1-1000) than the stream's; each optional.
+   */
+  view?: { width?: number | null; quality?: number | null; fps?: number | null } | null;
 }
 
 /** Events of a StreamClient. */

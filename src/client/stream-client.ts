@@ -55,7 +55,8 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
   constructor(addr: ServerAddress, options: StreamClientOptions = {}) {
     super();
     // A playback speaks the native protocol only: a seed server's frames would be live ones.
-    const opts: StreamClientOptions = options.playback ? { ...options, protocol: 'native' } : options;
+    const opts: StreamClientOptions =
+      options.playback || options.view ? { ...options, protocol: 'native' } : options;
     this.#addr = addr;
     this.#opts = opts;
     this.#where = formatAddress(addr.host, addr.port);
@@ -164,6 +165,13 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       this.#addr.stream ?? null,
       this.#opts.playback
         ? { start: this.#opts.playback.start, speed: this.#opts.playback.speed ?? 1 }
+        : null,
+      this.#opts.view
+        ? {
+            width: this.#opts.view.width ?? null,
+            quality: this.#opts.view.quality ?? null,
+            fps: this.#opts.view.fps ?? null,
+          }
         : null,
     );
   }

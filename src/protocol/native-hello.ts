@@ -3,6 +3,7 @@ import {
   ErrorCode,
   HelloFlag,
   PLAYBACK_BYTES,
+  VIEW_BYTES,
   HELLO_FIXED_BYTES,
   MAX_STREAM_NAME_BYTES,
   MAX_TOKEN_BYTES,
@@ -23,6 +24,15 @@ export interface Hello {
   stream: string | null;
   /** Version 2 with flag Playback: play the recording from `start` (ms since the epoch) at `speed`. */
   playback: HelloPlayback | null;
+  /** Version 2 with flag View: another width, quality or frame rate (each null: the stream's). */
+  view: HelloView | null;
+}
+
+/** The view block of a hello: what the viewer asks beside the stream itself. */
+export interface HelloView {
+  width: number | null;
+  quality: number | null;
+  fps: number | null;
 }
 
 /** The playback block of a hello. */
@@ -53,8 +63,20 @@ export function encodeHello(
   flags = 0,
   stream: string | null = null,
   playback: HelloPlayback | null = null,
+  view: HelloView | null = null,
 ): Buffer {
-  const v = version ?? (stream === null && playback === null ? 1 : 2);
+  const v = version ?? (stream === null && playback === null && view === null ? 1 : 2);
+  if (
+    view &&
+    (v < 2 ||
+      (view.width !== null && !(Number.isInteger(view.width) && view.width >= 16 && view.width <= 16384)) ||
+      (view.quality !== null &&
+        !(Number.isInteger(view.quality) && view.quality >= 1 && view.quality <= 100)) ||
+      (view.fps !== null && !(view.fps >= 0.1 && view.fps <= 1000)))
+  )
+    throw new RangeError(
+      'a view needs version 2, a width of 16-16384, a quality of 1-100 and a rate of 0.1-1000',
+    );
   if (
     playback &&
     (v < 2 ||
@@ -69,11 +91,13 @@ export function encodeHello(
   if (stream !== null && (v < 2 || !STREAM_NAME_RE.test(stream)))
     throw new RangeError(`stream name ${JSON.stringify(stream)} is not a valid name (or needs version 2)`);
   const name = v >= 2 ? Buffer.from(stream ?? '', 'latin1') : Buffer.alloc(0);
-  const extra = playback ? PLAYBACK_BYTES : 0;
+  const extra = (playback ? PLAYBACK_BYTES : 0) + (view ? VIEW_BYTES : 0);
   const out = Buffer.alloc(HELLO_FIXED_BYTES + tok.length + (v >= 2 ? 1 + name.length : 0) + extra);
   NATIVE_MAGIC.copy(out, 0);
   out.writeUInt8(v, 4);
-  out.writeUInt8(playback ? flags | HelloFlag.Playback : flags & ~HelloFlag.Playback, 5);
+  let f = playback ? flags | HelloFlag.Playback : flags & ~HelloFlag.Playback;
+  f = view ? f | HelloFlag.View : f & ~HelloFlag.View;
+  out.writeUInt8(f, 5);
   out.writeUInt16BE(tok.length, 6);
   out.writeDoubleBE(clientTime, 8);
   tok.copy(out, HELLO_FIXED_BYTES);
@@ -81,9 +105,16 @@ export function encodeHello(
     out.writeUInt8(name.length, HELLO_FIXED_BYTES + tok.length);
     name.copy(out, HELLO_FIXED_BYTES + tok.length + 1);
   }
+  let at = out.length - extra;
   if (playback) {
-    out.writeDoubleBE(playback.start, out.length - PLAYBACK_BYTES);
-    out.writeDoubleBE(playback.speed, out.length - 8);
+    out.writeDoubleBE(playback.start, at);
+    out.writeDoubleBE(playback.speed, at + 8);
+    at += PLAYBACK_BYTES;
+  }
+  if (view) {
+    out.writeUInt16BE(view.width ?? 0, at);
+    out.writeUInt8(view.quality ?? 0, at + 2);
+    out.writeFloatBE(view.fps ?? 0, at + 4);
   }
   return out;
 }
@@ -150,6 +181,29 @@ export function decodeHello(buf: Buffer): HelloResult {
       };
     playback = { start, speed };
   }
+  let view: HelloView | null = null;
+  if (version >= 2 && buf.readUInt8(5) & HelloFlag.View) {
+    if (buf.length < total + VIEW_BYTES) return { status: 'incomplete' };
+    const width = buf.readUInt16BE(total);
+    const quality = buf.readUInt8(total + 2);
+    const fps = buf.readFloatBE(total + 4);
+    total += VIEW_BYTES;
+    if (width !== 0 && width < 16)
+      return {
+        status: 'error',
+        code: ErrorCode.BadHello,
+        message: `view width must be 0 or 16-16384, got ${width}`,
+      };
+    if (quality > 100)
+      return {
+        status: 'error',
+        code: ErrorCode.BadHello,
+        message: `view quality must be 0 or 1-100, got ${quality}`,
+      };
+    if (!(fps === 0 || (fps >= 0.1 && fps <= 1000)))
+      return { status: 'error', code: ErrorCode.BadHello, message: 'view fps must be 0 or 0.1-1000' };
+    view = { width: width || null, quality: quality || null, fps: fps || null };
+  }
   if (buf.length < total) return { status: 'incomplete' };
   return {
     status: 'ok',
@@ -161,6 +215,7 @@ export function decodeHello(buf: Buffer): HelloResult {
       token: buf.toString('utf8', HELLO_FIXED_BYTES, tokenEnd),
       stream,
       playback,
+      view,
     },
   };
 }

@@ -17,7 +17,7 @@ export const HELLO_FIXED_BYTES = 16;
 /** Longest token a hello may carry (bytes of UTF-8). */
 export const MAX_TOKEN_BYTES = 1024;
 /** Largest possible hello (version 2: with a stream name). */
-export const MAX_HELLO_BYTES = HELLO_FIXED_BYTES + MAX_TOKEN_BYTES + 1 + MAX_STREAM_NAME_BYTES + 16;
+export const MAX_HELLO_BYTES = HELLO_FIXED_BYTES + MAX_TOKEN_BYTES + 1 + MAX_STREAM_NAME_BYTES + 16 + 8;
 /** The server's preamble: magic, version, 3 reserved bytes. */
 export const PREAMBLE_BYTES = 8;
 /** Every message after the preamble starts with type, flags, header length, body length. */
@@ -51,7 +51,12 @@ export const HelloFlag = {
   Annotate: 0x10,
   /** Version 2: play a recording back; the hello ends with PLAYBACK_BYTES (start, speed). */
   Playback: 0x20,
+  /** Version 2: another size, quality or rate; VIEW_BYTES follow (after the playback block, if any). */
+  View: 0x40,
 } as const;
+
+/** The view block of a version-2 hello with flag View: width (uint16), quality (uint8), 0, fps (float32). */
+export const VIEW_BYTES = 8;
 
 /** The playback block of a version-2 hello with flag Playback: start (float64 ms), speed (float64). */
 export const PLAYBACK_BYTES = 16;

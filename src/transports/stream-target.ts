@@ -21,4 +21,8 @@ export interface StreamTarget {
   readonly publishToken?: string | null;
   /** The token analyzers present to annotate (the server's token also works), or null. */
   readonly annotateToken?: string | null;
+  /** Other sizes and qualities viewers ask for (the hub of a rendition, or the stream's own). */
+  readonly renditions?: {
+    hubFor(req: { width: number | null; quality: number | null; fps: number | null }): Hub;
+  } | null;
 }

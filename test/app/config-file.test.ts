@@ -53,6 +53,7 @@ function built(name: string, source: string, over: Partial<ResolvedStreamConfig>
     overridePublisher: false,
     passthrough: false,
     maxImagePixels: 4096 * 4096,
+    maxRenditions: 4,
     record: false,
     recordPath: null,
     recordSegmentDuration: 60,

@@ -54,7 +54,15 @@ describe('native hello', () => {
     expect(decodeHello(h)).toEqual({
       status: 'ok',
       consumed: h.length,
-      hello: { version: 1, flags: 0, clientTime: 123.5, token: 'sécret', stream: null },
+      hello: {
+        version: 1,
+        flags: 0,
+        clientTime: 123.5,
+        token: 'sécret',
+        stream: null,
+        playback: null,
+        view: null,
+      },
     });
     for (let i = 0; i < h.length; i++) expect(decodeHello(h.subarray(0, i)).status).toBe('incomplete');
   });
@@ -72,7 +80,7 @@ describe('native hello', () => {
     expect(decodeHello(h)).toEqual({
       status: 'ok',
       consumed: h.length,
-      hello: { version: 2, flags: 1, clientTime: 5, token: 't', stream: 'cam.2' },
+      hello: { version: 2, flags: 1, clientTime: 5, token: 't', stream: 'cam.2', playback: null, view: null },
     });
     for (let i = 0; i < h.length; i++) expect(decodeHello(h.subarray(0, i)).status).toBe('incomplete');
     // A v2 hello naming no stream asks for the default one.

@@ -1,9 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { serve, type FramecastServer } from '../../src/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../helpers/fixtures.js';
+import { connect, serve, type FramecastServer } from '../../src/index.js';
+import { decodeHello, encodeHello, ErrorCode, HelloFlag } from '../../src/protocol/native.js';
+import { runPlay } from '../helpers/cli.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
 import { openMjpeg, type MjpegViewer } from '../helpers/mjpeg.js';
 
 let server: FramecastServer | null = null;
+const temp = makeTempDir('framecast-renditions-');
+const tmp = temp.dir;
+afterAll(() => temp.cleanup());
 afterEach(async () => {
   await server?.close();
   server = null;
@@ -40,7 +48,9 @@ describe('renditions: any size, encoded once per size', () => {
     const a2 = openMjpeg(`${base}/streams/cam/stream.mjpg?width=320`, { keep: true });
     const b = openMjpeg(`${base}/streams/cam/stream.mjpg?width=485&quality=60`, { keep: true });
     const main = openMjpeg(`${base}/streams/cam/stream.mjpg`, { keep: true });
-    await sleep(2000);
+    // Two seconds of frames for each (longer on a loaded machine, up to 15 s).
+    for (let waited = 0; waited < 15_000 && [a1, a2, b, main].some((v) => v.count < 40); waited += 200)
+      await sleep(200);
     const live = await renditionsOf(base);
     for (const v of [a1, a2, b, main]) v.close();
     expect(sizes(a1)).toEqual(['320x180']);
@@ -64,12 +74,17 @@ describe('renditions: any size, encoded once per size', () => {
   it('fps=5 gets about five of the newest frames a second, in order', async () => {
     const base = await start();
     const v = openMjpeg(`${base}/streams/cam/stream.mjpg?fps=5`, { keep: true });
-    await sleep(2200);
+    const all = openMjpeg(`${base}/streams/cam/stream.mjpg`, { keep: true });
+    for (let waited = 0; waited < 15_000 && v.count < 10; waited += 200) await sleep(200);
     v.close();
+    all.close();
     const seqs = v.parts.map((p) => Number(p.headers['x-framecast-seq']));
-    expect(seqs.length).toBeGreaterThanOrEqual(8);
-    expect(seqs.length).toBeLessThanOrEqual(13);
+    expect(seqs.length).toBeGreaterThanOrEqual(10);
     expect(seqs.slice(1).every((s, i) => s > (seqs[i] as number))).toBe(true);
+    // Never faster than 5 a second (capture times at least 180 ms apart), while the stream runs at 30.
+    const t = v.parts.map((p) => Number(p.headers['x-timestamp']) * 1000);
+    expect(Math.min(...t.slice(1).map((x, i) => x - (t[i] as number)))).toBeGreaterThanOrEqual(180);
+    expect(all.count).toBeGreaterThan(3 * v.count);
   }, 20_000);
 
   it('bounded: a flood of distinct sizes never makes more than maxRenditions encoders, and snapshots of 1000 widths encode at most that per frame', async () => {
@@ -123,4 +138,44 @@ describe('renditions: any size, encoded once per size', () => {
     expect(await get('quality=500')).toEqual([400, 'quality must be an integer from 1 to 100, got "500"']);
     expect((await fetch(`${base}/streams/cam/snapshot.jpg?width=1.5`)).status).toBe(400);
   }, 20_000);
+});
+
+describe('renditions over the native protocol', () => {
+  it('hello flag 0x40 asks for a width, quality and rate; `framecast play --width` too; a bad view is ERROR 1', async () => {
+    const h = encodeHello('', 1, undefined, 0, 'cam', null, { width: 320, quality: 50, fps: 5 });
+    expect(h[5]).toBe(HelloFlag.View);
+    expect(decodeHello(h)).toMatchObject({
+      status: 'ok',
+      hello: { view: { width: 320, quality: 50, fps: 5 } },
+    });
+    const bad = Buffer.from(h);
+    bad.writeUInt16BE(8, bad.length - 8);
+    expect(decodeHello(bad)).toMatchObject({ status: 'error', code: ErrorCode.BadHello });
+    const base = await start();
+    const addr = `127.0.0.1:${server?.address().port}/cam`;
+    const got: { width: number; t: number }[] = [];
+    for await (const f of connect(addr, { view: { width: 320, fps: 5 } })) {
+      got.push({ width: f.width, t: f.capturedAt ?? 0 });
+      if (got.length >= 8) break;
+    }
+    expect(new Set(got.map((g) => g.width))).toEqual(new Set([320]));
+    const gaps = got.slice(1).map((g, i) => g.t - (got[i]?.t ?? 0));
+    expect(Math.min(...gaps)).toBeGreaterThan(150); // about 200 ms apart: 5 fps
+    const play = await runPlay(addr, [
+      '--width',
+      '480',
+      '--frames',
+      '3',
+      '--view',
+      'none',
+      '--save-dir',
+      join(tmp, 'p'),
+    ]);
+    expect(play.code).toBe(0);
+    expect(jpegInfo(readFileSync(join(tmp, 'p', 'frame-000001.jpg')))).toMatchObject({
+      width: 480,
+      height: 270,
+    });
+    void base;
+  }, 30_000);
 });

@@ -1,4 +1,5 @@
-"""Playback of a server's recording: when to start and how fast, as the native hello carries them."""
+"""What a reader asks beside the live stream, as the native hello carries it: a playback (when, how fast) and a
+view (another width, quality or rate)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,16 @@ def playback_of(at: Union[None, str, float, datetime], speed: float) -> Optional
     if not 0.1 <= float(speed) <= 16:
         raise FramecastError("ERR_USAGE", f"speed must be from 0.1 to 16, got {speed!r}")
     return (start, float(speed))
+
+
+def view_of(width: Optional[int], quality: Optional[int], fps: Optional[float]) -> Optional[Tuple[int, int, float]]:
+    """``width``, ``quality`` and ``fps`` as the hello's view block (0 for the stream's own), or None."""
+    if width is None and quality is None and fps is None:
+        return None
+    if width is not None and not (isinstance(width, int) and 16 <= width <= 16384):
+        raise FramecastError("ERR_USAGE", f"width must be an integer from 16 to 16384, got {width!r}")
+    if quality is not None and not (isinstance(quality, int) and 1 <= quality <= 100):
+        raise FramecastError("ERR_USAGE", f"quality must be an integer from 1 to 100, got {quality!r}")
+    if fps is not None and not 0.1 <= float(fps) <= 1000:
+        raise FramecastError("ERR_USAGE", f"fps must be from 0.1 to 1000, got {fps!r}")
+    return (width or 0, quality or 0, float(fps or 0))

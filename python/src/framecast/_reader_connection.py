@@ -53,12 +53,15 @@ class ReaderConnection(Wire):
         meta_flags: int = 0,
         max_meta_bytes: int = DEFAULT_MAX_META_BYTES,
         playback: Optional[Tuple[float, float]] = None,
+        view: Optional[Tuple[int, int, float]] = None,
     ) -> None:
         super().__init__(address, token, timeout, max_frame_bytes)
         #: (start ms since the epoch, speed): play the recording back instead of watching live.
         self.playback = playback
-        # A playback is native only: a seed server's frames would be live ones.
-        self.requested = "native" if playback is not None else protocol
+        #: (width, quality, fps), 0 for the stream's own: another size or rate than the stream's.
+        self.view = view
+        # A playback or a view is native only: a seed server cannot be asked.
+        self.requested = "native" if playback is not None or view is not None else protocol
         self.want_ack = ack
         #: The hello bits asked for (FLAG_META, FLAG_ANNOTATIONS, FLAG_ANNOTATE) and those the WELCOME echoed.
         self.meta_flags = meta_flags
@@ -87,7 +90,7 @@ class ReaderConnection(Wire):
     def _hello(self) -> None:
         self.hello_at = now_ms()
         flags = (P.FLAG_ACK if self.want_ack else 0) | self.meta_flags
-        self.send(P.encode_hello(self.token, self.hello_at, flags, self.address.stream, self.playback))
+        self.send(P.encode_hello(self.token, self.hello_at, flags, self.address.stream, self.playback, self.view))
 
     def _handshake(self) -> None:
         assert self.sock is not None

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Union
 from . import protocol as P
 from ._meta import DEFAULT_MAX_META_BYTES
 from ._reader_connection import AUTO_HELLO_DELAY, ReaderConnection
-from ._playback import playback_of
+from ._playback import playback_of, view_of
 from ._reader_reconnect import ReaderReconnect
 from ._reconnect import RECONNECT_INITIAL_DELAY, RECONNECT_MAX_DELAY, backoff_delay  # noqa: F401  (re-exported)
 from ._wire import now_ms
@@ -61,6 +61,9 @@ class Client(ReaderReconnect):
         on_annotation_refused: Optional[Callable[[Status], None]] = None,
         at: Union[None, str, float, datetime] = None,
         speed: float = 1.0,
+        width: Optional[int] = None,
+        quality: Optional[int] = None,
+        fps: Optional[float] = None,
     ) -> None:
         if protocol not in _PROTOCOLS:
             raise FramecastError("ERR_USAGE", f"protocol must be one of {', '.join(_PROTOCOLS)}, got {protocol!r}")
@@ -89,6 +92,7 @@ class Client(ReaderReconnect):
         )
         self.max_meta_bytes = max_meta_bytes
         self.playback = playback_of(at, speed)
+        self.view = view_of(width, quality, fps)
         self.on_annotation = on_annotation
         self.on_annotation_refused = on_annotation_refused
         #: Each analyzer's newest annotation received (kept across reconnects).
@@ -154,6 +158,7 @@ class Client(ReaderReconnect):
             self.meta_flags,
             self.max_meta_bytes,
             self.playback,
+            self.view,
         )
         conn.on_status = self._status
         conn.on_annotation = self._annotation
@@ -277,6 +282,8 @@ def connect(
     Playback of the server's recording (native only): ``at`` (a ``datetime``, an ISO 8601 string such as
     ``"2026-12-07T03:00:00Z"``, or seconds since the epoch) and ``speed`` (0.1-16, default 1): the frames keep
     their recorded capture times, and the iteration ends (``end.reason == "eof"``) at the recording's end.
+    Another size or rate (native only): ``width`` (16-16384, snapped down to multiples of 16, never over the
+    stream's), ``quality`` (1-100), ``fps`` (0.1-1000): made once per size on the server for all its viewers.
     Raises FramecastError (with a ``.code``) when it cannot connect or is refused.
     """
     return Client(address, token=token, reconnect=reconnect, timeout=timeout, protocol=protocol, **options)

@@ -18,6 +18,7 @@ __all__ = [
     "FLAG_ANNOTATIONS",
     "FLAG_ANNOTATE",
     "FLAG_PLAYBACK",
+    "FLAG_VIEW",
     "META",
     "META_METADATA",
     "META_ANNOTATION",
@@ -74,6 +75,9 @@ FLAG_ANNOTATE = 0x10
 #: HELLO flag (version 2): play the stream's recording back; the hello ends with start (float64 ms since the
 #: epoch) and speed (float64, 0.1..16).
 FLAG_PLAYBACK = 0x20
+#: HELLO flag (version 2): another width, quality or rate; the hello ends with width (uint16, 0 = the stream's),
+#: quality (uint8, 0 = the stream's), 0, fps (float32, 0 = every frame), after the playback block if any.
+FLAG_VIEW = 0x40
 
 # Message types (envelope byte 0).
 WELCOME, FRAME, STATUS, END, ERROR, ACK, META = 1, 2, 3, 4, 5, 6, 7
@@ -152,6 +156,7 @@ def encode_hello(
     flags: int = FLAG_ACK,
     stream: Optional[str] = None,
     playback: Optional[Tuple[float, float]] = None,
+    view: Optional[Tuple[int, int, float]] = None,
 ) -> bytes:
     """A client HELLO.
 
@@ -174,12 +179,22 @@ def encode_hello(
         name = name if name is not None else b""
     else:
         flags &= ~FLAG_PLAYBACK
+    if view is not None:
+        width, quality, fps = int(view[0]), int(view[1]), float(view[2])
+        if not (width == 0 or 16 <= width <= 16384) or not 0 <= quality <= 100 or not (fps == 0 or 0.1 <= fps <= 1000):
+            raise ValueError("a view is a width of 16-16384, a quality of 1-100 and a rate of 0.1-1000 (0: the stream's)")
+        flags |= FLAG_VIEW
+        name = name if name is not None else b""
+    else:
+        flags &= ~FLAG_VIEW
     version = VERSION if name is None else NAMED_STREAM_VERSION
     out = _HELLO.pack(MAGIC, version, flags & 0xFF, len(tok), float(t0)) + tok
     if name is not None:
         out += bytes((len(name),)) + name
     if playback is not None:
         out += struct.pack(">dd", float(playback[0]), float(playback[1]))
+    if view is not None:
+        out += struct.pack(">HBxf", int(view[0]), int(view[1]), float(view[2]))
     return out
 
 

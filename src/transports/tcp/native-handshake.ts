@@ -16,6 +16,7 @@ import {
   StatusCode,
   decodeHello,
   type HelloPlayback,
+  type HelloView,
   encodeError,
   encodePreamble,
   encodeWelcome,
@@ -142,15 +143,28 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         flags: number,
         rest: Buffer,
         playback: Hub | null = null,
+        view: HelloView | null = null,
       ): void => {
         finish();
         // A playback is lossless (every recorded frame, the clock held while the client is slow)
         // and takes no annotations: its frames are not the live stream's.
-        const honoured = playback
-          ? flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Playback)
-          : flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Annotate);
+        const honoured =
+          (playback
+            ? flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Playback)
+            : flags & (HelloFlag.Ack | HelloFlag.Meta | HelloFlag.Annotations | HelloFlag.Annotate)) |
+          (view ? HelloFlag.View : 0);
         if (playback)
           target = { name: target.name, hub: playback, lossless: true, readToken: null, hasRoom: () => true };
+        // Another size or quality: the rendition's hub, shared by every viewer of it.
+        const rendition = !playback && view ? target.renditions?.hubFor({ ...view, fps: null }) : undefined;
+        if (rendition && rendition !== target.hub)
+          target = {
+            name: target.name,
+            hub: rendition,
+            lossless: false,
+            readToken: null,
+            hasRoom: () => true,
+          };
         const sub = new NativeSubscriber(
           socket,
           peerAddress(socket),
@@ -159,6 +173,7 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           {
             meta: (honoured & HelloFlag.Meta) !== 0,
             annotations: (honoured & HelloFlag.Annotations) !== 0,
+            maxFps: view?.fps ?? null,
           },
         );
         socket.write(
@@ -206,7 +221,7 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         } else if (!target.hasRoom()) {
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
-          accept(target, receivedAt, hello.flags, buf.subarray(r.consumed));
+          accept(target, receivedAt, hello.flags, buf.subarray(r.consumed), null, hello.view);
         }
       };
       /** A playback hello: the recording's own hub, once the store found the time (the hello is held). */

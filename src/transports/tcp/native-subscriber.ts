@@ -53,7 +53,7 @@ export class NativeSubscriber extends StreamSubscriber {
     address: string,
     target: StreamTarget,
     acks = false,
-    wants: { meta?: boolean; annotations?: boolean } = {},
+    wants: { meta?: boolean; annotations?: boolean; maxFps?: number | null } = {},
   ) {
     const meta = wants.meta === true;
     super({
@@ -67,6 +67,7 @@ export class NativeSubscriber extends StreamSubscriber {
         return meta && frame.meta ? [frameMetaWire(frame), ...parts] : parts;
       },
       lossless: target.lossless,
+      maxFps: wants.maxFps ?? null,
       onDrained: () => target.hub.drained(),
       trailer: (reason) => encodeEnd(reason, END_TEXT[reason]),
     });
