@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { FramecastError } from '../errors.js';
 import { Frame } from '../hub/frame.js';
 import type { Hub } from '../hub/hub.js';
+import type { Annotation } from '../meta/annotations.js';
 import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/producer.js';
 import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
 import { nowMs } from '../util/clock.js';
@@ -40,32 +41,54 @@ export async function scaleJpeg(
   }
 }
 
+/** Annotations kept for frames a rendition has not emitted yet. */
+const MAX_HELD_ANNOTATIONS = 64;
+
 /**
  * A rendition as a hub's producer: while its hub has viewers it watches the stream's own hub (a
  * subscriber that takes no viewer's place) and encodes each frame once at its size and quality,
- * keeping the capture time, seq and metadata. Latest frame wins: a frame that comes while one is
- * being encoded waits, and a newer one replaces it (counted), so a slow encode never queues.
+ * keeping the capture time, seq and metadata; analyzers' annotations are passed on. Latest frame
+ * wins: a frame that comes while one is being encoded waits, and a newer one replaces it (counted),
+ * so a slow encode never queues.
+ *
+ * `passive` (the grid's and dashboard's previews, `?passive=1&width=`): it only listens to the
+ * stream's frames, never joins its hub, so it never starts the stream's source nor keeps it running;
+ * it encodes only while someone else makes the stream transmit, and never ends on its own.
  */
 export class RenditionProducer extends EventEmitter<ProducerEvents> implements FrameProducer {
   readonly key: RenditionKey;
   readonly #source: Hub;
   readonly #maxPixels: number;
+  readonly #passive: boolean;
   #sub: Subscriber | null = null;
+  readonly #onFrame = (frame: Frame): void => this.#offer(frame);
+  readonly #onAnnotation = (a: Annotation): void => this.#annotation(a);
   #busy = false;
   #pending: Frame | null = null;
   #stopped = false;
   #size: { width: number; height: number } | null = null;
+  /** The seq of the last frame emitted, and annotations of frames not emitted yet. */
+  #lastSeq: number | null = null;
+  #heldNotes: Annotation[] = [];
   /** Frames encoded, replaced before their turn, and the last encode's time (ms). */
   readonly counts = { encoded: 0, skipped: 0, lastEncodeMs: null as number | null };
 
-  constructor(source: Hub, key: RenditionKey, maxPixels: number) {
+  constructor(source: Hub, key: RenditionKey, maxPixels: number, passive = false) {
     super();
     this.#source = source;
     this.key = key;
     this.#maxPixels = maxPixels;
+    this.#passive = passive;
   }
 
   start(): void {
+    if (this.#passive) {
+      this.#source.on('frame', this.#onFrame);
+      this.#source.on('annotation', this.#onAnnotation);
+      const latest = this.#source.latest;
+      if (latest) this.#offer(latest);
+      return;
+    }
     const id = newSubscriberId();
     const connectedAt = Date.now();
     const address = `(${this.key.width}px q${this.key.quality})`;
@@ -76,6 +99,7 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
       uncapped: true,
       backlogged: false,
       offer: (frame: Frame): void => this.#offer(frame),
+      annotation: (a: Annotation): void => this.#annotation(a),
       end: (reason: EndReason): void => {
         this.#source.leave(sub);
         if (this.#stopped) return;
@@ -104,7 +128,29 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
   stop(): void {
     this.#stopped = true;
     this.#pending = null;
+    this.#source.off('frame', this.#onFrame);
+    this.#source.off('annotation', this.#onAnnotation);
     if (this.#sub) this.#source.leave(this.#sub);
+  }
+
+  /**
+   * An analyzer's annotation of one of the stream's frames, passed on once this rendition has emitted
+   * that frame (its hub only knows frames it was given); one of a frame it skipped is dropped.
+   */
+  #annotation(a: Annotation): void {
+    if (this.#stopped) return;
+    if (this.#lastSeq !== null && a.seq <= this.#lastSeq) {
+      this.emit('annotation', a.analyzer, a.seq, a.json);
+      return;
+    }
+    if (this.#heldNotes.length >= MAX_HELD_ANNOTATIONS) this.#heldNotes.shift();
+    this.#heldNotes.push(a);
+  }
+
+  #releaseNotes(seq: number): void {
+    const due = this.#heldNotes.filter((a) => a.seq === seq);
+    this.#heldNotes = this.#heldNotes.filter((a) => a.seq > seq);
+    for (const a of due) this.emit('annotation', a.analyzer, a.seq, a.json);
   }
 
   pause(): void {}
@@ -156,6 +202,8 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
             meta: f.meta,
           }),
         );
+        this.#lastSeq = f.seq;
+        this.#releaseNotes(f.seq);
       } catch {
         // One frame that does not decode (a peer's odd JPEG) costs that frame only.
         this.counts.skipped++;

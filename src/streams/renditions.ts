@@ -1,5 +1,6 @@
 import { Frame } from '../hub/frame.js';
 import { Hub } from '../hub/hub.js';
+import type { Subscriber } from '../hub/subscriber.js';
 import { RenditionProducer, scaleJpeg, type RenditionKey } from '../encode/rendition-producer.js';
 
 /** Renditions a stream makes at once by default (`maxRenditions`). */
@@ -43,10 +44,13 @@ export interface RenditionReport {
   encoded: number;
   skipped: number;
   lastEncodeMs: number | null;
+  /** Made for passive viewers (previews): it encodes only while the stream transmits for others. */
+  passive: boolean;
 }
 
 interface Entry {
   key: RenditionKey;
+  passive: boolean;
   hub: Hub;
   producer: RenditionProducer | null;
 }
@@ -94,21 +98,29 @@ export class Renditions {
     return { width: width ?? main ?? 16384, quality };
   }
 
-  /** The hub a viewer of `req` joins: the stream's own, or a rendition's (made or shared). */
-  hubFor(req: ViewRequest): Hub {
+  /**
+   * The hub a viewer of `req` joins: the stream's own, or a rendition's (made or shared). `passive`:
+   * a preview's (`?passive=1`), whose rendition never starts the stream's source (see
+   * RenditionProducer); its viewers join the rendition's hub, while a passive viewer of the stream
+   * itself (the main hub returned) stays a monitor of it.
+   */
+  hubFor(req: ViewRequest, passive = false): Hub {
     // maxRenditions 0: every viewer gets the stream itself.
     const key = this.#closed || this.#max === 0 ? null : this.keyOf(req);
     if (!key) return this.#main;
-    const id = `${key.width}:${key.quality}`;
+    const id = `${passive ? 'p:' : ''}${key.width}:${key.quality}`;
     const have = this.#entries.get(id);
     if (have) return have.hub;
     const live = [...this.#entries.values()].filter((e) => e.hub.transmitting || e.hub.clientCount > 0);
     if (live.length >= this.#max) {
-      // No new encoder: the nearest running rendition (by width, then quality).
-      let best = live[0] as Entry;
+      // No new encoder: the nearest running rendition of the same kind (by width, then quality); a
+      // viewer would never be started by a passive one, and a preview must not start the source.
+      const same = live.filter((e) => e.passive === passive);
+      if (same.length === 0) return this.#main;
+      let best = same[0] as Entry;
       const cost = (e: Entry): number =>
         Math.abs(e.key.width - key.width) * 1000 + Math.abs(e.key.quality - key.quality);
-      for (const e of live) if (cost(e) < cost(best)) best = e;
+      for (const e of same) if (cost(e) < cost(best)) best = e;
       return best.hub;
     }
     // Idle renditions are forgotten before a new one is made: the map stays within `max` live ones.
@@ -119,12 +131,13 @@ export class Renditions {
       }
     const hub = new Hub({
       // Called when its first viewer joins (a new producer per run).
-      createProducer: () => (entry.producer = new RenditionProducer(this.#main, key, this.#maxPixels)),
+      createProducer: () =>
+        (entry.producer = new RenditionProducer(this.#main, key, this.#maxPixels, passive)),
       maxClients: this.#maxClients,
       maxWaiting: 0,
       lossless: false,
     });
-    const entry: Entry = { key, hub, producer: null };
+    const entry: Entry = { key, passive, hub, producer: null };
     this.#entries.set(id, entry);
     return entry.hub;
   }
@@ -183,7 +196,13 @@ export class Renditions {
         encoded: e.producer?.counts.encoded ?? 0,
         skipped: e.producer?.counts.skipped ?? 0,
         lastEncodeMs: e.producer?.counts.lastEncodeMs ?? null,
+        passive: e.passive,
       }));
+  }
+
+  /** The passive viewers (previews) of renditions now: the stream's monitors beside its own. */
+  passiveViewers(): Subscriber[] {
+    return [...this.#entries.values()].filter((e) => e.passive).flatMap((e) => [...e.hub.clients]);
   }
 
   /** Ends every rendition's viewers and encoder. Idempotent. */

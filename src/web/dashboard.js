@@ -4,7 +4,7 @@
 // default stream (or of the page's stream at /streams/NAME/dashboard); then one card per stream with
 // its figures, its clients, small live charts of the last 3 minutes and its own End button.
 import { drawChart, Ring } from './charts.js';
-import { authHeaders, bindOverlay, token, watch } from './viewer.js';
+import { authHeaders, bindOverlay, displayWidth, followSize, token, watch } from './viewer.js';
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -124,6 +124,7 @@ const CARD_FIELDS = [
   ['drops', 'drops'],
   ['transmissions', 'transmissions'],
   ['recording', 'recording'],
+  ['renditions', 'renditions'],
 ];
 
 /** A stream's card; `base` is its endpoints' path relative to this page ('' for the page's own stream). */
@@ -212,6 +213,23 @@ function updateCard(card, st, at) {
       ? `FAILING: ${rec.error ?? 'write error'} (${rec.framesDropped} frames lost)`
       : `${rec.state} (${rec.framesWritten} frames)`;
   f.recording.dataset.state = rec ? rec.state : 'off';
+  // Other sizes viewers asked for, each made once per frame: size, viewers, last encode.
+  const renditions = st.renditions ?? [];
+  f.renditions.replaceChildren(
+    ...(renditions.length === 0
+      ? [document.createTextNode('none')]
+      : renditions.map((r) => {
+          const item = el(
+            'span',
+            'rendition',
+            `${r.width} px q${r.quality}: ${r.viewers} ${r.viewers === 1 ? 'viewer' : 'viewers'}` +
+              `${r.passive ? ' (previews)' : ''}, ${fmt(r.lastEncodeMs, 1, ' ms')}`,
+          );
+          item.dataset.width = String(r.width);
+          item.dataset.viewers = String(r.viewers);
+          return item;
+        })),
+  );
   for (const c of CHARTS) {
     const ring = card.rings[c.key];
     ring.push(sample[c.key]);
@@ -289,7 +307,18 @@ async function stopTransmission() {
 }
 
 const overlay = bindOverlay($('.preview'));
-watch($('.preview canvas'), { passive: true, onStats: overlay.onStats, onState: overlay.onState });
+// The preview asks for its displayed width (device pixels): a stream wider than that is sent at the
+// preview's size, made once per frame for every preview (a passive rendition, which never starts
+// the source either); a stream no wider is sent as it is.
+const stage = $('.preview .stage');
+const previewWidth = displayWidth(stage);
+const preview = watch($('.preview canvas'), {
+  passive: true,
+  onStats: overlay.onStats,
+  onState: overlay.onState,
+  params: previewWidth === null ? null : { width: previewWidth },
+});
+followSize(stage, preview);
 $('#stop').addEventListener('click', () => void stopTransmission());
 void refresh();
 window.setInterval(() => void refresh(), 1000);

@@ -1,11 +1,16 @@
-/* global document, window, fetch */
+/* global document, window, fetch, URLSearchParams */
 // The grid of every stream (`/` when the server has several): one passive live preview per stream,
 // each a link to that stream's viewer. Previews use /streams/NAME/ws?passive=1, so listing a stream
 // never starts its source: an idle stream shows its state instead of a picture. /stats is polled
 // every 2 s for states and for streams added or removed while the page is open.
-import { authHeaders, token, watch } from './viewer.js';
+// Each tile asks for its stream at its displayed width (device pixels): the server makes that size
+// once per frame for every preview of it (a passive rendition: it too never starts the source), and
+// the tile asks again when it was resized by more than a quarter. `?full=1` on the page asks every
+// stream at its own size instead (what the grid cost before; tests compare the two).
+import { authHeaders, displayWidth, followSize, token, watch } from './viewer.js';
 
 const POLL_MS = 2000;
+const FULL = new URLSearchParams(window.location.search).get('full') === '1';
 
 /** What a tile says for each source state (stats.source.state). */
 const STATE_TEXT = {
@@ -52,11 +57,34 @@ function makeTile(name) {
   caption.append(title, info);
   link.append(picture, caption);
 
-  const tile = { name, el: link, canvas, stateLine, fps, info, state: 'idle', framesAtIdle: 0, viewer: null };
+  const tile = {
+    name,
+    el: link,
+    picture,
+    canvas,
+    stateLine,
+    fps,
+    info,
+    state: 'idle',
+    framesAtIdle: 0,
+    frameWidth: null,
+    viewer: null,
+    unfollow: () => {},
+  };
+  return tile;
+}
+
+/** Starts a tile's preview once it is laid out (its width is what it asks for). */
+function startViewer(tile) {
+  const { name, el: link, fps, picture, canvas } = tile;
+  const base = `streams/${encodeURIComponent(name)}/`;
+  const width = FULL ? null : displayWidth(picture);
   tile.viewer = watch(canvas, {
     passive: true,
     path: `${base}ws`,
     overlay: true,
+    params: width === null ? null : { width },
+    frameWidth: () => tile.frameWidth,
     onStats: (s) => {
       link.dataset.frames = String(s.frames);
       fps.textContent = s.fps > 0 ? `${s.fps} fps` : '';
@@ -66,7 +94,7 @@ function makeTile(name) {
       link.dataset.connection = state;
     },
   });
-  return tile;
+  if (!FULL) tile.unfollow = followSize(picture, tile.viewer);
 }
 
 /** Shows the picture while the source is live and frames arrived since it last was idle; else the state. */
@@ -88,6 +116,7 @@ function update(stream, tile) {
     tile.canvas.getContext('2d').clearRect(0, 0, tile.canvas.width, tile.canvas.height);
   }
   tile.state = src.state;
+  tile.frameWidth = src.width ?? null;
   const parts = [src.state];
   if (src.width) parts.push(`${src.width}×${src.height}`);
   parts.push(`${stream.clients.length} watching`);
@@ -107,7 +136,8 @@ async function poll() {
     const names = new Set(streams.map((s) => s.name));
     for (const [name, tile] of tiles) {
       if (names.has(name)) continue;
-      tile.viewer.close();
+      tile.unfollow();
+      tile.viewer?.close();
       tile.el.remove();
       tiles.delete(name);
     }
@@ -118,6 +148,7 @@ async function poll() {
         tiles.set(s.name, tile);
       }
       if (grid.children[i] !== tile.el) grid.insertBefore(tile.el, grid.children[i] ?? null);
+      if (!tile.viewer) startViewer(tile);
       update(s, tile);
     });
     document.getElementById('grid-empty').hidden = streams.length > 0;

@@ -14,7 +14,7 @@ export function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-function wsUrl(passive, path = 'ws', overlay = false) {
+function wsUrl(passive, path = 'ws', overlay = false, params = null) {
   const url = new URL(path, location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '';
@@ -24,6 +24,8 @@ function wsUrl(passive, path = 'ws', overlay = false) {
     url.searchParams.set('meta', '1');
     url.searchParams.set('annotations', '1');
   }
+  for (const [k, v] of Object.entries(params ?? {}))
+    if (v !== null && v !== undefined) url.searchParams.set(k, v);
   return url.href;
 }
 
@@ -34,6 +36,10 @@ function wsUrl(passive, path = 'ws', overlay = false) {
  * the WebSocket's URL relative to the page (`streams/NAME/ws` for another stream than the page's).
  * `overlay`: draw metadata and annotations over the picture (see overlay.js); `sync` (ms): hold each
  * frame that long and draw it with its own seq's annotations; `onOverlay` runs when they changed.
+ * `params`: more of the WebSocket's query (e.g. `{ width: 400 }`, a rendition); `ask(params)` changes
+ * them and connects again (the picture stays until the new size's first frame). `frameWidth()`: the
+ * stream's own width, when the page knows it: boxes in the stream's pixels are drawn scaled on a
+ * rendition's smaller picture.
  */
 export function watch(
   canvas,
@@ -45,8 +51,11 @@ export function watch(
     overlay = false,
     sync = 0,
     onOverlay = () => {},
+    params = null,
+    frameWidth = () => null,
   } = {},
 ) {
+  let query = params;
   const ctx = canvas.getContext('2d');
   // The last picture stays, so annotations that come after it (or a legend click) redraw it.
   let shown = null;
@@ -59,7 +68,7 @@ export function watch(
       redrawing = false;
       if (!shown) return;
       ctx.drawImage(shown, 0, 0);
-      notes?.draw(ctx, shownSeq, sync > 0);
+      drawNotes(shownSeq, shown.width);
     });
   }
   const notes = overlay
@@ -68,6 +77,19 @@ export function watch(
         onOverlay();
       })
     : null;
+  /** The overlay, scaled when the picture is a rendition smaller than the stream's own frames. */
+  function drawNotes(seq, width) {
+    if (!notes) return;
+    const full = frameWidth();
+    if (!full || full === width) {
+      notes.draw(ctx, seq, sync > 0);
+      return;
+    }
+    ctx.save();
+    ctx.scale(width / full, width / full);
+    notes.draw(ctx, seq, sync > 0);
+    ctx.restore();
+  }
   let ws = null;
   let retryMs = 500;
   let retryTimer = 0;
@@ -105,7 +127,7 @@ export function watch(
           canvas.height = bitmap.height;
         }
         ctx.drawImage(bitmap, 0, 0);
-        notes?.draw(ctx, frame.seq, sync > 0);
+        drawNotes(frame.seq, bitmap.width);
         stats.frames++;
         windowFrames++;
         stats.width = bitmap.width;
@@ -160,7 +182,7 @@ export function watch(
     if (stopped) return;
     onState('connecting', 'connecting…');
     live = false;
-    ws = new WebSocket(wsUrl(passive, path, overlay));
+    ws = new WebSocket(wsUrl(passive, path, overlay, query));
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       retryMs = 500;
@@ -193,6 +215,24 @@ export function watch(
   return {
     stats,
     overlay: notes,
+    /** The WebSocket's extra query now. */
+    get params() {
+      return query;
+    },
+    /** Asks for other `params` (another size): a new connection, the picture kept until its first frame. */
+    ask(next) {
+      query = next;
+      if (stopped) return;
+      window.clearTimeout(retryTimer);
+      if (ws) {
+        const old = ws;
+        ws = null;
+        old.onclose = null;
+        old.onmessage = null;
+        old.close();
+      }
+      connect();
+    },
     /** Connects again after a clean end of transmission. */
     reconnect() {
       if (!ws && !stopped) {
@@ -206,6 +246,41 @@ export function watch(
       window.clearTimeout(retryTimer);
       ws?.close();
     },
+  };
+}
+
+/**
+ * The width a preview shown in `box` should ask the server for: its displayed width in device pixels
+ * (the server snaps it down to its 16-px ladder and never goes over the stream's own), or null while
+ * the box is not laid out yet.
+ */
+export function displayWidth(box) {
+  const w = box.clientWidth;
+  return w > 0 ? Math.ceil(w * (window.devicePixelRatio || 1)) : null;
+}
+
+/**
+ * Keeps `viewer` (from watch()) asking for `box`'s displayed width: once the box was resized (or
+ * the page zoomed) by more than `change` (a fraction) from the width last asked, after `debounceMs`
+ * of quiet, it asks again. Returns a function that stops following.
+ */
+export function followSize(box, viewer, { change = 0.25, debounceMs = 400 } = {}) {
+  let timer = 0;
+  const check = () => {
+    const want = displayWidth(box);
+    if (want === null) return;
+    const asked = viewer.params?.width ?? null;
+    if (asked === null || Math.abs(want - asked) / asked > change)
+      viewer.ask({ ...viewer.params, width: want });
+  };
+  const observer = new window.ResizeObserver(() => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(check, debounceMs);
+  });
+  observer.observe(box);
+  return () => {
+    window.clearTimeout(timer);
+    observer.disconnect();
   };
 }
 

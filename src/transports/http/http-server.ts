@@ -121,7 +121,12 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     if (!h) {
       h = new StreamHttp(stream, this.#shared);
       this.#perStream.set(stream, h);
-      this.#metrics.add({ name: stream.name, hub: stream.hub, sampler: h.sampler });
+      this.#metrics.add({
+        name: stream.name,
+        hub: stream.hub,
+        sampler: h.sampler,
+        renditions: () => stream.renditions?.report() ?? [],
+      });
     }
     return h;
   }

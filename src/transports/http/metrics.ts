@@ -4,6 +4,7 @@ import type { Hub } from '../../hub/hub.js';
 import type { SubscriberStats } from '../../hub/subscriber.js';
 import type { StatsSampler } from './stats.js';
 import type { RecorderStatus } from '../../record/stream-recorder.js';
+import type { RenditionReport } from '../../streams/renditions.js';
 
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 
@@ -12,7 +13,11 @@ export interface MetricsStream {
   name: string;
   hub: Hub;
   sampler: StatsSampler;
+  /** The stream's renditions running now (other sizes viewers asked for), read at scrape time. */
+  renditions?: () => RenditionReport[];
 }
+
+type RenditionLabel = 'stream' | 'width' | 'quality' | 'passive';
 
 interface Watched extends MetricsStream {
   off: () => void;
@@ -129,6 +134,59 @@ export class ServerMetrics {
           for (const r of recordings()) this.inc({ stream: r.stream }, r.status[key]);
         },
       });
+    // Per rendition (a size and quality made once per frame for its viewers), read at scrape time. A
+    // rendition's series exist while it runs; its counters start again with each run (a reset).
+    const perRendition = (
+      name: string,
+      help: string,
+      value: (r: RenditionReport) => number | null,
+      counter = false,
+    ): void => {
+      const Metric = counter ? Counter : Gauge;
+      new Metric({
+        name,
+        help,
+        labelNames: ['stream', 'width', 'quality', 'passive'],
+        registers,
+        collect(this: Counter<RenditionLabel> | Gauge<RenditionLabel>) {
+          this.reset();
+          for (const s of streams())
+            for (const r of s.renditions?.() ?? []) {
+              const v = value(r);
+              if (v === null) continue;
+              const labels = {
+                stream: s.name,
+                width: String(r.width),
+                quality: String(r.quality),
+                passive: r.passive ? '1' : '0',
+              };
+              this.inc(labels, v);
+            }
+        },
+      });
+    };
+    perRendition(
+      'framecast_rendition_viewers',
+      'Viewers of each rendition now (passive="1": previews, which never start the source)',
+      (r) => r.viewers,
+    );
+    perRendition(
+      'framecast_rendition_frames_encoded_total',
+      "Frames of the stream encoded at the rendition's size and quality (once per frame for all its viewers)",
+      (r) => r.encoded,
+      true,
+    );
+    perRendition(
+      'framecast_rendition_frames_skipped_total',
+      'Frames of the stream a rendition skipped (a newer one came while it was encoding)',
+      (r) => r.skipped,
+      true,
+    );
+    perRendition(
+      'framecast_rendition_encode_seconds',
+      "The rendition's last encode (decode, resize and JPEG), seconds",
+      (r) => (r.lastEncodeMs === null ? null : r.lastEncodeMs / 1000),
+    );
     perStream(
       'framecast_clients_waiting',
       'Clients waiting for a place (max-clients reached)',

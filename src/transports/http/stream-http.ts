@@ -78,7 +78,12 @@ export class StreamHttp {
     };
     this.#ws = new WsEndpoint(this.#ctx);
     this.#events = new EventsEndpoint(this.#ctx);
-    this.sampler = new StatsSampler(stream.hub, () => this.#ws.monitors, shared.startedAt);
+    // Passive viewers of renditions (previews at their size) are the stream's monitors too.
+    this.sampler = new StatsSampler(
+      stream.hub,
+      () => [...this.#ws.monitors, ...(stream.renditions?.passiveViewers() ?? [])],
+      shared.startedAt,
+    );
   }
 
   /** This stream's /stats section; `hideAddresses` for a request that only watches (a readToken). */
@@ -196,10 +201,12 @@ export class StreamHttp {
       );
       return;
     }
-    const hub = this.stream.renditions?.hubFor(view) ?? this.stream.hub;
+    const passive = url.searchParams.get('passive') === '1';
+    const hub = this.stream.renditions?.hubFor(view, passive) ?? this.stream.hub;
     if (hub !== this.stream.hub) {
-      // A rendition's viewer: the same WebSocket code over the rendition's hub.
-      const ws = new WsEndpoint({ ...this.#ctx, hub });
+      // A rendition's viewer: the same WebSocket code over the rendition's hub (a preview's joins
+      // its passive rendition's hub, which only listens to the stream's frames).
+      const ws = new WsEndpoint({ ...this.#ctx, hub }, { passiveJoins: passive });
       socket.once('close', () => ws.close());
       ws.upgrade(req, socket, head, url);
       return;

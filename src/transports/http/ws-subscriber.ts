@@ -11,6 +11,8 @@ export interface WsSubscriberOptions extends LatestFrameOptions {
   meta?: boolean;
   /** `?annotations=1`: analyzers' annotations as text messages. */
   annotations?: boolean;
+  /** Takes no place under maxClients (a preview served by a rendition's hub). */
+  uncapped?: boolean;
 }
 
 /** A viewer this far behind (bytes buffered) gets no annotations until it catches up. */
@@ -25,6 +27,7 @@ export const WS_CLOSE = { normal: 1000, goingAway: 1001, tryAgainLater: 1013 } a
  * that a newer frame replaces (a counted drop). Nothing queues up behind a slow viewer.
  */
 export class WsSubscriber extends LatestFrameSubscriber {
+  readonly uncapped: boolean;
   readonly #ws: WebSocket;
   readonly #meta: boolean;
   readonly #annotations: boolean;
@@ -33,6 +36,7 @@ export class WsSubscriber extends LatestFrameSubscriber {
   constructor(ws: WebSocket, opts: WsSubscriberOptions) {
     super(opts);
     this.#ws = ws;
+    this.uncapped = opts.uncapped === true;
     this.#meta = opts.meta === true;
     this.#annotations = opts.annotations === true;
     ws.once('close', () => this.closed());

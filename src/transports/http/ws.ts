@@ -33,8 +33,15 @@ export class WsEndpoint {
     for (const m of this.#monitors) m.annotation(a);
   };
 
-  constructor(ctx: HttpContext) {
+  readonly #passiveJoins: boolean;
+
+  /**
+   * `passiveJoins`: the hub is a passive rendition's (made for previews, it never starts the stream's
+   * source), so passive viewers join it as uncapped clients: joining is what makes it encode.
+   */
+  constructor(ctx: HttpContext, opts: { passiveJoins?: boolean } = {}) {
     this.#ctx = ctx;
+    this.#passiveJoins = opts.passiveJoins === true;
     ctx.hub.on('frame', this.#onFrame);
     ctx.hub.on('annotation', this.#onAnnotation);
   }
@@ -74,9 +81,10 @@ export class WsEndpoint {
       lossless: passive ? false : this.#ctx.lossless,
       onDrained: () => hub.drained(),
       sendFirst: true,
+      uncapped: passive && this.#passiveJoins,
       ...wants,
     });
-    if (passive) {
+    if (passive && !this.#passiveJoins) {
       this.#monitors.add(sub);
       ws.once('close', () => this.#monitors.delete(sub));
       if (hub.latest) sub.offer(hub.latest);
