@@ -143,7 +143,8 @@ export class Renditions {
       .map((k) => k.slice(prefix.length).split(':').map(Number) as [number, number]);
     const want = key;
     if (made.length >= this.#max && !made.some(([w, q]) => w === want.width && q === want.quality)) {
-      const cost = ([w, q]: [number, number]): number => Math.abs(w - want.width) * 1000 + Math.abs(q - want.quality);
+      const cost = ([w, q]: [number, number]): number =>
+        Math.abs(w - want.width) * 1000 + Math.abs(q - want.quality);
       const [w, q] = made.reduce((a, b) => (cost(b) < cost(a) ? b : a));
       key = { width: w, quality: q };
     }
