@@ -9,6 +9,8 @@ import type { IngestRows } from './ingest.js';
 import type { MetaRows } from './meta.js';
 import type { RecordRows } from './record.js';
 import { recordTables } from './record-report.js';
+import type { RenditionRows } from './renditions.js';
+import { renditionTables } from './renditions-report.js';
 import type { JpegRow, NativeJpegRow } from './jpeg.js';
 import type { ThroughputRow } from './throughput.js';
 
@@ -43,6 +45,8 @@ export interface BenchResults {
   meta?: MetaRows | null;
   /** Recording: the CPU it adds, 20 streams at once, 10,000 segments; absent in older results. */
   record?: RecordRows | null;
+  /** Renditions: CPU per 320-px frame, 300 viewers over three renditions; absent in older results. */
+  renditions?: RenditionRows | null;
   /** One stream alone and six side by side; absent in older results. */
   streams?: { alone: MultiStreamRow; together: MultiStreamRow } | null;
   /** Origin, nats-server and 1-4 edges against the same viewers on the origin; absent in older results. */
@@ -481,6 +485,7 @@ export function markdown(r: BenchResults): string {
     );
   }
   if (r.record) out.push(...sectionLine(r, 'record'), recordTables(r.record));
+  if (r.renditions) out.push(...sectionLine(r, 'renditions'), renditionTables(r.renditions));
   if (r.bus) out.push(...sectionLine(r, 'bus'), busTables(r.bus));
   if (r.cpu) out.push(...sectionLine(r, 'cpu'), cpuTables(r.cpu));
   return out.join('\n');

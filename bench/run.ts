@@ -12,6 +12,7 @@
  *   npm run bench -- --only bus      re-runs the NATS bus rows (origin, nats-server, edges) likewise
  *   npm run bench -- --only cpu      re-runs the CPU breakdown and cameras-per-core rows likewise
  *   npm run bench -- --only record   re-runs the recording rows (CPU it adds, 20 streams, 10,000 segments) likewise
+ *   npm run bench -- --only renditions  re-runs the rendition rows (CPU per 320-px frame, 300 viewers over 3 renditions) likewise
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { firstFrame } from './first-frame.js';
 import { multiStream } from './multi-stream.js';
 import { metaRows } from './meta.js';
 import { recordRows } from './record.js';
+import { renditionRows } from './renditions.js';
 import { ingest } from './ingest.js';
 import { MEDIA_DIR } from './lib/media.js';
 import { jpegQuality, nativeJpegQuality } from './jpeg.js';
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   });
   const quick = values.quick ?? false;
   const only = new Set(
-    (values.only ?? 'jpeg,throughput,fanout,streams,ingest,meta,record,bus,cpu').split(','),
+    (values.only ?? 'jpeg,throughput,fanout,streams,ingest,meta,record,renditions,bus,cpu').split(','),
   );
   const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
   if (section) {
@@ -125,6 +127,14 @@ async function main(): Promise<void> {
     if (only.has('meta')) results.meta = await metaRows({ viewers: quick ? 200 : 1000, seconds, log });
     if (only.has('record'))
       results.record = await recordRows({ ffmpeg, dir, seconds: Math.max(seconds, 10), log });
+    if (only.has('renditions'))
+      results.renditions = await renditionRows({
+        ffmpeg,
+        dir,
+        ...renditionPlan(quick),
+        seconds: Math.max(seconds, 10),
+        log,
+      });
     if (only.has('streams')) {
       const clip = streamsClip(ffmpeg, dir);
       results.streams = await multiStream({
@@ -208,6 +218,14 @@ const BUS_PLAN: [number, number][] = [
   [1, 1000],
 ];
 
+/**
+ * The renditions section's sizes: encodes per CPU case, viewers per rendition (100 each over widths
+ * 320, 480 and 640) and at the stream's own size beside them; a short run (under 10 s) makes fewer.
+ */
+function renditionPlan(short: boolean): { frames: number; perRendition: number; main: number } {
+  return short ? { frames: 60, perRendition: 100, main: 10 } : { frames: 300, perRendition: 100, main: 10 };
+}
+
 /** One section of the latest results, re-run alone and written back (`npm run bench -- --only NAME`). */
 interface Refresh {
   label: string;
@@ -265,6 +283,19 @@ const REFRESH: Record<string, Refresh> = {
     seconds: 10,
     run: async (r, { seconds, dir, log }) => {
       r.record = await recordRows({ ffmpeg: locateFfmpeg().path, dir, seconds, log });
+    },
+  },
+  renditions: {
+    label: 'renditions',
+    seconds: 10,
+    run: async (r, { seconds, dir, log }) => {
+      r.renditions = await renditionRows({
+        ffmpeg: locateFfmpeg().path,
+        dir,
+        ...renditionPlan(seconds < 10),
+        seconds,
+        log,
+      });
     },
   },
   bus: {

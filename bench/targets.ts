@@ -6,6 +6,8 @@
 import { TEST_FPS, type FanoutRow } from './fanout.js';
 import { table } from './lib/markdown.js';
 import { RECORD_TARGETS, recordTargetText } from './record-report.js';
+import { RENDITION_TARGETS } from './renditions.js';
+import { renditionTargetText } from './renditions-report.js';
 import type { BenchResults } from './report.js';
 
 const f0 = (x: number): string => x.toFixed(0);
@@ -212,6 +214,22 @@ const TARGETS: Target[] = [
   [
     `10,000 segments on disk: first frame of a playback and of snapshot.jpg?at= p99 <= ${RECORD_TARGETS.firstFrameP99Ms} ms`,
     (r) => (r.record ? recordTargetText(r.record, 'lookup') : NOT_MEASURED),
+  ],
+  [
+    "a 320-px rendition's CPU per frame, DCT-scaled from 1080p against a full decode, measured",
+    (r) => (r.renditions ? renditionTargetText(r.renditions, 'cpu') : NOT_MEASURED),
+  ],
+  [
+    `300 MJPEG viewers over 3 renditions of one 30 fps 800x450 stream: ${RENDITION_TARGETS.encodesPerFrame} encodes per source frame`,
+    (r) => (r.renditions ? renditionTargetText(r.renditions, 'encodes') : NOT_MEASURED),
+  ],
+  [
+    `the same: every rendition viewer >= ${RENDITION_TARGETS.minFraction * 100}% of its rendition's frames`,
+    (r) => (r.renditions ? renditionTargetText(r.renditions, 'frames') : NOT_MEASURED),
+  ],
+  [
+    `the same: a rendition viewer's latency p99 within ${RENDITION_TARGETS.p99OverMainMs} ms of a main-size viewer's`,
+    (r) => (r.renditions ? renditionTargetText(r.renditions, 'latency') : NOT_MEASURED),
   ],
   [
     'latency p99 <= 5 ms at 100 viewers',

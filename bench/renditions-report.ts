@@ -1,0 +1,131 @@
+import { table } from './lib/markdown.js';
+import { RENDITION_TARGETS, type RenditionRows, type RenditionViewersRow } from './renditions.js';
+
+const f0 = (x: number): string => x.toFixed(0);
+const f1 = (x: number): string => x.toFixed(1);
+const f2 = (x: number): string => x.toFixed(2);
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const kb = (x: number): string => `${f1(x / 1024)} kB`;
+const met = (ok: boolean): string => (ok ? 'met' : 'not met');
+
+/** Encodes per source frame counted as 3 when within 1%: an encode in flight at either end of the window. */
+const ENCODES_TOLERANCE = 0.01;
+
+const label = (x: RenditionViewersRow): string =>
+  x.width === null ? 'main size (no width)' : `width=${x.width}`;
+
+/** The rendition rows' part of the targets table: `cpu`, `encodes`, `frames` or `latency`. */
+export function renditionTargetText(
+  r: RenditionRows,
+  which: 'cpu' | 'encodes' | 'frames' | 'latency',
+): string {
+  const v = r.viewers;
+  const rend = v.rows.filter((x) => x.width !== null);
+  const main = v.rows.find((x) => x.width === null);
+  switch (which) {
+    case 'cpu': {
+      const c = r.cpu.cases;
+      return (
+        `measured: ${f2(c.from800.cpuMsPerFrame)} ms from 800x450, ${f2(c.from1080.cpuMsPerFrame)} ms from 1080p, ` +
+        `against ${f2(c.full1080.cpuMsPerFrame)} ms for a full decode of the 1080p JPEG: ${f2(r.ratio1080)}x`
+      );
+    }
+    case 'encodes': {
+      const goal = RENDITION_TARGETS.encodesPerFrame;
+      const ok = Math.abs(v.encodesPerSourceFrame - goal) <= goal * ENCODES_TOLERANCE;
+      return (
+        `${met(ok)}: ${f2(v.encodesPerSourceFrame)} encodes per source frame (${rend
+          .map((x) => `${x.width}px ${x.encoded ?? '-'}`)
+          .join(', ')} of ${v.sourceFrames} frames; ` +
+        `${rend.reduce((s, x) => s + (x.skipped ?? 0), 0)} frames skipped by a busy encoder)`
+      );
+    }
+    case 'frames': {
+      const worst = Math.min(...rend.map((x) => x.minFraction));
+      const failed = rend.reduce((s, x) => s + x.failed, 0);
+      return (
+        `${met(worst >= RENDITION_TARGETS.minFraction && failed === 0)}: worst viewer ${pct(worst)} ` +
+        `(${rend.map((x) => `${x.width}px ${pct(x.minFraction)}`).join(', ')})${failed ? `, ${failed} failed` : ''}`
+      );
+    }
+    case 'latency': {
+      const m = main?.latencyMs;
+      if (!m || rend.some((x) => !x.latencyMs)) return 'not measured';
+      const over = rend.map((x) => (x.latencyMs?.p99 ?? NaN) - m.p99);
+      return `${met(Math.max(...over) <= RENDITION_TARGETS.p99OverMainMs)}: p99 ${rend
+        .map((x) => `${x.width}px ${f1(x.latencyMs?.p99 ?? NaN)}`)
+        .join(', ')} ms against ${f1(m.p99)} ms at main size (+${over.map(f1).join(', +')} ms)`;
+    }
+  }
+}
+
+/** The renditions section as Markdown: CPU per frame, then the viewers' run. */
+export function renditionTables(r: RenditionRows): string {
+  const out: string[] = [];
+  const c = r.cpu;
+  out.push(
+    `\n**Renditions: CPU per ${c.width}-px frame** (q${c.quality}; ${c.cases.from1080.frames} encodes per case from ` +
+      `${c.distinctFrames} distinct frames of ffmpeg's testsrc2, as JPEG q80 4:2:0; the cases take turns over ` +
+      `${c.rounds} rounds in one process; sharp ${c.sharp} / libvips ${c.vips} as the server sets it: one thread, ` +
+      'no cache; CPU from process.cpuUsage)\n',
+  );
+  const cases = [c.cases.from800, c.cases.from1080, c.cases.full1080, c.cases.noFastShrink1080];
+  out.push(
+    table(
+      ['route', 'input', 'output', 'CPU per frame (ms)', 'wall per frame (ms)'],
+      cases.map((x) => [
+        x.name,
+        `${x.input.width}x${x.input.height}, ${kb(x.input.meanBytes)}`,
+        `${x.output.width}x${x.output.height}, ${kb(x.output.meanBytes)}`,
+        f2(x.cpuMsPerFrame),
+        f2(x.wallMsPerFrame),
+      ]),
+    ),
+  );
+  out.push(
+    `\nFrom the 1080p JPEG, scaleJpeg() (libjpeg-turbo's DCT scaling, 1/4 on decode) takes ${f2(r.ratio1080)}x ` +
+      'the CPU of a full decode + resize + encode. `fastShrinkOnLoad: false` is no full decode: sharp still ' +
+      'scales by 1/2 on decode when the shrink is 4 or more, so the full decode is pixels out of sharp and back.',
+  );
+  const v = r.viewers;
+  out.push(
+    `\n**Renditions: ${v.rows.filter((x) => x.width !== null).reduce((s, x) => s + x.viewers, 0)} MJPEG viewers over ` +
+      `${v.rows.filter((x) => x.width !== null).length} renditions** (\`serve test\`, ${v.sourceFps} fps ${v.streamWidth}x450, ` +
+      `in its own process; the viewers in another, each asking \`stream.mjpg?width=W\`, and ` +
+      `${v.rows.find((x) => x.width === null)?.viewers ?? 0} at the stream's own size beside them; ${f1(v.seconds)} s window; ` +
+      "a viewer's frames against every seq its rendition's viewers received; latency = the part's last byte " +
+      'received minus its X-Timestamp, same host clock; encodes from /stats)\n',
+  );
+  out.push(
+    table(
+      [
+        'viewers asked',
+        'picture',
+        'viewers',
+        'frames received: worst / median',
+        'encoded / skipped (of the source frames)',
+        'bytes per frame',
+        'latency p50 / p99 / max (ms)',
+      ],
+      v.rows.map((x) => [
+        label(x),
+        x.pictureWidth === null ? '-' : `${x.pictureWidth}x${x.pictureHeight}`,
+        `${x.viewers}${x.failed ? ` (${x.failed} failed)` : ''}`,
+        `${pct(x.minFraction)} / ${pct(x.medianFraction)} of ${x.framesInWindow}`,
+        x.encoded === null
+          ? `(the stream's own: ${v.sourceFrames})`
+          : `${x.encoded} / ${x.skipped} (of ${v.sourceFrames})`,
+        kb(x.meanBytes),
+        x.latencyMs ? `${f1(x.latencyMs.p50)} / ${f1(x.latencyMs.p99)} / ${f1(x.latencyMs.max)}` : 'n/a',
+      ]),
+    ),
+  );
+  out.push(
+    `\nServer ${f2(v.serverCores)} cores (its ffmpeg ${f2(v.ffmpegCores)}), RSS ${f0(v.rssMB)} MB; viewers' process ` +
+      `${f2(v.loadgenCores)} cores. Encodes per source frame: ${f2(v.encodesPerSourceFrame)} ` +
+      `(target ${RENDITION_TARGETS.encodesPerFrame}, ${renditionTargetText(r, 'encodes').split(':')[0]}); every rendition viewer ` +
+      `>= ${pct(RENDITION_TARGETS.minFraction)} of its rendition's frames: ${renditionTargetText(r, 'frames').split(':')[0]}; ` +
+      `rendition p99 within ${RENDITION_TARGETS.p99OverMainMs} ms of the main size's: ${renditionTargetText(r, 'latency').split(':')[0]}.`,
+  );
+  return out.join('\n');
+}
