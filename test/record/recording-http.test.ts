@@ -62,7 +62,8 @@ describe('recording a stream and playing it back over HTTP', () => {
   it('records the very JPEGs and capture times live viewers got; segments open in ffprobe; playback, snapshot at a time and export give them back', async () => {
     const { base, dir } = await start();
     const live = openMjpeg(`${base}/streams/cam/stream.mjpg`, { keep: true });
-    await sleep(2600);
+    // About 2.5 s of frames (longer on a loaded machine: until the viewer has 70).
+    for (let waited = 0; waited < 20_000 && live.count < 70; waited += 100) await sleep(100);
     live.close();
     await sleep(300);
     const listing = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as Listing;
@@ -127,8 +128,9 @@ describe('recording a stream and playing it back over HTTP', () => {
       duration: number;
       url: string;
     }[];
-    expect(list).toHaveLength(listing.spans.length);
-    expect(list[0]?.duration).toBeGreaterThan(1.5);
+    // As many spans as the listing (more if a stall of the loaded machine split one since).
+    expect(list.length).toBeGreaterThanOrEqual(listing.spans.length);
+    expect(list.reduce((n, x) => n + x.duration, 0)).toBeGreaterThan(1.5);
     expect(list[0]?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/streams\/cam\/export\.mkv\?start=/);
   }, 30_000);
 
@@ -168,25 +170,32 @@ describe('recording a stream and playing it back over HTTP', () => {
   it('start and stop over the API: a live viewer counts consecutive frames throughout, the stream never restarts', async () => {
     const { base, dir } = await start({ record: false }, { adminToken: 'admin-secret-1234' });
     const live = openMjpeg(`${base}/streams/cam/stream.mjpg`, { keep: true });
-    await sleep(800);
+    for (let waited = 0; waited < 15_000 && live.count < 10; waited += 100) await sleep(100);
     const auth = { Authorization: 'Bearer admin-secret-1234' };
     expect((await fetch(`${base}/api/streams/cam/record`, { method: 'POST' })).status).toBe(401);
     const on = await fetch(`${base}/api/streams/cam/record`, { method: 'POST', headers: auth });
     expect(on.status).toBe(200);
     expect(((await on.json()) as { record: boolean }).record).toBe(true);
-    await sleep(1500);
+    const recorded = async (): Promise<Listing> =>
+      (await (await fetch(`${base}/streams/cam/recordings`)).json()) as Listing;
+    const frames = (l: Listing): number => l.spans.reduce((n, x) => n + x.frames, 0);
+    // Recording for a while (at least 30 frames, however loaded the machine).
+    for (let waited = 0; waited < 15_000 && frames(await recorded()) < 30; waited += 200) await sleep(200);
     const off = await fetch(`${base}/api/streams/cam/record`, { method: 'DELETE', headers: auth });
     expect(((await off.json()) as { record: boolean }).record).toBe(false);
+    await sleep(500);
+    const stopped = await recorded();
     await sleep(800);
     live.close();
     const seqs = live.parts.map((p) => Number(p.headers['x-framecast-seq']));
-    expect(seqs.length).toBeGreaterThan(50);
+    expect(seqs.length).toBeGreaterThan(40);
     expect(liveGaps(seqs)).toBeLessThanOrEqual(15);
-    const listing = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as Listing;
+    const listing = await recorded();
     expect(listing.recording?.state).toBe('stopped');
-    expect(listing.spans).toHaveLength(1);
-    expect(listing.spans[0]?.frames).toBeGreaterThan(30);
-    expect(listing.spans[0]?.frames).toBeLessThan(60);
+    expect(frames(listing)).toBeGreaterThanOrEqual(30);
+    // Stopped means stopped: nothing more was written while the live viewer went on.
+    expect(frames(listing)).toBe(frames(stopped));
+    expect(seqs.length).toBeGreaterThan(frames(listing));
     expect(readdirSync(dir).some((f) => f.endsWith('.mkv'))).toBe(true);
     expect((await fetch(`${base}/api/streams/nope/record`, { method: 'POST', headers: auth })).status).toBe(
       404,
@@ -197,8 +206,14 @@ describe('recording a stream and playing it back over HTTP', () => {
 describe('WebSocket playback', () => {
   it('/streams/NAME/ws?start=&end=&speed= plays the recording as live WebSocket frames, then closes; a bad time is 400 before the upgrade', async () => {
     const { base } = await start();
-    await sleep(2000);
-    const listing = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as Listing;
+    // Once a span of a second and a half is recorded (longer on a loaded machine).
+    let listing: Listing = { spans: [], recording: null };
+    for (let waited = 0; waited < 15_000; waited += 250) {
+      await sleep(250);
+      listing = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as Listing;
+      const first = listing.spans[0];
+      if (first && Date.parse(first.end) - Date.parse(first.start) > 1500) break;
+    }
     const span = listing.spans[0];
     expect(span).toBeDefined();
     const wsBase = base.replace('http:', 'ws:');
