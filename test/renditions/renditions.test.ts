@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../helpers/fixtures.js';
-import { connect, serve, type FramecastServer } from '../../src/index.js';
+import { FFMPEG, makeTempDir } from '../helpers/fixtures.js';
+import { connect, publish, serve, type FramecastServer } from '../../src/index.js';
 import { decodeHello, encodeHello, ErrorCode, HelloFlag } from '../../src/protocol/native.js';
 import { runPlay } from '../helpers/cli.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
@@ -177,5 +178,39 @@ describe('renditions over the native protocol', () => {
       height: 270,
     });
     void base;
+  }, 30_000);
+});
+
+describe('renditions of a publisher stream', () => {
+  it("a program's JPEGs (passthrough) are made smaller for a viewer that asks, with their seq and capture time", async () => {
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      streams: [{ name: 'cam', source: 'publisher' }],
+    });
+    const base = `http://127.0.0.1:${server.httpAddress()?.port}`;
+    const jpeg = execFileSync(FFMPEG, [
+      ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720', '-frames:v', '1'],
+      ...['-f', 'image2pipe', '-c:v', 'mjpeg', '-'],
+    ]);
+    const pub = publish(`127.0.0.1:${server.address().port}/cam`);
+    const v = openMjpeg(`${base}/streams/cam/stream.mjpg?width=320`, { keep: true });
+    const main = openMjpeg(`${base}/streams/cam/stream.mjpg`, { keep: true });
+    for (let i = 0; i < 60 && v.count < 10; i++) {
+      await pub.ready();
+      pub.publish(jpeg);
+      await sleep(50);
+    }
+    pub.close();
+    v.close();
+    main.close();
+    const own = v.parts.filter((p) => jpegInfo(p.body)?.width !== 800); // NO SIGNAL pictures aside
+    expect(own.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(own.map((p) => `${jpegInfo(p.body)?.width}x${jpegInfo(p.body)?.height}`))).toEqual(
+      new Set(['320x180']),
+    );
+    // The main-size viewer got the publisher's bytes untouched; the rendition's frames carry its seqs.
+    const mainSeqs = new Set(main.parts.filter((p) => p.body.equals(jpeg)).map((p) => p.headers['x-framecast-seq']));
+    expect(own.every((p) => mainSeqs.has(p.headers['x-framecast-seq']))).toBe(true);
   }, 30_000);
 });
