@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { GAP_MS, spansOf } from '../../src/record/recording-reader.js';
+import type { SegmentInfo } from '../../src/record/segment-name.js';
+
+const T0 = Date.UTC(2026, 11, 7, 3, 0, 0, 0);
+
+/** A closed segment of `frames` frames from `start` to `end` (ms after T0), 100 bytes a frame. */
+function seg(start: number, end: number, frames: number): { info: SegmentInfo } {
+  return {
+    info: {
+      name: '2026-12-07_03-00-00-000',
+      start: T0 + start,
+      end: T0 + end,
+      frames,
+      bytes: frames * 100,
+      width: 8,
+      height: 6,
+    },
+  };
+}
+
+describe('spansOf', () => {
+  it('joins segments that follow one another (up to GAP_MS apart), sums them, and splits at a longer gap', () => {
+    const spans = spansOf([
+      seg(0, 9_960, 250),
+      seg(10_000, 19_960, 250),
+      seg(19_960 + GAP_MS, 30_000, 200), // exactly GAP_MS after: the same span
+      seg(30_000 + GAP_MS + 1, 40_000, 100), // 1 ms more: a new span
+    ]);
+    expect(spans).toEqual([
+      { start: T0, end: T0 + 30_000, frames: 700, bytes: 70_000, segments: 3 },
+      { start: T0 + 32_001, end: T0 + 40_000, frames: 100, bytes: 10_000, segments: 1 },
+    ]);
+  });
+
+  it('a slow stream (a frame every 5 s): a pause of up to two of its intervals is no gap', () => {
+    // 5 frames over 20 s: an interval of 5 s, so 10 s between segments joins them; then 10 frames
+    // over 50 s (5.6 s apart on average): 12 s is a gap.
+    const spans = spansOf([seg(0, 20_000, 5), seg(30_000, 50_000, 5), seg(62_000, 80_000, 5)]);
+    expect(spans.map((s) => [s.start - T0, s.end - T0, s.segments])).toEqual([
+      [0, 50_000, 2],
+      [62_000, 80_000, 1],
+    ]);
+    // One frame says no interval: GAP_MS decides.
+    expect(spansOf([seg(0, 0, 1), seg(GAP_MS, GAP_MS, 1)])).toEqual([
+      { start: T0, end: T0 + GAP_MS, frames: 2, bytes: 200, segments: 2 },
+    ]);
+    expect(spansOf([seg(0, 0, 1), seg(GAP_MS + 1, GAP_MS + 1, 1)]).length).toBe(2);
+  });
+
+  it('only the segments that overlap from..to, each whole; touching the bounds counts', () => {
+    const segs = [
+      seg(0, 10_000, 10),
+      seg(20_000, 30_000, 10),
+      seg(40_000, 50_000, 10),
+      seg(60_000, 70_000, 10),
+    ];
+    const at = (from: number, to: number): number[][] =>
+      spansOf(segs, T0 + from, T0 + to).map((s) => [s.start - T0, s.end - T0, s.frames]);
+    expect(at(25_000, 45_000)).toEqual([
+      [20_000, 30_000, 10],
+      [40_000, 50_000, 10],
+    ]);
+    expect(at(10_000, 20_000)).toEqual([
+      [0, 10_000, 10],
+      [20_000, 30_000, 10],
+    ]);
+    expect(at(10_001, 19_999)).toEqual([]);
+    expect(at(70_001, Infinity)).toEqual([]);
+    expect(spansOf(segs).length).toBe(4);
+  });
+
+  it('a segment inside the span so far (closing out of order) never pulls its end back', () => {
+    const spans = spansOf([seg(0, 10_000, 100), seg(5_000, 8_000, 30)]);
+    expect(spans).toEqual([{ start: T0, end: T0 + 10_000, frames: 130, bytes: 13_000, segments: 2 }]);
+  });
+});
