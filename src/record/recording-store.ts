@@ -75,7 +75,8 @@ export class RecordingStore implements RecordingReader {
   /**
    * Loads the catalog and reconciles it with the files: a segment missing from it (the process was
    * killed while writing it) is repaired (its .mkv cut after the last whole frame, its index rebuilt
-   * from the .mkv when behind) and added; a catalog line whose files are gone is dropped.
+   * from the .mkv when behind) and added; a catalog line whose files are gone is dropped. A file
+   * named like a segment that cannot be read as one (a link, a folder) is left alone (a note).
    */
   static async load(dir: string, stream: string, notes: RecoveryNote[] = []): Promise<RecordingStore> {
     const store = new RecordingStore(dir, stream);
@@ -121,7 +122,16 @@ export class RecordingStore implements RecordingReader {
     for (const name of files) {
       if (listed.has(name)) continue;
       stale = true;
-      const info = await recoverSegment(dir, stream, name, notes);
+      let info: SegmentInfo | null;
+      try {
+        info = await recoverSegment(dir, stream, name, notes);
+      } catch (err) {
+        // Not a file this store can read (a link, a folder, unreadable): left alone, the rest loads.
+        notes.push(
+          `${join(dir, `${name}.mkv`)}: left alone, not read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        );
+        continue;
+      }
       if (info) listed.set(name, info);
     }
     store.#segs = [...listed.values()]
