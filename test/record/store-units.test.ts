@@ -1,4 +1,12 @@
-import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
@@ -54,5 +62,34 @@ describe('RecordingStore and path safety', () => {
     expect(readFileSync(outside, 'utf8')).toBe('not a recording');
     expect(readdirSync(d).sort()).toContain('2026-12-07_04-00-00-000.mkv');
     expect((await store.frameAt(T0 + 150))?.jpeg.equals(jpeg(1))).toBe(true);
+  });
+
+  it('never writes through a link planted at the catalog or at a file it writes then renames', async () => {
+    const d = dir();
+    const outside = join(tmp.dir, `outside-${n}.txt`);
+    writeFileSync(outside, 'precious');
+    // A segment cut by a crash: not in the catalog, its index behind (rebuilt through NAME.idx.tmp).
+    const cut = await segment(d, T0, 4);
+    const idxPath = join(d, `${cut.name}.idx`);
+    const lines = readFileSync(idxPath, 'utf8').split('\n');
+    writeFileSync(idxPath, lines.slice(0, 3).join('\n') + '\n');
+    symlinkSync(outside, join(d, `${cut.name}.idx.tmp`));
+    symlinkSync(outside, join(d, 'catalog.ndjson.tmp'));
+    const store = await RecordingStore.load(d, 'cam');
+    expect(store.closed.map((s) => s.frames)).toEqual([4]);
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
+    // The catalog itself a link: load writes a catalog of its own in its place.
+    const e = dir();
+    await segment(e, T0, 2);
+    symlinkSync(outside, join(e, 'catalog.ndjson'));
+    const other = await RecordingStore.load(e, 'cam');
+    expect(lstatSync(join(e, 'catalog.ndjson')).isFile()).toBe(true);
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
+    // A link planted later: a closed segment is refused, not appended to its target.
+    unlinkSync(join(e, 'catalog.ndjson'));
+    symlinkSync(outside, join(e, 'catalog.ndjson'));
+    await expect(segment(e, T0 + 10_000, 2, other)).rejects.toThrow(/ELOOP/);
+    await expect(other.remove(other.closed[0] as SegmentInfo)).rejects.toThrow(/ELOOP/);
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
   });
 });
