@@ -4,13 +4,16 @@ import {
   readFileSync,
   readdirSync,
   symlinkSync,
+  truncateSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
-import { RecordingStore } from '../../src/record/recording-store.js';
+import { scanMkv } from '../../src/record/matroska.js';
+import { RecordingStore, type RecordedFrame } from '../../src/record/recording-store.js';
+import { parseIndex } from '../../src/record/segment-index.js';
 import type { SegmentInfo } from '../../src/record/segment-name.js';
 import { SegmentWriter } from '../../src/record/segment-writer.js';
 import { makeTempDir } from '../helpers/fixtures.js';
@@ -91,5 +94,104 @@ describe('RecordingStore and path safety', () => {
     await expect(segment(e, T0 + 10_000, 2, other)).rejects.toThrow(/ELOOP/);
     await expect(other.remove(other.closed[0] as SegmentInfo)).rejects.toThrow(/ELOOP/);
     expect(readFileSync(outside, 'utf8')).toBe('precious');
+  });
+});
+
+/** Every frame `store` plays from the start. */
+async function all(store: RecordingStore): Promise<RecordedFrame[]> {
+  const out: RecordedFrame[] = [];
+  for await (const f of store.frames(0)) out.push(f);
+  return out;
+}
+
+/** The Duration (ms) written in a .mkv. */
+function durationOf(path: string): number {
+  const buf = readFileSync(path);
+  return buf.readDoubleBE(scanMkv(buf).durationOffset as number);
+}
+
+describe('recovery of a segment left by a killed process (not in the catalog)', () => {
+  it('whole files, never closed: the Duration is written, every frame kept with its metadata', async () => {
+    const d = dir();
+    const w = await SegmentWriter.create(d, 'cam', frame(0, T0));
+    for (let i = 0; i < 4; i++)
+      w.append(new Frame({ ...frame(i, T0 + i * 100), meta: Buffer.from(`{"i":${i}}`) }));
+    await w.flushed();
+    const mkv = join(d, `${w.name}.mkv`);
+    const idxBefore = readFileSync(join(d, `${w.name}.idx`));
+    expect(durationOf(mkv)).toBe(0); // as a killed process leaves it
+    const store = await RecordingStore.load(d, 'cam');
+    expect(store.closed).toMatchObject([{ frames: 4, start: T0, end: T0 + 300 }]);
+    expect(durationOf(mkv)).toBe(300);
+    expect(readFileSync(join(d, `${w.name}.idx`)).equals(idxBefore)).toBe(true);
+    expect((await all(store)).map((f) => f.meta?.toString())).toEqual([
+      '{"i":0}',
+      '{"i":1}',
+      '{"i":2}',
+      '{"i":3}',
+    ]);
+    await w.close();
+  });
+
+  it('the index behind the video: the missing frames are indexed from it, seq and times going on', async () => {
+    const d = dir();
+    const t0 = T0 + 0.25; // DateUTC in the .mkv holds whole ms: the index's start is the exact one
+    const times = [t0, t0 + 100.4, t0 + 100.45, t0 + 300, t0 + 400];
+    const w = await SegmentWriter.create(d, 'cam', frame(0, t0));
+    for (const [i, t] of times.entries()) w.append(frame(i, t));
+    w.annotate({ analyzer: 'det', seq: 1, capturedAt: t0, receivedAt: t0 + 5, json: Buffer.from('{"a":1}') });
+    const info = await w.close();
+    // Head, frames 1 and 2, the annotation, then nothing: frames 3..5 are only in the .mkv.
+    const idxPath = join(d, `${info.name}.idx`);
+    const lines = readFileSync(idxPath, 'utf8').split('\n');
+    writeFileSync(idxPath, [lines[0], lines[1], lines[2], lines[6], ''].join('\n'));
+    const store = await RecordingStore.load(d, 'cam');
+    const back = await all(store);
+    expect(back.map((f) => f.seq)).toEqual([1, 2, 3, 4, 5]);
+    // Rebuilt times: the segment's start plus the block's whole ms, never before the frame before.
+    expect(back.map((f) => f.capturedAt)).toEqual([t0, t0 + 100.4, t0 + 100.4, t0 + 300, t0 + 400]);
+    expect(back.map((f) => f.jpeg.equals(jpeg(f.seq - 1)))).toEqual([true, true, true, true, true]);
+    expect(back[0]?.annotations.map((a) => a.json.toString())).toEqual(['{"a":1}']);
+    expect(store.closed).toMatchObject([{ frames: 5, start: t0, end: t0 + 400, width: 8, height: 6 }]);
+  });
+
+  it('no index at all: every frame from the video, the size from its track', async () => {
+    const d = dir();
+    const info = await segment(d, T0, 3);
+    unlinkSync(join(d, `${info.name}.idx`));
+    const store = await RecordingStore.load(d, 'cam');
+    expect(store.closed).toMatchObject([{ frames: 3, start: T0, end: T0 + 200, width: 8, height: 6 }]);
+    expect((await all(store)).map((f) => [f.seq, f.capturedAt - T0])).toEqual([
+      [1, 0],
+      [2, 100],
+      [3, 200],
+    ]);
+  });
+
+  it('the video cut inside its last frame, the index whole: that frame leaves the index too', async () => {
+    const d = dir();
+    const info = await segment(d, T0, 5);
+    const mkv = join(d, `${info.name}.mkv`);
+    const last = parseIndex(readFileSync(join(d, `${info.name}.idx`))).frames[4];
+    truncateSync(mkv, (last?.offset ?? 0) + 3);
+    const store = await RecordingStore.load(d, 'cam');
+    expect(store.closed[0]?.frames).toBe(4);
+    expect((await all(store)).map((f) => f.seq)).toEqual([1, 2, 3, 4]);
+    expect(parseIndex(readFileSync(join(d, `${info.name}.idx`))).frames).toHaveLength(4);
+    expect(durationOf(mkv)).toBe(300);
+  });
+
+  it('no whole frame: both files deleted, a note says so', async () => {
+    const d = dir();
+    const w = await SegmentWriter.create(d, 'cam', frame(0, T0));
+    w.append(frame(0, T0));
+    await w.close();
+    const first = parseIndex(readFileSync(join(d, `${w.name}.idx`))).frames[0];
+    truncateSync(join(d, `${w.name}.mkv`), (first?.offset ?? 0) + 2);
+    const notes: string[] = [];
+    const store = await RecordingStore.load(d, 'cam', notes);
+    expect(store.closed).toEqual([]);
+    expect(notes).toEqual([`${join(d, w.name)}.mkv: no whole frame, deleted`]);
+    expect(readdirSync(d).filter((f) => f !== 'catalog.ndjson')).toEqual([]);
   });
 });
