@@ -195,3 +195,128 @@ describe('recovery of a segment left by a killed process (not in the catalog)', 
     expect(readdirSync(d).filter((f) => f !== 'catalog.ndjson')).toEqual([]);
   });
 });
+
+describe('the catalog across restarts', () => {
+  it('lines in any order (segments close out of order): listed by start, and found by time', async () => {
+    const d = dir();
+    const infos = [
+      await segment(d, T0, 2),
+      await segment(d, T0 + 10_000, 2),
+      await segment(d, T0 + 20_000, 2),
+    ];
+    writeFileSync(join(d, 'catalog.ndjson'), [2, 0, 1].map((i) => JSON.stringify(infos[i]) + '\n').join(''));
+    const store = await RecordingStore.load(d, 'cam');
+    expect(store.closed.map((s) => s.start - T0)).toEqual([0, 10_000, 20_000]);
+    expect((await store.frameAt(T0 + 10_150))?.jpeg.equals(jpeg(1))).toBe(true);
+  });
+
+  it('a line cut by a crash is dropped and the catalog written anew, so the next line is not glued to it', async () => {
+    const d = dir();
+    const a = await segment(d, T0, 2);
+    const b = await segment(d, T0 + 10_000, 2);
+    // The crash cut a del line (its segment's files already gone).
+    writeFileSync(
+      join(d, 'catalog.ndjson'),
+      JSON.stringify(a) + '\n' + JSON.stringify(b) + '\n' + '{"del":"2026-12-07_02-',
+    );
+    const store = await RecordingStore.load(d, 'cam');
+    expect(store.closed.map((s) => s.name)).toEqual([a.name, b.name]);
+    const text = readFileSync(join(d, 'catalog.ndjson'), 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as SegmentInfo).name),
+    ).toEqual([a.name, b.name]);
+    await segment(d, T0 + 20_000, 2, store);
+    const again: string[] = [];
+    expect((await RecordingStore.load(d, 'cam', again)).closed).toHaveLength(3);
+    expect(again).toEqual([]); // nothing to recover: every line whole
+  });
+
+  it('del lines are compacted away; a segment whose files are gone (deleted by hand) is dropped', async () => {
+    const d = dir();
+    const store = await RecordingStore.load(d, 'cam');
+    const a = await segment(d, T0, 2, store);
+    const b = await segment(d, T0 + 10_000, 2, store);
+    const c = await segment(d, T0 + 20_000, 2, store);
+    await store.remove(store.closed[0] as SegmentInfo);
+    expect(readFileSync(join(d, 'catalog.ndjson'), 'utf8')).toContain(`{"del":"${a.name}"}`);
+    expect((await RecordingStore.load(d, 'cam')).closed.map((s) => s.name)).toEqual([b.name, c.name]);
+    expect(readFileSync(join(d, 'catalog.ndjson'), 'utf8')).toBe(
+      JSON.stringify(b) + '\n' + JSON.stringify(c) + '\n',
+    );
+    unlinkSync(join(d, `${b.name}.mkv`));
+    unlinkSync(join(d, `${b.name}.idx`));
+    const again = await RecordingStore.load(d, 'cam');
+    expect(again.closed.map((s) => s.name)).toEqual([c.name]);
+    expect(readFileSync(join(d, 'catalog.ndjson'), 'utf8')).toBe(JSON.stringify(c) + '\n');
+  });
+
+  it('a catalog line naming a file outside the folder (or not a segment name) is ignored', async () => {
+    const d = dir();
+    const a = await segment(d, T0, 2);
+    writeFileSync(
+      join(d, 'catalog.ndjson'),
+      [{ ...a, name: '../../etc/passwd' }, { ...a, name: 'catalog' }, { ...a, frames: -1 }, a]
+        .map((l) => JSON.stringify(l) + '\n')
+        .join(''),
+    );
+    const store = await RecordingStore.load(d, 'cam');
+    expect(store.closed).toEqual([a]);
+  });
+});
+
+describe('reading at a time', () => {
+  /** Segments of 3 frames (0, 100, 200 ms) at T0, T0+1 s after the first ends (no gap) and T0+10 s. */
+  async function three(): Promise<RecordingStore> {
+    const d = dir();
+    const store = await RecordingStore.load(d, 'cam');
+    await segment(d, T0, 3, store);
+    await segment(d, T0 + 1000, 3, store);
+    await segment(d, T0 + 10_000, 3, store);
+    return store;
+  }
+  const timesFrom = async (store: RecordingStore, start: number, end = Infinity): Promise<number[]> => {
+    const out: number[] = [];
+    for await (const f of store.frames(start, end)) out.push(f.capturedAt - T0);
+    return out;
+  };
+
+  it('a start inside a recording begins with the frame at or before it; in a gap, with the next recording', async () => {
+    const store = await three();
+    expect(await timesFrom(store, T0 + 100, T0 + 1100)).toEqual([100, 200, 1000, 1100]);
+    expect(await timesFrom(store, T0 + 99, T0 + 1000)).toEqual([0, 100, 200, 1000]);
+    // Exactly at a segment's first frame: from it.
+    expect(await timesFrom(store, T0 + 1000, T0 + 1100)).toEqual([1000, 1100]);
+    expect(await timesFrom(store, T0 + 10_000, T0 + 10_000)).toEqual([10_000]);
+    // Up to a second after a segment's last frame, that frame is the picture of the moment.
+    expect(await timesFrom(store, T0 + 1200 + 1000, T0 + 10_000)).toEqual([1200, 10_000]);
+    // Later, in the gap: the next recording, from its start (never the one before replayed).
+    expect(await timesFrom(store, T0 + 1200 + 1001, T0 + 10_100)).toEqual([10_000, 10_100]);
+    // Before everything: from the first frame.
+    expect(await timesFrom(store, T0 - 60_000, T0 + 100)).toEqual([0, 100]);
+    // After everything: nothing.
+    expect(await timesFrom(store, T0 + 10_200 + 1001)).toEqual([]);
+  });
+
+  it('frameAt: at or before the time, up to a second after a segment; nothing in a gap', async () => {
+    const store = await three();
+    const at = async (t: number): Promise<number | null> => {
+      const f = await store.frameAt(T0 + t);
+      return f ? f.capturedAt - T0 : null;
+    };
+    expect(await at(-1)).toBeNull();
+    expect(await at(0)).toBe(0);
+    expect(await at(99)).toBe(0);
+    expect(await at(100)).toBe(100);
+    expect(await at(999)).toBe(200);
+    expect(await at(1000)).toBe(1000);
+    expect(await at(2200)).toBe(1200);
+    expect(await at(2201)).toBeNull();
+    expect(await at(9999)).toBeNull();
+    expect(await at(11_200)).toBe(10_200);
+    expect(await at(11_201)).toBeNull();
+  });
+});
