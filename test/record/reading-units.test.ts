@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GAP_MS, spansOf } from '../../src/record/recording-reader.js';
+import { parseIndex } from '../../src/record/segment-index.js';
 import type { SegmentInfo } from '../../src/record/segment-name.js';
 
 const T0 = Date.UTC(2026, 11, 7, 3, 0, 0, 0);
@@ -73,5 +74,63 @@ describe('spansOf', () => {
   it('a segment inside the span so far (closing out of order) never pulls its end back', () => {
     const spans = spansOf([seg(0, 10_000, 100), seg(5_000, 8_000, 30)]);
     expect(spans).toEqual([{ start: T0, end: T0 + 10_000, frames: 130, bytes: 13_000, segments: 2 }]);
+  });
+});
+
+describe('parseIndex on damaged lines', () => {
+  const head = '{"v":1,"stream":"cam","start":1765076400123.25,"width":800,"height":450}\n';
+  const good = '{"s":1,"t":1765076400123.25,"o":100,"n":50}\n';
+  const parse = (text: string): ReturnType<typeof parseIndex> => parseIndex(Buffer.from(text, 'latin1'));
+
+  it('reads the head, frames (metadata byte for byte) and annotations', () => {
+    const idx = parse(
+      head +
+        good +
+        '{"s":2,"t":1765076400156.5,"o":200,"n":60,"m":{"a":{"b":[1,2]}}}\n' +
+        '{"a":"det.v2","s":1,"t":1765076400123.25,"r":1765076400130,"d":{"x":1}}\n',
+    );
+    expect(idx).toMatchObject({ stream: 'cam', start: 1765076400123.25, width: 800, height: 450 });
+    expect(idx.frames.map((f) => [f.seq, f.t, f.offset, f.length, f.meta?.toString() ?? null])).toEqual([
+      [1, 1765076400123.25, 100, 50, null],
+      [2, 1765076400156.5, 200, 60, '{"a":{"b":[1,2]}}'],
+    ]);
+    expect(idx.annotations.map((a) => [a.analyzer, a.seq, a.t, a.receivedAt, a.json.toString()])).toEqual([
+      ['det.v2', 1, 1765076400123.25, 1765076400130, '{"x":1}'],
+    ]);
+  });
+
+  it('skips a line that does not parse whole, keeps the others', () => {
+    const bad = [
+      '{"s":2,"t":5,"o":3,"n":4}xyz', // bytes after the frame
+      '{"s":2,"t":5,"o":3,"n":4,"m":{"a":1}}xyz', // bytes after the metadata
+      '{"s":2,"t":1e5e5,"o":3,"n":4}', // not a number
+      '{"s":2,"t":1..5,"o":3,"n":4,"m":{"a":1}}',
+      '{"a":"det","s":2,"t":5,"r":6,"d":{"x":1}}xyz',
+      '{"a":"det","s":2,"t":5,"r":6-,"d":{"x":1}}',
+      '{"a":"../det","s":2,"t":5,"r":6,"d":{"x":1}}', // not an analyzer's name
+      `{"a":"${'d'.repeat(65)}","s":2,"t":5,"r":6,"d":{"x":1}}`, // too long a name
+      '{"a":"","s":2,"t":5,"r":6,"d":{"x":1}}',
+      '{"s":2,"t":5,"o":-3,"n":4}',
+      'garbage',
+      '',
+    ];
+    const idx = parse(head + good + bad.join('\n') + '\n' + good.replace('"s":1', '"s":3'));
+    expect(idx.frames.map((f) => f.seq)).toEqual([1, 3]);
+    expect(idx.annotations).toEqual([]);
+  });
+
+  it('a last line cut by a crash (no newline) is skipped even when what is left looks whole', () => {
+    // Cut before the last brace: `{"s":2,...,"m":{"a":{"b":1}` ends in a brace but is not the line.
+    const idx = parse(head + good + '{"s":2,"t":6,"o":3,"n":4,"m":{"a":{"b":1}}}\n'.slice(0, -3) + '}');
+    expect(idx.frames.map((f) => f.seq)).toEqual([1]);
+    const ann = parse(head + good + '{"a":"det","s":1,"t":5,"r":6,"d":{"x":{"y":1}}}'.slice(0, -1));
+    expect(ann.annotations).toEqual([]);
+  });
+
+  it('a damaged head: its fields null, the frames still read', () => {
+    const idx = parse('{"v":1,"stream":"cam","start":"x","width":1.5,"height":null}\n' + good);
+    expect(idx).toMatchObject({ stream: 'cam', start: null, width: null, height: null });
+    expect(parse('{"v":1,"stream":"ca\n' + good)).toMatchObject({ stream: null, start: null });
+    expect(parse('{"v":1,"stream":"ca\n' + good).frames).toHaveLength(1);
   });
 });
