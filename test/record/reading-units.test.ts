@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { GAP_MS, spansOf } from '../../src/record/recording-reader.js';
 import { parseIndex } from '../../src/record/segment-index.js';
-import type { SegmentInfo } from '../../src/record/segment-name.js';
+import {
+  SEGMENT_NAME,
+  segmentFileName,
+  segmentInfoOf,
+  type SegmentInfo,
+} from '../../src/record/segment-name.js';
 
 const T0 = Date.UTC(2026, 11, 7, 3, 0, 0, 0);
 
@@ -132,5 +137,50 @@ describe('parseIndex on damaged lines', () => {
     expect(idx).toMatchObject({ stream: 'cam', start: null, width: null, height: null });
     expect(parse('{"v":1,"stream":"ca\n' + good)).toMatchObject({ stream: null, start: null });
     expect(parse('{"v":1,"stream":"ca\n' + good).frames).toHaveLength(1);
+  });
+});
+
+describe('segmentInfoOf (a catalog line)', () => {
+  const line = {
+    name: '2026-12-07_03-00-00-123',
+    start: T0 + 123.25,
+    end: T0 + 60_000,
+    frames: 1500,
+    bytes: 9_000_000,
+    width: 800,
+    height: 450,
+  };
+
+  it('takes a whole line, a name with its -N suffix, zero sizes', () => {
+    expect(segmentInfoOf(line)).toEqual(line);
+    expect(segmentInfoOf({ ...line, name: '2026-12-07_03-00-00-123-2', extra: 1 })?.name).toBe(
+      '2026-12-07_03-00-00-123-2',
+    );
+    expect(segmentInfoOf({ ...line, bytes: 0 })?.bytes).toBe(0);
+  });
+
+  it('refuses anything else: not an object, a bad name, a field missing, negative, not finite or not a number', () => {
+    for (const v of [null, 'x', 42, [line]]) expect(segmentInfoOf(v)).toBeNull();
+    for (const name of [
+      '../2026-12-07_03-00-00-123',
+      '2026-12-07_03-00-00-123.mkv',
+      '2026-12-07_03-00-00-12',
+      '2026-12-07_03-00-00-123-10',
+      '2026-12-07T03-00-00-123',
+      ' 2026-12-07_03-00-00-123',
+      42,
+    ])
+      expect(segmentInfoOf({ ...line, name })).toBeNull();
+    for (const k of ['start', 'end', 'frames', 'bytes', 'width', 'height']) {
+      const { [k]: _gone, ...rest } = line as Record<string, unknown>;
+      expect(segmentInfoOf(rest)).toBeNull();
+      for (const bad of [-1, Infinity, NaN, '5', null])
+        expect(segmentInfoOf({ ...line, [k]: bad }), `${k}: ${String(bad)}`).toBeNull();
+    }
+  });
+
+  it('segment file names: UTC, milliseconds floored, sorting by time', () => {
+    expect(segmentFileName(Date.UTC(2026, 0, 2, 3, 4, 5, 6) + 0.9)).toBe('2026-01-02_03-04-05-006');
+    expect(SEGMENT_NAME.test(segmentFileName(T0))).toBe(true);
   });
 });
