@@ -118,6 +118,9 @@ describe('recovery of a segment left by a killed process (not in the catalog)', 
       w.append(new Frame({ ...frame(i, T0 + i * 100), meta: Buffer.from(`{"i":${i}}`) }));
     await w.flushed();
     const mkv = join(d, `${w.name}.mkv`);
+    // The index is written on its own: wait for its last line.
+    while (parseIndex(readFileSync(join(d, `${w.name}.idx`))).frames.length < 4)
+      await new Promise((r) => setTimeout(r, 5));
     const idxBefore = readFileSync(join(d, `${w.name}.idx`));
     expect(durationOf(mkv)).toBe(0); // as a killed process leaves it
     const store = await RecordingStore.load(d, 'cam');
