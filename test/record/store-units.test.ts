@@ -10,12 +10,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../../src/hub/hub.js';
 import { Frame } from '../../src/hub/frame.js';
 import { scanMkv } from '../../src/record/matroska.js';
 import { RecordingStore, type RecordedFrame } from '../../src/record/recording-store.js';
 import { parseIndex } from '../../src/record/segment-index.js';
 import type { SegmentInfo } from '../../src/record/segment-name.js';
 import { SegmentWriter } from '../../src/record/segment-writer.js';
+import { StreamRecorder } from '../../src/record/stream-recorder.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 
 const T0 = Date.UTC(2026, 11, 7, 3, 0, 0, 0);
@@ -321,5 +323,42 @@ describe('reading at a time', () => {
     expect(await at(9999)).toBeNull();
     expect(await at(11_200)).toBe(10_200);
     expect(await at(11_201)).toBeNull();
+  });
+});
+
+describe('StreamRecorder', () => {
+  const hub = { join: () => {}, leave: () => {} } as unknown as Hub;
+  const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it('every frame once, in order, across segments: one opens at segmentMs and at a new size', async () => {
+    const d = dir();
+    const store = await RecordingStore.load(d, 'cam');
+    const rec = new StreamRecorder(hub, store, 1000, {
+      failed: () => {},
+      resumed: () => {},
+      segment: () => {},
+    });
+    for (let i = 0; i < 25; i++) {
+      const t = T0 + i * 100;
+      rec.offer(i === 22 ? new Frame({ ...frame(i, t), width: 16, height: 12 }) : frame(i, t));
+      if (i % 7 === 0) await tick(); // some frames come while a segment opens, some after
+    }
+    await rec.stop();
+    const seqs: number[] = [];
+    for await (const f of store.frames(0)) seqs.push(f.seq);
+    expect(seqs).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(store.closed.map((s) => [s.start - T0, s.frames, s.width])).toEqual([
+      [0, 10, 8],
+      [1000, 10, 8],
+      [2000, 2, 8],
+      [2200, 1, 16],
+      [2300, 2, 8],
+    ]);
+    expect(rec.status).toMatchObject({
+      state: 'stopped',
+      framesWritten: 25,
+      framesDropped: 0,
+      segmentsWritten: 5,
+    });
   });
 });
