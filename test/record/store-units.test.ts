@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub } from '../../src/hub/hub.js';
 import { Frame } from '../../src/hub/frame.js';
 import { scanMkv } from '../../src/record/matroska.js';
@@ -17,7 +17,7 @@ import { RecordingStore, type RecordedFrame } from '../../src/record/recording-s
 import { parseIndex } from '../../src/record/segment-index.js';
 import type { SegmentInfo } from '../../src/record/segment-name.js';
 import { SegmentWriter } from '../../src/record/segment-writer.js';
-import { StreamRecorder } from '../../src/record/stream-recorder.js';
+import { RETRY_MS, StreamRecorder } from '../../src/record/stream-recorder.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 
 const T0 = Date.UTC(2026, 11, 7, 3, 0, 0, 0);
@@ -360,5 +360,39 @@ describe('StreamRecorder', () => {
       framesDropped: 0,
       segmentsWritten: 5,
     });
+  });
+
+  it('a disk that fails is a state: frames dropped, a new segment tried after RETRY_MS, then resumed', async () => {
+    const d = dir();
+    const store = await RecordingStore.load(join(d, 'cam'), 'cam');
+    writeFileSync(join(d, 'cam'), 'in the way'); // the folder cannot be made
+    const events: string[] = [];
+    const rec = new StreamRecorder(hub, store, 60_000, {
+      failed: (e) => events.push(`failed ${(e as NodeJS.ErrnoException).code}`),
+      resumed: () => events.push('resumed'),
+      segment: () => {},
+    });
+    vi.useFakeTimers({ now: Date.now(), toFake: ['Date'] });
+    try {
+      rec.offer(frame(0, T0));
+      await tick();
+      expect(rec.status).toMatchObject({ state: 'failing', framesDropped: 1 });
+      expect(events).toEqual(['failed EEXIST']);
+      // The disk is back, but the next try waits for RETRY_MS: frames meanwhile are dropped.
+      unlinkSync(join(d, 'cam'));
+      rec.offer(frame(1, T0 + 100));
+      await tick();
+      expect(rec.status).toMatchObject({ state: 'failing', framesDropped: 2, framesWritten: 0 });
+      vi.setSystemTime(Date.now() + RETRY_MS);
+      rec.offer(frame(2, T0 + 200));
+      await tick();
+      rec.offer(frame(3, T0 + 300));
+      expect(rec.status).toMatchObject({ state: 'recording', error: null, framesWritten: 2 });
+      expect(events).toEqual(['failed EEXIST', 'resumed']);
+    } finally {
+      vi.useRealTimers();
+    }
+    await rec.stop();
+    expect(store.closed.map((s) => s.frames)).toEqual([2]);
   });
 });
