@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { appendFile, lstat, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scanMkv, mkvDuration } from './matroska.js';
 import {
@@ -75,7 +75,8 @@ export class RecordingStore implements RecordingReader {
   /**
    * Loads the catalog and reconciles it with the files: a segment missing from it (the process was
    * killed while writing it) is repaired (its .mkv cut after the last whole frame, its index rebuilt
-   * from the .mkv when behind) and added; a catalog line whose files are gone is dropped.
+   * from the .mkv when behind) and added; a catalog line whose files are gone is dropped. A file
+   * named like a segment that cannot be read as one (a link, a folder) is left alone (a note).
    */
   static async load(dir: string, stream: string, notes: RecoveryNote[] = []): Promise<RecordingStore> {
     const store = new RecordingStore(dir, stream);
@@ -93,7 +94,13 @@ export class RecordingStore implements RecordingReader {
     );
     const listed = new Map<string, SegmentInfo>();
     let stale = false;
-    const text = await readFile(join(dir, CATALOG), 'utf8').catch(() => '');
+    let text = '';
+    try {
+      text = (await readSafe(dir, CATALOG)).toString('utf8');
+    } catch (err) {
+      // Missing: nothing closed yet. A link (or unreadable): written anew, in place of it.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') stale = true;
+    }
     for (const line of text.split('\n')) {
       if (!line) continue;
       let v: unknown;
@@ -186,7 +193,7 @@ export class RecordingStore implements RecordingReader {
     }
     if (at >= 0) this.#segs[at] = { info, live: null };
     else this.#insert({ info, live: null });
-    await appendFile(join(this.dir, CATALOG), JSON.stringify(info) + '\n');
+    await appendFile(join(this.dir, CATALOG), JSON.stringify(info) + '\n', { flag: APPEND_NOFOLLOW });
   }
 
   #insert(e: Entry): void {
@@ -202,7 +209,9 @@ export class RecordingStore implements RecordingReader {
     this.#segs.splice(i, 1);
     this.#cache.delete(info.name);
     await this.#unlinkFiles(info.name);
-    await appendFile(join(this.dir, CATALOG), JSON.stringify({ del: info.name }) + '\n');
+    await appendFile(join(this.dir, CATALOG), JSON.stringify({ del: info.name }) + '\n', {
+      flag: APPEND_NOFOLLOW,
+    });
   }
 
   async #unlinkFiles(name: string): Promise<void> {
@@ -214,7 +223,7 @@ export class RecordingStore implements RecordingReader {
 
   async #rewriteCatalog(): Promise<void> {
     const tmp = join(this.dir, `${CATALOG}.tmp`);
-    await writeFile(tmp, this.closed.map((s) => JSON.stringify(s) + '\n').join(''));
+    await writeNew(tmp, Buffer.from(this.closed.map((s) => JSON.stringify(s) + '\n').join('')));
     await rename(tmp, join(this.dir, CATALOG));
   }
 
@@ -370,6 +379,20 @@ function openSafe(dir: string, name: string): ReturnType<typeof open> {
   return open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
 }
 
+/** Appends to a file (made when missing), refusing a symbolic link. */
+const APPEND_NOFOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW;
+
+/**
+ * Writes `path` as a new file (to be renamed into place): whatever is there is removed first (a
+ * link itself, never its target), and the file is created exclusively, so no link is followed.
+ */
+async function writeNew(path: string, data: Buffer): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  await writeFile(path, data, { flag: 'wx' });
+}
+
 async function readSafe(dir: string, name: string): Promise<Buffer> {
   const fh = await openSafe(dir, name);
   try {
@@ -439,7 +462,7 @@ export async function recoverSegment(
       ...frames.map(frameLine),
       ...idx.annotations.map(annotationLine),
     ];
-    await writeFile(`${idxPath}.tmp`, Buffer.concat(lines));
+    await writeNew(`${idxPath}.tmp`, Buffer.concat(lines));
     await rename(`${idxPath}.tmp`, idxPath);
   }
   notes.push(

@@ -97,7 +97,8 @@ export class StreamRecorder implements Subscriber {
     this.#stopped = true;
     if (this.#rejoin) clearTimeout(this.#rejoin);
     this.#hub.leave(this);
-    await this.#opening;
+    // A frame that waited may open a segment of its own (a new size): wait for that one too.
+    while (this.#opening) await this.#opening;
     this.#closeWriter();
     await Promise.all([...this.#closing]);
     this.#status = { ...this.#status, state: 'stopped', since: Date.now() };
@@ -105,6 +106,11 @@ export class StreamRecorder implements Subscriber {
 
   offer(frame: Frame): void {
     if (this.#stopped) return;
+    this.#take(frame);
+  }
+
+  /** Writes a frame, or keeps it while a segment is being opened. */
+  #take(frame: Frame): void {
     if (this.#opening) {
       if (this.#waiting.length < 300) this.#waiting.push(frame);
       else this.#status.framesDropped++;
@@ -171,7 +177,8 @@ export class StreamRecorder implements Subscriber {
       const notes = this.#waitingNotes;
       this.#waiting = [];
       this.#waitingNotes = [];
-      for (const f of frames) if (this.#writer) this.#write(f);
+      // One of them may open the next segment (a new size): those after it wait for that one.
+      for (const f of frames) this.#take(f);
       for (const a of notes) this.annotation(a);
     })();
   }

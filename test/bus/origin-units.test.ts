@@ -536,7 +536,11 @@ describe('BusOrigin.close', () => {
     r.origin.close();
     expect(cam.hub.left).toEqual(cam.hub.joined);
     expect(door.hub.left).toEqual(door.hub.joined);
-    expect(r.conn.unsubscribed.sort()).toEqual(['framecast.demand.>', 'framecast.rec.>', 'framecast.streams.ask']);
+    expect(r.conn.unsubscribed.sort()).toEqual([
+      'framecast.demand.>',
+      'framecast.rec.>',
+      'framecast.streams.ask',
+    ]);
     vi.advanceTimersByTime(10_000);
     expect(r.announced()).toHaveLength(1);
     // Demand and stream changes after close start nothing.

@@ -101,3 +101,88 @@ describe('retention', () => {
     expect(files(join(root, 'b'))).toEqual([`${b[1]}.mkv`]);
   }, 20_000);
 });
+
+describe('retention, at its bounds', () => {
+  it('by age: a segment goes once its last frame is older than recordDeleteAfter, not its first', async () => {
+    const root = join(tmp.dir, 'age-bounds');
+    const base = Date.now() - 50 * HOUR;
+    const old = await oldSegments(join(root, 'cam'), [base, base + 10 * HOUR]);
+    server = await serve({
+      port: 0,
+      recordPath: root,
+      streams: [{ name: 'cam', source: 'test', width: 160, recordDeleteAfter: '1d' }],
+    });
+    const store = await server.recordings?.store('cam');
+    const [first, second] = store?.closed ?? [];
+    const deleted: string[] = [];
+    server.on('record-deleted', (_s, info) => deleted.push(info.name));
+    const DAY = 24 * HOUR;
+    // Its last frame exactly recordDeleteAfter old: kept.
+    await server.recordings?.retain((first?.end ?? 0) + DAY);
+    expect(deleted).toEqual([]);
+    await server.recordings?.retain((first?.end ?? 0) + DAY + 1);
+    expect(deleted).toEqual([old[0]]);
+    // The cut-off inside the second segment (its first frame older, its last newer): it stays.
+    await server.recordings?.retain((second?.start ?? 0) + 500 + DAY);
+    expect(deleted).toEqual([old[0]]);
+    expect(files(join(root, 'cam'))).toEqual([`${old[1]}.mkv`]);
+  }, 20_000);
+
+  it('by size: exactly at recordMaxBytes (stream and server) nothing goes', async () => {
+    const root = join(tmp.dir, 'size-bounds');
+    const now = Date.now();
+    await oldSegments(join(root, 'a'), [now - 5 * HOUR, now - 4 * HOUR]);
+    await oldSegments(join(root, 'b'), [now - 3 * HOUR]);
+    const bytesOf = async (s: string): Promise<number> =>
+      (await RecordingStore.load(join(root, s), s)).closed.reduce((n, i) => n + i.bytes, 0);
+    const a = await bytesOf('a');
+    const b = await bytesOf('b');
+    server = await serve({
+      port: 0,
+      recordPath: root,
+      recordMaxBytes: a + b,
+      streams: [
+        { name: 'a', source: 'test', width: 160, recordMaxBytes: a },
+        { name: 'b', source: 'test', width: 160 },
+      ],
+    });
+    const deleted: string[] = [];
+    server.on('record-deleted', (_s, info) => deleted.push(info.name));
+    await server.recordings?.store('a');
+    await server.recordings?.store('b');
+    await server.recordings?.retain();
+    expect(deleted).toEqual([]);
+    expect(files(join(root, 'a')).length + files(join(root, 'b')).length).toBe(3);
+  }, 20_000);
+
+  it('everything expired and over every cap: every closed segment goes, the one being written stays', async () => {
+    const root = join(tmp.dir, 'all');
+    const now = Date.now();
+    const old = await oldSegments(join(root, 'cam'), [now - 3 * HOUR, now - 2 * HOUR]);
+    server = await serve({
+      port: 0,
+      recordPath: root,
+      recordMaxBytes: 1024,
+      streams: [
+        {
+          name: 'cam',
+          source: 'test',
+          width: 160,
+          record: true,
+          recordDeleteAfter: '1d',
+          recordMaxBytes: 1024,
+        },
+      ],
+    });
+    const deleted: string[] = [];
+    server.on('record-deleted', (_s, info) => deleted.push(info.name));
+    const store = await server.recordings?.store('cam');
+    for (let i = 0; i < 100 && !store?.segments().some((s) => s.live); i++) await sleep(50);
+    const live = store?.segments().find((s) => s.live)?.info.name;
+    expect(live).toBeDefined();
+    await server.recordings?.retain(now + 10 * 24 * HOUR);
+    expect(deleted).toEqual(old);
+    expect(files(join(root, 'cam'))).toEqual([`${live}.mkv`]);
+    expect(store?.segments().map((s) => s.info.name)).toEqual([live]);
+  }, 20_000);
+});

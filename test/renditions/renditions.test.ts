@@ -210,7 +210,9 @@ describe('renditions of a publisher stream', () => {
       new Set(['320x180']),
     );
     // The main-size viewer got the publisher's bytes untouched; the rendition's frames carry its seqs.
-    const mainSeqs = new Set(main.parts.filter((p) => p.body.equals(jpeg)).map((p) => p.headers['x-framecast-seq']));
+    const mainSeqs = new Set(
+      main.parts.filter((p) => p.body.equals(jpeg)).map((p) => p.headers['x-framecast-seq']),
+    );
     expect(own.every((p) => mainSeqs.has(p.headers['x-framecast-seq']))).toBe(true);
   }, 30_000);
 });
