@@ -169,7 +169,6 @@ describe('TcpServer', () => {
     d.socket.write(NATIVE_MAGIC);
     await d.closed;
     expect(b.refused).toEqual(['bad hello']);
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     const e = await make({ native: () => Promise.reject('plain'), warmOnAccept: false });
     const g = connect(e.port);
     await g.opened;
