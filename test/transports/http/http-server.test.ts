@@ -628,6 +628,166 @@ describe('HttpServer: MJPEG, events and WebSocket through the server', () => {
   });
 });
 
+describe('HttpServer: WebSocket options', () => {
+  it('?meta=1&annotations=1: the meta text before its frame, annotations as text', async () => {
+    const { port, fx } = await make();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?meta=1&annotations=1`);
+    const got: Array<string | number> = [];
+    ws.on('message', (d, binary) =>
+      got.push(binary ? (d as Buffer).readUInt32BE(8) : (d as Buffer).toString()),
+    );
+    await new Promise((r) => ws.once('open', r));
+    await until(() => fx.hub.clients.length === 1);
+    fx.current().emit(
+      'frame',
+      new Frame({
+        seq: 4,
+        width: 8,
+        height: 4,
+        capturedAt: 9,
+        encodedAt: 10,
+        jpeg: Buffer.from('J'),
+        meta: Buffer.from('{"m":1}'),
+      }),
+    );
+    await until(() => got.length === 2);
+    fx.hub.annotate('det', { seq: 4 }, { n: 2 });
+    await until(() => got.length === 3);
+    expect(got).toEqual([
+      '{"type":"meta","seq":4,"capturedAt":9,"data":{"m":1}}',
+      4,
+      '{"type":"annotation","analyzer":"det","seq":4,"capturedAt":9,"data":{"n":2}}',
+    ]);
+    ws.close();
+  });
+
+  it('a plain /ws viewer gets neither meta texts nor annotations', async () => {
+    const { port, fx } = await make();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const got: Array<string | number> = [];
+    ws.on('message', (d, binary) =>
+      got.push(binary ? (d as Buffer).readUInt32BE(8) : (d as Buffer).toString()),
+    );
+    await new Promise((r) => ws.once('open', r));
+    await until(() => fx.hub.clients.length === 1);
+    fx.current().emit(
+      'frame',
+      new Frame({
+        seq: 4,
+        width: 8,
+        height: 4,
+        capturedAt: 9,
+        encodedAt: 10,
+        jpeg: Buffer.from('J'),
+        meta: Buffer.from('{"m":1}'),
+      }),
+    );
+    fx.hub.annotate('det', { seq: 4 }, { n: 2 });
+    await until(() => got.length >= 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual([4]);
+    expect(fx.hub.clients[0]?.protocol).toBe('ws');
+    ws.close();
+  });
+
+  it('a passive viewer gets the newest annotations at once and new ones as they come, and ends with its stream', async () => {
+    const { port, fx, streams } = await make();
+    const { FakeSub } = await import('../../hub/fakes.js');
+    fx.hub.join(new FakeSub('a'));
+    fx.current().frame();
+    fx.hub.annotate('det', { seq: 0 }, { n: 1 });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?passive=1&annotations=1`);
+    const got: Array<string | number> = [];
+    ws.on('message', (d, binary) =>
+      got.push(binary ? (d as Buffer).readUInt32BE(8) : (d as Buffer).toString()),
+    );
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    await until(() => got.length === 2);
+    fx.hub.annotate('ocr', { seq: 0 }, { t: 'x' });
+    await until(() => got.length === 3);
+    expect(got).toEqual([
+      0,
+      '{"type":"annotation","analyzer":"det","seq":0,"capturedAt":0,"data":{"n":1}}',
+      '{"type":"annotation","analyzer":"ocr","seq":0,"capturedAt":0,"data":{"t":"x"}}',
+    ]);
+    // A passive viewer is not closed when the transmission ends...
+    fx.hub.stopTransmission();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    // ...but when its stream goes away.
+    streams.remove(streams.all[0] as HttpStreamTarget);
+    expect(await closed).toBe(1001);
+  });
+
+  it('a passive viewer before any frame gets nothing until one comes; frames reach it without a hub place', async () => {
+    const { port, fx } = await make();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?passive=1`);
+    const got: number[] = [];
+    ws.on('message', (d) => got.push((d as Buffer).readUInt32BE(8)));
+    await new Promise((r) => ws.once('open', r));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual([]);
+    expect(fx.producers).toHaveLength(0);
+    const { FakeSub } = await import('../../hub/fakes.js');
+    fx.hub.join(new FakeSub('a'));
+    fx.current().frame();
+    await until(() => got.length === 1);
+    expect(fx.hub.clients).toHaveLength(1);
+    ws.close();
+  });
+
+  it('a full server closes a WebSocket viewer with 1013 (try again later)', async () => {
+    const fx = setup({ maxClients: 1, maxWaiting: 0 });
+    const { FakeSub } = await import('../../hub/fakes.js');
+    fx.hub.join(new FakeSub('first'));
+    const streams = new Streams([target('cam', fx)]);
+    const server = new HttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      streams,
+      access: new Access({ token: null }),
+      allowOrigin: null,
+      startedAt: 0,
+    });
+    open.push(server);
+    const refused: string[] = [];
+    server.on('refused', (_a, r) => refused.push(r));
+    const { port } = await server.listen();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const closed = await new Promise<[number, string]>((r) =>
+      ws.once('close', (code, reason) => r([code, reason.toString()])),
+    );
+    expect(closed).toEqual([1013, 'server full']);
+    expect(refused).toEqual(['server full']);
+  });
+});
+
+describe('HttpServer: malformed and slow requests', () => {
+  it('a request Node cannot parse is cut without an answer', async () => {
+    const { port } = await make();
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d) => (text += d.toString()));
+    const closed = new Promise((r) => socket.on('close', r));
+    socket.write('NOT HTTP AT ALL\r\n\r\n');
+    await closed;
+    expect(text).toBe('');
+  });
+
+  it('headers that do not arrive within headersTimeoutMs: the connection is cut, checked often', async () => {
+    const { port } = await make({ headersTimeoutMs: 200 });
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('data', () => {});
+    const closed = new Promise((r) => socket.on('close', r));
+    const t0 = Date.now();
+    socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    await closed;
+    const dt = Date.now() - t0;
+    expect(dt).toBeGreaterThanOrEqual(150);
+    expect(dt).toBeLessThan(900);
+  });
+});
+
 describe('HttpServer: annotations and publishing', () => {
   it('POST annotations: 202 with the annotation; refusals by status', async () => {
     const { port, fx } = await make({ token: 's' });
