@@ -9,6 +9,7 @@ import {
   type ApiContext,
   type StreamApi,
 } from '../../../src/transports/http/api.js';
+import { parseAnnotationBody } from '../../../src/transports/http/annotate-route.js';
 import { requestUrl } from '../../../src/transports/http/respond.js';
 import type { StatsReport } from '../../../src/transports/http/stats.js';
 import { listen, request } from './support.js';
@@ -261,6 +262,54 @@ describe('apiStream and apiList', () => {
       clients: 2,
       fpsIn: null,
       fpsOut: 0,
+    });
+  });
+});
+
+describe('parseAnnotationBody', () => {
+  it.each([
+    ['nope', /^the body is not JSON: /],
+    ['null', 'the body must be a JSON object {"analyzer", "seq" or "capturedAt", "data"}'],
+    ['[1]', 'the body must be a JSON object {"analyzer", "seq" or "capturedAt", "data"}'],
+    ['3', 'the body must be a JSON object {"analyzer", "seq" or "capturedAt", "data"}'],
+    ['{"seq":1,"data":{}}', '"analyzer" must be a string'],
+    ['{"analyzer":5,"seq":1,"data":{}}', '"analyzer" must be a string'],
+    ['{"analyzer":"a","seq":1}', '"data" is missing (the annotation, a JSON object)'],
+    ['{"analyzer":"a","data":{}}', 'give exactly one of "seq" and "capturedAt"'],
+    ['{"analyzer":"a","seq":1,"capturedAt":2,"data":{}}', 'give exactly one of "seq" and "capturedAt"'],
+    ['{"analyzer":"a","seq":-1,"data":{}}', '"seq" must be an integer 0..4294967295'],
+    ['{"analyzer":"a","seq":4294967296,"data":{}}', '"seq" must be an integer 0..4294967295'],
+    ['{"analyzer":"a","seq":1.5,"data":{}}', '"seq" must be an integer 0..4294967295'],
+    ['{"analyzer":"a","seq":"1","data":{}}', '"seq" must be an integer 0..4294967295'],
+    [
+      '{"analyzer":"a","capturedAt":"1","data":{}}',
+      '"capturedAt" must be a number (ms, as the frame carried it)',
+    ],
+    [
+      '{"analyzer":"a","capturedAt":1e999,"data":{}}',
+      '"capturedAt" must be a number (ms, as the frame carried it)',
+    ],
+  ])('%s is refused', (text, problem) => {
+    const r = parseAnnotationBody(text) as { problem: string };
+    if (typeof problem === 'string') expect(r.problem).toBe(problem);
+    else expect(r.problem).toMatch(problem);
+  });
+
+  it('reads a seq, or a capture time, and the data as they are', () => {
+    expect(parseAnnotationBody('{"analyzer":"a","seq":0,"data":{"x":[1]}}')).toEqual({
+      analyzer: 'a',
+      ref: { seq: 0 },
+      data: { x: [1] },
+    });
+    expect(parseAnnotationBody('{"analyzer":"a","seq":4294967295,"data":null}')).toEqual({
+      analyzer: 'a',
+      ref: { seq: 4294967295 },
+      data: null,
+    });
+    expect(parseAnnotationBody('{"analyzer":"b","capturedAt":-1.5,"data":1}')).toEqual({
+      analyzer: 'b',
+      ref: { capturedAt: -1.5 },
+      data: 1,
     });
   });
 });

@@ -4,6 +4,7 @@
  * every endpoint answers (status, headers, bytes).
  */
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -790,7 +791,7 @@ describe('HttpServer: malformed and slow requests', () => {
 
 describe('HttpServer: annotations and publishing', () => {
   it('POST annotations: 202 with the annotation; refusals by status', async () => {
-    const { port, fx } = await make({ token: 's' });
+    const { port, fx, refused } = await make({ token: 's' });
     const { FakeSub } = await import('../../hub/fakes.js');
     fx.hub.join(new FakeSub('a'));
     fx.current().frame();
@@ -807,6 +808,11 @@ describe('HttpServer: annotations and publishing', () => {
     const bad = await post('nope');
     expect(bad.status).toBe(400);
     expect(bad.text).toMatch(/^the body is not JSON: /);
+    const rate = await post('{"analyzer":"bad name!","seq":0,"data":{}}');
+    expect(rate.status).toBe(400);
+    expect(rate.text).toBe('an analyzer name is 1 to 64 of A-Z a-z 0-9 _ . - (not first)\n');
+    // Refusals after the whole body was read are the sender's business: not logged.
+    expect(refused).toEqual([]);
     expect((await post('{"analyzer":"det","seq":0,"data":{}}', '')).status).toBe(401);
     expect((await post('{}', '?token=s', { Origin: 'https://evil.example' })).status).toBe(403);
     const unknown = await request(port, '/streams/nope/annotations?token=s', { method: 'POST', body: '{}' });
@@ -828,6 +834,29 @@ describe('HttpServer: annotations and publishing', () => {
     }
     expect(refused.at(-1)?.[1]).toBe(
       `HTTP annotation for default: the body is over ${cap} bytes (the stream's maxMetaBytes + 1024)`,
+    );
+    // Without a length: refused as soon as the bytes read pass the cap.
+    const streamed = await new Promise<{ status: number; text: string } | null>((resolve) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/streams/cam/annotations', method: 'POST', agent: false },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('error', () => resolve(null));
+        },
+      );
+      req.on('error', () => resolve(null));
+      req.write(Buffer.alloc(cap - 10, 0x20));
+      setTimeout(() => req.end(Buffer.alloc(20, 0x20)), 50);
+    });
+    if (streamed) {
+      expect(streamed.status).toBe(413);
+      expect(streamed.text).toBe(`the body is over ${cap} bytes (the stream's maxMetaBytes + 1024)\n`);
+    }
+    expect(refused).toHaveLength(2);
+    expect(refused[1]?.[1]).toBe(
+      `HTTP annotation for cam: the body is over ${cap} bytes (the stream's maxMetaBytes + 1024)`,
     );
   });
 
