@@ -234,6 +234,11 @@ describe('HttpServer: the server endpoints', () => {
     });
     expect(s.totals.imagesRefused).toBe(2);
     expect(s.source.state).toBe('idle');
+    const p = await make({ stream: { encoderImplementation: 'passthrough', images: undefined } });
+    const ps = JSON.parse((await request(p.port, '/stats')).text);
+    expect(ps.encoder.kind).toBe('passthrough');
+    expect(ps.encoder.implementation).toBe('passthrough');
+    expect(ps.totals.imagesRefused).toBe(0);
   });
 
   it('/metrics: the Prometheus text of every stream', async () => {
@@ -342,6 +347,18 @@ describe('HttpServer: a stream', () => {
     expect(v.clients.map((c: { address: string }) => c.address)).toEqual(['(hidden)']);
     const o = JSON.parse((await request(port, '/streams/cam/stats?token=s')).text);
     expect(o.clients.map((c: { address: string }) => c.address)).toEqual(['10.0.0.9:1234']);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?passive=1&token=r`);
+    await new Promise((r) => ws.once('open', r));
+    const seen = async (t: string): Promise<string[]> => {
+      const r = JSON.parse((await request(port, `/streams/cam/stats?token=${t}`)).text);
+      return r.monitors.map((c: { address: string }) => c.address);
+    };
+    let monitors: string[] = [];
+    const t0 = Date.now();
+    while (monitors.length === 0 && Date.now() - t0 < 5000) monitors = await seen('r');
+    expect(monitors).toEqual(['(hidden)']);
+    expect((await seen('s'))[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    ws.close();
   });
 
   it('the default stream is served at the root as well', async () => {
