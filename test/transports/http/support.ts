@@ -93,7 +93,7 @@ export function stream(
         chunks,
         body,
         ended,
-        until: async (cond, timeoutMs = 5000) => {
+        until: async (cond, timeoutMs = 2000) => {
           const end = Date.now() + timeoutMs;
           while (!cond(body())) {
             if (Date.now() > end) throw new Error(`timed out; body so far: ${body().toString('latin1')}`);
@@ -113,7 +113,7 @@ export function stream(
 }
 
 /** Resolves once `cond()` holds (polled), rejects after `timeoutMs`. */
-export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function until(cond: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -66,7 +66,7 @@ function connect(port: number) {
   return { socket, opened, closed, body: () => Buffer.concat(chunks) };
 }
 
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+async function until(cond: () => boolean, timeoutMs = 2000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out');
