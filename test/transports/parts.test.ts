@@ -9,7 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { Access } from '../../src/access/access.js';
 import { LocalViewerServer } from '../../src/transports/http/viewer-server.js';
@@ -29,6 +29,9 @@ import {
 import { makeTempDir } from '../helpers/fixtures.js';
 import { setup } from '../hub/fakes.js';
 import { request } from './http/support.js';
+
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
 
 const tmp = makeTempDir('framecast-transports-');
 let creds: TlsCredentials;

@@ -1,6 +1,6 @@
 /** /api/streams/NAME (api.ts) on a plain http server: tokens, methods, bodies, and what the API answers. */
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Access } from '../../../src/access/access.js';
 import {
   apiList,
@@ -13,6 +13,9 @@ import { parseAnnotationBody } from '../../../src/transports/http/annotate-route
 import { requestUrl } from '../../../src/transports/http/respond.js';
 import type { StatsReport } from '../../../src/transports/http/stats.js';
 import { listen, request } from './support.js';
+
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
 
 /** An API that records what it was asked. */
 class FakeApi implements StreamApi {

@@ -26,6 +26,9 @@ import {
 import { FakeSub, setup } from '../../hub/fakes.js';
 import { context } from './support.js';
 
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
+
 /** A response stand-in: what was written, its backlog as the test sets it. */
 class FakeRes extends EventEmitter {
   written: string[] = [];

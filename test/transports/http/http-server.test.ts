@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { Access } from '../../../src/access/access.js';
 import { Frame } from '../../../src/hub/frame.js';
@@ -19,6 +19,9 @@ import { mjpegWire } from '../../../src/transports/http/mjpeg.js';
 import { mjpegPreamble } from '../../../src/transports/http/multipart.js';
 import { setup } from '../../hub/fakes.js';
 import { request, stream, until } from './support.js';
+
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
 
 type Fx = ReturnType<typeof setup>;
 

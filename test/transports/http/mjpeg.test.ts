@@ -1,5 +1,5 @@
 /** MJPEG: the multipart bytes (multipart.ts), each frame's part (mjpegWire), and GET /stream.mjpg. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Frame } from '../../../src/hub/frame.js';
 import {
   MAX_META_HEADER_BYTES,
@@ -15,6 +15,9 @@ import {
 } from '../../../src/transports/http/multipart.js';
 import { FakeSub, setup } from '../../hub/fakes.js';
 import { context, listen, request, stream, until } from './support.js';
+
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
 
 const jpeg = Buffer.from([0xff, 0xd8, 0x00, 0xe9, 0xff, 0xd9]);
 

@@ -1,6 +1,6 @@
 /** The pages and static files (web-assets.ts), and the server's own GET endpoints (server-get.ts). */
 import { EventEmitter } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Access } from '../../../src/access/access.js';
 import { requestUrl } from '../../../src/transports/http/respond.js';
 import { serveServerGet, type ServerGetContext } from '../../../src/transports/http/server-get.js';
@@ -14,6 +14,9 @@ import {
   webPage,
 } from '../../../src/transports/http/web-assets.js';
 import { listen, request } from './support.js';
+
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

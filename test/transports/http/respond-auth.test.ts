@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   authorized,
   corsHeaders,
@@ -15,6 +15,9 @@ import {
   presentedToken,
 } from '../../../src/transports/http/auth.js';
 import { NO_CACHE, peerOf, requestUrl, sendJson, sendText } from '../../../src/transports/http/respond.js';
+
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
 
 /** A request stand-in: its headers, URL and peer. */
 function req(

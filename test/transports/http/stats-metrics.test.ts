@@ -7,6 +7,9 @@ import { ServerMetrics } from '../../../src/transports/http/metrics.js';
 import { StatsSampler } from '../../../src/transports/http/stats.js';
 import { setup } from '../../hub/fakes.js';
 
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
+
 let nextId = 50_000;
 
 /** A subscriber whose counters the test sets. */

@@ -13,6 +13,9 @@ import type { StreamTarget } from '../../../src/transports/stream-target.js';
 import { NativeSubscriber } from '../../../src/transports/tcp/native-subscriber.js';
 import { setup } from '../../hub/fakes.js';
 
+// A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 3000 });
+
 /** A socket stand-in: keeps every byte, completes writes on release() (or at once when `auto`). */
 class FakeSocket extends Writable {
   readonly chunks: Buffer[] = [];

@@ -3,7 +3,7 @@
  * hub: how it tells seed clients from native ones, what it refuses and why, when it warms the source.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Frame } from '../../../src/hub/frame.js';
 import type { Subscriber } from '../../../src/hub/subscriber.js';
 import { IpLimiter } from '../../../src/transports/ip-limiter.js';
@@ -15,6 +15,9 @@ import {
   type TcpServerOptions,
 } from '../../../src/transports/tcp/tcp-server.js';
 import { FakeSub, setup } from '../../hub/fakes.js';
+
+// A test that waits for what a mutant broke fails within 5 s (mutation runs retry a failure twice).
+vi.setConfig({ testTimeout: 5000 });
 
 type Fx = ReturnType<typeof setup>;
 
