@@ -757,6 +757,21 @@ describe('HttpServer: WebSocket options', () => {
     ws.close();
   });
 
+  it('a viewer that sends more than 4 KiB is cut (1009); small messages are read and ignored', async () => {
+    const { port, fx } = await make();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    await new Promise((r) => ws.once('open', r));
+    await until(() => fx.hub.clients.length === 1);
+    ws.send('hello');
+    ws.send(Buffer.alloc(4096));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.send(Buffer.alloc(4097));
+    expect(await closed).toBe(1009);
+    await until(() => fx.hub.clients.length === 0);
+  });
+
   it('a full server closes a WebSocket viewer with 1013 (try again later)', async () => {
     const fx = setup({ maxClients: 1, maxWaiting: 0 });
     const { FakeSub } = await import('../../hub/fakes.js');

@@ -1,7 +1,10 @@
 /** The pages and static files (web-assets.ts), and the server's own GET endpoints (server-get.ts). */
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Access } from '../../../src/access/access.js';
+import { splitStreamPath } from '../../../src/transports/http/http-server-types.js';
+import { listenHttp } from '../../../src/transports/http/listen.js';
 import { requestUrl } from '../../../src/transports/http/respond.js';
 import { serveServerGet, type ServerGetContext } from '../../../src/transports/http/server-get.js';
 import type { ServerMetrics } from '../../../src/transports/http/metrics.js';
@@ -187,5 +190,41 @@ describe('serveServerGet', () => {
     expect(m.status).toBe(500);
     expect(m.text).toBe('metrics failed: registry broke\n');
     expect(m.headers['x-cors']).toBe('1');
+  });
+});
+
+describe('splitStreamPath', () => {
+  it.each([
+    ['/streams/cam/ws', 'cam', 'ws'],
+    ['/streams/cam/transmission/stop', 'cam', 'transmission/stop'],
+    ['/streams/cam/', 'cam', ''],
+    ['/streams/cam', 'cam', ''],
+    ['/streams/', '', ''],
+    ['/ws', null, 'ws'],
+    ['/', null, ''],
+    ['/streamsx/cam', null, 'streamsx/cam'],
+  ])('%s is stream %s, path %s', (path, name, rest) => {
+    expect(splitStreamPath(path)).toEqual({ name, rest });
+  });
+});
+
+describe('listenHttp', () => {
+  it('falls back to a free port only when the port is busy and it was a default', async () => {
+    const busy = http.createServer();
+    const { port } = await listenHttp(busy, '127.0.0.1', 0, false, '--http-port');
+    const other = http.createServer();
+    const a = await listenHttp(other, '127.0.0.1', port, true, '--http-port');
+    expect(a.port).not.toBe(port);
+    other.close();
+    await expect(listenHttp(http.createServer(), '127.0.0.1', port, false, '--x-port')).rejects.toThrow(
+      /already in use \(choose another with --x-port\)/,
+    );
+    // Another failure is not a reason to take any port.
+    await expect(
+      listenHttp(http.createServer(), '203.0.113.7', 0, true, '--http-port'),
+    ).rejects.toMatchObject({
+      code: 'ERR_LISTEN',
+    });
+    busy.close();
   });
 });
