@@ -14,6 +14,7 @@ import { HttpServer, type HttpServerOptions } from '../../../src/transports/http
 import type { HttpStreamTarget } from '../../../src/transports/http/stream-http.js';
 import type { StreamApi } from '../../../src/transports/http/api.js';
 import { IpLimiter } from '../../../src/transports/ip-limiter.js';
+import { PublisherSlot } from '../../../src/ingest/publish/publisher-slot.js';
 import { MISDIRECTED } from '../../../src/transports/http/auth.js';
 import { mjpegWire } from '../../../src/transports/http/mjpeg.js';
 import { mjpegPreamble } from '../../../src/transports/http/multipart.js';
@@ -910,6 +911,29 @@ describe('HttpServer: annotations and publishing', () => {
     const n = await post('/streams/cam/publish?token=s');
     expect(n.status).toBe(409);
     expect(n.text).toContain('stream cam takes no publisher');
+  });
+});
+
+describe('HttpServer: a stream that takes a publisher', () => {
+  it("POST publish reaches the stream's publisher slot: a second publisher is 409", async () => {
+    const ingest = new PublisherSlot(false);
+    const { port } = await make({ token: 's', stream: { ingest } });
+    const first = http.request({
+      host: '127.0.0.1',
+      port,
+      path: '/streams/cam/publish?token=s',
+      method: 'POST',
+      agent: false,
+      headers: { 'Content-Type': 'multipart/x-mixed-replace; boundary=b' },
+    });
+    first.on('error', () => {});
+    first.write('--b\r\n');
+    await until(() => ingest.current !== null);
+    const second = await request(port, '/streams/cam/publish?token=s', { method: 'POST', body: '' });
+    expect(second.status).toBe(409);
+    expect(second.text).toBe('stream cam already has a publisher\n');
+    first.destroy();
+    await until(() => ingest.current === null);
   });
 });
 
