@@ -163,6 +163,7 @@ describe('EventStreamSubscriber', () => {
     sub.offer(frame(1, '{}'));
     expect(res.written).toEqual([]);
     expect(sub.stats().drops).toBe(0);
+    expect(sub.stats().lastLatencyMs).toBeNull();
     const res2 = new FakeRes();
     const sub2 = new EventStreamSubscriber(res2.as, 'a', 'cam');
     res2.emit('close');
@@ -457,10 +458,19 @@ describe('newestFrame', () => {
     expect(sub?.protocol).toBe('snapshot');
     expect(sub?.address).toBe('1.1.1.1:1');
     expect(sub?.stats()).toMatchObject({ framesSent: 0, bytesSent: 0, drops: 0, lastLatencyMs: null });
-    const f = current().frame();
+    const f = new Frame({
+      seq: 1,
+      width: 2,
+      height: 2,
+      capturedAt: Date.now() - 50,
+      encodedAt: Date.now(),
+      jpeg: Buffer.alloc(10),
+    });
+    current().emit('frame', f);
     expect(await p).toBe(f);
     expect(sub?.stats()).toMatchObject({ framesSent: 1, bytesSent: 10, drops: 0 });
-    expect(sub?.stats().lastLatencyMs).toBeGreaterThan(0);
+    expect(sub?.stats().lastLatencyMs).toBeGreaterThanOrEqual(40);
+    expect(sub?.stats().lastLatencyMs).toBeLessThan(5000);
     // A second frame changes nothing.
     sub?.offer(frame(9));
     expect(sub?.stats().bytesSent).toBe(10);

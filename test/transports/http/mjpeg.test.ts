@@ -107,7 +107,10 @@ describe('serveMjpeg', () => {
   async function start(meta = false, cors: Record<string, string> = {}) {
     const fx = setup();
     const ctx = context(fx.hub, { cors });
-    const srv = await listen((req, res) => serveMjpeg(req, res, ctx, meta));
+    // Without `meta`, the default (no metadata in the parts) is what is tested.
+    const srv = await listen((req, res) =>
+      meta ? serveMjpeg(req, res, ctx, true) : serveMjpeg(req, res, ctx),
+    );
     closers.push(srv.close);
     return { ...fx, ctx, port: srv.port };
   }
@@ -138,7 +141,17 @@ describe('serveMjpeg', () => {
     const { port, hub, current } = await start();
     const s = await stream(port, '/stream.mjpg');
     await until(() => hub.clients.length === 1);
-    const f = current().frame();
+    const f = new Frame({
+      seq: 2,
+      width: 8,
+      height: 8,
+      capturedAt: 5,
+      encodedAt: 6,
+      jpeg: Buffer.alloc(10),
+      meta: Buffer.from('{"k":1}'),
+    });
+    current().emit('frame', f);
+    // The plain part: no metadata without ?meta=1.
     const expected = Buffer.concat([mjpegPreamble(), mjpegWire(f)]);
     const body = await s.until((b) => b.length >= expected.length);
     expect(body.equals(expected)).toBe(true);
