@@ -1,5 +1,6 @@
 /** /api/streams/NAME (api.ts) on a plain http server: tokens, methods, bodies, and what the API answers. */
 import http from 'node:http';
+import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Access } from '../../../src/access/access.js';
 import {
@@ -203,6 +204,25 @@ describe('PUT and DELETE /api/streams/NAME', () => {
     const s = await request(port, '/api/streams/cam?token=a', { method: 'PUT', body: '{}' });
     expect(s.status).toBe(400);
     expect(s.text).toBe('plain refusal\n');
+  });
+
+  it('PUT: a declared length over 64 KiB is refused before any byte, and the connection closed', async () => {
+    const { port, api } = await start({ adminToken: 'a' });
+    const text = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let got = '';
+      socket.on('data', (d) => (got += d.toString()));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(got));
+      socket.on('end', () => socket.end());
+      socket.write(
+        'PUT /api/streams/cam?token=a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 65537\r\n\r\n',
+      );
+      setTimeout(() => socket.destroy(), 1500);
+    });
+    expect(text).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+    expect(text).toContain('\r\nConnection: close\r\n');
+    expect(api.puts).toEqual([]);
   });
 
   it('PUT: a body over 64 KiB is 413, declared or streamed; 64 KiB exactly is read', async () => {

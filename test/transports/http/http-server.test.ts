@@ -896,6 +896,50 @@ describe('HttpServer: annotations and publishing', () => {
     );
   });
 
+  it('POST annotations: a declared length over the cap is refused before any byte, and the connection closed', async () => {
+    const { port, fx } = await make();
+    const cap = fx.hub.annotations.maxBytes + 1024;
+    const text = await raw(
+      port,
+      `POST /annotations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${cap + 1}\r\n\r\n`,
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+    expect(text).toContain('\r\nConnection: close\r\n');
+    expect(text.endsWith(`the body is over ${cap} bytes (the stream's maxMetaBytes + 1024)\n`)).toBe(true);
+    const x = await raw(
+      port,
+      'POST /annotations HTTP/1.1\r\nHost: 127.0.0.1:1\r\nOrigin: https://evil.example\r\nContent-Length: 5\r\n\r\n',
+    );
+    expect(x).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+    expect(x).toContain('\r\nConnection: close\r\n');
+    expect(x.endsWith('\r\n\r\ncross-origin request refused\n')).toBe(true);
+  });
+
+  it('POST annotations: a body of exactly the cap is read, declared or not', async () => {
+    const { port, fx } = await make();
+    const { FakeSub } = await import('../../hub/fakes.js');
+    fx.hub.join(new FakeSub('a'));
+    fx.current().frame();
+    const cap = fx.hub.annotations.maxBytes + 1024;
+    const json = '{"analyzer":"det","seq":0,"data":{}}';
+    const body = json + ' '.repeat(cap - json.length);
+    const declared = await request(port, '/annotations', { method: 'POST', body });
+    expect(declared.status).toBe(202);
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/annotations', method: 'POST', agent: false },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 1000));
+      req.end(body.slice(1000));
+    });
+    expect(chunked).toBe(202);
+  });
+
   it('POST publish: cross-origin 403, unknown stream 404, token 401, no publisher slot 409', async () => {
     const { port } = await make({ token: 's' });
     const post = (path: string, headers: Record<string, string> = {}) =>
@@ -1019,4 +1063,16 @@ async function wsRefusal(port: number, path: string, headers: Record<string, str
   socket.write(lines.join('\r\n') + '\r\n\r\n');
   await closed;
   return text;
+}
+
+/** Sends raw request bytes; resolves with every byte of the answer once the server closes. */
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => (got += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(got));
+    socket.write(text);
+  });
 }

@@ -245,6 +245,9 @@ describe('StatsSampler', () => {
     if (copy) copy.framesSent = 0;
     expect(s.totalsByProtocol().get('mjpeg')?.framesSent).toBe(12);
     s.close();
+    // Closed: a client leaving now is not added.
+    hub.leave(c);
+    expect(s.totalsByProtocol().get('ws')).toBeUndefined();
   });
 
   it('lastEnd: the reason and error of the last transmission end', () => {
@@ -360,21 +363,28 @@ describe('ServerMetrics', () => {
     const m = new ServerMetrics();
     const sampler = new StatsSampler(hub, () => [], 0);
     m.add({ name: 'cam', hub, sampler });
+    // A first transmission, over: the counters below are of two.
+    const early = new Counted('old');
+    hub.join(early);
+    hub.stopTransmission();
+    hub.leave(early);
     const a = new Counted('ws');
     const b = new Counted('ws');
     const c = new Counted('mjpeg');
-    for (const x of [a, b, c]) hub.join(x);
+    const d = new Counted('mjpeg');
+    for (const x of [a, b, c, d]) hub.join(x);
     a.framesSent = 3;
-    a.drops = 1;
+    a.drops = 2;
     a.bytesSent = 300;
     b.framesSent = 4;
+    b.drops = 1;
     const body = (await m.render()).body;
     expect(series(body, 'framecast_clients{protocol="ws",stream="cam"}')).toBe(2);
-    expect(series(body, 'framecast_clients_waiting{stream="cam"}')).toBe(1);
+    expect(series(body, 'framecast_clients_waiting{stream="cam"}')).toBe(2);
     expect(series(body, 'framecast_transmitting{stream="cam"}')).toBe(1);
-    expect(series(body, 'framecast_transmissions_total{stream="cam"}')).toBe(1);
+    expect(series(body, 'framecast_transmissions_total{stream="cam"}')).toBe(2);
     expect(series(body, 'framecast_frames_sent_total{protocol="ws",stream="cam"}')).toBe(7);
-    expect(series(body, 'framecast_frames_dropped_total{protocol="ws",stream="cam"}')).toBe(1);
+    expect(series(body, 'framecast_frames_dropped_total{protocol="ws",stream="cam"}')).toBe(3);
     expect(series(body, 'framecast_bytes_sent_total{protocol="ws",stream="cam"}')).toBe(300);
     expect(body).toContain('# TYPE framecast_transmissions_total counter');
     expect(body).toContain('# TYPE framecast_transmitting gauge');
@@ -383,9 +393,9 @@ describe('ServerMetrics', () => {
     const twice = (await m.render()).body;
     expect(series(twice, 'framecast_frames_sent_total{protocol="ws",stream="cam"}')).toBe(7);
     expect(series(twice, 'framecast_clients{protocol="ws",stream="cam"}')).toBe(2);
-    expect(series(twice, 'framecast_transmissions_total{stream="cam"}')).toBe(1);
+    expect(series(twice, 'framecast_transmissions_total{stream="cam"}')).toBe(2);
     hub.stopTransmission();
-    for (const x of [a, b, c]) hub.leave(x);
+    for (const x of [a, b, c, d]) hub.leave(x);
     const after = (await m.render()).body;
     expect(series(after, 'framecast_transmitting{stream="cam"}')).toBe(0);
     expect(series(after, 'framecast_clients{protocol="ws",stream="cam"}')).toBeUndefined();
