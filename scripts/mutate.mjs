@@ -7,6 +7,12 @@
  * `--tests test/bus/bus-units.test.ts --tests test/bus/announcement.test.ts`). Test files that start the CLI or a server
  * process are left out: those run the built dist/, which never holds a mutant, so they could only
  * slow the run down. One mutant at a time (concurrency 1): the CI machine has two shared cores.
+ *
+ * `--files GLOB` (may be given several times) mutates only the folder's files matching GLOB (Stryker's
+ * `mutate` patterns, relative to the repository, e.g. `--files src/transports/http/auth.ts` or
+ * `--files 'src/transports/http/ws*.ts'`), to iterate on one file's tests; the test files are chosen as
+ * without it. The report then goes to `reports/mutation/src-FOLDER--files.html` (and `.json`), leaving
+ * the whole folder's report alone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -15,11 +21,19 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const [arg, ...rest] = process.argv.slice(2);
+/** The values given to `--NAME` (the options come in pairs: `--tests PATH`, `--files GLOB`). */
+const values = (name) => rest.filter((_, i) => i % 2 === 1 && rest[i - 1] === name);
 /** The --tests paths (none: every test file that imports the folder). */
-const only = rest.filter((_, i) => i % 2 === 1);
-if (!arg || rest.some((a, i) => (i % 2 === 0 ? a !== '--tests' : !a)) || rest.length % 2 === 1) {
+const only = values('--tests');
+/** The --files globs (none: every file of the folder). */
+const files = values('--files');
+if (
+  !arg ||
+  rest.some((a, i) => (i % 2 === 0 ? a !== '--tests' && a !== '--files' : !a)) ||
+  rest.length % 2 === 1
+) {
   console.error(
-    'usage: npm run mutate -- src/FOLDER [--tests PATH]...   (e.g. src/protocol --tests test/protocol)',
+    'usage: npm run mutate -- src/FOLDER [--tests PATH]... [--files GLOB]...   (e.g. src/protocol --tests test/protocol)',
   );
   process.exit(2);
 }
@@ -58,17 +72,30 @@ const tests = testFiles(join(root, 'test')).filter((file) => {
   }
   return false;
 });
+const folderRel = relative(root, folder).split(sep).join('/');
+for (const f of files)
+  if (!f.replace(/^\.\//, '').startsWith(folderRel + '/')) {
+    console.error(`mutate: --files ${f} is not under ${folderRel}/`);
+    process.exit(2);
+  }
 if (tests.length === 0) {
   console.error(`mutate: no test file imports ${arg} directly`);
   process.exit(1);
 }
-const rel = relative(root, folder).split(sep).join('/');
+const rel = folderRel;
 const list = tests.map((t) => relative(root, t).split(sep).join('/'));
-console.log(`mutating ${rel}/ with ${list.length} test files:\n  ${list.join('\n  ')}`);
+console.log(
+  `mutating ${files.length > 0 ? files.join(' ') : rel + '/'} with ${list.length} test files:\n  ${list.join('\n  ')}`,
+);
 
 const r = spawnSync(join(root, 'node_modules', '.bin', 'stryker'), ['run', 'stryker.config.mjs'], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, FRAMECAST_MUTATE: rel, FRAMECAST_MUTATE_TESTS: JSON.stringify(list) },
+  env: {
+    ...process.env,
+    FRAMECAST_MUTATE: rel,
+    FRAMECAST_MUTATE_TESTS: JSON.stringify(list),
+    FRAMECAST_MUTATE_FILES: JSON.stringify(files.map((f) => f.replace(/^\.\//, ''))),
+  },
 });
 process.exit(r.status ?? 1);

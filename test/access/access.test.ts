@@ -115,4 +115,67 @@ describe('Access: the one access decision', () => {
     expect(say(access, 'read', { readToken: digest }, 'edge-secret')).toBe('allowed');
     expect(say(access, 'read', { readToken: digest }, 'other')).toBe('token-invalid');
   });
+  describe('annotating', () => {
+    const withAnn: Guarded = { readToken: 'read-secret', annotateToken: 'ann-secret' };
+    const readOnly: Guarded = { readToken: 'read-secret', annotateToken: null };
+
+    it('nothing set: a stream open to everyone is open to annotations', () => {
+      const access = new Access({ token: null });
+      expect(say(access, 'annotate', open, null)).toBe('allowed');
+      expect(say(access, 'annotate', open, 'anything')).toBe('allowed');
+      expect(say(access, 'annotate', { readToken: null }, null)).toBe('allowed');
+    });
+
+    it('a readToken is not enough to annotate', () => {
+      const access = new Access({ token: null });
+      expect(say(access, 'annotate', readOnly, 'read-secret')).toBe('token-invalid');
+      expect(say(access, 'annotate', readOnly, null)).toBe('token-required');
+      expect(say(access, 'annotate', readOnly, '')).toBe('token-required');
+      expect(say(access, 'annotate', { readToken: 'read-secret' }, 'x')).toBe('token-invalid');
+    });
+
+    it("the stream's annotateToken annotates, and reads what it annotates; it does not publish", () => {
+      const access = new Access({ token: null });
+      expect(say(access, 'annotate', withAnn, 'ann-secret')).toBe('allowed');
+      expect(say(access, 'annotate', withAnn, 'read-secret')).toBe('token-invalid');
+      expect(say(access, 'annotate', withAnn, null)).toBe('token-required');
+      expect(say(access, 'annotate', { readToken: null, annotateToken: 'ann-secret' }, null)).toBe(
+        'token-required',
+      );
+      expect(say(access, 'read', withAnn, 'ann-secret')).toBe('allowed');
+      expect(say(access, 'publish', { ...withAnn, publishToken: 'p' }, 'ann-secret')).toBe('token-invalid');
+      expect(say(access, 'operate', withAnn, 'ann-secret')).toBe('token-invalid');
+    });
+
+    it("with a server token: the server's token or the stream's annotateToken", () => {
+      const access = new Access({ token: 'server-secret' });
+      expect(say(access, 'annotate', open, 'server-secret')).toBe('allowed');
+      expect(say(access, 'annotate', open, null)).toBe('token-required');
+      expect(say(access, 'annotate', open, 'x')).toBe('token-invalid');
+      expect(say(access, 'annotate', withAnn, 'ann-secret')).toBe('allowed');
+      expect(say(access, 'annotate', withAnn, 'server-secret')).toBe('allowed');
+      expect(say(access, 'annotate', withAnn, 'read-secret')).toBe('token-invalid');
+      expect(say(access, 'read', withAnn, 'ann-secret')).toBe('allowed');
+    });
+
+    it('an unknown stream is named only to a request that may see every stream', () => {
+      expect(say(new Access({ token: null }), 'annotate', null, null)).toBe('unknown-stream');
+      const access = new Access({ token: 'server-secret' });
+      expect(say(access, 'annotate', null, 'server-secret')).toBe('unknown-stream');
+      expect(say(access, 'annotate', null, 'ann-secret')).toBe('token-invalid');
+      expect(say(access, 'annotate', null, null)).toBe('token-required');
+    });
+  });
+
+  describe('operating without a server token', () => {
+    const access = new Access({ token: null, adminToken: 'admin-secret' });
+    it('anyone operates an open stream; the admin token any stream; a name that is none is unknown', () => {
+      expect(say(access, 'operate', open, null)).toBe('allowed');
+      expect(say(access, 'operate', guarded, 'admin-secret')).toBe('allowed');
+      expect(say(access, 'operate', guarded, 'wrong')).toBe('token-invalid');
+      expect(say(access, 'operate', null, 'wrong')).toBe('unknown-stream');
+      expect(say(access, 'admin', null, 'wrong')).toBe('token-invalid');
+      expect(say(access, 'admin', null, 'admin-secret')).toBe('allowed');
+    });
+  });
 });
