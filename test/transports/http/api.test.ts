@@ -38,6 +38,11 @@ class FakeApi implements StreamApi {
     this.removed.push(name);
     return Promise.resolve(name === 'cam');
   }
+  readonly recorded: Array<[string, boolean]> = [];
+  record(name: string, on: boolean): Promise<Record<string, unknown> | null> {
+    this.recorded.push([name, on]);
+    return Promise.resolve(name === 'cam' ? { name: 'cam', source: 'test', record: on } : null);
+  }
 }
 
 const stats = (fpsIn: number | null, fpsOut: number): StatsReport =>

@@ -270,6 +270,7 @@ describe('HttpServer: the server endpoints', () => {
       describe: (name) => ({ name, described: true }),
       put: () => Promise.reject(new Error('no')),
       remove: () => Promise.resolve(false),
+      record: () => Promise.resolve(null),
     };
     const b = await make({ api });
     const q = await request(b.port, '/api/streams');

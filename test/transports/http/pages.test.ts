@@ -46,6 +46,8 @@ describe('web assets', () => {
       '/dashboard.js': { file: 'dashboard.js', type: js },
       '/grid.js': { file: 'grid.js', type: js },
       '/charts.js': { file: 'charts.js', type: js },
+      '/timeline.js': { file: 'timeline.js', type: js },
+      '/playback.js': { file: 'playback.js', type: js },
       '/framecast.css': { file: 'framecast.css', type: 'text/css; charset=utf-8' },
     });
     for (const { file } of Object.values(STATIC_FILES)) expect(webFile(file).length).toBeGreaterThan(0);

@@ -17,6 +17,7 @@ class Counted implements Subscriber {
   readonly id = nextId++;
   readonly address: string;
   readonly protocol: string;
+  readonly backlogged = false;
   framesSent = 0;
   bytesSent = 0;
   drops = 0;
@@ -76,6 +77,7 @@ describe('StatsSampler', () => {
       monitors: [],
       waiting: 0,
       annotations: { accepted: 0, refused: 0, analyzers: [] },
+      recording: null,
       totals: {
         framesIn: 0,
         bytesIn: 0,
@@ -254,7 +256,7 @@ describe('StatsSampler', () => {
     const { hub, current } = setup();
     const s = new StatsSampler(hub, () => [], 0, 60_000);
     hub.join(new Counted('x'));
-    current().emit('error', new FramecastError('ERR_SOURCE', 'camera unplugged'));
+    current().emit('error', new FramecastError('ERR_SOURCE_FAILED', 'camera unplugged'));
     expect(s.report(encoder).source.lastEnd).toEqual({ reason: 'source-error', error: 'camera unplugged' });
     hub.join(new Counted('y'));
     hub.stopTransmission();
