@@ -8,7 +8,13 @@ import {
   type Annotation,
   type AnnotationRefusal,
 } from '../../src/meta/annotations.js';
-import { MAX_META_DEPTH, checkMetaBytes, checkMetaValue } from '../../src/meta/meta-json.js';
+import {
+  DEFAULT_MAX_META_BYTES,
+  MAX_META_BYTES_LIMIT,
+  MAX_META_DEPTH,
+  checkMetaBytes,
+  checkMetaValue,
+} from '../../src/meta/meta-json.js';
 
 const problem = (r: ReturnType<typeof checkMetaBytes>): string | null => ('problem' in r ? r.problem : null);
 
@@ -112,5 +118,90 @@ describe('AnnotationBook', () => {
     book.reset();
     expect(book.newest()).toEqual([]);
     expect(isRefusal(book.add('m', { seq: 5 }, {}, 0))).toBe(true);
+  });
+});
+
+describe('meta limits at their edges', () => {
+  it('the caps', () => {
+    expect(DEFAULT_MAX_META_BYTES).toBe(65_536);
+    expect(MAX_META_BYTES_LIMIT).toBe(1_048_576);
+  });
+
+  it('the bytes as sent count, not the compact JSON; exactly the cap passes', () => {
+    // 9 bytes as sent, 7 once compact: over a cap of 8.
+    expect(problem(checkMetaBytes(Buffer.from('{"a": 1 }'), 8))).toBe('metadata of 9 bytes is over 8');
+    expect(problem(checkMetaBytes(Buffer.from('{"a": 1 }'), 9))).toBeNull();
+    expect(problem(checkMetaValue({ a: 1 }, 7))).toBeNull();
+    expect(problem(checkMetaValue({ a: 1 }, 6))).toBe('metadata of 7 bytes is over 6');
+  });
+
+  it('arrays count as nesting like objects; a wide shallow document is fine', () => {
+    const deep = (n: number): string => '{"a":' + '['.repeat(n - 1) + '1' + ']'.repeat(n - 1) + '}';
+    expect(problem(checkMetaBytes(Buffer.from(deep(MAX_META_DEPTH)), 10_000))).toBeNull();
+    expect(problem(checkMetaBytes(Buffer.from(deep(MAX_META_DEPTH + 1)), 10_000))).toMatch(/nested deeper/);
+    const wide = JSON.stringify({ a: Array.from({ length: 100 }, (_, i) => ({ i, b: [i] })) });
+    expect(problem(checkMetaBytes(Buffer.from(wide), 100_000))).toBeNull();
+    // Closed brackets close: many siblings at depth 2 are depth 2.
+    expect(
+      problem(
+        checkMetaBytes(
+          Buffer.from('{"a":' + '[1],'.repeat(40).slice(0, -1).replace(/^/, '[') + ']}'),
+          10_000,
+        ),
+      ),
+    ).toBeNull();
+  });
+});
+
+describe('AnnotationBook: messages and edges', () => {
+  const msg = (x: Annotation | AnnotationRefusal): string | null => (isRefusal(x) ? x.problem : null);
+
+  it('says which frame it does not know, and why a name or a crowd is refused', () => {
+    const book = new AnnotationBook(100);
+    book.frame(1, 10);
+    expect(msg(book.add('m', { seq: 2 }, {}, 0))).toBe("seq 2 is not one of the stream's recent frames");
+    expect(msg(book.add('m', { capturedAt: 11 }, {}, 0))).toBe(
+      "capturedAt 11 is not one of the stream's recent frames",
+    );
+    expect(msg(book.add('-x', { seq: 1 }, {}, 0))).toBe(
+      'an analyzer name is 1 to 64 of A-Z a-z 0-9 _ . - (not first)',
+    );
+    for (let i = 0; i < MAX_ANALYZERS; i++) book.add(`a${i}`, { seq: 1 }, {}, 0);
+    expect(msg(book.add('late', { seq: 1 }, {}, 60_000))).toBe(
+      `the stream already has ${MAX_ANALYZERS} analyzers; try again later`,
+    );
+    // Idle for exactly ANALYZER_IDLE_MS is not yet idle; a moment more is.
+    expect(msg(book.add('late', { seq: 1 }, {}, 60_001))).toBeNull();
+    const rate = new AnnotationBook(100);
+    rate.frame(1, 10);
+    for (let i = 0; i < ANNOTATION_BURST; i++) rate.add('m', { seq: 1 }, {}, 0);
+    expect(msg(rate.add('m', { seq: 1 }, {}, 0))).toBe('analyzer m sends more than 2 annotations per frame');
+  });
+
+  it('an analyzer idle since a later time is not forgotten', () => {
+    const book = new AnnotationBook(100);
+    book.frame(1, 10);
+    for (let i = 0; i < MAX_ANALYZERS; i++) book.add(`a${i}`, { seq: 1 }, {}, 50_000);
+    expect(msg(book.add('late', { seq: 1 }, {}, 100_000))).toBe(
+      `the stream already has ${MAX_ANALYZERS} analyzers; try again later`,
+    );
+  });
+
+  it('a new annotation of the same frame replaces the newest', () => {
+    const book = new AnnotationBook(100);
+    book.frame(1, 10);
+    book.add('m', { seq: 1 }, { n: 1 }, 0);
+    book.add('m', { seq: 1 }, { n: 2 }, 0);
+    expect(book.newest().map((a) => a.json.toString())).toEqual(['{"n":2}']);
+  });
+
+  it('a capture time reused by a newer frame still finds that frame after the older one is dropped', () => {
+    const book = new AnnotationBook(100);
+    book.frame(0, 5);
+    book.frame(1, 5); // the same capture time as frame 0
+    for (let s = 2; s <= RECENT_FRAMES; s++) book.frame(s, 1000 + s);
+    // Frame 0 is dropped; capture time 5 belongs to frame 1, which is still recent.
+    const a = book.add('m', { capturedAt: 5 }, {}, 0);
+    expect(!isRefusal(a) && a.seq).toBe(1);
   });
 });
