@@ -15,13 +15,28 @@ from conftest import Proc, run_module
 def test_every_frame_of_the_seed_server(
     start_seed: Callable[[], Proc], clip: Dict[str, object], protocol: str
 ) -> None:
+    """``legacy`` gets every frame. ``auto`` guarantees the detection, whole frames in order and a clear end: a
+    seed server never reads, so when it is slower to speak than the client's hello delay (a loaded machine),
+    the unread hello turns its final close into a reset that may destroy the last frames (ERR_CONNECTION_LOST);
+    docs/PROTOCOL.md says so."""
     seed = start_seed()
+    frames = []
+    lost = None
     with framecast.connect(f"127.0.0.1:{seed.port}", protocol=protocol) as stream:  # type: ignore[attr-defined]
-        frames = list(stream)
+        try:
+            for f in stream:
+                frames.append(f)
+        except framecast.FramecastError as e:
+            if protocol != "auto" or e.code != "ERR_CONNECTION_LOST":
+                raise
+            lost = e
         assert stream.protocol == "legacy"
         assert stream.server is None and stream.clock is None
-    assert stream.end == framecast.End(0, "closed", "")
-    assert len(frames) == clip["frames"]
+    if lost is None:
+        assert stream.end == framecast.End(0, "closed", "")
+        assert len(frames) == clip["frames"]
+    else:
+        assert 1 <= len(frames) <= clip["frames"]
     assert [f.seq for f in frames] == list(range(len(frames)))
     for f in frames:
         assert (f.width, f.height) == (800, 450)
