@@ -330,7 +330,9 @@ export class RecordingsHttp {
     if (typeof t === 'string') return sendText(res, 400, t, this.#cors);
     const store = await this.#store(res, name);
     if (!store) return;
-    const f = await store.frameAt(t);
+    // A query time has whole milliseconds (as the listing prints them): it stands for that whole
+    // millisecond, so a span's own start finds its first frame (captured a fraction of a ms later).
+    const f = await store.frameAt(t + 0.999);
     if (!f) return sendText(res, 404, `no recording of ${name} at ${iso(t)}`, this.#cors);
     res.writeHead(200, {
       ...this.#cors,
