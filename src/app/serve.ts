@@ -46,7 +46,15 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   if (problem) throw new RangeError(`token: ${problem}`);
   const adminProblem = options.adminToken ? tokenProblem(options.adminToken) : null;
   if (adminProblem) throw new RangeError(`adminToken: ${adminProblem}`);
-  const access = new Access({ token, adminToken: options.adminToken ?? null });
+  const access = new Access({
+    token,
+    adminToken: options.adminToken ?? null,
+    auth: options.auth ?? null,
+    // Failed logins are logged as refusals (the server exists by the time a client connects).
+    log: (address, reason) => server?.emit('refused', address, reason),
+  });
+  // eslint-disable-next-line prefer-const
+  let server: FramecastServer | undefined;
   const configs = planStreams(opts, options);
   checkStreams(configs, {
     mainPort: opts.port,
@@ -101,10 +109,11 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     helloGraceMs: opts.helloGraceMs,
     refuseLegacy:
       options.refuseLegacy ??
-      ((): boolean => {
+      ((address: string): boolean => {
         const d = registry.default;
-        // Seed clients present no token: they may read what needs none, or anything with allowLegacy.
-        return d === null || (!opts.allowLegacy && !access.decide('read', d, null).allowed);
+        // Seed clients present no credentials: they may read what anonymous requests may (what needs
+        // no token), or anything with allowLegacy.
+        return d === null || (!opts.allowLegacy && !access.anonymousMay('read', d, d.name, address));
       }),
     native:
       options.native ??
@@ -121,7 +130,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     await bus?.nc.close();
     throw err;
   });
-  const server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token });
+  server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token, access });
   server.attachRecordings(recordings);
   server.startupNotes.push(...(await recordings.start()));
   try {
