@@ -204,6 +204,7 @@ describe('JwtVerifier with a remote JWKS', () => {
   let server: Server;
   let jwks: { keys: JWK[] };
   let status = 200;
+  let big = false;
   let fetches = 0;
   let url: string;
 
@@ -212,7 +213,7 @@ describe('JwtVerifier with a remote JWKS', () => {
     server = createServer((_req, res) => {
       fetches++;
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(jwks));
+      res.end(JSON.stringify(big ? { ...jwks, pad: 'x'.repeat(1100 * 1024) } : jwks));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
@@ -253,5 +254,15 @@ describe('JwtVerifier with a remote JWKS', () => {
       status = 200;
     }
     expect(() => new JwtVerifier({ ...fileSettings, jwks: { url: 'file:///etc/jwks' } })).toThrow(TypeError);
+  });
+
+  it('refuses a JWKS answer over 1 MiB', async () => {
+    big = true;
+    try {
+      const v = new JwtVerifier({ ...fileSettings, jwks: { url } });
+      expect(await v.verify(await sign(es, good))).toEqual({ ok: false, reason: 'keys unavailable' });
+    } finally {
+      big = false;
+    }
   });
 });

@@ -73,6 +73,11 @@ describe('framecast sign', () => {
     );
     expect(only.stdout).toMatch(/^playback {2}http:\/\/h:8080\/streams\/lobby\/playback\.mjpg\?token=fcl1\./);
     expect(only.stdout).not.toContain('stream.mjpg');
+    const read = await runCli(['sign', '--stream', 'lobby', '--expires', '2h', '--url', 'https://h/fc'], {
+      env,
+    });
+    expect(read.stdout).toMatch(/^viewer {4}https:\/\/h\/fc\/streams\/lobby\/\?token=fcl1\./);
+    expect(read.stdout).not.toContain('playback');
   });
 
   it('reads auth.linkSecret from --config', async () => {
