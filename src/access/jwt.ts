@@ -41,6 +41,10 @@ export type JwtResult =
 
 /** The claim read by default. */
 export const DEFAULT_JWT_CLAIM = 'framecast_permissions';
+/** The clock skew allowed by default (seconds). */
+export const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
+/** A remote JWKS is refetched for an unknown key id at most once per this by default (seconds). */
+export const DEFAULT_REFRESH_COOLDOWN_SEC = 30;
 /** The asymmetric algorithms allowed by default. */
 export const JWT_ALGORITHMS: readonly string[] = [
   'RS256',
@@ -210,7 +214,7 @@ export class JwtVerifier {
     const tol = settings.clockToleranceSec;
     if (!Number.isFinite(tol) || tol < 0 || tol > 3600)
       throw new RangeError(`jwt clockToleranceSec: from 0 to 3600, got ${tol}`);
-    const cooldown = settings.refreshCooldownSec ?? 30;
+    const cooldown = settings.refreshCooldownSec ?? DEFAULT_REFRESH_COOLDOWN_SEC;
     if (!Number.isFinite(cooldown) || cooldown < 0 || cooldown > 86400)
       throw new RangeError(`jwt refreshCooldownSec: from 0 to 86400, got ${cooldown}`);
     if ('url' in settings.jwks) {
