@@ -5,6 +5,7 @@ import { serveCommand, SERVE_HELP } from './serve-command.js';
 import { publishCommand } from './publish-command.js';
 import { edgeCommand } from './edge-command.js';
 import { hashPasswordCommand } from './hash-password-command.js';
+import { signCommand } from './sign-command.js';
 
 const HELP = `Usage: framecast <command> [options]
 
@@ -14,6 +15,7 @@ Commands:
   publish SOURCE HOST[:PORT]/NAME   push a source's frames into a server's publisher stream
   edge --bus nats://HOST:PORT       serve origins' streams from a NATS frame bus
   hash-password         print a password's hash for the config file's auth.users (password on stdin)
+  sign --stream NAME --expires 15m  make a signed link: a token for one stream, for a while
 
 Run 'framecast <command> --help' for a command's options.
 framecast --version prints the version.`;
@@ -39,6 +41,9 @@ export async function main(argv: string[]): Promise<void> {
       case 'hash-password':
         code = await hashPasswordCommand(rest);
         break;
+      case 'sign':
+        code = signCommand(rest);
+        break;
       case '--version':
       case '-v': {
         const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -55,7 +60,7 @@ export async function main(argv: string[]): Promise<void> {
         break;
       default:
         process.stderr.write(
-          `framecast: unknown command '${command}' (expected serve, play, publish, edge or hash-password)\n${HELP}\n`,
+          `framecast: unknown command '${command}' (expected serve, play, publish, edge, hash-password or sign)\n${HELP}\n`,
         );
         code = 2;
     }
