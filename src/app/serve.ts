@@ -1,7 +1,7 @@
 import { FramecastServer } from './framecast-server.js';
 import { createStreamApi } from './stream-api.js';
 import { tokenProblem } from '../util/token.js';
-import { Access } from '../access/access.js';
+import { createAccess } from '../access/access-setup.js';
 import { TcpServer } from '../transports/tcp/tcp-server.js';
 import { createNativeHandshake } from '../transports/tcp/native-handshake.js';
 import { HttpServer } from '../transports/http/http-server.js';
@@ -46,7 +46,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   if (problem) throw new RangeError(`token: ${problem}`);
   const adminProblem = options.adminToken ? tokenProblem(options.adminToken) : null;
   if (adminProblem) throw new RangeError(`adminToken: ${adminProblem}`);
-  const access = new Access({
+  const access = createAccess({
     token,
     adminToken: options.adminToken ?? null,
     auth: options.auth ?? null,

@@ -261,10 +261,13 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     if (!read.allowed && read.refusal === 'unknown-stream') return noSuchStream(res, name ?? 'default', cors);
     if (!target) return this.#refuse(req, res, url, read.allowed ? 'token-required' : read.refusal);
     const streamHttp = this.#of(target);
-    // Operating a stream (stopping it, seeing its viewers' addresses) is the server's or the admin's.
-    const operator = (await this.#decide(req, url, 'operate', target.name, target)).allowed;
-    // The admin token stops a transmission without being a viewer's key.
+    // Operating a stream (stopping it, seeing its viewers' addresses) is the server's or the admin's;
+    // asked only where it matters (a login or the hook is not asked twice for every frame request).
     const stopping = req.method === 'POST' && rest === 'transmission/stop';
+    const operator =
+      (stopping || rest === 'stats') &&
+      (await this.#decide(req, url, 'operate', target.name, target)).allowed;
+    // The admin token stops a transmission without being a viewer's key.
     if (!read.allowed && !(stopping && operator)) return this.#refuse(req, res, url, read.refusal);
     if (req.method === 'POST') req.resume();
     if (mediamtx) {
