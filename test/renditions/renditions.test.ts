@@ -34,6 +34,7 @@ interface Rendition {
   quality: number;
   viewers: number;
   encoded: number;
+  sharedDecode: number;
 }
 const renditionsOf = async (base: string): Promise<Rendition[]> =>
   ((await (await fetch(`${base}/streams/cam/stats`)).json()) as { renditions: Rendition[] }).renditions;
@@ -68,6 +69,9 @@ describe('renditions: any size, encoded once per size', () => {
     const r320 = live.find((r) => r.width === 320) as Rendition;
     expect(r320.encoded).toBeGreaterThan(20);
     expect(r320.encoded).toBeLessThanOrEqual(a1.parts.length + 5);
+    // Two renditions running: each frame was decoded once for both (all but the frames before the
+    // second one started).
+    for (const r of live) expect(r.sharedDecode).toBeGreaterThanOrEqual(r.encoded - 15);
     await sleep(300);
     expect(await renditionsOf(base)).toEqual([]); // stopped after its last viewer
   }, 20_000);
