@@ -62,11 +62,13 @@ export type RenditionScaler = (frame: Frame, key: RenditionKey) => Promise<Scale
 
 /**
  * One decode of a stream's frame for all of its renditions. With two or more renditions running, a
- * frame's JPEG is decoded once, at the largest rendition's width (libjpeg-turbo's DCT scaling by 1/2,
- * 1/4 or 1/8 when that width allows it, through sharp's shrink-on-load, then an exact resize), and
- * each rendition resizes and encodes from those pixels: the largest encodes them as they are. With
- * one rendition, that rendition's scaleJpeg() (the same decode, no pixels kept). Each rendition still
- * encodes once per frame: only the decode is shared.
+ * frame's JPEG is decoded once, at the largest rendition's width, and each rendition resizes and
+ * encodes from those pixels: the largest encodes them as they are. The decode is sharp's
+ * shrink-on-load (libjpeg-turbo's DCT scaling) then an exact resize: sharp scales by 1/2 from a
+ * shrink of 3, 1/4 from 5, 1/8 from 9 (it keeps a margin against libjpeg's rounding), so an 800-px
+ * stream's 640-px rendition is a full decode, a 1080p one's is a 1/2 decode. With one rendition,
+ * that rendition's scaleJpeg() (the same decode, no pixels kept). Each rendition still encodes once
+ * per frame: only the decode is shared.
  */
 export class SharedDecode {
   readonly #widths: () => number[];
