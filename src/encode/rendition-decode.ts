@@ -112,7 +112,12 @@ export class SharedDecode {
     return pixels;
   }
 
-  /** Lets go of the pixels held (the renditions stopped). */
+  /** Lets go of the pixels held when fewer than two renditions run now (one has just stopped). */
+  trim(): void {
+    if (this.#widths().length < 2) this.#held = [];
+  }
+
+  /** Lets go of the pixels held (the renditions closed). */
   clear(): void {
     this.#held = [];
   }

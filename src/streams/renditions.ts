@@ -146,6 +146,8 @@ export class Renditions {
       maxWaiting: 0,
       lossless: false,
     });
+    // A rendition that stops may leave one running: its frames need no shared pixels any more.
+    hub.on('transmission-end', () => this.#decode.trim());
     const entry: Entry = { key, passive, hub, producer: null };
     this.#entries.set(id, entry);
     return entry.hub;

@@ -65,6 +65,12 @@ describe('SharedDecode: one decode per frame for a stream’s renditions', () =>
     await Promise.all(keys.map((k) => shared.scale(f2, k)));
     expect(shared.counts.decodes).toBe(2);
     expect(shared.counts.fromShared).toBe(7);
+    // Two renditions stop: the pixels held go with them (asked again, the frame is decoded again).
+    widths.splice(1);
+    shared.trim();
+    widths.push(480, 640);
+    await shared.scale(f2, keys[0] as (typeof keys)[number]);
+    expect(shared.counts.decodes).toBe(3);
   });
 
   it('one rendition decodes on its own; a rendition wider than the running ones too; a JPEG that does not decode is each asker’s error', async () => {
