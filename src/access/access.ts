@@ -4,6 +4,7 @@ import { ipAllowed, type AuthSettings, type Grant } from './auth-settings.js';
 import { LoginLimiter } from './login-limiter.js';
 import { permits, type Identity, type PermissionAction } from './permissions.js';
 import { verifyPassword } from './password.js';
+import { signLink, type LinkGrant } from './signed-link.js';
 
 /**
  * What a request asks to do:
@@ -180,6 +181,15 @@ export class Access {
   /** True when API writes are possible at all (an admin token, or an `auth:` section). */
   get adminEnabled(): boolean {
     return this.#admin !== null || this.#auth !== null;
+  }
+
+  /**
+   * A signed link for `grant` with the server's `auth.linkSecret`, or null when it has none. Whoever
+   * asks must have been allowed to operate that stream (the API's POST /api/sign).
+   */
+  signLink(grant: LinkGrant): string | null {
+    const secret = this.#auth?.linkSecret ?? null;
+    return secret === null ? null : signLink(grant, secret);
   }
 
   /** Requests refused because their address failed to log in too often. */

@@ -162,6 +162,55 @@ describe('signed links on the transports', () => {
   }, 30_000);
 });
 
+describe('POST /api/sign', () => {
+  it('who operates a stream signs links for it; they open what they say, for as long as they say', async () => {
+    const hash = await hashPassword('pw', 10);
+    const { base } = await start({
+      linkSecret: SECRET,
+      users: {
+        ops: { password: hash, permissions: [{ action: 'api', streams: 'cam1' }] },
+        viewer: { password: hash, permissions: [{ action: 'read' }] },
+      },
+    });
+    const as = (user: string) => ({
+      Authorization: `Basic ${Buffer.from(`${user}:pw`).toString('base64')}`,
+      'Content-Type': 'application/json',
+    });
+    const sign = (user: string, body: unknown) =>
+      fetch(`${base}/api/sign`, { method: 'POST', headers: as(user), body: JSON.stringify(body) });
+    const ok = await sign('ops', { stream: 'cam1', actions: ['read'], expires: '10m' });
+    expect(ok.status).toBe(200);
+    const made = (await ok.json()) as { token: string; path: string; expiresAt: string; actions: string[] };
+    expect(made.actions).toEqual(['read']);
+    expect(Date.parse(made.expiresAt) - Date.now()).toBeGreaterThan(9 * 60_000);
+    expect(Date.parse(made.expiresAt) - Date.now()).toBeLessThanOrEqual(10 * 60_000);
+    expect(await status(`${base}/streams/cam1/snapshot.jpg?token=${made.token}`)).toBe(200);
+    expect(await status(`${base}${made.path}`)).toBe(200);
+    expect(await status(`${base}/streams/cam2/snapshot.jpg?token=${made.token}`)).toBe(403);
+    // Not an operator of cam2, nor is a viewer of anything.
+    expect((await sign('ops', { stream: 'cam2', expires: '10m' })).status).toBe(403);
+    expect((await sign('viewer', { stream: 'cam1', expires: '10m' })).status).toBe(403);
+    expect((await sign('ops', { stream: 'cam1', expires: '30d' })).status).toBe(400);
+    const bad = await sign('ops', { stream: 'cam1', actions: ['fly'], expires: '1m' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/^actions: "fly" is not one of read/);
+    expect((await sign('ops', { stream: 'nosuch', expires: '1m' })).status).toBe(403);
+  }, 30_000);
+
+  it('409 without a link secret', async () => {
+    const { base } = await start({
+      users: { ops: { password: await hashPassword('pw', 10), permissions: [{ action: 'api' }] } },
+    });
+    const res = await fetch(`${base}/api/sign`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${Buffer.from('ops:pw').toString('base64')}` },
+      body: JSON.stringify({ stream: 'cam1', expires: 60 }),
+    });
+    expect(res.status).toBe(409);
+    expect(await res.text()).toMatch(/auth\.linkSecret/);
+  }, 30_000);
+});
+
 describe('the HTTP hook', () => {
   const url = (): string => `http://127.0.0.1:${(hook?.address() as AddressInfo).port}/auth`;
 

@@ -29,7 +29,7 @@ const MAX_BODY_BYTES = 64 * 1024;
  * Reads a request body up to `max` bytes; null when it is larger (a Content-Length over it is known
  * before a byte is read). The rest is not read: the caller answers 413 and closes the connection.
  */
-function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
+export function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > max) return Promise.resolve(null);
   return new Promise((resolve) => {

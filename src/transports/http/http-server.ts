@@ -25,6 +25,7 @@ import {
 import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.js';
 import { routeAnnotate, type AnnotateRouteContext } from './annotate-route.js';
 import { routePublish } from './publish-route.js';
+import { routeSign } from './sign-route.js';
 import { serveServerGet, type ServerGetContext } from './server-get.js';
 import { isPlaybackRequest, RecordingsHttp } from './recordings-http.js';
 
@@ -203,6 +204,15 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     if (url.pathname === '/readyz') {
       const ready = this.#ready && this.#closing === null;
       sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' }, cors);
+      return;
+    }
+    if (url.pathname === '/api/sign') {
+      void routeSign(req, res, url, {
+        streams: this.#opts.streams,
+        access: this.#opts.access,
+        allowOrigin: this.#opts.allowOrigin,
+        cors,
+      }).catch(() => res.destroy());
       return;
     }
     if (url.pathname.startsWith('/api/streams/')) {
