@@ -13,6 +13,9 @@ import { encodeHello, ErrorCode, HelloFlag } from '../../src/protocol/native.js'
 import type { NativeMessage } from '../../src/protocol/native-parser.js';
 import { makeJpeg, rawNative } from '../helpers/native.js';
 import { httpBase } from '../http/support.js';
+import { natsOrFail } from '../bus/support.js';
+import { startNats } from '../helpers/nats.js';
+import { edge } from '../../src/app/edge.js';
 
 const PW: Record<string, string> = {
   alice: 'alice-pw',
@@ -25,11 +28,12 @@ const PW: Record<string, string> = {
 let server: FramecastServer;
 let base: string;
 let port: number;
+let auth: ReturnType<typeof parseAuthSettings>;
 
 beforeAll(async () => {
   // The cheapest cost the file allows, so the matrix stays fast; the format is the one users write.
   const hash = async (u: string): Promise<string> => hashPassword(PW[u] as string, 10);
-  const auth = parseAuthSettings(
+  auth = parseAuthSettings(
     {
       users: {
         alice: {
@@ -77,9 +81,9 @@ const basic = (user: string | null, pw?: string): Record<string, string> =>
     : { Authorization: `Basic ${Buffer.from(`${user}:${pw ?? PW[user]}`).toString('base64')}` };
 
 /** An HTTP GET's status; for a 200 MJPEG, only once a whole JPEG arrived. */
-async function get(path: string, user: string | null, pw?: string): Promise<number> {
+async function get(path: string, user: string | null, pw?: string, at = base): Promise<number> {
   const ac = new AbortController();
-  const res = await fetch(`${base}${path}`, { headers: basic(user, pw), signal: ac.signal });
+  const res = await fetch(`${at}${path}`, { headers: basic(user, pw), signal: ac.signal });
   if (res.status === 200 && (res.headers.get('content-type') ?? '').startsWith('multipart/')) {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     let bytes = Buffer.alloc(0);
@@ -96,8 +100,13 @@ async function get(path: string, user: string | null, pw?: string): Promise<numb
 }
 
 /** What a native viewer of `stream` gets: 'frames', or the ERROR code. */
-async function nativeRead(stream: string, token: string, flags = 0): Promise<number | 'frames' | 'nothing'> {
-  const s = await rawNative(port, encodeHello(token, Date.now(), 2, flags, stream), {
+async function nativeRead(
+  stream: string,
+  token: string,
+  flags = 0,
+  at = port,
+): Promise<number | 'frames' | 'nothing'> {
+  const s = await rawNative(at, encodeHello(token, Date.now(), 2, flags, stream), {
     timeoutMs: 8000,
     until: (m) => m.some((x) => x.type === 'error' || x.type === 'frame'),
   });
@@ -107,9 +116,9 @@ async function nativeRead(stream: string, token: string, flags = 0): Promise<num
 }
 
 /** A WebSocket viewer: 'frame' once a binary frame arrives, else the HTTP status of the refusal. */
-function wsRead(stream: string, user: string | null): Promise<'frame' | number> {
+function wsRead(stream: string, user: string | null, at = base): Promise<'frame' | number> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/streams/${stream}/ws`, { headers: basic(user) });
+    const ws = new WebSocket(`${at.replace('http', 'ws')}/streams/${stream}/ws`, { headers: basic(user) });
     const timer = setTimeout(() => {
       ws.terminate();
       resolve(-1);
@@ -148,34 +157,42 @@ function seedBytes(ms = 2500): Promise<number> {
   });
 }
 
-describe('the permission matrix on the origin', () => {
-  // user -> stream -> may read (live)?
-  const READS: [string | null, string, boolean][] = [
-    [null, 'lobby', true],
-    [null, 'cam1', false],
-    ['alice', 'cam1', true],
-    ['alice', 'cam2', true],
-    ['alice', 'lobby', false],
-    ['bob', 'cam1', false],
-    ['ops', 'cam1', false],
-    ['far', 'cam1', false],
-    ['annie', 'cam1', true],
-    ['annie', 'cam2', false],
-  ];
+const READS: [string | null, string, boolean][] = [
+  [null, 'lobby', true],
+  [null, 'cam1', false],
+  ['alice', 'cam1', true],
+  ['alice', 'cam2', true],
+  ['alice', 'lobby', false],
+  ['bob', 'cam1', false],
+  ['ops', 'cam1', false],
+  ['far', 'cam1', false],
+  ['annie', 'cam1', true],
+  ['annie', 'cam2', false],
+];
 
+/** One cell of READS on the server at `at` (HTTP base) and `tcp` (its native port). */
+async function readCell(
+  user: string | null,
+  stream: string,
+  may: boolean,
+  at: string,
+  tcp: number,
+): Promise<void> {
+  const refusedStatus = user === null ? 401 : 403;
+  expect(await get(`/streams/${stream}/stream.mjpg`, user, undefined, at)).toBe(may ? 200 : refusedStatus);
+  expect(await get(`/streams/${stream}/snapshot.jpg`, user, undefined, at)).toBe(may ? 200 : refusedStatus);
+  expect(await wsRead(stream, user, at)).toBe(may ? 'frame' : refusedStatus);
+  if (!may) expect(await get(`/streams/${stream}/events`, user, undefined, at)).toBe(refusedStatus);
+  const token = user === null ? '' : `${user}:${PW[user]}`;
+  expect(await nativeRead(stream, token, 0, tcp)).toBe(
+    may ? 'frames' : user === null ? ErrorCode.TokenRequired : ErrorCode.Forbidden,
+  );
+}
+
+describe('the permission matrix on the origin', () => {
   it.each(READS)(
     '%s reading %s: MJPEG, snapshot, WebSocket, SSE and native agree (%s)',
-    async (user, stream, may) => {
-      const refusedStatus = user === null ? 401 : 403;
-      expect(await get(`/streams/${stream}/stream.mjpg`, user)).toBe(may ? 200 : refusedStatus);
-      expect(await get(`/streams/${stream}/snapshot.jpg`, user)).toBe(may ? 200 : refusedStatus);
-      expect(await wsRead(stream, user)).toBe(may ? 'frame' : refusedStatus);
-      if (!may) expect(await get(`/streams/${stream}/events`, user)).toBe(refusedStatus);
-      const token = user === null ? '' : `${user}:${PW[user]}`;
-      expect(await nativeRead(stream, token)).toBe(
-        may ? 'frames' : user === null ? ErrorCode.TokenRequired : ErrorCode.Forbidden,
-      );
-    },
+    async (user, stream, may) => readCell(user, stream, may, base, port),
     40_000,
   );
 
@@ -264,5 +281,53 @@ describe('the permission matrix on the origin', () => {
     expect(await get('/streams/other/snapshot.jpg', null)).toBe(401);
     expect(await nativeRead('cam9', `alice:${PW.alice}`)).toBe(ErrorCode.UnknownStream);
     expect(await nativeRead('other', `alice:${PW.alice}`)).toBe(ErrorCode.Forbidden);
+  });
+});
+
+const natsUp = natsOrFail();
+
+describe.skipIf(!natsUp)('the same matrix on an edge, from its own auth: section', () => {
+  let nats: Awaited<ReturnType<typeof startNats>> | null = null;
+  let origin: FramecastServer | null = null;
+  let e: Awaited<ReturnType<typeof edge>> | null = null;
+  let ebase = '';
+  let eport = 0;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    // The origin has no auth: section: what the edge refuses, it refuses by its own config.
+    origin = await serve({
+      port: 0,
+      httpPort: null,
+      bus: { url: nats.url },
+      streams: ['lobby', 'cam1', 'cam2'].map((name) => ({ name, source: 'test', width: 160, fps: 10 })),
+    });
+    e = await edge({
+      bus: { url: nats.url },
+      port: 0,
+      httpPort: 0,
+      auth,
+      streams: ['lobby', 'cam1', 'cam2'],
+    });
+    ebase = `http://127.0.0.1:${e.server.httpAddress()?.port}`;
+    eport = e.server.address().port;
+  }, 40_000);
+
+  afterAll(async () => {
+    await e?.close();
+    await origin?.close();
+    await nats?.stop();
+  });
+
+  it.each(READS)(
+    '%s reading %s on the edge (%s)',
+    (user, stream, may) => readCell(user, stream, may, ebase, eport),
+    40_000,
+  );
+
+  it('metrics and the API on the edge: ops only', async () => {
+    expect(await get('/stats', 'ops', undefined, ebase)).toBe(200);
+    expect(await get('/metrics', 'alice', undefined, ebase)).toBe(403);
+    expect(await get('/api/streams', null, undefined, ebase)).toBe(401);
   });
 });
