@@ -307,6 +307,21 @@ describe('config errors name the file, the line and the field, on one line', () 
       'streams:\n  a: { source: test }\ntls:\n  cert: cert.pem\n',
       "cams.yaml:4: tls.key: required: the private key's PEM file",
     ],
+    [
+      'a plain password in auth.users (at its line, not echoed)',
+      'streams:\n  a: { source: test }\nauth:\n  users:\n    alice:\n      password: hunter2\n',
+      'cams.yaml:6: auth.users.alice.password: must be a hash printed by `framecast hash-password` ($scrypt$ln=..,r=..,p=..$SALT$HASH)',
+    ],
+    [
+      'an unknown action in a permission (at its line)',
+      'auth:\n  anonymous:\n    permissions:\n      - action: read\n      - action: watch\nstreams:\n  a: { source: test }\n',
+      'cams.yaml:5: auth.anonymous.permissions[1].action: must be one of read, playback, publish, annotate, record, api, metrics',
+    ],
+    [
+      'a bad address range',
+      'auth:\n  anonymous:\n    ips: [10.0.0.0/40]\nstreams:\n  a: { source: test }\n',
+      'cams.yaml:3: auth.anonymous.ips[0]: must be an IPv4 or IPv6 address or ADDRESS/BITS, got "10.0.0.0/40"',
+    ],
   ];
 
   it.each(cases)('%s', (_what, text, message) => {
