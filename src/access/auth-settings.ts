@@ -237,6 +237,16 @@ export function parseAuthSettings(value: unknown, baseDir: string): AuthSettings
   return { users, anonymous, jwt, http, linkSecret, failedLogins };
 }
 
+/** The section in a few words for the start-up line (no names, no secrets): `3 users, JWT, signed links`. */
+export function describeAuth(s: AuthSettings): string {
+  const parts = [`${s.users.size} user${s.users.size === 1 ? '' : 's'}`];
+  if (s.anonymous.permissions.length > 0) parts.push('anonymous permissions');
+  if (s.jwt) parts.push('JWT');
+  if (s.http) parts.push('HTTP hook');
+  if (s.linkSecret) parts.push('signed links');
+  return parts.join(', ');
+}
+
 /** True when `grant`'s address ranges let `ip` in (no ranges: every address). */
 export function ipAllowed(grant: Grant, ip: string): boolean {
   if (grant.ips === null) return true;

@@ -1,4 +1,4 @@
-import type { AuthSettings } from '../access/auth-settings.js';
+import { describeAuth, type AuthSettings } from '../access/auth-settings.js';
 import type { JpegEncoderKind } from '../encode/frame-pipeline.js';
 import type { FrameProducer } from '../hub/producer.js';
 import type { Publisher } from '../hub/publisher.js';
@@ -180,6 +180,8 @@ export interface ResolvedServeOptions {
   tls: boolean;
   /** True when clients must present a token (the token itself is never kept here, so it is never logged). */
   tokenRequired: boolean;
+  /** The `auth:` section in a few words (`3 users, JWT`), or null without one; never a secret. */
+  auth: string | null;
   /** Seed clients are served even though a token is required. */
   allowLegacy: boolean;
   helloTimeoutMs: number;
@@ -250,6 +252,7 @@ export function resolveServeOptions(o: ServeOptions = {}): ResolvedServeOptions 
     stallTimeoutMs: checkInt('stallTimeoutMs', o.stallTimeoutMs ?? 60_000, 0, 86_400_000),
     tls: o.tls !== undefined && o.tls !== null,
     tokenRequired: o.token !== undefined && o.token !== null,
+    auth: o.auth ? describeAuth(o.auth) : null,
     allowLegacy: o.allowLegacy ?? false,
     helloTimeoutMs: checkInt('helloTimeoutMs', o.helloTimeoutMs ?? 5000, 100, 60_000),
     httpPort:

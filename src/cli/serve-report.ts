@@ -45,7 +45,7 @@ export function reportStart(server: FramecastServer, log: Logger): void {
   log.event(
     'listening',
     `framecast: serving ${what} on ${scheme}://${formatAddress(host, port)}` +
-      ` (width ${o.width || 'source'}, quality ${o.quality}${o.encoder === 'ffmpeg' ? ', ffmpeg encoder' : ''}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients${o.tokenRequired ? `, token required${o.allowLegacy ? ', seed clients allowed without it' : ''}` : ''})\n` +
+      ` (width ${o.width || 'source'}, quality ${o.quality}${o.encoder === 'ffmpeg' ? ', ffmpeg encoder' : ''}, ${o.pace ? 'paced' : 'no pace'}${o.fps ? `, max ${o.fps} fps` : ''}${o.loop ? ', loop' : ''}, max ${o.maxClients} clients${o.auth ? `, access: ${o.auth}` : ''}${o.tokenRequired ? `, token required${o.allowLegacy ? ', seed clients allowed without it' : ''}` : ''})\n` +
       urls
         .map((u) =>
           o.tls
