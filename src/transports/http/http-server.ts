@@ -1,7 +1,6 @@
 import { SafeEmitter } from '../../util/safe-emitter.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Action, Decision, Protocol, Refusal } from '../../access/access.js';
 import {
   askAccess,
@@ -26,6 +25,7 @@ import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.
 import { routeAnnotate, type AnnotateRouteContext } from './annotate-route.js';
 import { routePublish } from './publish-route.js';
 import { routeSign } from './sign-route.js';
+import { routeUpgrade } from './ws-upgrade.js';
 import { serveServerGet, type ServerGetContext } from './server-get.js';
 import { isPlaybackRequest, RecordingsHttp } from './recordings-http.js';
 
@@ -95,7 +95,16 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
         }
       },
     );
-    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+    this.#server.on('upgrade', (req, socket, head) =>
+      routeUpgrade(req, socket, head, {
+        access: opts.access,
+        streams: opts.streams,
+        host: opts.host,
+        allowOrigin: opts.allowOrigin,
+        of: (s) => this.#of(s),
+        onRefused: (a, r) => this.emit('refused', a, r),
+      }),
+    );
     this.#server.on('clientError', (_err, socket) => socket.destroy());
   }
 
@@ -316,46 +325,6 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       metrics: this.#metrics,
       refuse: (refusal) => this.#refuse(req, res, url, refusal),
     };
-  }
-
-  #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
-    const url = requestUrl(req);
-    const refuse = (status: number, text: string): void => {
-      this.emit('refused', peerOf(req), `WebSocket: ${text}`);
-      socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
-    };
-    if (!hostAllowed(req, this.#opts.host, this.#opts.allowOrigin))
-      return refuse(421, `Host ${req.headers.host} is not this server's (DNS rebinding guard)`);
-    const { name, rest } = splitStreamPath(url.pathname);
-    if (rest !== 'ws') return refuse(404, `no WebSocket endpoint ${url.pathname}`);
-    void this.#decide(
-      req,
-      url,
-      isPlaybackRequest(rest, url.searchParams) ? 'playback' : 'read',
-      name ?? this.#opts.streams.get(name)?.name ?? null,
-      this.#opts.streams.get(name),
-      'websocket',
-    ).then(
-      (read) => {
-        // Decided after a wait: the stream may have gone meanwhile.
-        const target = this.#opts.streams.get(name);
-        if (!read.allowed && read.refusal === 'unknown-stream')
-          return refuse(404, `no stream named ${name ?? 'default'}`);
-        if (!read.allowed) {
-          const r = refusalResponse(this.#opts.access, req, read.refusal);
-          return refuse(r.status, REFUSAL_WORDS[read.refusal]);
-        }
-        if (!target) return refuse(401, 'missing or wrong token');
-        const streamHttp = this.#of(target);
-        // Browsers let any page open a WebSocket anywhere: without a token, the origin is the only guard.
-        if (!originAllowed(req, this.#opts.allowOrigin)) return refuse(403, 'cross-origin WebSocket refused');
-        streamHttp.upgrade(req, socket, head, url);
-      },
-      () => socket.destroy(),
-    );
   }
 
   /** Stops accepting and closes what is left (call after the hubs ended their clients). Idempotent. */

@@ -616,7 +616,7 @@ describe('HttpServer: MJPEG, events and WebSocket through the server', () => {
     expect(refused.at(-1)?.[1]).toBe('WebSocket: no stream named nope');
     expect(await wsRefusal(port, '/streams/nope/ws')).toMatch(/^HTTP\/1\.1 401 /);
     expect(await wsRefusal(port, '/ws')).toMatch(
-      /^HTTP\/1\.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n$/,
+      /^HTTP\/1\.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="framecast"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n$/,
     );
     expect(refused.at(-1)?.[1]).toBe('WebSocket: missing or wrong token');
     expect(await wsRefusal(port, '/ws?token=s', { Origin: 'https://evil.example' })).toMatch(
