@@ -25,8 +25,9 @@ export function accessTables(a: AccessRows): string {
   const out: string[] = [];
   out.push(
     `\n**Access: admission cost per connection** (five servers, one per variant, each \`serve --config\` in its own ` +
-      `process with one publisher stream fed at 2 fps; every connection new and sequential: a snapshot GET ` +
-      `(\`agent: false\`) to its last byte, or a native hello to its WELCOME; ${a.connections} connections per ` +
+      `process with one publisher stream fed at 2 fps; every connection new: a snapshot GET ` +
+      `(\`agent: false\`) to its last byte, or a native hello to its WELCOME, one after another, then 8 clients at once ` +
+      `(each one after another); ${a.connections} connections per ` +
       `variant and transport per round, the variants taking turns over ${a.rounds} rounds; wall time per admission ` +
       `(p50, p99: each the median of the rounds'), server CPU of all its threads from /proc/PID/task/*/schedstat ` +
       `per connection less what it spends idle (median of the rounds'; its log on, a few lines per connection); load average ${load(a.loadStart)} at its start, ${load(a.loadEnd)} ` +
@@ -46,7 +47,7 @@ export function accessTables(a: AccessRows): string {
       a.rows.map((r) => [
         r.variant,
         HOW[r.variant] ?? '-',
-        r.transport === 'snapshot' ? 'snapshot GET' : 'native hello',
+        `${r.transport === 'snapshot' ? 'snapshot GET' : 'native hello'}${r.parallel > 1 ? `, ${r.parallel} at once` : ''}`,
         f2(r.p50Ms),
         f1(r.p99Ms),
         `${f0(r.cpuUsPerConnection)} (rounds: ${r.cpuUsByRound.map(f0).join(', ')})`,

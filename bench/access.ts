@@ -37,11 +37,20 @@ export const ACCESS_VARIANTS = ['no auth', 'users', 'JWT', 'HTTP hook', 'signed 
 export type AccessVariant = (typeof ACCESS_VARIANTS)[number];
 export const ACCESS_TRANSPORTS = ['snapshot', 'native'] as const;
 export type AccessTransport = (typeof ACCESS_TRANSPORTS)[number];
+/** Each transport one connection after another, then 8 at once (each of 8 clients sequential). */
+const MODES: { transport: AccessTransport; parallel: number }[] = [
+  { transport: 'snapshot', parallel: 1 },
+  { transport: 'native', parallel: 1 },
+  { transport: 'snapshot', parallel: 8 },
+  { transport: 'native', parallel: 8 },
+];
 
 /** One variant on one transport: medians over the rounds of each round's figures. */
 export interface AccessRow {
   variant: AccessVariant;
   transport: AccessTransport;
+  /** Connections in flight at once (1: one after another). */
+  parallel: number;
   /** Connections per round (every one admitted). */
   connections: number;
   p50Ms: number;
@@ -49,7 +58,7 @@ export interface AccessRow {
   cpuUsPerConnection: number;
   /** Each round's CPU per connection, in round order. */
   cpuUsByRound: number[];
-  /** Against "no auth" on the same transport in the same run. */
+  /** Against "no auth" on the same transport and parallelism in the same run. */
   p50Ratio: number;
   cpuRatio: number;
 }
@@ -151,26 +160,31 @@ function admit(s: Server, transport: AccessTransport): Promise<number> {
 }
 
 /**
- * `n` admissions one after another: each one's wall time, and the server's CPU over them (ns) less
- * what it spends idle (its publisher's frames, its timers) over the same wall time.
+ * `n` admissions, `parallel` at a time (each of `parallel` clients one after another): each one's
+ * wall time, and the server's CPU over them (ns) less what it spends idle (its publisher's frames,
+ * its timers) over the same wall time.
  */
 async function batch(
   s: Server,
   transport: AccessTransport,
   n: number,
+  parallel = 1,
 ): Promise<{ walls: number[]; cpuNs: number }> {
   const walls: number[] = [];
   const t0 = performance.now();
   const before = threadsCpuNs(s.pid);
-  for (let i = 0; i < n; i++) {
-    try {
-      walls.push(await admit(s, transport));
-    } catch (err) {
-      throw new Error(`access bench, ${s.variant} over ${transport}: ${(err as Error).message}`, {
-        cause: err,
-      });
+  const client = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      try {
+        walls.push(await admit(s, transport));
+      } catch (err) {
+        throw new Error(`access bench, ${s.variant} over ${transport}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: parallel }, (_, k) => client(Math.floor((n + k) / parallel))));
   const idleNs = s.idleNsPerMs * (performance.now() - t0);
   return { walls, cpuNs: threadsCpuNs(s.pid) - before - idleNs };
 }
@@ -245,12 +259,12 @@ export async function accessRows(opts: {
       firstLogin.cpuMs.push((threadsCpuNs(users_.pid) - before) / 1e6);
       // The order turns each round, so no variant always runs first or last.
       const order = servers.map((_, i) => servers[(i + r) % servers.length] as Server);
-      for (const t of ACCESS_TRANSPORTS)
+      for (const { transport: t, parallel } of MODES)
         for (const s of order) {
-          const b = await batch(s, t, connections);
+          const b = await batch(s, t, connections, parallel);
           if (s.variant === 'HTTP hook') hookAdmissions += connections;
           const sorted = b.walls.sort((x, y) => x - y);
-          const key = `${s.variant}|${t}`;
+          const key = `${s.variant}|${t}|${parallel}`;
           const w = walls.get(key) ?? { p50: [], p99: [], cpuUs: [] };
           w.p50.push(quantile(sorted, 0.5));
           w.p99.push(quantile(sorted, 0.99));
@@ -260,13 +274,14 @@ export async function accessRows(opts: {
       log(`access round ${r + 1}/${rounds} done (first login ${firstLogin.wallMs[r]?.toFixed(1)} ms)`);
     }
     const rows: AccessRow[] = [];
-    for (const t of ACCESS_TRANSPORTS) {
-      const base = walls.get(`no auth|${t}`) as { p50: number[]; cpuUs: number[] };
+    for (const { transport: t, parallel } of MODES) {
+      const base = walls.get(`no auth|${t}|${parallel}`) as { p50: number[]; cpuUs: number[] };
       for (const v of ACCESS_VARIANTS) {
-        const w = walls.get(`${v}|${t}`) as { p50: number[]; p99: number[]; cpuUs: number[] };
+        const w = walls.get(`${v}|${t}|${parallel}`) as { p50: number[]; p99: number[]; cpuUs: number[] };
         const row: AccessRow = {
           variant: v,
           transport: t,
+          parallel,
           connections,
           p50Ms: median(w.p50),
           p99Ms: median(w.p99),
@@ -277,7 +292,7 @@ export async function accessRows(opts: {
         };
         rows.push(row);
         log(
-          `${v} ${t}: p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ` +
+          `${v} ${t}${parallel > 1 ? ` x${parallel}` : ''}: p50 ${row.p50Ms.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ` +
             `CPU ${row.cpuUsPerConnection.toFixed(0)} us/connection (${row.cpuRatio.toFixed(2)}x)`,
         );
       }
