@@ -1,3 +1,5 @@
+import type { AccessRows } from './access.js';
+import { accessTables } from './access-report.js';
 import type { BusRows } from './bus.js';
 import { table } from './lib/markdown.js';
 import { cpuTables } from './cpu-report.js';
@@ -47,6 +49,8 @@ export interface BenchResults {
   record?: RecordRows | null;
   /** Renditions: CPU per 320-px frame, 300 viewers over three renditions; absent in older results. */
   renditions?: RenditionRows | null;
+  /** Access: admission cost per connection with each way of logging in; absent in older results. */
+  access?: AccessRows | null;
   /** One stream alone and six side by side; absent in older results. */
   streams?: { alone: MultiStreamRow; together: MultiStreamRow } | null;
   /** Origin, nats-server and 1-4 edges against the same viewers on the origin; absent in older results. */
@@ -486,6 +490,7 @@ export function markdown(r: BenchResults): string {
   }
   if (r.record) out.push(...sectionLine(r, 'record'), recordTables(r.record));
   if (r.renditions) out.push(...sectionLine(r, 'renditions'), renditionTables(r.renditions));
+  if (r.access) out.push(...sectionLine(r, 'access'), accessTables(r.access));
   if (r.bus) out.push(...sectionLine(r, 'bus'), busTables(r.bus));
   if (r.cpu) out.push(...sectionLine(r, 'cpu'), cpuTables(r.cpu));
   return out.join('\n');

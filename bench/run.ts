@@ -13,6 +13,7 @@
  *   npm run bench -- --only cpu      re-runs the CPU breakdown and cameras-per-core rows likewise
  *   npm run bench -- --only record   re-runs the recording rows (CPU it adds, 20 streams, 10,000 segments) likewise
  *   npm run bench -- --only renditions  re-runs the rendition rows (CPU per 320-px frame, 300 viewers over 3 renditions) likewise
+ *   npm run bench -- --only access  re-runs the access rows (admission cost per connection: no auth, users, JWT, hook, link) likewise
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { locateFfmpeg } from '../src/source/ffmpeg-path.js';
 import { OPENCV_PYTHON, hasOpenCv } from '../test/helpers/jpeg-quality.js';
+import { accessRows } from './access.js';
 import { busRows, natsServerAvailable } from './bus.js';
 import { cpuSection } from './cpu-section.js';
 import { crowdRows, fanout, slowViewers } from './fanout.js';
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
   });
   const quick = values.quick ?? false;
   const only = new Set(
-    (values.only ?? 'jpeg,throughput,fanout,streams,ingest,meta,record,renditions,bus,cpu').split(','),
+    (values.only ?? 'jpeg,throughput,fanout,streams,ingest,meta,record,renditions,access,bus,cpu').split(','),
   );
   const section = only.size === 1 ? REFRESH[[...only][0] as string] : undefined;
   if (section) {
@@ -135,6 +137,7 @@ async function main(): Promise<void> {
         seconds: Math.max(seconds, 10),
         log,
       });
+    if (only.has('access')) results.access = await accessRows({ dir, ...ACCESS_PLAN, log });
     if (only.has('streams')) {
       const clip = streamsClip(ffmpeg, dir);
       results.streams = await multiStream({
@@ -226,6 +229,9 @@ function renditionPlan(short: boolean): { frames: number; perRendition: number; 
   return short ? { frames: 60, perRendition: 100, main: 10 } : { frames: 300, perRendition: 100, main: 10 };
 }
 
+/** The access rows' sizes: connections per variant and transport per round, and rounds. */
+const ACCESS_PLAN = { connections: 400, rounds: 3 };
+
 /** One section of the latest results, re-run alone and written back (`npm run bench -- --only NAME`). */
 interface Refresh {
   label: string;
@@ -296,6 +302,13 @@ const REFRESH: Record<string, Refresh> = {
         seconds,
         log,
       });
+    },
+  },
+  access: {
+    label: 'access',
+    seconds: 0,
+    run: async (r, { dir, log }) => {
+      r.access = await accessRows({ dir, ...ACCESS_PLAN, log });
     },
   },
   bus: {

@@ -269,9 +269,10 @@ export class Access {
         : ALLOWED;
     }
     const who = await this.#identify(req, token);
-    if (who === 'invalid') {
-      // Credentials that prove no one: the hook may still know them.
+    if (typeof who === 'string') {
+      // Credentials that prove no one: the hook may still know them, and then no login failed.
       if (await this.#askHook(req, token)) return this.#existing(req);
+      this.#failed(req, who);
       return refused('token-invalid');
     }
     const grant: Grant = who ?? this.#auth.anonymous;
@@ -300,9 +301,10 @@ export class Access {
 
   /**
    * Who the credentials say the request is: a grant (a user's, a JWT's, a link's), null for no
-   * credentials, or 'invalid' (counted against the address and logged without the secret).
+   * credentials, or what failed (a string without the secret; counted against the address and
+   * logged only when the hook does not allow the request either).
    */
-  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | 'invalid'> {
+  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | string> {
     const auth = this.#auth as AuthSettings;
     let user = req.credentials.user;
     let password = req.credentials.password;
@@ -311,7 +313,7 @@ export class Access {
         const r = await v.identify(token);
         if (r === null) continue;
         if (r.ok) return { permissions: r.identity.permissions, ips: null, ipRanges: [] };
-        return this.#failed(req, `a token (${r.reason})`);
+        return `a token (${r.reason})`;
       }
       // A native hello carries USER:PASSWORD as its token.
       const colon = token.indexOf(':');
@@ -319,23 +321,22 @@ export class Access {
         user = token.slice(0, colon);
         password = token.slice(colon + 1);
       } else {
-        return this.#failed(req, 'a token matching nothing');
+        return 'a token matching nothing';
       }
     }
     if (user === null) return null;
     const entry = auth.users.get(user);
     const ok = entry ? await this.#passwordOk(entry.name, entry.password, password ?? '') : false;
-    if (!entry || !ok) return this.#failed(req, `user ${JSON.stringify(user.slice(0, 64))}`);
+    if (!entry || !ok) return `user ${JSON.stringify(user.slice(0, 64))}`;
     return entry;
   }
 
-  #failed(req: AccessRequest, what: string): 'invalid' {
+  #failed(req: AccessRequest, what: string): void {
     this.#limiter?.failed(req.ip);
     this.#log(
       req.ip,
       `login failed (${req.protocol}, ${req.action}${req.name ? ` ${req.name}` : ''}): ${what}`,
     );
-    return 'invalid';
   }
 
   async #askHook(req: AccessRequest, token: string | null): Promise<boolean> {

@@ -254,6 +254,26 @@ describe('Access.authorize with users', () => {
     expect(await say(a, req('publish', cam, { user: 'alice', password: 'pw' }))).toBe('forbidden');
   });
 
+  it('logins the hook allows are no failed logins: never rate-limited, never logged', async () => {
+    const lines: string[] = [];
+    const a = new Access({
+      token: null,
+      auth: settings({ failedLogins: { max: 3, per: 60 } }),
+      hook: { ask: (r) => Promise.resolve(r.token === 'hook-knows' || r.user === 'hooked') },
+      log: (ip, line) => lines.push(`${ip} ${line}`),
+    });
+    for (let i = 0; i < 10; i++) {
+      expect(await say(a, req('read', cam, { token: 'hook-knows' }))).toBe('allowed');
+      expect(await say(a, req('read', cam, { user: 'hooked', password: 'x' }))).toBe('allowed');
+    }
+    expect(lines).toEqual([]);
+    // What the hook refuses still counts: 3 failures, then the address waits.
+    for (let i = 0; i < 3; i++)
+      expect(await say(a, req('read', cam, { token: `guess${i}` }))).toBe('token-invalid');
+    expect(lines).toHaveLength(3);
+    expect(await say(a, req('read', cam, { token: 'hook-knows' }))).toBe('rate-limited');
+  });
+
   it('failed logins from one address are limited; others and anonymous requests go on', async () => {
     const lines: string[] = [];
     const a = new Access({

@@ -236,6 +236,20 @@ describe('the HTTP hook', () => {
     expect(await status(`${base}/streams/cam2/snapshot.jpg`, auth)).toBe(401);
   }, 30_000);
 
+  it('what the hook allows is no failed login: more admissions than failedLogins.max from one address', async () => {
+    hookSaw.length = 0;
+    hookAnswer = 204;
+    const { base, port } = await start({
+      http: { url: url(), cache: 30 },
+      failedLogins: { max: 3, per: 60 },
+    });
+    const bearer = { Authorization: 'Bearer a-token-only-the-hook-knows' };
+    for (let i = 0; i < 6; i++) expect(await status(`${base}/streams/cam1/snapshot.jpg`, bearer)).toBe(200);
+    expect(await nativeRead(port, 'cam1', 'a-token-only-the-hook-knows')).toBe('frames');
+    // Once by HTTP, once by native: the rest from its cache.
+    expect(hookSaw.map((x) => x['protocol'])).toEqual(['http', 'native']);
+  }, 30_000);
+
   it('a hook that hangs refuses at its timeout, and a viewer already admitted keeps its frames', async () => {
     hookAnswer = 204;
     const { base } = await start({ http: { url: url(), timeout: 1, cache: 0 } });
