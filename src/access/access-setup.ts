@@ -1,8 +1,14 @@
 import { Access, type AccessSettings, type TokenVerifier } from './access.js';
 import { AuthHook } from './auth-hook.js';
 import type { AuthSettings } from './auth-settings.js';
+import { createHash } from 'node:crypto';
 import { JwtVerifier, looksLikeJwt } from './jwt.js';
+import type { Identity } from './permissions.js';
 import { verifyLink } from './signed-link.js';
+
+/** A verified JWT is not verified again for this long (nor past its `exp`). */
+export const JWT_REMEMBER_MS = 60_000;
+const JWT_REMEMBER_MAX = 4096;
 
 /** What an `auth:` section needs beyond the tokens: its verifiers (signed links, JWT) and its hook. */
 export interface AccessSetup {
@@ -36,6 +42,7 @@ export function createAccess(setup: AccessSetup): Access {
     });
   }
   if (auth?.jwt) {
+    const verified = new Map<string, { identity: Identity; until: number }>();
     let jwt: JwtVerifier;
     try {
       jwt = new JwtVerifier(auth.jwt);
@@ -45,8 +52,20 @@ export function createAccess(setup: AccessSetup): Access {
     verifiers.push({
       identify: async (token) => {
         if (!looksLikeJwt(token)) return null;
+        const key = createHash('sha256').update(token).digest('base64');
+        const now = Date.now();
+        const hit = verified.get(key);
+        if (hit && hit.until > now) return { ok: true, identity: hit.identity };
         const r = await jwt.verify(token);
-        return r.ok ? { ok: true, identity: r.identity } : { ok: false, reason: `JWT: ${r.reason}` };
+        if (!r.ok) return { ok: false, reason: `JWT: ${r.reason}` };
+        // A verified token is remembered until it expires, at most JWT_REMEMBER_MS (a key removed
+        // from the JWKS stops opening it within that time), in a bounded table.
+        if (verified.size >= JWT_REMEMBER_MAX) verified.delete(verified.keys().next().value as string);
+        verified.set(key, {
+          identity: r.identity,
+          until: Math.min(r.expiresAt ?? Infinity, now + JWT_REMEMBER_MS),
+        });
+        return { ok: true, identity: r.identity };
       },
     });
   }

@@ -73,7 +73,10 @@ async function start(auth: Record<string, unknown>): Promise<{ base: string; por
   return { base: httpBase(server), port: server.address().port };
 }
 
-function jwt(claims: Record<string, unknown>, opts: { exp?: string; alg?: string } = {}): Promise<string> {
+function jwt(
+  claims: Record<string, unknown>,
+  opts: { exp?: string | number; alg?: string } = {},
+): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: opts.alg ?? 'ES256', kid: 'k1' })
     .setIssuedAt()
@@ -137,6 +140,20 @@ describe('JWT on the transports', () => {
     expect(refusals.some((r) => /JWT: expired/.test(r))).toBe(true);
     expect(refusals.some((r) => /JWT: wrong audience/.test(r))).toBe(true);
     expect(refusals.join('\n')).not.toContain(expired);
+  }, 30_000);
+});
+
+describe('a JWT remembered after its first check', () => {
+  it('is refused once it expires (the memory of verified tokens ends at their exp)', async () => {
+    const { base } = await start({ jwt: { ...JWT_AUTH.jwt, clockTolerance: 0 } });
+    const t = await jwt(READ_CAM1, { exp: Math.floor(Date.now() / 1000) + 2 });
+    expect(await status(`${base}/streams/cam1/snapshot.jpg?token=${t}`)).toBe(200);
+    expect(await status(`${base}/streams/cam1/snapshot.jpg?token=${t}`)).toBe(200);
+    await until(
+      async () => (await status(`${base}/streams/cam1/snapshot.jpg?token=${t}`)) === 401,
+      6000,
+      'expiry',
+    );
   }, 30_000);
 });
 
