@@ -17,6 +17,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { BusOrigin } from '../bus/origin.js';
 import { checkRecordDir, Recordings } from '../record/recordings.js';
 import { FramecastError } from '../errors.js';
+import { checkedHooks, startHooks } from './serve-hooks.js';
+import { registerHookMetrics } from '../hooks/hook-metrics.js';
+import { execEnv } from './exec-env.js';
+import type { ExecContext } from '../streams/stream.js';
 
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './serve-options.js';
 export { FramecastServer, type ServerEvents, type StreamsApplied } from './framecast-server.js';
@@ -47,6 +51,10 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const adminProblem = options.adminToken ? tokenProblem(options.adminToken) : null;
   if (adminProblem) throw new RangeError(`adminToken: ${adminProblem}`);
   const access = new Access({ token, adminToken: options.adminToken ?? null });
+  const hooks = checkedHooks(options.hooks);
+  // exec: streams' commands start on demand, once the server listens and `running` is set.
+  let running: FramecastServer | null = null;
+  const exec: ExecContext = { env: (c) => (running ? execEnv(running, c, token) : {}) };
   const configs = planStreams(opts, options);
   checkStreams(configs, {
     mainPort: opts.port,
@@ -59,7 +67,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const registry = new StreamRegistry();
   const policy = { paths: opts.sourcePaths };
   const opened = await Promise.all(
-    configs.map((c, i) => openStream(c, i === 0 ? producer : undefined, policy)),
+    configs.map((c, i) => openStream(c, i === 0 ? producer : undefined, policy, exec)),
   );
   for (const s of opened) registry.add(s);
   const recordings = new Recordings(registry, {
@@ -121,8 +129,10 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     await bus?.nc.close();
     throw err;
   });
-  const server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token });
+  const server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token, exec });
+  running = server;
   server.attachRecordings(recordings);
+  startHooks(server, hooks);
   server.startupNotes.push(...(await recordings.start()));
   try {
     for (const s of registry.list()) await server.openLegacy(s);
@@ -140,6 +150,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         allowOrigin: opts.allowOrigin,
         startedAt: Date.now(),
         recordings: options.recordingsFrom ?? recordings,
+        metrics: (r) => registerHookMetrics(r, hooks),
         api: createStreamApi(server, {
           configPath: options.configPath ?? null,
           streamOverrides: options.streamOverrides ?? {},

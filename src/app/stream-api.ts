@@ -5,6 +5,7 @@ import { redactCredentials } from '../util/redact.js';
 import { resolveStreamConfig, STREAM_FIELDS, type StreamConfig } from '../streams/stream-options.js';
 import { streamDefaults } from './serve-plan.js';
 import type { Stream } from '../streams/stream.js';
+import { EXEC_FROM_API, execCommand } from '../source/source-spec.js';
 
 export type { StreamApi };
 
@@ -75,6 +76,9 @@ export function createStreamApi(server: FramecastServer, settings: StreamStore):
     },
     async put(name, body) {
       const config = bodyConfig(body);
+      // A command is the operator's to give (the file, the command line): an API user never runs one.
+      if (typeof config.source === 'string' && execCommand(config.source) !== null)
+        throw new RangeError(EXEC_FROM_API);
       // Checked here too, so that a bad value is named before the file is even read.
       resolveStreamConfig(name, config, defaults());
       const created = server.streams.get(name) === null;

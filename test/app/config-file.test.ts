@@ -136,6 +136,7 @@ streams:
         tls: { certPath: join(dir, 'certs/cert.pem'), keyPath: '/etc/framecast/key.pem' },
       },
       bus: null,
+      hooks: [],
       streamDefaults: { width: 640, quality: 75, preload: true },
       streams: [
         built('cam1', 'rtsp://10.0.0.5/stream', {

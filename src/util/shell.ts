@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+
+/** How a command run by `runShell` ended. */
+export interface ShellExit {
+  /** Exit code, or null when a signal ended it (or it never started). */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Why it could not be started (one line), else null. */
+  error: string | null;
+}
+
+/** A command running in a process group of its own. */
+export interface ShellRun {
+  /** The shell's pid (also its process group's id), or null when it could not be started. */
+  readonly pid: number | null;
+  /** Resolves once the shell exited (never rejects). */
+  readonly exited: Promise<ShellExit>;
+  /** The last line the command wrote on stderr (at most 200 characters), for an exit's log line. */
+  lastLine(): string;
+  /** Signals the whole group: the shell and everything it started. Idempotent after the exit. */
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Our own variables that may hold a secret: never handed to a command we did not give them to. */
+const SECRET_ENV = /^FRAMECAST_\w*(TOKEN|PASSWORD|SECRET|KEY)\w*$/;
+
+/**
+ * The environment of a command the server starts: its own, less the server's secrets, plus `extra`
+ * (values are only ever passed this way, never put into the command's text).
+ */
+export function commandEnv(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!SECRET_ENV.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/**
+ * Runs `command` with /bin/sh -c in a new process group (so a timeout can end the shell and its
+ * children at once). Its output is not kept, but for the last line of stderr.
+ */
+export function runShell(command: string, env: NodeJS.ProcessEnv): ShellRun {
+  let last = '';
+  const child = spawn('/bin/sh', ['-c', command], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env,
+  });
+  let tail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-4096);
+    const lines = tail.split('\n').filter((l) => l.trim() !== '');
+    last = (lines[lines.length - 1] ?? '').trim().slice(0, 200);
+  });
+  const exited = new Promise<ShellExit>((resolve) => {
+    child.once('error', (err) => {
+      resolve({ code: null, signal: null, error: err.message.split('\n')[0] ?? 'spawn failed' });
+    });
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal, error: null });
+    });
+  });
+  const pid = child.pid ?? null;
+  return {
+    pid,
+    exited,
+    lastLine: () => last,
+    kill(signal) {
+      if (pid === null) return;
+      try {
+        // The group outlives the shell when it started children: they are signalled even then.
+        process.kill(-pid, signal);
+      } catch {
+        // Nobody left in the group.
+      }
+    },
+  };
+}

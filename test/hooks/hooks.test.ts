@@ -1,0 +1,293 @@
+import http from 'node:http';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  RemotePublisher,
+  StreamClient,
+  parseServerAddress,
+  serve,
+  type FramecastServer,
+} from '../../src/index.js';
+import type { HookConfig } from '../../src/hooks/hook-spec.js';
+import { makeTempDir } from '../helpers/fixtures.js';
+import { makeJpeg } from '../helpers/native.js';
+import { isAlive, killTracked, sleep } from '../helpers/processes.js';
+
+let server: FramecastServer | null = null;
+const closers: (() => void | Promise<void>)[] = [];
+const tmp = makeTempDir('framecast-hooks-');
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await server?.close();
+  server = null;
+});
+afterAll(async () => {
+  await killTracked();
+  tmp.cleanup();
+});
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await sleep(25);
+  expect(cond()).toBe(true);
+}
+
+async function untilAsync(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond()) && Date.now() < end) await sleep(50);
+  expect(await cond()).toBe(true);
+}
+
+/** A fresh folder for one test's hook outputs. */
+let n = 0;
+function outDir(): string {
+  const d = join(tmp.dir, `t${n++}`);
+  mkdirSync(d);
+  return d;
+}
+
+/** The FRAMECAST_ variables (and the leak probe) each hook run wrote, by event. */
+function envFiles(dir: string): Map<string, Record<string, string>[]> {
+  const out = new Map<string, Record<string, string>[]>();
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.env'))) {
+    const env: Record<string, string> = {};
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0 && line.startsWith('FRAMECAST_')) env[line.slice(0, i)] = line.slice(i + 1);
+    }
+    const ev = f.split('.')[0] as string;
+    out.set(ev, [...(out.get(ev) ?? []), env]);
+  }
+  return out;
+}
+
+/** A hook whose command writes its environment to DIR/EVENT.PID.env (written whole, then renamed). */
+function envHook(dir: string, on: HookConfig['on'], extra: Partial<HookConfig> = {}): HookConfig {
+  return {
+    on,
+    run: `env > "${dir}/.$$.tmp" && mv "${dir}/.$$.tmp" "${dir}/$FRAMECAST_EVENT.$$.env"`,
+    ...extra,
+  };
+}
+
+function viewer(port: number, stream: string): { frames: number; widths: number[]; close: () => void } {
+  const v = { frames: 0, widths: [] as number[], close: () => c.close() };
+  const c = new StreamClient(parseServerAddress(`127.0.0.1:${port}/${stream}`), { protocol: 'native' });
+  c.on('frame', (f) => {
+    v.frames++;
+    if (v.widths.length < 1000) v.widths.push(f.width);
+  });
+  c.on('error', () => {});
+  c.connect();
+  closers.push(() => c.close());
+  return v;
+}
+
+async function metric(name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${server?.httpAddress()?.port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+describe('event hooks', () => {
+  it("a run hook gets each event with its values in the environment, never the server's secrets", async () => {
+    const dir = outDir();
+    process.env.FRAMECAST_PROBE_TOKEN = 'must-not-leak';
+    closers.push(() => void delete process.env.FRAMECAST_PROBE_TOKEN);
+    const logs: string[] = [];
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      streams: [
+        { name: 'cam', source: 'publisher' },
+        { name: 'other', source: 'publisher' },
+      ],
+      hooks: [
+        envHook(
+          dir,
+          ['ready', 'notReady', 'demandStart', 'demandStop', 'publisherConnected', 'publisherGone'],
+          {
+            streams: 'c*',
+          },
+        ),
+        { name: 'broken', on: 'publisherConnected', run: 'exit 3' },
+      ],
+    });
+    server.on('hook', (l) => logs.push(l));
+    const port = server.address().port;
+    const events = (): Map<string, Record<string, string>[]> => envFiles(dir);
+    const pub = new RemotePublisher(`127.0.0.1:${port}/cam`);
+    closers.push(() => pub.close());
+    await until(() => events().has('publisherConnected'));
+    const connected = events().get('publisherConnected')?.[0] ?? {};
+    expect(connected.FRAMECAST_EVENT).toBe('publisherConnected');
+    expect(connected.FRAMECAST_STREAM).toBe('cam');
+    expect(connected.FRAMECAST_PROTOCOL).toBe('tcp');
+    expect(connected.FRAMECAST_PUBLISHER_ADDRESS).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(Date.parse(connected.FRAMECAST_TIME ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    expect(connected.FRAMECAST_PROBE_TOKEN).toBeUndefined();
+    // The other hook failed: one log line naming it and its exit code, and a count.
+    await until(() => logs.some((l) => l.includes('hook broken') && l.includes('exit code 3')));
+    await untilAsync(
+      async () => (await metric('framecast_hook_runs_total', 'hook="broken",result="failed"')) === 1,
+    );
+
+    const jpeg = await makeJpeg(64, 48, 1);
+    const feed = setInterval(() => pub.publish(jpeg), 40);
+    closers.push(() => clearInterval(feed));
+    const v = viewer(port, 'cam');
+    await until(() => events().has('demandStart') && events().has('ready'));
+    expect(events().get('demandStart')?.[0]?.FRAMECAST_STREAM).toBe('cam');
+    expect(events().get('ready')?.[0]?.FRAMECAST_SOURCE).toBe('publisher');
+    v.close();
+    await until(() => events().has('demandStop') && events().has('notReady'));
+    expect(events().get('notReady')?.[0]?.FRAMECAST_REASON).toBe('no viewers');
+    clearInterval(feed);
+    pub.close();
+    await until(() => events().has('publisherGone'));
+    expect(events().get('publisherGone')?.[0]?.FRAMECAST_REASON).toBeTruthy();
+    // Each event once, and none for the stream the patterns leave out.
+    const other = new RemotePublisher(`127.0.0.1:${port}/other`);
+    closers.push(() => other.close());
+    await until(() => server?.streams.get('other')?.ingest?.current !== null);
+    await sleep(300);
+    for (const [ev, list] of events()) {
+      expect(list.length, ev).toBe(1);
+      expect(list[0]?.FRAMECAST_STREAM).toBe('cam');
+    }
+  }, 30_000);
+
+  it('viewer events are rate-limited per stream: the rest are dropped and counted', async () => {
+    const dir = outDir();
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      streams: [{ name: 'cam', source: 'publisher', maxClients: 100 }],
+      hooks: [envHook(dir, 'viewerJoined', { name: 'joins', maxPerSecond: 5, maxRunning: 64 })],
+    });
+    const port = server.address().port;
+    const hub = server.streams.get('cam')?.hub;
+    const t0 = Date.now();
+    for (let i = 0; i < 50; i++) viewer(port, 'cam');
+    await until(() => hub?.clientCount === 50);
+    const span = Date.now() - t0;
+    const ok = (): Promise<number> => metric('framecast_hook_runs_total', 'hook="joins",result="ok"');
+    const rate = await metric('framecast_hook_runs_total', 'hook="joins",result="rate"');
+    // The runs that were let through end (each writes its file).
+    await until(() => (envFiles(dir).get('viewerJoined')?.length ?? 0) === 50 - rate);
+    await sleep(200);
+    const ran = await ok();
+    expect(ran + rate).toBe(50);
+    expect(ran).toBeGreaterThanOrEqual(5);
+    // 5 a second: at most one window per second the joins took, plus the one they started in.
+    expect(ran).toBeLessThanOrEqual(5 * (Math.floor(span / 1000) + 2));
+    const joined = envFiles(dir).get('viewerJoined') ?? [];
+    expect(joined.length).toBe(ran);
+    expect(joined[0]?.FRAMECAST_PROTOCOL).toBe('native');
+    expect(joined[0]?.FRAMECAST_VIEWER_ADDRESS).toMatch(/^127\.0\.0\.1/);
+    expect(Number(joined[0]?.FRAMECAST_VIEWER_ID)).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('a url hook is POSTed the event as JSON', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push({
+          ...JSON.parse(Buffer.concat(chunks).toString('utf8')),
+          contentType: req.headers['content-type'],
+        });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => receiver.close(() => r())));
+    const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      streams: [{ name: 'cam', source: 'publisher' }],
+      hooks: [{ name: 'web', on: ['publisherConnected', 'demandStart'], url }],
+    });
+    const port = server.address().port;
+    const pub = new RemotePublisher(`127.0.0.1:${port}/cam`);
+    closers.push(() => pub.close());
+    await until(() => bodies.length === 1);
+    expect(bodies[0]).toMatchObject({
+      event: 'publisherConnected',
+      stream: 'cam',
+      protocol: 'tcp',
+      contentType: 'application/json',
+    });
+    expect(bodies[0]?.publisherAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(Date.parse(String(bodies[0]?.time))).toBeGreaterThan(Date.now() - 60_000);
+    viewer(port, 'cam');
+    await until(() => bodies.length === 2);
+    expect(bodies[1]).toMatchObject({ event: 'demandStart', stream: 'cam' });
+    await untilAsync(async () => (await metric('framecast_hook_runs_total', 'hook="web",result="ok"')) === 2);
+  }, 30_000);
+
+  it('a hook that hangs does not hold the stream, and is killed with its children at its timeout', async () => {
+    const dir = outDir();
+    const logs: string[] = [];
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      streams: [{ name: 'cam', source: 'test', width: 160, fps: 20 }],
+      hooks: [
+        {
+          name: 'stuck',
+          on: 'demandStart',
+          run: `echo $$ > "${dir}/shell.pid"; sleep 600 & echo $! > "${dir}/child.pid"; wait`,
+          timeout: 2,
+        },
+      ],
+    });
+    server.on('hook', (l) => logs.push(l));
+    const v = viewer(server.address().port, 'cam');
+    const pidOf = (f: string): number => Number(readFileSync(join(dir, f), 'utf8').trim());
+    await until(
+      () => existsSync(join(dir, 'child.pid')) && readFileSync(join(dir, 'child.pid'), 'utf8').trim() !== '',
+    );
+    const shell = pidOf('shell.pid');
+    const child = pidOf('child.pid');
+    expect(isAlive(shell) && isAlive(child)).toBe(true);
+    // Frames flow at rate while the hook hangs.
+    const before = v.frames;
+    await sleep(1000);
+    expect(isAlive(child)).toBe(true);
+    expect(v.frames - before).toBeGreaterThanOrEqual(8);
+    await until(() => !isAlive(shell) && !isAlive(child), 10_000);
+    await until(() => logs.some((l) => l.includes('hook stuck') && l.includes('killed')));
+    await untilAsync(
+      async () => (await metric('framecast_hook_runs_total', 'hook="stuck",result="timeout"')) === 1,
+    );
+    const after = v.frames;
+    await until(() => v.frames > after + 5);
+  }, 30_000);
+  it('segmentComplete carries the closed segment: its file, times and frames; the recorder is no demand', async () => {
+    const dir = outDir();
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      recordPath: join(dir, 'rec'),
+      streams: [{ name: 'cam', source: 'test', width: 160, fps: 10, record: true, recordSegmentDuration: 1 }],
+      hooks: [envHook(dir, ['segmentComplete', 'demandStart', 'viewerJoined'])],
+    });
+    await until(() => envFiles(dir).has('segmentComplete'), 20_000);
+    const seg = envFiles(dir).get('segmentComplete')?.[0] ?? {};
+    expect(seg.FRAMECAST_STREAM).toBe('cam');
+    expect(seg.FRAMECAST_SEGMENT_PATH).toMatch(/\.mkv$/);
+    expect(existsSync(seg.FRAMECAST_SEGMENT_PATH ?? '')).toBe(true);
+    expect(Number(seg.FRAMECAST_SEGMENT_FRAMES)).toBeGreaterThan(0);
+    expect(Number(seg.FRAMECAST_SEGMENT_BYTES)).toBeGreaterThan(0);
+    const start = Date.parse(seg.FRAMECAST_SEGMENT_START ?? '');
+    const end = Date.parse(seg.FRAMECAST_SEGMENT_END ?? '');
+    expect(end).toBeGreaterThanOrEqual(start);
+    expect(end - start).toBeLessThan(5000);
+    expect(envFiles(dir).has('demandStart')).toBe(false);
+    expect(envFiles(dir).has('viewerJoined')).toBe(false);
+  }, 30_000);
+});
