@@ -29,6 +29,8 @@ interface HookState {
   readonly counts: Map<HookResult, number>;
   /** Viewer events: the current one-second window of each stream. */
   readonly windows: Map<string, { start: number; n: number }>;
+  /** Runs decided on but not started yet (they start on the next turn). */
+  pending: number;
   busyDropped: number;
   lastDropLog: number;
 }
@@ -56,6 +58,7 @@ export class Hooks extends SafeEmitter<HooksEvents> {
       requests: new Set(),
       counts: new Map(),
       windows: new Map(),
+      pending: 0,
       busyDropped: 0,
       lastDropLog: 0,
     }));
@@ -76,13 +79,19 @@ export class Hooks extends SafeEmitter<HooksEvents> {
         this.#count(h, event, stream, 'rate');
         continue;
       }
-      if (h.runs.size + h.requests.size >= h.spec.maxRunning) {
+      if (h.pending + h.runs.size + h.requests.size >= h.spec.maxRunning) {
         this.#count(h, event, stream, 'busy');
         this.#dropped(h, time.getTime());
         continue;
       }
-      if (h.spec.run !== null) this.#run(h, h.spec.run, event, stream, time, fields);
-      else if (h.spec.url !== null) this.#post(h, h.spec.url, event, stream, time, fields);
+      // Started after the caller's turn: a listener on the frame path never pays for a spawn.
+      h.pending++;
+      setImmediate(() => {
+        h.pending--;
+        if (this.#closed) return;
+        if (h.spec.run !== null) this.#run(h, h.spec.run, event, stream, time, fields);
+        else if (h.spec.url !== null) this.#post(h, h.spec.url, event, stream, time, fields);
+      });
     }
   }
 
@@ -95,7 +104,7 @@ export class Hooks extends SafeEmitter<HooksEvents> {
 
   /** Runs of each hook going on now. */
   running(): { hook: string; n: number }[] {
-    return this.#hooks.map((h) => ({ hook: h.spec.name, n: h.runs.size + h.requests.size }));
+    return this.#hooks.map((h) => ({ hook: h.spec.name, n: h.pending + h.runs.size + h.requests.size }));
   }
 
   /** Kills every command still running and aborts every request; later events are ignored. Idempotent. */

@@ -34,6 +34,30 @@ export function commandEnv(extra: Readonly<Record<string, string>>): NodeJS.Proc
   return { ...env, ...extra };
 }
 
+/** Process groups of commands still running: killed if this process exits before they end. */
+const live = new Set<number>();
+let exitHook = false;
+
+function track(pid: number): void {
+  if (!exitHook) {
+    exitHook = true;
+    // A detached group outlives us: a server that exits (even forced) leaves no command behind.
+    process.once('exit', () => {
+      for (const p of live) killGroup(p, 'SIGKILL');
+    });
+  }
+  live.add(pid);
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    // The group outlives the shell when it started children: they are signalled even then.
+    process.kill(-pid, signal);
+  } catch {
+    // Nobody left in the group.
+  }
+}
+
 /**
  * Runs `command` with /bin/sh -c in a new process group (so a timeout can end the shell and its
  * children at once). Its output is not kept, but for the last line of stderr.
@@ -61,18 +85,16 @@ export function runShell(command: string, env: NodeJS.ProcessEnv): ShellRun {
     });
   });
   const pid = child.pid ?? null;
+  if (pid !== null) {
+    track(pid);
+    void exited.then(() => live.delete(pid));
+  }
   return {
     pid,
     exited,
     lastLine: () => last,
     kill(signal) {
-      if (pid === null) return;
-      try {
-        // The group outlives the shell when it started children: they are signalled even then.
-        process.kill(-pid, signal);
-      } catch {
-        // Nobody left in the group.
-      }
+      if (pid !== null) killGroup(pid, signal);
     },
   };
 }

@@ -97,6 +97,10 @@ describe('source exec:COMMAND', () => {
     v.close();
     await until(() => !isAlive(pid as number), 15_000);
     await until(() => lines.some((l) => l.startsWith('cam: command stopped')));
+    // Asked to stop (SIGTERM), it ended on its own: no SIGKILL was needed.
+    expect(lines.find((l) => l.startsWith('cam: command stopped'))).toMatch(
+      /^cam: command stopped \((exit code 0|ended by SIGTERM)/,
+    );
     expect(pids(pidFile)).toHaveLength(1);
     // A new viewer starts it again.
     const again = viewer(server.address().port, 'cam');

@@ -117,6 +117,12 @@ describe('event hooks', () => {
     server.on('hook', (l) => logs.push(l));
     const port = server.address().port;
     const events = (): Map<string, Record<string, string>[]> => envFiles(dir);
+    // A viewer first: demand, but the NO SIGNAL picture it gets is no ready stream.
+    const v = viewer(port, 'cam');
+    await until(() => events().has('demandStart') && v.frames >= 1);
+    expect(events().get('demandStart')?.[0]?.FRAMECAST_STREAM).toBe('cam');
+    await sleep(300);
+    expect(events().has('ready')).toBe(false);
     const pub = new RemotePublisher(`127.0.0.1:${port}/cam`);
     closers.push(() => pub.close());
     await until(() => events().has('publisherConnected'));
@@ -136,9 +142,7 @@ describe('event hooks', () => {
     const jpeg = await makeJpeg(64, 48, 1);
     const feed = setInterval(() => pub.publish(jpeg), 40);
     closers.push(() => clearInterval(feed));
-    const v = viewer(port, 'cam');
-    await until(() => events().has('demandStart') && events().has('ready'));
-    expect(events().get('demandStart')?.[0]?.FRAMECAST_STREAM).toBe('cam');
+    await until(() => events().has('ready'));
     expect(events().get('ready')?.[0]?.FRAMECAST_SOURCE).toBe('publisher');
     v.close();
     await until(() => events().has('demandStop') && events().has('notReady'));
@@ -158,13 +162,17 @@ describe('event hooks', () => {
     }
   }, 30_000);
 
-  it('viewer events are rate-limited per stream: the rest are dropped and counted', async () => {
+  it('viewer events are rate-limited per stream, runs at once are capped: the rest are dropped and counted', async () => {
     const dir = outDir();
     server = await serve({
       port: 0,
       httpPort: 0,
       streams: [{ name: 'cam', source: 'publisher', maxClients: 100 }],
-      hooks: [envHook(dir, 'viewerJoined', { name: 'joins', maxPerSecond: 5, maxRunning: 64 })],
+      hooks: [
+        envHook(dir, 'viewerJoined', { name: 'joins', maxPerSecond: 5, maxRunning: 64 }),
+        // Two runs at once, each long: the other events find them going on and are dropped.
+        { name: 'busy', on: 'viewerJoined', run: 'sleep 20', timeout: 30, maxRunning: 2, maxPerSecond: 1000 },
+      ],
     });
     const port = server.address().port;
     const hub = server.streams.get('cam')?.hub;
@@ -187,6 +195,8 @@ describe('event hooks', () => {
     expect(joined[0]?.FRAMECAST_PROTOCOL).toBe('native');
     expect(joined[0]?.FRAMECAST_VIEWER_ADDRESS).toMatch(/^127\.0\.0\.1/);
     expect(Number(joined[0]?.FRAMECAST_VIEWER_ID)).toBeGreaterThan(0);
+    expect(await metric('framecast_hook_running', 'hook="busy"')).toBe(2);
+    expect(await metric('framecast_hook_runs_total', 'hook="busy",result="busy"')).toBe(48);
   }, 30_000);
 
   it('a url hook is POSTed the event as JSON', async () => {
@@ -239,9 +249,10 @@ describe('event hooks', () => {
       hooks: [
         {
           name: 'stuck',
-          on: 'demandStart',
+          // On ready: the frames flow from then on, while it hangs.
+          on: 'ready',
           run: `echo $$ > "${dir}/shell.pid"; sleep 600 & echo $! > "${dir}/child.pid"; wait`,
-          timeout: 2,
+          timeout: 3,
         },
       ],
     });
