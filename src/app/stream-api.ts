@@ -15,7 +15,8 @@ export function describeStream(s: Stream): Record<string, unknown> {
   const src = s.hub.source;
   return {
     ...config,
-    source: redactCredentials(config.source),
+    // A command may hold anything (a password on its command line): the API shows that there is one.
+    source: execCommand(config.source) === null ? redactCredentials(config.source) : 'exec:(a command)',
     readToken: s.readToken === null ? null : '(set)',
     publishToken: publishToken === null ? null : '(set)',
     annotateToken: annotateToken === null ? null : '(set)',

@@ -93,6 +93,13 @@ describe('source exec:COMMAND', () => {
     );
     expect(env).toContain('FRAMECAST_PUBLISH_TOKEN=exec-publish-secret-1\n');
     expect(server.streams.get('cam')?.hub.source?.kind).toBe('exec');
+    // The API and /stats say it is a command, never what it is (it may hold a secret).
+    const base = `http://127.0.0.1:${server.httpAddress()?.port}`;
+    const api = (await (await fetch(`${base}/api/streams/cam`)).json()) as { source: string };
+    expect(api.source).toBe('exec:(a command)');
+    const stats = await (await fetch(`${base}/streams/cam/stats`)).text();
+    expect(stats).toContain('exec command (pid');
+    expect(stats).not.toContain('publish test');
     // The last viewer leaves: the command (and its ffmpeg, in its group) is stopped.
     v.close();
     await until(() => !isAlive(pid as number), 15_000);
