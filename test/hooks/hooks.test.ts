@@ -12,6 +12,7 @@ import {
 import type { HookConfig } from '../../src/hooks/hook-spec.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { makeJpeg } from '../helpers/native.js';
+import { openMjpeg } from '../helpers/mjpeg.js';
 import { isAlive, killTracked, sleep } from '../helpers/processes.js';
 
 let server: FramecastServer | null = null;
@@ -300,5 +301,33 @@ describe('event hooks', () => {
     expect(end - start).toBeLessThan(5000);
     expect(envFiles(dir).has('demandStart')).toBe(false);
     expect(envFiles(dir).has('viewerJoined')).toBe(false);
+  }, 30_000);
+  it("a viewer of another size (a rendition) is a viewer too; the rendition's encoder is not", async () => {
+    const dir = outDir();
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      streams: [{ name: 'cam', source: 'test', width: 320, fps: 10 }],
+      hooks: [envHook(dir, ['viewerJoined', 'viewerLeft'])],
+    });
+    const mjpeg = openMjpeg(
+      `http://127.0.0.1:${server.httpAddress()?.port}/streams/cam/stream.mjpg?width=160`,
+      {
+        keep: true,
+      },
+    );
+    closers.push(() => mjpeg.close());
+    await until(() => mjpeg.parts.length >= 3 && envFiles(dir).has('viewerJoined'), 20_000);
+    mjpeg.close();
+    await until(() => envFiles(dir).has('viewerLeft'));
+    await sleep(300);
+    const joined = envFiles(dir).get('viewerJoined') ?? [];
+    expect(joined).toHaveLength(1);
+    expect(joined[0]?.FRAMECAST_PROTOCOL).toBe('mjpeg');
+    const left = envFiles(dir).get('viewerLeft') ?? [];
+    expect(left).toHaveLength(1);
+    expect(left[0]?.FRAMECAST_VIEWER_ID).toBe(joined[0]?.FRAMECAST_VIEWER_ID);
+    expect(Number(left[0]?.FRAMECAST_FRAMES_SENT)).toBeGreaterThanOrEqual(3);
+    expect(Number(left[0]?.FRAMECAST_SECONDS)).toBeGreaterThanOrEqual(0);
   }, 30_000);
 });
