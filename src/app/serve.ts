@@ -54,7 +54,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const hooks = checkedHooks(options.hooks);
   // exec: streams' commands start on demand, once the server listens and `running` is set.
   let running: FramecastServer | null = null;
-  const exec: ExecContext = { env: (c) => (running ? execEnv(running, c, token) : {}) };
+  const exec: ExecContext = { env: (c) => (running ? execEnv(running, c, token) : null) };
   const configs = planStreams(opts, options);
   checkStreams(configs, {
     mainPort: opts.port,

@@ -89,8 +89,14 @@ export class Hooks extends SafeEmitter<HooksEvents> {
       setImmediate(() => {
         h.pending--;
         if (this.#closed) return;
-        if (h.spec.run !== null) this.#run(h, h.spec.run, event, stream, time, fields);
-        else if (h.spec.url !== null) this.#post(h, h.spec.url, event, stream, time, fields);
+        try {
+          if (h.spec.run !== null) this.#run(h, h.spec.run, event, stream, time, fields);
+          else if (h.spec.url !== null) this.#post(h, h.spec.url, event, stream, time, fields);
+        } catch (err) {
+          // Nothing a hook meets may escape to the process (an uncaught exception ends the server).
+          this.emit('log', `hook ${h.spec.name} (${event}, stream ${stream}) failed: ${causeOf(err)}`);
+          this.#count(h, event, stream, 'failed');
+        }
       });
     }
   }

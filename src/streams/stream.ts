@@ -192,8 +192,8 @@ export async function openStream(
 
 /** What an `exec:` stream's command is given: its environment (read when it starts), its timings. */
 export interface ExecContext {
-  /** FRAMECAST_PUBLISH_URL, FRAMECAST_TOKEN...: known only once the server listens. */
-  env?: (config: ResolvedStreamConfig) => Readonly<Record<string, string>>;
+  /** FRAMECAST_PUBLISH_URL, FRAMECAST_TOKEN...: known only once the server listens (null before). */
+  env?: (config: ResolvedStreamConfig) => Readonly<Record<string, string>> | null;
   timings?: ExecTimings;
 }
 

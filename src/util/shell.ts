@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 /** How a command run by `runShell` ended. */
 export interface ShellExit {
@@ -64,11 +64,26 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  */
 export function runShell(command: string, env: NodeJS.ProcessEnv): ShellRun {
   let last = '';
-  const child = spawn('/bin/sh', ['-c', command], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env,
-  });
+  let child: ChildProcess;
+  try {
+    // A NUL anywhere in the environment makes spawn throw: a value a peer shaped must not do that.
+    const clean = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, v === undefined ? v : v.replaceAll('\0', '')]),
+    );
+    child = spawn('/bin/sh', ['-c', command], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: clean,
+    });
+  } catch (err) {
+    const error = (err as Error).message.split('\n')[0] ?? 'spawn failed';
+    return {
+      pid: null,
+      exited: Promise.resolve({ code: null, signal: null, error }),
+      lastLine: () => '',
+      kill: () => {},
+    };
+  }
   let tail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {

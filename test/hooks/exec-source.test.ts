@@ -6,6 +6,7 @@ import { BIN } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { isAlive, killTracked, sleep } from '../helpers/processes.js';
 import { parseSource } from '../../src/source/source-spec.js';
+import { ExecRunner } from '../../src/ingest/exec/exec-runner.js';
 import { resolveStreamConfig } from '../../src/streams/stream-options.js';
 import { checkPublishTokens } from '../../src/streams/stream-plan.js';
 
@@ -139,6 +140,47 @@ describe('source exec:COMMAND', () => {
     // Nobody watches: no more restarts.
     expect(pids(starts).length).toBeLessThanOrEqual(after + 1);
   }, 60_000);
+
+  it('a preloaded exec: stream starts its command once the server listens (it knows where to publish), and closing the server stops it', async () => {
+    const out = join(tmp.dir, 'preload');
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      streams: [
+        {
+          name: 'pre',
+          source: `exec:echo $$ >> "${out}.pid"; env > "${out}.env"; exec sleep 600`,
+          preload: true,
+        },
+      ],
+    });
+    await until(
+      () => existsSync(`${out}.env`) && readFileSync(`${out}.env`, 'utf8').includes('FRAMECAST_STREAM'),
+    );
+    expect(pids(`${out}.pid`)).toHaveLength(1);
+    expect(readFileSync(`${out}.env`, 'utf8')).toContain(
+      `FRAMECAST_PUBLISH_ADDRESS=127.0.0.1:${server.address().port}\n`,
+    );
+    const [pid] = pids(`${out}.pid`);
+    expect(isAlive(pid as number)).toBe(true);
+    await server.close();
+    server = null;
+    await until(() => !isAlive(pid as number));
+  }, 30_000);
+
+  it('the command waits for its environment (the server listening) before it starts', async () => {
+    const out = join(tmp.dir, 'wait.env');
+    let listening = false;
+    const runner = new ExecRunner(`env > "${out}"`, () => (listening ? { FRAMECAST_STREAM: 'w' } : null));
+    closers.push(() => runner.close());
+    runner.start();
+    await sleep(300);
+    expect(runner.starts).toBe(0);
+    expect(existsSync(out)).toBe(false);
+    listening = true;
+    await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('FRAMECAST_STREAM=w\n'));
+    expect(runner.starts).toBe(1);
+  });
 
   it('the API refuses an exec: source (a user of the API never runs a command)', async () => {
     const marker = join(tmp.dir, 'pwned');

@@ -66,6 +66,15 @@ describe('Hooks limits', () => {
     expect(count(results, 'ok', 'a')).toBe(3 + 5);
   });
 
+  it('a value no environment can hold (a NUL) does not stop the run, nor the server', async () => {
+    const { hooks, results } = hooksOf([
+      { name: 'n', on: 'publisherGone', run: 'test -n "$FRAMECAST_REASON"' },
+    ]);
+    hooks.fire('publisherGone', 'cam', { reason: 'bad\0frame' });
+    await until(() => results.length === 1);
+    expect(results[0]?.[2]).toBe('ok');
+  });
+
   it('streams patterns choose the streams a hook runs for', async () => {
     const { hooks, results } = hooksOf([{ name: 'p', on: 'ready', run: 'true', streams: ['cam?', 'yard'] }]);
     for (const s of ['cam1', 'cam22', 'yard', 'yard2', 'x']) hooks.fire('ready', s);

@@ -31,7 +31,7 @@ const STEADY_MS = 30_000;
  */
 export class ExecRunner extends SafeEmitter<ExecRunnerEvents> {
   readonly #command: string;
-  readonly #env: () => Readonly<Record<string, string>>;
+  readonly #env: () => Readonly<Record<string, string>> | null;
   readonly #graceMs: number;
   readonly #minBackoffMs: number;
   readonly #maxBackoffMs: number;
@@ -46,7 +46,11 @@ export class ExecRunner extends SafeEmitter<ExecRunnerEvents> {
   /** Starts and exits so far, for /stats and tests. */
   starts = 0;
 
-  constructor(command: string, env: () => Readonly<Record<string, string>>, timings: ExecTimings = {}) {
+  constructor(
+    command: string,
+    env: () => Readonly<Record<string, string>> | null,
+    timings: ExecTimings = {},
+  ) {
     super();
     this.#command = command;
     this.#env = env;
@@ -87,7 +91,17 @@ export class ExecRunner extends SafeEmitter<ExecRunnerEvents> {
   }
 
   #spawn(): void {
-    const run = runShell(this.#command, commandEnv(this.#env()));
+    const env = this.#env();
+    if (env === null) {
+      // The server does not listen yet (a preloaded stream starts before): the command would not
+      // know where to publish. Asked again shortly.
+      this.#restart = setTimeout(() => {
+        this.#restart = null;
+        if (this.#wanted && !this.#closed && this.#run === null) this.#spawn();
+      }, 50);
+      return;
+    }
+    const run = runShell(this.#command, commandEnv(env));
     this.#run = run;
     this.starts++;
     const startedAt = Date.now();
