@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Subscriber, SubscriberStats } from '../hub/subscriber.js';
 import type { Recordings } from '../record/recordings.js';
 import type { Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/streams.js';
@@ -58,6 +59,10 @@ export function watchStreamEvents(
   };
 }
 
+/** What the hooks read of a subscriber as it joins, and of its stats as it leaves. */
+type Viewer = Pick<Subscriber, 'id' | 'protocol' | 'address'>;
+type ViewerStats = Pick<SubscriberStats, 'id' | 'protocol' | 'address' | 'framesSent' | 'connectedAt'>;
+
 function watchStream(stream: Stream, hooks: Hooks): () => void {
   const { hub, name } = stream;
   let ready = false;
@@ -78,8 +83,7 @@ function watchStream(stream: Stream, hooks: Hooks): () => void {
     if (st.state === 'no-signal') notReady(st.lastError ?? 'no signal');
   };
   const onEnd = (reason: string): void => notReady(reason === 'idle' ? 'no viewers' : reason);
-  const onAdmitted = (sub: { id: number; protocol: string; address: string }): void => {
-    if (!NO_DEMAND.has(sub.protocol) && ++demand === 1) hooks.fire('demandStart', name, {});
+  const viewerJoined = (sub: Viewer): void => {
     if (!NOT_VIEWERS.has(sub.protocol))
       hooks.fire('viewerJoined', name, {
         viewerId: sub.id,
@@ -87,13 +91,7 @@ function watchStream(stream: Stream, hooks: Hooks): () => void {
         protocol: sub.protocol,
       });
   };
-  const onLeft = (st: {
-    id: number;
-    protocol: string;
-    address: string;
-    framesSent: number;
-    connectedAt: number;
-  }): void => {
+  const viewerLeft = (st: ViewerStats): void => {
     if (!NOT_VIEWERS.has(st.protocol))
       hooks.fire('viewerLeft', name, {
         viewerId: st.id,
@@ -102,6 +100,13 @@ function watchStream(stream: Stream, hooks: Hooks): () => void {
         framesSent: st.framesSent,
         seconds: Math.max(0, Math.round((Date.now() - st.connectedAt) / 100) / 10),
       });
+  };
+  const onAdmitted = (sub: Viewer): void => {
+    if (!NO_DEMAND.has(sub.protocol) && ++demand === 1) hooks.fire('demandStart', name, {});
+    viewerJoined(sub);
+  };
+  const onLeft = (st: ViewerStats): void => {
+    viewerLeft(st);
     if (!NO_DEMAND.has(st.protocol) && demand > 0 && --demand === 0) hooks.fire('demandStop', name, {});
   };
   hub.on('frame', onFrame);
@@ -109,6 +114,14 @@ function watchStream(stream: Stream, hooks: Hooks): () => void {
   hub.on('transmission-end', onEnd);
   hub.on('admitted', onAdmitted);
   hub.on('left', onLeft);
+  // A viewer of another size (`?width=`) joins its rendition's hub: a viewer all the same (the
+  // rendition's encoder on the stream's hub stands for its demand). Those hubs come and go: the
+  // listeners go with each hub, and say nothing once this watch ends.
+  let watching = true;
+  const stopRenditions = stream.renditions.watchHubs((h) => {
+    h.on('admitted', (sub) => watching && viewerJoined(sub));
+    h.on('left', (st) => watching && viewerLeft(st));
+  });
   const slot = stream.ingest;
   const onConnected = (c: { address: string; via: string }): void =>
     hooks.fire('publisherConnected', name, { publisherAddress: c.address, protocol: c.via });
@@ -124,6 +137,8 @@ function watchStream(stream: Stream, hooks: Hooks): () => void {
     hub.off('left', onLeft);
     slot?.off('connected', onConnected);
     slot?.off('disconnected', onGone);
+    stopRenditions();
+    watching = false;
     // A stream that goes away with viewers: its demand ends with it.
     if (demand > 0) hooks.fire('demandStop', name, {});
   };
