@@ -69,7 +69,9 @@ export function renditionTables(r: RenditionRows): string {
       `${c.rounds} rounds in one process; sharp ${c.sharp} / libvips ${c.vips} as the server sets it: one thread, ` +
       'no cache; CPU from process.cpuUsage)\n',
   );
+  const { ladderSeparate1080: sep, ladderShared1080: one } = c.cases;
   const cases = [c.cases.from800, c.cases.from1080, c.cases.full1080, c.cases.noFastShrink1080];
+  if (sep && one) cases.push(sep, one);
   out.push(
     table(
       ['route', 'input', 'output', 'CPU per frame (ms)', 'wall per frame (ms)'],
@@ -87,6 +89,12 @@ export function renditionTables(r: RenditionRows): string {
       'the CPU of a full decode + resize + encode. `fastShrinkOnLoad: false` is no full decode: sharp still ' +
       'scales by 1/2 on decode when the shrink is 4 or more, so the full decode is pixels out of sharp and back.',
   );
+  if (sep && one)
+    out.push(
+      `\nThree renditions of one frame (320, 480 and 640 px, output column: the 320-px one): one decode ` +
+        `shared by the three (at 640 px, DCT-scaled by 1/2, then each resized and encoded) takes ` +
+        `${f2(one.cpuMsPerFrame / sep.cpuMsPerFrame)}x the CPU of a decode each.`,
+    );
   const v = r.viewers;
   out.push(
     `\n**Renditions: ${v.rows.filter((x) => x.width !== null).reduce((s, x) => s + x.viewers, 0)} MJPEG viewers over ` +

@@ -3,8 +3,10 @@
  * server's scaleJpeg() from an 800-px JPEG and from a 1080p JPEG (libjpeg-turbo's DCT scaling on
  * decode), against a full decode of the same 1080p JPEG, then resize, then encode (no DCT scaling), and
  * sharp's `fastShrinkOnLoad: false` (which still lets libjpeg-turbo scale by 2 when the shrink is 4 or
- * more). sharp as the server sets it: one libvips thread, no operation cache. The cases take turns
- * round by round over the same distinct frames, so a change in the machine's load falls on each alike.
+ * more); and three renditions (320, 480, 640) of each 1080p frame, a decode each against the
+ * server's SharedDecode (one decode for the three). sharp as the server sets it: one libvips thread,
+ * no operation cache. The cases take turns round by round over the same distinct frames, so a change
+ * in the machine's load falls on each alike.
  *
  *   tsx bench/lib/rendition-cpu.ts --frames DIR --count N [--rounds 3] [--width 320] [--quality 80]
  *
@@ -17,7 +19,8 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 // The server's sharp settings (concurrency 1, cache off) come with the module that makes them.
 import '../../src/encode/jpeg-encoder.js';
-import { scaleJpeg } from '../../src/encode/rendition-producer.js';
+import { SharedDecode, scaleJpeg } from '../../src/encode/rendition-decode.js';
+import { Frame } from '../../src/hub/frame.js';
 
 /** One case: CPU and wall time per frame, and what came out. */
 export interface RenditionCpuCase {
@@ -42,6 +45,10 @@ export interface RenditionCpu {
     from1080: RenditionCpuCase;
     full1080: RenditionCpuCase;
     noFastShrink1080: RenditionCpuCase;
+    /** Three renditions (320, 480, 640) of each 1080p frame, each decoding it (absent in older results). */
+    ladderSeparate1080?: RenditionCpuCase;
+    /** The same three from one decode per frame (SharedDecode, as the server does with 2+ renditions). */
+    ladderShared1080?: RenditionCpuCase;
   };
 }
 
@@ -83,6 +90,24 @@ const noFastShrink: Run = (jpeg) =>
     .jpeg(JPEG)
     .toBuffer();
 
+/** The three widths of the ladder cases (the viewers' run asks for the same). */
+const LADDER = [320, 480, 640];
+
+/** Three renditions of one frame, each from its own decode (as before renditions shared one). */
+const ladderSeparate: Run = async (jpeg) => {
+  const outs = await Promise.all(LADDER.map((w) => scaleJpeg(jpeg, { width: w, quality }, MAX_PIXELS)));
+  return outs[0]?.jpeg ?? Buffer.alloc(0);
+};
+
+const shared = new SharedDecode(() => LADDER, MAX_PIXELS);
+let seq = 0;
+/** The same three from one decode of the frame (the server's SharedDecode). */
+const ladderShared: Run = async (jpeg) => {
+  const frame = new Frame({ seq: seq++, width: 1920, height: 1080, capturedAt: 0, encodedAt: 0, jpeg });
+  const outs = await Promise.all(LADDER.map((w) => shared.scale(frame, { width: w, quality })));
+  return outs[0]?.jpeg ?? Buffer.alloc(0);
+};
+
 async function main(): Promise<void> {
   const pngs = readdirSync(dir)
     .filter((n) => /^f.*\.png$/.test(n))
@@ -96,6 +121,8 @@ async function main(): Promise<void> {
     ['from1080', 'scaleJpeg(), 1920x1080 JPEG', hd, rendition],
     ['full1080', 'full decode + resize + encode, 1920x1080 JPEG', hd, fullDecode],
     ['noFastShrink1080', 'sharp fastShrinkOnLoad: false, 1920x1080 JPEG', hd, noFastShrink],
+    ['ladderSeparate1080', '320 + 480 + 640 px, a decode each, 1920x1080 JPEG', hd, ladderSeparate],
+    ['ladderShared1080', '320 + 480 + 640 px, one shared decode, 1920x1080 JPEG', hd, ladderShared],
   ];
   const acc = new Map<string, { cpu: number; wall: number; frames: number; outBytes: number; out: Buffer }>();
   // Warm-up: each case once per frame (libvips and the JIT settle), not counted.

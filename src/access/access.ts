@@ -1,28 +1,42 @@
+import { createHash } from 'node:crypto';
 import { tokenMatches, tokenOpens, type TokenCheck } from '../util/token.js';
+import { ipAllowed, type AuthSettings, type Grant } from './auth-settings.js';
+import { LoginLimiter } from './login-limiter.js';
+import { permits, type Identity, type PermissionAction } from './permissions.js';
+import { verifyPassword } from './password.js';
+import { signLink, type LinkGrant } from './signed-link.js';
 
 /**
  * What a request asks to do:
- * - `read`: watch a stream (every viewer transport: seed TCP, native, MJPEG, snapshot, WebSocket, pages);
+ * - `read`: watch a stream live (every viewer transport: seed TCP, native, MJPEG, snapshot, WebSocket, SSE);
+ * - `playback`: watch a stream's recordings (playback, a snapshot at a time, export, listings);
  * - `publish`: feed a stream whose source is `publisher` (native TCP, HTTP POST);
  * - `annotate`: send analyzers' annotations of a stream's frames;
+ * - `record`: turn a stream's recording on or off;
  * - `operate`: act for the server on one stream (stop its transmission, see its viewers' addresses);
- * - `server`: the server's own reading endpoints (/stats, /metrics, the API's GETs, the grid page);
+ * - `metrics`: /stats, /metrics and the grid of every stream;
+ * - `api`: the API's reading endpoints;
  * - `admin`: change the set of streams (the API's PUT and DELETE).
  */
-export type Action = 'read' | 'publish' | 'annotate' | 'operate' | 'server' | 'admin';
+export type Action =
+  'read' | 'playback' | 'publish' | 'annotate' | 'record' | 'operate' | 'metrics' | 'api' | 'admin';
 
 /**
- * Why a request is refused. `unknown-stream` is told only to a request that may see every stream;
- * any other request for a name that does not exist is refused as a missing or wrong token, so names
- * cannot be probed. `disabled`: the action is off on this server (API writes without an admin token).
+ * Why a request is refused. `unknown-stream` is told only to a request that may see every stream (or
+ * would be allowed on that name); any other request for a name that does not exist is refused as for
+ * its credentials, so names cannot be probed. `disabled`: the action is off on this server (API
+ * writes without an admin token or an `auth:` section). `forbidden`: who the request is is known, and
+ * they may not do this. `rate-limited`: the address failed to log in too often.
  */
-export type Refusal = 'token-required' | 'token-invalid' | 'unknown-stream' | 'disabled';
+export type Refusal =
+  'token-required' | 'token-invalid' | 'unknown-stream' | 'disabled' | 'forbidden' | 'rate-limited';
 
 /** The outcome of one access decision. */
 export type Decision = { readonly allowed: true } | { readonly allowed: false; readonly refusal: Refusal };
 
-/** What access needs of a stream (a Stream is one): its own tokens. */
+/** What access needs of a stream (a Stream is one): its name and its own tokens. */
 export interface Guarded {
+  readonly name?: string;
   /** The token that opens this stream to viewers (or its salted digest, on an edge), or null. */
   readonly readToken: TokenCheck | null;
   /** The token its publisher presents, or null. */
@@ -31,12 +45,65 @@ export interface Guarded {
   readonly annotateToken?: string | null;
 }
 
+/** The credentials a request carries; each null when absent. */
+export interface Credentials {
+  /** A token: the server's, a stream's, a JWT, a signed link; over native, also `USER:PASSWORD`. */
+  readonly token: string | null;
+  /** HTTP Basic's user and password. */
+  readonly user: string | null;
+  readonly password: string | null;
+}
+
+/** Which transport asks (for the HTTP hook and logs). */
+export type Protocol = 'seed' | 'native' | 'http' | 'websocket';
+
+/** One request to decide. */
+export interface AccessRequest {
+  readonly action: Action;
+  /** The stream's name as asked (null: none, or a server-wide action). */
+  readonly name: string | null;
+  /** The stream of that name, or null when there is none. */
+  readonly stream: Guarded | null;
+  readonly credentials: Credentials;
+  /** The client's address as the socket gives it. */
+  readonly ip: string;
+  readonly protocol: Protocol;
+}
+
+/**
+ * What verifies tokens beyond the server's own: JWTs, signed links, the HTTP hook. Each is optional;
+ * `identify` returns null when the token is not of its kind.
+ */
+export interface TokenVerifier {
+  identify(token: string): Promise<{ ok: true; identity: Identity } | { ok: false; reason: string } | null>;
+}
+
+export interface AuthHookAsk {
+  ask(req: {
+    user: string | null;
+    password: string | null;
+    token: string | null;
+    ip: string;
+    action: PermissionAction;
+    stream: string | null;
+    protocol: string;
+  }): Promise<boolean>;
+}
+
 /** The server's credentials. */
 export interface AccessSettings {
   /** The server's token: opens every stream and every action but `admin`; null when none is set. */
   readonly token: string | null;
-  /** The admin token: `admin` and `operate`; null: API writes are disabled. */
+  /** The admin token: `admin`, `operate` and `record`; null: no token for API writes. */
   readonly adminToken?: TokenCheck | null;
+  /** The `auth:` section (users, anonymous, ...); null: tokens only, as without it. */
+  readonly auth?: AuthSettings | null;
+  /** JWT and signed-link verifiers, tried in order on a token no server token matches. */
+  readonly verifiers?: readonly TokenVerifier[];
+  /** The HTTP hook, asked when nothing else allows a request. */
+  readonly hook?: AuthHookAsk | null;
+  /** One line per failed login: the address and what failed (never the secret). */
+  readonly log?: (address: string, reason: string) => void;
 }
 
 const ALLOWED: Decision = { allowed: true };
@@ -45,18 +112,60 @@ function refused(refusal: Refusal): Decision {
   return { allowed: false, refusal };
 }
 
+/** Each action as a permission: the legacy `operate` and `admin` are the `api` permission. */
+const PERMISSION_OF: Record<Action, PermissionAction> = {
+  read: 'read',
+  playback: 'playback',
+  publish: 'publish',
+  annotate: 'annotate',
+  record: 'record',
+  operate: 'api',
+  metrics: 'metrics',
+  api: 'api',
+  admin: 'api',
+};
+
+/** Actions of no one stream: their permission must hold for every stream. */
+const SERVER_WIDE: ReadonlySet<Action> = new Set(['metrics', 'api']);
+
+/** A password verified lately: (user, SHA-256 of the password) -> until when, bounded. */
+const VERIFIED_MS = 5 * 60_000;
+const VERIFIED_MAX = 1024;
+/** scrypt runs at once at most (each takes 32 MiB and a core for ~0.1 s). */
+const SCRYPT_PARALLEL = 2;
+
 /**
  * The one access decision of the server: every transport (TCP, HTTP, WebSocket, publishing, the
- * API) asks `decide()` and only translates the answer into its own words (an HTTP status, a native
- * ERROR code). A presented token is a string from the request ('' and null both mean none).
+ * API) asks `authorize()` and only translates the answer into its own words (an HTTP status, a native
+ * ERROR code).
+ *
+ * Without an `auth:` section it is exactly the token rules (`decide()`): the server's token, each
+ * stream's read, publish and annotate tokens, the admin token; a stream with no token and a server
+ * without one is open to everyone. With `auth:`, those tokens still open what they open, and
+ * everything else is what the request's identity may do: a user (HTTP Basic, or `USER:PASSWORD` as
+ * a native token), a JWT, a signed link, else `auth.anonymous`; the HTTP hook, when set, is asked last.
  */
 export class Access {
   readonly #token: string | null;
   readonly #admin: TokenCheck | null;
+  readonly #auth: AuthSettings | null;
+  readonly #verifiers: readonly TokenVerifier[];
+  readonly #hook: AuthHookAsk | null;
+  readonly #log: (address: string, reason: string) => void;
+  readonly #limiter: LoginLimiter | null;
+  readonly #verified = new Map<string, number>();
+  #scrypts = 0;
+  readonly #scryptQueue: (() => void)[] = [];
 
   constructor(settings: AccessSettings) {
     this.#token = settings.token;
     this.#admin = settings.adminToken ?? null;
+    this.#auth = settings.auth ?? null;
+    this.#verifiers = settings.verifiers ?? [];
+    this.#hook = settings.hook ?? null;
+    this.#log = settings.log ?? (() => {});
+    const fl = this.#auth?.failedLogins;
+    this.#limiter = this.#auth && fl ? new LoginLimiter(fl.max, fl.perMs) : null;
   }
 
   /** True when the server has a token (every stream then needs one). */
@@ -64,23 +173,53 @@ export class Access {
     return this.#token !== null;
   }
 
-  /** True when API writes are possible at all (an admin token is set). */
+  /** True when users, JWT or a hook may log in (HTTP then offers Basic). */
+  get loginsEnabled(): boolean {
+    return this.#auth !== null;
+  }
+
+  /** True when API writes are possible at all (an admin token, or an `auth:` section). */
   get adminEnabled(): boolean {
-    return this.#admin !== null;
+    return this.#admin !== null || this.#auth !== null;
   }
 
   /**
-   * May `given` do `action` on `stream` (null: no stream of that name; ignored for `server` and
-   * `admin`)?
+   * A signed link for `grant` with the server's `auth.linkSecret`, or null when it has none. Whoever
+   * asks must have been allowed to operate that stream (the API's POST /api/sign).
+   */
+  signLink(grant: LinkGrant): string | null {
+    const secret = this.#auth?.linkSecret ?? null;
+    return secret === null ? null : signLink(grant, secret);
+  }
+
+  /** Requests refused because their address failed to log in too often. */
+  get rateLimited(): number {
+    return this.#limiter?.blockedTotal ?? 0;
+  }
+
+  /** Seconds a rate-limited address waits (for Retry-After). */
+  retryAfterSec(ip: string): number {
+    return Math.max(1, Math.ceil((this.#limiter?.retryAfterMs(ip) ?? 0) / 1000));
+  }
+
+  /**
+   * The token rules alone (no users, no JWT): may `given` do `action` on `stream` (null: no stream of
+   * that name; ignored for server-wide actions)? This is the whole decision without an `auth:` section.
    */
   decide(action: Action, stream: Guarded | null, given: string | null): Decision {
     const token = given === '' ? null : given;
     switch (action) {
-      case 'server':
+      case 'metrics':
+      case 'api':
         return this.#opens(token, this.#token);
       case 'admin':
         if (this.#admin === null) return refused('disabled');
         return this.#isAdmin(token) ? ALLOWED : refused(token === null ? 'token-required' : 'token-invalid');
+      case 'record':
+        if (this.#admin === null) return refused('disabled');
+        if (this.#isAdmin(token)) return ALLOWED;
+        if (stream === null) return this.#unknown(token);
+        return refused(token === null ? 'token-required' : 'token-invalid');
       case 'operate':
         if (this.#isAdmin(token)) return ALLOWED;
         if (stream === null) return this.#unknown(token);
@@ -89,6 +228,7 @@ export class Access {
         if (stream.readToken === null) return ALLOWED;
         return refused(token === null ? 'token-required' : 'token-invalid');
       case 'read':
+      case 'playback':
         if (stream === null) return this.#unknown(token);
         if (this.#token === null && stream.readToken === null) return ALLOWED;
         // An analyzer watches what it annotates.
@@ -105,6 +245,170 @@ export class Access {
         if (stream === null) return this.#unknown(token);
         return this.#opens(token, this.#token, stream.publishToken ?? null);
     }
+  }
+
+  /**
+   * The decision for a seed-framed client (it carries no credentials): the token rules, or with
+   * `auth:`, what anonymous requests from `ip` may do. Synchronous: the seed framing decides early.
+   */
+  anonymousMay(action: Action, stream: Guarded | null, name: string | null, ip: string): boolean {
+    if (this.#auth === null) return this.decide(action, stream, null).allowed;
+    return stream !== null && this.#grants(this.#auth.anonymous, action, name, ip);
+  }
+
+  /** The decision for one request, on every transport. */
+  async authorize(req: AccessRequest): Promise<Decision> {
+    const token = req.credentials.token === '' ? null : req.credentials.token;
+    if (this.#auth === null) return this.decide(req.action, req.stream, token);
+    const hasCredentials = token !== null || req.credentials.user !== null;
+    if (hasCredentials && this.#limiter?.blocked(req.ip)) return refused('rate-limited');
+    // The server's, the admin's and the stream's own tokens open what they always opened.
+    if (token !== null && this.#tokenOpens(req.action, req.stream, token)) {
+      return req.stream === null && !SERVER_WIDE.has(req.action) && req.action !== 'admin'
+        ? refused('unknown-stream')
+        : ALLOWED;
+    }
+    const who = await this.#identify(req, token);
+    if (who === 'invalid') {
+      // Credentials that prove no one: the hook may still know them.
+      if (await this.#askHook(req, token)) return this.#existing(req);
+      return refused('token-invalid');
+    }
+    const grant: Grant = who ?? this.#auth.anonymous;
+    if (this.#grants(grant, req.action, req.name, req.ip)) return this.#existing(req);
+    if (await this.#askHook(req, token)) return this.#existing(req);
+    if (who === null && !hasCredentials) return refused('token-required');
+    return refused('forbidden');
+  }
+
+  /** Allowed on a name: said to exist or not (the request may act on that name either way). */
+  #existing(req: AccessRequest): Decision {
+    if (req.stream === null && !SERVER_WIDE.has(req.action) && req.action !== 'admin')
+      return refused('unknown-stream');
+    return ALLOWED;
+  }
+
+  #grants(grant: Grant, action: Action, name: string | null, ip: string): boolean {
+    if (!ipAllowed(grant, ip)) return false;
+    const stream = SERVER_WIDE.has(action) ? null : name;
+    if (permits(grant.permissions, PERMISSION_OF[action], stream)) return true;
+    // An analyzer watches what it annotates; `api` on a stream covers recording it.
+    if (action === 'read' || action === 'playback') return permits(grant.permissions, 'annotate', stream);
+    if (action === 'record') return permits(grant.permissions, 'api', stream);
+    return false;
+  }
+
+  /**
+   * Who the credentials say the request is: a grant (a user's, a JWT's, a link's), null for no
+   * credentials, or 'invalid' (counted against the address and logged without the secret).
+   */
+  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | 'invalid'> {
+    const auth = this.#auth as AuthSettings;
+    let user = req.credentials.user;
+    let password = req.credentials.password;
+    if (user === null && token !== null) {
+      for (const v of this.#verifiers) {
+        const r = await v.identify(token);
+        if (r === null) continue;
+        if (r.ok) return { permissions: r.identity.permissions, ips: null, ipRanges: [] };
+        return this.#failed(req, `a token (${r.reason})`);
+      }
+      // A native hello carries USER:PASSWORD as its token.
+      const colon = token.indexOf(':');
+      if (colon > 0 && auth.users.has(token.slice(0, colon))) {
+        user = token.slice(0, colon);
+        password = token.slice(colon + 1);
+      } else {
+        return this.#failed(req, 'a token matching nothing');
+      }
+    }
+    if (user === null) return null;
+    const entry = auth.users.get(user);
+    const ok = entry ? await this.#passwordOk(entry.name, entry.password, password ?? '') : false;
+    if (!entry || !ok) return this.#failed(req, `user ${JSON.stringify(user.slice(0, 64))}`);
+    return entry;
+  }
+
+  #failed(req: AccessRequest, what: string): 'invalid' {
+    this.#limiter?.failed(req.ip);
+    this.#log(
+      req.ip,
+      `login failed (${req.protocol}, ${req.action}${req.name ? ` ${req.name}` : ''}): ${what}`,
+    );
+    return 'invalid';
+  }
+
+  async #askHook(req: AccessRequest, token: string | null): Promise<boolean> {
+    if (this.#hook === null) return false;
+    return this.#hook.ask({
+      user: req.credentials.user,
+      password: req.credentials.password,
+      token,
+      ip: req.ip,
+      action: PERMISSION_OF[req.action],
+      stream: req.name,
+      protocol: req.protocol,
+    });
+  }
+
+  async #passwordOk(
+    user: string,
+    params: Parameters<typeof verifyPassword>[0],
+    password: string,
+  ): Promise<boolean> {
+    const key = createHash('sha256')
+      .update(user)
+      .update('\0')
+      .update(password)
+      .update('\0')
+      .update(params.hash)
+      .digest('base64');
+    const until = this.#verified.get(key);
+    if (until !== undefined && until > Date.now()) return true;
+    await this.#scryptSlot();
+    try {
+      const ok = await verifyPassword(params, password);
+      if (ok) {
+        if (this.#verified.size >= VERIFIED_MAX)
+          this.#verified.delete(this.#verified.keys().next().value as string);
+        this.#verified.set(key, Date.now() + VERIFIED_MS);
+      }
+      return ok;
+    } finally {
+      this.#scrypts--;
+      this.#scryptQueue.shift()?.();
+    }
+  }
+
+  #scryptSlot(): Promise<void> {
+    if (this.#scrypts < SCRYPT_PARALLEL) {
+      this.#scrypts++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.#scryptQueue.push(() => {
+        this.#scrypts++;
+        resolve();
+      }),
+    );
+  }
+
+  /** True when `token` is one of the server's own tokens that opens `action` on `stream`. */
+  #tokenOpens(action: Action, stream: Guarded | null, token: string): boolean {
+    if (this.#isAdmin(token) && (action === 'admin' || action === 'operate' || action === 'record'))
+      return true;
+    if (action === 'admin' || action === 'record') return false;
+    if (this.#token !== null && tokenMatches(this.#token, token)) return true;
+    if (stream === null) return false;
+    const own: (TokenCheck | null | undefined)[] =
+      action === 'read' || action === 'playback'
+        ? [stream.readToken, stream.annotateToken]
+        : action === 'annotate'
+          ? [stream.annotateToken]
+          : action === 'publish'
+            ? [stream.publishToken]
+            : [];
+    return own.some((t) => t !== null && t !== undefined && tokenMatches(t, token));
   }
 
   /** A name that does not exist: said so to whoever may see every stream, else refused as for a token. */

@@ -20,6 +20,7 @@ import type { IpLimiter } from '../transports/ip-limiter.js';
 import type { Recordings } from '../record/recordings.js';
 import type { SegmentInfo } from '../record/segment-name.js';
 import type { TlsCredentials } from '../transports/tls-config.js';
+import type { Access } from '../access/access.js';
 
 /** Events of a running server, for logging. `stream` names the stream an event belongs to. */
 export interface ServerEvents {
@@ -62,6 +63,8 @@ export interface ServerEnv {
   limiter: IpLimiter;
   tls: TlsCredentials | null;
   token: string | null;
+  /** The server's one access decision (a legacyPort's seed clients are anonymous requests). */
+  access: Access;
   /** What `exec:` streams' commands are given (their environment). */
   exec?: ExecContext;
 }
@@ -164,6 +167,14 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
       target: () => this.streams.get(name),
       helloGraceMs: this.options.helloGraceMs,
       legacyOnly: true,
+      // Seed clients carry no credentials: what anonymous requests from their address may read.
+      refuseLegacy: (address) => {
+        const s = this.streams.get(name);
+        return (
+          s === null ||
+          (!this.options.allowLegacy && !this.#env.access.anonymousMay('read', s, name, address))
+        );
+      },
     });
     await server.listen();
     this.#legacy.set(name, server);

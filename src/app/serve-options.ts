@@ -1,3 +1,4 @@
+import type { AuthSettings } from '../access/auth-settings.js';
 import type { JpegEncoderKind } from '../encode/frame-pipeline.js';
 import type { FrameProducer } from '../hub/producer.js';
 import type { Publisher } from '../hub/publisher.js';
@@ -125,6 +126,11 @@ export interface ServeOptions {
   hooks?: readonly HookConfig[] | null;
   /** Token for API writes (PUT/DELETE /api/streams/NAME); without it, writes are refused (403). */
   adminToken?: string | null;
+  /**
+   * Users, anonymous permissions, JWT, the HTTP auth hook and signed links (the config file's
+   * `auth:`, checked by access/auth-settings.ts); null: the tokens alone decide.
+   */
+  auth?: AuthSettings | null;
   /** The config file the streams came from: API changes are written back to it. */
   configPath?: string | null;
   /**

@@ -1,7 +1,7 @@
 import { FramecastServer } from './framecast-server.js';
 import { createStreamApi } from './stream-api.js';
 import { tokenProblem } from '../util/token.js';
-import { Access } from '../access/access.js';
+import { createAccess } from '../access/access-setup.js';
 import { TcpServer } from '../transports/tcp/tcp-server.js';
 import { createNativeHandshake } from '../transports/tcp/native-handshake.js';
 import { HttpServer } from '../transports/http/http-server.js';
@@ -50,11 +50,18 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   if (problem) throw new RangeError(`token: ${problem}`);
   const adminProblem = options.adminToken ? tokenProblem(options.adminToken) : null;
   if (adminProblem) throw new RangeError(`adminToken: ${adminProblem}`);
-  const access = new Access({ token, adminToken: options.adminToken ?? null });
+  const access = createAccess({
+    token,
+    adminToken: options.adminToken ?? null,
+    auth: options.auth ?? null,
+    // Failed logins are logged as refusals (the server exists by the time a client connects).
+    log: (address, reason) => server?.emit('refused', address, reason),
+  });
+  // eslint-disable-next-line prefer-const
+  let server: FramecastServer | undefined;
   const hooks = checkedHooks(options.hooks);
-  // exec: streams' commands start on demand, once the server listens and `running` is set.
-  let running: FramecastServer | null = null;
-  const exec: ExecContext = { env: (c) => (running ? execEnv(running, c, token) : null) };
+  // exec: streams' commands start on demand, once the server listens (`server` is set).
+  const exec: ExecContext = { env: (c) => (server ? execEnv(server, c, token) : null) };
   const configs = planStreams(opts, options);
   checkStreams(configs, {
     mainPort: opts.port,
@@ -109,10 +116,11 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     helloGraceMs: opts.helloGraceMs,
     refuseLegacy:
       options.refuseLegacy ??
-      ((): boolean => {
+      ((address: string): boolean => {
         const d = registry.default;
-        // Seed clients present no token: they may read what needs none, or anything with allowLegacy.
-        return d === null || (!opts.allowLegacy && !access.decide('read', d, null).allowed);
+        // Seed clients present no credentials: they may read what anonymous requests may (what needs
+        // no token), or anything with allowLegacy.
+        return d === null || (!opts.allowLegacy && !access.anonymousMay('read', d, d.name, address));
       }),
     native:
       options.native ??
@@ -129,8 +137,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     await bus?.nc.close();
     throw err;
   });
-  const server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token, exec });
-  running = server;
+  server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token, access, exec });
   server.attachRecordings(recordings);
   startHooks(server, hooks);
   server.startupNotes.push(...(await recordings.start()));

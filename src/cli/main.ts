@@ -4,6 +4,8 @@ import { playCommand, PLAY_HELP } from './play-command.js';
 import { serveCommand, SERVE_HELP } from './serve-command.js';
 import { publishCommand } from './publish-command.js';
 import { edgeCommand } from './edge-command.js';
+import { hashPasswordCommand } from './hash-password-command.js';
+import { signCommand } from './sign-command.js';
 
 const HELP = `Usage: framecast <command> [options]
 
@@ -12,6 +14,8 @@ Commands:
   play [HOST[:PORT]]    receive a stream (framecast's or the seed's servidor.py)
   publish SOURCE HOST[:PORT]/NAME   push a source's frames into a server's publisher stream
   edge --bus nats://HOST:PORT       serve origins' streams from a NATS frame bus
+  hash-password         print a password's hash for the config file's auth.users (password on stdin)
+  sign --stream NAME --expires 15m  make a signed link: a token for one stream, for a while
 
 Run 'framecast <command> --help' for a command's options.
 framecast --version prints the version.`;
@@ -34,6 +38,12 @@ export async function main(argv: string[]): Promise<void> {
       case 'edge':
         code = await edgeCommand(rest);
         break;
+      case 'hash-password':
+        code = await hashPasswordCommand(rest);
+        break;
+      case 'sign':
+        code = signCommand(rest);
+        break;
       case '--version':
       case '-v': {
         const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -50,7 +60,7 @@ export async function main(argv: string[]): Promise<void> {
         break;
       default:
         process.stderr.write(
-          `framecast: unknown command '${command}' (expected serve, play, publish or edge)\n${HELP}\n`,
+          `framecast: unknown command '${command}' (expected serve, play, publish, edge, hash-password or sign)\n${HELP}\n`,
         );
         code = 2;
     }

@@ -61,6 +61,7 @@ export function serverOptionsFromFile(f: ServerFileSettings): ServeOptions {
     ...(f.tls ? { tls: readTlsFiles(f.tls.certPath, f.tls.keyPath) } : {}),
     ...(f.sourcePaths !== undefined ? { sourcePaths: f.sourcePaths } : {}),
     ...(f.recordMaxBytes !== undefined ? { recordMaxBytes: f.recordMaxBytes } : {}),
+    ...(f.auth !== undefined ? { auth: f.auth } : {}),
   };
 }
 

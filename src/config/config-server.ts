@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { tokenProblem } from '../util/token.js';
 import { parseBytes } from '../util/units.js';
 import { show, type Checker, type Field } from './config-checker.js';
+import { authOf } from './config-auth.js';
 import type { ServerFileSettings } from './config-types.js';
 
 /** The server-wide keys of a config file (beside bus, streamDefaults and streams). */
@@ -18,6 +19,7 @@ export const SERVER_KEYS = [
   'tls',
   'sourcePaths',
   'recordMaxBytes',
+  'auth',
 ] as const;
 
 /** The server-wide settings of the file's top level, each checked with its range. */
@@ -84,6 +86,9 @@ export function serverSettings(c: Checker, top: Field[], baseDir: string): Serve
         break;
       case 'tls':
         s.tls = tlsOf(c, f, baseDir);
+        break;
+      case 'auth':
+        s.auth = authOf(c, f, baseDir);
         break;
       case 'sourcePaths': {
         const list = typeof v === 'string' ? [v] : v;

@@ -1,3 +1,4 @@
+import type { AuthSettings } from '../access/auth-settings.js';
 import type { BusOptions } from './bus-settings.js';
 import type { HookConfig } from '../hooks/hook-spec.js';
 import type { ResolvedStreamConfig, StreamConfig } from '../streams/stream-options.js';
@@ -22,6 +23,8 @@ export interface ServerFileSettings {
   sourcePaths?: string[];
   /** Bytes of every stream's recordings together (a number, or e.g. `50GB`). */
   recordMaxBytes?: number | null;
+  /** The `auth:` section: users, anonymous, JWT, the HTTP hook, signed links (null: tokens only). */
+  auth?: AuthSettings | null;
 }
 
 /** Every stream setting but `source`, applied under each stream's own. */

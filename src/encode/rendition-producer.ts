@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import sharp from 'sharp';
 import { FramecastError } from '../errors.js';
 import { Frame } from '../hub/frame.js';
 import type { Hub } from '../hub/hub.js';
@@ -7,39 +6,7 @@ import type { Annotation } from '../meta/annotations.js';
 import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/producer.js';
 import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
 import { nowMs } from '../util/clock.js';
-
-/** What a rendition is: a width (the height follows the picture) and a JPEG quality. */
-export interface RenditionKey {
-  width: number;
-  quality: number;
-}
-
-/**
- * A JPEG at another width and quality. libvips (through sharp) decodes with libjpeg-turbo's DCT
- * scaling when shrinking by 2, 4 or 8 or more (a fraction of a full decode), then resizes exactly.
- * Never enlarges: a width over the picture's keeps its size.
- */
-export async function scaleJpeg(
-  jpeg: Buffer,
-  key: RenditionKey,
-  maxPixels: number,
-): Promise<{ jpeg: Buffer; width: number; height: number }> {
-  try {
-    const { data, info } = await sharp(jpeg, { limitInputPixels: maxPixels, failOn: 'error' })
-      .resize({ width: key.width, withoutEnlargement: true, kernel: 'lanczos3', fastShrinkOnLoad: true })
-      .jpeg({ quality: key.quality, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
-      .toBuffer({ resolveWithObject: true });
-    return { jpeg: data, width: info.width, height: info.height };
-  } catch (err) {
-    throw new FramecastError(
-      'ERR_ENCODE',
-      `rendition ${key.width}px q${key.quality}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-}
+import type { RenditionKey, RenditionScaler } from './rendition-decode.js';
 
 /** Annotations kept for frames a rendition has not emitted yet. */
 const MAX_HELD_ANNOTATIONS = 64;
@@ -58,7 +25,7 @@ const MAX_HELD_ANNOTATIONS = 64;
 export class RenditionProducer extends EventEmitter<ProducerEvents> implements FrameProducer {
   readonly key: RenditionKey;
   readonly #source: Hub;
-  readonly #maxPixels: number;
+  readonly #scale: RenditionScaler;
   readonly #passive: boolean;
   #sub: Subscriber | null = null;
   readonly #onFrame = (frame: Frame): void => this.#offer(frame);
@@ -70,14 +37,15 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
   /** The seq of the last frame emitted, and annotations of frames not emitted yet. */
   #lastSeq: number | null = null;
   #heldNotes: Annotation[] = [];
-  /** Frames encoded, replaced before their turn, and the last encode's time (ms). */
-  readonly counts = { encoded: 0, skipped: 0, lastEncodeMs: null as number | null };
+  /** Frames encoded (`shared`: of them, from a decode shared with other renditions), replaced before their turn, and the last encode's time (ms). */
+  readonly counts = { encoded: 0, shared: 0, skipped: 0, lastEncodeMs: null as number | null };
 
-  constructor(source: Hub, key: RenditionKey, maxPixels: number, passive = false) {
+  /** `scale` makes a frame at `key` (a SharedDecode's, sharing one decode per frame among renditions). */
+  constructor(source: Hub, key: RenditionKey, scale: RenditionScaler, passive = false) {
     super();
     this.#source = source;
     this.key = key;
-    this.#maxPixels = maxPixels;
+    this.#scale = scale;
     this.#passive = passive;
   }
 
@@ -185,9 +153,10 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
       const f: Frame = next;
       const t0 = nowMs();
       try {
-        const out = await scaleJpeg(f.jpeg, this.key, this.#maxPixels);
+        const out = await this.#scale(f, this.key);
         if (this.#stopped) break;
         this.counts.encoded++;
+        if (out.shared) this.counts.shared++;
         this.counts.lastEncodeMs = nowMs() - t0;
         this.#size = { width: out.width, height: out.height };
         this.emit(

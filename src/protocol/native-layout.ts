@@ -104,6 +104,10 @@ export const ErrorCode = {
   BadMetadata: 15,
   /** A playback hello asked for a time with no recording (or the stream records nothing). */
   NoRecording: 16,
+  /** The credentials are good, and they do not permit this (a user, a JWT, a signed link). */
+  Forbidden: 17,
+  /** The address failed to log in too often: refused without checking, for a while. */
+  TooManyFailures: 18,
 } as const;
 
 /** STATUS codes; `value` is the waiting position for Waiting, else 0. Readers ignore unknown codes. */

@@ -1,7 +1,8 @@
 import { Frame } from '../hub/frame.js';
 import { Hub } from '../hub/hub.js';
 import type { Subscriber } from '../hub/subscriber.js';
-import { RenditionProducer, scaleJpeg, type RenditionKey } from '../encode/rendition-producer.js';
+import { RenditionProducer } from '../encode/rendition-producer.js';
+import { SharedDecode, scaleJpeg, type RenditionKey } from '../encode/rendition-decode.js';
 
 /** Renditions a stream makes at once by default (`maxRenditions`). */
 export const DEFAULT_MAX_RENDITIONS = 4;
@@ -42,6 +43,8 @@ export interface RenditionReport {
   quality: number;
   viewers: number;
   encoded: number;
+  /** Of the frames encoded, those made from one decode shared with the stream's other renditions. */
+  sharedDecode: number;
   skipped: number;
   lastEncodeMs: number | null;
   /** Made for passive viewers (previews): it encodes only while the stream transmits for others. */
@@ -71,6 +74,8 @@ export class Renditions {
   readonly #entries = new Map<string, Entry>();
   readonly #snapshots = new Map<string, Promise<Frame | null>>();
   readonly #watchers = new Set<(hub: Hub) => void>();
+  /** One decode per frame for the renditions running (when two or more run). */
+  readonly #decode: SharedDecode;
   #closed = false;
 
   constructor(main: Hub, opts: { quality: number; max: number; maxPixels: number; maxClients: number }) {
@@ -79,6 +84,10 @@ export class Renditions {
     this.#max = opts.max;
     this.#maxPixels = opts.maxPixels;
     this.#maxClients = opts.maxClients;
+    this.#decode = new SharedDecode(
+      () => [...this.#entries.values()].filter((e) => e.hub.transmitting).map((e) => e.key.width),
+      opts.maxPixels,
+    );
   }
 
   /** The width of the stream's own frames (its newest, or its source's), or null before any. */
@@ -133,11 +142,13 @@ export class Renditions {
     const hub = new Hub({
       // Called when its first viewer joins (a new producer per run).
       createProducer: () =>
-        (entry.producer = new RenditionProducer(this.#main, key, this.#maxPixels, passive)),
+        (entry.producer = new RenditionProducer(this.#main, key, this.#decode.scale, passive)),
       maxClients: this.#maxClients,
       maxWaiting: 0,
       lossless: false,
     });
+    // A rendition that stops may leave one running: its frames need no shared pixels any more.
+    hub.on('transmission-end', () => this.#decode.trim());
     const entry: Entry = { key, passive, hub, producer: null };
     this.#entries.set(id, entry);
     for (const w of this.#watchers) {
@@ -212,6 +223,7 @@ export class Renditions {
         quality: e.key.quality,
         viewers: e.hub.clientCount,
         encoded: e.producer?.counts.encoded ?? 0,
+        sharedDecode: e.producer?.counts.shared ?? 0,
         skipped: e.producer?.counts.skipped ?? 0,
         lastEncodeMs: e.producer?.counts.lastEncodeMs ?? null,
         passive: e.passive,
@@ -229,5 +241,6 @@ export class Renditions {
     for (const e of this.#entries.values()) e.hub.close(reason);
     this.#entries.clear();
     this.#snapshots.clear();
+    this.#decode.clear();
   }
 }

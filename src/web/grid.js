@@ -74,6 +74,12 @@ function makeTile(name) {
   return tile;
 }
 
+/**
+ * A tile's JPEG quality: previews a few hundred pixels wide, many at once, show no difference between
+ * 70 and the stream's 80 at that size, and cost about a fifth fewer bytes.
+ */
+const PREVIEW_QUALITY = 70;
+
 /** Starts a tile's preview once it is laid out (its width is what it asks for). */
 function startViewer(tile) {
   const { name, el: link, fps, picture, canvas } = tile;
@@ -83,7 +89,7 @@ function startViewer(tile) {
     passive: true,
     path: `${base}ws`,
     overlay: true,
-    params: width === null ? null : { width },
+    params: width === null ? null : { width, quality: PREVIEW_QUALITY },
     frameWidth: () => tile.frameWidth,
     onStats: (s) => {
       link.dataset.frames = String(s.frames);

@@ -20,7 +20,7 @@ describe('Access: the one access decision', () => {
         expect(say(access, action, open, null)).toBe('allowed');
         expect(say(access, action, open, 'anything')).toBe('allowed');
       }
-      expect(say(access, 'server', null, null)).toBe('allowed');
+      expect(say(access, 'metrics', null, null)).toBe('allowed');
     });
 
     it("a stream's readToken guards reading it; its publishToken guards publishing; neither opens the other", () => {
@@ -61,7 +61,7 @@ describe('Access: the one access decision', () => {
         expect(say(access, action, open, 'server-secret')).toBe('allowed');
         expect(say(access, action, guarded, 'server-secret')).toBe('allowed');
       }
-      expect(say(access, 'server', null, 'server-secret')).toBe('allowed');
+      expect(say(access, 'metrics', null, 'server-secret')).toBe('allowed');
       expect(say(access, 'admin', null, 'server-secret')).toBe('disabled');
       expect(access.serverTokenSet).toBe(true);
     });
@@ -72,13 +72,13 @@ describe('Access: the one access decision', () => {
       expect(say(access, 'read', guarded, 'read-secret')).toBe('allowed');
       expect(say(access, 'publish', open, null)).toBe('token-required');
       expect(say(access, 'publish', guarded, 'pub-secret')).toBe('allowed');
-      expect(say(access, 'server', null, null)).toBe('token-required');
-      expect(say(access, 'server', null, 'read-secret')).toBe('token-invalid');
+      expect(say(access, 'metrics', null, null)).toBe('token-required');
+      expect(say(access, 'metrics', null, 'read-secret')).toBe('token-invalid');
     });
 
     it('a readToken neither operates its stream nor reads the server', () => {
       expect(say(access, 'operate', guarded, 'read-secret')).toBe('token-invalid');
-      expect(say(access, 'server', null, 'read-secret')).toBe('token-invalid');
+      expect(say(access, 'metrics', null, 'read-secret')).toBe('token-invalid');
     });
 
     it('an unknown stream is named only to the server token; others are refused as for a token (no probing)', () => {

@@ -1,6 +1,9 @@
 import net from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAuthSettings } from '../../src/access/auth-settings.js';
+import { hashPassword } from '../../src/access/password.js';
+import { signLink } from '../../src/access/signed-link.js';
 import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { artifactPath, launchChromium } from '../helpers/browser.js';
 import { collectOutput, spawnCli } from '../helpers/cli.js';
@@ -223,6 +226,49 @@ describe("play --view browser (the client's own window)", () => {
 });
 
 describe('viewer resilience and auth', () => {
+  it("with auth: users, the browser's own login (HTTP Basic) and a signed link each play the viewer page", async () => {
+    const secret = 'browser-test-link-secret-32-bytes-long';
+    const server = await serve({
+      port: 0,
+      httpPort: 0,
+      auth: parseAuthSettings(
+        {
+          users: { alice: { password: await hashPassword('pw', 10), permissions: [{ action: 'read' }] } },
+          linkSecret: secret,
+        },
+        '.',
+      ),
+      streams: [{ name: 'cam', source: 'test', width: 320, fps: 15 }],
+    });
+    const base = httpBase(server);
+    const frames = (page: Page) =>
+      page.waitForFunction(
+        () => ((globalThis as unknown as InPage).framecastViewer?.stats.frames ?? 0) >= 30,
+        null,
+        {
+          timeout: 15_000,
+        },
+      );
+    try {
+      // Without a login the page itself is refused with a Basic challenge (a browser then asks).
+      const refused = await fetch(`${base}/streams/cam/`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/^Basic /);
+      const ctx = await browser.newContext({ httpCredentials: { username: 'alice', password: 'pw' } });
+      const page = await ctx.newPage();
+      await page.goto(`${base}/streams/cam/`);
+      await frames(page);
+      await ctx.close();
+      const link = signLink({ stream: 'cam', actions: ['read'], expiresAt: Date.now() + 60_000 }, secret);
+      const linked = await newPage();
+      await linked.goto(`${base}/streams/cam/?token=${link}`);
+      await frames(linked);
+      await linked.close();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('with --token, the page opened with ?token= streams; it reconnects by itself after a server restart', async () => {
     const port = await freePort();
     const opts = { source: 'test', port: 0, httpPort: port, token: 'pa55' } as const;

@@ -222,7 +222,7 @@ describe('usage errors (exit 2)', () => {
     const r = await runCli(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /^framecast: unknown command 'frobnicate' \(expected serve, play, publish or edge\)\n/,
+      /^framecast: unknown command 'frobnicate' \(expected serve, play, publish, edge, hash-password or sign\)\n/,
     );
     expect(r.stderr).toContain('Usage: framecast <command>');
   });

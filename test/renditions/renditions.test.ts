@@ -34,6 +34,7 @@ interface Rendition {
   quality: number;
   viewers: number;
   encoded: number;
+  sharedDecode: number;
 }
 const renditionsOf = async (base: string): Promise<Rendition[]> =>
   ((await (await fetch(`${base}/streams/cam/stats`)).json()) as { renditions: Rendition[] }).renditions;
@@ -49,6 +50,13 @@ describe('renditions: any size, encoded once per size', () => {
     const a2 = openMjpeg(`${base}/streams/cam/stream.mjpg?width=320`, { keep: true });
     const b = openMjpeg(`${base}/streams/cam/stream.mjpg?width=485&quality=60`, { keep: true });
     const main = openMjpeg(`${base}/streams/cam/stream.mjpg`, { keep: true });
+    // Both renditions running (each has encoded a frame): from here on, every frame is decoded once for both.
+    let early: Rendition[] = [];
+    for (let waited = 0; waited < 15_000; waited += 100) {
+      early = await renditionsOf(base);
+      if (early.length === 2 && early.every((r) => r.encoded > 0)) break;
+      await sleep(100);
+    }
     // Two seconds of frames for each (longer on a loaded machine, up to 15 s).
     for (let waited = 0; waited < 15_000 && [a1, a2, b, main].some((v) => v.count < 40); waited += 200)
       await sleep(200);
@@ -68,6 +76,13 @@ describe('renditions: any size, encoded once per size', () => {
     const r320 = live.find((r) => r.width === 320) as Rendition;
     expect(r320.encoded).toBeGreaterThan(20);
     expect(r320.encoded).toBeLessThanOrEqual(a1.parts.length + 5);
+    // Since both ran, each rendition's frames came from the decode they shared (one frame in flight
+    // at either sample aside).
+    for (const r of live) {
+      const e = early.find((x) => x.width === r.width) as Rendition;
+      expect(r.encoded - e.encoded).toBeGreaterThan(20);
+      expect(r.sharedDecode - e.sharedDecode).toBeGreaterThanOrEqual(r.encoded - e.encoded - 2);
+    }
     await sleep(300);
     expect(await renditionsOf(base)).toEqual([]); // stopped after its last viewer
   }, 20_000);

@@ -1,7 +1,7 @@
 import type http from 'node:http';
-import type { Access } from '../../access/access.js';
+import type { Access, Refusal } from '../../access/access.js';
 import { annotationJson, type FrameRef } from '../../meta/annotations.js';
-import { originAllowed, presentedToken } from './auth.js';
+import { askAccess, originAllowed } from './auth.js';
 import type { HttpStreams } from './http-server-types.js';
 import { NO_CACHE, peerOf, sendText } from './respond.js';
 import { noSuchStream } from './stream-http.js';
@@ -15,8 +15,8 @@ export interface AnnotateRouteContext {
   access: Access;
   allowOrigin: string | null;
   cors: Readonly<Record<string, string>>;
-  /** Answers 401 for a missing or wrong token (and logs it). */
-  refuseToken: () => void;
+  /** Answers a refusal (401, 403, 429; and logs it). */
+  refuse: (refusal: Refusal) => void;
   onRefused: (address: string, reason: string) => void;
 }
 
@@ -59,13 +59,13 @@ export function parseAnnotationBody(text: string): Parsed {
  * stream. 202 with the annotation as viewers get it; 400 bad body, 401 token, 403 cross-origin,
  * 404 no such stream, 409 not a recent frame, 413 too large, 429 over the rate or too many analyzers.
  */
-export function routeAnnotate(
+export async function routeAnnotate(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   url: URL,
   name: string | null,
   ctx: AnnotateRouteContext,
-): void {
+): Promise<void> {
   const refuse = (status: number, text: string): void => {
     if (req.complete) return sendText(res, status, text, ctx.cors);
     // Refused before the body was read: say so and stop reading it.
@@ -74,12 +74,20 @@ export function routeAnnotate(
     setImmediate(() => req.destroy());
   };
   if (!originAllowed(req, ctx.allowOrigin)) return refuse(403, 'cross-origin request refused');
+  const decision = await askAccess(
+    ctx.access,
+    req,
+    url,
+    'annotate',
+    name ?? ctx.streams.get(name)?.name ?? null,
+    ctx.streams.get(name),
+  );
+  // Decided after a wait: the stream is looked up again.
   const target = ctx.streams.get(name);
-  const decision = ctx.access.decide('annotate', target, presentedToken(req, url));
   if (!decision.allowed) {
     req.resume();
     if (decision.refusal === 'unknown-stream') return noSuchStream(res, name ?? 'default', ctx.cors);
-    return ctx.refuseToken();
+    return ctx.refuse(decision.refusal);
   }
   if (!target) return noSuchStream(res, name ?? 'default', ctx.cors);
   const hub = target.hub;

@@ -1,6 +1,6 @@
 import type http from 'node:http';
-import type { Access } from '../../access/access.js';
-import { originAllowed, presentedToken } from './auth.js';
+import type { Access, Guarded } from '../../access/access.js';
+import { askAccess, originAllowed, refusalResponse, REFUSAL_WORDS } from './auth.js';
 import { sendJson, sendText } from './respond.js';
 import type { StatsReport } from './stats.js';
 
@@ -29,7 +29,7 @@ const MAX_BODY_BYTES = 64 * 1024;
  * Reads a request body up to `max` bytes; null when it is larger (a Content-Length over it is known
  * before a byte is read). The rest is not read: the caller answers 413 and closes the connection.
  */
-function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
+export function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > max) return Promise.resolve(null);
   return new Promise((resolve) => {
@@ -54,8 +54,10 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | null
 /** The settings of the HTTP API. */
 export interface ApiContext {
   api: StreamApi | null;
-  /** Reading the API is the `server` action; writing it, `admin`. */
+  /** Reading the API is the `api` action; writing it, `admin`; recording, `record`. */
   access: Access;
+  /** The stream of that name as access sees it, or null. */
+  guardOf: (name: string) => Guarded | null;
   /** A stream's /stats section (for its frame rates), or null when there is no such stream. */
   statsOf: (name: string) => StatsReport | null;
   allowOrigin: string | null;
@@ -76,8 +78,11 @@ export async function serveStreamApi(
 ): Promise<void> {
   const { api, cors } = ctx;
   if (req.method === 'GET' || req.method === 'HEAD') {
-    if (!ctx.access.decide('server', null, presentedToken(req, url)).allowed)
-      return sendText(res, 401, 'a token is required', cors);
+    const may = await askAccess(ctx.access, req, url, 'api', null, null);
+    if (!may.allowed) {
+      const r = refusalResponse(ctx.access, req, may.refusal, 'a token is required');
+      return sendText(res, r.status, r.text, { ...cors, ...r.headers });
+    }
     const d = api?.describe(name) ?? null;
     return d
       ? sendJson(res, 200, apiStream(d, ctx.statsOf(name)), cors)
@@ -89,7 +94,16 @@ export async function serveStreamApi(
   if (recording === null && req.method !== 'PUT' && req.method !== 'DELETE') {
     return sendText(res, 405, `method ${req.method} not allowed`, { ...cors, Allow: 'GET, PUT, DELETE' });
   }
-  const decision = ctx.access.decide('admin', null, presentedToken(req, url));
+  // Writing is `admin` (the admin token, or the `api` permission on that stream); recording is `record`.
+  const target = recording ?? name;
+  const decision = await askAccess(
+    ctx.access,
+    req,
+    url,
+    recording !== null ? 'record' : 'admin',
+    target,
+    ctx.guardOf(target),
+  );
   if (!api || (!decision.allowed && decision.refusal === 'disabled')) {
     return sendText(
       res,
@@ -98,15 +112,19 @@ export async function serveStreamApi(
       cors,
     );
   }
-  if (!decision.allowed) {
+  if (!decision.allowed && decision.refusal !== 'unknown-stream') {
     ctx.onRefused(
       `${req.socket.remoteAddress}`,
-      `API ${req.method} ${url.pathname}: missing or wrong admin token`,
+      `API ${req.method} ${url.pathname}: ${decision.refusal.startsWith('token') ? 'missing or wrong admin token' : REFUSAL_WORDS[decision.refusal]}`,
     );
-    return sendText(res, 401, 'the admin token is required: Authorization: Bearer ADMIN_TOKEN', {
-      ...cors,
-      'WWW-Authenticate': 'Bearer realm="framecast-admin"',
-    });
+    const r = refusalResponse(
+      ctx.access,
+      req,
+      decision.refusal,
+      'the admin token is required: Authorization: Bearer ADMIN_TOKEN',
+      'framecast-admin',
+    );
+    return sendText(res, r.status, r.text, { ...cors, ...r.headers });
   }
   if (!originAllowed(req, ctx.allowOrigin)) return sendText(res, 403, 'cross-origin request refused', cors);
   try {

@@ -1,7 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP, isIPv4 } from 'node:net';
 import { hostname as osHostname } from 'node:os';
-import { tokenOpens } from '../../util/token.js';
+import type {
+  Access,
+  Action,
+  Credentials,
+  Decision,
+  Guarded,
+  Protocol,
+  Refusal,
+} from '../../access/access.js';
 
 /** The token a request presents: `Authorization: Bearer T`, else the `token` query parameter. */
 export function presentedToken(req: IncomingMessage, url: URL): string | null {
@@ -13,9 +21,86 @@ export function presentedToken(req: IncomingMessage, url: URL): string | null {
   return url.searchParams.get('token');
 }
 
-/** True when the request may proceed: no token is set, or it presents the right one. */
-export function authorized(req: IncomingMessage, url: URL, token: string | null): boolean {
-  return tokenOpens(presentedToken(req, url), token);
+/** What a request carries: a token (Bearer or `?token=`) and HTTP Basic's user and password. */
+export function presentedCredentials(req: IncomingMessage, url: URL): Credentials {
+  const header = req.headers.authorization;
+  const basic = header ? /^Basic\s+([A-Za-z0-9+/=]{1,4096})\s*$/i.exec(header) : null;
+  if (basic) {
+    const text = Buffer.from(basic[1] as string, 'base64').toString('utf8');
+    const colon = text.indexOf(':');
+    if (colon > 0)
+      return {
+        token: url.searchParams.get('token'),
+        user: text.slice(0, colon),
+        password: text.slice(colon + 1),
+      };
+  }
+  return { token: presentedToken(req, url), user: null, password: null };
+}
+
+/** The server's one access decision for an HTTP request (or a WebSocket upgrade). */
+export function askAccess(
+  access: Access,
+  req: IncomingMessage,
+  url: URL,
+  action: Action,
+  name: string | null,
+  stream: Guarded | null,
+  protocol: Protocol = 'http',
+): Promise<Decision> {
+  return access.authorize({
+    action,
+    name,
+    stream,
+    credentials: presentedCredentials(req, url),
+    ip: req.socket.remoteAddress ?? '',
+    protocol,
+  });
+}
+
+/** A refusal in a log line (never the credentials). */
+export const REFUSAL_WORDS: Readonly<Record<Refusal, string>> = {
+  'token-required': 'missing or wrong token',
+  'token-invalid': 'missing or wrong token',
+  'unknown-stream': 'no such stream',
+  disabled: 'disabled on this server',
+  forbidden: 'not permitted',
+  'rate-limited': 'too many failed logins from this address',
+};
+
+/** A refusal as HTTP says it: status, one line, and the headers that tell a client how to log in. */
+export function refusalResponse(
+  access: Access,
+  req: IncomingMessage,
+  refusal: Refusal,
+  what = 'a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN',
+  realm = 'framecast',
+): { status: number; text: string; headers: Record<string, string> } {
+  switch (refusal) {
+    case 'rate-limited':
+      return {
+        status: 429,
+        text: 'too many failed logins from this address: try again later',
+        headers: { 'Retry-After': String(access.retryAfterSec(req.socket.remoteAddress ?? '')) },
+      };
+    case 'forbidden':
+      return { status: 403, text: 'not permitted', headers: {} };
+    case 'unknown-stream':
+      return { status: 404, text: 'no such stream', headers: {} };
+    case 'disabled':
+      return { status: 403, text: 'disabled on this server', headers: {} };
+    default: {
+      // Browsers ask for a user and password only when Basic is offered.
+      const challenge = access.loginsEnabled
+        ? `Basic realm="${realm}", Bearer realm="${realm}"`
+        : `Bearer realm="${realm}"`;
+      return {
+        status: 401,
+        text: access.loginsEnabled ? 'a login is required: a user and password, or a token' : what,
+        headers: { 'WWW-Authenticate': challenge },
+      };
+    }
+  }
 }
 
 /** The hostname of `host[:port]` as the URL parser normalises it (lower case, `[v6]`), or null. */

@@ -2,8 +2,16 @@ import { SafeEmitter } from '../../util/safe-emitter.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Action, Decision } from '../../access/access.js';
-import { corsHeaders, hostAllowed, MISDIRECTED, originAllowed, presentedToken } from './auth.js';
+import type { Action, Decision, Protocol, Refusal } from '../../access/access.js';
+import {
+  askAccess,
+  corsHeaders,
+  hostAllowed,
+  MISDIRECTED,
+  originAllowed,
+  refusalResponse,
+  REFUSAL_WORDS,
+} from './auth.js';
 import { listenHttp } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { sendJson, sendText, peerOf, requestUrl } from './respond.js';
@@ -17,8 +25,9 @@ import {
 import { bodyDeadline, createHttpListener, peerOfSocket } from './http-listener.js';
 import { routeAnnotate, type AnnotateRouteContext } from './annotate-route.js';
 import { routePublish } from './publish-route.js';
+import { routeSign } from './sign-route.js';
 import { serveServerGet, type ServerGetContext } from './server-get.js';
-import { RecordingsHttp } from './recordings-http.js';
+import { isPlaybackRequest, RecordingsHttp } from './recordings-http.js';
 
 const isGetMethod = (req: http.IncomingMessage): boolean => req.method === 'GET' || req.method === 'HEAD';
 import {
@@ -132,17 +141,25 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     return h;
   }
 
-  /** The access decision for this request (its token from the Authorization header or ?token=). */
-  #decide(req: http.IncomingMessage, url: URL, action: Action, stream: HttpStreamTarget | null): Decision {
-    return this.#opts.access.decide(action, stream, presentedToken(req, url));
+  /** The access decision for this request (a token as Bearer or ?token=, or HTTP Basic). */
+  #decide(
+    req: http.IncomingMessage,
+    url: URL,
+    action: Action,
+    name: string | null,
+    stream: HttpStreamTarget | null,
+    protocol: Protocol = 'http',
+  ): Promise<Decision> {
+    return askAccess(this.#opts.access, req, url, action, name, stream, protocol);
   }
 
-  #refuseToken(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
-    this.emit('refused', peerOf(req), `HTTP ${url.pathname}: missing or wrong token`);
-    sendText(res, 401, 'a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN', {
-      ...this.#shared.cors,
-      'WWW-Authenticate': 'Bearer realm="framecast"',
-    });
+  /** Answers a refused request in HTTP's words (401 with how to log in, 403, 404, 429). */
+  #refuse(req: http.IncomingMessage, res: http.ServerResponse, url: URL, refusal: Refusal): void {
+    if (refusal === 'unknown-stream')
+      return noSuchStream(res, splitStreamPath(url.pathname).name ?? 'default', this.#shared.cors);
+    this.emit('refused', peerOf(req), `HTTP ${url.pathname}: ${REFUSAL_WORDS[refusal]}`);
+    const r = refusalResponse(this.#opts.access, req, refusal);
+    sendText(res, r.status, r.text, { ...this.#shared.cors, ...r.headers });
   }
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -167,10 +184,10 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       : splitStreamPath(url.pathname);
     // A publisher's body is endless: no whole-request deadline for it.
     if (rest === 'publish' && req.method === 'POST')
-      return routePublish(req, res, url, name, this.#route(req, res, url));
+      return void routePublish(req, res, url, name, this.#route(req, res, url)).catch(() => res.destroy());
     bodyDeadline(req, res, this.#opts.requestTimeoutMs ?? 30_000);
     if (rest === 'annotations' && req.method === 'POST')
-      return routeAnnotate(req, res, url, name, this.#route(req, res, url));
+      return void routeAnnotate(req, res, url, name, this.#route(req, res, url)).catch(() => res.destroy());
     if (req.method === 'OPTIONS') {
       res.writeHead(this.#opts.allowOrigin ? 204 : 405, cors);
       res.end();
@@ -190,11 +207,21 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' }, cors);
       return;
     }
+    if (url.pathname === '/api/sign') {
+      void routeSign(req, res, url, {
+        streams: this.#opts.streams,
+        access: this.#opts.access,
+        allowOrigin: this.#opts.allowOrigin,
+        cors,
+      }).catch(() => res.destroy());
+      return;
+    }
     if (url.pathname.startsWith('/api/streams/')) {
       const name = url.pathname.slice('/api/streams/'.length).replace(/\/$/, '');
       void serveStreamApi(req, res, url, name, {
         api: this.#opts.api ?? null,
         access: this.#opts.access,
+        guardOf: (n) => this.#opts.streams.get(n),
         statsOf: (n) => {
           const target = this.#opts.streams.get(n);
           return target ? this.#of(target).report() : null;
@@ -222,18 +249,37 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       sendText(res, 403, 'cross-origin request refused', cors);
       return;
     }
-    if (isGet && !mediamtx && serveServerGet(req, res, url, this.#serverGetContext(req, res, url))) return;
+    void this.#streamRequest(req, res, url, name, rest, mediamtx, isGet).catch(() => res.destroy());
+  }
+
+  /** A stream's endpoint, or the server's own GETs: decided, then served. */
+  async #streamRequest(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    name: string | null,
+    rest: string,
+    mediamtx: boolean,
+    isGet: boolean,
+  ): Promise<void> {
+    const cors = this.#shared.cors;
+    if (isGet && !mediamtx && (await serveServerGet(req, res, url, this.#serverGetContext(req, res, url))))
+      return;
     const target = this.#opts.streams.get(name);
-    const read = this.#decide(req, url, 'read', target);
+    const action = isPlaybackRequest(rest, url.searchParams) ? 'playback' : 'read';
+    const read = await this.#decide(req, url, action, name ?? target?.name ?? null, target);
     // Only a client that may see every stream learns that a name is unknown.
     if (!read.allowed && read.refusal === 'unknown-stream') return noSuchStream(res, name ?? 'default', cors);
-    if (!target) return this.#refuseToken(req, res, url);
+    if (!target) return this.#refuse(req, res, url, read.allowed ? 'token-required' : read.refusal);
     const streamHttp = this.#of(target);
-    // Operating a stream (stopping it, seeing its viewers' addresses) is the server's or the admin's.
-    const operator = this.#decide(req, url, 'operate', target).allowed;
-    // The admin token stops a transmission without being a viewer's key.
+    // Operating a stream (stopping it, seeing its viewers' addresses) is the server's or the admin's;
+    // asked only where it matters (a login or the hook is not asked twice for every frame request).
     const stopping = req.method === 'POST' && rest === 'transmission/stop';
-    if (!read.allowed && !(stopping && operator)) return this.#refuseToken(req, res, url);
+    const operator =
+      (stopping || rest === 'stats') &&
+      (await this.#decide(req, url, 'operate', target.name, target)).allowed;
+    // The admin token stops a transmission without being a viewer's key.
+    if (!read.allowed && !(stopping && operator)) return this.#refuse(req, res, url, read.refusal);
     if (req.method === 'POST') req.resume();
     if (mediamtx) {
       if (this.#shared.recordings) this.#shared.recordings.mediamtxList(req, res, target.name, url);
@@ -254,7 +300,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       access: this.#opts.access,
       allowOrigin: this.#opts.allowOrigin,
       cors: this.#shared.cors,
-      refuseToken: () => this.#refuseToken(req, res, url),
+      refuse: (refusal) => this.#refuse(req, res, url, refusal),
       onRefused: (a, r) => this.emit('refused', a, r),
     };
   }
@@ -269,7 +315,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       stats: () => this.stats(),
       reportOf: (t) => this.#of(t).report(),
       metrics: this.#metrics,
-      refuseToken: () => this.#refuseToken(req, res, url),
+      refuse: (refusal) => this.#refuse(req, res, url, refusal),
     };
   }
 
@@ -286,15 +332,31 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
       return refuse(421, `Host ${req.headers.host} is not this server's (DNS rebinding guard)`);
     const { name, rest } = splitStreamPath(url.pathname);
     if (rest !== 'ws') return refuse(404, `no WebSocket endpoint ${url.pathname}`);
-    const target = this.#opts.streams.get(name);
-    const read = this.#decide(req, url, 'read', target);
-    if (!read.allowed && read.refusal === 'unknown-stream')
-      return refuse(404, `no stream named ${name ?? 'default'}`);
-    if (!read.allowed || !target) return refuse(401, 'missing or wrong token');
-    const streamHttp = this.#of(target);
-    // Browsers let any page open a WebSocket anywhere: without a token, the origin is the only guard.
-    if (!originAllowed(req, this.#opts.allowOrigin)) return refuse(403, 'cross-origin WebSocket refused');
-    streamHttp.upgrade(req, socket, head, url);
+    void this.#decide(
+      req,
+      url,
+      isPlaybackRequest(rest, url.searchParams) ? 'playback' : 'read',
+      name ?? this.#opts.streams.get(name)?.name ?? null,
+      this.#opts.streams.get(name),
+      'websocket',
+    ).then(
+      (read) => {
+        // Decided after a wait: the stream may have gone meanwhile.
+        const target = this.#opts.streams.get(name);
+        if (!read.allowed && read.refusal === 'unknown-stream')
+          return refuse(404, `no stream named ${name ?? 'default'}`);
+        if (!read.allowed) {
+          const r = refusalResponse(this.#opts.access, req, read.refusal);
+          return refuse(r.status, REFUSAL_WORDS[read.refusal]);
+        }
+        if (!target) return refuse(401, 'missing or wrong token');
+        const streamHttp = this.#of(target);
+        // Browsers let any page open a WebSocket anywhere: without a token, the origin is the only guard.
+        if (!originAllowed(req, this.#opts.allowOrigin)) return refuse(403, 'cross-origin WebSocket refused');
+        streamHttp.upgrade(req, socket, head, url);
+      },
+      () => socket.destroy(),
+    );
   }
 
   /** Stops accepting and closes what is left (call after the hubs ended their clients). Idempotent. */

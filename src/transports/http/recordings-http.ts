@@ -80,6 +80,28 @@ export function countPerSecond(annotations: readonly { t: number }[]): SecondCou
  * Matroska. Times come only from the query and are never part of a path: what is read is found in
  * the stream's own catalog, inside its folder.
  */
+/**
+ * True when `rest` (with its query) reads a stream's recordings: the `playback` action, not `read`.
+ * The one list of them (the endpoints below, a WebSocket with `?start=`, MediaMTX's `/list`).
+ */
+export function isPlaybackRequest(rest: string, q: URLSearchParams): boolean {
+  switch (rest) {
+    case 'recordings':
+    case 'recordings/activity':
+    case 'playback.mjpg':
+    case 'playback.mjpeg':
+    case 'export.mkv':
+    case 'list':
+      return true;
+    case 'snapshot.jpg':
+    case 'snapshot.jpeg':
+      return q.has('at');
+    case 'ws':
+      return q.has('start');
+  }
+  return false;
+}
+
 export class RecordingsHttp {
   readonly #lookup: RecordingsLookup;
   readonly #cors: Readonly<Record<string, string>>;

@@ -1,7 +1,7 @@
 import type http from 'node:http';
-import type { Access } from '../../access/access.js';
+import type { Access, Action, Refusal } from '../../access/access.js';
 import { apiList, type StreamApi } from './api.js';
-import { presentedToken } from './auth.js';
+import { askAccess } from './auth.js';
 import type { HttpStreams, ServerStatsReport } from './http-server-types.js';
 import type { ServerMetrics } from './metrics.js';
 import { sendJson, sendText } from './respond.js';
@@ -19,26 +19,26 @@ export interface ServerGetContext {
   /** One stream's report (its per-stream endpoints made the first time it is asked for). */
   reportOf: (stream: HttpStreamTarget) => StatsReport;
   metrics: ServerMetrics;
-  /** Answers 401 for a missing or wrong token (and logs it). */
-  refuseToken: () => void;
+  /** Answers a refusal (401, 403, 429; and logs it). */
+  refuse: (refusal: Refusal) => void;
 }
 
 /**
  * A GET (or HEAD) of the server's own: the grid at `/` with several streams, /stats, /metrics and
  * /api/streams; false when the path is a stream's.
  */
-export function serveServerGet(
+export async function serveServerGet(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   url: URL,
   ctx: ServerGetContext,
-): boolean {
-  return sendGrid(req, res, url, ctx) || serverGet(req, res, url, ctx);
+): Promise<boolean> {
+  return (await sendGrid(req, res, url, ctx)) || serverGet(req, res, url, ctx);
 }
 
-/** The server's access decision for this request (its token from the Authorization header or ?token=). */
-function mayServer(req: http.IncomingMessage, url: URL, ctx: ServerGetContext): boolean {
-  return ctx.access.decide('server', null, presentedToken(req, url)).allowed;
+/** The server's access decision for this request. */
+function mayServer(req: http.IncomingMessage, url: URL, ctx: ServerGetContext, action: Action) {
+  return askAccess(ctx.access, req, url, action, null, null);
 }
 
 /**
@@ -46,30 +46,31 @@ function mayServer(req: http.IncomingMessage, url: URL, ctx: ServerGetContext): 
  * the server's token); false otherwise, and `/` is the default stream's viewer as with one stream
  * (also for a request that holds only the default stream's readToken).
  */
-function sendGrid(
+async function sendGrid(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   url: URL,
   ctx: ServerGetContext,
-): boolean {
+): Promise<boolean> {
   if (url.pathname !== '/' && url.pathname !== '/index.html') return false;
-  if (ctx.streams.list().length < 2 || !mayServer(req, url, ctx)) return false;
+  if (ctx.streams.list().length < 2 || !(await mayServer(req, url, ctx, 'metrics')).allowed) return false;
   sendPage(res, 'grid.html', { title: 'framecast', role: 'server' });
   return true;
 }
 
 /** The server's own endpoints (the server's token); false when the path is a stream's. */
-function serverGet(
+async function serverGet(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   url: URL,
   ctx: ServerGetContext,
-): boolean {
+): Promise<boolean> {
   const cors = ctx.cors;
   const path = url.pathname;
   if (path !== '/stats' && path !== '/metrics' && path !== '/api/streams') return false;
-  if (!mayServer(req, url, ctx)) {
-    ctx.refuseToken();
+  const decision = await mayServer(req, url, ctx, path === '/api/streams' ? 'api' : 'metrics');
+  if (!decision.allowed) {
+    ctx.refuse(decision.refusal);
     return true;
   }
   if (path === '/stats') sendJson(res, 200, ctx.stats(), cors);

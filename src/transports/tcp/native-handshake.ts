@@ -15,6 +15,7 @@ import {
   ErrorCode,
   StatusCode,
   decodeHello,
+  type Hello,
   type HelloPlayback,
   type HelloView,
   encodeError,
@@ -22,7 +23,7 @@ import {
   encodeWelcome,
 } from '../../protocol/native.js';
 import { nowMs } from '../../util/clock.js';
-import type { Access, Refusal } from '../../access/access.js';
+import type { Access, Action, Decision, Refusal } from '../../access/access.js';
 import { NativeSubscriber } from './native-subscriber.js';
 import type { StreamTarget } from '../stream-target.js';
 import { servePublisher, tcpPublisherConnection } from '../../ingest/publish/tcp-publisher.js';
@@ -203,25 +204,61 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           );
           return;
         }
+        const publishing = (hello.flags & HelloFlag.Publish) !== 0;
+        const action = publishing ? 'publish' : hello.playback ? 'playback' : 'read';
+        const ask = (a: Action): Promise<Decision> => {
+          const target = opts.resolve(hello.stream);
+          return opts.access.authorize({
+            action: a,
+            name: hello.stream ?? target?.name ?? null,
+            stream: target,
+            credentials: { token: hello.token, user: null, password: null },
+            ip: socket.remoteAddress ?? '',
+            protocol: 'native',
+          });
+        };
+        // More bytes wait while access decides (a JWT's keys, a password's hash, the HTTP hook).
+        deciding = true;
+        void (async () => {
+          const decision = await ask(action);
+          const annotate =
+            decision.allowed && !publishing && hello.flags & HelloFlag.Annotate
+              ? await ask('annotate')
+              : null;
+          return { decision, annotate };
+        })().then(
+          ({ decision, annotate }) => {
+            if (!done) decided(hello, receivedAt, r.consumed, publishing, decision, annotate);
+          },
+          (err: unknown) =>
+            refuse(ErrorCode.Internal, `access failed: ${(err as Error).message}`, 'ERR_PROTOCOL'),
+        );
+      };
+      /** Goes on with a hello once access decided. */
+      const decided = (
+        hello: Hello,
+        receivedAt: number,
+        consumed: number,
+        publishing: boolean,
+        decision: Decision,
+        annotate: Decision | null,
+      ): void => {
+        deciding = false;
         const target = opts.resolve(hello.stream);
         const name = hello.stream ?? 'default';
-        const publishing = (hello.flags & HelloFlag.Publish) !== 0;
-        const decision = opts.access.decide(publishing ? 'publish' : 'read', target, hello.token);
         if (!decision.allowed || !target) {
           refuseAccess(decision.allowed ? 'unknown-stream' : decision.refusal, name, publishing);
         } else if (publishing) {
-          publisherHello(target, receivedAt, hello.flags, buf.subarray(r.consumed));
-        } else if (
-          hello.flags & HelloFlag.Annotate &&
-          !opts.access.decide('annotate', target, hello.token).allowed
-        ) {
-          refuse(ErrorCode.TokenInvalid, `this token cannot annotate stream ${target.name}`, 'ERR_AUTH');
+          publisherHello(target, receivedAt, hello.flags, buf.subarray(consumed));
+        } else if (annotate !== null && !annotate.allowed) {
+          if (annotate.refusal === 'rate-limited') refuseAccess('rate-limited', name, false);
+          else refuse(ErrorCode.TokenInvalid, `this token cannot annotate stream ${target.name}`, 'ERR_AUTH');
         } else if (hello.playback) {
-          playbackHello(target, hello.playback, receivedAt, hello.flags, r.consumed);
+          playbackHello(target, hello.playback, receivedAt, hello.flags, consumed);
         } else if (!target.hasRoom()) {
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
-          accept(target, receivedAt, hello.flags, buf.subarray(r.consumed), null, hello.view);
+          accept(target, receivedAt, hello.flags, buf.subarray(consumed), null, hello.view);
         }
       };
       /** A playback hello: the recording's own hub, once the store found the time (the hello is held). */
@@ -256,6 +293,18 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           refuse(ErrorCode.TokenRequired, what, 'ERR_AUTH');
         } else if (refusal === 'token-invalid' || refusal === 'disabled') {
           refuse(ErrorCode.TokenInvalid, publishing ? 'wrong publish token' : 'wrong token', 'ERR_AUTH');
+        } else if (refusal === 'forbidden') {
+          refuse(
+            ErrorCode.Forbidden,
+            `not permitted to ${publishing ? 'publish to' : 'read'} ${name}`,
+            'ERR_AUTH',
+          );
+        } else if (refusal === 'rate-limited') {
+          refuse(
+            ErrorCode.TooManyFailures,
+            'too many failed logins from this address: try again later',
+            'ERR_AUTH',
+          );
         } else {
           refuse(ErrorCode.UnknownStream, `no stream named ${name}`, 'ERR_PROTOCOL');
         }
@@ -292,7 +341,7 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         servePublisher(socket, conn, target.ingest, rest, undefined, meta);
         resolve(null);
       };
-      /** A playback's recording is being looked up: more bytes wait (they are its ACKs). */
+      /** Access decides, or a playback's recording is being looked up: more bytes wait (ACKs). */
       let deciding = false;
       const onData = (chunk: Buffer): void => {
         // A hello is at most MAX_HELLO_BYTES (decodeHello refuses longer declared tokens), so this stays small.

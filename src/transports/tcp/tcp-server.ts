@@ -55,8 +55,11 @@ export interface TcpServerOptions {
   warmOnAccept?: boolean | (() => boolean);
   /** A port for seed clients only: every connection gets the seed framing at once, with no hello grace. */
   legacyOnly?: boolean;
-  /** Refuse legacy clients (set when a token is required and --allow-legacy is not given). */
-  refuseLegacy?: boolean | (() => boolean);
+  /**
+   * Refuse legacy clients (set when a token is required and --allow-legacy is not given); a function
+   * is asked with the client's address.
+   */
+  refuseLegacy?: boolean | ((address: string) => boolean);
   native?: NativeHandshake;
   /** Per-address connection cap shared with the other transports (--max-clients-per-ip). */
   limiter?: IpLimiter;
@@ -153,7 +156,7 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     // long), and ffmpeg's start (~60 ms of CPU) in that window made late hellos, taken for seed
     // clients, frequent on a loaded 2-core machine; a client still silent by then is likely a seed client.
     const w = this.#opts.warmOnAccept ?? true;
-    const warm = (typeof w === 'function' ? w() : w) && !this.#refusesLegacy();
+    const warm = (typeof w === 'function' ? w() : w) && !this.#refusesLegacy(socket.remoteAddress ?? '');
     let releaseWarm = noop;
     let warmTimer: NodeJS.Timeout | null =
       warm && target
@@ -204,20 +207,20 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     // server does not mistake a native client for a seed client.
     // A server that refuses seed clients has nothing to gain from deciding early: it waits longer for
     // a native hello, so a client whose hello a loaded machine delayed is not taken for a seed client.
-    const grace = this.#refusesLegacy()
+    const grace = this.#refusesLegacy(socket.remoteAddress ?? '')
       ? Math.max(this.#opts.helloGraceMs, REFUSING_GRACE_MS)
       : this.#opts.helloGraceMs;
     const timer = setTimeout(() => setImmediate(() => decide(null)), grace);
   }
 
-  #refusesLegacy(): boolean {
+  #refusesLegacy(address: string): boolean {
     const r = this.#opts.refuseLegacy ?? false;
-    return typeof r === 'function' ? r() : r;
+    return typeof r === 'function' ? r(address) : r;
   }
 
   #startLegacy(socket: net.Socket, address: string): void {
     if (socket.destroyed) return;
-    if (this.#refusesLegacy()) {
+    if (this.#refusesLegacy(socket.remoteAddress ?? '')) {
       this.emit('refused', address, 'legacy client refused: a token is required');
       socket.destroy();
       return;

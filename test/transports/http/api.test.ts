@@ -65,6 +65,7 @@ async function start(
   const ctx: ApiContext = {
     api: opts.api === undefined ? new FakeApi() : opts.api,
     access: new Access({ token: opts.token ?? null, adminToken: opts.adminToken ?? null }),
+    guardOf: (n) => (n === 'cam' ? { name: 'cam', readToken: null } : null),
     statsOf: (n) => (n === 'cam' ? stats(25, 24.5) : null),
     allowOrigin: opts.allowOrigin ?? null,
     cors: { 'X-Cors': 'yes' },

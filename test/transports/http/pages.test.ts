@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Access } from '../../../src/access/access.js';
+import { Access, type Refusal } from '../../../src/access/access.js';
 import { splitStreamPath } from '../../../src/transports/http/http-server-types.js';
 import { listenHttp } from '../../../src/transports/http/listen.js';
 import { requestUrl } from '../../../src/transports/http/respond.js';
@@ -115,7 +115,7 @@ describe('serveServerGet', () => {
       metrics: {
         render: () => Promise.resolve({ contentType: 'text/plain; version=0.0.4', body: 'm 1\n' }),
       } as unknown as ServerMetrics,
-      refuseToken: () => {
+      refuse: () => {
         c.refusals++;
       },
       ...over,
@@ -125,12 +125,13 @@ describe('serveServerGet', () => {
 
   async function serve(c: ServerGetContext) {
     const srv = await listen((req, res) => {
-      const refuseToken = (): void => {
-        c.refuseToken();
+      const refuse = (r: Refusal): void => {
+        c.refuse(r);
         res.writeHead(401).end();
       };
-      if (!serveServerGet(req, res, requestUrl(req), { ...c, refuseToken }))
-        res.writeHead(299).end('not mine');
+      void serveServerGet(req, res, requestUrl(req), { ...c, refuse }).then((served) => {
+        if (!served) res.writeHead(299).end('not mine');
+      });
     });
     closers.push(srv.close);
     return srv.port;

@@ -6,12 +6,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
 import {
-  authorized,
   corsHeaders,
   hostAllowed,
   isLoopbackHost,
   MISDIRECTED,
   originAllowed,
+  presentedCredentials,
   presentedToken,
 } from '../../../src/transports/http/auth.js';
 import { NO_CACHE, peerOf, requestUrl, sendJson, sendText } from '../../../src/transports/http/respond.js';
@@ -153,12 +153,29 @@ describe('presentedToken and authorized', () => {
     expect(presentedToken(req({ Authorization: 'Bearer h' }), url('?token=q'))).toBe('h');
   });
 
-  it('authorized: anything without a token set; only the right token with one', () => {
-    expect(authorized(req({}), url(), null)).toBe(true);
-    expect(authorized(req({}), url(), 'secret')).toBe(false);
-    expect(authorized(req({}), url('?token=secret'), 'secret')).toBe(true);
-    expect(authorized(req({ Authorization: 'Bearer secret' }), url(), 'secret')).toBe(true);
-    expect(authorized(req({ Authorization: 'Bearer wrong' }), url(), 'secret')).toBe(false);
+  it('presentedCredentials: Basic gives a user and password (the first colon splits), Bearer a token', () => {
+    const basic = (s: string): string => `Basic ${Buffer.from(s).toString('base64')}`;
+    expect(presentedCredentials(req({ Authorization: basic('alice:pa:ss') }), url())).toEqual({
+      token: null,
+      user: 'alice',
+      password: 'pa:ss',
+    });
+    expect(presentedCredentials(req({ Authorization: basic('bob:x') }), url('?token=t'))).toEqual({
+      token: 't',
+      user: 'bob',
+      password: 'x',
+    });
+    // No user before the colon, or no colon: not a login.
+    expect(presentedCredentials(req({ Authorization: basic(':x') }), url())).toEqual({
+      token: null,
+      user: null,
+      password: null,
+    });
+    expect(presentedCredentials(req({ Authorization: 'Bearer abc' }), url())).toEqual({
+      token: 'abc',
+      user: null,
+      password: null,
+    });
   });
 });
 

@@ -1,0 +1,159 @@
+import sharp from 'sharp';
+import { FramecastError } from '../errors.js';
+import type { Frame } from '../hub/frame.js';
+
+/** What a rendition is: a width (the height follows the picture) and a JPEG quality. */
+export interface RenditionKey {
+  width: number;
+  quality: number;
+}
+
+/** A rendition's JPEG and its size. */
+export interface ScaledJpeg {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  /** Made from a decode shared with the stream's other renditions. */
+  shared?: boolean;
+}
+
+/**
+ * A JPEG at another width and quality. libvips (through sharp) decodes with libjpeg-turbo's DCT
+ * scaling when shrinking by 2, 4 or 8 or more (a fraction of a full decode), then resizes exactly.
+ * Never enlarges: a width over the picture's keeps its size.
+ */
+export async function scaleJpeg(jpeg: Buffer, key: RenditionKey, maxPixels: number): Promise<ScaledJpeg> {
+  try {
+    const { data, info } = await sharp(jpeg, { limitInputPixels: maxPixels, failOn: 'error' })
+      .resize({ width: key.width, withoutEnlargement: true, kernel: 'lanczos3', fastShrinkOnLoad: true })
+      .jpeg({ quality: key.quality, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
+      .toBuffer({ resolveWithObject: true });
+    return { jpeg: data, width: info.width, height: info.height };
+  } catch (err) {
+    throw new FramecastError(
+      'ERR_ENCODE',
+      `rendition ${key.width}px q${key.quality}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** Decodes kept: the newest frame's, and one before it for a rendition still encoding that one. */
+const KEPT_DECODES = 2;
+
+interface Decoded {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+interface Held {
+  frame: Frame;
+  /** The width it was decoded for: the largest live rendition's when it was made. */
+  width: number;
+  pixels: Promise<Decoded>;
+}
+
+/** What a rendition's frame is made with: the stream's frame at the rendition's size and quality. */
+export type RenditionScaler = (frame: Frame, key: RenditionKey) => Promise<ScaledJpeg>;
+
+/**
+ * One decode of a stream's frame for all of its renditions. With two or more renditions running, a
+ * frame's JPEG is decoded once, at the largest rendition's width, and each rendition resizes and
+ * encodes from those pixels: the largest encodes them as they are. The decode is sharp's
+ * shrink-on-load (libjpeg-turbo's DCT scaling) then an exact resize: sharp scales by 1/2 from a
+ * shrink of 3, 1/4 from 5, 1/8 from 9 (it keeps a margin against libjpeg's rounding), so an 800-px
+ * stream's 640-px rendition is a full decode, a 1080p one's is a 1/2 decode. With one rendition,
+ * that rendition's scaleJpeg() (the same decode, no pixels kept). Each rendition still encodes once
+ * per frame: only the decode is shared.
+ */
+export class SharedDecode {
+  readonly #widths: () => number[];
+  readonly #maxPixels: number;
+  #held: Held[] = [];
+  /** Decodes made for 2+ renditions, and rendition frames made from one of them. */
+  readonly counts = { decodes: 0, fromShared: 0 };
+
+  /** `widths`: the widths of the renditions running now (the stream's renditions tell). */
+  constructor(widths: () => number[], maxPixels: number) {
+    this.#widths = widths;
+    this.#maxPixels = maxPixels;
+  }
+
+  /** `frame` at `key`, from the decode the stream's running renditions share when 2+ run. */
+  readonly scale: RenditionScaler = async (frame, key) => {
+    const widths = this.#widths();
+    if (widths.length < 2) {
+      this.#held = [];
+      return scaleJpeg(frame.jpeg, key, this.#maxPixels);
+    }
+    const top = Math.max(...widths);
+    // A rendition wider than those running (it has just started): a decode of its own this once.
+    if (key.width > top) return scaleJpeg(frame.jpeg, key, this.#maxPixels);
+    const pixels = this.#decode(frame, top);
+    const out = await encodeFrom(await pixels, key);
+    this.counts.fromShared++;
+    return { ...out, shared: true };
+  };
+
+  #decode(frame: Frame, top: number): Promise<Decoded> {
+    const held = this.#held.find((h) => h.frame === frame && h.width === top);
+    if (held) return held.pixels;
+    this.counts.decodes++;
+    const pixels = decodeAt(frame.jpeg, top, this.#maxPixels);
+    // A failed decode is each asker's error (that frame is skipped), never an unhandled rejection.
+    pixels.catch(() => undefined);
+    this.#held = [...this.#held.filter((h) => h.frame !== frame), { frame, width: top, pixels }].slice(
+      -KEPT_DECODES,
+    );
+    return pixels;
+  }
+
+  /** Lets go of the pixels held when fewer than two renditions run now (one has just stopped). */
+  trim(): void {
+    if (this.#widths().length < 2) this.#held = [];
+  }
+
+  /** Lets go of the pixels held (the renditions closed). */
+  clear(): void {
+    this.#held = [];
+  }
+}
+
+/** The JPEG's pixels at `width` (never enlarged): shrink-on-load, then an exact resize. */
+async function decodeAt(jpeg: Buffer, width: number, maxPixels: number): Promise<Decoded> {
+  try {
+    const { data, info } = await sharp(jpeg, { limitInputPixels: maxPixels, failOn: 'error' })
+      .resize({ width, withoutEnlargement: true, kernel: 'lanczos3', fastShrinkOnLoad: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  } catch (err) {
+    throw new FramecastError('ERR_ENCODE', `rendition decode at ${width}px: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** A rendition's JPEG from shared pixels: resized to its width when narrower, then encoded. */
+async function encodeFrom(d: Decoded, key: RenditionKey): Promise<ScaledJpeg> {
+  try {
+    let img = sharp(d.data, { raw: { width: d.width, height: d.height, channels: d.channels } });
+    if (key.width < d.width) img = img.resize({ width: key.width, kernel: 'lanczos3' });
+    const { data, info } = await img
+      .jpeg({ quality: key.quality, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
+      .toBuffer({ resolveWithObject: true });
+    return { jpeg: data, width: info.width, height: info.height };
+  } catch (err) {
+    throw new FramecastError(
+      'ERR_ENCODE',
+      `rendition ${key.width}px q${key.quality}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}

@@ -1,0 +1,97 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { Frame } from '../../src/hub/frame.js';
+import { SharedDecode, scaleJpeg } from '../../src/encode/rendition-decode.js';
+import { jpegInfo } from '../../src/util/jpeg.js';
+
+const MAX_PIXELS = 16_777_216;
+
+/** A 1280x720 picture with detail (a gradient and stripes), as a q85 JPEG. */
+async function picture(shift = 0): Promise<Buffer> {
+  const w = 1280;
+  const h = 720;
+  const px = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 3;
+      px[i] = (x + shift) & 255;
+      px[i + 1] = (y * 2) & 255;
+      px[i + 2] = ((x >> 4) + (y >> 4)) % 2 ? 230 : 20;
+    }
+  return sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
+}
+
+const frameOf = (jpeg: Buffer, seq: number): Frame =>
+  new Frame({ seq, width: 1280, height: 720, capturedAt: 1000 + seq, encodedAt: 1000 + seq, jpeg });
+
+/** Mean absolute difference of two same-size JPEGs' pixels (0-255). */
+async function meanDiff(a: Buffer, b: Buffer): Promise<number> {
+  const pa = await sharp(a).raw().toBuffer();
+  const pb = await sharp(b).raw().toBuffer();
+  expect(pa.length).toBe(pb.length);
+  let sum = 0;
+  for (let i = 0; i < pa.length; i++) sum += Math.abs((pa[i] as number) - (pb[i] as number));
+  return sum / pa.length;
+}
+
+describe('SharedDecode: one decode per frame for a stream’s renditions', () => {
+  it('three renditions running: one decode per frame, each rendition encoded at its own size and quality, close to a decode of its own', async () => {
+    const widths = [320, 480, 640];
+    const shared = new SharedDecode(() => widths, MAX_PIXELS);
+    const keys = [
+      { width: 320, quality: 80 },
+      { width: 480, quality: 60 },
+      { width: 640, quality: 80 },
+    ];
+    const f1 = frameOf(await picture(), 1);
+    const outs = await Promise.all(keys.map((k) => shared.scale(f1, k)));
+    expect(shared.counts.decodes).toBe(1);
+    expect(outs.map((o) => `${o.width}x${o.height}`)).toEqual(['320x180', '480x270', '640x360']);
+    expect(outs.map((o) => jpegInfo(o.jpeg)?.width)).toEqual([320, 480, 640]);
+    expect(outs.every((o) => o.shared === true)).toBe(true);
+    // The same picture as each rendition decoding the JPEG itself (one more resample, no visible change).
+    for (const [i, k] of keys.entries()) {
+      const own = await scaleJpeg(f1.jpeg, k, MAX_PIXELS);
+      expect(await meanDiff((outs[i] as { jpeg: Buffer }).jpeg, own.jpeg)).toBeLessThan(4);
+    }
+    // Each rendition's quality is its own: q60 is smaller than q80 at the same width.
+    const q80at480 = await shared.scale(f1, { width: 480, quality: 80 });
+    expect(shared.counts.decodes).toBe(1); // the frame's decode, kept
+    expect((outs[1] as { jpeg: Buffer }).jpeg.length).toBeLessThan(q80at480.jpeg.length);
+    // The next frame: one more decode for all three.
+    const f2 = frameOf(await picture(40), 2);
+    await Promise.all(keys.map((k) => shared.scale(f2, k)));
+    expect(shared.counts.decodes).toBe(2);
+    expect(shared.counts.fromShared).toBe(7);
+    // Two renditions stop: the pixels held go with them (asked again, the frame is decoded again).
+    widths.splice(1);
+    shared.trim();
+    widths.push(480, 640);
+    await shared.scale(f2, keys[0] as (typeof keys)[number]);
+    expect(shared.counts.decodes).toBe(3);
+  });
+
+  it('one rendition decodes on its own; a rendition wider than the running ones too; a JPEG that does not decode is each asker’s error', async () => {
+    let widths = [320];
+    const shared = new SharedDecode(() => widths, MAX_PIXELS);
+    const f = frameOf(await picture(), 1);
+    const one = await shared.scale(f, { width: 320, quality: 80 });
+    expect(one.width).toBe(320);
+    expect(one.shared).toBeUndefined();
+    expect(shared.counts.decodes).toBe(0);
+    widths = [320, 480];
+    const wide = await shared.scale(f, { width: 960, quality: 80 });
+    expect([wide.width, wide.shared]).toEqual([960, undefined]);
+    expect(shared.counts.decodes).toBe(0);
+    const bad = frameOf(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]), 2);
+    const results = await Promise.allSettled([
+      shared.scale(bad, { width: 320, quality: 80 }),
+      shared.scale(bad, { width: 480, quality: 80 }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(shared.counts.decodes).toBe(1);
+    expect(((results[0] as PromiseRejectedResult).reason as { code?: string }).code).toBe('ERR_ENCODE');
+  });
+});
