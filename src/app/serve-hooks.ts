@@ -17,6 +17,8 @@ export function checkedHooks(config: readonly HookConfig[] | null | undefined): 
  * their log lines become the server's `hook` events, and closing the server kills what still runs.
  */
 export function startHooks(server: FramecastServer, hooks: Hooks): void {
+  // Without hooks nothing listens: a server with many streams (an edge) pays nothing for them.
+  if (hooks.size === 0) return;
   const stop = watchStreamEvents(server.streams, hooks, server.recordings);
   hooks.on('log', (line) => server.emit('hook', line));
   hooks.on('listener-error', (e, err) => server.emit('listener-error', e, err));

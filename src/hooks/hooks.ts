@@ -64,6 +64,11 @@ export class Hooks extends SafeEmitter<HooksEvents> {
     }));
   }
 
+  /** How many hooks there are. */
+  get size(): number {
+    return this.#hooks.length;
+  }
+
   /** True when some hook runs on `event` (callers may skip building its fields otherwise). */
   wants(event: HookEvent): boolean {
     return this.#hooks.some((h) => h.spec.on.includes(event));

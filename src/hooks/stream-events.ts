@@ -109,9 +109,13 @@ function watchStream(stream: Stream, hooks: Hooks): () => void {
     viewerLeft(st);
     if (!NO_DEMAND.has(st.protocol) && demand > 0 && --demand === 0) hooks.fire('demandStop', name, {});
   };
-  hub.on('frame', onFrame);
-  hub.on('source-status', onStatus);
-  hub.on('transmission-end', onEnd);
+  // Only what some hook listens for is watched: no listener on the frame path without a ready hook.
+  const readiness = hooks.wants('ready') || hooks.wants('notReady');
+  if (readiness) {
+    hub.on('frame', onFrame);
+    hub.on('source-status', onStatus);
+    hub.on('transmission-end', onEnd);
+  }
   hub.on('admitted', onAdmitted);
   hub.on('left', onLeft);
   // A viewer of another size (`?width=`) joins its rendition's hub: a viewer all the same (the
