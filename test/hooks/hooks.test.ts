@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
@@ -9,10 +9,9 @@ import {
   serve,
   type FramecastServer,
 } from '../../src/index.js';
-import type { HookConfig } from '../../src/hooks/hook-spec.js';
+import { envFiles, envHook, outDirs, until, untilAsync } from './support.js';
 import { makeTempDir } from '../helpers/fixtures.js';
 import { makeJpeg } from '../helpers/native.js';
-import { openMjpeg } from '../helpers/mjpeg.js';
 import { isAlive, killTracked, sleep } from '../helpers/processes.js';
 
 let server: FramecastServer | null = null;
@@ -28,49 +27,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await sleep(25);
-  expect(cond()).toBe(true);
-}
-
-async function untilAsync(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond()) && Date.now() < end) await sleep(50);
-  expect(await cond()).toBe(true);
-}
-
-/** A fresh folder for one test's hook outputs. */
-let n = 0;
-function outDir(): string {
-  const d = join(tmp.dir, `t${n++}`);
-  mkdirSync(d);
-  return d;
-}
-
-/** The FRAMECAST_ variables (and the leak probe) each hook run wrote, by event. */
-function envFiles(dir: string): Map<string, Record<string, string>[]> {
-  const out = new Map<string, Record<string, string>[]>();
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.env'))) {
-    const env: Record<string, string> = {};
-    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0 && line.startsWith('FRAMECAST_')) env[line.slice(0, i)] = line.slice(i + 1);
-    }
-    const ev = f.split('.')[0] as string;
-    out.set(ev, [...(out.get(ev) ?? []), env]);
-  }
-  return out;
-}
-
-/** A hook whose command writes its environment to DIR/EVENT.PID.env (written whole, then renamed). */
-function envHook(dir: string, on: HookConfig['on'], extra: Partial<HookConfig> = {}): HookConfig {
-  return {
-    on,
-    run: `env > "${dir}/.$$.tmp" && mv "${dir}/.$$.tmp" "${dir}/$FRAMECAST_EVENT.$$.env"`,
-    ...extra,
-  };
-}
+const outDir = outDirs(tmp.dir);
 
 function viewer(port: number, stream: string): { frames: number; widths: number[]; close: () => void } {
   const v = { frames: 0, widths: [] as number[], close: () => c.close() };
@@ -278,56 +235,5 @@ describe('event hooks', () => {
     );
     const after = v.frames;
     await until(() => v.frames > after + 5);
-  }, 30_000);
-  it('segmentComplete carries the closed segment: its file, times and frames; the recorder is no demand', async () => {
-    const dir = outDir();
-    server = await serve({
-      port: 0,
-      httpPort: 0,
-      recordPath: join(dir, 'rec'),
-      streams: [{ name: 'cam', source: 'test', width: 160, fps: 10, record: true, recordSegmentDuration: 1 }],
-      hooks: [envHook(dir, ['segmentComplete', 'demandStart', 'viewerJoined'])],
-    });
-    await until(() => envFiles(dir).has('segmentComplete'), 20_000);
-    const seg = envFiles(dir).get('segmentComplete')?.[0] ?? {};
-    expect(seg.FRAMECAST_STREAM).toBe('cam');
-    expect(seg.FRAMECAST_SEGMENT_PATH).toMatch(/\.mkv$/);
-    expect(existsSync(seg.FRAMECAST_SEGMENT_PATH ?? '')).toBe(true);
-    expect(Number(seg.FRAMECAST_SEGMENT_FRAMES)).toBeGreaterThan(0);
-    expect(Number(seg.FRAMECAST_SEGMENT_BYTES)).toBeGreaterThan(0);
-    const start = Date.parse(seg.FRAMECAST_SEGMENT_START ?? '');
-    const end = Date.parse(seg.FRAMECAST_SEGMENT_END ?? '');
-    expect(end).toBeGreaterThanOrEqual(start);
-    expect(end - start).toBeLessThan(5000);
-    expect(envFiles(dir).has('demandStart')).toBe(false);
-    expect(envFiles(dir).has('viewerJoined')).toBe(false);
-  }, 30_000);
-  it("a viewer of another size (a rendition) is a viewer too; the rendition's encoder is not", async () => {
-    const dir = outDir();
-    server = await serve({
-      port: 0,
-      httpPort: 0,
-      streams: [{ name: 'cam', source: 'test', width: 320, fps: 10 }],
-      hooks: [envHook(dir, ['viewerJoined', 'viewerLeft'])],
-    });
-    const mjpeg = openMjpeg(
-      `http://127.0.0.1:${server.httpAddress()?.port}/streams/cam/stream.mjpg?width=160`,
-      {
-        keep: true,
-      },
-    );
-    closers.push(() => mjpeg.close());
-    await until(() => mjpeg.parts.length >= 3 && envFiles(dir).has('viewerJoined'), 20_000);
-    mjpeg.close();
-    await until(() => envFiles(dir).has('viewerLeft'));
-    await sleep(300);
-    const joined = envFiles(dir).get('viewerJoined') ?? [];
-    expect(joined).toHaveLength(1);
-    expect(joined[0]?.FRAMECAST_PROTOCOL).toBe('mjpeg');
-    const left = envFiles(dir).get('viewerLeft') ?? [];
-    expect(left).toHaveLength(1);
-    expect(left[0]?.FRAMECAST_VIEWER_ID).toBe(joined[0]?.FRAMECAST_VIEWER_ID);
-    expect(Number(left[0]?.FRAMECAST_FRAMES_SENT)).toBeGreaterThanOrEqual(3);
-    expect(Number(left[0]?.FRAMECAST_SECONDS)).toBeGreaterThanOrEqual(0);
   }, 30_000);
 });
