@@ -120,9 +120,15 @@ const RULES = [
   { from: 'src/protocol/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/'] },
   // record/ writes and reads recordings; transports serve them, never the other way round.
   { from: 'src/record/', not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/', 'src/client/'] },
+  // hooks/ turns streams' events into commands and requests; it never sees access, a transport or the bus.
+  {
+    from: 'src/hooks/',
+    not: ['src/app/', 'src/transports/', 'src/bus/', 'src/cli/', 'src/access/', 'src/client/', 'src/config/'],
+  },
   // app/ is the composition root: only the CLI and the package's entry point import it.
   ...[
     'access',
+    'hooks',
     'meta',
     'record',
     'bus',

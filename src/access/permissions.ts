@@ -1,3 +1,7 @@
+import { streamMatches } from '../util/stream-glob.js';
+
+export { streamMatches };
+
 /**
  * Permissions: what a user, a JWT, a signed link or anonymous requests may do. One permission is an
  * action on a set of streams (glob patterns over stream names); no patterns means every stream.
@@ -52,29 +56,6 @@ const PATTERN_RE = /^[A-Za-z0-9_.*?-]{1,128}$/;
 /** Bounds on what a config file, a JWT claim or a hook may hand over. */
 export const MAX_PERMISSIONS = 256;
 export const MAX_PATTERNS = 64;
-
-const patternCache = new Map<string, RegExp>();
-
-/** The regular expression of one glob pattern (anchored; only `*` and `?` are special). */
-function patternRegExp(pattern: string): RegExp {
-  let re = patternCache.get(pattern);
-  if (re === undefined) {
-    const body = pattern
-      .replace(/[.+^${}()|[\]\\-]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`);
-    if (patternCache.size >= 4096) patternCache.clear();
-    patternCache.set(pattern, re);
-  }
-  return re;
-}
-
-/** True when `name` matches one of `patterns` ([] matches every name). */
-export function streamMatches(patterns: readonly string[], name: string): boolean {
-  if (patterns.length === 0) return true;
-  return patterns.some((p) => patternRegExp(p).test(name));
-}
 
 /**
  * True when `permissions` allow `action` on stream `name` (null: no particular stream, e.g. the API

@@ -12,7 +12,7 @@ import type { Frame } from '../hub/frame.js';
 import type { HttpServer } from '../transports/http/http-server.js';
 import { watchStalls } from '../hub/stall-watch.js';
 import type { ResolvedServeOptions } from './serve-options.js';
-import { openStream, type Stream } from '../streams/stream.js';
+import { openStream, type ExecContext, type Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/streams.js';
 import type { ResolvedStreamConfig } from '../streams/stream-options.js';
 import { checkStreams, diffStreams } from '../streams/stream-plan.js';
@@ -52,6 +52,10 @@ export interface ServerEvents {
   'record-deleted': [stream: string, info: SegmentInfo, why: string];
   /** A recording folder was repaired at load, or retention could not delete. */
   'record-note': [stream: string, message: string];
+  /** A hook failed, timed out, or had events dropped (one line, never a secret). */
+  hook: [line: string];
+  /** An `exec:` stream's command ended (stopped, or exited and is restarted). */
+  exec: [stream: string, line: string];
 }
 
 /** What a server keeps to open listeners for streams added while it runs. */
@@ -61,6 +65,8 @@ export interface ServerEnv {
   token: string | null;
   /** The server's one access decision (a legacyPort's seed clients are anonymous requests). */
   access: Access;
+  /** What `exec:` streams' commands are given (their environment). */
+  exec?: ExecContext;
 }
 
 /** A change to the set of streams: the whole new set, and how to write it down once it applies. */
@@ -190,6 +196,7 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
     hub.on('frame', (f) => this.emit('frame', f, name));
     hub.on('source-status', (s) => this.emit('source-status', s, name));
     hub.on('listener-error', (e, err) => this.emit('listener-error', e, err));
+    stream.exec?.on('exit', (line) => this.emit('exec', name, line));
     this.#unwatch.set(
       stream,
       watchStalls(hub, this.options.stallTimeoutMs, (sub, ms) => this.emit('kicked', sub.stats(), ms)),
@@ -276,7 +283,7 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
     );
     const policy = { paths: this.options.sourcePaths };
     const tries = await Promise.allSettled(
-      [...changes.add, ...changes.restart].map((c) => openStream(c, undefined, policy)),
+      [...changes.add, ...changes.restart].map((c) => openStream(c, undefined, policy, this.#env.exec)),
     );
     const opened = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
     try {

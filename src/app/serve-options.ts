@@ -4,6 +4,7 @@ import type { FrameProducer } from '../hub/producer.js';
 import type { Publisher } from '../hub/publisher.js';
 import type { NativeHandshake } from '../transports/tcp/tcp-server.js';
 import type { TlsCredentials } from '../transports/tls-config.js';
+import type { HookConfig } from '../hooks/hook-spec.js';
 import type { StreamConfig } from '../streams/stream-options.js';
 import type { BusOptions } from '../bus/bus.js';
 import type { TokenDigest } from '../util/token.js';
@@ -118,6 +119,11 @@ export interface ServeOptions {
    * stream's frames while edges have viewers for it (docs/PROTOCOL.md, "Bus").
    */
   bus?: BusOptions | null;
+  /**
+   * Event hooks (docs/CONFIG.md, "Hooks"): commands run or URLs POSTed when a stream becomes ready,
+   * gets its first viewer, loses its publisher, completes a recording segment...
+   */
+  hooks?: readonly HookConfig[] | null;
   /** Token for API writes (PUT/DELETE /api/streams/NAME); without it, writes are refused (403). */
   adminToken?: string | null;
   /**

@@ -17,6 +17,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { BusOrigin } from '../bus/origin.js';
 import { checkRecordDir, Recordings } from '../record/recordings.js';
 import { FramecastError } from '../errors.js';
+import { checkedHooks, startHooks } from './serve-hooks.js';
+import { registerHookMetrics } from '../hooks/hook-metrics.js';
+import { execEnv } from './exec-env.js';
+import type { ExecContext } from '../streams/stream.js';
 
 export { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './serve-options.js';
 export { FramecastServer, type ServerEvents, type StreamsApplied } from './framecast-server.js';
@@ -55,6 +59,9 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   });
   // eslint-disable-next-line prefer-const
   let server: FramecastServer | undefined;
+  const hooks = checkedHooks(options.hooks);
+  // exec: streams' commands start on demand, once the server listens (`server` is set).
+  const exec: ExecContext = { env: (c) => (server ? execEnv(server, c, token) : null) };
   const configs = planStreams(opts, options);
   checkStreams(configs, {
     mainPort: opts.port,
@@ -67,7 +74,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
   const registry = new StreamRegistry();
   const policy = { paths: opts.sourcePaths };
   const opened = await Promise.all(
-    configs.map((c, i) => openStream(c, i === 0 ? producer : undefined, policy)),
+    configs.map((c, i) => openStream(c, i === 0 ? producer : undefined, policy, exec)),
   );
   for (const s of opened) registry.add(s);
   const recordings = new Recordings(registry, {
@@ -130,8 +137,9 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
     await bus?.nc.close();
     throw err;
   });
-  server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token, access });
+  server = new FramecastServer(opts, registry, tcp, { limiter, tls: tlsCreds, token, access, exec });
   server.attachRecordings(recordings);
+  startHooks(server, hooks);
   server.startupNotes.push(...(await recordings.start()));
   try {
     for (const s of registry.list()) await server.openLegacy(s);
@@ -149,6 +157,7 @@ export async function serve(options: ServeOptions = {}): Promise<FramecastServer
         allowOrigin: opts.allowOrigin,
         startedAt: Date.now(),
         recordings: options.recordingsFrom ?? recordings,
+        metrics: (r) => registerHookMetrics(r, hooks),
         api: createStreamApi(server, {
           configPath: options.configPath ?? null,
           streamOverrides: options.streamOverrides ?? {},

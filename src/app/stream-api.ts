@@ -5,6 +5,7 @@ import { redactCredentials } from '../util/redact.js';
 import { resolveStreamConfig, STREAM_FIELDS, type StreamConfig } from '../streams/stream-options.js';
 import { streamDefaults } from './serve-plan.js';
 import type { Stream } from '../streams/stream.js';
+import { EXEC_FROM_API, execCommand } from '../source/source-spec.js';
 
 export type { StreamApi };
 
@@ -14,7 +15,8 @@ export function describeStream(s: Stream): Record<string, unknown> {
   const src = s.hub.source;
   return {
     ...config,
-    source: redactCredentials(config.source),
+    // A command may hold anything (a password on its command line): the API shows that there is one.
+    source: execCommand(config.source) === null ? redactCredentials(config.source) : 'exec:(a command)',
     readToken: s.readToken === null ? null : '(set)',
     publishToken: publishToken === null ? null : '(set)',
     annotateToken: annotateToken === null ? null : '(set)',
@@ -75,6 +77,9 @@ export function createStreamApi(server: FramecastServer, settings: StreamStore):
     },
     async put(name, body) {
       const config = bodyConfig(body);
+      // A command is the operator's to give (the file, the command line): an API user never runs one.
+      if (typeof config.source === 'string' && execCommand(config.source) !== null)
+        throw new RangeError(EXEC_FROM_API);
       // Checked here too, so that a bad value is named before the file is even read.
       resolveStreamConfig(name, config, defaults());
       const created = server.streams.get(name) === null;

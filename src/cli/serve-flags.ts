@@ -136,6 +136,7 @@ export function serveOptionsFromFlags(values: ServeFlagValues, positionals: stri
   }
   const bus = busOption(values, config?.bus ?? null);
   if (bus !== null) serveOpts = { ...serveOpts, bus };
+  if (config !== null && config.hooks.length > 0) serveOpts = { ...serveOpts, hooks: config.hooks };
   const sourcePaths = values['source-path'];
   if (sourcePaths !== undefined) {
     for (const d of sourcePaths)

@@ -12,7 +12,9 @@ MJPEG, snapshots, WebSocket, a viewer page and a dashboard.
 
 SOURCE    a video file, an http/rtsp URL, a webcam (/dev/video0, webcam:0, 0),
           'test' (moving test pattern, the default), or 'publisher': frames pushed by a
-          remote publisher (framecast publish, HTTP POST .../publish), passed through as they come
+          remote publisher (framecast publish, HTTP POST .../publish), passed through as they come,
+          or 'exec:COMMAND': a publisher stream whose publisher is COMMAND, started (sh -c) with
+          its first viewer and stopped after its last (docs/CONFIG.md, "Sources")
 NAME=     names the stream (letters, digits, _ . -; at most 64): clients watch it at
           HOST:PORT/NAME and http://HOST:HTTP_PORT/streams/NAME/. A source without a name is
           the stream 'default'. The first stream is the default stream: seed clients on the

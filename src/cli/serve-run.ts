@@ -80,6 +80,10 @@ export function runUntilSignal(server: FramecastServer, log: Logger): Promise<nu
     server.on('record-note', (stream, message) =>
       log.event('record-note', `${tag(stream)}${message}`, { stream, message }),
     );
+    server.on('hook', (line) => log.event('hook', line, { message: line }));
+    server.on('exec', (stream, line) =>
+      log.event('exec', `stream ${stream}: ${line}`, { stream, message: line }),
+    );
     server.on('source-status', (st, stream) =>
       log.event(
         'source-status',

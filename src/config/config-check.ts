@@ -9,13 +9,14 @@ import {
   type StreamConfig,
 } from '../streams/stream-options.js';
 import { busOf } from './config-bus.js';
+import { hooksOf } from './config-hooks.js';
 import { keyName } from './config-edit.js';
 import { ConfigError, problemOf, segment } from './config-error.js';
 import type { LoadedConfig, ServerFileSettings } from './config-types.js';
 import { Checker, describe, show, type Field, type Node } from './config-checker.js';
 import { SERVER_KEYS, serverSettings } from './config-server.js';
 
-const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'bus', 'streamDefaults', 'streams'];
+const TOP_KEYS: readonly string[] = [...SERVER_KEYS, 'bus', 'hooks', 'streamDefaults', 'streams'];
 /** Stream fields whose null means something (none, off); for the others an empty value is a mistake. */
 export const NULLABLE: ReadonlySet<string> = new Set([
   'fps',
@@ -44,6 +45,7 @@ export function checkConfigText(text: string, path: string, streamsOptional = fa
       path: resolve(path),
       server: {},
       bus: null,
+      hooks: [],
       streamDefaults: {},
       streams: [],
       defaultStream: '',
@@ -56,6 +58,8 @@ export function checkConfigText(text: string, path: string, streamsOptional = fa
   const server = serverSettings(c, top, dirname(resolve(path)));
   const busField = get('bus');
   const bus = busField ? busOf(c, busField, dirname(resolve(path))) : null;
+  const hooksField = get('hooks');
+  const hooks = hooksField ? hooksOf(c, hooksField) : [];
   const streamDefaults = defaultsOf(c, get('streamDefaults'));
   const streamsField = get('streams');
   if (!streamsField && !streamsOptional)
@@ -66,6 +70,7 @@ export function checkConfigText(text: string, path: string, streamsOptional = fa
     path: resolve(path),
     server,
     bus,
+    hooks,
     streamDefaults: Object.fromEntries(Object.entries(streamDefaults).map(([k, v]) => [k, v.value])),
     streams: streams.map((s) => s.resolved),
     defaultStream: streams[0]?.resolved.name ?? '',

@@ -1,5 +1,6 @@
 import type { AuthSettings } from '../access/auth-settings.js';
 import type { BusOptions } from './bus-settings.js';
+import type { HookConfig } from '../hooks/hook-spec.js';
 import type { ResolvedStreamConfig, StreamConfig } from '../streams/stream-options.js';
 
 /** Server-wide settings from a config file; an absent key is undefined (serve's default applies). */
@@ -36,6 +37,8 @@ export interface LoadedConfig {
   server: ServerFileSettings;
   /** The `bus:` section, file paths made absolute and checked readable; null without one. */
   bus: BusOptions | null;
+  /** The `hooks:` section as written, each hook checked; [] without one. */
+  hooks: HookConfig[];
   streamDefaults: StreamDefaults;
   /** In file order, defaults applied: streamDefaults, then the built-in ones. */
   streams: ResolvedStreamConfig[];

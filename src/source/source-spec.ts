@@ -25,6 +25,32 @@ export interface SourcePolicy {
   paths: readonly string[] | null;
 }
 
+/**
+ * `exec:COMMAND`: a publisher stream whose publisher is a command the server starts while the stream
+ * has viewers. It runs a program: taken from the config file and the command line only, never
+ * from the API (`execSourceFromApi`).
+ */
+export const EXEC_PREFIX = 'exec:';
+const MAX_EXEC_COMMAND = 8192;
+
+/** The command of an `exec:COMMAND` source, or null when `source` is not one. */
+export function execCommand(source: string): string | null {
+  const s = source.trimStart();
+  return s.startsWith(EXEC_PREFIX) ? s.slice(EXEC_PREFIX.length).trim() : null;
+}
+
+/** Why an `exec:` source cannot be used (an empty or oversized command), or null. */
+export function execProblem(command: string): string | null {
+  if (command === '') return 'exec: needs a command after it (exec:COMMAND)';
+  if (command.length > MAX_EXEC_COMMAND || command.includes('\0'))
+    return `an exec: command must be at most ${MAX_EXEC_COMMAND} characters, without NUL`;
+  return null;
+}
+
+/** The one-line refusal of an `exec:` source that came through the API. */
+export const EXEC_FROM_API =
+  'exec: sources run a command on the server: they are taken from the config file or the command line only, never from the API';
+
 /** Size and rate of the built-in test pattern. */
 export const TEST_PATTERN = { width: 1280, height: 720, fps: 30 } as const;
 
@@ -72,6 +98,12 @@ function deviceArgs(index: string): string[] {
 export function parseSource(source: string, policy: SourcePolicy = { paths: null }): SourceSpec {
   const s = source.trim();
   if (s === '') throw new FramecastError('ERR_USAGE', 'SOURCE is empty', { exitCode: 2 });
+  if (execCommand(s) !== null)
+    throw new FramecastError(
+      'ERR_SOURCE_INVALID',
+      'an exec: source is a stream of its own (serve NAME=exec:COMMAND), not something ffmpeg reads',
+      { exitCode: 2 },
+    );
   if (s === 'test' || s.startsWith('test:')) {
     const { width, height, fps } = TEST_PATTERN;
     return {

@@ -73,6 +73,7 @@ export class Renditions {
   readonly #maxClients: number;
   readonly #entries = new Map<string, Entry>();
   readonly #snapshots = new Map<string, Promise<Frame | null>>();
+  readonly #watchers = new Set<(hub: Hub) => void>();
   /** One decode per frame for the renditions running (when two or more run). */
   readonly #decode: SharedDecode;
   #closed = false;
@@ -150,7 +151,24 @@ export class Renditions {
     hub.on('transmission-end', () => this.#decode.trim());
     const entry: Entry = { key, passive, hub, producer: null };
     this.#entries.set(id, entry);
+    for (const w of this.#watchers) {
+      try {
+        w(hub);
+      } catch {
+        // A watcher's fault is not the viewer's: it joins all the same.
+      }
+    }
     return entry.hub;
+  }
+
+  /**
+   * Calls `watcher` with every rendition's hub, those running now and each one made later (the hooks
+   * see a rendition's viewers there); returns the function that stops calling it.
+   */
+  watchHubs(watcher: (hub: Hub) => void): () => void {
+    for (const e of this.#entries.values()) watcher(e.hub);
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
   }
 
   /**

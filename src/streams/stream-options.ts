@@ -3,12 +3,18 @@ import { DEFAULT_MAX_META_BYTES, MAX_META_BYTES_LIMIT } from '../meta/meta-json.
 import { DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../util/jpeg.js';
 import { tokenProblem, type TokenDigest } from '../util/token.js';
 import { parseBytes, parseDuration } from '../util/units.js';
+import { execCommand, execProblem } from '../source/source-spec.js';
 
 /** A stream's name: what clients put after HOST:PORT/ and in /streams/NAME/. */
 export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** The source of a stream fed by remote publishers (push ingest) instead of ffmpeg. */
 export const PUBLISHER_SOURCE = 'publisher';
+
+/** True when a stream with this source takes publishers: `publisher`, or `exec:COMMAND` (its command publishes). */
+export function takesPublishers(source: string): boolean {
+  return source === PUBLISHER_SOURCE || execCommand(source) !== null;
+}
 
 /** The name of the stream a server serves when its source is given without one. */
 export const DEFAULT_STREAM = 'default';
@@ -190,6 +196,9 @@ export function resolveStreamConfig(
   const c: StreamConfig = { ...defaults, ...config };
   if (typeof c.source !== 'string' || c.source.trim() === '')
     throw new StreamConfigError('source', 'a file, URL, webcam, test or publisher is required');
+  const command = execCommand(c.source);
+  const execFault = command === null ? null : execProblem(command);
+  if (execFault !== null) throw new StreamConfigError('source', execFault);
   const width = int('width', c.width ?? 800, 0, 16384);
   if (width !== 0 && width < 16)
     throw new StreamConfigError('width', `must be 0 or from 16 to 16384, got ${width}`);
@@ -208,10 +217,10 @@ export function resolveStreamConfig(
   if (publishToken !== null) {
     const problem = typeof publishToken === 'string' ? tokenProblem(publishToken) : 'must be a string';
     if (problem) throw new StreamConfigError('publishToken', problem);
-    if (c.source !== PUBLISHER_SOURCE)
+    if (!takesPublishers(c.source))
       throw new StreamConfigError(
         'publishToken',
-        `only a stream whose source is ${PUBLISHER_SOURCE} takes publishers`,
+        `only a stream whose source is ${PUBLISHER_SOURCE} (or exec:COMMAND) takes publishers`,
       );
   }
   const annotateToken = c.annotateToken ?? null;

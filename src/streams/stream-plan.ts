@@ -1,6 +1,6 @@
 import {
   DEFAULT_STREAM,
-  PUBLISHER_SOURCE,
+  takesPublishers,
   RECORD_FIELDS,
   type ResolvedStreamConfig,
 } from './stream-options.js';
@@ -66,7 +66,7 @@ export function checkPublishTokens(
   allowAnonymous: boolean,
 ): void {
   if (allowAnonymous || token !== null || isLoopback(host)) return;
-  const open = configs.find((c) => c.source === PUBLISHER_SOURCE && c.publishToken === null);
+  const open = configs.find((c) => takesPublishers(c.source) && c.publishToken === null);
   if (open)
     throw new RangeError(
       `stream ${open.name} takes publishers but has no publishToken, and the server listens on ${host}: set a publishToken (or allowAnonymousPublish)`,

@@ -5,11 +5,19 @@ import { Hub } from '../hub/hub.js';
 import type { FrameProducer } from '../hub/producer.js';
 import { locateFfmpeg, type FfmpegLocation } from '../source/ffmpeg-path.js';
 import { probeSource } from '../source/probe.js';
-import { parseSource, TEST_PATTERN, type SourcePolicy, type SourceSpec } from '../source/source-spec.js';
-import { PUBLISHER_SOURCE, type ResolvedStreamConfig } from './stream-options.js';
+import {
+  execCommand,
+  parseSource,
+  TEST_PATTERN,
+  type SourcePolicy,
+  type SourceSpec,
+} from '../source/source-spec.js';
+import { takesPublishers, type ResolvedStreamConfig } from './stream-options.js';
 import { FramecastError } from '../errors.js';
 import { PublisherSlot } from '../ingest/publish/publisher-slot.js';
 import { IngestProducer } from '../ingest/publish/ingest-producer.js';
+import { ExecProducer } from '../ingest/exec/exec-producer.js';
+import { ExecRunner, type ExecTimings } from '../ingest/exec/exec-runner.js';
 import { ImageBound } from '../util/jpeg.js';
 import type { TokenCheck } from '../util/token.js';
 import { Renditions } from './renditions.js';
@@ -31,6 +39,8 @@ export class Stream {
   readonly encoderImplementation: string;
   /** Where a remote publisher feeds the stream (source `publisher`), else null. */
   readonly ingest: PublisherSlot | null;
+  /** The command of an `exec:` stream (it publishes into `ingest` while the stream is watched), else null. */
+  readonly exec: ExecRunner | null;
   /** The stream's image-size bound (maxImagePixels) and the images it refused, for /stats. */
   readonly images: ImageBound;
   /** Other sizes and qualities viewers ask for, each made once per frame. */
@@ -46,6 +56,7 @@ export class Stream {
       implementation: string;
       ingest?: PublisherSlot | null;
       images?: ImageBound;
+      exec?: ExecRunner | null;
     },
   ) {
     this.name = config.name;
@@ -54,6 +65,7 @@ export class Stream {
     this.ffmpeg = source.ffmpeg;
     this.encoderImplementation = source.implementation;
     this.ingest = source.ingest ?? null;
+    this.exec = source.exec ?? null;
     this.images = source.images ?? new ImageBound(config.maxImagePixels);
     this.hub = new Hub({
       createProducer,
@@ -124,6 +136,7 @@ export class Stream {
   /** Ends every client and stops the source (`removed`: the server goes on without it). Idempotent. */
   close(reason: 'shutdown' | 'removed' = 'shutdown'): void {
     this.ingest?.close();
+    this.exec?.close();
     this.renditions.close(reason);
     this.hub.close(reason);
   }
@@ -137,6 +150,7 @@ export async function openStream(
   config: ResolvedStreamConfig,
   producer?: () => FrameProducer,
   policy: SourcePolicy = { paths: null },
+  exec: ExecContext = {},
 ): Promise<Stream> {
   if (producer)
     return new Stream(config, producer, {
@@ -144,17 +158,26 @@ export async function openStream(
       ffmpeg: null,
       implementation: 'frames from the publisher',
     });
-  if (config.source === PUBLISHER_SOURCE) {
+  if (takesPublishers(config.source)) {
     // Push ingest: the JPEGs a remote publisher sends go to viewers as they came (passthrough).
     const images = new ImageBound(config.maxImagePixels);
     const slot = new PublisherSlot(config.overridePublisher, images);
-    return new Stream(config, () => new IngestProducer(slot, config), {
-      spec: null,
-      ffmpeg: null,
-      implementation: 'passthrough',
-      ingest: slot,
-      images,
-    });
+    const command = execCommand(config.source);
+    // exec: the publisher is a command, run while the hub transmits (someone watches or records).
+    const runner =
+      command === null ? null : new ExecRunner(command, () => exec.env?.(config) ?? {}, exec.timings);
+    return new Stream(
+      config,
+      runner ? () => new ExecProducer(slot, config, runner) : () => new IngestProducer(slot, config),
+      {
+        spec: null,
+        ffmpeg: null,
+        implementation: runner ? 'passthrough (from its command)' : 'passthrough',
+        ingest: slot,
+        images,
+        exec: runner,
+      },
+    );
   }
   const images = new ImageBound(config.maxImagePixels);
   const local = await sourceProducer(config, () => stream.hub.clientCount, images, policy);
@@ -165,6 +188,13 @@ export async function openStream(
     images,
   });
   return stream;
+}
+
+/** What an `exec:` stream's command is given: its environment (read when it starts), its timings. */
+export interface ExecContext {
+  /** FRAMECAST_PUBLISH_URL, FRAMECAST_TOKEN...: known only once the server listens (null before). */
+  env?: (config: ResolvedStreamConfig) => Readonly<Record<string, string>> | null;
+  timings?: ExecTimings;
 }
 
 /** A source read through ffmpeg and encoded here, as a factory of producers (one per run). */

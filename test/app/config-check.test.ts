@@ -27,6 +27,7 @@ describe('an empty file', () => {
         path: resolve(PATH),
         server: {},
         bus: null,
+        hooks: [],
         streamDefaults: {},
         streams: [],
         defaultStream: '',

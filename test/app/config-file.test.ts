@@ -136,6 +136,7 @@ streams:
         tls: { certPath: join(dir, 'certs/cert.pem'), keyPath: '/etc/framecast/key.pem' },
       },
       bus: null,
+      hooks: [],
       streamDefaults: { width: 640, quality: 75, preload: true },
       streams: [
         built('cam1', 'rtsp://10.0.0.5/stream', {
@@ -230,7 +231,7 @@ describe('config errors name the file, the line and the field, on one line', () 
       'an unknown server key',
       'streams:\n  a: { source: test }\nprot: 9999\n',
       'cams.yaml:3: prot: unknown setting (known: host, port, httpPort, token, adminToken, allowLegacy, ' +
-        'allowOrigin, maxClientsPerIp, stallTimeout, tls, sourcePaths, recordMaxBytes, auth, bus, streamDefaults, streams)',
+        'allowOrigin, maxClientsPerIp, stallTimeout, tls, sourcePaths, recordMaxBytes, auth, bus, hooks, streamDefaults, streams)',
     ],
     [
       'a missing source (at the stream)',

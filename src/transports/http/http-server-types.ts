@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { RecordingsLookup } from './recordings-http.js';
 import type { Access } from '../../access/access.js';
 import type { Subscriber } from '../../hub/subscriber.js';
@@ -41,6 +42,8 @@ export interface HttpServerOptions {
   api?: StreamApi | null;
   /** Recordings to list and play back (a Recordings); absent: no recording endpoints. */
   recordings?: RecordingsLookup | null;
+  /** Adds the server's own series to /metrics (the hooks'), once, into its registry. */
+  metrics?: (registry: Registry) => void;
 }
 
 /** Events of the HTTP transport. */

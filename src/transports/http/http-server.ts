@@ -64,6 +64,7 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     super();
     this.#opts = opts;
     this.#metrics = new ServerMetrics(() => opts.recordings?.states() ?? []);
+    opts.metrics?.(this.#metrics.registry);
     this.#shared = {
       access: opts.access,
       cors: corsHeaders(opts.allowOrigin),
