@@ -258,13 +258,27 @@ export class Access {
         ? refused('unknown-stream')
         : ALLOWED;
     }
+    // Counted before anything is checked (guesses sent at once are counted at once), taken back
+    // unless the credentials prove no one.
+    if (hasCredentials) this.#limiter?.failed(req.ip);
+    const d = await this.#login(req, token, hasCredentials);
+    if (hasCredentials && (d.allowed || d.refusal !== 'token-invalid')) this.#limiter?.forgive(req.ip);
+    return d;
+  }
+
+  /** The decision by the request's identity (a user, a JWT, a link, else anonymous), then the hook. */
+  async #login(req: AccessRequest, token: string | null, hasCredentials: boolean): Promise<Decision> {
     const who = await this.#identify(req, token);
-    if (who === 'invalid') {
+    if (typeof who === 'string') {
       // Credentials that prove no one: the hook may still know them.
       if (await this.#askHook(req, token)) return this.#existing(req);
+      this.#log(
+        req.ip,
+        `login failed (${req.protocol}, ${req.action}${req.name ? ` ${req.name}` : ''}): ${who}`,
+      );
       return refused('token-invalid');
     }
-    const grant: Grant = who ?? this.#auth.anonymous;
+    const grant: Grant = who ?? (this.#auth as AuthSettings).anonymous;
     if (this.#grants(grant, req.action, req.name, req.ip)) return this.#existing(req);
     if (await this.#askHook(req, token)) return this.#existing(req);
     if (who === null && !hasCredentials) return refused('token-required');
@@ -290,42 +304,35 @@ export class Access {
 
   /**
    * Who the credentials say the request is: a grant (a user's, a JWT's, a link's), null for no
-   * credentials, or 'invalid' (counted against the address and logged without the secret).
+   * credentials, or what failed (for the log line, never the secret).
    */
-  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | 'invalid'> {
+  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | string> {
     const auth = this.#auth as AuthSettings;
     let user = req.credentials.user;
     let password = req.credentials.password;
+    let named = true;
     if (user === null && token !== null) {
       for (const v of this.#verifiers) {
         const r = await v.identify(token);
         if (r === null) continue;
         if (r.ok) return { permissions: r.identity.permissions, ips: null, ipRanges: [] };
-        return this.#failed(req, `a token (${r.reason})`);
+        return `a token (${r.reason})`;
       }
       // A native hello carries USER:PASSWORD as its token.
       const colon = token.indexOf(':');
-      if (colon > 0 && auth.users.has(token.slice(0, colon))) {
-        user = token.slice(0, colon);
-        password = token.slice(colon + 1);
-      } else {
-        return this.#failed(req, 'a token matching nothing');
-      }
+      if (colon <= 0) return 'a token matching nothing';
+      user = token.slice(0, colon);
+      password = token.slice(colon + 1);
+      // Not a user: maybe a token only the hook knows, whose first part is no name to log.
+      named = auth.users.has(user);
     }
     if (user === null) return null;
     const entry = auth.users.get(user);
-    const ok = entry ? await this.#passwordOk(entry.name, entry.password, password ?? '') : false;
-    if (!entry || !ok) return this.#failed(req, `user ${JSON.stringify(user.slice(0, 64))}`);
+    // An unknown user costs a password check as a known one does: timing tells no names.
+    const ok = await this.#passwordOk(user, entry?.password ?? null, password ?? '');
+    if (!entry || !ok)
+      return named ? `user ${JSON.stringify(user.slice(0, 64))}` : 'a token matching nothing';
     return entry;
-  }
-
-  #failed(req: AccessRequest, what: string): 'invalid' {
-    this.#limiter?.failed(req.ip);
-    this.#log(
-      req.ip,
-      `login failed (${req.protocol}, ${req.action}${req.name ? ` ${req.name}` : ''}): ${what}`,
-    );
-    return 'invalid';
   }
 
   async #askHook(req: AccessRequest, token: string | null): Promise<boolean> {
@@ -341,33 +348,42 @@ export class Access {
     });
   }
 
+  /** True when `password` is `user`'s; with no params (no such user), false after as much work. */
   async #passwordOk(
     user: string,
-    params: Parameters<typeof verifyPassword>[0],
+    params: Parameters<typeof verifyPassword>[0] | null,
     password: string,
   ): Promise<boolean> {
+    const decoy = params ?? this.#decoy();
+    if (decoy === null) return false;
     const key = createHash('sha256')
       .update(user)
       .update('\0')
       .update(password)
       .update('\0')
-      .update(params.hash)
+      .update(decoy.hash)
       .digest('base64');
     const until = this.#verified.get(key);
-    if (until !== undefined && until > Date.now()) return true;
+    if (params !== null && until !== undefined && until > Date.now()) return true;
     await this.#scryptSlot();
     try {
-      const ok = await verifyPassword(params, password);
-      if (ok) {
+      const ok = await verifyPassword(decoy, password);
+      if (ok && params !== null) {
         if (this.#verified.size >= VERIFIED_MAX)
           this.#verified.delete(this.#verified.keys().next().value as string);
         this.#verified.set(key, Date.now() + VERIFIED_MS);
       }
-      return ok;
+      return ok && params !== null;
     } finally {
       this.#scrypts--;
       this.#scryptQueue.shift()?.();
     }
+  }
+
+  /** The hash an unknown user is checked against: the first user's (the same cost), or null: no users. */
+  #decoy(): Parameters<typeof verifyPassword>[0] | null {
+    const first = (this.#auth as AuthSettings).users.values().next();
+    return first.done ? null : first.value.password;
   }
 
   #scryptSlot(): Promise<void> {
