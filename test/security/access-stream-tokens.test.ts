@@ -1,0 +1,67 @@
+/**
+ * A stream's own token with an `auth:` section whose `anonymous` may read every stream (issue "Access
+ * for a team", point 6): the token still closes its stream to requests without credentials, on HTTP,
+ * native and seed TCP alike (and so on an edge, where the token is the origin's salted digest).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Access, type Guarded } from '../../src/access/access.js';
+import { parseAuthSettings } from '../../src/access/auth-settings.js';
+import { serve, type FramecastServer } from '../../src/app/serve.js';
+import { encodeHello, ErrorCode } from '../../src/protocol/native.js';
+import type { NativeMessage } from '../../src/protocol/native-parser.js';
+import { rawNative } from '../helpers/native.js';
+import { httpBase } from '../http/support.js';
+
+let server: FramecastServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+const OPEN_TO_ALL = { anonymous: { permissions: [{ action: 'read' }, { action: 'playback' }] } };
+
+const status = async (url: string): Promise<number> => {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res.status;
+};
+
+async function nativeRead(port: number, stream: string, token: string): Promise<number | 'frames'> {
+  const s = await rawNative(port, encodeHello(token, Date.now(), 2, 0, stream), {
+    timeoutMs: 8000,
+    until: (m) => m.some((x) => x.type === 'error' || x.type === 'frame'),
+  });
+  const err = s.messages.find((m): m is Extract<NativeMessage, { type: 'error' }> => m.type === 'error');
+  return err ? err.code : 'frames';
+}
+
+describe("a stream's token under `anonymous` that may read every stream", () => {
+  it('anonymous requests do not get past a readToken; the token and open streams work', () => {
+    const a = new Access({ token: null, auth: parseAuthSettings(OPEN_TO_ALL, '/etc/framecast') });
+    const locked: Guarded = { name: 'vault', readToken: 'vault-read' };
+    const open: Guarded = { name: 'lobby', readToken: null };
+    expect(a.anonymousMay('read', locked, 'vault', '127.0.0.1')).toBe(false);
+    expect(a.anonymousMay('read', open, 'lobby', '127.0.0.1')).toBe(true);
+  });
+
+  it('over HTTP and native: 401 / ERROR 3 without the token, served with it', async () => {
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      auth: parseAuthSettings(OPEN_TO_ALL, '/etc/framecast'),
+      streams: [
+        { name: 'lobby', source: 'test', width: 160, fps: 10 },
+        { name: 'vault', source: 'test', width: 160, fps: 10, readToken: 'vault-read' },
+      ],
+    });
+    const base = httpBase(server);
+    const port = server.address().port;
+    expect(await status(`${base}/streams/lobby/snapshot.jpg`)).toBe(200);
+    expect(await status(`${base}/streams/vault/snapshot.jpg`)).toBe(401);
+    expect(await status(`${base}/streams/vault/recordings`)).toBe(401);
+    expect(await status(`${base}/streams/vault/snapshot.jpg?token=vault-read`)).toBe(200);
+    expect(await nativeRead(port, 'vault', '')).toBe(ErrorCode.TokenRequired);
+    expect(await nativeRead(port, 'vault', 'vault-read')).toBe('frames');
+    expect(await nativeRead(port, 'lobby', '')).toBe('frames');
+  }, 60_000);
+});
