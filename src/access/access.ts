@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { tokenMatches, tokenOpens, type TokenCheck } from '../util/token.js';
-import { ipAllowed, type AuthSettings, type Grant } from './auth-settings.js';
+import { ipAllowed, NO_GRANT, type AuthSettings, type Grant } from './auth-settings.js';
 import { LoginLimiter } from './login-limiter.js';
 import { permits, type Identity, type PermissionAction } from './permissions.js';
 import { verifyPassword } from './password.js';
@@ -243,7 +243,7 @@ export class Access {
    */
   anonymousMay(action: Action, stream: Guarded | null, name: string | null, ip: string): boolean {
     if (this.#auth === null) return this.decide(action, stream, null).allowed;
-    return stream !== null && this.#grants(this.#auth.anonymous, action, name, ip);
+    return stream !== null && this.#grants(this.#anonymous(action, stream), action, name, ip);
   }
 
   /** The decision for one request, on every transport. */
@@ -278,7 +278,7 @@ export class Access {
       );
       return refused('token-invalid');
     }
-    const grant: Grant = who ?? (this.#auth as AuthSettings).anonymous;
+    const grant: Grant = who ?? this.#anonymous(req.action, req.stream);
     if (this.#grants(grant, req.action, req.name, req.ip)) return this.#existing(req);
     if (await this.#askHook(req, token)) return this.#existing(req);
     if (who === null && !hasCredentials) return refused('token-required');
@@ -290,6 +290,27 @@ export class Access {
     if (req.stream === null && !SERVER_WIDE.has(req.action) && req.action !== 'admin')
       return refused('unknown-stream');
     return ALLOWED;
+  }
+
+  /**
+   * What a request without credentials may do: `auth.anonymous`, except on a stream with a token of its
+   * own for the action (its readToken, publishToken or annotateToken; on an edge, the origin's): that
+   * token closes the stream to requests without it, as without an `auth:` section.
+   */
+  #anonymous(action: Action, stream: Guarded | null): Grant {
+    const anonymous = (this.#auth as AuthSettings).anonymous;
+    if (stream === null) return anonymous;
+    switch (action) {
+      case 'read':
+      case 'playback':
+        return stream.readToken === null ? anonymous : NO_GRANT;
+      case 'annotate':
+        return stream.readToken === null && (stream.annotateToken ?? null) === null ? anonymous : NO_GRANT;
+      case 'publish':
+        return (stream.publishToken ?? null) === null ? anonymous : NO_GRANT;
+      default:
+        return anonymous;
+    }
   }
 
   #grants(grant: Grant, action: Action, name: string | null, ip: string): boolean {
