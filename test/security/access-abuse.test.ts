@@ -128,3 +128,18 @@ describe("what a login's timing tells", () => {
     expect(unknown[2] as number).toBeGreaterThan((known[2] as number) / 3);
   });
 });
+
+describe('many logins at once', () => {
+  it('password checks wait in a bounded line: beyond it a login is refused at once as rate-limited', async () => {
+    const a = access(100_000);
+    const said = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => say(a, login('alice', 'wrong', `10.0.${i >> 8}.${i & 255}`))),
+    );
+    const checked = said.filter((s) => s === 'token-invalid').length;
+    // Two checks run at once, 256 wait; the rest are told to come back (HTTP 429, native ERROR 18).
+    expect(checked).toBeLessThanOrEqual(2 + 256);
+    expect(said.filter((s) => s === 'rate-limited').length).toBe(400 - checked);
+    // The line drained: a login goes through again.
+    expect(await say(a, login('alice', 'right', '10.9.9.9'))).toBe('allowed');
+  });
+});
