@@ -132,6 +132,10 @@ const VERIFIED_MS = 5 * 60_000;
 const VERIFIED_MAX = 1024;
 /** scrypt runs at once at most (each takes 32 MiB and a core for ~0.1 s). */
 const SCRYPT_PARALLEL = 2;
+/** Password checks waiting at most; beyond them a login is refused at once (rate-limited). */
+const SCRYPT_WAITING = 256;
+/** A login refused because too many wait for a password check. */
+const BUSY = Symbol('busy');
 
 /**
  * The one access decision of the server: every transport (TCP, HTTP, WebSocket, publishing, the
@@ -269,6 +273,7 @@ export class Access {
   /** The decision by the request's identity (a user, a JWT, a link, else anonymous), then the hook. */
   async #login(req: AccessRequest, token: string | null, hasCredentials: boolean): Promise<Decision> {
     const who = await this.#identify(req, token);
+    if (who === BUSY) return refused('rate-limited');
     if (typeof who === 'string') {
       // Credentials that prove no one: the hook may still know them.
       if (await this.#askHook(req, token)) return this.#existing(req);
@@ -327,7 +332,7 @@ export class Access {
    * Who the credentials say the request is: a grant (a user's, a JWT's, a link's), null for no
    * credentials, or what failed (for the log line, never the secret).
    */
-  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | string> {
+  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | string | typeof BUSY> {
     const auth = this.#auth as AuthSettings;
     let user = req.credentials.user;
     let password = req.credentials.password;
@@ -351,6 +356,7 @@ export class Access {
     const entry = auth.users.get(user);
     // An unknown user costs a password check as a known one does: timing tells no names.
     const ok = await this.#passwordOk(user, entry?.password ?? null, password ?? '');
+    if (ok === null) return BUSY;
     if (!entry || !ok)
       return named ? `user ${JSON.stringify(user.slice(0, 64))}` : 'a token matching nothing';
     return entry;
@@ -369,12 +375,15 @@ export class Access {
     });
   }
 
-  /** True when `password` is `user`'s; with no params (no such user), false after as much work. */
+  /**
+   * True when `password` is `user`'s; with no params (no such user), false after as much work; null
+   * when too many checks wait already.
+   */
   async #passwordOk(
     user: string,
     params: Parameters<typeof verifyPassword>[0] | null,
     password: string,
-  ): Promise<boolean> {
+  ): Promise<boolean | null> {
     const decoy = params ?? this.#decoy();
     if (decoy === null) return false;
     const key = createHash('sha256')
@@ -386,6 +395,7 @@ export class Access {
       .digest('base64');
     const until = this.#verified.get(key);
     if (params !== null && until !== undefined && until > Date.now()) return true;
+    if (this.#scryptQueue.length >= SCRYPT_WAITING) return null;
     await this.#scryptSlot();
     try {
       const ok = await verifyPassword(decoy, password);
