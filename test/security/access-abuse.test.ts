@@ -85,6 +85,14 @@ describe('the failed-login limit under attack', () => {
     for (let i = 0; i < 3; i++) expect(await say(a, login('carol', `no${i}`))).toBe('token-invalid');
     expect(await say(a, login('carol', 'hers'))).toBe('rate-limited');
   });
+  it('a known login refused a permission is no failure: it never blocks its own address', async () => {
+    const a = access(2);
+    const publish = { ...login('alice', 'right'), action: 'publish' } as const;
+    for (let i = 0; i < 5; i++) expect(await say(a, publish)).toBe('forbidden');
+    expect(await say(a, { ...login('alice', 'right'), name: 'gone', stream: null })).toBe('unknown-stream');
+    expect(await say(a, login('alice', 'x'))).toBe('token-invalid');
+    expect(await say(a, login('alice', 'right'))).toBe('allowed');
+  });
 });
 
 describe("what a login's timing tells", () => {
