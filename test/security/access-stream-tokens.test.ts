@@ -6,11 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Access, type Guarded } from '../../src/access/access.js';
 import { parseAuthSettings } from '../../src/access/auth-settings.js';
+import { edge } from '../../src/app/edge.js';
 import { serve, type FramecastServer } from '../../src/app/serve.js';
 import { encodeHello, ErrorCode } from '../../src/protocol/native.js';
 import type { NativeMessage } from '../../src/protocol/native-parser.js';
 import { rawNative } from '../helpers/native.js';
-import { httpBase } from '../http/support.js';
+import { startNats } from '../helpers/nats.js';
+import { busRig, natsOrFail } from '../bus/support.js';
+import { httpBase, until } from '../http/support.js';
 
 let server: FramecastServer | null = null;
 afterEach(async () => {
@@ -63,5 +66,36 @@ describe("a stream's token under `anonymous` that may read every stream", () => 
     expect(await nativeRead(port, 'vault', '')).toBe(ErrorCode.TokenRequired);
     expect(await nativeRead(port, 'vault', 'vault-read')).toBe('frames');
     expect(await nativeRead(port, 'lobby', '')).toBe('frames');
+  }, 60_000);
+});
+
+const available = natsOrFail();
+const rig = busRig();
+
+describe.skipIf(!available)("an edge's anonymous and the origin's readToken", () => {
+  it("the origin's token (its digest on the bus) still closes the stream on an edge whose anonymous reads all", async () => {
+    rig.nats = await startNats();
+    rig.origin = await serve({
+      port: 0,
+      httpPort: 0,
+      streams: [
+        { name: 'lobby', source: 'test', width: 160, fps: 10 },
+        { name: 'vault', source: 'test', width: 160, fps: 10, readToken: 'vault-read' },
+      ],
+      bus: { url: rig.nats.url },
+    });
+    const auth = parseAuthSettings(OPEN_TO_ALL, '/etc/framecast');
+    const e = await edge({ bus: { url: rig.nats.url }, port: 0, httpPort: 0, auth });
+    rig.edges.push(e);
+    const eb = `http://127.0.0.1:${e.server.httpAddress()?.port}`;
+    const ep = e.server.address().port;
+    await until(
+      async () => (await status(`${eb}/streams/vault/snapshot.jpg?token=vault-read`)) === 200,
+      20_000,
+    );
+    expect(await status(`${eb}/streams/lobby/snapshot.jpg`)).toBe(200);
+    expect(await status(`${eb}/streams/vault/snapshot.jpg`)).toBe(401);
+    expect(await nativeRead(ep, 'vault', '')).toBe(ErrorCode.TokenRequired);
+    expect(await nativeRead(ep, 'vault', 'vault-read')).toBe('frames');
   }, 60_000);
 });
