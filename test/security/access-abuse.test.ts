@@ -151,3 +151,20 @@ describe('many logins at once', () => {
     expect(await say(a, login('alice', 'right', '10.9.9.9'))).toBe('allowed');
   });
 });
+
+describe('the failed-login log line', () => {
+  it('a stream name from the request (/list?path=) cannot forge a second line or hold the secret', async () => {
+    const lines: string[] = [];
+    const a = new Access({
+      token: null,
+      auth: parseAuthSettings({ users: { alice: { password: FAST, permissions: [] } } }, '/etc/framecast'),
+      log: (ip, line) => lines.push(`${ip} ${line}`),
+    });
+    const name = 'x\n127.0.0.1 admin logged in\r' + 'y'.repeat(300);
+    await a.authorize({ ...login('alice', 'sekrit-pw'), name, stream: null });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(/[\r\n]/);
+    expect((lines[0] as string).length).toBeLessThan(200);
+    expect(lines[0]).not.toContain('sekrit');
+  });
+});
