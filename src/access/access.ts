@@ -279,7 +279,8 @@ export class Access {
       if (await this.#askHook(req, token)) return this.#existing(req);
       this.#log(
         req.ip,
-        `login failed (${req.protocol}, ${req.action}${req.name ? ` ${req.name}` : ''}): ${who}`,
+        // The name comes from the request (/list?path=): printable ASCII only, bounded.
+        `login failed (${req.protocol}, ${req.action}${req.name ? ` ${req.name.replace(/[^\x21-\x7e]/g, '?').slice(0, 64)}` : ''}): ${who}`,
       );
       return refused('token-invalid');
     }
