@@ -33,6 +33,7 @@ describe('LoginLimiter at its bounds', () => {
   it('blocks at exactly max failures, not one before', () => {
     const l = new LoginLimiter(3, 3000);
     l.failed('a', 0);
+    expect(l.retryAfterMs('a', 0)).toBe(0);
     l.failed('a', 0);
     expect(l.blocked('a', 0)).toBe(false);
     expect(l.retryAfterMs('a', 0)).toBe(0);
@@ -94,5 +95,13 @@ describe('LoginLimiter at its bounds', () => {
     expect(l.blocked('10.0.0.1', 0)).toBe(true);
     l.forgive('::ffff:10.0.0.1', 0);
     expect(l.blocked('10.0.0.1', 0)).toBe(false);
+  });
+
+  it('keeps exactly maxAddresses clients', () => {
+    const l = new LoginLimiter(1, 60_000, 2);
+    l.failed('a', 0);
+    l.failed('b', 0);
+    expect(l.blocked('a', 0)).toBe(true);
+    expect(l.blocked('b', 0)).toBe(true);
   });
 });
