@@ -69,6 +69,24 @@ describe("a stream's token under `anonymous` that may read every stream", () => 
   }, 60_000);
 });
 
+describe("a stream's readToken viewer on the dashboard", () => {
+  it('polling /stats (which also asks whether it may operate) is no failed login: no 429, no log line', async () => {
+    server = await serve({
+      port: 0,
+      httpPort: 0,
+      auth: parseAuthSettings({ failedLogins: { max: 3, per: 3600 } }, '/etc/framecast'),
+      streams: [{ name: 'vault', source: 'test', width: 160, fps: 10, readToken: 'vault-read' }],
+    });
+    const refused: string[] = [];
+    server.on('refused', (_a: string, reason: string) => refused.push(reason));
+    const base = httpBase(server);
+    for (let i = 0; i < 6; i++)
+      expect(await status(`${base}/streams/vault/stats?token=vault-read`)).toBe(200);
+    expect(await status(`${base}/streams/vault/snapshot.jpg?token=vault-read`)).toBe(200);
+    expect(refused.filter((r) => r.includes('login failed'))).toEqual([]);
+  }, 60_000);
+});
+
 const available = natsOrFail();
 const rig = busRig();
 
