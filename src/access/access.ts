@@ -262,6 +262,10 @@ export class Access {
         ? refused('unknown-stream')
         : ALLOWED;
     }
+    // One of this server's own tokens asked beyond what it opens (a viewer's token asking whether it
+    // may operate, on every /stats poll): a wrong use, not a guess; neither counted nor logged.
+    if (token !== null && this.#knownToken(req.stream, token))
+      return (await this.#askHook(req, token)) ? this.#existing(req) : refused('token-invalid');
     // Counted before anything is checked (guesses sent at once are counted at once), taken back
     // unless the credentials prove no one.
     if (hasCredentials) this.#limiter?.failed(req.ip);
@@ -446,6 +450,13 @@ export class Access {
           : action === 'publish'
             ? [stream.publishToken]
             : [];
+    return own.some((t) => t !== null && t !== undefined && tokenMatches(t, token));
+  }
+
+  /** True when `token` is the server's, the admin's or one of `stream`'s own tokens, for any action. */
+  #knownToken(stream: Guarded | null, token: string): boolean {
+    if (this.#isAdmin(token) || (this.#token !== null && tokenMatches(this.#token, token))) return true;
+    const own = stream ? [stream.readToken, stream.publishToken, stream.annotateToken] : [];
     return own.some((t) => t !== null && t !== undefined && tokenMatches(t, token));
   }
 

@@ -148,6 +148,24 @@ describe("the server's tokens with auth:", () => {
     expect(await say(b, req('read', null, { token: 'r2' }))).toBe('token-invalid');
   });
 
+  it('a real token asked beyond what it opens is refused, but is no failed login (never counted nor logged)', async () => {
+    const lines: string[] = [];
+    const b = new Access({
+      token: 'server',
+      adminToken: 'admin',
+      auth: auth({}, HASH, { failedLogins: { max: 1, per: 60 } }),
+      log: (_ip, l) => lines.push(l),
+    });
+    for (const t of ['r2', 'p2', 'a2'])
+      expect(await say(b, req('operate', tokened, { token: t }))).toBe('token-invalid');
+    expect(await say(b, req('record', tokened, { token: 'server' }))).toBe('token-invalid');
+    expect(await say(b, req('read', tokened, { token: 'admin' }))).toBe('token-invalid');
+    expect(await say(b, req('read', tokened, { token: 'r2' }))).toBe('allowed');
+    expect(lines).toEqual([]);
+    expect(await say(b, req('operate', tokened, { token: 'guess' }))).toBe('token-invalid');
+    expect(await say(b, req('read', tokened, { token: 'r2' }))).toBe('rate-limited');
+  });
+
   it('an empty token is no token: required, not wrong, and never counted', async () => {
     const b = new Access({ token: null, auth: auth({}, HASH, { failedLogins: { max: 1, per: 60 } }) });
     for (let i = 0; i < 3; i++) expect(await say(b, req('read', cam, { token: '' }))).toBe('token-required');
