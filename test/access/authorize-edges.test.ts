@@ -166,6 +166,35 @@ describe("the server's tokens with auth:", () => {
     expect(await say(b, req('read', tokened, { token: 'r2' }))).toBe('rate-limited');
   });
 
+  it('anonymous may not do, on a stream with its own token for the action, what it may elsewhere', async () => {
+    const all = parseAuthSettings(
+      {
+        anonymous: { permissions: ['read', 'playback', 'annotate', 'publish'].map((action) => ({ action })) },
+      },
+      '/etc/framecast',
+    );
+    const b = new Access({ token: null, auth: all });
+    const only = (t: Partial<Guarded>): Guarded => ({ name: 'cam3', readToken: null, ...t });
+    const table: [Action, Partial<Guarded>, string][] = [
+      ['read', {}, 'allowed'],
+      ['read', { readToken: 'r' }, 'token-required'],
+      ['read', { publishToken: 'p', annotateToken: 'a' }, 'allowed'],
+      ['playback', { readToken: 'r' }, 'token-required'],
+      ['annotate', {}, 'allowed'],
+      ['annotate', { readToken: 'r' }, 'token-required'],
+      ['annotate', { annotateToken: 'a' }, 'token-required'],
+      ['annotate', { publishToken: 'p' }, 'allowed'],
+      ['publish', {}, 'allowed'],
+      ['publish', { publishToken: 'p' }, 'token-required'],
+      ['publish', { readToken: 'r', annotateToken: 'a' }, 'allowed'],
+    ];
+    for (const [action, t, expected] of table)
+      expect(`${action} ${JSON.stringify(t)} ${await say(b, req(action, only(t)))}`).toBe(
+        `${action} ${JSON.stringify(t)} ${expected}`,
+      );
+    expect(await say(b, { ...req('read', null), name: 'gone' })).toBe('unknown-stream');
+  });
+
   it('an empty token is no token: required, not wrong, and never counted', async () => {
     const b = new Access({ token: null, auth: auth({}, HASH, { failedLogins: { max: 1, per: 60 } }) });
     for (let i = 0; i < 3; i++) expect(await say(b, req('read', cam, { token: '' }))).toBe('token-required');

@@ -21,6 +21,9 @@ describe('clientOf', () => {
     expect(clientOf('2001:db8::')).toBe('2001:db8:0:0::/64');
     expect(clientOf('1:2:3:4:5:6:7:8')).toBe('1:2:3:4::/64');
     expect(clientOf('1:2:3:4:5:6:1.2.3.4')).toBe('1:2:3:4::/64');
+    // A short head: the groups after :: reach into the /64.
+    expect(clientOf('1::2:3:4:5:6:7')).toBe('1:0:2:3::/64');
+    expect(clientOf('::2:3:4:5:6:7')).toBe('0:0:2:3::/64');
   });
 
   it('what is no address is itself (an empty socket address)', () => {
