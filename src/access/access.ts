@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { tokenMatches, tokenOpens, type TokenCheck } from '../util/token.js';
-import { ipAllowed, type AuthSettings, type Grant } from './auth-settings.js';
+import { ipAllowed, NO_GRANT, type AuthSettings, type Grant } from './auth-settings.js';
 import { LoginLimiter } from './login-limiter.js';
 import { permits, type Identity, type PermissionAction } from './permissions.js';
 import { verifyPassword } from './password.js';
@@ -133,6 +133,10 @@ const VERIFIED_MS = 5 * 60_000;
 const VERIFIED_MAX = 1024;
 /** scrypt runs at once at most (each takes 32 MiB and a core for ~0.1 s). */
 const SCRYPT_PARALLEL = 2;
+/** Password checks waiting at most; beyond them a login is refused at once (rate-limited). */
+const SCRYPT_WAITING = 256;
+/** A login refused because too many wait for a password check. */
+const BUSY = Symbol('busy');
 
 /**
  * The one access decision of the server: every transport (TCP, HTTP, WebSocket, publishing, the
@@ -253,7 +257,7 @@ export class Access {
    */
   anonymousMay(action: Action, stream: Guarded | null, name: string | null, ip: string): boolean {
     if (this.#auth === null) return this.decide(action, stream, null).allowed;
-    return stream !== null && this.#grants(this.#auth.anonymous, action, name, ip);
+    return stream !== null && this.#grants(this.#anonymous(action, stream), action, name, ip);
   }
 
   /** The decision for one request, on every transport. */
@@ -268,14 +272,33 @@ export class Access {
         ? refused('unknown-stream')
         : ALLOWED;
     }
+    // One of this server's own tokens asked beyond what it opens (a viewer's token asking whether it
+    // may operate, on every /stats poll): a wrong use, not a guess; neither counted nor logged.
+    if (token !== null && this.#knownToken(req.stream, token))
+      return (await this.#askHook(req, token)) ? this.#existing(req) : refused('token-invalid');
+    // Counted before anything is checked (guesses sent at once are counted at once), taken back
+    // unless the credentials prove no one.
+    if (hasCredentials) this.#limiter?.failed(req.ip);
+    const d = await this.#login(req, token, hasCredentials);
+    if (hasCredentials && (d.allowed || d.refusal !== 'token-invalid')) this.#limiter?.forgive(req.ip);
+    return d;
+  }
+
+  /** The decision by the request's identity (a user, a JWT, a link, else anonymous), then the hook. */
+  async #login(req: AccessRequest, token: string | null, hasCredentials: boolean): Promise<Decision> {
     const who = await this.#identify(req, token);
+    if (who === BUSY) return refused('rate-limited');
     if (typeof who === 'string') {
-      // Credentials that prove no one: the hook may still know them, and then no login failed.
+      // Credentials that prove no one: the hook may still know them.
       if (await this.#askHook(req, token)) return this.#existing(req);
-      this.#failed(req, who);
+      this.#log(
+        req.ip,
+        // The name comes from the request (/list?path=): printable ASCII only, bounded.
+        `login failed (${req.protocol}, ${req.action}${req.name ? ` ${req.name.replace(/[^\x21-\x7e]/g, '?').slice(0, 64)}` : ''}): ${who}`,
+      );
       return refused('token-invalid');
     }
-    const grant: Grant = who ?? this.#auth.anonymous;
+    const grant: Grant = who ?? this.#anonymous(req.action, req.stream);
     if (this.#grants(grant, req.action, req.name, req.ip)) return this.#existing(req);
     if (await this.#askHook(req, token)) return this.#existing(req);
     if (who === null && !hasCredentials) return refused('token-required');
@@ -287,6 +310,27 @@ export class Access {
     if (req.stream === null && !SERVER_WIDE.has(req.action) && req.action !== 'admin')
       return refused('unknown-stream');
     return ALLOWED;
+  }
+
+  /**
+   * What a request without credentials may do: `auth.anonymous`, except on a stream with a token of its
+   * own for the action (its readToken, publishToken or annotateToken; on an edge, the origin's): that
+   * token closes the stream to requests without it, as without an `auth:` section.
+   */
+  #anonymous(action: Action, stream: Guarded | null): Grant {
+    const anonymous = (this.#auth as AuthSettings).anonymous;
+    if (stream === null) return anonymous;
+    switch (action) {
+      case 'read':
+      case 'playback':
+        return stream.readToken === null ? anonymous : NO_GRANT;
+      case 'annotate':
+        return stream.readToken === null && (stream.annotateToken ?? null) === null ? anonymous : NO_GRANT;
+      case 'publish':
+        return (stream.publishToken ?? null) === null ? anonymous : NO_GRANT;
+      default:
+        return anonymous;
+    }
   }
 
   #grants(grant: Grant, action: Action, name: string | null, ip: string): boolean {
@@ -301,13 +345,13 @@ export class Access {
 
   /**
    * Who the credentials say the request is: a grant (a user's, a JWT's, a link's), null for no
-   * credentials, or what failed (a string without the secret; counted against the address and
-   * logged only when the hook does not allow the request either).
+   * credentials, or what failed (for the log line, never the secret).
    */
-  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | string> {
+  async #identify(req: AccessRequest, token: string | null): Promise<Grant | null | string | typeof BUSY> {
     const auth = this.#auth as AuthSettings;
     let user = req.credentials.user;
     let password = req.credentials.password;
+    let named = true;
     if (user === null && token !== null) {
       for (const v of this.#verifiers) {
         const r = await v.identify(token);
@@ -317,26 +361,20 @@ export class Access {
       }
       // A native hello carries USER:PASSWORD as its token.
       const colon = token.indexOf(':');
-      if (colon > 0 && auth.users.has(token.slice(0, colon))) {
-        user = token.slice(0, colon);
-        password = token.slice(colon + 1);
-      } else {
-        return 'a token matching nothing';
-      }
+      if (colon <= 0) return 'a token matching nothing';
+      user = token.slice(0, colon);
+      password = token.slice(colon + 1);
+      // Not a user: maybe a token only the hook knows, whose first part is no name to log.
+      named = auth.users.has(user);
     }
     if (user === null) return null;
     const entry = auth.users.get(user);
-    const ok = entry ? await this.#passwordOk(entry.name, entry.password, password ?? '') : false;
-    if (!entry || !ok) return `user ${JSON.stringify(user.slice(0, 64))}`;
+    // An unknown user costs a password check as a known one does: timing tells no names.
+    const ok = await this.#passwordOk(user, entry?.password ?? null, password ?? '');
+    if (ok === null) return BUSY;
+    if (!entry || !ok)
+      return named ? `user ${JSON.stringify(user.slice(0, 64))}` : 'a token matching nothing';
     return entry;
-  }
-
-  #failed(req: AccessRequest, what: string): void {
-    this.#limiter?.failed(req.ip);
-    this.#log(
-      req.ip,
-      `login failed (${req.protocol}, ${req.action}${req.name ? ` ${req.name}` : ''}): ${what}`,
-    );
   }
 
   async #askHook(req: AccessRequest, token: string | null): Promise<boolean> {
@@ -352,33 +390,46 @@ export class Access {
     });
   }
 
+  /**
+   * True when `password` is `user`'s; with no params (no such user), false after as much work; null
+   * when too many checks wait already.
+   */
   async #passwordOk(
     user: string,
-    params: Parameters<typeof verifyPassword>[0],
+    params: Parameters<typeof verifyPassword>[0] | null,
     password: string,
-  ): Promise<boolean> {
+  ): Promise<boolean | null> {
+    const decoy = params ?? this.#decoy();
+    if (decoy === null) return false;
     const key = createHash('sha256')
       .update(user)
       .update('\0')
       .update(password)
       .update('\0')
-      .update(params.hash)
+      .update(decoy.hash)
       .digest('base64');
     const until = this.#verified.get(key);
-    if (until !== undefined && until > Date.now()) return true;
+    if (params !== null && until !== undefined && until > Date.now()) return true;
+    if (this.#scryptQueue.length >= SCRYPT_WAITING) return null;
     await this.#scryptSlot();
     try {
-      const ok = await verifyPassword(params, password);
-      if (ok) {
+      const ok = await verifyPassword(decoy, password);
+      if (ok && params !== null) {
         if (this.#verified.size >= VERIFIED_MAX)
           this.#verified.delete(this.#verified.keys().next().value as string);
         this.#verified.set(key, Date.now() + VERIFIED_MS);
       }
-      return ok;
+      return ok && params !== null;
     } finally {
       this.#scrypts--;
       this.#scryptQueue.shift()?.();
     }
+  }
+
+  /** The hash an unknown user is checked against: the first user's (the same cost), or null: no users. */
+  #decoy(): Parameters<typeof verifyPassword>[0] | null {
+    const first = (this.#auth as AuthSettings).users.values().next();
+    return first.done ? null : first.value.password;
   }
 
   #scryptSlot(): Promise<void> {
@@ -409,6 +460,13 @@ export class Access {
           : action === 'publish'
             ? [stream.publishToken]
             : [];
+    return own.some((t) => t !== null && t !== undefined && tokenMatches(t, token));
+  }
+
+  /** True when `token` is the server's, the admin's or one of `stream`'s own tokens, for any action. */
+  #knownToken(stream: Guarded | null, token: string): boolean {
+    if (this.#isAdmin(token) || (this.#token !== null && tokenMatches(this.#token, token))) return true;
+    const own = stream ? [stream.readToken, stream.publishToken, stream.annotateToken] : [];
     return own.some((t) => t !== null && t !== undefined && tokenMatches(t, token));
   }
 
