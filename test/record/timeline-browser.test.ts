@@ -140,6 +140,8 @@ describe('the viewer timeline: watching recordings back in the browser', () => {
       'live frames',
     );
     expect(await page.locator('.timeline').getAttribute('data-mode')).toBe('live');
+    // The listing may still be on its way on a loaded machine: wait for its span, then count.
+    await page.locator('.timeline-span').first().waitFor({ timeout: 10_000 });
     expect(await page.locator('.timeline-span').count()).toBe(1);
     // The page's token goes in the Authorization header of its fetches.
     expect(requests[0]?.auth).toBe(`Bearer ${TOKEN}`);
