@@ -45,8 +45,14 @@ function mac(body: string, secret: string): Buffer {
   return createHmac('sha256', secret).update(body, 'utf8').digest();
 }
 
+/**
+ * What a link may carry: every action but `api` (the API, and with it POST /api/sign: a link that
+ * could sign links could extend itself forever).
+ */
+export const LINK_ACTIONS: readonly PermissionAction[] = PERMISSION_ACTIONS.filter((a) => a !== 'api');
+
 function isAction(a: unknown): a is PermissionAction {
-  return typeof a === 'string' && (PERMISSION_ACTIONS as readonly string[]).includes(a);
+  return typeof a === 'string' && (LINK_ACTIONS as readonly string[]).includes(a);
 }
 
 /** Makes a link token for `grant`. Throws a RangeError for a bad grant or a short secret. */
@@ -59,7 +65,7 @@ export function signLink(grant: LinkGrant, secret: string): string {
   if (grant.actions.length === 0) throw new RangeError('a link needs at least one action');
   for (const a of grant.actions)
     if (!isAction(a))
-      throw new RangeError(`a link's actions are among ${PERMISSION_ACTIONS.join(', ')}, got '${a}'`);
+      throw new RangeError(`a link's actions are among ${LINK_ACTIONS.join(', ')}, got '${a}'`);
   if (!Number.isSafeInteger(grant.expiresAt) || grant.expiresAt <= 0)
     throw new RangeError(
       `a link's expiresAt must be whole milliseconds since the epoch, got ${grant.expiresAt}`,

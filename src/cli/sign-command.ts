@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { PERMISSION_ACTIONS, type PermissionAction } from '../access/permissions.js';
-import { MIN_LINK_SECRET_BYTES, parseDuration, signLink } from '../access/signed-link.js';
+import type { PermissionAction } from '../access/permissions.js';
+import { LINK_ACTIONS, MIN_LINK_SECRET_BYTES, parseDuration, signLink } from '../access/signed-link.js';
 import { UsageError } from '../errors.js';
 import { withUsage } from './args.js';
 
@@ -18,7 +18,7 @@ Bearer, framecast play --token). The server checks it with the same secret (auth
 
 Options:
   --stream NAME        the one stream (no wildcards)
-  --actions A,B        what it allows: ${PERMISSION_ACTIONS.join(', ')} (default read)
+  --actions A,B        what it allows: ${LINK_ACTIONS.join(', ')} (default read)
   --expires DURATION   how long it is valid: 90s, 15m, 2h, 7d (1s to 365d)
   --url BASE           print ready URLs of the server's HTTP address BASE (http://host:8080):
                        the viewer page, stream.mjpg and snapshot.jpg (read), playback.mjpg
@@ -90,8 +90,8 @@ export function signCommand(argv: string[], env: NodeJS.ProcessEnv = process.env
 function actionsOption(text: string): PermissionAction[] {
   const list = text.split(',').map((a) => a.trim());
   for (const a of list)
-    if (!(PERMISSION_ACTIONS as readonly string[]).includes(a))
-      throw new UsageError(`--actions: each must be one of ${PERMISSION_ACTIONS.join(', ')}, got '${a}'`);
+    if (!(LINK_ACTIONS as readonly string[]).includes(a))
+      throw new UsageError(`--actions: each must be one of ${LINK_ACTIONS.join(', ')}, got '${a}'`);
   return [...new Set(list)] as PermissionAction[];
 }
 

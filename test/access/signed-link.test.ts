@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { permits, PERMISSION_ACTIONS } from '../../src/access/permissions.js';
+import { permits } from '../../src/access/permissions.js';
 import {
+  LINK_ACTIONS,
   LINK_PREFIX,
   MAX_LINK_BYTES,
   parseDuration,
@@ -74,7 +75,7 @@ describe('signed links', () => {
 
   it('keeps the largest link under the native token cap', () => {
     const token = signLink(
-      { stream: 'n'.repeat(128), actions: [...PERMISSION_ACTIONS], expiresAt: T0 + 365 * 86_400_000 },
+      { stream: 'n'.repeat(128), actions: [...LINK_ACTIONS], expiresAt: T0 + 365 * 86_400_000 },
       SECRET,
     );
     expect(Buffer.byteLength(token)).toBeLessThan(MAX_LINK_BYTES / 2);
@@ -86,6 +87,9 @@ describe('signed links', () => {
     expect(() => signLink({ ...grant, stream: 'ca?' }, SECRET)).toThrow(RangeError);
     expect(() => signLink({ ...grant, actions: ['fly' as 'read'] }, SECRET)).toThrow(/'fly'/);
     expect(() => signLink({ ...grant, actions: [] }, SECRET)).toThrow(RangeError);
+    // A link never carries `api`: it could sign new links (POST /api/sign) and extend itself.
+    expect(() => signLink({ ...grant, actions: ['read', 'api'] }, SECRET)).toThrow(/'api'/);
+    expect(LINK_ACTIONS).not.toContain('api');
     expect(() => signLink(grant, 'x'.repeat(31))).toThrow(/at least 32 bytes/);
     expect(() => verifyLink('fcl1.a.b', 'x'.repeat(31))).toThrow(/at least 32 bytes/);
   });

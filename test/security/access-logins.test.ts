@@ -208,6 +208,8 @@ describe('POST /api/sign', () => {
     expect((await sign('ops', { stream: 'cam2', expires: '10m' })).status).toBe(403);
     expect((await sign('viewer', { stream: 'cam1', expires: '10m' })).status).toBe(403);
     expect((await sign('ops', { stream: 'cam1', expires: '30d' })).status).toBe(400);
+    // A link that could use the API could sign links and extend itself: links never carry api.
+    expect((await sign('ops', { stream: 'cam1', actions: ['read', 'api'], expires: '1m' })).status).toBe(400);
     const bad = await sign('ops', { stream: 'cam1', actions: ['fly'], expires: '1m' });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/^actions: "fly" is not one of read/);

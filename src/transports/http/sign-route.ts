@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { Access } from '../../access/access.js';
-import { PERMISSION_ACTIONS, type PermissionAction } from '../../access/permissions.js';
-import { parseDuration } from '../../access/signed-link.js';
+import type { PermissionAction } from '../../access/permissions.js';
+import { LINK_ACTIONS, parseDuration } from '../../access/signed-link.js';
 import { readBody } from './api.js';
 import { askAccess, originAllowed, refusalResponse } from './auth.js';
 import type { HttpStreams } from './http-server-types.js';
@@ -84,12 +84,12 @@ export function parseSignBody(
   if (typeof o['stream'] !== 'string' || !/^[A-Za-z0-9_.-]{1,128}$/.test(o['stream']))
     return 'stream: required, a stream name';
   const list = o['actions'] ?? ['read'];
-  if (!Array.isArray(list) || list.length === 0 || list.length > PERMISSION_ACTIONS.length)
-    return `actions: a list of ${PERMISSION_ACTIONS.join(', ')}`;
+  if (!Array.isArray(list) || list.length === 0 || list.length > LINK_ACTIONS.length)
+    return `actions: a list of ${LINK_ACTIONS.join(', ')}`;
   const actions: PermissionAction[] = [];
   for (const a of list) {
-    if (typeof a !== 'string' || !(PERMISSION_ACTIONS as readonly string[]).includes(a))
-      return `actions: ${JSON.stringify(a)} is not one of ${PERMISSION_ACTIONS.join(', ')}`;
+    if (typeof a !== 'string' || !(LINK_ACTIONS as readonly string[]).includes(a))
+      return `actions: ${JSON.stringify(a)} is not one of ${LINK_ACTIONS.join(', ')}`;
     if (!actions.includes(a as PermissionAction)) actions.push(a as PermissionAction);
   }
   let ttlMs: number;
