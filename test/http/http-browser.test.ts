@@ -59,7 +59,7 @@ async function overlayFps(page: Page, root = 'body'): Promise<number> {
 }
 
 /** Waits for `frames` drawn frames and a settled FPS overlay, returning the last FPS read. */
-async function settledFps(page: Page, root = 'body'): Promise<number> {
+async function settledFpsOnce(page: Page, root = 'body'): Promise<number> {
   // Page code is given as strings: this file is type-checked without the DOM library.
   await page.waitForFunction(
     () => ((globalThis as unknown as InPage).framecastViewer?.stats.frames ?? 0) >= 60,
@@ -70,6 +70,20 @@ async function settledFps(page: Page, root = 'body'): Promise<number> {
   );
   await page.waitForTimeout(1100); // one full FPS window after frames flow
   return overlayFps(page, root);
+}
+
+/**
+ * The FPS overlay once settled, read again (one FPS window apart, at most 3 reads) while it is under
+ * `floor`: one window in which a loaded CI machine starved the page does not decide; a page that stays
+ * under it does (the last read is returned).
+ */
+async function settledFps(page: Page, root = 'body', floor = 24): Promise<number> {
+  let fps = await settledFpsOnce(page, root);
+  for (let i = 1; i < 3 && fps < floor; i++) {
+    await page.waitForTimeout(1100);
+    fps = await overlayFps(page, root);
+  }
+  return fps;
 }
 
 describe('viewer page at /', () => {
