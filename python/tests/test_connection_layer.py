@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -114,3 +114,50 @@ def test_backoff_doubles_from_a_quarter_second_to_five_seconds_with_a_quarter_ji
     delays = [backoff_delay(attempt) for _ in range(200)]
     assert all(base * 0.75 <= d <= base * 1.25 for d in delays)
     assert max(delays) - min(delays) > base * 0.1  # jittered, not fixed
+
+
+def test_a_hello_answered_after_seed_frames_turns_the_connection_native(jpegs: Dict[str, bytes]) -> None:
+    """A framecast server that took our hello for late (its grace passed on a loaded machine) began the seed
+    framing, then answers the hello between two seed frames: the client reads the native preamble where the
+    next length prefix would be, and goes on natively."""
+    import base64
+    import threading
+
+    import framecast
+
+    jpeg = jpegs["small"]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    heard: List[bytes] = []
+
+    def server() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5.0)
+            heard.append(conn.recv(4))  # the client's hello (it said it: we stayed silent)
+            seed = base64.b64encode(jpeg)
+            conn.sendall(struct.pack(">L", len(seed)) + seed)
+            welcome = message(P.WELCOME, struct.pack(">dd", 1.0, 2.0), b"framecast/test", P.FLAG_ACK)
+            frame = message(P.FRAME, struct.pack(">IHHddd", 7, 64, 48, 10.0, 11.0, 12.0), jpeg)
+            conn.sendall(b"FCST" + bytes([1, 0, 0, 0]) + welcome + frame + message(P.END, b"\x00\x01\x00\x00"))
+            try:
+                while conn.recv(1024):  # ACKs, until the client closes
+                    pass
+            except OSError:
+                pass
+
+    t = threading.Thread(target=server, daemon=True)
+    t.start()
+    try:
+        client = framecast.connect(f"127.0.0.1:{port}", timeout=5)
+        frames = list(client)
+        client.close()
+    finally:
+        listener.close()
+    t.join(5)
+    assert heard == [b"FCST"]
+    assert [f.seq for f in frames] == [0, 7]
+    assert all(f.jpeg == jpeg for f in frames)
+    assert client.protocol == "native"

@@ -30,6 +30,8 @@ export interface ServerEvents {
   waiting: [sub: Subscriber, position: number];
   left: [stats: SubscriberStats];
   refused: [address: string, reason: string];
+  /** A connection served the seed framing sent a late native hello and now speaks the native protocol. */
+  upgraded: [address: string];
   /** A live source lost or regained its input (the transmission goes on; clients see NO SIGNAL). */
   'source-status': [status: SourceStatus, stream: string];
   /** A client that took no data for longer than the stall timeout was cut. */
@@ -127,6 +129,7 @@ export class FramecastServer extends SafeEmitter<ServerEvents> {
   #forward(t: TcpServer): void {
     t.on('client', (s) => this.emit('client', s));
     t.on('refused', (a, r) => this.emit('refused', a, r));
+    t.on('upgraded', (a) => this.emit('upgraded', a));
   }
 
   /** @internal something to close with the server (the bus), before its streams. */

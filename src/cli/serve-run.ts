@@ -44,6 +44,11 @@ export function runUntilSignal(server: FramecastServer, log: Logger): Promise<nu
     server.on('refused', (a, r) =>
       log.event('refused', `client ${a} refused: ${r}`, { address: a, reason: r }),
     );
+    server.on('upgraded', (a) =>
+      log.event('upgraded', `client ${a} said its native hello after the grace: native from now on`, {
+        address: a,
+      }),
+    );
     server.on('web-stop', (a, stopped) =>
       log.event(
         'stop',

@@ -42,9 +42,15 @@ export class LegacyParser {
 
   /**
    * Feeds a chunk. Calls onPayload per complete frame. Throws a FramecastError (ERR_FRAME_TOO_LARGE)
-   * when a declared length is over the limit; after that the parser stays failed.
+   * when a declared length is over the limit; after that the parser stays failed. With `onUpgrade`, a
+   * length prefix that spells `upgradeMagic` (never a frame length under the cap) ends the seed framing
+   * at that frame boundary: onUpgrade gets the bytes from the magic on, and the parser is done.
    */
-  push(chunk: Buffer, onPayload: (payload: Buffer) => void): void {
+  push(
+    chunk: Buffer,
+    onPayload: (payload: Buffer) => void,
+    onUpgrade?: { magic: Buffer; upgrade: (rest: Buffer) => void },
+  ): void {
     if (this.#failed) throw this.#failed;
     let off = 0;
     const len = chunk.length;
@@ -62,6 +68,10 @@ export class LegacyParser {
           this.#bodyLength = this.#header.readUInt32BE(0);
         }
         this.#headerFilled = 0;
+        if (onUpgrade && this.#bodyLength === onUpgrade.magic.readUInt32BE(0)) {
+          onUpgrade.upgrade(Buffer.concat([onUpgrade.magic, chunk.subarray(off)]));
+          return;
+        }
         if (this.#bodyLength > this.maxFrameBytes) {
           this.#failed = new FramecastError(
             'ERR_FRAME_TOO_LARGE',

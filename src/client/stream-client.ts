@@ -71,6 +71,10 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
           this.#fallback = true;
           this.#settle({ protocol: 'legacy', server: null, clock: null });
         },
+        // The seed frames so far stay delivered; the welcome that follows settles the native protocol.
+        upgraded: () => {
+          this.#fallback = false;
+        },
       },
     );
     if (opts.protocol === 'legacy') this.#reader.seedFraming();
@@ -132,6 +136,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
       }
       if (this.#mode === 'detect') {
         this.#helloAt = nowMs();
+        this.#reader.helloSent();
         socket.write(this.#hello());
         // A framecast server answers a hello at once; only an explicit native client insists on it.
         if (this.#opts.protocol === 'native') {
@@ -153,6 +158,7 @@ export class StreamClient extends SafeEmitter<StreamClientEvents> {
     this.#helloTimer = null;
     if (this.#end.done || this.#mode !== 'detect' || this.#reader.pendingBytes > 0) return;
     this.#helloAt = nowMs();
+    this.#reader.helloSent();
     socket.write(this.#hello());
   }
 

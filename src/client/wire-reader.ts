@@ -11,6 +11,11 @@ export interface WireHandlers {
   payload(p: Buffer, receivedAt: number): void;
   /** The server's first bytes were not the native magic: from now on, seed framing. */
   seed(): void;
+  /**
+   * A framecast server took a late hello for a seed client, then saw the hello: after a whole seed
+   * frame it answered it, and from now on the connection speaks the native protocol.
+   */
+  upgraded(): void;
 }
 
 function isMagicPrefix(bytes: Buffer): boolean {
@@ -32,6 +37,7 @@ export class WireReader {
   #pending: Buffer = Buffer.alloc(0);
   #native: NativeParser | null = null;
   #legacy: LegacyParser | null = null;
+  #helloSent = false;
 
   /** `nativeOnly`: a server that is not native is an error rather than a seed server. */
   constructor(maxFrameBytes: number, nativeOnly: boolean, where: string, handlers: WireHandlers) {
@@ -61,6 +67,15 @@ export class WireReader {
     return this.#legacy?.atBoundary === true;
   }
 
+  /**
+   * The client said its native hello. A framecast server that had already begun the seed framing (a
+   * hello delayed past its grace on a loaded machine) answers it between two seed frames with the
+   * native preamble, which a seed length prefix can never spell: the reader then turns native.
+   */
+  helloSent(): void {
+    this.#helloSent = true;
+  }
+
   /** Reads the connection as the seed framing from its first byte (protocol `legacy`: no hello sent). */
   seedFraming(): void {
     this.#mode = 'legacy';
@@ -81,7 +96,18 @@ export class WireReader {
     if (this.#mode === 'native') {
       (this.#native as NativeParser).push(chunk, (m) => this.#on.message(m, receivedAt));
     } else {
-      (this.#legacy as LegacyParser).push(chunk, (p) => this.#on.payload(p, receivedAt));
+      let rest: Buffer | null = null;
+      (this.#legacy as LegacyParser).push(
+        chunk,
+        (p) => this.#on.payload(p, receivedAt),
+        this.#helloSent ? { magic: NATIVE_MAGIC, upgrade: (r) => (rest = r) } : undefined,
+      );
+      if (rest === null) return;
+      this.#mode = 'native';
+      this.#legacy = null;
+      this.#native = new NativeParser(this.#max);
+      this.#on.upgraded();
+      this.push(rest, receivedAt);
     }
   }
 

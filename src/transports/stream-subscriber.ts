@@ -33,6 +33,15 @@ export class StreamSubscriber extends LatestFrameSubscriber {
     });
   }
 
+  /**
+   * Stops writing to the stream without closing it (another protocol takes the connection over): the
+   * frame being written completes, nothing follows it.
+   */
+  detach(): void {
+    this.#closed = true;
+    this.closed();
+  }
+
   protected get open(): boolean {
     return !this.#closed;
   }

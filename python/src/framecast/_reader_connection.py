@@ -221,6 +221,12 @@ class ReaderConnection(Wire):
                     self.end = End(0, "closed", "")
                     return None
                 self._read(4, "seed frame's length prefix")
+            if self.fallback and bytes(self.buf[self.pos : self.pos + 4]) == P.MAGIC:
+                # Our hello reached a framecast server after its grace: it answers between two seed
+                # frames with the native preamble (a seed length prefix can never spell the magic).
+                self.fallback = False
+                self._handshake_native()
+                return self._read_native()
             (n,) = struct.unpack(">L", self._take(4))
             if n > self.max_frame_bytes:
                 raise FramecastError(

@@ -70,6 +70,8 @@ export interface TcpServerOptions {
 /** Events of the TCP transport. */
 export interface TcpServerEvents {
   client: [sub: Subscriber];
+  /** A connection served the seed framing sent a (late) native hello and now speaks the native protocol. */
+  upgraded: [address: string];
   refused: [address: string, reason: string];
   error: [err: Error];
 }
@@ -231,8 +233,6 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
       socket.destroy();
       return;
     }
-    // A seed client never writes; anything it sends later is ignored rather than buffered.
-    socket.on('data', () => {});
     const { hub } = target;
     const sub = new StreamSubscriber({
       stream: socket,
@@ -243,7 +243,50 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
       lossless: target.lossless,
       onDrained: () => hub.drained(),
     });
+    // A seed client never writes: anything it sends is ignored rather than buffered, except a native
+    // hello that came after the grace (a loaded machine delayed it), which is answered (see #upgrade).
+    if (this.#opts.legacyOnly || !this.#opts.native) socket.on('data', noop);
+    else this.#watchLateHello(socket, address, sub, hub);
     this.#attach(socket, sub, address, hub);
+  }
+
+  /**
+   * Reads what a connection served the seed framing writes: a seed client writes nothing, so bytes
+   * that spell the native magic are a framecast client whose hello came after the grace. Anything
+   * else is ignored (at most the first 4 bytes are looked at).
+   */
+  #watchLateHello(socket: net.Socket, address: string, sub: StreamSubscriber, hub: Hub): void {
+    let seen: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, NATIVE_MAGIC.length);
+      if (!seen.subarray(0, n).equals(NATIVE_MAGIC.subarray(0, n))) {
+        socket.off('data', onData);
+        socket.on('data', noop);
+        seen = Buffer.alloc(0);
+        return;
+      }
+      if (seen.length < NATIVE_MAGIC.length) return;
+      socket.off('data', onData);
+      socket.pause();
+      this.#upgrade(socket, address, sub, hub, seen);
+    };
+    socket.on('data', onData);
+  }
+
+  /**
+   * Turns a seed-framed connection native: the seed subscriber stops after the frame it is writing
+   * (whole frames only reach the socket), leaves the hub, and the native handshake answers the hello,
+   * so the client reads the native preamble where the next seed length prefix would be (a prefix
+   * under the frame cap can never spell the magic). The hub is kept warm in between, so a file source
+   * is not restarted for it.
+   */
+  #upgrade(socket: net.Socket, address: string, sub: StreamSubscriber, hub: Hub, hello: Buffer): void {
+    const releaseWarm = hub.warm();
+    sub.detach();
+    hub.leave(sub);
+    this.emit('upgraded', address);
+    this.#startNative(socket, address, hello, releaseWarm);
   }
 
   #startNative(socket: net.Socket, address: string, first: Buffer, release: () => void): void {

@@ -1,0 +1,128 @@
+/**
+ * A native hello that arrives after the server's hello grace (a loaded machine delayed the client):
+ * the server has begun the seed framing, then answers the hello between two seed frames, and the
+ * connection goes on natively. Real serve() on 127.0.0.1:0, a raw socket read by the client's own
+ * WireReader, and the client itself.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { serve } from '../../src/app/serve.js';
+import { StreamClient } from '../../src/client/stream-client.js';
+import { WireReader } from '../../src/client/wire-reader.js';
+import { parseServerAddress } from '../../src/client/address.js';
+import { createPublisher } from '../../src/hub/publisher.js';
+import { encodeHello } from '../../src/protocol/native.js';
+import type { NativeMessage } from '../../src/protocol/native-parser.js';
+import { makeJpeg, publishingServer } from '../helpers/native.js';
+
+const closers: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('a native hello after the hello grace', () => {
+  it('is answered between two seed frames: whole seed frames, then the welcome and native frames', async () => {
+    const srv = await publishingServer({ helloGraceMs: 10 });
+    closers.push(() => srv.close());
+    const jpeg = await makeJpeg();
+    const seed: Buffer[] = [];
+    const native: NativeMessage[] = [];
+    let upgrades = 0;
+    const reader = new WireReader(1 << 24, false, 'test', {
+      payload: (p) => seed.push(Buffer.from(p)),
+      message: (m) => native.push(m),
+      seed: () => {},
+      upgraded: () => upgrades++,
+    });
+    const joined: string[] = [];
+    const left: string[] = [];
+    srv.server.on('client', (s) => joined.push(s.protocol));
+    srv.server.on('left', (st) => left.push(st.protocol));
+    const socket = net.connect({ host: '127.0.0.1', port: srv.port });
+    closers.push(() => void socket.destroy());
+    socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
+    // A seed client as far as the server can tell: silent until frames come.
+    await until(() => seed.length >= 3, 5000, 'three seed frames');
+    expect(reader.mode).toBe('legacy');
+    reader.helloSent();
+    socket.write(encodeHello('', Date.now()));
+    await until(() => native.filter((m) => m.type === 'frame').length >= 3, 5000, 'three native frames');
+    expect(upgrades).toBe(1);
+    expect(reader.mode).toBe('native');
+    // Every seed frame came whole (the seed framing's base64 of the published JPEG).
+    for (const p of seed) expect(Buffer.from(p.toString('latin1'), 'base64').equals(jpeg)).toBe(true);
+    expect(native[0]).toMatchObject({ type: 'welcome', server: expect.stringMatching(/^framecast\//) });
+    const frames = native.filter((m): m is Extract<NativeMessage, { type: 'frame' }> => m.type === 'frame');
+    for (const f of frames) expect(f.jpeg.equals(jpeg)).toBe(true);
+    // One client now, the native one: the seed one left the hub.
+    expect(joined).toEqual(['legacy', 'native']);
+    expect(left).toEqual(['legacy']);
+  });
+
+  it('bytes a seed client writes that do not spell the magic are ignored; the seed framing goes on', async () => {
+    const srv = await publishingServer({ helloGraceMs: 10 });
+    closers.push(() => srv.close());
+    const seed: Buffer[] = [];
+    let upgrades = 0;
+    const reader = new WireReader(1 << 24, false, 'test', {
+      payload: (p) => seed.push(Buffer.from(p)),
+      message: () => {},
+      seed: () => {},
+      upgraded: () => upgrades++,
+    });
+    reader.helloSent();
+    const socket = net.connect({ host: '127.0.0.1', port: srv.port });
+    closers.push(() => void socket.destroy());
+    socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
+    await until(() => seed.length >= 1, 5000, 'a seed frame');
+    // "FCSX" shares three bytes with the magic; then the magic itself, which no longer counts.
+    socket.write('FCSX');
+    socket.write(encodeHello('', Date.now()));
+    const before = seed.length;
+    await until(() => seed.length >= before + 5, 5000, 'five more seed frames');
+    expect(upgrades).toBe(0);
+    expect(reader.mode).toBe('legacy');
+  });
+
+  it("the client's hello reaches a server that already chose the seed framing: play settles native", async () => {
+    // The publisher's first frame comes 150 ms after the start: the server takes the client for a
+    // seed client at 10 ms, the client's hello (sent ~40 ms after connecting) comes before any frame.
+    const jpeg = await makeJpeg();
+    const publisher = createPublisher({ name: 'late frames' });
+    let timer: NodeJS.Timeout | null = null;
+    publisher.on('start', () => {
+      timer = setTimeout(function tick() {
+        publisher.publish(jpeg);
+        timer = setTimeout(tick, 20);
+      }, 150);
+    });
+    publisher.on('stop', () => timer && clearTimeout(timer));
+    const server = await serve({ port: 0, helloGraceMs: 10, publisher });
+    closers.push(async () => {
+      if (timer) clearTimeout(timer);
+      await server.close();
+    });
+    const upgraded: string[] = [];
+    server.on('upgraded', (a) => upgraded.push(a));
+    const client = new StreamClient(parseServerAddress(`127.0.0.1:${server.address().port}`));
+    closers.push(() => client.close());
+    const protocols: string[] = [];
+    const seqs: number[] = [];
+    client.on('handshake', (h) => protocols.push(h.protocol));
+    client.on('frame', (f) => seqs.push(f.seq));
+    client.on('error', () => {});
+    client.connect();
+    await until(() => seqs.length >= 5, 5000, 'five frames');
+    expect(protocols).toEqual(['native']);
+    expect(client.protocol).toBe('native');
+    expect(upgraded).toHaveLength(1);
+  });
+});
