@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { FramecastError } from '../errors.js';
 import type { Frame } from '../hub/frame.js';
 
@@ -22,10 +22,26 @@ export interface ScaledJpeg {
  * scaling when shrinking by 2, 4 or 8 or more (a fraction of a full decode), then resizes exactly.
  * Never enlarges: a width over the picture's keeps its size.
  */
-export async function scaleJpeg(jpeg: Buffer, key: RenditionKey, maxPixels: number): Promise<ScaledJpeg> {
+export function scaleJpeg(jpeg: Buffer, key: RenditionKey, maxPixels: number): Promise<ScaledJpeg> {
+  return encodeRendition(
+    () =>
+      sharp(jpeg, { limitInputPixels: maxPixels, failOn: 'error' }).resize({
+        width: key.width,
+        withoutEnlargement: true,
+        kernel: 'lanczos3',
+        fastShrinkOnLoad: true,
+      }),
+    key,
+  );
+}
+
+/**
+ * The one JPEG encoding of every rendition (4:2:0 like the stream's own frames, optimised Huffman
+ * tables: a rendition's encode is shared by its viewers), with failures as ERR_ENCODE naming it.
+ */
+async function encodeRendition(img: () => Sharp, key: RenditionKey): Promise<ScaledJpeg> {
   try {
-    const { data, info } = await sharp(jpeg, { limitInputPixels: maxPixels, failOn: 'error' })
-      .resize({ width: key.width, withoutEnlargement: true, kernel: 'lanczos3', fastShrinkOnLoad: true })
+    const { data, info } = await img()
       .jpeg({ quality: key.quality, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
       .toBuffer({ resolveWithObject: true });
     return { jpeg: data, width: info.width, height: info.height };
@@ -139,21 +155,9 @@ async function decodeAt(jpeg: Buffer, width: number, maxPixels: number): Promise
 }
 
 /** A rendition's JPEG from shared pixels: resized to its width when narrower, then encoded. */
-async function encodeFrom(d: Decoded, key: RenditionKey): Promise<ScaledJpeg> {
-  try {
-    let img = sharp(d.data, { raw: { width: d.width, height: d.height, channels: d.channels } });
-    if (key.width < d.width) img = img.resize({ width: key.width, kernel: 'lanczos3' });
-    const { data, info } = await img
-      .jpeg({ quality: key.quality, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
-      .toBuffer({ resolveWithObject: true });
-    return { jpeg: data, width: info.width, height: info.height };
-  } catch (err) {
-    throw new FramecastError(
-      'ERR_ENCODE',
-      `rendition ${key.width}px q${key.quality}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
+function encodeFrom(d: Decoded, key: RenditionKey): Promise<ScaledJpeg> {
+  return encodeRendition(() => {
+    const img = sharp(d.data, { raw: { width: d.width, height: d.height, channels: d.channels } });
+    return key.width < d.width ? img.resize({ width: key.width, kernel: 'lanczos3' }) : img;
+  }, key);
 }
