@@ -1038,6 +1038,55 @@ describe('HttpServer: the listener', () => {
     await expect(make({ port: a.port })).rejects.toMatchObject({ code: 'ERR_PORT_IN_USE' });
   });
 
+  it("MediaMTX's /list?path=NAME: a GET only, for the named stream; a server that records nothing says so", async () => {
+    const { port } = await make({ token: 's', more: ['yard'] });
+    const list = await request(port, '/list?path=yard', { headers: bearer('s') });
+    expect(list.status).toBe(404);
+    expect(list.text).toBe('this server records nothing\n');
+    const head = await request(port, '/list?path=yard', { method: 'HEAD', headers: bearer('s') });
+    expect(head.status).toBe(404);
+    // The stream is asked like any other: no token, 401; an unknown name, 404 naming it.
+    expect((await request(port, '/list?path=yard')).status).toBe(401);
+    const unknown = await request(port, '/list?path=nope', { headers: bearer('s') });
+    expect(unknown.status).toBe(404);
+    expect(unknown.text).toBe('no stream named nope\n');
+    // A POST to /list is no listing: the default stream has no such endpoint.
+    const post = await request(port, '/list?path=yard', { method: 'POST', headers: bearer('s') });
+    expect(post.status).toBe(404);
+    expect(post.text).toBe('no such endpoint: POST /list\n');
+  });
+
+  it('/api/sign is routed to the signing endpoint (POST only; without a link secret 409)', async () => {
+    const { port } = await make({ adminToken: 'a' });
+    const get = await request(port, '/api/sign', { headers: bearer('a') });
+    expect([get.status, get.headers['allow']]).toEqual([405, 'POST']);
+    const r = await request(port, '/api/sign', {
+      method: 'POST',
+      headers: { ...bearer('a'), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ stream: 'cam', actions: ['read'], expires: 60 }),
+    });
+    expect([r.status, r.text]).toEqual([
+      409,
+      'signed links are off: set auth.linkSecret in the config file\n',
+    ]);
+  });
+
+  it('close() before listen() and after close() resolves at once', async () => {
+    const fx = setup();
+    const server = new HttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      streams: new Streams([target('cam', fx)]),
+      access: new Access({ token: null, adminToken: null }),
+      allowOrigin: null,
+      startedAt: Date.now(),
+    });
+    await server.close();
+    const { server: listening } = await make();
+    await listening.close();
+    await listening.close();
+  });
+
   it('address() is the bound address; close() is idempotent', async () => {
     const { server, port } = await make();
     expect(server.address()).toMatchObject({ port, address: '127.0.0.1' });
