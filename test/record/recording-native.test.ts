@@ -99,9 +99,17 @@ describe('playing a recording back over the native protocol', () => {
       headers: { Authorization: 'Bearer admin-secret-1234' },
     });
     expect(off.status).toBe(200);
-    const listing = (await (await fetch(`${base}/streams/cam/recordings`)).json()) as {
-      spans: { start: string; frames: number }[];
-    };
+    // The recorder closes its segment after the API has answered: the listing is read until it holds still.
+    type Listing = { spans: { start: string; frames: number }[] };
+    const read = async (): Promise<Listing> =>
+      (await (await fetch(`${base}/streams/cam/recordings`)).json()) as Listing;
+    let listing = await read();
+    for (let i = 0; i < 20; i++) {
+      await sleep(150);
+      const again = await read();
+      if (JSON.stringify(again) === JSON.stringify(listing)) break;
+      listing = again;
+    }
     const whole = connect(addr, {
       playback: { start: Date.parse(listing.spans[0]?.start ?? ''), speed: 16 },
     });
