@@ -55,6 +55,12 @@ export interface Subscriber {
   annotation?(a: Annotation): void;
   /** How long (ms, at wall-clock `now`) the frame being written has waited for the peer to take it; 0 when none is pending. */
   stalledMs?(now: number): number;
+  /**
+   * Takes over from a subscriber of the same connection that stopped (a seed-framed connection whose
+   * late native hello was answered): the frames it still held are sent first, and neither those nor
+   * the one it sent last are sent again when the hub offers them.
+   */
+  takeOver?(from: Handover): void;
   stats(): SubscriberStats;
 }
 
@@ -63,4 +69,12 @@ let nextId = 1;
 /** A process-wide unique subscriber id. */
 export function newSubscriberId(): number {
   return nextId++;
+}
+
+/** What a stopped subscriber leaves to the one taking its connection over. */
+export interface Handover {
+  /** The frame it sent last (or null). */
+  sent: Frame | null;
+  /** Frames it had queued but not sent, oldest first. */
+  pending: readonly Frame[];
 }

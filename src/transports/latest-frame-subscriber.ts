@@ -1,5 +1,11 @@
 import type { Frame } from '../hub/frame.js';
-import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
+import {
+  newSubscriberId,
+  type EndReason,
+  type Handover,
+  type Subscriber,
+  type SubscriberStats,
+} from '../hub/subscriber.js';
 import { nowMs } from '../util/clock.js';
 
 /** Settings every latest-frame-wins subscriber shares. */
@@ -49,6 +55,10 @@ export abstract class LatestFrameSubscriber implements Subscriber {
   /** With maxFps: the least capture-time gap between two frames taken, and the last one taken. */
   readonly #minGapMs: number;
   #takenAt = -Infinity;
+  /** The frame last handed to the transport. */
+  #lastSent: Frame | null = null;
+  /** Frames a subscriber this one took over from has already sent or handed on (see takeOver). */
+  #seen: Set<Frame> | null = null;
 
   protected constructor(opts: LatestFrameOptions) {
     // 10% slack: a source's jitter must not make a 5 fps viewer skip every other frame of 10 fps.
@@ -106,6 +116,10 @@ export abstract class LatestFrameSubscriber implements Subscriber {
 
   offer(frame: Frame): void {
     if (!this.open || this.#ending) return;
+    if (this.#seen) {
+      if (this.#seen.has(frame)) return;
+      this.#seen = null;
+    }
     if (this.#minGapMs > 0) {
       // A chosen rate, not a slow client: the frames between are not this viewer's (no drop counted).
       if (frame.capturedAt - this.#takenAt < this.#minGapMs && frame.capturedAt >= this.#takenAt) return;
@@ -122,8 +136,21 @@ export abstract class LatestFrameSubscriber implements Subscriber {
     this.#queue.push(frame);
   }
 
+  /** What this subscriber leaves when another takes its connection over (call before closing). */
+  protected handover(): Handover {
+    return { sent: this.#lastSent, pending: [...this.#queue] };
+  }
+
+  takeOver(from: Handover): void {
+    const seen = new Set<Frame>(from.pending);
+    if (from.sent) seen.add(from.sent);
+    for (const f of from.pending) this.offer(f);
+    this.#seen = seen;
+  }
+
   #send(frame: Frame): void {
     this.#sending = true;
+    this.#lastSent = frame;
     const now = nowMs();
     this.#sendStartedAt = now;
     this.#lastLatency = now - frame.capturedAt;

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Frame } from '../hub/frame.js';
-import type { EndReason } from '../hub/subscriber.js';
+import type { EndReason, Handover } from '../hub/subscriber.js';
 import { LatestFrameSubscriber, type LatestFrameOptions } from './latest-frame-subscriber.js';
 
 /** How a StreamSubscriber turns a frame into bytes and how it ends. */
@@ -35,11 +35,13 @@ export class StreamSubscriber extends LatestFrameSubscriber {
 
   /**
    * Stops writing to the stream without closing it (another protocol takes the connection over): the
-   * frame being written completes, nothing follows it.
+   * frame being written completes, nothing follows it. Returns what the next subscriber takes over.
    */
-  detach(): void {
+  detach(): Handover {
+    const left = this.handover();
     this.#closed = true;
     this.closed();
+    return left;
   }
 
   protected get open(): boolean {

@@ -37,8 +37,11 @@ describe('serve + play', () => {
     expect(r.summary!.fps).toBeLessThan(40);
 
     await srv.waitForEvent('transmission-end');
-    // 'left' follows once the server sees the connection close, which may be after play exited.
-    await srv.waitForEvent('left');
+    // 'left' follows once the server sees the connection close, which may be after play exited. On a
+    // loaded machine play's hello may come after the hello grace: the connection starts as a seed
+    // client, which leaves when the hello is answered ('upgraded'), and goes on as a native one.
+    const nativeLeft = (e: ServeEvent): boolean => e.protocol === 'native';
+    await srv.waitForEvent('left', undefined, nativeLeft);
     // Every stdout line of serve --json is one JSON object with a time and an event.
     expect(srv.lines.length).toBeGreaterThan(0);
     for (const line of srv.lines) {
@@ -60,8 +63,11 @@ describe('serve + play', () => {
       error: null,
     });
     // The server's account of the client matches what the client got, the frame in flight at EOF included.
-    const left = await srv.waitForEvent('left');
-    expect(left).toMatchObject({ framesSent: 90, drops: 0 });
+    const sent = srv.events
+      .filter((e) => e.event === 'left')
+      .reduce((n, e) => n + (e.framesSent as number), 0);
+    expect(sent).toBe(90);
+    expect(srv.events.filter((e) => e.event === 'left').every((e) => e.drops === 0)).toBe(true);
     expect((await srv.stop()).code).toBe(0);
   });
 
@@ -140,7 +146,9 @@ describe('serve + play', () => {
       expect(r.summary!.frames).toBeLessThanOrEqual(clip2s.frames);
       expect(r.summary).toMatchObject({ badFrames: 0, ...scaledSize(clip2s) });
     }
-    expect(srv.events.filter((e) => e.event === 'client')).toHaveLength(5);
+    // Five connections (a late hello makes one connection a seed client, then a native one).
+    const connections = new Set(srv.events.filter((e) => e.event === 'client').map((e) => e.address));
+    expect(connections.size).toBe(5);
     expect(srv.events.filter((e) => e.event === 'transmission-start')).toHaveLength(1);
     await srv.stop();
   });

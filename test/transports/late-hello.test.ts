@@ -67,6 +67,41 @@ describe('a native hello after the hello grace', () => {
     expect(left).toEqual(['legacy']);
   });
 
+  it('no frame comes twice across the switch: the native side skips what the seed side sent', async () => {
+    // Every frame is a different JPEG, so the order the client got them in is readable from the bytes.
+    const jpegs = await Promise.all(Array.from({ length: 40 }, (_, i) => makeJpeg(64, 48, i)));
+    const index = new Map(jpegs.map((j, i) => [j.toString('base64'), i]));
+    const publisher = createPublisher({ name: 'numbered' });
+    let n = 0;
+    let timer: NodeJS.Timeout | null = null;
+    publisher.on('start', () => {
+      timer = setInterval(() => publisher.publish(jpegs[n++ % jpegs.length] as Buffer), 15);
+    });
+    publisher.on('stop', () => timer && clearInterval(timer));
+    const server = await serve({ port: 0, helloGraceMs: 10, publisher });
+    closers.push(async () => {
+      if (timer) clearInterval(timer);
+      await server.close();
+    });
+    const got: number[] = [];
+    const reader = new WireReader(1 << 24, false, 'test', {
+      payload: (p) => got.push(index.get(p.toString('latin1')) ?? -1),
+      message: (m) => m.type === 'frame' && got.push(index.get(m.jpeg.toString('base64')) ?? -1),
+      seed: () => {},
+      upgraded: () => {},
+    });
+    const socket = net.connect({ host: '127.0.0.1', port: server.address().port });
+    closers.push(() => void socket.destroy());
+    socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
+    await until(() => got.length >= 2, 5000, 'two seed frames');
+    reader.helloSent();
+    socket.write(encodeHello('', Date.now()));
+    await until(() => reader.mode === 'native' && got.length >= 12, 5000, 'frames after the switch');
+    expect(got).not.toContain(-1);
+    // In order, never the same frame twice (a frame may be skipped: the latest frame wins).
+    for (let i = 1; i < got.length; i++) expect(got[i]).toBeGreaterThan(got[i - 1] as number);
+  });
+
   it('bytes a seed client writes that do not spell the magic are ignored; the seed framing goes on', async () => {
     const srv = await publishingServer({ helloGraceMs: 10 });
     closers.push(() => srv.close());

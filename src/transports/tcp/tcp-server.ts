@@ -3,7 +3,7 @@ import { admit } from '../admission.js';
 import { peerAddress } from '../peer.js';
 import net from 'node:net';
 import type { Hub } from '../../hub/hub.js';
-import type { Subscriber } from '../../hub/subscriber.js';
+import type { Handover, Subscriber } from '../../hub/subscriber.js';
 import { bindServer } from '../listen.js';
 import { NATIVE_MAGIC } from '../../protocol/native.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
@@ -283,13 +283,19 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
    */
   #upgrade(socket: net.Socket, address: string, sub: StreamSubscriber, hub: Hub, hello: Buffer): void {
     const releaseWarm = hub.warm();
-    sub.detach();
+    const left = sub.detach();
     hub.leave(sub);
     this.emit('upgraded', address);
-    this.#startNative(socket, address, hello, releaseWarm);
+    this.#startNative(socket, address, hello, releaseWarm, { hub, left });
   }
 
-  #startNative(socket: net.Socket, address: string, first: Buffer, release: () => void): void {
+  #startNative(
+    socket: net.Socket,
+    address: string,
+    first: Buffer,
+    release: () => void,
+    handover: { hub: Hub; left: Handover } | null = null,
+  ): void {
     const native = this.#opts.native;
     if (!native) {
       this.emit('refused', address, 'native protocol not enabled');
@@ -299,7 +305,13 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     }
     native(socket, first)
       .then(
-        (r) => r && this.#attach(socket, r.sub, address, r.hub),
+        (r) => {
+          if (!r) return;
+          // An upgraded connection on the same hub (not another stream or size): the seed subscriber's
+          // queued frames first, and none of its frames twice.
+          if (handover && r.hub === handover.hub) r.sub.takeOver?.(handover.left);
+          this.#attach(socket, r.sub, address, r.hub);
+        },
         (err: unknown) => {
           this.emit('refused', address, err instanceof Error ? err.message : String(err));
           socket.destroy();
