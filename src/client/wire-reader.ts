@@ -1,5 +1,5 @@
 import { FramecastError } from '../errors.js';
-import { NATIVE_MAGIC } from '../protocol/native.js';
+import { agreesWithMagic, NATIVE_MAGIC } from '../protocol/native.js';
 import { NativeParser, type NativeMessage } from '../protocol/native-parser.js';
 import { LegacyParser } from './legacy-parser.js';
 
@@ -16,10 +16,6 @@ export interface WireHandlers {
    * frame it answered it, and from now on the connection speaks the native protocol.
    */
   upgraded(): void;
-}
-
-function isMagicPrefix(bytes: Buffer): boolean {
-  return NATIVE_MAGIC.subarray(0, bytes.length).equals(bytes.subarray(0, NATIVE_MAGIC.length));
 }
 
 /**
@@ -88,7 +84,7 @@ export class WireReader {
       this.#pending = Buffer.concat([this.#pending, chunk]);
       // Wait for 4 bytes only while they may still spell the magic: a seed length prefix
       // (which starts with 0x00 for any frame under 16 MiB) is recognised at its first byte.
-      if (this.#pending.length < NATIVE_MAGIC.length && isMagicPrefix(this.#pending)) return;
+      if (this.#pending.length < NATIVE_MAGIC.length && agreesWithMagic(this.#pending)) return;
       chunk = this.#pending;
       this.#pending = Buffer.alloc(0);
       this.#detect(chunk);

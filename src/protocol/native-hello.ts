@@ -8,6 +8,7 @@ import {
   MAX_STREAM_NAME_BYTES,
   MAX_TOKEN_BYTES,
   NATIVE_MAGIC,
+  agreesWithMagic,
 } from './native-layout.js';
 
 const STREAM_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -121,8 +122,7 @@ export function encodeHello(
 
 /** Decodes a hello from the start of `buf`; checks the declared token length before waiting for it. */
 export function decodeHello(buf: Buffer): HelloResult {
-  const n = Math.min(buf.length, NATIVE_MAGIC.length);
-  if (!buf.subarray(0, n).equals(NATIVE_MAGIC.subarray(0, n))) {
+  if (!agreesWithMagic(buf)) {
     return { status: 'error', code: ErrorCode.BadHello, message: 'hello does not start with FCST' };
   }
   if (buf.length < HELLO_FIXED_BYTES) return { status: 'incomplete' };

@@ -7,6 +7,12 @@ import type { EndReason } from '../hub/subscriber.js';
 
 /** The 4 bytes that open a client's hello and the server's preamble. */
 export const NATIVE_MAGIC = Buffer.from('FCST', 'latin1');
+
+/** True when `bytes` agree with the native magic as far as both go (a prefix of it, or starting with it). */
+export function agreesWithMagic(bytes: Buffer): boolean {
+  const n = Math.min(bytes.length, NATIVE_MAGIC.length);
+  return bytes.subarray(0, n).equals(NATIVE_MAGIC.subarray(0, n));
+}
 /** The highest protocol version this code speaks. */
 export const NATIVE_VERSION = 2;
 /** Longest stream name a version-2 hello may carry (bytes). */

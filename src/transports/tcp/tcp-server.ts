@@ -5,9 +5,10 @@ import net from 'node:net';
 import type { Hub } from '../../hub/hub.js';
 import type { Handover, Subscriber } from '../../hub/subscriber.js';
 import { bindServer } from '../listen.js';
-import { NATIVE_MAGIC } from '../../protocol/native.js';
+import { agreesWithMagic } from '../../protocol/native.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
 import { legacyWire } from './legacy-framing.js';
+import { watchLateHello } from './late-hello.js';
 import type { IpLimiter } from '../ip-limiter.js';
 import { createListener, type TlsCredentials } from '../tls-config.js';
 
@@ -189,10 +190,7 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
       } else if (first.length === 0) {
         socket.destroy(); // gone before saying anything
         release();
-      } else if (
-        first.length >= 1 &&
-        NATIVE_MAGIC.subarray(0, first.length).equals(first.subarray(0, NATIVE_MAGIC.length))
-      ) {
+      } else if (agreesWithMagic(first)) {
         socket.pause();
         this.#startNative(socket, address, first, release);
       } else {
@@ -246,32 +244,8 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     // A seed client never writes: anything it sends is ignored rather than buffered, except a native
     // hello that came after the grace (a loaded machine delayed it), which is answered (see #upgrade).
     if (this.#opts.legacyOnly || !this.#opts.native) socket.on('data', noop);
-    else this.#watchLateHello(socket, address, sub, hub);
+    else watchLateHello(socket, (hello) => this.#upgrade(socket, address, sub, hub, hello));
     this.#attach(socket, sub, address, hub);
-  }
-
-  /**
-   * Reads what a connection served the seed framing writes: a seed client writes nothing, so bytes
-   * that spell the native magic are a framecast client whose hello came after the grace. Anything
-   * else is ignored (at most the first 4 bytes are looked at).
-   */
-  #watchLateHello(socket: net.Socket, address: string, sub: StreamSubscriber, hub: Hub): void {
-    let seen: Buffer = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-      const n = Math.min(seen.length, NATIVE_MAGIC.length);
-      if (!seen.subarray(0, n).equals(NATIVE_MAGIC.subarray(0, n))) {
-        socket.off('data', onData);
-        socket.on('data', noop);
-        seen = Buffer.alloc(0);
-        return;
-      }
-      if (seen.length < NATIVE_MAGIC.length) return;
-      socket.off('data', onData);
-      socket.pause();
-      this.#upgrade(socket, address, sub, hub, seen);
-    };
-    socket.on('data', onData);
   }
 
   /**
