@@ -43,7 +43,7 @@ export class LegacyParser {
   /**
    * Feeds a chunk. Calls onPayload per complete frame. Throws a FramecastError (ERR_FRAME_TOO_LARGE)
    * when a declared length is over the limit; after that the parser stays failed. With `onUpgrade`, a
-   * length prefix that spells `upgradeMagic` (never a frame length under the cap) ends the seed framing
+   * length prefix that spells `onUpgrade.magic` (never a frame length under the cap) ends the seed framing
    * at that frame boundary: onUpgrade gets the bytes from the magic on, and the parser is done.
    */
   push(
