@@ -133,6 +133,27 @@ export class Hub extends SafeEmitter<HubEvents> {
     return true;
   }
 
+  /**
+   * Puts `next` in `old`'s place, served or waiting (a connection that changed its protocol): no place
+   * is freed or taken and the transmission goes on. `old` leaves as it would on close. False when
+   * `old` is neither served nor waiting (then nothing changes).
+   */
+  replace(old: Subscriber, next: Subscriber): boolean {
+    const i = this.#waiting.indexOf(old);
+    if (i >= 0) {
+      this.#waiting[i] = next;
+      next.waiting?.(i + 1);
+      return true;
+    }
+    if (this.#closed || !this.#admitted.delete(old)) return false;
+    if (old.uncapped) this.#uncapped--;
+    this.#first.delete(old);
+    this.#rest.delete(old);
+    this.emit('left', old.stats());
+    this.#admit(next);
+    return true;
+  }
+
   /** Removes a subscriber whose connection closed (idempotent). */
   leave(sub: Subscriber): void {
     const i = this.#waiting.indexOf(sub);

@@ -32,3 +32,25 @@ export function admit(hub: Hub, sub: Subscriber, conn: Admissible, report: Admis
   report.onClient(sub);
   return true;
 }
+
+/**
+ * A connection that changed its protocol (a late native hello on a seed-framed connection): its new
+ * subscriber takes the old one's place in the hub, served or waiting, without a new admission. The new
+ * one leaves when the connection closes. False (and refused) when the old one is gone from the hub.
+ */
+export function admitInPlace(
+  hub: Hub,
+  old: Subscriber,
+  sub: Subscriber,
+  conn: Admissible,
+  report: AdmissionReport,
+): boolean {
+  conn.onceClosed(() => hub.leave(sub));
+  if (!hub.replace(old, sub)) {
+    report.onRefused(sub.address, 'gone');
+    conn.refuse('gone');
+    return false;
+  }
+  report.onClient(sub);
+  return true;
+}

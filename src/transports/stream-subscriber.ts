@@ -21,6 +21,7 @@ export class StreamSubscriber extends LatestFrameSubscriber {
   readonly #encode: StreamSubscriberOptions['encode'];
   readonly #trailer: StreamSubscriberOptions['trailer'];
   #closed = false;
+  #holding = false;
 
   constructor(opts: StreamSubscriberOptions) {
     super(opts);
@@ -34,14 +35,23 @@ export class StreamSubscriber extends LatestFrameSubscriber {
   }
 
   /**
-   * Stops writing to the stream without closing it (another protocol takes the connection over): the
-   * frame being written completes, nothing follows it. Returns what the next subscriber takes over.
+   * Stops writing (the frame being written completes) but goes on taking frames, queued as for a slow
+   * client, until release(): another protocol is about to take the connection over.
    */
-  detach(): Handover {
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Stops for good without closing the stream; returns what the subscriber taking over is owed. */
+  release(): Handover {
     const left = this.handover();
     this.#closed = true;
     this.closed();
     return left;
+  }
+
+  protected override held(): boolean {
+    return this.#holding;
   }
 
   protected get open(): boolean {

@@ -187,3 +187,38 @@ describe('Hub: places and the waiting line', () => {
     expect(hub.clientCount).toBe(0);
   });
 });
+
+describe('Hub.replace: a connection that changed its protocol keeps its place', () => {
+  it('served: the new subscriber is served at once, nobody waiting moves up, the transmission goes on', () => {
+    const { hub, producers, ends } = setup({ maxClients: 1 });
+    const old = new FakeSub('a');
+    const waiting = new FakeSub('b');
+    const left: string[] = [];
+    hub.on('left', (st) => left.push(st.address));
+    hub.join(old);
+    hub.join(waiting);
+    const next = new FakeSub('a');
+    expect(hub.replace(old, next)).toBe(true);
+    expect(hub.clients).toEqual([next]);
+    expect(hub.waitingCount).toBe(1);
+    expect(left).toEqual(['a']);
+    expect(producers).toHaveLength(1);
+    expect(ends).toHaveLength(0);
+    // A subscriber no longer in the hub cannot be replaced.
+    expect(hub.replace(old, new FakeSub('c'))).toBe(false);
+    expect(hub.clients).toEqual([next]);
+  });
+
+  it('waiting: the new subscriber takes the same position in the line and is told it', () => {
+    const { hub } = setup({ maxClients: 1 });
+    hub.join(new FakeSub('a'));
+    const first = new FakeSub('b');
+    const second = new FakeSub('c');
+    hub.join(first);
+    hub.join(second);
+    const next = new FakeSub('c');
+    expect(hub.replace(second, next)).toBe(true);
+    expect(next.positions).toEqual([2]);
+    expect(hub.waitingCount).toBe(2);
+  });
+});

@@ -88,7 +88,7 @@ export class NativeSubscriber extends StreamSubscriber {
   }
 
   protected override held(): boolean {
-    return this.#acks && this.#unacked.length >= this.#window;
+    return super.held() || (this.#acks && this.#unacked.length >= this.#window);
   }
 
   protected override transmit(frame: Frame, done: (bytes: number | null) => void): void {

@@ -1,9 +1,9 @@
 import { SafeEmitter } from '../../util/safe-emitter.js';
-import { admit } from '../admission.js';
+import { admit, admitInPlace, type Admissible, type AdmissionReport } from '../admission.js';
 import { peerAddress } from '../peer.js';
 import net from 'node:net';
 import type { Hub } from '../../hub/hub.js';
-import type { Handover, Subscriber } from '../../hub/subscriber.js';
+import type { Subscriber } from '../../hub/subscriber.js';
 import { bindServer } from '../listen.js';
 import { agreesWithMagic } from '../../protocol/native.js';
 import { StreamSubscriber } from '../stream-subscriber.js';
@@ -249,18 +249,15 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
   }
 
   /**
-   * Turns a seed-framed connection native: the seed subscriber stops after the frame it is writing
-   * (whole frames only reach the socket), leaves the hub, and the native handshake answers the hello,
-   * so the client reads the native preamble where the next seed length prefix would be (a prefix
-   * under the frame cap can never spell the magic). The hub is kept warm in between, so a file source
-   * is not restarted for it.
+   * Turns a seed-framed connection native: the seed subscriber holds (the frame it is writing
+   * completes, later ones wait in its queue) while the native handshake answers the hello, so the
+   * client reads the native preamble where the next seed length prefix would be (a prefix under the
+   * frame cap can never spell the magic); then the native subscriber takes over what it held.
    */
   #upgrade(socket: net.Socket, address: string, sub: StreamSubscriber, hub: Hub, hello: Buffer): void {
-    const releaseWarm = hub.warm();
-    const left = sub.detach();
-    hub.leave(sub);
+    sub.hold();
     this.emit('upgraded', address);
-    this.#startNative(socket, address, hello, releaseWarm, { hub, left });
+    this.#startNative(socket, address, hello, noop, { sub, hub });
   }
 
   #startNative(
@@ -268,7 +265,7 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
     address: string,
     first: Buffer,
     release: () => void,
-    handover: { hub: Hub; left: Handover } | null = null,
+    upgrading: { sub: StreamSubscriber; hub: Hub } | null = null,
   ): void {
     const native = this.#opts.native;
     if (!native) {
@@ -277,31 +274,46 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
       release();
       return;
     }
+    // An upgraded connection: once the native subscriber is ready it takes the seed one's place on the
+    // same stream and size (the frames it held first, none of its frames twice); else the seed one leaves.
+    const settle = (r: { sub: Subscriber; hub: Hub } | null): void => {
+      if (!upgrading) {
+        if (r) this.#attach(socket, r.sub, address, r.hub);
+        return;
+      }
+      const { sub: old, hub } = upgrading;
+      const left = old.release();
+      if (r && r.hub === hub && !socket.destroyed) {
+        r.sub.takeOver?.(left);
+        admitInPlace(hub, old, r.sub, this.#admissible(socket), this.#report(address));
+        return;
+      }
+      hub.leave(old);
+      if (r) this.#attach(socket, r.sub, address, r.hub);
+    };
     native(socket, first)
-      .then(
-        (r) => {
-          if (!r) return;
-          // An upgraded connection on the same hub (not another stream or size): the seed subscriber's
-          // queued frames first, and none of its frames twice.
-          if (handover && r.hub === handover.hub) r.sub.takeOver?.(handover.left);
-          this.#attach(socket, r.sub, address, r.hub);
-        },
-        (err: unknown) => {
-          this.emit('refused', address, err instanceof Error ? err.message : String(err));
-          socket.destroy();
-        },
-      )
+      .then(settle, (err: unknown) => {
+        settle(null);
+        this.emit('refused', address, err instanceof Error ? err.message : String(err));
+        socket.destroy();
+      })
       .finally(release);
   }
 
   #attach(socket: net.Socket, sub: Subscriber, address: string, hub: Hub): void {
     if (socket.destroyed) return;
-    admit(
-      hub,
-      sub,
-      { onceClosed: (fn) => socket.once('close', fn), refuse: () => socket.destroy() },
-      { onClient: (s) => this.emit('client', s), onRefused: (_a, r) => this.emit('refused', address, r) },
-    );
+    admit(hub, sub, this.#admissible(socket), this.#report(address));
+  }
+
+  #admissible(socket: net.Socket): Admissible {
+    return { onceClosed: (fn) => socket.once('close', fn), refuse: () => socket.destroy() };
+  }
+
+  #report(address: string): AdmissionReport {
+    return {
+      onClient: (s) => this.emit('client', s),
+      onRefused: (_a, r) => this.emit('refused', address, r),
+    };
   }
 
   /** Stops accepting and destroys remaining sockets (call after the hub ended its clients). Idempotent. */
