@@ -69,9 +69,17 @@ export function renditionTables(r: RenditionRows): string {
       `${c.rounds} rounds in one process; sharp ${c.sharp} / libvips ${c.vips} as the server sets it: one thread, ` +
       'no cache; CPU from process.cpuUsage)\n',
   );
-  const { ladderSeparate1080: sep, ladderShared1080: one } = c.cases;
+  const {
+    ladderSeparate1080: sep,
+    ladderShared1080: one,
+    raw800,
+    raw1080,
+    ladderShared800,
+    ladderRaw800,
+  } = c.cases;
   const cases = [c.cases.from800, c.cases.from1080, c.cases.full1080, c.cases.noFastShrink1080];
   if (sep && one) cases.push(sep, one);
+  for (const x of [raw800, raw1080, ladderShared800, ladderRaw800]) if (x) cases.push(x);
   out.push(
     table(
       ['route', 'input', 'output', 'CPU per frame (ms)', 'wall per frame (ms)'],
@@ -94,6 +102,17 @@ export function renditionTables(r: RenditionRows): string {
       `\nThree renditions of one frame (320, 480 and 640 px, output column: the 320-px one): one decode ` +
         `shared by the three (at 640 px, DCT-scaled by 1/2, then each resized and encoded) takes ` +
         `${f2(one.cpuMsPerFrame / sep.cpuMsPerFrame)}x the CPU of a decode each.`,
+    );
+  if (raw800 && raw1080 && ladderShared800 && ladderRaw800)
+    out.push(
+      `\nFrom a source ffmpeg decodes (a file, a camera, a URL, the test pattern), the server keeps each ` +
+        "frame's raw I420 planes while renditions run and shrinks them (area averaging) then encodes " +
+        `natively, no decode: ${f2(raw800.cpuMsPerFrame)} ms per 320-px frame from 800x450 ` +
+        `(${f2(raw800.cpuMsPerFrame / c.cases.from800.cpuMsPerFrame)}x scaleJpeg() from its JPEG), ` +
+        `${f2(raw1080.cpuMsPerFrame)} ms from 1080p (${f2(raw1080.cpuMsPerFrame / c.cases.full1080.cpuMsPerFrame)}x ` +
+        `a full decode + resize + encode); the three renditions of an 800x450 frame ` +
+        `${f2(ladderRaw800.cpuMsPerFrame)} ms against ${f2(ladderShared800.cpuMsPerFrame)} ms from one shared ` +
+        `decode of its JPEG (${f2(ladderRaw800.cpuMsPerFrame / ladderShared800.cpuMsPerFrame)}x).`,
     );
   const v = r.viewers;
   out.push(

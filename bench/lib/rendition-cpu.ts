@@ -4,7 +4,10 @@
  * decode), against a full decode of the same 1080p JPEG, then resize, then encode (no DCT scaling), and
  * sharp's `fastShrinkOnLoad: false` (which still lets libjpeg-turbo scale by 2 when the shrink is 4 or
  * more); and three renditions (320, 480, 640) of each 1080p frame, a decode each against the
- * server's SharedDecode (one decode for the three). sharp as the server sets it: one libvips thread,
+ * server's SharedDecode (one decode for the three); and the route of a source ffmpeg decodes: scaleRaw()
+ * shrinking the frame's raw I420 planes (800x450 and 1080p, made by ffmpeg from the same frames) and
+ * encoding them natively, no decode, and the three renditions from the 800x450 frame's planes against
+ * SharedDecode from its JPEG. sharp as the server sets it: one libvips thread,
  * no operation cache. The cases take turns round by round over the same distinct frames, so a change
  * in the machine's load falls on each alike.
  *
@@ -19,7 +22,10 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 // The server's sharp settings (concurrency 1, cache off) come with the module that makes them.
 import '../../src/encode/jpeg-encoder.js';
-import { SharedDecode, scaleJpeg } from '../../src/encode/rendition-decode.js';
+import { spawnSync } from 'node:child_process';
+import { SharedDecode, scaleJpeg, scaleRaw } from '../../src/encode/rendition-decode.js';
+import { nativeShrinkAvailable } from '../../src/encode/native-jpeg.js';
+import { locateFfmpeg } from '../../src/source/ffmpeg-path.js';
 import { Frame } from '../../src/hub/frame.js';
 
 /** One case: CPU and wall time per frame, and what came out. */
@@ -49,6 +55,12 @@ export interface RenditionCpu {
     ladderSeparate1080?: RenditionCpuCase;
     /** The same three from one decode per frame (SharedDecode, as the server does with 2+ renditions). */
     ladderShared1080?: RenditionCpuCase;
+    /** scaleRaw() from the raw I420 planes of an 800x450 / 1080p frame (absent in older results or without the native encoder). */
+    raw800?: RenditionCpuCase;
+    raw1080?: RenditionCpuCase;
+    /** 320 + 480 + 640 px of each 800x450 frame: from its JPEG (SharedDecode), from its raw planes. */
+    ladderShared800?: RenditionCpuCase;
+    ladderRaw800?: RenditionCpuCase;
   };
 }
 
@@ -108,6 +120,48 @@ const ladderShared: Run = async (jpeg) => {
   return outs[0]?.jpeg ?? Buffer.alloc(0);
 };
 
+/** A frame's raw I420 planes (full range, as ffmpeg's yuvj420p) at a known size. */
+const planesOf = (w: number, h: number) => (data: Buffer) => ({
+  data,
+  width: w,
+  height: h,
+  release: () => {},
+});
+
+/** scaleRaw() of one frame's planes at `width` (the server's route for a source ffmpeg decodes). */
+const raw =
+  (w: number, h: number): Run =>
+  async (planes) =>
+    (await scaleRaw(planesOf(w, h)(planes), { width, quality })).jpeg;
+
+/** The three from the frame's planes, each shrunk and encoded (what the server does with them). */
+const ladderRaw =
+  (w: number, h: number): Run =>
+  async (planes) => {
+    const outs = await Promise.all(
+      LADDER.map((lw) => scaleRaw(planesOf(w, h)(planes), { width: lw, quality })),
+    );
+    return outs[0]?.jpeg ?? Buffer.alloc(0);
+  };
+
+/** The frames as raw I420 planes at w x h, made by ffmpeg (full range, BT.601). */
+function i420Frames(w: number, h: number): Buffer[] {
+  const r = spawnSync(
+    locateFfmpeg().path,
+    [
+      ...['-hide_banner', '-v', 'error', '-nostdin', '-i', join(dir, 'f%03d.png')],
+      ...['-vf', `scale=${w}:${h}`, '-pix_fmt', 'yuvj420p', '-f', 'rawvideo', '-'],
+    ],
+    { maxBuffer: 1 << 30 },
+  );
+  if (r.status !== 0) throw new Error(`ffmpeg could not make I420 frames: ${r.stderr.toString()}`);
+  const size = w * h + 2 * Math.ceil(w / 2) * Math.ceil(h / 2);
+  const out: Buffer[] = [];
+  for (let o = 0; o + size <= r.stdout.length; o += size)
+    out.push(Buffer.from(r.stdout.subarray(o, o + size)));
+  return out;
+}
+
 async function main(): Promise<void> {
   const pngs = readdirSync(dir)
     .filter((n) => /^f.*\.png$/.test(n))
@@ -116,7 +170,14 @@ async function main(): Promise<void> {
   if (!pngs.length) throw new Error(`no f*.png in ${dir}`);
   const hd = await Promise.all(pngs.map((p) => sharp(p).jpeg(JPEG).toBuffer()));
   const sd = await Promise.all(pngs.map((p) => sharp(p).resize({ width: 800 }).jpeg(JPEG).toBuffer()));
-  const cases: [keyof RenditionCpu['cases'], string, Buffer[], Run][] = [
+  const shared800 = new SharedDecode(() => LADDER, MAX_PIXELS);
+  const ladderShared800: Run = async (jpeg) => {
+    const frame = new Frame({ seq: seq++, width: 800, height: 450, capturedAt: 0, encodedAt: 0, jpeg });
+    const outs = await Promise.all(LADDER.map((w) => shared800.scale(frame, { width: w, quality })));
+    return outs[0]?.jpeg ?? Buffer.alloc(0);
+  };
+  /** [key, name, inputs, run, the inputs' size when they are raw planes] */
+  const cases: [keyof RenditionCpu['cases'], string, Buffer[], Run, [number, number]?][] = [
     ['from800', 'scaleJpeg(), 800x450 JPEG', sd, rendition],
     ['from1080', 'scaleJpeg(), 1920x1080 JPEG', hd, rendition],
     ['full1080', 'full decode + resize + encode, 1920x1080 JPEG', hd, fullDecode],
@@ -124,6 +185,26 @@ async function main(): Promise<void> {
     ['ladderSeparate1080', '320 + 480 + 640 px, a decode each, 1920x1080 JPEG', hd, ladderSeparate],
     ['ladderShared1080', '320 + 480 + 640 px, one shared decode, 1920x1080 JPEG', hd, ladderShared],
   ];
+  if (nativeShrinkAvailable()) {
+    cases.push(
+      ['raw800', 'scaleRaw(), 800x450 raw I420 frame', i420Frames(800, 450), raw(800, 450), [800, 450]],
+      [
+        'raw1080',
+        'scaleRaw(), 1920x1080 raw I420 frame',
+        i420Frames(1920, 1080),
+        raw(1920, 1080),
+        [1920, 1080],
+      ],
+      ['ladderShared800', '320 + 480 + 640 px, one shared decode, 800x450 JPEG', sd, ladderShared800],
+      [
+        'ladderRaw800',
+        '320 + 480 + 640 px, each from the raw planes, 800x450 I420',
+        i420Frames(800, 450),
+        ladderRaw(800, 450),
+        [800, 450],
+      ],
+    );
+  }
   const acc = new Map<string, { cpu: number; wall: number; frames: number; outBytes: number; out: Buffer }>();
   // Warm-up: each case once per frame (libvips and the JIT settle), not counted.
   for (const [, , inputs, run] of cases) for (const j of inputs) await run(j);
@@ -147,9 +228,11 @@ async function main(): Promise<void> {
   }
   const mean = (bs: Buffer[]): number => bs.reduce((s, b) => s + b.length, 0) / bs.length;
   const out = {} as RenditionCpu['cases'];
-  for (const [key, name, inputs] of cases) {
+  for (const [key, name, inputs, , rawSize] of cases) {
     const a = acc.get(key) as NonNullable<ReturnType<typeof acc.get>>;
-    const inMeta = await sharp(inputs[0] as Buffer).metadata();
+    const inMeta = rawSize
+      ? { width: rawSize[0], height: rawSize[1] }
+      : await sharp(inputs[0] as Buffer).metadata();
     const outMeta = await sharp(a.out).metadata();
     out[key] = {
       name,

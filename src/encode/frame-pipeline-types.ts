@@ -1,6 +1,7 @@
 import type { SourceSpec } from '../source/source-spec.js';
 import type { ImageBound } from '../util/jpeg.js';
 import type { JpegEncoderKind } from './encoder-choice.js';
+import type { RawTap } from './held-planes.js';
 
 /** Settings of the decode -> scale -> JPEG pipeline. */
 export interface PipelineOptions {
@@ -22,6 +23,8 @@ export interface PipelineOptions {
   encoder?: JpegEncoderKind;
   /** The source's frames already are JPEG: pass them through untouched (no scale, no encode). */
   passthrough?: boolean;
+  /** Takes each frame's raw I420 planes after its encode while it wants them (the stream's renditions). */
+  rawTap?: RawTap;
   /** Passthrough: a JPEG without a readable SOF, or over this bound, is dropped (and counted there). */
   images?: ImageBound;
 }

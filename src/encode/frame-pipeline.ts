@@ -9,6 +9,7 @@ import { EncoderLoad } from './encoder-load.js';
 import { qscaleForQuality } from './ffmpeg-quality.js';
 import { encodeJpeg } from './jpeg-encoder.js';
 import { encodeI420 } from './native-jpeg.js';
+import { KEPT_PLANES } from './held-planes.js';
 import { encoderPool } from './encoder-pool.js';
 import type { PipelineOptions } from './frame-pipeline-types.js';
 import { HUFFMAN_MIN_AUDIENCE, NATIVE_HUFFMAN_MIN_AUDIENCE, nativeEncodes } from './encoder-choice.js';
@@ -36,7 +37,8 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
   #inFlight = 0;
   #nextIndex = 0;
   #seq = 0;
-  readonly #ready = new Map<number, { raw: RawFrame; jpeg: Buffer; encodedAt: number }>();
+  /** Encoded frames waiting for their turn; `keep`: their raw planes go to the rendition tap. */
+  readonly #ready = new Map<number, { raw: RawFrame; jpeg: Buffer; encodedAt: number; keep?: boolean }>();
   #ended = false;
   #lastEmit = 0;
   #emitTimer: NodeJS.Timeout | null = null;
@@ -79,8 +81,8 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
       pace: this.#opts.pace,
       paceFps: this.#inputFps,
       loop: this.#opts.loop,
-      // Frames being encoded or read ahead, the one being read, and one spare.
-      poolSize: this.#opts.concurrency + READ_AHEAD + 2,
+      // Frames being encoded or read ahead, the one being read, one spare, and those renditions keep.
+      poolSize: this.#opts.concurrency + READ_AHEAD + 2 + (this.#opts.rawTap ? KEPT_PLANES : 0),
       ...(this.#opts.passthrough
         ? { copy: true }
         : this.#opts.encoder === 'ffmpeg'
@@ -187,12 +189,17 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     );
     encoded.then(
       (jpeg) => {
-        // The encoder has read the pixels: the buffer can take the next frame.
-        raw.release();
+        // The encoder has read the pixels: the buffer can take the next frame, unless renditions
+        // want them (the tap owns them once the frame is out).
+        const keep = this.#native && !this.#stopped && this.#opts.rawTap?.wanted() === true;
+        if (!keep) raw.release();
         this.#encoding--;
         this.#load.add(nowMs() - startedAt);
-        if (this.#stopped) return;
-        this.#ready.set(index, { raw, jpeg, encodedAt: nowMs() });
+        if (this.#stopped) {
+          if (keep) raw.release();
+          return;
+        }
+        this.#ready.set(index, { raw, jpeg, encodedAt: nowMs(), keep });
         const next = this.#queued.shift();
         if (next) this.#encode(next.raw, next.index);
         this.#flush();
@@ -225,7 +232,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     this.#ready.delete(expected);
     this.#inFlight--;
     this.#lastEmit = nowMs();
-    const { raw, jpeg, encodedAt } = done;
+    const { raw, jpeg, encodedAt, keep } = done;
     const frame = new Frame({
       seq: this.#seq++,
       width: raw.width,
@@ -234,11 +241,21 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
       encodedAt,
       jpeg,
     });
+    if (keep) this.#handOver(frame, raw);
     this.emit('frame', frame);
     if (this.#stopped) return;
     this.#updateFlow();
     this.#flush();
     this.#maybeEnd();
+  }
+
+  /** The frame's raw planes to the rendition tap (its owner from now), before viewers see the frame. */
+  #handOver(frame: Frame, raw: RawFrame): void {
+    try {
+      (this.#opts.rawTap as NonNullable<PipelineOptions['rawTap']>).take(frame, raw);
+    } catch {
+      raw.release();
+    }
   }
 
   #maybeEnd(): void {
@@ -280,6 +297,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     if (this.#emitTimer) clearTimeout(this.#emitTimer);
     this.#emitTimer = null;
     this.#source?.stop();
+    for (const r of this.#ready.values()) if (r.keep) r.raw.release();
     this.#ready.clear();
     for (const q of this.#queued.splice(0)) q.raw.release();
   }

@@ -19,7 +19,10 @@ interface NativeBinding {
     quality: number,
     optimise: boolean,
     limited: boolean,
+    outWidth?: number,
+    outHeight?: number,
   ): Promise<Buffer>;
+  abi: number;
 }
 
 let binding: NativeBinding | null | undefined;
@@ -27,6 +30,8 @@ let loadError: string | null = null;
 
 /** The native build this code needs (see NAPI_MODULE_INIT in native/yuv_jpeg.c). */
 const NATIVE_ABI = 2;
+/** The build that can also shrink a frame before encoding it (encodeI420's output size). */
+const SHRINK_ABI = 3;
 
 function load(): NativeBinding | null {
   if (binding !== undefined) return binding;
@@ -61,6 +66,11 @@ export function nativeJpegAvailable(): boolean {
   return load() !== null;
 }
 
+/** True when the native encoder can shrink a frame as it encodes it (renditions of raw frames). */
+export function nativeShrinkAvailable(): boolean {
+  return (load()?.abi ?? 0) >= SHRINK_ABI;
+}
+
 /** Why the native encoder is not used, or null when it is. */
 export function nativeJpegUnavailableReason(): string | null {
   load();
@@ -71,19 +81,40 @@ export function nativeJpegUnavailableReason(): string | null {
  * Encodes one BT.601 I420 frame as a baseline 4:2:0 JPEG on the libuv thread pool, with OpenCV's
  * quantisation tables for `quality` and the accurate integer DCT. The planes are full range (ffmpeg's
  * yuvj420p), or limited range (yuv420p) with `limitedRange`, expanded to full range as rows are read.
- * `planes` must not change until the promise settles.
+ * `planes` must not change until the promise settles. With `out` (at most the frame's size each way),
+ * the planes are first shrunk to it by area averaging (nativeShrinkAvailable() tells whether the build
+ * can).
  */
 export async function encodeI420(
   planes: Buffer,
   width: number,
   height: number,
-  settings: { quality: number; optimiseCoding?: boolean; limitedRange?: boolean },
+  settings: {
+    quality: number;
+    optimiseCoding?: boolean;
+    limitedRange?: boolean;
+    out?: { width: number; height: number };
+  },
 ): Promise<Buffer> {
   const native = load();
   if (!native)
     throw new FramecastError('ERR_ENCODE', `native JPEG encoder unavailable: ${loadError ?? 'not built'}`);
   try {
-    const { quality, optimiseCoding = true, limitedRange = false } = settings;
+    const { quality, optimiseCoding = true, limitedRange = false, out } = settings;
+    if (out) {
+      if (native.abi < SHRINK_ABI)
+        throw new Error('this native build cannot shrink frames (run `node scripts/build-native.mjs`)');
+      return await native.encodeI420(
+        planes,
+        width,
+        height,
+        quality,
+        optimiseCoding,
+        limitedRange,
+        out.width,
+        out.height,
+      );
+    }
     return await native.encodeI420(planes, width, height, quality, optimiseCoding, limitedRange);
   } catch (err) {
     throw new FramecastError('ERR_ENCODE', `JPEG encode failed: ${(err as Error).message}`, { cause: err });

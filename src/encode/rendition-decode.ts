@@ -1,6 +1,9 @@
 import sharp, { type Sharp } from 'sharp';
 import { FramecastError } from '../errors.js';
 import type { Frame } from '../hub/frame.js';
+import { encoderPool } from './encoder-pool.js';
+import { HeldPlanes, type RawPlanes, type RawTap } from './held-planes.js';
+import { encodeI420, nativeShrinkAvailable } from './native-jpeg.js';
 
 /** What a rendition is: a width (the height follows the picture) and a JPEG quality. */
 export interface RenditionKey {
@@ -15,6 +18,8 @@ export interface ScaledJpeg {
   height: number;
   /** Made from a decode shared with the stream's other renditions. */
   shared?: boolean;
+  /** Made from the frame's raw planes (no decode). */
+  raw?: boolean;
 }
 
 /**
@@ -33,6 +38,25 @@ export function scaleJpeg(jpeg: Buffer, key: RenditionKey, maxPixels: number): P
       }),
     key,
   );
+}
+
+/**
+ * A rendition of a frame from its raw I420 planes (a source ffmpeg decodes): shrunk by area averaging
+ * and encoded by the native encoder in one task on the encoder pool, with no JPEG decode; 4:2:0 with
+ * optimised Huffman tables like every rendition. The height follows the picture (rounded), as sharp's.
+ */
+export async function scaleRaw(raw: RawPlanes, key: RenditionKey): Promise<ScaledJpeg> {
+  const width = Math.min(key.width, raw.width);
+  const height = Math.max(1, Math.round((raw.height * width) / raw.width));
+  const jpeg = await encoderPool.run(() =>
+    encodeI420(raw.data, raw.width, raw.height, {
+      quality: key.quality,
+      optimiseCoding: true,
+      limitedRange: raw.limitedRange === true,
+      out: { width, height },
+    }),
+  );
+  return { jpeg, width, height, raw: true };
 }
 
 /**
@@ -77,7 +101,10 @@ interface Held {
 export type RenditionScaler = (frame: Frame, key: RenditionKey) => Promise<ScaledJpeg>;
 
 /**
- * One decode of a stream's frame for all of its renditions. With two or more renditions running, a
+ * How a stream's renditions get their pixels. From a source ffmpeg decodes, the pipeline hands over
+ * each frame's raw I420 planes after its main-size encode (`tap`): each rendition shrinks and encodes
+ * them (scaleRaw), no decode at all. Otherwise (publishers, passthrough, edges, a frame whose planes
+ * are gone), one decode of the frame's JPEG for all of its renditions. With two or more running, a
  * frame's JPEG is decoded once, at the largest rendition's width, and each rendition resizes and
  * encodes from those pixels: the largest encodes them as they are. The decode is sharp's
  * shrink-on-load (libjpeg-turbo's DCT scaling) then an exact resize: sharp scales by 1/2 from a
@@ -90,8 +117,14 @@ export class SharedDecode {
   readonly #widths: () => number[];
   readonly #maxPixels: number;
   #held: Held[] = [];
-  /** Decodes made for 2+ renditions, and rendition frames made from one of them. */
-  readonly counts = { decodes: 0, fromShared: 0 };
+  readonly #planes = new HeldPlanes();
+  /** Decodes made for 2+ renditions, rendition frames made from one of them, and from raw planes. */
+  readonly counts = { decodes: 0, fromShared: 0, fromRaw: 0 };
+  /** Where the stream's pipeline hands raw planes over while renditions run. */
+  readonly tap: RawTap = {
+    wanted: () => this.#widths().length > 0 && nativeShrinkAvailable(),
+    take: (frame, raw) => this.#planes.keep(frame, raw),
+  };
 
   /** `widths`: the widths of the renditions running now (the stream's renditions tell). */
   constructor(widths: () => number[], maxPixels: number) {
@@ -101,6 +134,8 @@ export class SharedDecode {
 
   /** `frame` at `key`, from the decode the stream's running renditions share when 2+ run. */
   readonly scale: RenditionScaler = async (frame, key) => {
+    const fromRaw = this.#fromRaw(frame, key);
+    if (fromRaw) return fromRaw;
     const widths = this.#widths();
     if (widths.length < 2) {
       this.#held = [];
@@ -114,6 +149,17 @@ export class SharedDecode {
     this.counts.fromShared++;
     return { ...out, shared: true };
   };
+
+  /** One frame at `key` (a snapshot's): from its raw planes when kept, else from its JPEG alone. */
+  scaleOne(frame: Frame, key: RenditionKey): Promise<ScaledJpeg> {
+    return this.#fromRaw(frame, key) ?? scaleJpeg(frame.jpeg, key, this.#maxPixels);
+  }
+
+  #fromRaw(frame: Frame, key: RenditionKey): Promise<ScaledJpeg> | null {
+    const out = this.#planes.read(frame, (raw) => scaleRaw(raw, key));
+    if (out) this.counts.fromRaw++;
+    return out;
+  }
 
   #decode(frame: Frame, top: number): Promise<Decoded> {
     const held = this.#held.find((h) => h.frame === frame && h.width === top);
@@ -130,12 +176,15 @@ export class SharedDecode {
 
   /** Lets go of the pixels held when fewer than two renditions run now (one has just stopped). */
   trim(): void {
-    if (this.#widths().length < 2) this.#held = [];
+    const running = this.#widths().length;
+    if (running < 2) this.#held = [];
+    if (running === 0) this.#planes.clear();
   }
 
   /** Lets go of the pixels held (the renditions closed). */
   clear(): void {
     this.#held = [];
+    this.#planes.clear();
   }
 }
 

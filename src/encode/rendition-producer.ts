@@ -37,8 +37,11 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
   /** The seq of the last frame emitted, and annotations of frames not emitted yet. */
   #lastSeq: number | null = null;
   #heldNotes: Annotation[] = [];
-  /** Frames encoded (`shared`: of them, from a decode shared with other renditions), replaced before their turn, and the last encode's time (ms). */
-  readonly counts = { encoded: 0, shared: 0, skipped: 0, lastEncodeMs: null as number | null };
+  /**
+   * Frames encoded (of them `shared`: from a decode shared with other renditions, `raw`: from the
+   * frame's raw planes), replaced before their turn, and the last encode's time (ms).
+   */
+  readonly counts = { encoded: 0, shared: 0, raw: 0, skipped: 0, lastEncodeMs: null as number | null };
 
   /** `scale` makes a frame at `key` (a SharedDecode's, sharing one decode per frame among renditions). */
   constructor(source: Hub, key: RenditionKey, scale: RenditionScaler, passive = false) {
@@ -157,6 +160,7 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
         if (this.#stopped) break;
         this.counts.encoded++;
         if (out.shared) this.counts.shared++;
+        if (out.raw) this.counts.raw++;
         this.counts.lastEncodeMs = nowMs() - t0;
         this.#size = { width: out.width, height: out.height };
         this.emit(

@@ -2,7 +2,8 @@ import { Frame } from '../hub/frame.js';
 import { Hub } from '../hub/hub.js';
 import type { Subscriber } from '../hub/subscriber.js';
 import { RenditionProducer } from '../encode/rendition-producer.js';
-import { SharedDecode, scaleJpeg, type RenditionKey } from '../encode/rendition-decode.js';
+import { SharedDecode, type RenditionKey } from '../encode/rendition-decode.js';
+import type { RawTap } from '../encode/held-planes.js';
 
 /** Renditions a stream makes at once by default (`maxRenditions`). */
 export const DEFAULT_MAX_RENDITIONS = 4;
@@ -45,6 +46,8 @@ export interface RenditionReport {
   encoded: number;
   /** Of the frames encoded, those made from one decode shared with the stream's other renditions. */
   sharedDecode: number;
+  /** Of the frames encoded, those shrunk from the stream's raw frame (a source ffmpeg decodes: no decode). */
+  fromRaw: number;
   skipped: number;
   lastEncodeMs: number | null;
   /** Made for passive viewers (previews): it encodes only while the stream transmits for others. */
@@ -69,7 +72,6 @@ export class Renditions {
   readonly #main: Hub;
   readonly #quality: number;
   readonly #max: number;
-  readonly #maxPixels: number;
   readonly #maxClients: number;
   readonly #entries = new Map<string, Entry>();
   readonly #snapshots = new Map<string, Promise<Frame | null>>();
@@ -82,12 +84,16 @@ export class Renditions {
     this.#main = main;
     this.#quality = opts.quality;
     this.#max = opts.max;
-    this.#maxPixels = opts.maxPixels;
     this.#maxClients = opts.maxClients;
     this.#decode = new SharedDecode(
       () => [...this.#entries.values()].filter((e) => e.hub.transmitting).map((e) => e.key.width),
       opts.maxPixels,
     );
+  }
+
+  /** Where the stream's pipeline hands each frame's raw planes over while renditions run. */
+  get rawTap(): RawTap {
+    return this.#decode.tap;
   }
 
   /** The width of the stream's own frames (its newest, or its source's), or null before any. */
@@ -194,7 +200,7 @@ export class Renditions {
     let p = this.#snapshots.get(id);
     if (!p) {
       const k = key;
-      p = scaleJpeg(frame.jpeg, k, this.#maxPixels).then(
+      p = this.#decode.scaleOne(frame, k).then(
         (out) =>
           new Frame({
             seq: frame.seq,
@@ -224,6 +230,7 @@ export class Renditions {
         viewers: e.hub.clientCount,
         encoded: e.producer?.counts.encoded ?? 0,
         sharedDecode: e.producer?.counts.shared ?? 0,
+        fromRaw: e.producer?.counts.raw ?? 0,
         skipped: e.producer?.counts.skipped ?? 0,
         lastEncodeMs: e.producer?.counts.lastEncodeMs ?? null,
         passive: e.passive,

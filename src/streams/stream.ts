@@ -1,4 +1,5 @@
 import { encoderImplementation, FramePipeline } from '../encode/frame-pipeline.js';
+import type { RawTap } from '../encode/held-planes.js';
 import { encoderPool } from '../encode/encoder-pool.js';
 import { ResilientProducer } from '../encode/resilient-producer.js';
 import { Hub } from '../hub/hub.js';
@@ -180,7 +181,11 @@ export async function openStream(
     );
   }
   const images = new ImageBound(config.maxImagePixels);
-  const local = await sourceProducer(config, () => stream.hub.clientCount, images, policy);
+  const local = await sourceProducer(config, () => stream.hub.clientCount, images, policy, {
+    // The stream is made after its producer factory: its renditions are read when a frame comes.
+    wanted: () => stream.renditions.rawTap.wanted(),
+    take: (frame, raw) => stream.renditions.rawTap.take(frame, raw),
+  });
   const stream: Stream = new Stream(config, local.create, {
     spec: local.spec,
     ffmpeg: local.ffmpeg,
@@ -208,13 +213,15 @@ export interface SourceProducer {
  * Checks a source (a missing or non-video file fails here) and builds the producer that reads it:
  * ffmpeg decodes and scales, frames are encoded at the config's settings; cameras and live URLs come
  * back after a failure. `audience` tells the encoder how many viewers wait (Huffman tables);
- * `images` bounds (and counts) a passthrough source's JPEGs.
+ * `images` bounds (and counts) a passthrough source's JPEGs; `rawTap` takes each frame's raw planes
+ * for the stream's renditions while they run.
  */
 export async function sourceProducer(
   config: Omit<ResolvedStreamConfig, 'name'>,
   audience: () => number = () => 0,
   images: ImageBound = new ImageBound(config.maxImagePixels),
   policy: SourcePolicy = { paths: null },
+  rawTap?: RawTap,
 ): Promise<SourceProducer> {
   let spec = parseSource(config.source, policy);
   const ffmpeg = locateFfmpeg();
@@ -249,6 +256,7 @@ export async function sourceProducer(
       concurrency: encoderPool.size,
       inputFps,
       audience,
+      ...(rawTap ? { rawTap } : {}),
     });
   let create = pipeline;
   // Cameras and URLs come back after a failure; files and the test pattern do not.

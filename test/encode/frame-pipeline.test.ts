@@ -5,6 +5,9 @@ import { locateFfmpeg } from '../../src/source/ffmpeg-path.js';
 import { parseSource } from '../../src/source/source-spec.js';
 import { makeClip } from '../helpers/fixtures.js';
 import { sleep } from '../helpers/processes.js';
+import type { RawPlanes, RawTap } from '../../src/encode/held-planes.js';
+import { encodeI420, nativeShrinkAvailable } from '../../src/encode/native-jpeg.js';
+import { rawFrameSize } from '../../src/source/ffmpeg-source.js';
 
 const pipelines: FramePipeline[] = [];
 afterEach(() => {
@@ -13,7 +16,7 @@ afterEach(() => {
 
 function pipeline(
   source: string,
-  opts: { width: number; pace?: boolean; concurrency?: number },
+  opts: { width: number; pace?: boolean; concurrency?: number; rawTap?: RawTap },
 ): FramePipeline {
   const p = new FramePipeline({
     ffmpeg: locateFfmpeg().path,
@@ -24,6 +27,7 @@ function pipeline(
     loop: false,
     fps: null,
     concurrency: opts.concurrency ?? 2,
+    ...(opts.rawTap ? { rawTap: opts.rawTap } : {}),
   });
   pipelines.push(p);
   return p;
@@ -73,4 +77,54 @@ describe('FramePipeline', () => {
     expect(cycles).toBeGreaterThanOrEqual(15);
     expect(worst).toBeLessThanOrEqual(8);
   });
+
+  // Renditions of a raw source shrink the frame's own planes: the tap must get exactly the planes the
+  // frame's JPEG was encoded from (not a reused buffer holding a later frame), before viewers see it.
+  it.skipIf(!nativeShrinkAvailable())(
+    "hands each frame's own raw planes to the rendition tap before the frame is out, only while wanted",
+    async () => {
+      const clip = makeClip({ seconds: 1 });
+      let wanted = true;
+      const taken: { frame: Frame; planes: Buffer; raw: RawPlanes }[] = [];
+      const seen: Frame[] = [];
+      const tap: RawTap = {
+        wanted: () => wanted,
+        take: (frame, raw) => {
+          expect(seen).not.toContain(frame);
+          taken.push({ frame, planes: Buffer.alloc(0), raw });
+        },
+      };
+      const p = pipeline(clip.path, { width: 320, rawTap: tap });
+      p.on('frame', (f) => {
+        seen.push(f);
+        if (f.seq === 9) wanted = false;
+        // Held across frames like a slow rendition, read, then handed back: had the pool reused the
+        // buffer meanwhile (the newest released is reused first), it would hold a later frame.
+        const old = taken.at(-3);
+        if (old && old.planes.length === 0) {
+          old.planes = Buffer.from(old.raw.data);
+          old.raw.release();
+        }
+      });
+      const ended = new Promise<void>((r) => p.once('end', () => r()));
+      p.start();
+      await ended;
+      expect(seen).toHaveLength(clip.frames);
+      for (const t of taken) if (t.planes.length === 0) t.planes = Buffer.from(t.raw.data);
+      // Frames encoded after `wanted` turned false (a frame or two in flight aside) were not handed over.
+      expect(taken.length).toBeGreaterThanOrEqual(10);
+      expect(taken.length).toBeLessThanOrEqual(10 + 2);
+      expect(taken.map((t) => t.frame.seq)).toEqual([...Array(taken.length).keys()]);
+      for (const t of taken) {
+        expect(t.planes.length).toBeGreaterThanOrEqual(rawFrameSize(320, 180, 'yuvj420p'));
+        // No viewers (standard tables): the frame's JPEG is these planes encoded, byte for byte.
+        const again = await encodeI420(t.planes, 320, 180, {
+          quality: 80,
+          optimiseCoding: false,
+          limitedRange: t.raw.limitedRange === true,
+        });
+        expect(again.equals(t.frame.jpeg)).toBe(true);
+      }
+    },
+  );
 });

@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
 import { SharedDecode, scaleJpeg } from '../../src/encode/rendition-decode.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
+import type { RawPlanes } from '../../src/encode/held-planes.js';
+import { nativeShrinkAvailable } from '../../src/encode/native-jpeg.js';
+import { rawFrameSize } from '../../src/source/ffmpeg-source.js';
 
 const MAX_PIXELS = 16_777_216;
 
@@ -93,5 +96,61 @@ describe('SharedDecode: one decode per frame for a stream’s renditions', () =>
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(shared.counts.decodes).toBe(1);
     expect(((results[0] as PromiseRejectedResult).reason as { code?: string }).code).toBe('ERR_ENCODE');
+  });
+});
+
+describe.skipIf(!nativeShrinkAvailable())('SharedDecode: renditions of a raw source from its planes', () => {
+  /** 64x36 full-range I420 planes of one grey level, counting their releases. */
+  const planesOf = (level: number): RawPlanes & { released: number } => {
+    const p = {
+      data: Buffer.alloc(rawFrameSize(64, 36, 'yuvj420p'), 128).fill(level, 0, 64 * 36),
+      width: 64,
+      height: 36,
+      limitedRange: false,
+      released: 0,
+      release: () => {
+        p.released++;
+      },
+    };
+    return p;
+  };
+  /** A frame whose JPEG is another picture than its planes: which one a rendition came from shows. */
+  const frame = async (seq: number): Promise<Frame> =>
+    new Frame({ seq, width: 64, height: 36, capturedAt: seq, encodedAt: seq, jpeg: await picture(seq) });
+
+  it('while wanted, a frame handed over is shrunk from its planes; one not handed over from its JPEG', async () => {
+    let widths = [32];
+    const shared = new SharedDecode(() => widths, MAX_PIXELS);
+    expect(shared.tap.wanted()).toBe(true);
+    const f = await frame(0);
+    const p = planesOf(200);
+    shared.tap.take(f, p);
+    const out = await shared.scale(f, { width: 32, quality: 100 });
+    expect(out).toMatchObject({ width: 32, height: 18, raw: true });
+    const px = await sharp(out.jpeg).raw().toBuffer();
+    expect(px.every((v) => v === 200)).toBe(true);
+    // A frame the pipeline did not hand over: from its JPEG (1280 wide), not from any planes.
+    const other = await shared.scale(await frame(1), { width: 32, quality: 100 });
+    expect(other.raw).toBeUndefined();
+    expect(other.height).toBe(18);
+    expect(shared.counts.fromRaw).toBe(1);
+    // The renditions stop: the planes go back to their pool, and none are wanted any more.
+    expect(p.released).toBe(0);
+    widths = [];
+    shared.trim();
+    expect(p.released).toBe(1);
+    expect(shared.tap.wanted()).toBe(false);
+  });
+
+  it('a snapshot of a frame whose planes are kept is made from them, and clear() hands them back', async () => {
+    const shared = new SharedDecode(() => [48], MAX_PIXELS);
+    const f = await frame(2);
+    const p = planesOf(90);
+    shared.tap.take(f, p);
+    const out = await shared.scaleOne(f, { width: 16, quality: 100 });
+    expect(out).toMatchObject({ width: 16, height: 9, raw: true });
+    shared.clear();
+    expect(p.released).toBe(1);
+    expect((await shared.scaleOne(f, { width: 16, quality: 100 })).raw).toBeUndefined();
   });
 });

@@ -1,0 +1,96 @@
+/**
+ * HeldPlanes: a stream's newest raw frames kept for its renditions, each buffer handed back to its
+ * pool exactly once, never while an encode still reads it.
+ */
+import { describe, expect, it } from 'vitest';
+import { HeldPlanes, KEPT_PLANES, type RawPlanes } from '../../src/encode/held-planes.js';
+import { Frame } from '../../src/hub/frame.js';
+
+function frame(seq: number, jpeg = Buffer.from(`jpeg ${seq}`)): Frame {
+  return new Frame({ seq, width: 4, height: 2, capturedAt: seq, encodedAt: seq, jpeg });
+}
+
+/** Planes that count their releases. */
+function planes(): RawPlanes & { released: number } {
+  const p = {
+    data: Buffer.alloc(12),
+    width: 4,
+    height: 2,
+    released: 0,
+    release: () => {
+      p.released++;
+    },
+  };
+  return p;
+}
+
+/** A read that settles when told. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open = (): void => {};
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+
+describe('HeldPlanes', () => {
+  it(`keeps the newest ${KEPT_PLANES} frames' planes and hands the older ones back, once each`, () => {
+    const held = new HeldPlanes();
+    const ps = [planes(), planes(), planes(), planes()];
+    ps.forEach((p, i) => held.keep(frame(i), p));
+    expect(held.size).toBe(KEPT_PLANES);
+    expect(ps.map((p) => p.released)).toEqual([1, 1, 0, 0]);
+    held.clear();
+    held.clear();
+    expect(ps.map((p) => p.released)).toEqual([1, 1, 1, 1]);
+    expect(held.size).toBe(0);
+  });
+
+  it('a frame read by an encode keeps its planes until the encode settles, then hands them back', async () => {
+    const held = new HeldPlanes();
+    const first = planes();
+    const f0 = frame(0);
+    held.keep(f0, first);
+    const g = gate();
+    const reading = held.read(f0, async (raw) => {
+      expect(raw).toBe(first);
+      await g.promise;
+      return 'done';
+    });
+    // Two newer frames push it out while it is read: not handed back yet.
+    held.keep(frame(1), planes());
+    held.keep(frame(2), planes());
+    expect(first.released).toBe(0);
+    g.open();
+    expect(await reading).toBe('done');
+    expect(first.released).toBe(1);
+  });
+
+  it('two reads of one frame: handed back after the last, and a failed read counts as done', async () => {
+    const held = new HeldPlanes();
+    const p = planes();
+    const f = frame(0);
+    held.keep(f, p);
+    const a = gate();
+    const ra = held.read(f, () => a.promise);
+    const rb = held.read(f, () => Promise.reject(new Error('bad frame')));
+    const rc = held.read(f, () => {
+      throw new Error('thrown at once');
+    });
+    await expect(rb).rejects.toThrow('bad frame');
+    await expect(rc).rejects.toThrow('thrown at once');
+    held.clear();
+    expect(p.released).toBe(0);
+    a.open();
+    await ra;
+    expect(p.released).toBe(1);
+  });
+
+  it('finds a frame by its JPEG (a renumbered copy of it too); null for a frame it does not hold', async () => {
+    const held = new HeldPlanes();
+    const f = frame(7);
+    const p = planes();
+    held.keep(f, p);
+    const copy = new Frame({ ...f, seq: 0 });
+    expect(await held.read(copy, (raw) => Promise.resolve(raw === p))).toBe(true);
+    expect(held.read(frame(7), () => Promise.resolve(true))).toBeNull();
+  });
+});
