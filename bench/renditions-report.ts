@@ -119,7 +119,9 @@ export function renditionTables(r: RenditionRows): string {
     `\n**Renditions: ${v.rows.filter((x) => x.width !== null).reduce((s, x) => s + x.viewers, 0)} MJPEG viewers over ` +
       `${v.rows.filter((x) => x.width !== null).length} renditions** (\`serve test\`, ${v.sourceFps} fps ${v.streamWidth}x450, ` +
       `in its own process; the viewers in another, each asking \`stream.mjpg?width=W\`, and ` +
-      `${v.rows.find((x) => x.width === null)?.viewers ?? 0} at the stream's own size beside them; ${f1(v.seconds)} s window; ` +
+      `${v.rows.find((x) => x.width === null)?.viewers ?? 0} at the stream's own size beside them (as many as a ` +
+      "rendition's: both pay the same fan-out, and the latency difference is the rendition's encode; runs before " +
+      `2026-12-07 18:00 had 10); ${f1(v.seconds)} s window; ` +
       "a viewer's frames against every seq its rendition's viewers received; latency = the part's last byte " +
       'received minus its X-Timestamp, same host clock; encodes from /stats)\n',
   );
