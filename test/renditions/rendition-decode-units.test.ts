@@ -1,10 +1,10 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
-import { SharedDecode, scaleJpeg } from '../../src/encode/rendition-decode.js';
+import { SharedDecode, scaleJpeg, scaleRaw } from '../../src/encode/rendition-decode.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
 import type { RawPlanes } from '../../src/encode/held-planes.js';
-import { nativeShrinkAvailable } from '../../src/encode/native-jpeg.js';
+import { encodeI420, nativeShrinkAvailable } from '../../src/encode/native-jpeg.js';
 import { rawFrameSize } from '../../src/source/ffmpeg-source.js';
 
 const MAX_PIXELS = 16_777_216;
@@ -152,5 +152,98 @@ describe.skipIf(!nativeShrinkAvailable())('SharedDecode: renditions of a raw sou
     shared.clear();
     expect(p.released).toBe(1);
     expect((await shared.scaleOne(f, { width: 16, quality: 100 })).raw).toBeUndefined();
+  });
+});
+
+describe('rendition encodes: the settings they are made with', () => {
+  /** The JPEG's frame type: baseline (SOF0) or progressive (SOF2). */
+  const sofType = (jpeg: Buffer): string =>
+    jpeg.includes(Buffer.from([0xff, 0xc2]))
+      ? 'progressive'
+      : jpeg.includes(Buffer.from([0xff, 0xc0]))
+        ? 'baseline'
+        : '?';
+
+  it('from a JPEG: baseline 4:2:0 with optimised Huffman tables, never enlarged, bounded in pixels', async () => {
+    const jpeg = await picture();
+    const out = await scaleJpeg(jpeg, { width: 320, quality: 80 }, MAX_PIXELS);
+    expect(sofType(out.jpeg)).toBe('baseline');
+    expect(await sharp(out.jpeg).metadata()).toMatchObject({ chromaSubsampling: '4:2:0' });
+    // Optimised tables: fewer bytes than the standard ones for the same pixels.
+    const standard = await sharp(jpeg)
+      .resize({ width: 320, kernel: 'lanczos3' })
+      .jpeg({ quality: 80, chromaSubsampling: '4:2:0', optimiseCoding: false, mozjpeg: false })
+      .toBuffer();
+    expect(out.jpeg.length).toBeLessThan(standard.length);
+    // A width over the picture's keeps its size.
+    expect((await scaleJpeg(jpeg, { width: 2000, quality: 80 }, MAX_PIXELS)).width).toBe(1280);
+    // A picture over the pixel bound is refused, alone or decoded for several renditions.
+    await expect(scaleJpeg(jpeg, { width: 320, quality: 80 }, 1280 * 720 - 1)).rejects.toMatchObject({
+      code: 'ERR_ENCODE',
+    });
+    const shared = new SharedDecode(() => [320, 480], 1280 * 720 - 1);
+    await expect(shared.scale(frameOf(jpeg, 1), { width: 320, quality: 80 })).rejects.toMatchObject({
+      code: 'ERR_ENCODE',
+    });
+  });
+
+  it.skipIf(!nativeShrinkAvailable())(
+    "from raw planes: the native shrink with optimised tables and the planes' range, byte for byte",
+    async () => {
+      const w = 128;
+      const h = 72;
+      const data = Buffer.alloc(rawFrameSize(w, h, 'yuvj420p'));
+      for (let i = 0; i < data.length; i++) data[i] = 16 + ((i * 37) % 220);
+      for (const limitedRange of [false, true]) {
+        const out = await scaleRaw(
+          { data, width: w, height: h, limitedRange, release: () => {} },
+          { width: 64, quality: 75 },
+        );
+        const expected = await encodeI420(data, w, h, {
+          quality: 75,
+          optimiseCoding: true,
+          limitedRange,
+          out: { width: 64, height: 36 },
+        });
+        expect(out).toMatchObject({ width: 64, height: 36, raw: true });
+        expect(out.jpeg.equals(expected)).toBe(true);
+      }
+    },
+  );
+});
+
+describe('SharedDecode: which decodes it keeps', () => {
+  it('keeps the two newest frames decoded at the widest running width; a change of that width decodes again', async () => {
+    let widths = [320, 640];
+    const shared = new SharedDecode(() => widths, MAX_PIXELS);
+    const k = { width: 320, quality: 80 };
+    const [f1, f2, f3] = [
+      frameOf(await picture(), 1),
+      frameOf(await picture(8), 2),
+      frameOf(await picture(16), 3),
+    ];
+    await shared.scale(f1, k);
+    await shared.scale(f2, k);
+    await shared.scale(f1, k);
+    expect(shared.counts.decodes).toBe(2); // both kept
+    await shared.scale(f3, k);
+    await shared.scale(f2, k);
+    expect(shared.counts.decodes).toBe(3); // f2 still kept
+    await shared.scale(f1, k);
+    expect(shared.counts.decodes).toBe(4); // f1 was the oldest: decoded again
+    // The widest rendition stops: f1 is decoded again at the new widest width, once.
+    widths = [320, 480];
+    const at480 = await shared.scale(f1, { width: 480, quality: 80 });
+    expect(at480.width).toBe(480);
+    expect(shared.counts.decodes).toBe(5);
+    await shared.scale(f1, k);
+    expect(shared.counts.decodes).toBe(5);
+    // trim() with two or more running keeps the decodes; clear() does not.
+    shared.trim();
+    await shared.scale(f1, k);
+    expect(shared.counts.decodes).toBe(5);
+    shared.clear();
+    await shared.scale(f1, k);
+    expect(shared.counts.decodes).toBe(6);
   });
 });
