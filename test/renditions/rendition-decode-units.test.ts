@@ -134,8 +134,11 @@ describe.skipIf(!nativeShrinkAvailable())('SharedDecode: renditions of a raw sou
     expect(other.raw).toBeUndefined();
     expect(other.height).toBe(18);
     expect(shared.counts.fromRaw).toBe(1);
-    // The renditions stop: the planes go back to their pool, and none are wanted any more.
+    // One rendition stops and one still runs: the planes are kept for it.
+    shared.trim();
     expect(p.released).toBe(0);
+    expect((await shared.scale(f, { width: 16, quality: 100 })).raw).toBe(true);
+    // The renditions stop: the planes go back to their pool, and none are wanted any more.
     widths = [];
     shared.trim();
     expect(p.released).toBe(1);
@@ -177,13 +180,17 @@ describe('rendition encodes: the settings they are made with', () => {
     expect(out.jpeg.length).toBeLessThan(standard.length);
     // A width over the picture's keeps its size.
     expect((await scaleJpeg(jpeg, { width: 2000, quality: 80 }, MAX_PIXELS)).width).toBe(1280);
-    // A picture over the pixel bound is refused, alone or decoded for several renditions.
+    // A picture over the pixel bound is refused, alone or decoded for several renditions, naming what failed.
     await expect(scaleJpeg(jpeg, { width: 320, quality: 80 }, 1280 * 720 - 1)).rejects.toMatchObject({
       code: 'ERR_ENCODE',
+      message: expect.stringMatching(/^rendition 320px q80: .*pixel/i) as unknown,
+      cause: expect.any(Error) as unknown,
     });
     const shared = new SharedDecode(() => [320, 480], 1280 * 720 - 1);
     await expect(shared.scale(frameOf(jpeg, 1), { width: 320, quality: 80 })).rejects.toMatchObject({
       code: 'ERR_ENCODE',
+      message: expect.stringMatching(/^rendition decode at 480px: .*pixel/i) as unknown,
+      cause: expect.any(Error) as unknown,
     });
   });
 

@@ -116,7 +116,9 @@ describe('RenditionProducer by hand', () => {
     asked[1]?.settle(out(3));
     await tick();
     expect(frames.map((f) => f.seq)).toEqual([f0.seq, f3.seq]);
-    expect(rp.counts).toMatchObject({ encoded: 2, shared: 1, skipped: 2 });
+    expect(rp.counts).toMatchObject({ encoded: 2, shared: 1, raw: 0, skipped: 2 });
+    expect(rp.counts.lastEncodeMs).toBeGreaterThanOrEqual(0);
+    expect(rp.counts.lastEncodeMs).toBeLessThan(10_000);
   });
 
   it('a frame that fails to encode costs that frame only', async () => {
@@ -151,10 +153,16 @@ describe('RenditionProducer by hand', () => {
     await tick();
     // Frame 1 was never made: its annotation went; frame 2's came with its frame.
     expect(notes.map(([a, s]) => `${a}:${s}`)).toEqual(['det:0', 'det:2']);
-    // An annotation of a frame already out passes at once.
+    // An annotation of a frame already out passes at once; one of a newer frame waits for it.
     sub?.annotation?.(note(2, 'late'));
     sub?.annotation?.(note(0, 'later'));
     expect(notes.map(([a, s]) => `${a}:${s}`).slice(2)).toEqual(['late:2', 'later:0']);
+    current().frame(); // 3
+    sub?.annotation?.(note(3));
+    expect(notes).toHaveLength(4);
+    asked[2]?.settle(out(3));
+    await tick();
+    expect(notes.map(([a, s]) => `${a}:${s}`).slice(4)).toEqual(['det:3']);
   });
 
   it('holds at most 64 annotations of frames not made yet (the oldest go first)', async () => {
@@ -199,8 +207,19 @@ describe('RenditionProducer by hand', () => {
     expect(asked).toHaveLength(1);
   });
 
+  it('describes itself before any frame, with no stream source yet', () => {
+    const { rp } = start();
+    expect(rp.describe()).toEqual({
+      kind: 'rendition',
+      name: 'stream at 320px q70',
+      width: null,
+      height: null,
+      inputFps: null,
+    });
+  });
+
   it("a passive one never joins the stream's hub: it encodes the frames others make it transmit, from the newest", async () => {
-    const { hub, current, rp, frames, asked, out } = start(true);
+    const { hub, current, rp, frames, asked, out, notes } = start(true);
     const viewer = new (await import('../hub/fakes.js')).FakeSub('someone');
     hub.join(viewer);
     const first = current().frame();
@@ -213,7 +232,12 @@ describe('RenditionProducer by hand', () => {
     asked[1]?.settle(out(1));
     await tick();
     expect(frames.map((f) => f.seq)).toEqual([0, 1]);
+    // Analyzers' annotations reach it from the stream's hub too.
+    hub.annotate('det', { seq: 1 }, { n: 1 });
+    expect(notes.map(([a, s2, j]) => `${a}:${s2}:${j.toString()}`)).toEqual(['det:1:{"n":1}']);
     rp.stop();
+    hub.annotate('det', { seq: 1 }, { n: 2 });
+    expect(notes).toHaveLength(1);
     current().frame();
     expect(asked).toHaveLength(2);
   });
