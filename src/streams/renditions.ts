@@ -157,13 +157,7 @@ export class Renditions {
     hub.on('transmission-end', () => this.#decode.trim());
     const entry: Entry = { key, passive, hub, producer: null };
     this.#entries.set(id, entry);
-    for (const w of this.#watchers) {
-      try {
-        w(hub);
-      } catch {
-        // A watcher's fault is not the viewer's: it joins all the same.
-      }
-    }
+    for (const w of this.#watchers) this.#tell(w, hub);
     return entry.hub;
   }
 
@@ -172,9 +166,17 @@ export class Renditions {
    * see a rendition's viewers there); returns the function that stops calling it.
    */
   watchHubs(watcher: (hub: Hub) => void): () => void {
-    for (const e of this.#entries.values()) watcher(e.hub);
+    for (const e of this.#entries.values()) this.#tell(watcher, e.hub);
     this.#watchers.add(watcher);
     return () => this.#watchers.delete(watcher);
+  }
+
+  #tell(watcher: (hub: Hub) => void, hub: Hub): void {
+    try {
+      watcher(hub);
+    } catch {
+      // A watcher's fault is not the viewers': they join all the same.
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { SourceDescription } from '../../src/hub/producer.js';
-import { Renditions, type ViewRequest } from '../../src/streams/renditions.js';
+import { parseViewRequest, Renditions, type ViewRequest } from '../../src/streams/renditions.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
 import { FakeProducer, FakeSub } from '../hub/fakes.js';
 
@@ -209,5 +209,126 @@ describe('Renditions by hand', () => {
     expect(renditions.hubFor(ask(320))).toBe(main);
     expect(renditions.report()).toEqual([]);
     expect(renditions.rawTap.wanted()).toBe(false);
+  });
+
+  it('before the first frame, the width of the running source decides what is the stream itself', () => {
+    const { main, renditions } = setup();
+    main.join(new FakeSub('main viewer'));
+    expect(main.latest).toBeNull();
+    expect(renditions.keyOf(ask(700))).toBeNull();
+    expect(renditions.keyOf(ask(320))).toEqual({ width: 320, quality: 80 });
+  });
+
+  it('beyond max, only the running renditions of the same kind are offered: an active viewer never gets a preview', () => {
+    const { main, renditions } = setup({ max: 1 });
+    renditions.hubFor(ask(320), true).join(new FakeSub('preview'));
+    expect(renditions.hubFor(ask(320))).toBe(main);
+    expect(renditions.hubFor(ask(480), true)).not.toBe(main);
+  });
+
+  it('the nearest is by width first (1000 to 1), then by quality', () => {
+    const { renditions } = setup({ max: 3 });
+    const a = renditions.hubFor(ask(320, 80));
+    a.join(new FakeSub('a'));
+    const b = renditions.hubFor(ask(480, 50));
+    b.join(new FakeSub('b'));
+    const c = renditions.hubFor(ask(320, 40));
+    c.join(new FakeSub('c'));
+    expect(renditions.hubFor(ask(336, 50))).toBe(c); // 16 px from both 320s, then 10 from q40
+    expect(renditions.hubFor(ask(336, 70))).toBe(a);
+    expect(renditions.hubFor(ask(464, 90))).toBe(b);
+  });
+
+  it('a new size forgets the sizes handed out but never joined (a hub closed), never a running one', () => {
+    const { renditions } = setup();
+    const running = renditions.hubFor(ask(160));
+    running.join(new FakeSub('r'));
+    const idle = renditions.hubFor(ask(320));
+    renditions.hubFor(ask(480));
+    expect(idle.join(new FakeSub('late'))).toBe(false);
+    expect(running.join(new FakeSub('r2'))).toBe(true);
+    expect(renditions.hubFor(ask(160))).toBe(running);
+    expect(renditions.report().map((r) => `${r.width}:${r.viewers}`)).toEqual(['160:2']);
+  });
+
+  it('two renditions running share one decode of each frame; a size handed out but not joined does not count', async () => {
+    const { renditions, producer } = setup();
+    const a = new FakeSub('a');
+    renditions.hubFor(ask(320)).join(a);
+    renditions.hubFor(ask(480)); // not joined
+    await producer().emitFrame();
+    await until(() => a.offered.length === 1);
+    expect(renditions.report()).toEqual([
+      expect.objectContaining({ width: 320, encoded: 1, sharedDecode: 0 }),
+    ]);
+    const b = new FakeSub('b');
+    renditions.hubFor(ask(480)).join(b);
+    await producer().emitFrame();
+    // (b's rendition starts from the newest frame, then takes this one.)
+    await until(() => a.offered.length === 2 && b.offered.length === 2);
+    const report = renditions.report();
+    expect(report.map((r) => `${r.width}:${r.sharedDecode}`)).toEqual(['320:1', '480:2']);
+    expect(report.every((r) => r.fromRaw === 0 && r.skipped === 0 && r.lastEncodeMs !== null)).toBe(true);
+  });
+
+  it("watchHubs() sees the renditions running and every one made later, until it stops; a watcher's throw harms no viewer", () => {
+    const { renditions } = setup();
+    const first = renditions.hubFor(ask(320));
+    first.join(new FakeSub('a'));
+    const seen: Hub[] = [];
+    const stop = renditions.watchHubs((h) => seen.push(h));
+    renditions.watchHubs(() => {
+      throw new Error('a hook gone wrong');
+    });
+    expect(seen).toEqual([first]);
+    const second = renditions.hubFor(ask(480));
+    expect(second.join(new FakeSub('b'))).toBe(true);
+    expect(seen).toEqual([first, second]);
+    stop();
+    renditions.hubFor(ask(160)).join(new FakeSub('c'));
+    expect(seen).toHaveLength(2);
+  });
+
+  it('passiveViewers() lists the previews only', () => {
+    const { renditions } = setup();
+    const viewer = new FakeSub('viewer');
+    renditions.hubFor(ask(320)).join(viewer);
+    const p1 = new FakeSub('p1');
+    const p2 = new FakeSub('p2');
+    renditions.hubFor(ask(160), true).join(p1);
+    renditions.hubFor(ask(160), true).join(p2);
+    expect(renditions.passiveViewers()).toEqual([p1, p2]);
+  });
+});
+
+describe('parseViewRequest: width, quality and fps from a query, each checked', () => {
+  const parse = (q: string): ReturnType<typeof parseViewRequest> => parseViewRequest(new URLSearchParams(q));
+
+  it('takes each in its range, none when absent', () => {
+    expect(parse('')).toEqual({ width: null, quality: null, fps: null });
+    expect(parse('width=16&quality=1&fps=0.1')).toEqual({ width: 16, quality: 1, fps: 0.1 });
+    expect(parse('width=16384&quality=100&fps=1000')).toEqual({ width: 16384, quality: 100, fps: 1000 });
+    expect(parse('width=%20320%20&fps=7.5')).toEqual({ width: 320, quality: null, fps: 7.5 });
+  });
+
+  it.each([
+    ['width=abc', 'width must be an integer from 16 to 16384, got "abc"'],
+    ['width=-1', 'width must be an integer from 16 to 16384, got "-1"'],
+    ['width=15', 'width must be an integer from 16 to 16384, got "15"'],
+    ['width=16385', 'width must be an integer from 16 to 16384, got "16385"'],
+    ['width=320.5', 'width must be an integer from 16 to 16384, got "320.5"'],
+    ['width=', 'width must be an integer from 16 to 16384, got ""'],
+    ['width=%20', 'width must be an integer from 16 to 16384, got " "'],
+    ['quality=0', 'quality must be an integer from 1 to 100, got "0"'],
+    ['quality=500', 'quality must be an integer from 1 to 100, got "500"'],
+    ['quality=80.5', 'quality must be an integer from 1 to 100, got "80.5"'],
+    ['fps=0', 'fps must be a number from 0.1 to 1000, got "0"'],
+    ['fps=1001', 'fps must be a number from 0.1 to 1000, got "1001"'],
+    ['fps=Infinity', 'fps must be a number from 0.1 to 1000, got "Infinity"'],
+    ['width=320&quality=80&fps=NaN', 'fps must be a number from 0.1 to 1000, got "NaN"'],
+    ['width=320&quality=x', 'quality must be an integer from 1 to 100, got "x"'],
+    [`width=${'9'.repeat(50)}`, `width must be an integer from 16 to 16384, got "${'9'.repeat(32)}"`],
+  ])('%s: %s', (q, message) => {
+    expect(parse(q)).toBe(message);
   });
 });
