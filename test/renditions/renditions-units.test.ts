@@ -199,6 +199,21 @@ describe('Renditions by hand', () => {
     expect(g300.width).toBe(288);
   });
 
+  it('keeps at most 16 snapshots of other sizes: the oldest is made again when asked again', async () => {
+    const { main, renditions, producer } = setup({ max: 1 });
+    main.join(new FakeSub('v'));
+    const frames: Frame[] = [];
+    for (let i = 0; i < 17; i++) frames.push(await producer().emitFrame());
+    const first = renditions.snapshot(frames[0] as Frame, ask(320));
+    expect(renditions.snapshot(frames[0] as Frame, ask(320))).toBe(first);
+    for (const f of frames.slice(1, 16)) await renditions.snapshot(f, ask(320));
+    expect(renditions.snapshot(frames[0] as Frame, ask(320))).toBe(first); // 16 kept
+    await renditions.snapshot(frames[16] as Frame, ask(320));
+    const again = renditions.snapshot(frames[0] as Frame, ask(320));
+    expect(again).not.toBe(first);
+    expect(((await again) as Frame).width).toBe(320);
+  });
+
   it("close() ends every rendition's viewers; afterwards every request gets the stream", async () => {
     const { main, renditions } = setup();
     const hub = renditions.hubFor(ask(320));
