@@ -33,6 +33,16 @@ describe('watchLateHello', () => {
     expect((s as unknown as EventEmitter).listenerCount('data')).toBe(0);
   });
 
+  it('exactly the four bytes of the magic are enough (the rest of the hello may come later)', () => {
+    const { s, paused, send } = socket();
+    const got: string[] = [];
+    watchLateHello(s, (h) => got.push(h.toString('latin1')));
+    send('FC');
+    send('ST');
+    expect(got).toEqual(['FCST']);
+    expect(paused()).toBe(true);
+  });
+
   it('anything else is ignored from its first byte that is not the magic on, a later magic too', () => {
     for (const first of ['FCSX', 'GET ', 'x']) {
       const { s, paused, send } = socket();

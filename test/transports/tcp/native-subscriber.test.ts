@@ -62,7 +62,11 @@ function frame(seq: number, meta: string | null = null): Frame {
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function make(acks = false, wants: { meta?: boolean; annotations?: boolean } = {}, lossless = false) {
+function make(
+  acks = false,
+  wants: { meta?: boolean; annotations?: boolean; maxFps?: number } = {},
+  lossless = false,
+) {
   const socket = new FakeSocket();
   const t = target(lossless);
   const sub = new NativeSubscriber(socket as unknown as net.Socket, '1.2.3.4:5', t, acks, wants);
@@ -161,6 +165,8 @@ describe('NativeSubscriber', () => {
     sub.sourceStatus({ state: 'no-signal', retries: 3, lastError: 'camera gone' });
     sub.sourceStatus({ state: 'no-signal', retries: 4, lastError: null });
     sub.sourceStatus({ state: 'starting', retries: 0 });
+    // Starting again is not the signal back: only live is.
+    expect(socket.messages()).toHaveLength(3);
     sub.sourceStatus({ state: 'live', retries: 0 });
     sub.sourceStatus({ state: 'live', retries: 0 });
     expect(socket.messages()).toEqual([
@@ -264,20 +270,38 @@ describe('NativeSubscriber', () => {
   });
 
   it('stalled: a full window with a frame waiting counts as stalled since the window filled', async () => {
-    vi.spyOn(Date, 'now').mockReturnValue(10_000);
+    const now = vi.spyOn(Date, 'now').mockReturnValue(5_000);
     const { sub } = make(true);
     sub.offer(frame(1));
     await tick();
     expect(sub.stalledMs(20_000)).toBe(0);
+    now.mockReturnValue(10_000);
     sub.offer(frame(2));
     await tick();
     // The window is full but nothing waits: not stalled.
     expect(sub.stalledMs(20_000)).toBe(0);
+    now.mockReturnValue(12_000);
     sub.offer(frame(3));
+    expect(sub.stalledMs(20_000)).toBe(10_000); // since frame 2 filled the window, not since frame 1
+    // An ACK of a frame not in flight frees nothing: still stalled since then.
+    sub.acknowledge(99);
+    await tick();
     expect(sub.stalledMs(20_000)).toBe(10_000);
     sub.acknowledge(2);
     await tick();
     expect(sub.stalledMs(20_000)).toBe(0);
+  });
+
+  it('maxFps: frames closer in capture time than the rate allows are skipped', async () => {
+    const { socket, sub } = make(false, { maxFps: 2 });
+    for (const seq of [1, 2, 3, 600, 601]) {
+      sub.offer(frame(seq));
+      await tick();
+    }
+    // Capture times 1001, 1002, 1003, 1600, 1601 ms: at 2 fps (450 ms apart at least) 1 and 600 go.
+    expect(
+      socket.messages().flatMap((m) => (m.type === 'frame' ? [(m as { seq: number }).seq] : [])),
+    ).toEqual([1, 600]);
   });
 
   it('a frame still being written counts as stalled like any stream client', async () => {
@@ -286,6 +310,7 @@ describe('NativeSubscriber', () => {
     sub.offer(frame(1));
     const now = performance.timeOrigin + performance.now();
     expect(sub.stalledMs(now + 1000)).toBeGreaterThanOrEqual(999);
+    expect(sub.stalledMs(now + 1000)).toBeLessThan(2000);
     for (let i = 0; i < 10; i++) {
       socket.release();
       await tick();
