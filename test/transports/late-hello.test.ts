@@ -67,6 +67,32 @@ describe('a native hello after the hello grace', () => {
     expect(left).toEqual(['legacy']);
   });
 
+  it('keeps its place when the server is full: the upgrade is no new client (max clients 1, no waiting line)', async () => {
+    const srv = await publishingServer({ helloGraceMs: 10, maxClients: 1, maxWaiting: 0 });
+    closers.push(() => srv.close());
+    const seed: Buffer[] = [];
+    const native: NativeMessage[] = [];
+    const reader = new WireReader(1 << 24, false, 'test', {
+      payload: (p) => seed.push(Buffer.from(p)),
+      message: (m) => native.push(m),
+      seed: () => {},
+      upgraded: () => {},
+    });
+    const socket = net.connect({ host: '127.0.0.1', port: srv.port });
+    closers.push(() => void socket.destroy());
+    socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
+    await until(() => seed.length >= 2, 5000, 'two seed frames');
+    reader.helloSent();
+    socket.write(encodeHello('', Date.now()));
+    await until(
+      () => native.some((m) => m.type === 'error') || native.filter((m) => m.type === 'frame').length >= 3,
+      5000,
+      'native frames or an error',
+    );
+    expect(native.filter((m) => m.type === 'error')).toEqual([]);
+    expect(native[0]).toMatchObject({ type: 'welcome' });
+  });
+
   it('no frame comes twice across the switch: the native side skips what the seed side sent', async () => {
     // Every frame is a different JPEG, so the order the client got them in is readable from the bytes.
     const jpegs = await Promise.all(Array.from({ length: 40 }, (_, i) => makeJpeg(64, 48, i)));

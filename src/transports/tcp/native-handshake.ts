@@ -112,7 +112,7 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
   const timeoutMs = opts.helloTimeoutMs ?? 5000;
   const maxPending = opts.maxPending ?? 256;
   let pending = 0;
-  return (socket, firstBytes) =>
+  return (socket, firstBytes, upgrading = false) =>
     new Promise<{ sub: Subscriber; hub: Hub } | null>((resolve, reject) => {
       let buf = firstBytes;
       let done = false;
@@ -255,7 +255,7 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
           else refuse(ErrorCode.TokenInvalid, `this token cannot annotate stream ${target.name}`, 'ERR_AUTH');
         } else if (hello.playback) {
           playbackHello(target, hello.playback, receivedAt, hello.flags, consumed);
-        } else if (!target.hasRoom()) {
+        } else if (!upgrading && !target.hasRoom()) {
           refuse(ErrorCode.ServerFull, 'server full: no place and the waiting line is full', 'ERR_PROTOCOL');
         } else {
           accept(target, receivedAt, hello.flags, buf.subarray(consumed), null, hello.view);

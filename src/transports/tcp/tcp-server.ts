@@ -18,11 +18,13 @@ export { NATIVE_MAGIC } from '../../protocol/native.js';
 /**
  * Takes over a connection whose first bytes are the native magic. Installed by the native protocol
  * module; returns the subscriber and the hub of the stream it asked for, or null if it refused (and
- * closed) the socket.
+ * closed) the socket. `upgrading`: the connection is a seed one being served or waiting already (a late
+ * hello), so a full hub is no reason to refuse it; admission still decides where it goes.
  */
 export type NativeHandshake = (
   socket: net.Socket,
   firstBytes: Buffer,
+  upgrading?: boolean,
 ) => Promise<{ sub: Subscriber; hub: Hub } | null>;
 
 /** A stream as the TCP transport needs it for seed clients (a Stream is one). */
@@ -291,7 +293,7 @@ export class TcpServer extends SafeEmitter<TcpServerEvents> {
       hub.leave(old);
       if (r) this.#attach(socket, r.sub, address, r.hub);
     };
-    native(socket, first)
+    native(socket, first, upgrading !== null)
       .then(settle, (err: unknown) => {
         settle(null);
         this.emit('refused', address, err instanceof Error ? err.message : String(err));
