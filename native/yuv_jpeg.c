@@ -150,19 +150,6 @@ static int area_weights(int in, int out, int *first, int *count, unsigned short 
   return stride;
 }
 
-/* One output row from a row shrunk by columns: `xs` weights per output sample (inlined per stride). */
-static inline __attribute__((always_inline)) void shrink_row(unsigned char *d, const unsigned short *row,
-                                                              const int *xf, const unsigned short *xw,
-                                                              int out_w, const int xs) {
-  for (int i = 0; i < out_w; i++) {
-    const unsigned short *p = row + xf[i], *wx = xw + (size_t)i * xs;
-    unsigned int sum = 0;
-    for (int k = 0; k < xs; k++) sum += (unsigned int)wx[k] * p[k];
-    const unsigned int v = (sum + (1u << (AREA_BITS + 7))) >> (AREA_BITS + 8);
-    d[i] = (unsigned char)(v > 255 ? 255 : v);
-  }
-}
-
 /*
  * Shrinks one plane (in_w x in_h, rows packed) to out_w x out_h by area averaging: columns first, a
  * whole input row at a time (contiguous, so the compiler vectorises it) into 1/256 steps held in 16
@@ -193,22 +180,12 @@ static int area_shrink(const unsigned char *src, int in_w, int in_h, unsigned ch
       for (int x = 0; x < in_w; x++)
         row[x] = (unsigned short)((acc[x] + (1u << (AREA_BITS - 9))) >> (AREA_BITS - 8));
       unsigned char *d = dst + (size_t)o * out_w;
-      /* The common strides unrolled (shrinks up to 4x): the compiler cannot unroll a count it does not know. */
-      switch (xs) {
-      case 2:
-        shrink_row(d, row, xf, xw, out_w, 2);
-        break;
-      case 3:
-        shrink_row(d, row, xf, xw, out_w, 3);
-        break;
-      case 4:
-        shrink_row(d, row, xf, xw, out_w, 4);
-        break;
-      case 5:
-        shrink_row(d, row, xf, xw, out_w, 5);
-        break;
-      default:
-        shrink_row(d, row, xf, xw, out_w, xs);
+      for (int i = 0; i < out_w; i++) {
+        const unsigned short *p = row + xf[i], *wx = xw + (size_t)i * xs;
+        unsigned int sum = 0;
+        for (int k = 0; k < xs; k++) sum += (unsigned int)wx[k] * p[k];
+        const unsigned int v = (sum + (1u << (AREA_BITS + 7))) >> (AREA_BITS + 8);
+        d[i] = (unsigned char)(v > 255 ? 255 : v);
       }
     }
     ok = 1;

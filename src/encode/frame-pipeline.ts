@@ -241,21 +241,13 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
       encodedAt,
       jpeg,
     });
-    if (keep) this.#handOver(frame, raw);
+    // The raw planes to the rendition tap (their owner from now), before viewers see the frame.
+    if (keep) this.#opts.rawTap?.take(frame, raw);
     this.emit('frame', frame);
     if (this.#stopped) return;
     this.#updateFlow();
     this.#flush();
     this.#maybeEnd();
-  }
-
-  /** The frame's raw planes to the rendition tap (its owner from now), before viewers see the frame. */
-  #handOver(frame: Frame, raw: RawFrame): void {
-    try {
-      (this.#opts.rawTap as NonNullable<PipelineOptions['rawTap']>).take(frame, raw);
-    } catch {
-      raw.release();
-    }
   }
 
   #maybeEnd(): void {
