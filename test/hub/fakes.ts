@@ -110,12 +110,18 @@ export class FakeSub implements Subscriber {
   }
 }
 
-/** A hub whose producers are FakeProducers (the newest is `current()`), recording transmission ends. */
-export function setup(opts: Partial<Omit<HubOptions, 'createProducer'>> = {}) {
-  const producers: FakeProducer[] = [];
+/**
+ * A hub whose producers are FakeProducers, or what `make` makes (the newest is `current()`), recording
+ * transmission ends.
+ */
+export function setup<P extends FakeProducer = FakeProducer>(
+  opts: Partial<Omit<HubOptions, 'createProducer'>> = {},
+  make: (index: number) => P = (index) => new FakeProducer(index) as P,
+) {
+  const producers: P[] = [];
   const hub = new Hub({
     createProducer: () => {
-      const p = new FakeProducer(producers.length);
+      const p = make(producers.length);
       producers.push(p);
       return p;
     },
@@ -126,6 +132,6 @@ export function setup(opts: Partial<Omit<HubOptions, 'createProducer'>> = {}) {
   });
   const ends: Array<{ reason: TransmissionEnd; err: FramecastError | null }> = [];
   hub.on('transmission-end', (reason, err) => ends.push({ reason, err }));
-  const current = (): FakeProducer => producers[producers.length - 1] as FakeProducer;
+  const current = (): P => producers[producers.length - 1] as P;
   return { hub, producers, ends, current };
 }

@@ -10,7 +10,7 @@ import { Hub } from '../../src/hub/hub.js';
 import type { SourceDescription } from '../../src/hub/producer.js';
 import { parseViewRequest, Renditions, type ViewRequest } from '../../src/streams/renditions.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
-import { FakeProducer, FakeSub } from '../hub/fakes.js';
+import { FakeProducer, FakeSub, setup as hubSetup } from '../hub/fakes.js';
 
 const MAX_PIXELS = 16_777_216;
 
@@ -42,24 +42,13 @@ class JpegProducer extends FakeProducer {
 }
 
 function setup(opts: { max?: number; quality?: number } = {}) {
-  const producers: JpegProducer[] = [];
-  const main = new Hub({
-    createProducer: () => {
-      const p = new JpegProducer(producers.length);
-      producers.push(p);
-      return p;
-    },
-    maxClients: 100,
-    maxWaiting: 0,
-    lossless: false,
-  });
+  const { hub: main, current: producer } = hubSetup({ maxWaiting: 0 }, (i) => new JpegProducer(i));
   const renditions = new Renditions(main, {
     quality: opts.quality ?? 80,
     max: opts.max ?? 4,
     maxPixels: MAX_PIXELS,
     maxClients: 100,
   });
-  const producer = (): JpegProducer => producers.at(-1) as JpegProducer;
   return { main, renditions, producer };
 }
 

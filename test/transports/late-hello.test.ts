@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serve } from '../../src/app/serve.js';
 import { StreamClient } from '../../src/client/stream-client.js';
-import { WireReader } from '../../src/client/wire-reader.js';
+import { WireReader, type WireHandlers } from '../../src/client/wire-reader.js';
 import { parseServerAddress } from '../../src/client/address.js';
 import { createPublisher } from '../../src/hub/publisher.js';
 import { encodeHello } from '../../src/protocol/native.js';
@@ -28,6 +28,22 @@ async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'):
   }
 }
 
+/**
+ * A raw connection to `port` read by the client's own WireReader (`seed` and `upgraded` default to
+ * nothing); `hello()` sends a native hello then, as a client whose hello came late.
+ */
+function rawClient(port: number, handlers: Omit<WireHandlers, 'seed' | 'upgraded'> & Partial<WireHandlers>) {
+  const reader = new WireReader(1 << 24, false, 'test', { seed: () => {}, upgraded: () => {}, ...handlers });
+  const socket = net.connect({ host: '127.0.0.1', port });
+  closers.push(() => void socket.destroy());
+  socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
+  const hello = (): void => {
+    reader.helloSent();
+    socket.write(encodeHello('', Date.now()));
+  };
+  return { reader, socket, hello };
+}
+
 describe('a native hello after the hello grace', () => {
   it('is answered between two seed frames: whole seed frames, then the welcome and native frames', async () => {
     const srv = await publishingServer({ helloGraceMs: 10 });
@@ -36,24 +52,19 @@ describe('a native hello after the hello grace', () => {
     const seed: Buffer[] = [];
     const native: NativeMessage[] = [];
     let upgrades = 0;
-    const reader = new WireReader(1 << 24, false, 'test', {
-      payload: (p) => seed.push(Buffer.from(p)),
-      message: (m) => native.push(m),
-      seed: () => {},
-      upgraded: () => upgrades++,
-    });
     const joined: string[] = [];
     const left: string[] = [];
     srv.server.on('client', (s) => joined.push(s.protocol));
     srv.server.on('left', (st) => left.push(st.protocol));
-    const socket = net.connect({ host: '127.0.0.1', port: srv.port });
-    closers.push(() => void socket.destroy());
-    socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
+    const { reader, hello } = rawClient(srv.port, {
+      payload: (p) => seed.push(Buffer.from(p)),
+      message: (m) => native.push(m),
+      upgraded: () => upgrades++,
+    });
     // A seed client as far as the server can tell: silent until frames come.
     await until(() => seed.length >= 3, 5000, 'three seed frames');
     expect(reader.mode).toBe('legacy');
-    reader.helloSent();
-    socket.write(encodeHello('', Date.now()));
+    hello();
     await until(() => native.filter((m) => m.type === 'frame').length >= 3, 5000, 'three native frames');
     expect(upgrades).toBe(1);
     expect(reader.mode).toBe('native');
@@ -72,18 +83,12 @@ describe('a native hello after the hello grace', () => {
     closers.push(() => srv.close());
     const seed: Buffer[] = [];
     const native: NativeMessage[] = [];
-    const reader = new WireReader(1 << 24, false, 'test', {
+    const { hello } = rawClient(srv.port, {
       payload: (p) => seed.push(Buffer.from(p)),
       message: (m) => native.push(m),
-      seed: () => {},
-      upgraded: () => {},
     });
-    const socket = net.connect({ host: '127.0.0.1', port: srv.port });
-    closers.push(() => void socket.destroy());
-    socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
     await until(() => seed.length >= 2, 5000, 'two seed frames');
-    reader.helloSent();
-    socket.write(encodeHello('', Date.now()));
+    hello();
     await until(
       () => native.some((m) => m.type === 'error') || native.filter((m) => m.type === 'frame').length >= 3,
       5000,
@@ -110,18 +115,12 @@ describe('a native hello after the hello grace', () => {
       await server.close();
     });
     const got: number[] = [];
-    const reader = new WireReader(1 << 24, false, 'test', {
+    const { reader, hello } = rawClient(server.address().port, {
       payload: (p) => got.push(index.get(p.toString('latin1')) ?? -1),
       message: (m) => m.type === 'frame' && got.push(index.get(m.jpeg.toString('base64')) ?? -1),
-      seed: () => {},
-      upgraded: () => {},
     });
-    const socket = net.connect({ host: '127.0.0.1', port: server.address().port });
-    closers.push(() => void socket.destroy());
-    socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
     await until(() => got.length >= 2, 5000, 'two seed frames');
-    reader.helloSent();
-    socket.write(encodeHello('', Date.now()));
+    hello();
     await until(() => reader.mode === 'native' && got.length >= 12, 5000, 'frames after the switch');
     expect(got).not.toContain(-1);
     // In order, never the same frame twice (a frame may be skipped: the latest frame wins).
@@ -133,16 +132,12 @@ describe('a native hello after the hello grace', () => {
     closers.push(() => srv.close());
     const seed: Buffer[] = [];
     let upgrades = 0;
-    const reader = new WireReader(1 << 24, false, 'test', {
+    const { reader, socket } = rawClient(srv.port, {
       payload: (p) => seed.push(Buffer.from(p)),
       message: () => {},
-      seed: () => {},
       upgraded: () => upgrades++,
     });
     reader.helloSent();
-    const socket = net.connect({ host: '127.0.0.1', port: srv.port });
-    closers.push(() => void socket.destroy());
-    socket.on('data', (chunk: Buffer) => reader.push(chunk, Date.now()));
     await until(() => seed.length >= 1, 5000, 'a seed frame');
     // "FCSX" shares three bytes with the magic; then the magic itself, which no longer counts.
     socket.write('FCSX');
