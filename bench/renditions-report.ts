@@ -120,8 +120,8 @@ export function renditionTables(r: RenditionRows): string {
       `${v.rows.filter((x) => x.width !== null).length} renditions** (\`serve test\`, ${v.sourceFps} fps ${v.streamWidth}x450, ` +
       `in its own process; the viewers in another, each asking \`stream.mjpg?width=W\`, and ` +
       `${v.rows.find((x) => x.width === null)?.viewers ?? 0} at the stream's own size beside them (as many as a ` +
-      "rendition's: both pay the same fan-out, and the latency difference is the rendition's encode; runs before " +
-      `2026-12-07 18:00 had 10); ${f1(v.seconds)} s window; ` +
+      "rendition's; runs before 2026-12-07 18:00 had 10); " +
+      `${f1(v.seconds)} s window; ` +
       "a viewer's frames against every seq its rendition's viewers received; latency = the part's last byte " +
       'received minus its X-Timestamp, same host clock; encodes from /stats)\n',
   );
@@ -156,5 +156,22 @@ export function renditionTables(r: RenditionRows): string {
       `>= ${pct(RENDITION_TARGETS.minFraction)} of its rendition's frames: ${renditionTargetText(r, 'frames').split(':')[0]}; ` +
       `rendition p99 within ${RENDITION_TARGETS.p99OverMainMs} ms of the main size's: ${renditionTargetText(r, 'latency').split(':')[0]}.`,
   );
+  const alone = r.alone;
+  const mainAlone = alone?.rows.find((x) => x.width === null)?.latencyMs;
+  if (alone && mainAlone)
+    out.push(
+      `\nWhere a rendition viewer's extra latency comes from. Each rendition's encode starts as the raw frame ` +
+        `arrives, beside the main size's (since 2026-12-07 20:30; before, after the main frame was out), and the ` +
+        `stream offers each frame to its renditions before its viewers; yet the main size's frame is ` +
+        `written to its viewers first, then each rendition's to its own, and the viewers' one process reads ` +
+        `400 sockets in about that order (${f2(v.loadgenCores)} cores, about ` +
+        `${f0((v.loadgenCores * 1e6) / Math.max(1, v.sourceFps * v.rows.reduce((s, x) => s + x.viewers, 0)))} µs per part): ` +
+        `a group's viewers wait behind the groups served before it. With one viewer per group (same server, ` +
+        `${f1(alone.seconds)} s): p50 / p99 ${alone.rows
+          .filter((x) => x.width !== null)
+          .map((x) => `${x.width}px ${f1(x.latencyMs?.p50 ?? NaN)} / ${f1(x.latencyMs?.p99 ?? NaN)}`)
+          .join(', ')} ms against ${f1(mainAlone.p50)} / ${f1(mainAlone.p99)} ms at the stream's own size: ` +
+        'what the rendition itself adds.',
+    );
   return out.join('\n');
 }

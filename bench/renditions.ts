@@ -68,6 +68,11 @@ export interface RenditionRows {
   /** CPU per frame from the 1080p JPEG, scaleJpeg() against the full decode. */
   ratio1080: number;
   viewers: RenditionViewers;
+  /**
+   * The same server with one viewer per rendition and one at the stream's own size: latency without
+   * the fan-out of 100 per group (what a rendition's encode itself adds). Absent before 2026-12-07.
+   */
+  alone?: RenditionViewers;
 }
 
 /** 30 distinct 1080p frames of ffmpeg's testsrc2 (PNG), for the CPU cases. */
@@ -215,5 +220,11 @@ export async function renditionRows(opts: {
   opts.log(
     `renditions: ${viewers.encodesPerSourceFrame.toFixed(2)} encodes per source frame, server ${viewers.serverCores.toFixed(2)} cores`,
   );
-  return { cpu, ratio1080, viewers };
+  const alone = await viewersRun({ perRendition: 1, main: 1, seconds: opts.seconds });
+  opts.log(
+    `alone (one viewer per group): latency p50/p99 ${alone.rows
+      .map((x) => `${x.width ?? 'main'} ${x.latencyMs?.p50 ?? '-'}/${x.latencyMs?.p99 ?? '-'}`)
+      .join(', ')} ms`,
+  );
+  return { cpu, ratio1080, viewers, alone };
 }

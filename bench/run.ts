@@ -224,8 +224,8 @@ const BUS_PLAN: [number, number][] = [
 /**
  * The renditions section's sizes: encodes per CPU case, viewers per rendition (100 each over widths
  * 320, 480 and 640) and at the stream's own size beside them, as many as each rendition's (the latency
- * target compares a rendition viewer with a main-size one: both groups pay the same fan-out, so the
- * difference is the rendition's encode); a short run (under 10 s) makes fewer encodes.
+ * target compares a rendition viewer with a main-size one, each group with its own fan-out), then
+ * one viewer per group alone; a short run (under 10 s) makes fewer encodes.
  */
 function renditionPlan(short: boolean): { frames: number; perRendition: number; main: number } {
   return short ? { frames: 60, perRendition: 100, main: 100 } : { frames: 300, perRendition: 100, main: 100 };

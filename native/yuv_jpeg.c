@@ -126,18 +126,23 @@ static void fill_rows(JSAMPROW *rows, unsigned char *scratch, size_t padded_w, i
 /*
  * The weights of shrinking `in` samples to `out` (out <= in): output i covers input [i*in/out,
  * (i+1)*in/out), and each input sample weighs the part of it inside, over in/out. `first[i]` is its
- * first input sample, `count[i]` how many, `weight` holds `stride` weights per output. Returns the
- * stride (at most ceil(in/out) + 1).
+ * first input sample, `count[i]` how many, `weight` holds `stride` weights per output (those past an
+ * output's count weigh 0). Returns the stride: the most samples any output covers (at most
+ * ceil(in/out) + 1; 2 for 800 to 640, whose outputs all start on a quarter sample).
  */
 static int area_weights(int in, int out, int *first, int *count, unsigned short *weight) {
-  const int stride = (in + out - 1) / out + 1;
+  int stride = 1;
   for (int i = 0; i < out; i++) {
     /* Exact in units of 1/out of an input sample: [i*in, (i+1)*in). */
     const long long lo = (long long)i * in, hi = (long long)(i + 1) * in;
-    const int j0 = (int)(lo / out), j1 = (int)((hi + out - 1) / out);
-    int sum = 0, n = j1 - j0;
-    first[i] = j0;
-    count[i] = n;
+    first[i] = (int)(lo / out);
+    count[i] = (int)((hi + out - 1) / out) - first[i];
+    if (count[i] > stride) stride = count[i];
+  }
+  for (int i = 0; i < out; i++) {
+    const long long lo = (long long)i * in, hi = (long long)(i + 1) * in;
+    const int j0 = first[i], n = count[i];
+    int sum = 0;
     for (int k = 0; k < n; k++) {
       const long long a = (long long)(j0 + k) * out, b = a + out;
       const long long part = (b < hi ? b : hi) - (a > lo ? a : lo);
@@ -148,6 +153,36 @@ static int area_weights(int in, int out, int *first, int *count, unsigned short 
     }
   }
   return stride;
+}
+
+/*
+ * One output row across: each sample the weighted sum of `taps` neighbours in the row of shrunk
+ * columns (1/256 steps), rounded to the nearest level; never over 255, as the weights sum to one.
+ */
+static inline void across(const unsigned short *row, const int *first, const unsigned short *weight,
+                          int taps, unsigned char *dst, int out_w) {
+  for (int i = 0; i < out_w; i++) {
+    const unsigned short *p = row + first[i], *w = weight + (size_t)i * taps;
+    unsigned int sum = 0;
+    for (int k = 0; k < taps; k++) sum += (unsigned int)w[k] * p[k];
+    dst[i] = (unsigned char)((sum + (1u << (AREA_BITS + 7))) >> (AREA_BITS + 8));
+  }
+}
+
+/*
+ * across() with the usual tap counts as constants, so the compiler unrolls them: a loop over a
+ * variable count took twice as long (best of 30 runs: 0.34/0.57/0.93 ms against 0.17/0.29/0.35 ms for
+ * 800x450 to 320/480/640, the last one also for its stride of 2 instead of 3), the same bytes.
+ */
+static void across_row(const unsigned short *row, const int *first, const unsigned short *weight,
+                       int taps, unsigned char *dst, int out_w) {
+  switch (taps) {
+  case 1: across(row, first, weight, 1, dst, out_w); break;
+  case 2: across(row, first, weight, 2, dst, out_w); break;
+  case 3: across(row, first, weight, 3, dst, out_w); break;
+  case 4: across(row, first, weight, 4, dst, out_w); break;
+  default: across(row, first, weight, taps, dst, out_w);
+  }
 }
 
 /*
@@ -179,14 +214,7 @@ static int area_shrink(const unsigned char *src, int in_w, int in_h, unsigned ch
       }
       for (int x = 0; x < in_w; x++)
         row[x] = (unsigned short)((acc[x] + (1u << (AREA_BITS - 9))) >> (AREA_BITS - 8));
-      unsigned char *d = dst + (size_t)o * out_w;
-      for (int i = 0; i < out_w; i++) {
-        const unsigned short *p = row + xf[i], *wx = xw + (size_t)i * xs;
-        unsigned int sum = 0;
-        for (int k = 0; k < xs; k++) sum += (unsigned int)wx[k] * p[k];
-        const unsigned int v = (sum + (1u << (AREA_BITS + 7))) >> (AREA_BITS + 8);
-        d[i] = (unsigned char)(v > 255 ? 255 : v);
-      }
+      across_row(row, xf, xw, xs, dst + (size_t)o * out_w, out_w);
     }
     ok = 1;
   }

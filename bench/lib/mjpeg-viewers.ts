@@ -93,6 +93,13 @@ function percentiles(values: number[]): Percentiles | null {
   return { p50: r(at(0.5)), p99: r(at(0.99)), max: r(s[s.length - 1] as number), samples: s.length };
 }
 
+/** The part headers read, compiled once (not per part: the load generator's own time is in the latency). */
+const HEADER = {
+  length: /^Content-Length:\s*(.+)$/im,
+  seq: /^X-Framecast-Seq:\s*(.+)$/im,
+  timestamp: /^X-Timestamp:\s*(.+)$/im,
+};
+
 /** A group's shared tallies. */
 class Group {
   readonly width: number | null;
@@ -197,12 +204,11 @@ class Viewer {
 
   #onPartHead(text: string): void {
     // The delimiter line ("--framecast-frame") opens the first head; later ones end the part before.
-    const h = (name: string): string | undefined =>
-      new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(text)?.[1]?.trim();
-    const length = Number(h('Content-Length'));
+    const h = (re: RegExp): string | undefined => re.exec(text)?.[1]?.trim();
+    const length = Number(h(HEADER.length));
     if (!Number.isFinite(length)) throw new Error(`part without Content-Length: ${text.slice(0, 200)}`);
-    this.#seq = Number(h('X-Framecast-Seq'));
-    this.#captured = Number(h('X-Timestamp')) * 1000;
+    this.#seq = Number(h(HEADER.seq));
+    this.#captured = Number(h(HEADER.timestamp)) * 1000;
     this.#skip = length;
     this.#length = length;
     this.#wantSize = this.group.pictureWidth === null;

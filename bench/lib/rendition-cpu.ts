@@ -111,7 +111,7 @@ const ladderSeparate: Run = async (jpeg) => {
   return outs[0]?.jpeg ?? Buffer.alloc(0);
 };
 
-const shared = new SharedDecode(() => LADDER, MAX_PIXELS);
+const shared = new SharedDecode(() => LADDER.map((width) => ({ width, quality })), MAX_PIXELS);
 let seq = 0;
 /** The same three from one decode of the frame (the server's SharedDecode). */
 const ladderShared: Run = async (jpeg) => {
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   if (!pngs.length) throw new Error(`no f*.png in ${dir}`);
   const hd = await Promise.all(pngs.map((p) => sharp(p).jpeg(JPEG).toBuffer()));
   const sd = await Promise.all(pngs.map((p) => sharp(p).resize({ width: 800 }).jpeg(JPEG).toBuffer()));
-  const shared800 = new SharedDecode(() => LADDER, MAX_PIXELS);
+  const shared800 = new SharedDecode(() => LADDER.map((width) => ({ width, quality })), MAX_PIXELS);
   const ladderShared800: Run = async (jpeg) => {
     const frame = new Frame({ seq: seq++, width: 800, height: 450, capturedAt: 0, encodedAt: 0, jpeg });
     const outs = await Promise.all(LADDER.map((w) => shared800.scale(frame, { width: w, quality })));

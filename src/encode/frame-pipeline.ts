@@ -22,6 +22,9 @@ export {
 } from './encoder-choice.js';
 export type { PipelineOptions } from './frame-pipeline-types.js';
 
+/** Raw planes lent to the rendition tap: call with the frame made of them, or null (see RawTap.arrive). */
+type Lent = (frame: Frame | null) => void;
+
 /** Raw frames read from ffmpeg beyond those being encoded. */
 const READ_AHEAD = 2;
 
@@ -37,8 +40,8 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
   #inFlight = 0;
   #nextIndex = 0;
   #seq = 0;
-  /** Encoded frames waiting for their turn; `keep`: their raw planes go to the rendition tap. */
-  readonly #ready = new Map<number, { raw: RawFrame; jpeg: Buffer; encodedAt: number; keep?: boolean }>();
+  /** Encoded frames waiting for their turn; `lent`: their raw planes are the rendition tap's (see encode). */
+  readonly #ready = new Map<number, { raw: RawFrame; jpeg: Buffer; encodedAt: number; lent?: Lent }>();
   #ended = false;
   #lastEmit = 0;
   #emitTimer: NodeJS.Timeout | null = null;
@@ -187,25 +190,28 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
           })
         : encodeJpeg(raw.data, raw.width, raw.height, { quality, optimiseCoding }),
     );
+    // While renditions run, the planes are lent to them now (after the main encode took its place
+    // first): their encodes start beside this one. Handed over with the frame, or back with null.
+    const tap = this.#opts.rawTap;
+    const lent = this.#native && tap?.wanted() === true ? tap.arrive(raw) : undefined;
+    const giveBack = (): void => (lent ? lent(null) : raw.release());
     encoded.then(
       (jpeg) => {
-        // The encoder has read the pixels: the buffer can take the next frame, unless renditions
-        // want them (the tap owns them once the frame is out).
-        const keep = this.#native && !this.#stopped && this.#opts.rawTap?.wanted() === true;
-        if (!keep) raw.release();
+        // The encoder has read the pixels: the buffer can take the next frame, unless they were lent.
+        if (!lent) raw.release();
         this.#encoding--;
         this.#load.add(nowMs() - startedAt);
         if (this.#stopped) {
-          if (keep) raw.release();
+          lent?.(null);
           return;
         }
-        this.#ready.set(index, { raw, jpeg, encodedAt: nowMs(), keep });
+        this.#ready.set(index, { raw, jpeg, encodedAt: nowMs(), ...(lent ? { lent } : {}) });
         const next = this.#queued.shift();
         if (next) this.#encode(next.raw, next.index);
         this.#flush();
       },
       (err: unknown) => {
-        raw.release();
+        giveBack();
         this.#encoding--;
         this.#fail(err instanceof FramecastError ? err : new FramecastError('ERR_ENCODE', String(err)));
       },
@@ -232,7 +238,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     this.#ready.delete(expected);
     this.#inFlight--;
     this.#lastEmit = nowMs();
-    const { raw, jpeg, encodedAt, keep } = done;
+    const { raw, jpeg, encodedAt, lent } = done;
     const frame = new Frame({
       seq: this.#seq++,
       width: raw.width,
@@ -241,8 +247,8 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
       encodedAt,
       jpeg,
     });
-    // The raw planes to the rendition tap (their owner from now), before viewers see the frame.
-    if (keep) this.#opts.rawTap?.take(frame, raw);
+    // The raw planes to the rendition tap with their frame (its owner from now), before viewers see it.
+    lent?.(frame);
     this.emit('frame', frame);
     if (this.#stopped) return;
     this.#updateFlow();
@@ -289,7 +295,7 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     if (this.#emitTimer) clearTimeout(this.#emitTimer);
     this.#emitTimer = null;
     this.#source?.stop();
-    for (const r of this.#ready.values()) if (r.keep) r.raw.release();
+    for (const r of this.#ready.values()) r.lent?.(null);
     this.#ready.clear();
     for (const q of this.#queued.splice(0)) q.raw.release();
   }

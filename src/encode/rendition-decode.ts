@@ -11,6 +11,11 @@ export interface RenditionKey {
   quality: number;
 }
 
+/** A rendition's name among a stream's: `320q80`. */
+export function keyId(key: RenditionKey): string {
+  return `${key.width}q${key.quality}`;
+}
+
 /** A rendition's JPEG and its size. */
 export interface ScaledJpeg {
   jpeg: Buffer;
@@ -101,9 +106,11 @@ interface Held {
 export type RenditionScaler = (frame: Frame, key: RenditionKey) => Promise<ScaledJpeg>;
 
 /**
- * How a stream's renditions get their pixels. From a source ffmpeg decodes, the pipeline hands over
- * each frame's raw I420 planes after its main-size encode (`tap`): each rendition shrinks and encodes
- * them (scaleRaw), no decode at all. Otherwise (publishers, passthrough, edges, a frame whose planes
+ * How a stream's renditions get their pixels. From a source ffmpeg decodes, the pipeline lends each
+ * frame's raw I420 planes as its main-size encode starts (`tap`): each running rendition shrinks and
+ * encodes them at once (scaleRaw, no decode at all), beside the main size, so its frame is ready about
+ * when the stream's is; one such early encode per rendition at a time (a rendition still encoding an
+ * older frame makes this one's when it asks, as from a frame whose encode was not started early). Otherwise (publishers, passthrough, edges, a frame whose planes
  * are gone), one decode of the frame's JPEG for all of its renditions. With two or more running, a
  * frame's JPEG is decoded once, at the largest rendition's width, and each rendition resizes and
  * encodes from those pixels: the largest encodes them as they are. The decode is sharp's
@@ -114,22 +121,41 @@ export type RenditionScaler = (frame: Frame, key: RenditionKey) => Promise<Scale
  * per frame: only the decode is shared.
  */
 export class SharedDecode {
-  readonly #widths: () => number[];
+  readonly #keys: () => RenditionKey[];
   readonly #maxPixels: number;
   #held: Held[] = [];
-  readonly #planes = new HeldPlanes();
-  /** Decodes made for 2+ renditions, rendition frames made from one of them, and from raw planes. */
-  readonly counts = { decodes: 0, fromShared: 0, fromRaw: 0 };
-  /** Where the stream's pipeline hands raw planes over while renditions run. */
+  readonly #planes = new HeldPlanes<ScaledJpeg>();
+  /** Renditions (by keyId) with an early encode in flight. */
+  readonly #early = new Set<string>();
+  /**
+   * Decodes made for 2+ renditions, rendition frames made from one of them and from raw planes, and
+   * early encodes started (as the planes arrived) and taken by their rendition.
+   */
+  readonly counts = { decodes: 0, fromShared: 0, fromRaw: 0, early: 0, earlyTaken: 0 };
+  /** Where the stream's pipeline lends raw planes while renditions run. */
   readonly tap: RawTap = {
-    wanted: () => this.#widths().length > 0 && nativeShrinkAvailable(),
-    take: (frame, raw) => this.#planes.keep(frame, raw),
+    wanted: () => this.#keys().length > 0 && nativeShrinkAvailable(),
+    arrive: (raw) => {
+      const arrival = this.#planes.arrive(raw);
+      for (const key of this.#keys()) {
+        const id = keyId(key);
+        if (this.#early.has(id)) continue;
+        this.#early.add(id);
+        this.counts.early++;
+        arrival.readEarly(id, (r) => scaleRaw(r, key).finally(() => this.#early.delete(id)));
+      }
+      return (frame) => arrival.bind(frame);
+    },
   };
 
-  /** `widths`: the widths of the renditions running now (the stream's renditions tell). */
-  constructor(widths: () => number[], maxPixels: number) {
-    this.#widths = widths;
+  /** `keys`: the renditions running now (the stream's renditions tell). */
+  constructor(keys: () => RenditionKey[], maxPixels: number) {
+    this.#keys = keys;
     this.#maxPixels = maxPixels;
+  }
+
+  #widths(): number[] {
+    return this.#keys().map((k) => k.width);
   }
 
   /** `frame` at `key`, from the decode the stream's running renditions share when 2+ run. */
@@ -156,7 +182,9 @@ export class SharedDecode {
   }
 
   #fromRaw(frame: Frame, key: RenditionKey): Promise<ScaledJpeg> | null {
-    const out = this.#planes.read(frame, (raw) => scaleRaw(raw, key));
+    const early = this.#planes.early(frame, keyId(key));
+    if (early) this.counts.earlyTaken++;
+    const out = early ?? this.#planes.read(frame, (raw) => scaleRaw(raw, key));
     if (out) this.counts.fromRaw++;
     return out;
   }

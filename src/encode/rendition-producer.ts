@@ -68,6 +68,7 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
       protocol: 'rendition',
       address,
       uncapped: true,
+      derived: true,
       backlogged: false,
       offer: (frame: Frame): void => this.#offer(frame),
       annotation: (a: Annotation): void => this.#annotation(a),

@@ -26,9 +26,11 @@ const MAX_HELD = 64;
 export class Hub extends SafeEmitter<HubEvents> {
   readonly #opts: HubOptions;
   readonly #admitted = new Set<Subscriber>();
-  /** The admitted subscribers with sendFirst, offered each frame before the others. */
-  readonly #first = new Set<Subscriber>();
-  readonly #rest = new Set<Subscriber>();
+  /**
+   * The admitted subscribers in the order each frame is offered: `derived` ones (renditions), then
+   * those with `sendFirst`, then the rest; each tier in the order they came.
+   */
+  readonly #tiers: readonly Set<Subscriber>[] = [new Set(), new Set(), new Set()];
   readonly #waiting: Subscriber[] = [];
   /** Admitted subscribers outside maxClients (`uncapped`). */
   #uncapped = 0;
@@ -147,8 +149,7 @@ export class Hub extends SafeEmitter<HubEvents> {
     }
     if (this.#closed || !this.#admitted.delete(old)) return false;
     if (old.uncapped) this.#uncapped--;
-    this.#first.delete(old);
-    this.#rest.delete(old);
+    for (const t of this.#tiers) t.delete(old);
     this.emit('left', old.stats());
     this.#admit(next);
     return true;
@@ -168,8 +169,7 @@ export class Hub extends SafeEmitter<HubEvents> {
     }
     if (!this.#admitted.delete(sub)) return;
     if (sub.uncapped) this.#uncapped--;
-    this.#first.delete(sub);
-    this.#rest.delete(sub);
+    for (const t of this.#tiers) t.delete(sub);
     this.emit('left', sub.stats());
     if (this.#admitted.size === 0) {
       // Nobody watches: stop the source (unless it is kept warm). The next client starts a fresh transmission.
@@ -229,7 +229,7 @@ export class Hub extends SafeEmitter<HubEvents> {
   #admit(sub: Subscriber): void {
     this.#admitted.add(sub);
     if (sub.uncapped) this.#uncapped++;
-    (sub.sendFirst ? this.#first : this.#rest).add(sub);
+    (this.#tiers[sub.derived ? 0 : sub.sendFirst ? 1 : 2] as Set<Subscriber>).add(sub);
     this.totals.clientsServed++;
     this.emit('admitted', sub);
     if (!this.#producer) this.#startTransmission();
@@ -294,8 +294,7 @@ export class Hub extends SafeEmitter<HubEvents> {
     this.annotations.frame(frame.seq, frame.capturedAt);
     this.totals.framesIn++;
     this.totals.bytesIn += frame.jpeg.length;
-    for (const sub of this.#first) sub.offer(frame);
-    for (const sub of this.#rest) sub.offer(frame);
+    for (const t of this.#tiers) for (const sub of t) sub.offer(frame);
     this.emit('frame', frame);
     // Nobody admitted yet (warm or preloaded): keep this frame for the first client.
     if (this.#admitted.size === 0 && (this.#opts.holdFirstFrames ?? this.#opts.lossless)) {
@@ -327,8 +326,7 @@ export class Hub extends SafeEmitter<HubEvents> {
     const served = [...this.#admitted];
     this.#admitted.clear();
     this.#uncapped = 0;
-    this.#first.clear();
-    this.#rest.clear();
+    for (const t of this.#tiers) t.clear();
     for (const sub of served) {
       // 'left' waits for leave() (the connection closed): the frame still in flight then counts.
       this.#closing.add(sub);

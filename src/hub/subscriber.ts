@@ -33,6 +33,12 @@ export interface Subscriber {
    */
   readonly sendFirst?: boolean;
   /**
+   * A producer made from this hub's frames (a rendition): offered each frame before every viewer. Its
+   * offer only starts an encode on the thread pool, which then runs while the viewers' writes are made
+   * (behind 100 MJPEG viewers' writes, a rendition's encode started ~1.3 ms late).
+   */
+  readonly derived?: boolean;
+  /**
    * Served outside maxClients, never queued (the frame bus: one subscriber for every edge viewer, which
    * the edges cap themselves). It takes no place from local viewers either.
    */

@@ -86,7 +86,7 @@ export class Renditions {
     this.#max = opts.max;
     this.#maxClients = opts.maxClients;
     this.#decode = new SharedDecode(
-      () => [...this.#entries.values()].filter((e) => e.hub.transmitting).map((e) => e.key.width),
+      () => [...this.#entries.values()].filter((e) => e.hub.transmitting).map((e) => e.key),
       opts.maxPixels,
     );
   }

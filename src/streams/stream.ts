@@ -184,7 +184,7 @@ export async function openStream(
   const local = await sourceProducer(config, () => stream.hub.clientCount, images, policy, {
     // The stream is made after its producer factory: its renditions are read when a frame comes.
     wanted: () => stream.renditions.rawTap.wanted(),
-    take: (frame, raw) => stream.renditions.rawTap.take(frame, raw),
+    arrive: (raw) => stream.renditions.rawTap.arrive(raw),
   });
   const stream: Stream = new Stream(config, local.create, {
     spec: local.spec,

@@ -87,11 +87,20 @@ describe('FramePipeline', () => {
       let wanted = true;
       const taken: { frame: Frame; planes: Buffer; raw: RawPlanes }[] = [];
       const seen: Frame[] = [];
+      let arrived = 0;
+      let bound = 0;
       const tap: RawTap = {
         wanted: () => wanted,
-        take: (frame, raw) => {
-          expect(seen).not.toContain(frame);
-          taken.push({ frame, planes: Buffer.alloc(0), raw });
+        // Lent as the encode starts, before the frame exists; bound to it before viewers see it.
+        arrive: (raw) => {
+          arrived++;
+          return (frame) => {
+            bound++;
+            expect(frame).not.toBeNull();
+            if (!frame) return;
+            expect(seen).not.toContain(frame);
+            taken.push({ frame, planes: Buffer.alloc(0), raw });
+          };
         },
       };
       const p = pipeline(clip.path, { width: 320, rawTap: tap });
@@ -114,6 +123,7 @@ describe('FramePipeline', () => {
       // Frames encoded after `wanted` turned false (a frame or two in flight aside) were not handed over.
       expect(taken.length).toBeGreaterThanOrEqual(10);
       expect(taken.length).toBeLessThanOrEqual(10 + 2);
+      expect([arrived, bound]).toEqual([taken.length, taken.length]);
       expect(taken.map((t) => t.frame.seq)).toEqual([...Array(taken.length).keys()]);
       for (const t of taken) {
         expect(t.planes.length).toBeGreaterThanOrEqual(rawFrameSize(320, 180, 'yuvj420p'));

@@ -2,7 +2,7 @@
  * HeldPlanes: a stream's newest raw frames kept for its renditions, each buffer handed back to its
  * pool exactly once, never while an encode still reads it.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HeldPlanes, KEPT_PLANES, type RawPlanes } from '../../src/encode/held-planes.js';
 import { Frame } from '../../src/hub/frame.js';
 
@@ -83,6 +83,56 @@ describe('HeldPlanes', () => {
     a.open();
     await ra;
     expect(p.released).toBe(1);
+  });
+
+  it('planes read as they arrive: the early read is taken once by its frame, and planes are handed back only when bound and unread', async () => {
+    const held = new HeldPlanes<string>();
+    const p = planes();
+    const arrival = held.arrive(p);
+    const g = gate();
+    arrival.readEarly('320', async (raw) => {
+      expect(raw).toBe(p);
+      await g.promise;
+      return 'early 320';
+    });
+    // Not kept before its frame is made: no frame finds it, and it is not among the newest yet.
+    expect(held.size).toBe(0);
+    const f = frame(0);
+    expect(held.early(f, '320')).toBeNull();
+    arrival.bind(f);
+    arrival.bind(frame(9)); // bound once
+    expect(held.size).toBe(1);
+    expect(held.early(f, '640')).toBeNull();
+    const taken = held.early(f, '320');
+    expect(held.early(f, '320')).toBeNull(); // taken once
+    // Pushed out by newer frames while the early read runs: back to the pool only after it.
+    held.keep(frame(1), planes());
+    held.keep(frame(2), planes());
+    expect(p.released).toBe(0);
+    g.open();
+    expect(await taken).toBe('early 320');
+    expect(p.released).toBe(1);
+    arrival.readEarly('late', () => Promise.resolve('no')); // after bind: not started
+  });
+
+  it('planes whose frame is never made go back once their early reads are done, a failed one too; those bound after clear() are not kept', async () => {
+    const held = new HeldPlanes<string>();
+    const none = planes();
+    const a = held.arrive(none);
+    const g = gate();
+    a.readEarly('ok', () => g.promise.then(() => 'ok'));
+    a.readEarly('bad', () => Promise.reject(new Error('bad planes')));
+    a.bind(null);
+    await Promise.resolve();
+    expect(none.released).toBe(0);
+    g.open();
+    await vi.waitFor(() => expect(none.released).toBe(1));
+    const late = planes();
+    const b = held.arrive(late);
+    held.clear();
+    b.bind(frame(3));
+    expect(held.size).toBe(0);
+    expect(late.released).toBe(1);
   });
 
   it('finds a frame by its JPEG (a renumbered copy of it too); null for a frame it does not hold', async () => {

@@ -8,6 +8,7 @@ class OrderSub extends FakeSub {
     name: string,
     readonly log: string[],
     readonly sendFirst = false,
+    readonly derived = false,
   ) {
     super(name);
   }
@@ -75,5 +76,22 @@ describe('Hub: warm start, preload, held first frames, send order', () => {
     log.length = 0;
     current().frame();
     expect(log).toEqual(['native', 'seed1', 'seed2', 'seed3']);
+  });
+
+  it('offers each frame to derived subscribers (renditions) before every viewer; one that leaves is offered no more', () => {
+    const { hub, current } = setup();
+    const log: string[] = [];
+    hub.join(new OrderSub('seed1', log));
+    hub.join(new OrderSub('native', log, true));
+    const r320 = new OrderSub('r320', log, false, true);
+    hub.join(r320);
+    hub.join(new OrderSub('r640', log, true, true));
+    log.length = 0;
+    current().frame();
+    expect(log).toEqual(['r320', 'r640', 'native', 'seed1']);
+    hub.leave(r320);
+    log.length = 0;
+    current().frame();
+    expect(log).toEqual(['r640', 'native', 'seed1']);
   });
 });

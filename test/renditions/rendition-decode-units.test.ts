@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
 import { SharedDecode, scaleJpeg, scaleRaw } from '../../src/encode/rendition-decode.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
@@ -29,6 +29,10 @@ async function picture(shift = 0): Promise<Buffer> {
 const frameOf = (jpeg: Buffer, seq: number): Frame =>
   new Frame({ seq, width: 1280, height: 720, capturedAt: 1000 + seq, encodedAt: 1000 + seq, jpeg });
 
+/** Running renditions of these widths at q80. */
+const keysOf = (widths: number[]): { width: number; quality: number }[] =>
+  widths.map((width) => ({ width, quality: 80 }));
+
 /** Mean absolute difference of two same-size JPEGs' pixels (0-255). */
 async function meanDiff(a: Buffer, b: Buffer): Promise<number> {
   const pa = await sharp(a).raw().toBuffer();
@@ -42,7 +46,7 @@ async function meanDiff(a: Buffer, b: Buffer): Promise<number> {
 describe('SharedDecode: one decode per frame for a stream’s renditions', () => {
   it('three renditions running: one decode per frame, each rendition encoded at its own size and quality, close to a decode of its own', async () => {
     const widths = [320, 480, 640];
-    const shared = new SharedDecode(() => widths, MAX_PIXELS);
+    const shared = new SharedDecode(() => keysOf(widths), MAX_PIXELS);
     const keys = [
       { width: 320, quality: 80 },
       { width: 480, quality: 60 },
@@ -78,7 +82,7 @@ describe('SharedDecode: one decode per frame for a stream’s renditions', () =>
 
   it('one rendition decodes on its own; a rendition wider than the running ones too; a JPEG that does not decode is each asker’s error', async () => {
     let widths = [320];
-    const shared = new SharedDecode(() => widths, MAX_PIXELS);
+    const shared = new SharedDecode(() => keysOf(widths), MAX_PIXELS);
     const f = frameOf(await picture(), 1);
     const one = await shared.scale(f, { width: 320, quality: 80 });
     expect(one.width).toBe(320);
@@ -120,11 +124,11 @@ describe.skipIf(!nativeShrinkAvailable())('SharedDecode: renditions of a raw sou
 
   it('while wanted, a frame handed over is shrunk from its planes; one not handed over from its JPEG', async () => {
     let widths = [32];
-    const shared = new SharedDecode(() => widths, MAX_PIXELS);
+    const shared = new SharedDecode(() => keysOf(widths), MAX_PIXELS);
     expect(shared.tap.wanted()).toBe(true);
     const f = await frame(0);
     const p = planesOf(200);
-    shared.tap.take(f, p);
+    shared.tap.arrive(p)(f);
     const out = await shared.scale(f, { width: 32, quality: 100 });
     expect(out).toMatchObject({ width: 32, height: 18, raw: true });
     const px = await sharp(out.jpeg).raw().toBuffer();
@@ -145,11 +149,51 @@ describe.skipIf(!nativeShrinkAvailable())('SharedDecode: renditions of a raw sou
     expect(shared.tap.wanted()).toBe(false);
   });
 
+  it("planes lent as they arrive: each running rendition's encode starts at once, one at a time, and is what that rendition gets", async () => {
+    const keys = [
+      { width: 32, quality: 100 },
+      { width: 16, quality: 100 },
+    ];
+    const shared = new SharedDecode(() => keys, MAX_PIXELS);
+    const f = await frame(0);
+    const p = planesOf(200);
+    const bind = shared.tap.arrive(p);
+    expect(shared.counts.early).toBe(2);
+    // Another frame arrives while those run: no second early encode of the same renditions; its
+    // frame is never made (a failed encode), so its planes go straight back.
+    const p2 = planesOf(50);
+    shared.tap.arrive(p2)(null);
+    expect(shared.counts.early).toBe(2);
+    expect(p2.released).toBe(1);
+    bind(f);
+    const out = await shared.scale(f, keys[0] as (typeof keys)[number]);
+    expect(out).toMatchObject({ width: 32, height: 18, raw: true });
+    expect((await sharp(out.jpeg).raw().toBuffer()).every((v) => v === 200)).toBe(true);
+    expect(shared.counts).toMatchObject({ earlyTaken: 1, fromRaw: 1 });
+    // Taken once: asked again, the frame is shrunk again from its planes.
+    const again = await shared.scale(f, keys[0] as (typeof keys)[number]);
+    expect(again.jpeg).not.toBe(out.jpeg);
+    expect(again.jpeg.equals(out.jpeg)).toBe(true);
+    expect(shared.counts).toMatchObject({ earlyTaken: 1, fromRaw: 2 });
+    expect((await shared.scale(f, keys[1] as (typeof keys)[number])).width).toBe(16);
+    expect(shared.counts.earlyTaken).toBe(2);
+    // Those done, the next arrival starts both again; the renditions close before its frame is made:
+    // it is not kept, and its planes go back once its early encodes are done, as do the kept ones.
+    const p3 = planesOf(10);
+    const bind3 = shared.tap.arrive(p3);
+    expect(shared.counts.early).toBe(4);
+    shared.clear();
+    bind3(await frame(1));
+    expect(p.released).toBe(1);
+    await vi.waitFor(() => expect(p3.released).toBe(1));
+    expect(await shared.scale(await frame(1), keys[0] as (typeof keys)[number])).not.toHaveProperty('raw');
+  });
+
   it('a snapshot of a frame whose planes are kept is made from them, and clear() hands them back', async () => {
-    const shared = new SharedDecode(() => [48], MAX_PIXELS);
+    const shared = new SharedDecode(() => keysOf([48]), MAX_PIXELS);
     const f = await frame(2);
     const p = planesOf(90);
-    shared.tap.take(f, p);
+    shared.tap.arrive(p)(f);
     const out = await shared.scaleOne(f, { width: 16, quality: 100 });
     expect(out).toMatchObject({ width: 16, height: 9, raw: true });
     shared.clear();
@@ -186,7 +230,7 @@ describe('rendition encodes: the settings they are made with', () => {
       message: expect.stringMatching(/^rendition 320px q80: .*pixel/i) as unknown,
       cause: expect.any(Error) as unknown,
     });
-    const shared = new SharedDecode(() => [320, 480], 1280 * 720 - 1);
+    const shared = new SharedDecode(() => keysOf([320, 480]), 1280 * 720 - 1);
     await expect(shared.scale(frameOf(jpeg, 1), { width: 320, quality: 80 })).rejects.toMatchObject({
       code: 'ERR_ENCODE',
       message: expect.stringMatching(/^rendition decode at 480px: .*pixel/i) as unknown,
@@ -222,7 +266,7 @@ describe('rendition encodes: the settings they are made with', () => {
 describe('SharedDecode: which decodes it keeps', () => {
   it('keeps the two newest frames decoded at the widest running width; a change of that width decodes again', async () => {
     let widths = [320, 640];
-    const shared = new SharedDecode(() => widths, MAX_PIXELS);
+    const shared = new SharedDecode(() => keysOf(widths), MAX_PIXELS);
     const k = { width: 320, quality: 80 };
     const [f1, f2, f3] = [
       frameOf(await picture(), 1),
