@@ -112,7 +112,11 @@ describe('HeldPlanes', () => {
     g.open();
     expect(await taken).toBe('early 320');
     expect(p.released).toBe(1);
-    arrival.readEarly('late', () => Promise.resolve('no')); // after bind: not started
+    // After bind: not started, nothing kept under its name.
+    const late = vi.fn(() => Promise.resolve('no'));
+    arrival.readEarly('late', late);
+    expect(late).not.toHaveBeenCalled();
+    expect(held.early(f, 'late')).toBeNull();
   });
 
   it('planes whose frame is never made go back once their early reads are done, a failed one too; those bound after clear() are not kept', async () => {

@@ -221,8 +221,9 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         deciding = true;
         void (async () => {
           const decision = await ask(action);
+          // A playback takes no annotations (its frames are not the live stream's): never asked.
           const annotate =
-            decision.allowed && !publishing && hello.flags & HelloFlag.Annotate
+            decision.allowed && action === 'read' && hello.flags & HelloFlag.Annotate
               ? await ask('annotate')
               : null;
           return { decision, annotate };
