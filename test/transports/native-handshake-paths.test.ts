@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Access, type AccessRequest, type Action, type Decision } from '../../src/access/access.js';
+import { Frame } from '../../src/hub/frame.js';
 import { Hub } from '../../src/hub/hub.js';
 import { PublisherSlot } from '../../src/ingest/publish/publisher-slot.js';
 import {
@@ -67,7 +68,7 @@ function targetOf(name: string, extra: Partial<StreamTarget> = {}): StreamTarget
   return { name, hub: hubOf().hub, lossless: false, readToken: null, hasRoom: () => true, ...extra };
 }
 
-type Outcome = { hub: Hub | null } | { error: string };
+type Outcome = { hub: Hub | null } | { error: string; code: string | undefined };
 
 interface Harness {
   port: number;
@@ -99,13 +100,13 @@ async function harness(
     socket.once('data', (first: Buffer) => {
       socket.pause();
       outcomes.push(
-        hook(socket, first, upgrading).then(
+        (upgrading ? hook(socket, first, true) : hook(socket, first)).then(
           (r) => {
             // As the TCP server does (through admission): the subscriber joins the hub it was given.
             r?.hub.join(r.sub);
             return { hub: r?.hub ?? null };
           },
-          (err: Error) => ({ error: err.message }),
+          (err: Error & { code?: string }) => ({ error: err.message, code: err.code }),
         ),
       );
     });
@@ -212,7 +213,11 @@ describe('native handshake: access refusals in the protocol’s words', () => {
       expect(viewer.closed).toBe(true);
       const publisher = await talk(h.port, encodeHello('tok', 1, undefined, HelloFlag.Publish, 'cam'));
       expect(errorOf(publisher)).toEqual({ code, message: pub });
-      expect(await Promise.all(h.outcomes)).toEqual([{ error: read }, { error: pub }]);
+      const kind = code === ErrorCode.UnknownStream ? 'ERR_PROTOCOL' : 'ERR_AUTH';
+      expect(await Promise.all(h.outcomes)).toEqual([
+        { error: read, code: kind },
+        { error: pub, code: kind },
+      ]);
     },
   );
 
@@ -503,7 +508,10 @@ describe('native handshake: versions, room, and what comes before the WELCOME', 
       code: ErrorCode.UnsupportedVersion,
       message: 'unsupported native protocol version 0',
     });
-    expect(await h.outcome(0)).toEqual({ error: 'unsupported native protocol version 0' });
+    expect(await h.outcome(0)).toEqual({
+      error: 'unsupported native protocol version 0',
+      code: 'ERR_PROTOCOL',
+    });
   });
 
   it('a stream with no room: ServerFull, unless the connection is being upgraded (it already holds its place)', async () => {
@@ -550,6 +558,402 @@ describe('native handshake: versions, room, and what comes before the WELCOME', 
     socket.write('FCST');
     await vi.waitFor(() => expect(h.outcomes).toHaveLength(1));
     socket.destroy();
-    expect(await h.outcomes[0]).toEqual({ error: 'closed during the hello' });
+    expect(await h.outcomes[0]).toEqual({ error: 'closed during the hello', code: 'ERR_PROTOCOL' });
+  });
+});
+
+describe('native handshake: what the hook rejects with', () => {
+  /** A refusal's rejection as the TCP server logs it: the message, ERR_AUTH for credentials, else ERR_PROTOCOL. */
+  const cases: [string, () => Promise<Harness>, Buffer, string, string][] = [
+    [
+      'a bad hello',
+      () => harness({ resolve: () => targetOf('cam') }),
+      (() => {
+        const bad = encodeHello('', 0);
+        bad.writeUInt16BE(5000, 6);
+        return bad;
+      })(),
+      'ERR_PROTOCOL',
+      'bad hello: ',
+    ],
+    [
+      'no annotating',
+      () =>
+        harness({
+          access: new ScriptedAccess({ annotate: refused('forbidden') }),
+          resolve: () => targetOf('cam'),
+        }),
+      encodeHello('', 1, undefined, HelloFlag.Annotate, 'cam'),
+      'ERR_AUTH',
+      'this token cannot annotate stream cam',
+    ],
+    [
+      'no room',
+      () => harness({ resolve: () => targetOf('cam', { hasRoom: () => false }) }),
+      encodeHello('', 1),
+      'ERR_PROTOCOL',
+      'server full: no place and the waiting line is full',
+    ],
+    [
+      'no playback',
+      () => harness({ resolve: () => targetOf('cam') }),
+      encodeHello('', 1, 2, HelloFlag.Playback, 'cam', { start: 0, speed: 1 }),
+      'ERR_PROTOCOL',
+      'this server plays nothing back',
+    ],
+    [
+      'no recording',
+      () => harness({ resolve: () => targetOf('cam'), playback: () => Promise.resolve('none then') }),
+      encodeHello('', 1, 2, HelloFlag.Playback, 'cam', { start: 0, speed: 1 }),
+      'ERR_PROTOCOL',
+      'none then',
+    ],
+    [
+      'a failed lookup',
+      () => harness({ resolve: () => targetOf('cam'), playback: () => Promise.reject(new Error('gone')) }),
+      encodeHello('', 1, 2, HelloFlag.Playback, 'cam', { start: 0, speed: 1 }),
+      'ERR_PROTOCOL',
+      'playback failed: gone',
+    ],
+    [
+      'a failed access',
+      () =>
+        harness({ access: new ScriptedAccess({ read: new Error('down') }), resolve: () => targetOf('cam') }),
+      encodeHello('', 1, undefined, 0, 'cam'),
+      'ERR_PROTOCOL',
+      'access failed: down',
+    ],
+    [
+      'a token required',
+      () =>
+        harness({
+          access: new ScriptedAccess({ read: refused('token-required') }),
+          resolve: () => targetOf('cam'),
+        }),
+      encodeHello('', 1, undefined, 0, 'cam'),
+      'ERR_AUTH',
+      'this stream requires a token',
+    ],
+    [
+      'no publisher taken',
+      () => harness({ resolve: () => targetOf('cam') }),
+      encodeHello('', 1, undefined, HelloFlag.Publish, 'cam'),
+      'ERR_PROTOCOL',
+      'stream cam takes no publisher (its source is not publisher)',
+    ],
+    [
+      'a publisher already there',
+      () => {
+        const slot = new PublisherSlot(false);
+        slot.claim({ address: 'x', close: () => {} } as unknown as Parameters<PublisherSlot['claim']>[0]);
+        return harness({ resolve: () => targetOf('cam', { ingest: slot }) });
+      },
+      encodeHello('', 1, undefined, HelloFlag.Publish, 'cam'),
+      'ERR_PROTOCOL',
+      'stream cam already has a publisher',
+    ],
+  ];
+  it.each(cases)('%s', async (_name, make, hello, code, message) => {
+    const h = await make();
+    const s = await talk(h.port, hello);
+    expect(errorOf(s)?.message.startsWith(message)).toBe(true);
+    const out = await h.outcome(0);
+    expect(out).toMatchObject({ code });
+    expect('error' in out && out.error.startsWith(message)).toBe(true);
+  });
+
+  it('a hello that never completes: HandshakeTimeout naming the time', async () => {
+    const h = await harness({ resolve: () => targetOf('cam'), helloTimeoutMs: 100 });
+    const s = await talk(h.port, Buffer.from('FCST'));
+    expect(errorOf(s)).toEqual({
+      code: ErrorCode.HandshakeTimeout,
+      message: 'no complete hello within 100 ms',
+    });
+    expect(await h.outcome(0)).toEqual({ error: 'no complete hello within 100 ms', code: 'ERR_PROTOCOL' });
+  });
+
+  it('a crowd of hellos: refused as such; a hello finished (welcomed) frees its place', async () => {
+    const h = await harness({ resolve: () => targetOf('cam'), maxPending: 1 });
+    for (let i = 0; i < 3; i++)
+      expect(welcomeOf(await talk(h.port, encodeHello('', 1), { until: welcomed }))).toBeDefined();
+    const slow = net.connect({ host: '127.0.0.1', port: h.port });
+    slow.on('error', () => {});
+    slow.write('FCST');
+    await vi.waitFor(() => expect(h.outcomes).toHaveLength(4));
+    const s = await talk(h.port, encodeHello('', 1));
+    expect(errorOf(s)).toEqual({ code: ErrorCode.ServerFull, message: 'too many connections in handshake' });
+    expect(await h.outcome(4)).toEqual({ error: 'too many connections in handshake', code: 'ERR_PROTOCOL' });
+    slow.destroy();
+  });
+});
+
+describe('native handshake: after the WELCOME, what the hello’s flags make of the connection', () => {
+  /** A stream whose frames the test makes: `emit(seq, capturedAt, meta)` once a viewer joined. */
+  function fed(): {
+    target: StreamTarget & { hub: Hub };
+    emit: (seq: number, capturedAt?: number, meta?: string) => Frame;
+  } {
+    const { hub, producer } = hubOf();
+    return {
+      target: { name: 'cam', hub, lossless: false, readToken: null, hasRoom: () => true },
+      emit: (seq, capturedAt = seq, meta) => {
+        const f = new Frame({
+          seq,
+          width: 8,
+          height: 8,
+          capturedAt,
+          encodedAt: capturedAt,
+          jpeg: Buffer.alloc(10, seq),
+          ...(meta ? { meta: Buffer.from(meta) } : {}),
+        });
+        producer().emit('frame', f);
+        return f;
+      },
+    };
+  }
+  const seqs = (s: Session): number[] => s.messages.flatMap((m) => (m.type === 'frame' ? [m.seq] : []));
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 80));
+
+  /** A live connection: its messages as they come, bytes to send, its end. */
+  function open(port: number, hello: Buffer): { s: Session; send: (b: Buffer) => void; end: () => void } {
+    const parser = new NativeParser(1 << 20);
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const s: Session = { messages: [], version: 0, closed: false, socket };
+    socket.on('error', () => {});
+    socket.once('connect', () => socket.write(hello));
+    socket.on('data', (chunk: Buffer) => parser.push(chunk, (m) => s.messages.push(m)));
+    socket.once('close', () => (s.closed = true));
+    return { s, send: (b) => socket.write(b), end: () => socket.destroy() };
+  }
+
+  it('Ack: at most the window in flight until the client acknowledges, then the newest; without it, every frame', async () => {
+    const { target, emit } = fed();
+    const h = await harness({ resolve: () => target });
+    const acking = open(h.port, encodeHello('', 1, undefined, HelloFlag.Ack));
+    const plain = open(h.port, encodeHello('', 1));
+    await h.outcome(0);
+    await h.outcome(1);
+    for (let i = 0; i < 6; i++) {
+      emit(i);
+      await vi.waitFor(() => expect(seqs(plain.s)).toContain(i));
+    }
+    expect(seqs(plain.s)).toEqual([0, 1, 2, 3, 4, 5]);
+    await settle();
+    expect(seqs(acking.s)).toEqual([0, 1]);
+    acking.send(encodeAck(1));
+    await vi.waitFor(() => expect(seqs(acking.s)).toEqual([0, 1, 5]));
+    acking.end();
+    plain.end();
+  });
+
+  it('an ACK sent with the hello is read: its window (8) lets 6 frames through unacknowledged', async () => {
+    const { target, emit } = fed();
+    const h = await harness({ resolve: () => target });
+    const c = open(h.port, Buffer.concat([encodeHello('', 1, undefined, HelloFlag.Ack), encodeAck(0, 8)]));
+    await h.outcome(0);
+    for (let i = 0; i < 6; i++) {
+      emit(i);
+      await vi.waitFor(() => expect(seqs(c.s)).toContain(i));
+    }
+    expect(seqs(c.s)).toEqual([0, 1, 2, 3, 4, 5]);
+    c.end();
+  });
+
+  it('Meta and Annotations: each only to the client that asked; an accepted annotation is no STATUS to its sender', async () => {
+    const { target, emit } = fed();
+    const h = await harness({ resolve: () => target });
+    const asked = open(h.port, encodeHello('', 1, undefined, HelloFlag.Meta | HelloFlag.Annotations));
+    const bare = open(h.port, encodeHello('', 1));
+    const analyzer = open(h.port, encodeHello('', 1, undefined, HelloFlag.Annotate));
+    for (let i = 0; i < 3; i++) await h.outcome(i);
+    emit(0, 0, '{"n":1}');
+    await vi.waitFor(() => expect(seqs(bare.s)).toEqual([0]));
+    analyzer.send(annotation(0, '{"box":1}'));
+    await vi.waitFor(() =>
+      expect(
+        asked.s.messages
+          .filter((m) => m.type !== 'welcome')
+          .map((m) => (m.type === 'meta' ? `meta${m.kind}` : m.type)),
+      ).toEqual(['meta1', 'frame', 'meta2']),
+    );
+    await settle();
+    expect(bare.s.messages.map((m) => m.type)).toEqual(['welcome', 'frame']);
+    expect(analyzer.s.messages.filter((m) => m.type === 'status')).toEqual([]);
+    for (const c of [asked, bare, analyzer]) c.end();
+  });
+
+  it('a view’s rate: frames at most that often by capture time (fps 5 of 30); the stream has no renditions', async () => {
+    const { target, emit } = fed();
+    const h = await harness({ resolve: () => target });
+    const slow = open(
+      h.port,
+      encodeHello('', 1, 2, HelloFlag.View, 'cam', null, { width: null, quality: null, fps: 5 }),
+    );
+    const all = open(h.port, encodeHello('', 1));
+    await h.outcome(0);
+    await h.outcome(1);
+    for (let i = 0; i < 30; i++) {
+      emit(i, 1000 + (i * 1000) / 30);
+      await vi.waitFor(() => expect(seqs(all.s)).toContain(i));
+    }
+    await settle();
+    expect(seqs(slow.s)).toEqual([0, 6, 12, 18, 24]);
+    slow.end();
+    all.end();
+  });
+
+  it('a playback is lossless: an acknowledging client gets every frame in order; a rendition is not: the newest', async () => {
+    const rec = fed();
+    const live = fed();
+    const rendition = fed();
+    const cam = { ...live.target, renditions: { hubFor: () => rendition.target.hub } };
+    const h = await harness({ resolve: () => cam, playback: () => Promise.resolve(rec.target.hub) });
+    const player = open(
+      h.port,
+      encodeHello('', 1, 2, HelloFlag.Playback | HelloFlag.Ack, 'cam', { start: 0, speed: 1 }),
+    );
+    const viewer = open(
+      h.port,
+      encodeHello('', 1, 2, HelloFlag.View | HelloFlag.Ack, 'cam', null, {
+        width: 320,
+        quality: null,
+        fps: null,
+      }),
+    );
+    await h.outcome(0);
+    await h.outcome(1);
+    for (let i = 0; i < 6; i++) {
+      rec.emit(i);
+      rendition.emit(i);
+      await settle();
+    }
+    await vi.waitFor(() => expect(seqs(player.s)).toEqual([0, 1]));
+    for (let i = 1; i < 6; i++) {
+      player.send(encodeAck(i));
+      await vi.waitFor(() => expect(seqs(player.s).length).toBeGreaterThan(Math.min(i + 1, 5)));
+    }
+    await vi.waitFor(() => expect(seqs(player.s)).toEqual([0, 1, 2, 3, 4, 5]));
+    await vi.waitFor(() => expect(seqs(viewer.s)).toEqual([0, 1]));
+    viewer.send(encodeAck(1));
+    await vi.waitFor(() => expect(seqs(viewer.s)).toEqual([0, 1, 5]));
+    player.end();
+    viewer.end();
+  });
+
+  it('after the WELCOME, a bad message: one ERROR BadMessage naming it, and nothing read after it', async () => {
+    const { target } = fed();
+    const h = await harness({ resolve: () => target });
+    const c = open(h.port, encodeHello('', 1));
+    await h.outcome(0);
+    c.send(Buffer.from('FCST garbage that is no message at all'));
+    await vi.waitFor(() => expect(c.s.closed).toBe(true));
+    const errors = c.s.messages.filter((m) => m.type === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errorOf(c.s)).toMatchObject({
+      code: ErrorCode.BadMessage,
+      message: expect.stringMatching(/^bad message: /) as unknown,
+    });
+  });
+});
+
+describe('native handshake: bytes that come while the hello is being decided', () => {
+  it('a hello in two pieces is read once whole', async () => {
+    const h = await harness({ resolve: () => targetOf('cam') });
+    const hello = encodeHello('a token', 1, undefined, 0, 'cam');
+    const socket = net.connect({ host: '127.0.0.1', port: h.port });
+    const parser = new NativeParser(1 << 20);
+    const got: NativeMessage[] = [];
+    socket.on('data', (b: Buffer) => parser.push(b, (m) => got.push(m)));
+    socket.write(hello.subarray(0, 9));
+    await vi.waitFor(() => expect(h.outcomes).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 30));
+    socket.write(hello.subarray(9));
+    await vi.waitFor(() => expect(got.map((m) => m.type)).toEqual(['welcome']));
+    socket.destroy();
+  });
+
+  it('up to 64 KiB in all while access decides waits (then is read as messages); one byte more is refused before any WELCOME', async () => {
+    for (const [extra, welcomedFirst] of [
+      [0, true],
+      [1, false],
+    ] as const) {
+      let release = (): void => {};
+      const slow = new (class extends ScriptedAccess {
+        override authorize(req: AccessRequest): Promise<Decision> {
+          this.asked.push(req);
+          return new Promise((r) => (release = () => r({ allowed: true })));
+        }
+      })({});
+      const h = await harness({ access: slow, resolve: () => targetOf('cam') });
+      const hello = encodeHello('', 1, undefined, HelloFlag.Ack);
+      const socket = net.connect({ host: '127.0.0.1', port: h.port });
+      socket.on('error', () => {});
+      const parser = new NativeParser(1 << 20);
+      const got: NativeMessage[] = [];
+      socket.on('data', (b: Buffer) => parser.push(b, (m) => got.push(m)));
+      socket.write(hello);
+      await vi.waitFor(() => expect(slow.asked).toHaveLength(1));
+      // ACKs, in two writes, up to 64 KiB with the hello (plus `extra` bytes).
+      const acks = Buffer.concat(Array.from({ length: 8192 }, () => encodeAck(0)));
+      const room = 64 * 1024 - hello.length;
+      socket.write(acks.subarray(0, 100));
+      await new Promise((r) => setTimeout(r, 30));
+      socket.write(Buffer.concat([acks.subarray(100, room), Buffer.alloc(extra)]));
+      await new Promise((r) => setTimeout(r, 60));
+      release();
+      await vi.waitFor(() => expect(got.length).toBeGreaterThan(0));
+      expect(got[0]?.type).toBe(welcomedFirst ? 'welcome' : 'error');
+      if (!welcomedFirst)
+        expect(errorOf({ messages: got } as Session)?.message).toBe('too much sent before WELCOME');
+      socket.destroy();
+    }
+  });
+
+  it('bytes sent while a playback is looked up are not a second hello: access is asked once', async () => {
+    const access = new ScriptedAccess({});
+    let found = (): void => {};
+    const rec = hubOf();
+    const h = await harness({
+      access,
+      resolve: () => targetOf('cam'),
+      playback: () => new Promise((r) => (found = () => r(rec.hub))),
+    });
+    const hello = encodeHello('', 1, 2, HelloFlag.Playback | HelloFlag.Ack, 'cam', { start: 0, speed: 1 });
+    const socket = net.connect({ host: '127.0.0.1', port: h.port });
+    socket.on('error', () => {});
+    socket.write(hello);
+    await vi.waitFor(() => expect(access.asked).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 20));
+    socket.write(Buffer.concat([hello, encodeAck(0)]));
+    await new Promise((r) => setTimeout(r, 30));
+    found();
+    expect(await h.outcome(0)).toEqual({ hub: rec.hub });
+    expect(access.asked).toHaveLength(1);
+    socket.destroy();
+  });
+
+  it('a client gone while access decides: nothing is looked up or joined for it', async () => {
+    let release = (): void => {};
+    const slow = new (class extends ScriptedAccess {
+      override authorize(req: AccessRequest): Promise<Decision> {
+        this.asked.push(req);
+        return new Promise((r) => (release = () => r({ allowed: true })));
+      }
+    })({});
+    let lookups = 0;
+    const h = await harness({
+      access: slow,
+      resolve: () => targetOf('cam'),
+      playback: () => (lookups++, Promise.resolve('none')),
+    });
+    const socket = net.connect({ host: '127.0.0.1', port: h.port });
+    socket.on('error', () => {});
+    socket.write(encodeHello('', 1, 2, HelloFlag.Playback, 'cam', { start: 0, speed: 1 }));
+    await vi.waitFor(() => expect(slow.asked).toHaveLength(1));
+    socket.destroy();
+    expect(await h.outcome(0)).toEqual({ error: 'closed during the hello', code: 'ERR_PROTOCOL' });
+    release();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(lookups).toBe(0);
   });
 });
