@@ -194,7 +194,6 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
     // first): their encodes start beside this one. Handed over with the frame, or back with null.
     const tap = this.#opts.rawTap;
     const lent = this.#native && tap?.wanted() === true ? tap.arrive(raw) : undefined;
-    const giveBack = (): void => (lent ? lent(null) : raw.release());
     encoded.then(
       (jpeg) => {
         // The encoder has read the pixels: the buffer can take the next frame, unless they were lent.
@@ -211,7 +210,8 @@ export class FramePipeline extends SafeEmitter<ProducerEvents> implements FrameP
         this.#flush();
       },
       (err: unknown) => {
-        giveBack();
+        if (lent) lent(null);
+        else raw.release();
         this.#encoding--;
         this.#fail(err instanceof FramecastError ? err : new FramecastError('ERR_ENCODE', String(err)));
       },
