@@ -1,19 +1,11 @@
-import type net from 'node:net';
 import { peerAddress } from '../peer.js';
-import { createRequire } from 'node:module';
 import { FramecastError } from '../../errors.js';
 import type { Hub } from '../../hub/hub.js';
 import type { Subscriber } from '../../hub/subscriber.js';
 import {
-  ClientMessageParser,
-  ClientProtocolError,
-  type ClientMessage,
-} from '../../protocol/client-parser.js';
-import {
   HelloFlag,
   NATIVE_VERSION,
   ErrorCode,
-  StatusCode,
   decodeHello,
   type Hello,
   type HelloPlayback,
@@ -25,6 +17,7 @@ import {
 import { nowMs } from '../../util/clock.js';
 import type { Access, Action, Decision, Refusal } from '../../access/access.js';
 import { NativeSubscriber } from './native-subscriber.js';
+import { REFUSAL_FLUSH_MS, SERVER_NAME, readClientMessages, refusalWords } from './native-session.js';
 import type { StreamTarget } from '../stream-target.js';
 import { servePublisher, tcpPublisherConnection } from '../../ingest/publish/tcp-publisher.js';
 
@@ -49,57 +42,6 @@ export interface NativeHandshakeOptions {
    * asked time, or why there is none (ERROR NoRecording). Absent: the server plays nothing back.
    */
   playback?: (target: NativeTarget, req: HelloPlayback) => Promise<Hub | string>;
-}
-
-/** How long a refusal may take to reach the kernel before the socket is cut. */
-const REFUSAL_FLUSH_MS = 1000;
-
-const SERVER_NAME = (() => {
-  try {
-    const pkg = createRequire(import.meta.url)('../../../package.json') as { version?: string };
-    return `framecast/${pkg.version ?? '?'}`;
-  } catch {
-    return 'framecast';
-  }
-})();
-
-/**
- * After the hello a client may send ACK messages (each goes to the subscriber) and, when its hello
- * asked to annotate and it may, annotations (META kind 2) of the stream's recent frames: each is
- * filed with the hub, and a refused one (unknown frame, over the rate, bad JSON) is told to this
- * client alone as STATUS AnnotationRefused (its value the HTTP status of the same refusal). Anything
- * else (another type, an oversize header, a body) gets ERROR BadMessage and the connection is closed.
- */
-function readClientMessages(
-  socket: net.Socket,
-  sub: NativeSubscriber,
-  rest: Buffer,
-  annotate: { hub: Hub; maxBytes: number } | null,
-): void {
-  const parser = new ClientMessageParser(annotate?.maxBytes ?? null);
-  let failed = false;
-  const onMessage = (m: ClientMessage): void => {
-    if (m.type === 'ack') return sub.acknowledge(m.seq, m.window);
-    const filed = annotate?.hub.annotate(m.analyzer, { seq: m.seq }, m.json);
-    if (filed && 'refused' in filed)
-      sub.status(StatusCode.AnnotationRefused, filed.status, `annotation refused: ${filed.problem}`);
-  };
-  const onData = (chunk: Buffer): void => {
-    if (failed) return;
-    try {
-      parser.push(chunk, onMessage);
-    } catch (err) {
-      if (!(err instanceof ClientProtocolError)) throw err;
-      failed = true;
-      // Frames go out in whole writes, so the ERROR lands between two messages.
-      if (socket.writable) socket.end(encodeError(ErrorCode.BadMessage, `bad message: ${err.message}`));
-      setTimeout(() => socket.destroy(), REFUSAL_FLUSH_MS).unref();
-    }
-  };
-  socket.on('data', onData);
-  if (rest.length > 0) onData(rest);
-  // The TCP server paused the socket for the handshake, which may have completed on the first bytes.
-  socket.resume();
 }
 
 /**
@@ -286,30 +228,8 @@ export function createNativeHandshake(opts: NativeHandshakeOptions): NativeHands
         );
       };
       /** An access refusal in the protocol's words (the token itself never appears). */
-      const refuseAccess = (refusal: Refusal, name: string, publishing: boolean): void => {
-        if (refusal === 'token-required') {
-          const what = publishing
-            ? `publishing to ${name} requires its publish token`
-            : `this ${opts.access.serverTokenSet ? 'server' : 'stream'} requires a token`;
-          refuse(ErrorCode.TokenRequired, what, 'ERR_AUTH');
-        } else if (refusal === 'token-invalid' || refusal === 'disabled') {
-          refuse(ErrorCode.TokenInvalid, publishing ? 'wrong publish token' : 'wrong token', 'ERR_AUTH');
-        } else if (refusal === 'forbidden') {
-          refuse(
-            ErrorCode.Forbidden,
-            `not permitted to ${publishing ? 'publish to' : 'read'} ${name}`,
-            'ERR_AUTH',
-          );
-        } else if (refusal === 'rate-limited') {
-          refuse(
-            ErrorCode.TooManyFailures,
-            'too many failed logins from this address: try again later',
-            'ERR_AUTH',
-          );
-        } else {
-          refuse(ErrorCode.UnknownStream, `no stream named ${name}`, 'ERR_PROTOCOL');
-        }
-      };
+      const refuseAccess = (refusal: Refusal, name: string, publishing: boolean): void =>
+        refuse(...refusalWords(refusal, name, publishing, opts.access.serverTokenSet));
       /** A publish hello that may publish: one publisher per stream, whose source is `publisher`. */
       const publisherHello = (
         target: NativeTarget,
