@@ -9,12 +9,6 @@ import type { RawTap } from '../encode/held-planes.js';
 export const DEFAULT_MAX_RENDITIONS = 4;
 /** Rendition widths are multiples of this (the ladder): 16, 32, ... up to the stream's width. */
 export const RENDITION_STEP = 16;
-/**
- * A rendition's hub handed to a viewer not joined yet (a WebSocket's access decision, which an HTTP
- * hook may take up to its timeout to make, at most a minute) is not forgotten as idle for this long;
- * at most `max` such hubs are kept, the newest.
- */
-export const HANDED_OUT_GRACE_MS = 60_000;
 /** Snapshots of other sizes kept (the same size asked twice for one frame is encoded once). */
 const SNAPSHOT_CACHE = 16;
 
@@ -65,8 +59,6 @@ interface Entry {
   passive: boolean;
   hub: Hub;
   producer: RenditionProducer | null;
-  /** When hubFor() last returned this hub (Date.now()). */
-  handedOut: number;
 }
 
 /**
@@ -134,11 +126,7 @@ export class Renditions {
     if (!key) return this.#main;
     const id = `${passive ? 'p:' : ''}${key.width}:${key.quality}`;
     const have = this.#entries.get(id);
-    const now = Date.now();
-    if (have) {
-      have.handedOut = now;
-      return have.hub;
-    }
+    if (have) return have.hub;
     const live = [...this.#entries.values()].filter((e) => e.hub.transmitting || e.hub.clientCount > 0);
     if (live.length >= this.#max) {
       // No new encoder: the nearest running rendition of the same kind (by width, then quality); a
@@ -151,16 +139,9 @@ export class Renditions {
       for (const e of same) if (cost(e) < cost(best)) best = e;
       return best.hub;
     }
-    // Idle renditions are forgotten before a new one is made, but for those handed out moments ago
-    // (their viewer is still being let in), the newest `max`: the map holds at most 2 x max + 1.
-    const idle = [...this.#entries].filter(([, e]) => !e.hub.transmitting && e.hub.clientCount === 0);
-    const awaited = idle
-      .filter(([, e]) => now - e.handedOut < HANDED_OUT_GRACE_MS)
-      .sort(([, a], [, b]) => b.handedOut - a.handedOut)
-      .slice(0, this.#max)
-      .map(([k]) => k);
-    for (const [k, e] of idle)
-      if (!awaited.includes(k)) {
+    // Idle renditions are forgotten before a new one is made: the map stays within `max` live ones.
+    for (const [k, e] of this.#entries)
+      if (!e.hub.transmitting && e.hub.clientCount === 0) {
         e.hub.close('removed');
         this.#entries.delete(k);
       }
@@ -174,7 +155,7 @@ export class Renditions {
     });
     // A rendition that stops may leave one running: its frames need no shared pixels any more.
     hub.on('transmission-end', () => this.#decode.trim());
-    const entry: Entry = { key, passive, hub, producer: null, handedOut: now };
+    const entry: Entry = { key, passive, hub, producer: null };
     this.#entries.set(id, entry);
     for (const w of this.#watchers) this.#tell(w, hub);
     return entry.hub;

@@ -4,16 +4,11 @@
  * nearest running rendition beyond it, passive previews, snapshots encoded once per size, the report.
  */
 import sharp from 'sharp';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Frame } from '../../src/hub/frame.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { SourceDescription } from '../../src/hub/producer.js';
-import {
-  HANDED_OUT_GRACE_MS,
-  parseViewRequest,
-  Renditions,
-  type ViewRequest,
-} from '../../src/streams/renditions.js';
+import { parseViewRequest, Renditions, type ViewRequest } from '../../src/streams/renditions.js';
 import { jpegInfo } from '../../src/util/jpeg.js';
 import { FakeProducer, FakeSub, setup as hubSetup } from '../hub/fakes.js';
 
@@ -93,6 +88,7 @@ describe('Renditions by hand', () => {
   });
 
   it("viewers of one size share one hub, which makes frames of that size from the stream's frames", async () => {
+    // (A hub handed out but not joined yet is forgotten when another size is asked: join at once.)
     const { main, renditions, producer } = setup();
     const hub = renditions.hubFor(ask(330));
     expect(hub).not.toBe(main);
@@ -247,37 +243,16 @@ describe('Renditions by hand', () => {
     expect(renditions.hubFor(ask(464, 90))).toBe(b);
   });
 
-  it('a new size keeps a size handed out moments ago for its viewer still being let in; later, or beyond max of them, it is forgotten (a hub closed), never a running one', () => {
-    vi.useFakeTimers({ now: 1_000_000 });
-    try {
-      const { renditions } = setup({ max: 3 });
-      const running = renditions.hubFor(ask(160));
-      running.join(new FakeSub('r'));
-      const waited = renditions.hubFor(ask(320));
-      vi.advanceTimersByTime(HANDED_OUT_GRACE_MS - 1);
-      renditions.hubFor(ask(480));
-      // Its viewer's access decision took almost the grace: it joins the hub it was given.
-      expect(waited.join(new FakeSub('late'))).toBe(true);
-      expect(renditions.hubFor(ask(320))).toBe(waited);
-      // Sizes handed out, never joined: the newest 3 (max) are kept, the oldest beyond them forgotten.
-      const a = renditions.hubFor(ask(480));
-      const b: Hub[] = [];
-      for (const w of [496, 512, 528, 544]) {
-        vi.advanceTimersByTime(1);
-        b.push(renditions.hubFor(ask(w)));
-      }
-      expect(a.join(new FakeSub('a'))).toBe(false);
-      expect(renditions.hubFor(ask(496))).toBe(b[0]);
-      // Handed out longer ago than the grace: forgotten when a new size is made.
-      vi.advanceTimersByTime(HANDED_OUT_GRACE_MS);
-      renditions.hubFor(ask(560));
-      expect(b.map((h) => h.join(new FakeSub('b')))).toEqual([false, false, false, false]);
-      expect(running.join(new FakeSub('r2'))).toBe(true);
-      expect(renditions.hubFor(ask(160))).toBe(running);
-      expect(renditions.report().map((r) => `${r.width}:${r.viewers}`)).toEqual(['160:2', '320:1']);
-    } finally {
-      vi.useRealTimers();
-    }
+  it('a new size forgets the sizes handed out but never joined (a hub closed), never a running one', () => {
+    const { renditions } = setup();
+    const running = renditions.hubFor(ask(160));
+    running.join(new FakeSub('r'));
+    const idle = renditions.hubFor(ask(320));
+    renditions.hubFor(ask(480));
+    expect(idle.join(new FakeSub('late'))).toBe(false);
+    expect(running.join(new FakeSub('r2'))).toBe(true);
+    expect(renditions.hubFor(ask(160))).toBe(running);
+    expect(renditions.report().map((r) => `${r.width}:${r.viewers}`)).toEqual(['160:2']);
   });
 
   it('two renditions running share one decode of each frame; a size handed out but not joined does not count', async () => {
