@@ -99,11 +99,14 @@ export class HeldPlanes<T = unknown> {
     return h ? this.#read(h, read) : null;
   }
 
-  /** The read started under `id` as `frame`'s planes arrived, taken (a second call gets null). */
-  early(frame: Frame, id: string): Promise<T> | null {
+  /**
+   * The read started under `id` as `frame`'s planes arrived: taken (a second call gets null), or with
+   * `take` false only looked at (a snapshot's, which must not take a rendition's frame from it).
+   */
+  early(frame: Frame, id: string, take = true): Promise<T> | null {
     const p = this.#find(frame)?.early;
     const out = p?.get(id) ?? null;
-    p?.delete(id);
+    if (take) p?.delete(id);
     return out;
   }
 

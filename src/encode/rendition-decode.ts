@@ -109,7 +109,8 @@ export type RenditionScaler = (frame: Frame, key: RenditionKey) => Promise<Scale
  * How a stream's renditions get their pixels. From a source ffmpeg decodes, the pipeline lends each
  * frame's raw I420 planes as its main-size encode starts (`tap`): each running rendition shrinks and
  * encodes them at once (scaleRaw, no decode at all), beside the main size, so its frame is ready about
- * when the stream's is; one such early encode per rendition at a time (a rendition still encoding an
+ * when the stream's is; one such early encode per size and quality at a time (a passive preview and
+ * an active rendition of one size share it: the first to ask takes it, the other encodes on demand) (a rendition still encoding an
  * older frame makes this one's when it asks, as from a frame whose encode was not started early). Otherwise (publishers, passthrough, edges, a frame whose planes
  * are gone), one decode of the frame's JPEG for all of its renditions. With two or more running, a
  * frame's JPEG is decoded once, at the largest rendition's width, and each rendition resizes and
@@ -176,14 +177,17 @@ export class SharedDecode {
     return { ...out, shared: true };
   };
 
-  /** One frame at `key` (a snapshot's): from its raw planes when kept, else from its JPEG alone. */
+  /**
+   * One frame at `key` (a snapshot's): from its raw planes when kept (a rendition's early encode of it
+   * is shared, not taken), else from its JPEG alone.
+   */
   scaleOne(frame: Frame, key: RenditionKey): Promise<ScaledJpeg> {
-    return this.#fromRaw(frame, key) ?? scaleJpeg(frame.jpeg, key, this.#maxPixels);
+    return this.#fromRaw(frame, key, false) ?? scaleJpeg(frame.jpeg, key, this.#maxPixels);
   }
 
-  #fromRaw(frame: Frame, key: RenditionKey): Promise<ScaledJpeg> | null {
-    const early = this.#planes.early(frame, keyId(key));
-    if (early) this.counts.earlyTaken++;
+  #fromRaw(frame: Frame, key: RenditionKey, take = true): Promise<ScaledJpeg> | null {
+    const early = this.#planes.early(frame, keyId(key), take);
+    if (early && take) this.counts.earlyTaken++;
     const out = early ?? this.#planes.read(frame, (raw) => scaleRaw(raw, key));
     if (out) this.counts.fromRaw++;
     return out;

@@ -189,6 +189,19 @@ describe.skipIf(!nativeShrinkAvailable())('SharedDecode: renditions of a raw sou
     expect(await shared.scale(await frame(1), keys[0] as (typeof keys)[number])).not.toHaveProperty('raw');
   });
 
+  it("a snapshot shares a rendition's early encode of its frame without taking it from the rendition", async () => {
+    const key = { width: 32, quality: 100 };
+    const shared = new SharedDecode(() => [key], MAX_PIXELS);
+    const f = await frame(3);
+    shared.tap.arrive(planesOf(120))(f);
+    const snap = await shared.scaleOne(f, key);
+    expect(snap).toMatchObject({ width: 32, raw: true });
+    expect(shared.counts.earlyTaken).toBe(0);
+    const rendition = await shared.scale(f, key);
+    expect(rendition.jpeg).toBe(snap.jpeg); // the one early encode, for both
+    expect(shared.counts).toMatchObject({ early: 1, earlyTaken: 1 });
+  });
+
   it('a snapshot of a frame whose planes are kept is made from them, and clear() hands them back', async () => {
     const shared = new SharedDecode(() => keysOf([48]), MAX_PIXELS);
     const f = await frame(2);
