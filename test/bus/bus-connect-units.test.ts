@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -7,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { busOptionsProblem } from '../../src/bus/bus-connect.js';
 import { connectBus, watchBus, type BusOptions, type BusState } from '../../src/bus/bus.js';
 import { FramecastError } from '../../src/errors.js';
-import { makeTempDir } from '../helpers/fixtures.js';
+import { makeTempDir, selfSignedCert } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/net.js';
 import { startNats, type NatsServer } from '../helpers/nats.js';
 import { killTracked } from '../helpers/processes.js';
@@ -303,20 +302,7 @@ describe.skipIf(!available)('connectBus against nats-server', () => {
 
 describe.skipIf(!available)('connectBus with TLS (a self-signed certificate made by openssl)', () => {
   /** One certificate for 127.0.0.1 that is its own CA, and its key. */
-  function selfSigned(): { cert: string; key: string } {
-    const cert = join(tmp.dir, 'self.crt');
-    const key = join(tmp.dir, 'self.key');
-    execFileSync(
-      'openssl',
-      [
-        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-        ...['-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost'],
-        ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-      ],
-      { stdio: 'ignore' },
-    );
-    return { cert, key };
-  }
+  const selfSigned = (): { cert: string; key: string } => selfSignedCert(tmp.dir, 'self');
 
   it("the server's certificate verifies with the CA file given; without it, a TLS error that says to give it", async () => {
     const pki = selfSigned();

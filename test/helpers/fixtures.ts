@@ -112,6 +112,29 @@ export function makeTempDir(prefix = 'framecast-test-'): { dir: string; cleanup:
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A self-signed certificate (its own CA) and its key, made by openssl in `dir` as NAME.crt and
+ * NAME.key: EC P-256, valid 2 days, CN=localhost, for `altNames` (by default 127.0.0.1 and localhost).
+ */
+export function selfSignedCert(
+  dir: string,
+  name: string,
+  altNames = 'IP:127.0.0.1,DNS:localhost',
+): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+      ...['-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost'],
+      ...['-addext', `subjectAltName=${altNames}`],
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
 /** Writes a file named like a video (`name`, default fake.mp4) whose content is plain text, not media. */
 export function makeNotMedia(dir: string, name = 'fake.mp4'): string {
   const path = join(dir, name);

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LegacyParser } from '../../src/client/legacy-parser.js';
 import { connect } from '../../src/client/connect.js';
 import { runCli, startServe, type ServeHandle } from '../helpers/cli.js';
-import { makeTempDir } from '../helpers/fixtures.js';
+import { makeTempDir, selfSignedCert } from '../helpers/fixtures.js';
 import { killTracked } from '../helpers/processes.js';
 
 // TLS end to end with a self-signed certificate made here by the openssl CLI: native and seed
@@ -21,34 +20,8 @@ let otherCert: string;
 let serve: ServeHandle;
 let httpPort: number;
 
-function selfSigned(name: string, altNames = 'IP:127.0.0.1,DNS:localhost'): { cert: string; key: string } {
-  const c = join(tmp.dir, `${name}.crt`);
-  const k = join(tmp.dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      k,
-      '-out',
-      c,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      `subjectAltName=${altNames}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: c, key: k };
-}
+const selfSigned = (name: string, altNames?: string): { cert: string; key: string } =>
+  selfSignedCert(tmp.dir, name, altNames);
 
 beforeAll(async () => {
   ({ cert, key } = selfSigned('server'));

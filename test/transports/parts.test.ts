@@ -2,7 +2,6 @@
  * The transports' shared parts: peer names, the per-address cap, binding errors, TLS settings and
  * listeners (a self-signed certificate made by the openssl CLI), and the client's local viewer.
  */
-import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -26,7 +25,7 @@ import {
   tlsServerOptions,
   type TlsCredentials,
 } from '../../src/transports/tls-config.js';
-import { makeTempDir } from '../helpers/fixtures.js';
+import { makeTempDir, selfSignedCert } from '../helpers/fixtures.js';
 import { setup } from '../hub/fakes.js';
 import { request } from './http/support.js';
 
@@ -38,32 +37,8 @@ let creds: TlsCredentials;
 let other: TlsCredentials;
 
 function selfSigned(name: string): { certPath: string; keyPath: string } {
-  const certPath = join(tmp.dir, `${name}.crt`);
-  const keyPath = join(tmp.dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certPath, keyPath };
+  const { cert, key } = selfSignedCert(tmp.dir, name);
+  return { certPath: cert, keyPath: key };
 }
 
 beforeAll(() => {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -14,7 +13,7 @@ import {
   tlsServerOptions,
   type TlsCredentials,
 } from '../../src/transports/tls-config.js';
-import { makeTempDir } from '../helpers/fixtures.js';
+import { makeTempDir, selfSignedCert } from '../helpers/fixtures.js';
 
 const tmp = makeTempDir('framecast-tls-units-');
 let certPath: string;
@@ -22,32 +21,7 @@ let keyPath: string;
 let creds: TlsCredentials;
 let otherKey: Buffer;
 
-function selfSigned(name: string): { cert: string; key: string } {
-  const cert = join(tmp.dir, `${name}.crt`);
-  const key = join(tmp.dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
+const selfSigned = (name: string): { cert: string; key: string } => selfSignedCert(tmp.dir, name);
 
 beforeAll(() => {
   const a = selfSigned('a');
