@@ -58,6 +58,9 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** How long a command's exit waits for the rest of its stderr. */
+const STDERR_DRAIN_MS = 200;
+
 /**
  * Runs `command` with /bin/sh -c in a new process group (so a timeout can end the shell and its
  * children at once). Its output is not kept, but for the last line of stderr.
@@ -96,7 +99,18 @@ export function runShell(command: string, env: NodeJS.ProcessEnv): ShellRun {
       resolve({ code: null, signal: null, error: err.message.split('\n')[0] ?? 'spawn failed' });
     });
     child.once('exit', (code, signal) => {
-      resolve({ code, signal, error: null });
+      // 'exit' may come before the last of stderr is read (its last line names why the command
+      // failed): wait for stderr's end, at most STDERR_DRAIN_MS (a child the command left running
+      // may hold it open).
+      const stderr = child.stderr;
+      if (!stderr || stderr.readableEnded) return resolve({ code, signal, error: null });
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve({ code, signal, error: null });
+      };
+      const timer = setTimeout(done, STDERR_DRAIN_MS);
+      stderr.once('end', done);
+      stderr.once('close', done);
     });
   });
   const pid = child.pid ?? null;

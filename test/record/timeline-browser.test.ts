@@ -264,6 +264,8 @@ describe('the viewer timeline: watching recordings back in the browser', () => {
     // Live: the live stream again, and the playback closed.
     await page.click('[data-field="live"]');
     await until(async () => (await tl.getAttribute('data-mode')) === 'live', 5000, 'live mode');
+    // The page opens the live WebSocket right after it shows live mode: one, not more.
+    await until(() => sockets.length >= liveSockets + 1, 5000, 'the live WebSocket');
     expect(sockets.length).toBe(liveSockets + 1);
     await until(
       () =>
