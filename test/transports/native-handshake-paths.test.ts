@@ -48,6 +48,21 @@ class ScriptedAccess extends Access {
 const annotation = (seq: number, json: string): Buffer =>
   encodeMeta({ seq, kind: MetaKind.Annotation, name: 'det', capturedAt: 0, json: Buffer.from(json) });
 
+/** Access that answers only when told: release() allows every request asked so far. */
+class SlowAccess extends ScriptedAccess {
+  readonly #waiting: ((d: Decision) => void)[] = [];
+  constructor() {
+    super({});
+  }
+  override authorize(req: AccessRequest): Promise<Decision> {
+    this.asked.push(req);
+    return new Promise((r) => this.#waiting.push(r));
+  }
+  release(): void {
+    for (const r of this.#waiting.splice(0)) r({ allowed: true });
+  }
+}
+
 const refused = (refusal: Extract<Decision, { allowed: false }>['refusal']): Decision => ({
   allowed: false,
   refusal,
@@ -526,13 +541,7 @@ describe('native handshake: versions, room, and what comes before the WELCOME', 
   });
 
   it('more than 64 KiB sent while access decides: BadMessage; bytes under it wait and are read after the WELCOME', async () => {
-    let release = (): void => {};
-    const slow = new (class extends ScriptedAccess {
-      override authorize(req: AccessRequest): Promise<Decision> {
-        this.asked.push(req);
-        return new Promise((r) => (release = () => r({ allowed: true })));
-      }
-    })({});
+    const slow = new SlowAccess();
     const target = targetOf('cam');
     const h = await harness({ access: slow, resolve: () => target });
     const flood = talk(h.port, Buffer.concat([encodeHello('', 1), Buffer.alloc(70 * 1024)]));
@@ -545,7 +554,7 @@ describe('native handshake: versions, room, and what comes before the WELCOME', 
       until: welcomed,
     });
     await vi.waitFor(() => expect(slow.asked).toHaveLength(2));
-    release();
+    slow.release();
     const s = await early;
     expect(welcomeOf(s)?.flags).toBe(HelloFlag.Ack);
     expect(errorOf(s)).toBeUndefined();
@@ -877,13 +886,7 @@ describe('native handshake: bytes that come while the hello is being decided', (
       [0, true],
       [1, false],
     ] as const) {
-      let release = (): void => {};
-      const slow = new (class extends ScriptedAccess {
-        override authorize(req: AccessRequest): Promise<Decision> {
-          this.asked.push(req);
-          return new Promise((r) => (release = () => r({ allowed: true })));
-        }
-      })({});
+      const slow = new SlowAccess();
       const h = await harness({ access: slow, resolve: () => targetOf('cam') });
       const hello = encodeHello('', 1, undefined, HelloFlag.Ack);
       const socket = net.connect({ host: '127.0.0.1', port: h.port });
@@ -900,7 +903,7 @@ describe('native handshake: bytes that come while the hello is being decided', (
       await new Promise((r) => setTimeout(r, 30));
       socket.write(Buffer.concat([acks.subarray(100, room), Buffer.alloc(extra)]));
       await new Promise((r) => setTimeout(r, 60));
-      release();
+      slow.release();
       await vi.waitFor(() => expect(got.length).toBeGreaterThan(0));
       expect(got[0]?.type).toBe(welcomedFirst ? 'welcome' : 'error');
       if (!welcomedFirst)
@@ -933,13 +936,7 @@ describe('native handshake: bytes that come while the hello is being decided', (
   });
 
   it('a client gone while access decides: nothing is looked up or joined for it', async () => {
-    let release = (): void => {};
-    const slow = new (class extends ScriptedAccess {
-      override authorize(req: AccessRequest): Promise<Decision> {
-        this.asked.push(req);
-        return new Promise((r) => (release = () => r({ allowed: true })));
-      }
-    })({});
+    const slow = new SlowAccess();
     let lookups = 0;
     const h = await harness({
       access: slow,
@@ -952,7 +949,7 @@ describe('native handshake: bytes that come while the hello is being decided', (
     await vi.waitFor(() => expect(slow.asked).toHaveLength(1));
     socket.destroy();
     expect(await h.outcome(0)).toEqual({ error: 'closed during the hello', code: 'ERR_PROTOCOL' });
-    release();
+    slow.release();
     await new Promise((r) => setTimeout(r, 30));
     expect(lookups).toBe(0);
   });

@@ -169,24 +169,6 @@ describe('createListener without TLS', () => {
     c.destroy();
     await closeServer(server);
   });
-
-  it('a socket onRaw destroyed never reaches onSocket', async () => {
-    const seen: string[] = [];
-    const server = createListener(
-      null,
-      () => seen.push('socket'),
-      (raw) => {
-        seen.push('raw');
-        raw.destroy();
-      },
-    );
-    const port = await listen(server);
-    const c = net.connect(port, '127.0.0.1');
-    c.on('error', () => undefined);
-    await new Promise((r) => c.once('close', r));
-    expect(seen).toEqual(['raw']);
-    await closeServer(server);
-  });
 });
 
 describe('createListener with TLS', () => {
