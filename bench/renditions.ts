@@ -44,6 +44,11 @@ export interface RenditionViewersRow {
   encoded: number | null;
   skipped: number | null;
   encodedPerSourceFrame: number | null;
+  /**
+   * The server's own measure at the window's end (/stats `delayMs`, its last 128 frames): how long
+   * after the stream's own frame this rendition's was out, before any write. Absent before 2026-12-08.
+   */
+  serverDelayMs?: StatsRendition['delayMs'];
 }
 
 /** The viewers' run. */
@@ -173,6 +178,7 @@ async function viewersRun(opts: {
         encoded,
         skipped: a && b ? b.skipped - a.skipped : null,
         encodedPerSourceFrame: encoded === null ? null : encoded / Math.max(1, sourceFrames),
+        serverDelayMs: b?.delayMs ?? null,
       };
     });
     const encodes = rows.reduce((s, x) => s + (x.encoded ?? 0), 0);
@@ -215,7 +221,10 @@ export async function renditionRows(opts: {
   for (const x of viewers.rows)
     opts.log(
       `${x.width ?? 'main'}: ${x.viewers} viewers, min ${(x.minFraction * 100).toFixed(1)}% of ${x.framesInWindow} frames, ` +
-        `encoded ${x.encoded ?? '-'} of ${viewers.sourceFrames}, latency p50/p99 ${x.latencyMs?.p50 ?? '-'}/${x.latencyMs?.p99 ?? '-'} ms`,
+        `encoded ${x.encoded ?? '-'} of ${viewers.sourceFrames}, latency p50/p99 ${x.latencyMs?.p50 ?? '-'}/${x.latencyMs?.p99 ?? '-'} ms` +
+        (x.serverDelayMs
+          ? `, out after the stream's frame ${x.serverDelayMs.p50}/${x.serverDelayMs.p99} ms`
+          : ''),
     );
   opts.log(
     `renditions: ${viewers.encodesPerSourceFrame.toFixed(2)} encodes per source frame, server ${viewers.serverCores.toFixed(2)} cores`,

@@ -41,6 +41,8 @@ export interface StatsRendition {
   encoded: number;
   skipped: number;
   lastEncodeMs: number | null;
+  /** How long after the stream's own frame the rendition's was out, its last 128 frames (absent before 2026-12-08). */
+  delayMs?: { p50: number; p99: number; samples: number } | null;
 }
 
 /** The parts of /stats the bench reads, at the window's start and end. */

@@ -6,10 +6,13 @@ import type { Annotation } from '../meta/annotations.js';
 import type { FrameProducer, ProducerEvents, SourceDescription } from '../hub/producer.js';
 import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
 import { nowMs } from '../util/clock.js';
+import { RecentSamples } from '../util/recent-samples.js';
 import type { RenditionKey, RenditionScaler } from './rendition-decode.js';
 
 /** Annotations kept for frames a rendition has not emitted yet. */
 const MAX_HELD_ANNOTATIONS = 64;
+/** Frames whose delay behind the stream's own is kept for its percentiles. */
+const DELAY_SAMPLES = 128;
 
 /**
  * A rendition as a hub's producer: while its hub has viewers it watches the stream's own hub (a
@@ -31,7 +34,8 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
   readonly #onFrame = (frame: Frame): void => this.#offer(frame);
   readonly #onAnnotation = (a: Annotation): void => this.#annotation(a);
   #busy = false;
-  #pending: Frame | null = null;
+  /** The frame waiting for the encode in progress, and when the stream offered it. */
+  #pending: { frame: Frame; at: number } | null = null;
   #stopped = false;
   #size: { width: number; height: number } | null = null;
   /** The seq of the last frame emitted, and annotations of frames not emitted yet. */
@@ -42,6 +46,11 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
    * frame's raw planes), replaced before their turn, and the last encode's time (ms).
    */
   readonly counts = { encoded: 0, shared: 0, raw: 0, skipped: 0, lastEncodeMs: null as number | null };
+  /**
+   * How long after the stream offered each of the last frames this rendition's frame was out (its
+   * wait for an encode in progress, the encode, and an early encode's head start taken off), ms.
+   */
+  readonly delays = new RecentSamples(DELAY_SAMPLES);
 
   /** `scale` makes a frame at `key` (a SharedDecode's, sharing one decode per frame among renditions). */
   constructor(source: Hub, key: RenditionKey, scale: RenditionScaler, passive = false) {
@@ -144,17 +153,18 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
     if (this.#stopped) return;
     if (this.#busy) {
       if (this.#pending) this.counts.skipped++;
-      this.#pending = frame;
+      this.#pending = { frame, at: nowMs() };
       return;
     }
     this.#busy = true;
-    void this.#encode(frame);
+    void this.#encode({ frame, at: nowMs() });
   }
 
-  async #encode(frame: Frame): Promise<void> {
-    let next: Frame | null = frame;
+  async #encode(first: { frame: Frame; at: number }): Promise<void> {
+    let next: { frame: Frame; at: number } | null = first;
     while (next && !this.#stopped) {
-      const f: Frame = next;
+      const f: Frame = next.frame;
+      const offeredAt = next.at;
       const t0 = nowMs();
       try {
         const out = await this.#scale(f, this.key);
@@ -162,7 +172,9 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
         this.counts.encoded++;
         if (out.shared) this.counts.shared++;
         if (out.raw) this.counts.raw++;
-        this.counts.lastEncodeMs = nowMs() - t0;
+        const now = nowMs();
+        this.counts.lastEncodeMs = now - t0;
+        this.delays.add(now - offeredAt);
         this.#size = { width: out.width, height: out.height };
         this.emit(
           'frame',
@@ -171,7 +183,7 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
             width: out.width,
             height: out.height,
             capturedAt: f.capturedAt,
-            encodedAt: nowMs(),
+            encodedAt: now,
             jpeg: out.jpeg,
             meta: f.meta,
           }),

@@ -4,6 +4,7 @@ import type { Subscriber } from '../hub/subscriber.js';
 import { RenditionProducer } from '../encode/rendition-producer.js';
 import { SharedDecode, type RenditionKey } from '../encode/rendition-decode.js';
 import type { RawTap } from '../encode/held-planes.js';
+import type { RecentPercentiles } from '../util/recent-samples.js';
 
 /** Renditions a stream makes at once by default (`maxRenditions`). */
 export const DEFAULT_MAX_RENDITIONS = 4;
@@ -50,6 +51,11 @@ export interface RenditionReport {
   fromRaw: number;
   skipped: number;
   lastEncodeMs: number | null;
+  /**
+   * How long after the stream's own frame this rendition's was out, over its last 128 frames (ms):
+   * what a rendition viewer waits beyond one of the stream's own size, before the writes.
+   */
+  delayMs: RecentPercentiles | null;
   /** Made for passive viewers (previews): it encodes only while the stream transmits for others. */
   passive: boolean;
 }
@@ -235,6 +241,7 @@ export class Renditions {
         fromRaw: e.producer?.counts.raw ?? 0,
         skipped: e.producer?.counts.skipped ?? 0,
         lastEncodeMs: e.producer?.counts.lastEncodeMs ?? null,
+        delayMs: e.producer?.delays.percentiles() ?? null,
         passive: e.passive,
       }));
   }

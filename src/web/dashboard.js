@@ -213,7 +213,8 @@ function updateCard(card, st, at) {
       ? `FAILING: ${rec.error ?? 'write error'} (${rec.framesDropped} frames lost)`
       : `${rec.state} (${rec.framesWritten} frames)`;
   f.recording.dataset.state = rec ? rec.state : 'off';
-  // Other sizes viewers asked for, each made once per frame: size, viewers, last encode.
+  // Other sizes viewers asked for, each made once per frame: size, viewers, last encode, and how
+  // long after the stream's own frame its frame is out (p50 of its last frames).
   const renditions = st.renditions ?? [];
   f.renditions.replaceChildren(
     ...(renditions.length === 0
@@ -223,7 +224,8 @@ function updateCard(card, st, at) {
             'span',
             'rendition',
             `${r.width} px q${r.quality}: ${r.viewers} ${r.viewers === 1 ? 'viewer' : 'viewers'}` +
-              `${r.passive ? ' (previews)' : ''}, ${fmt(r.lastEncodeMs, 1, ' ms')}`,
+              `${r.passive ? ' (previews)' : ''}, ${fmt(r.lastEncodeMs, 1, ' ms')}` +
+              `, ${fmt(r.delayMs?.p50, 1, ' ms')} behind`,
           );
           item.dataset.width = String(r.width);
           item.dataset.viewers = String(r.viewers);

@@ -116,12 +116,15 @@ describe.skipIf(!hasChromium)('the grid asks each tile at its size', () => {
       expect(full.widths).toEqual([800, 800, 800, 800, 800, 800]);
       // 1280 px: three columns of about 405 px; the server's ladder makes them 400.
       expect(new Set(thumbs.widths)).toEqual(new Set([400]));
-      // The dashboard's cards list the live renditions: s1's previews at 400 px, with their encode time.
+      // The dashboard's cards list the live renditions: s1's previews at 400 px, with their encode time
+      // and how far behind the stream's own frames theirs are.
       const dash = await context.newPage();
       await dash.goto(`${base}/dashboard`);
       const r400 = dash.locator('.stream-card[data-stream="s1"] .rendition[data-width="400"]');
       await r400.waitFor({ timeout: 10_000 });
-      expect(await r400.innerText()).toMatch(/^400 px q70: 1 viewer \(previews\), \d+\.\d ms$/);
+      expect(await r400.innerText()).toMatch(
+        /^400 px q70: 1 viewer \(previews\), \d+\.\d ms, \d+\.\d ms behind$/,
+      );
       // The saving is not frames lost: the thumbnails came at least at 0.8 of the full page's rate.
       expect(thumbs.framesPerSecond).toBeGreaterThanOrEqual(full.framesPerSecond * 0.8);
       // The issue's target, like for like: bytes per second at the same frame rate (the full page

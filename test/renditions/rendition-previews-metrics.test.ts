@@ -27,7 +27,13 @@ interface Stats {
   source: { state: string };
   monitors: { protocol: string }[];
   clients: unknown[];
-  renditions: { width: number; viewers: number; encoded: number; passive: boolean }[];
+  renditions: {
+    width: number;
+    viewers: number;
+    encoded: number;
+    passive: boolean;
+    delayMs: { p50: number; p99: number; samples: number } | null;
+  }[];
   totals: { transmissions: number };
 }
 const stats = async (base: string): Promise<Stats> =>
@@ -88,6 +94,14 @@ describe('renditions for previews and in /metrics', () => {
       const encode = sampleValue(samples, 'framecast_rendition_encode_seconds', labels) as number;
       expect(encode).toBeGreaterThan(0);
       expect(encode).toBeLessThan(1);
+      // Behind the stream's own frame by at least its encode, far less than a second.
+      const delay = sampleValue(samples, 'framecast_rendition_delay_seconds', labels) as number;
+      expect(delay).toBeGreaterThan(0);
+      expect(delay).toBeLessThan(1);
+      const [st] = (await stats(base)).renditions;
+      expect(st?.delayMs?.samples).toBeGreaterThan(10);
+      expect(st?.delayMs?.p50).toBeGreaterThan(0);
+      expect(st?.delayMs?.p99).toBeGreaterThanOrEqual(st?.delayMs?.p50 ?? Infinity);
       // One rendition, one series of each.
       expect(samples.filter((s) => s.name === 'framecast_rendition_viewers')).toHaveLength(1);
     } finally {

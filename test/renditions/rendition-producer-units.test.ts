@@ -31,6 +31,7 @@ function manualScaler() {
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function start(passive = false) {
   const { hub, current } = hubSetup();
@@ -119,6 +120,28 @@ describe('RenditionProducer by hand', () => {
     expect(rp.counts).toMatchObject({ encoded: 2, shared: 1, raw: 0, skipped: 2 });
     expect(rp.counts.lastEncodeMs).toBeGreaterThanOrEqual(0);
     expect(rp.counts.lastEncodeMs).toBeLessThan(10_000);
+  });
+
+  it("its delay counts from the stream's offer, a wait for the encode in progress included", async () => {
+    const { current, rp, asked, out } = start();
+    rp.start();
+    expect(rp.delays.percentiles()).toBeNull();
+    current().frame();
+    const f1 = current().frame(); // waits for the first encode
+    await sleep(40);
+    asked[0]?.settle(out(0));
+    await tick();
+    expect(asked[1]?.frame).toBe(f1);
+    await sleep(15);
+    asked[1]?.settle(out(1));
+    await tick();
+    const d = rp.delays.percentiles();
+    expect(d?.samples).toBe(2);
+    // The first frame: its 40 ms encode. The second: its 40 ms wait, then its own 15 ms encode.
+    expect(d?.p50).toBeGreaterThanOrEqual(39);
+    expect(d?.p99).toBeGreaterThanOrEqual(54);
+    expect((d?.p99 ?? 0) - (d?.p50 ?? 0)).toBeGreaterThanOrEqual(14);
+    expect(rp.counts.lastEncodeMs).toBeLessThan(39);
   });
 
   it('a frame that fails to encode costs that frame only', async () => {

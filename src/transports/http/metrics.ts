@@ -187,6 +187,11 @@ export class ServerMetrics {
       "The rendition's last encode (decode, resize and JPEG), seconds",
       (r) => (r.lastEncodeMs === null ? null : r.lastEncodeMs / 1000),
     );
+    perRendition(
+      'framecast_rendition_delay_seconds',
+      "How long after the stream's own frame the rendition's was out, p99 of its last 128 frames, seconds",
+      (r) => (r.delayMs === null ? null : r.delayMs.p99 / 1000),
+    );
     perStream(
       'framecast_clients_waiting',
       'Clients waiting for a place (max-clients reached)',
