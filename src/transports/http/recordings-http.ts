@@ -1,18 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { once } from 'node:events';
 import type { RecordedFrame, RecordingReader } from '../../record/recording-reader.js';
-import { RecordingStore, type SegmentRef } from '../../record/recording-store.js';
+import { RecordingStore } from '../../record/recording-store.js';
 import type { RecordingReport } from '../../record/recordings.js';
 import type { RecorderStatus } from '../../record/stream-recorder.js';
-import { MkvMuxer, mkvHead } from '../../record/matroska.js';
-import { MAX_SPEED, MIN_SPEED, type PlaybackRequest } from '../../record/recording-producer.js';
+import type { PlaybackRequest } from '../../record/recording-producer.js';
 import type { Hub } from '../../hub/hub.js';
 import { MAX_META_HEADER_BYTES, serveMjpeg } from './mjpeg.js';
-
 import { NO_CACHE, sendJson, sendText, type HttpContext } from './respond.js';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WsEndpoint } from './ws.js';
+import { ACTIVITY_BUCKETS, ActivityCounter, MAX_ACTIVITY_BUCKETS } from './recording-activity.js';
+import { iso, parseRange, parseSpeed, parseTime } from './recordings-query.js';
+import { sendMkv } from './recording-export.js';
 
 /** What the HTTP transport asks of recordings (a Recordings is one). */
 export interface RecordingsLookup {
@@ -33,81 +33,19 @@ export interface RecordingsLookup {
 /** Playbacks and exports served at once by one server: each holds a file open and reads as it sends. */
 export const MAX_PLAYBACKS = 64;
 export { GAP_MS, spansOf, type RecordedSpan } from '../../record/recording-reader.js';
-
-/** ISO 8601 with a date, a time and a zone: `2026-12-07T03:00:00Z`, `...T03:00:00.250+01:00`. */
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
-
-/** A time from a query value: ms since the epoch, or an error message. */
-export function parseTime(name: string, v: string | null): number | string {
-  if (v === null || v === '') return `${name} is required (ISO 8601, e.g. 2026-12-07T03:00:00Z)`;
-  if (!ISO.test(v))
-    return `${name} must be an ISO 8601 time with its zone (e.g. 2026-12-07T03:00:00Z), got ${JSON.stringify(v.slice(0, 64))}`;
-  // Date.parse keeps milliseconds: cut finer fractions to three digits.
-  const t = Date.parse(v.replace(/(\.\d{3})\d+/, '$1'));
-  return Number.isFinite(t) ? t : `${name} is not a real time: ${JSON.stringify(v.slice(0, 64))}`;
-}
-
-const iso = (ms: number): string => new Date(Math.floor(ms)).toISOString();
-
-/** The most segments one activity answer reads: the newest of a longer range (the answer says `partial`). */
-export const MAX_ACTIVITY_SEGMENTS = 1500;
-/** Buckets of an activity answer: default and most. */
-export const ACTIVITY_BUCKETS = 200;
-export const MAX_ACTIVITY_BUCKETS = 2000;
-/** A segment's index may file annotations of frames this long before the segment began. */
-const LATE_ANNOTATION_MS = 10_000;
-
-/** A segment's annotations counted per second of capture time (sparse, in time order). */
-interface SecondCounts {
-  secs: Float64Array;
-  counts: Uint32Array;
-}
-
-/** Counts a segment's annotations per second of their frames' capture time. */
-export function countPerSecond(annotations: readonly { t: number }[]): SecondCounts {
-  const bySec = new Map<number, number>();
-  for (const a of annotations) {
-    const sec = Math.floor(a.t / 1000);
-    bySec.set(sec, (bySec.get(sec) ?? 0) + 1);
-  }
-  const secs = [...bySec.keys()].sort((a, b) => a - b);
-  return { secs: Float64Array.from(secs), counts: Uint32Array.from(secs, (k) => bySec.get(k) as number) };
-}
+export { isPlaybackRequest } from './recordings-query.js';
 
 /**
  * The HTTP endpoints of recordings: the list of recorded spans (framecast's, and one shaped as
- * MediaMTX's playback `/list`), MJPEG playback from any time, the frame at a time, an export to
- * Matroska. Times come only from the query and are never part of a path: what is read is found in
- * the stream's own catalog, inside its folder.
+ * MediaMTX's playback `/list`), MJPEG and WebSocket playback from any time, the frame at a time, an
+ * export to Matroska, the annotations' activity for a timeline. Times come only from the query and
+ * are never part of a path: what is read is found in the stream's own catalog, inside its folder.
  */
-/**
- * True when `rest` (with its query) reads a stream's recordings: the `playback` action, not `read`.
- * The one list of them (the endpoints below, a WebSocket with `?start=`, MediaMTX's `/list`).
- */
-export function isPlaybackRequest(rest: string, q: URLSearchParams): boolean {
-  switch (rest) {
-    case 'recordings':
-    case 'recordings/activity':
-    case 'playback.mjpg':
-    case 'playback.mjpeg':
-    case 'export.mkv':
-    case 'list':
-      return true;
-    case 'snapshot.jpg':
-    case 'snapshot.jpeg':
-      return q.has('at');
-    case 'ws':
-      return q.has('start');
-  }
-  return false;
-}
-
 export class RecordingsHttp {
   readonly #lookup: RecordingsLookup;
   readonly #cors: Readonly<Record<string, string>>;
   #open = 0;
-  /** Annotation counts of closed segments (which never change), by store and segment name. */
-  readonly #activity = new WeakMap<RecordingStore, Map<string, SecondCounts>>();
+  readonly #activity = new ActivityCounter();
 
   constructor(lookup: RecordingsLookup, cors: Readonly<Record<string, string>>) {
     this.#lookup = lookup;
@@ -217,36 +155,10 @@ export class RecordingsHttp {
 
   /** `start` and `end` from the query (each optional unless `need`); null after answering 400. */
   #range(res: ServerResponse, q: URLSearchParams, need: boolean): { start: number; end: number } | null {
-    let start = -Infinity;
-    let end = Infinity;
-    for (const key of ['start', 'end'] as const) {
-      if (!q.has(key) && !(need && key === 'start')) continue;
-      const t = parseTime(key, q.get(key));
-      if (typeof t === 'string') {
-        sendText(res, 400, t, this.#cors);
-        return null;
-      }
-      if (key === 'start') start = t;
-      else end = t;
-    }
-    if (q.has('duration')) {
-      const d = Number(q.get('duration'));
-      if (!Number.isFinite(d) || d <= 0) {
-        sendText(
-          res,
-          400,
-          `duration must be a number of seconds above 0, got ${JSON.stringify(q.get('duration'))}`,
-          this.#cors,
-        );
-        return null;
-      }
-      end = Math.min(end, start + d * 1000);
-    }
-    if (start > end) {
-      sendText(res, 400, `start (${iso(start)}) is after end (${iso(end)})`, this.#cors);
-      return null;
-    }
-    return { start, end };
+    const range = parseRange(q, need);
+    if (typeof range !== 'string') return range;
+    sendText(res, 400, range, this.#cors);
+    return null;
   }
 
   async #list(res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
@@ -293,39 +205,7 @@ export class RecordingsHttp {
         `buckets must be a whole number from 1 to ${MAX_ACTIVITY_BUCKETS}, got ${JSON.stringify(q.get('buckets'))}`,
         this.#cors,
       );
-    const all = store.segments();
-    // Without start or end: the recording's own; with them, exactly them (the buckets of a timeline).
-    const start = Number.isFinite(range.start) ? range.start : (all[0]?.info.start ?? 0);
-    const end = Number.isFinite(range.end) ? range.end : (all.at(-1)?.info.end ?? start);
-    const segs = all.filter(({ info }) => info.end >= start && info.start - LATE_ANNOTATION_MS <= end);
-    const read = segs.slice(-MAX_ACTIVITY_SEGMENTS);
-    const from = segs.length > read.length ? Math.max(start, (read[0] as SegmentRef).info.start) : start;
-    const bucketMs = Math.max(1, (end - start) / n);
-    const counts = new Array<number>(end > start ? n : 0).fill(0);
-    let known = this.#activity.get(store);
-    if (!known) {
-      known = new Map();
-      this.#activity.set(store, known);
-    }
-    // Segments removed by retention leave the memo.
-    if (known.size > all.length + 64) {
-      const names = new Set(all.map((r) => r.info.name));
-      for (const k of known.keys()) if (!names.has(k)) known.delete(k);
-    }
-    for (const ref of read) {
-      let c = ref.live ? null : (known.get(ref.info.name) ?? null);
-      if (!c) {
-        c = countPerSecond((await store.index(ref)).annotations);
-        if (!ref.live) known.set(ref.info.name, c);
-      }
-      for (let i = 0; i < c.secs.length; i++) {
-        // A second counts at its middle: half a second off at most, either way.
-        const t = (c.secs[i] as number) * 1000 + 500;
-        if (t < from || t > end) continue;
-        const b = Math.min(n - 1, Math.max(0, Math.floor((t - start) / bucketMs)));
-        if (counts.length) counts[b] = (counts[b] as number) + (c.counts[i] as number);
-      }
-    }
+    const { start, end, bucketMs, counts, from } = await this.#activity.count(store, range, n);
     sendJson(
       res,
       200,
@@ -410,23 +290,11 @@ export class RecordingsHttp {
       );
     };
     if (this.#open >= MAX_PLAYBACKS) return refuse(503, `too many playbacks at once (${MAX_PLAYBACKS})`);
-    const q = url.searchParams;
-    const times: Record<string, number> = {};
-    for (const key of ['start', 'end'] as const) {
-      if (key === 'end' && !q.has('end')) continue;
-      const t = parseTime(key, q.get(key));
-      if (typeof t === 'string') return refuse(400, t);
-      times[key] = t;
-    }
-    const start = times.start as number;
-    const end = times.end ?? Infinity;
-    if (start > end) return refuse(400, `start (${iso(start)}) is after end (${iso(end)})`);
-    const speed = q.has('speed') ? Number(q.get('speed')) : 1;
-    if (!Number.isFinite(speed) || speed < MIN_SPEED || speed > MAX_SPEED)
-      return refuse(
-        400,
-        `speed must be from ${MIN_SPEED} to ${MAX_SPEED}, got ${JSON.stringify(q.get('speed'))}`,
-      );
+    const range = parseRange(url.searchParams, true);
+    if (typeof range === 'string') return refuse(400, range);
+    const speed = parseSpeed(url.searchParams);
+    if (typeof speed === 'string') return refuse(400, speed);
+    const { start, end } = range;
     this.#open++;
     socket.once('close', () => this.#open--);
     this.#lookup.playback(name, { start, end, speed }).then(
@@ -453,14 +321,8 @@ export class RecordingsHttp {
   ): Promise<void> {
     const range = this.#range(res, q, true);
     if (!range) return;
-    const speed = q.has('speed') ? Number(q.get('speed')) : 1;
-    if (!Number.isFinite(speed) || speed < MIN_SPEED || speed > MAX_SPEED)
-      return sendText(
-        res,
-        400,
-        `speed must be from ${MIN_SPEED} to ${MAX_SPEED}, got ${JSON.stringify(q.get('speed'))}`,
-        this.#cors,
-      );
+    const speed = parseSpeed(q);
+    if (typeof speed === 'string') return sendText(res, 400, speed, this.#cors);
     const hub = await this.#lookup.playback(name, { start: range.start, end: range.end, speed });
     if (typeof hub === 'string') return sendText(res, 404, hub, this.#cors);
     serveMjpeg(
@@ -485,46 +347,7 @@ export class RecordingsHttp {
     if (!store) return;
     const found = await this.#first(res, name, store, range.start, range.end);
     if (!found) return;
-    const { first } = found;
-    const file = `${name}_${iso(first.capturedAt).replace(/[:.]/g, '-')}.mkv`;
-    res.writeHead(200, {
-      ...this.#cors,
-      'Content-Type': 'video/x-matroska',
-      'Content-Disposition': `attachment; filename="${file}"`,
-      ...NO_CACHE,
-    });
-    if (req.method === 'HEAD') {
-      await found.rest.return(undefined);
-      res.end();
-      return;
-    }
-    let closed = false;
-    const gone = new AbortController();
-    res.once('close', () => {
-      closed = true;
-      gone.abort();
-    });
-    const head = mkvHead({
-      width: first.width,
-      height: first.height,
-      startMs: first.capturedAt,
-      title: name,
-      duration: false,
-    });
-    res.write(head.bytes);
-    const mux = new MkvMuxer(first.capturedAt);
-    try {
-      for (let f: RecordedFrame | undefined = first; f && !closed;) {
-        let ok = true;
-        for (const b of mux.frame(f.jpeg, f.capturedAt).bufs) ok = res.write(b) && ok;
-        if (!ok) await once(res, 'drain', { signal: gone.signal }).catch(() => undefined);
-        const next = await found.rest.next();
-        f = next.done ? undefined : next.value;
-      }
-    } finally {
-      await found.rest.return(undefined);
-    }
-    res.end();
+    await sendMkv(req, res, name, found.first, found.rest, this.#cors);
   }
 }
 
