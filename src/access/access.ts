@@ -1,110 +1,32 @@
-import { createHash } from 'node:crypto';
 import { tokenMatches, tokenOpens, type TokenCheck } from '../util/token.js';
+import type {
+  AccessRequest,
+  AccessSettings,
+  Action,
+  AuthHookAsk,
+  Decision,
+  Guarded,
+  Refusal,
+  TokenVerifier,
+} from './access-types.js';
 import { ipAllowed, NO_GRANT, type AuthSettings, type Grant } from './auth-settings.js';
 import { LoginLimiter } from './login-limiter.js';
-import { permits, type Identity, type PermissionAction } from './permissions.js';
-import { verifyPassword } from './password.js';
+import { permits, type PermissionAction } from './permissions.js';
+import { PasswordChecker } from './password-checker.js';
 import { signLink, type LinkGrant } from './signed-link.js';
 
-/**
- * What a request asks to do:
- * - `read`: watch a stream live (every viewer transport: seed TCP, native, MJPEG, snapshot, WebSocket, SSE);
- * - `playback`: watch a stream's recordings (playback, a snapshot at a time, export, listings);
- * - `publish`: feed a stream whose source is `publisher` (native TCP, HTTP POST);
- * - `annotate`: send analyzers' annotations of a stream's frames;
- * - `record`: turn a stream's recording on or off;
- * - `operate`: act for the server on one stream (stop its transmission, see its viewers' addresses);
- * - `metrics`: /stats, /metrics and the grid of every stream;
- * - `api`: the API's reading endpoints;
- * - `admin`: change the set of streams (the API's PUT and DELETE).
- */
-export type Action =
-  'read' | 'playback' | 'publish' | 'annotate' | 'record' | 'operate' | 'metrics' | 'api' | 'admin';
-
-/**
- * Why a request is refused. `unknown-stream` is told only to a request that may see every stream (or
- * would be allowed on that name); any other request for a name that does not exist is refused as for
- * its credentials, so names cannot be probed. `disabled`: the action is off on this server (API
- * writes without an admin token or an `auth:` section). `forbidden`: who the request is is known, and
- * they may not do this. `rate-limited`: the address failed to log in too often.
- */
-export type Refusal =
-  'token-required' | 'token-invalid' | 'unknown-stream' | 'disabled' | 'forbidden' | 'rate-limited';
-
-/** The outcome of one access decision. */
-export type Decision = { readonly allowed: true } | { readonly allowed: false; readonly refusal: Refusal };
-
-/** What access needs of a stream (a Stream is one): its name and its own tokens. */
-export interface Guarded {
-  readonly name?: string;
-  /** The token that opens this stream to viewers (or its salted digest, on an edge), or null. */
-  readonly readToken: TokenCheck | null;
-  /** The token its publisher presents, or null. */
-  readonly publishToken?: string | null;
-  /** The token its analyzers present (it also reads the stream), or null. */
-  readonly annotateToken?: string | null;
-}
-
-/** The credentials a request carries; each null when absent. */
-export interface Credentials {
-  /** A token: the server's, a stream's, a JWT, a signed link; over native, also `USER:PASSWORD`. */
-  readonly token: string | null;
-  /** HTTP Basic's user and password. */
-  readonly user: string | null;
-  readonly password: string | null;
-}
-
-/** Which transport asks (for the HTTP hook and logs). */
-export type Protocol = 'seed' | 'native' | 'http' | 'websocket';
-
-/** One request to decide. */
-export interface AccessRequest {
-  readonly action: Action;
-  /** The stream's name as asked (null: none, or a server-wide action). */
-  readonly name: string | null;
-  /** The stream of that name, or null when there is none. */
-  readonly stream: Guarded | null;
-  readonly credentials: Credentials;
-  /** The client's address as the socket gives it. */
-  readonly ip: string;
-  readonly protocol: Protocol;
-}
-
-/**
- * What verifies tokens beyond the server's own: JWTs, signed links, the HTTP hook. Each is optional;
- * `identify` returns null when the token is not of its kind.
- */
-export interface TokenVerifier {
-  identify(token: string): Promise<{ ok: true; identity: Identity } | { ok: false; reason: string } | null>;
-}
-
-export interface AuthHookAsk {
-  ask(req: {
-    user: string | null;
-    password: string | null;
-    token: string | null;
-    ip: string;
-    action: PermissionAction;
-    stream: string | null;
-    protocol: string;
-  }): Promise<boolean>;
-}
-
-/** The server's credentials. */
-export interface AccessSettings {
-  /** The server's token: opens every stream and every action but `admin`; null when none is set. */
-  readonly token: string | null;
-  /** The admin token: `admin`, `operate` and `record`; null: no token for API writes. */
-  readonly adminToken?: TokenCheck | null;
-  /** The `auth:` section (users, anonymous, ...); null: tokens only, as without it. */
-  readonly auth?: AuthSettings | null;
-  /** JWT and signed-link verifiers, tried in order on a token no server token matches. */
-  readonly verifiers?: readonly TokenVerifier[];
-  /** The HTTP hook, asked when nothing else allows a request. */
-  readonly hook?: AuthHookAsk | null;
-  /** One line per failed login: the address and what failed (never the secret). */
-  readonly log?: (address: string, reason: string) => void;
-}
+export type {
+  AccessRequest,
+  AccessSettings,
+  Action,
+  AuthHookAsk,
+  Credentials,
+  Decision,
+  Guarded,
+  Protocol,
+  Refusal,
+  TokenVerifier,
+} from './access-types.js';
 
 const ALLOWED: Decision = { allowed: true };
 
@@ -128,13 +50,6 @@ const PERMISSION_OF: Record<Action, PermissionAction> = {
 /** Actions of no one stream: their permission must hold for every stream. */
 const SERVER_WIDE: ReadonlySet<Action> = new Set(['metrics', 'api']);
 
-/** A password verified lately: (user, SHA-256 of the password) -> until when, bounded. */
-const VERIFIED_MS = 5 * 60_000;
-const VERIFIED_MAX = 1024;
-/** scrypt runs at once at most (each takes 32 MiB and a core for ~0.1 s). */
-const SCRYPT_PARALLEL = 2;
-/** Password checks waiting at most; beyond them a login is refused at once (rate-limited). */
-const SCRYPT_WAITING = 256;
 /** A login refused because too many wait for a password check. */
 const BUSY = Symbol('busy');
 
@@ -157,9 +72,7 @@ export class Access {
   readonly #hook: AuthHookAsk | null;
   readonly #log: (address: string, reason: string) => void;
   readonly #limiter: LoginLimiter | null;
-  readonly #verified = new Map<string, number>();
-  #scrypts = 0;
-  readonly #scryptQueue: (() => void)[] = [];
+  readonly #passwords: PasswordChecker;
 
   constructor(settings: AccessSettings) {
     this.#token = settings.token;
@@ -170,6 +83,11 @@ export class Access {
     this.#log = settings.log ?? (() => {});
     const fl = this.#auth?.failedLogins;
     this.#limiter = this.#auth && fl ? new LoginLimiter(fl.max, fl.perMs) : null;
+    // An unknown user is checked against the first user's hash (the same cost), none without users.
+    this.#passwords = new PasswordChecker(() => {
+      const first = this.#auth?.users.values().next();
+      return first && !first.done ? first.value.password : null;
+    });
   }
 
   /** True when the server has a token (every stream then needs one). */
@@ -370,7 +288,7 @@ export class Access {
     if (user === null) return null;
     const entry = auth.users.get(user);
     // An unknown user costs a password check as a known one does: timing tells no names.
-    const ok = await this.#passwordOk(user, entry?.password ?? null, password ?? '');
+    const ok = await this.#passwords.check(user, entry?.password ?? null, password ?? '');
     if (ok === null) return BUSY;
     if (!entry || !ok)
       return named ? `user ${JSON.stringify(user.slice(0, 64))}` : 'a token matching nothing';
@@ -388,61 +306,6 @@ export class Access {
       stream: req.name,
       protocol: req.protocol,
     });
-  }
-
-  /**
-   * True when `password` is `user`'s; with no params (no such user), false after as much work; null
-   * when too many checks wait already.
-   */
-  async #passwordOk(
-    user: string,
-    params: Parameters<typeof verifyPassword>[0] | null,
-    password: string,
-  ): Promise<boolean | null> {
-    const decoy = params ?? this.#decoy();
-    if (decoy === null) return false;
-    const key = createHash('sha256')
-      .update(user)
-      .update('\0')
-      .update(password)
-      .update('\0')
-      .update(decoy.hash)
-      .digest('base64');
-    const until = this.#verified.get(key);
-    if (params !== null && until !== undefined && until > Date.now()) return true;
-    if (this.#scryptQueue.length >= SCRYPT_WAITING) return null;
-    await this.#scryptSlot();
-    try {
-      const ok = await verifyPassword(decoy, password);
-      if (ok && params !== null) {
-        if (this.#verified.size >= VERIFIED_MAX)
-          this.#verified.delete(this.#verified.keys().next().value as string);
-        this.#verified.set(key, Date.now() + VERIFIED_MS);
-      }
-      return ok && params !== null;
-    } finally {
-      this.#scrypts--;
-      this.#scryptQueue.shift()?.();
-    }
-  }
-
-  /** The hash an unknown user is checked against: the first user's (the same cost), or null: no users. */
-  #decoy(): Parameters<typeof verifyPassword>[0] | null {
-    const first = (this.#auth as AuthSettings).users.values().next();
-    return first.done ? null : first.value.password;
-  }
-
-  #scryptSlot(): Promise<void> {
-    if (this.#scrypts < SCRYPT_PARALLEL) {
-      this.#scrypts++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) =>
-      this.#scryptQueue.push(() => {
-        this.#scrypts++;
-        resolve();
-      }),
-    );
   }
 
   /** True when `token` is one of the server's own tokens that opens `action` on `stream`. */
