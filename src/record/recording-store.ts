@@ -42,8 +42,6 @@ function writerInfo(w: SegmentWriter): SegmentInfo {
   };
 }
 
-export { recoverSegment, type RecoveryNote } from './segment-recovery.js';
-
 /**
  * One stream's recordings in its directory: the closed segments in time order (from the catalog,
  * checked against the files), the segment being written, and reading frames back. Finding the

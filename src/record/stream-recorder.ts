@@ -3,7 +3,8 @@ import type { Frame } from '../hub/frame.js';
 import type { Hub } from '../hub/hub.js';
 import { newSubscriberId, type EndReason, type Subscriber, type SubscriberStats } from '../hub/subscriber.js';
 import type { Annotation } from '../meta/annotations.js';
-import { recoverSegment, type RecordingStore } from './recording-store.js';
+import type { RecordingStore } from './recording-store.js';
+import { recoverSegment } from './segment-recovery.js';
 import type { SegmentInfo } from './segment-name.js';
 import { SegmentWriter } from './segment-writer.js';
 
