@@ -17,7 +17,7 @@ const label = (x: RenditionViewersRow): string =>
 /** The rendition rows' part of the targets table: `cpu`, `encodes`, `frames` or `latency`. */
 export function renditionTargetText(
   r: RenditionRows,
-  which: 'cpu' | 'encodes' | 'frames' | 'latency',
+  which: 'cpu' | 'encodes' | 'frames' | 'latency' | 'grid',
 ): string {
   const v = r.viewers;
   const rend = v.rows.filter((x) => x.width !== null);
@@ -46,6 +46,15 @@ export function renditionTargetText(
       return (
         `${met(worst >= RENDITION_TARGETS.minFraction && failed === 0)}: worst viewer ${pct(worst)} ` +
         `(${rend.map((x) => `${x.width}px ${pct(x.minFraction)}`).join(', ')})${failed ? `, ${failed} failed` : ''}`
+      );
+    }
+    case 'grid': {
+      const g = r.grid;
+      if (!g) return 'not measured';
+      return (
+        `${met(g.perFrame <= RENDITION_TARGETS.gridPerFrame && g.thumbs.framesPerSecond >= g.full.framesPerSecond * 0.8)}: ` +
+        `${f2(g.perFrame)}x per frame (${f0(g.thumbs.bytesPerSecond / 1024)} kB/s at ${f1(g.thumbs.framesPerSecond)} ` +
+        `frames/s against ${f0(g.full.bytesPerSecond / 1024)} kB/s at ${f1(g.full.framesPerSecond)})`
       );
     }
     case 'latency': {
@@ -178,6 +187,17 @@ export function renditionTables(r: RenditionRows): string {
           .map((x) => `${x.width}px ${f1(x.latencyMs?.p50 ?? NaN)} / ${f1(x.latencyMs?.p99 ?? NaN)}`)
           .join(', ')} ms against ${f1(mainAlone.p50)} / ${f1(mainAlone.p99)} ms at the stream's own size: ` +
         'what the rendition itself adds.',
+    );
+  const g = r.grid;
+  if (g)
+    out.push(
+      `\n**The grid page** (six 800-px streams of the test pattern at 5 fps, a 1280x720 page at DPR 1 in ` +
+        `headless Chromium, bytes of every WebSocket message it received over ${f0(g.windowSeconds)} s): each tile at its ` +
+        `displayed width (${[...new Set(g.thumbs.widths)].join(', ')} px, quality 70) ${f0(g.thumbs.bytesPerSecond / 1024)} kB/s ` +
+        `at ${f1(g.thumbs.framesPerSecond)} frames/s (the six tiles' together), against every tile at the stream's own size ` +
+        `(${[...new Set(g.full.widths)].join(', ')} px) ${f0(g.full.bytesPerSecond / 1024)} kB/s at ${f1(g.full.framesPerSecond)} ` +
+        `frames/s: ${f2(g.ratio)}x the bytes per second, ${f2(g.perFrame)}x per frame (target ${RENDITION_TARGETS.gridPerFrame}, ` +
+        `${renditionTargetText(r, 'grid').split(':')[0]}).`,
     );
   const measured = v.rows.filter((x) => x.width !== null && x.serverDelayMs);
   if (measured.length > 0)

@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 import type { RenditionCpu } from './lib/rendition-cpu.js';
 import type { MjpegGroupResult, MjpegViewersResult, StatsRendition } from './lib/mjpeg-viewers.js';
 import { childPids, procSample, runToEnd, spawnWithFds, stop, treeCpuMs, waitForLine } from './lib/proc.js';
+import { existsSync } from 'node:fs';
+import { CHROMIUM, launchChromium } from '../test/helpers/browser.js';
+import { gridServer, measureGrid, type GridBytes } from '../test/helpers/grid-bytes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FRAMECAST = `${ROOT}bin/framecast`;
@@ -25,6 +28,8 @@ export const RENDITION_TARGETS = {
   minFraction: 0.99,
   /** A rendition viewer's latency p99 at most this much over a main-size viewer's. */
   p99OverMainMs: 5,
+  /** The grid page's bytes per frame with its thumbnails, against every tile at full size. */
+  gridPerFrame: 0.3,
 } as const;
 
 /** One rendition in the viewers' run: its viewers' frames and latency, its encoder's counts. */
@@ -78,6 +83,11 @@ export interface RenditionRows {
    * the fan-out of 100 per group (what a rendition's encode itself adds). Absent before 2026-12-07.
    */
   alone?: RenditionViewers;
+  /**
+   * The grid page in headless Chromium (six 800-px streams, 1280x720): its thumbnails against every
+   * tile at full size (test/helpers/grid-bytes.ts). Absent before 2026-12-08, or without Chromium.
+   */
+  grid?: GridBytes;
 }
 
 /** 30 distinct 1080p frames of ffmpeg's testsrc2 (PNG), for the CPU cases. */
@@ -235,5 +245,24 @@ export async function renditionRows(opts: {
       .map((x) => `${x.width ?? 'main'} ${x.latencyMs?.p50 ?? '-'}/${x.latencyMs?.p99 ?? '-'}`)
       .join(', ')} ms`,
   );
-  return { cpu, ratio1080, viewers, alone };
+  const grid = await gridRun();
+  if (grid)
+    opts.log(
+      `grid page: thumbnails ${grid.thumbs.bytesPerSecond} B/s at ${grid.thumbs.framesPerSecond} frames/s, full ` +
+        `${grid.full.bytesPerSecond} B/s at ${grid.full.framesPerSecond}: ${grid.perFrame.toFixed(3)} per frame`,
+    );
+  else opts.log(`grid page: not measured (no Chromium at ${CHROMIUM})`);
+  return { cpu, ratio1080, viewers, alone, ...(grid ? { grid } : {}) };
+}
+
+/** The grid page's bytes with and without thumbnails, or null without Chromium. */
+async function gridRun(): Promise<GridBytes | null> {
+  if (!existsSync(CHROMIUM)) return null;
+  const [browser, grid] = await Promise.all([launchChromium(), gridServer()]);
+  try {
+    return await measureGrid(browser, grid.base);
+  } finally {
+    await browser.close();
+    await grid.close();
+  }
 }

@@ -232,6 +232,10 @@ const TARGETS: Target[] = [
     (r) => (r.renditions ? renditionTargetText(r.renditions, 'latency') : NOT_MEASURED),
   ],
   [
+    `the grid page's bytes per frame with thumbnails, against full size: <= ${RENDITION_TARGETS.gridPerFrame}x`,
+    (r) => (r.renditions?.grid ? renditionTargetText(r.renditions, 'grid') : NOT_MEASURED),
+  ],
+  [
     'latency p99 <= 5 ms at 100 viewers',
     (r) => {
       const x = r.fanout?.curve.find((c) => c.viewers === 100);
