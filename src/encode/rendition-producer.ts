@@ -47,8 +47,9 @@ export class RenditionProducer extends EventEmitter<ProducerEvents> implements F
    */
   readonly counts = { encoded: 0, shared: 0, raw: 0, skipped: 0, lastEncodeMs: null as number | null };
   /**
-   * How long after the stream offered each of the last frames this rendition's frame was out (its
-   * wait for an encode in progress, the encode, and an early encode's head start taken off), ms.
+   * How long after the stream offered each of its last frames this rendition's frame was out, ms: a
+   * wait for the encode in progress, then what is left of its own encode (an early encode, started as
+   * the raw frame arrived, may be done already).
    */
   readonly delays = new RecentSamples(DELAY_SAMPLES);
 
