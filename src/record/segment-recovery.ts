@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { lstat, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mkvDuration, scanMkv } from './matroska.js';
+import { mkvDuration } from './matroska.js';
+import { scanMkv } from './matroska-scan.js';
 import { readSafe, writeNew } from './safe-files.js';
 import { annotationLine, frameLine, indexHeadLine, parseIndex, type IndexedFrame } from './segment-index.js';
 import type { SegmentInfo } from './segment-name.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub } from '../../src/hub/hub.js';
 import { Frame } from '../../src/hub/frame.js';
-import { scanMkv } from '../../src/record/matroska.js';
+import { scanMkv } from '../../src/record/matroska-scan.js';
 import { RecordingStore, type RecordedFrame } from '../../src/record/recording-store.js';
 import { parseIndex } from '../../src/record/segment-index.js';
 import type { SegmentInfo } from '../../src/record/segment-name.js';
