@@ -171,23 +171,8 @@ export function renditionTables(r: RenditionRows): string {
       `>= ${pct(RENDITION_TARGETS.minFraction)} of its rendition's frames: ${renditionTargetText(r, 'frames').split(':')[0]}; ` +
       `rendition p99 within ${RENDITION_TARGETS.p99OverMainMs} ms of the main size's: ${renditionTargetText(r, 'latency').split(':')[0]}.`,
   );
-  const alone = r.alone;
-  const mainAlone = alone?.rows.find((x) => x.width === null)?.latencyMs;
-  if (alone && mainAlone)
-    out.push(
-      `\nWhere a rendition viewer's extra latency comes from. Each rendition's encode starts as the raw frame ` +
-        `arrives, beside the main size's (since 2026-12-07 20:30; before, after the main frame was out), and the ` +
-        `stream offers each frame to its renditions before its viewers; yet the main size's frame is ` +
-        `written to its viewers first, then each rendition's to its own, and the viewers' one process reads ` +
-        `400 sockets in about that order (${f2(v.loadgenCores)} cores, about ` +
-        `${f0((v.loadgenCores * 1e6) / Math.max(1, v.sourceFps * v.rows.reduce((s, x) => s + x.viewers, 0)))} µs per part): ` +
-        `a group's viewers wait behind the groups served before it. With one viewer per group (same server, ` +
-        `${f1(alone.seconds)} s): p50 / p99 ${alone.rows
-          .filter((x) => x.width !== null)
-          .map((x) => `${x.width}px ${f1(x.latencyMs?.p50 ?? NaN)} / ${f1(x.latencyMs?.p99 ?? NaN)}`)
-          .join(', ')} ms against ${f1(mainAlone.p50)} / ${f1(mainAlone.p99)} ms at the stream's own size: ` +
-        'what the rendition itself adds.',
-    );
+  const story = latencyStory(r);
+  if (story) out.push(`\n${story}`);
   const g = r.grid;
   if (g)
     out.push(
@@ -199,19 +184,52 @@ export function renditionTables(r: RenditionRows): string {
         `frames/s: ${f2(g.ratio)}x the bytes per second, ${f2(g.perFrame)}x per frame (target ${RENDITION_TARGETS.gridPerFrame}, ` +
         `${renditionTargetText(r, 'grid').split(':')[0]}).`,
     );
-  const measured = v.rows.filter((x) => x.width !== null && x.serverDelayMs);
-  if (measured.length > 0)
-    out.push(
-      `\nThe server's own measure (/stats \`delayMs\`, each rendition's last 128 frames at the window's end): with ` +
-        `100 viewers per group its frame was out p50 / p99 ${measured
-          .map((x) => `${x.width}px ${f1(x.serverDelayMs?.p50 ?? NaN)} / ${f1(x.serverDelayMs?.p99 ?? NaN)}`)
-          .join(', ')} ms after the stream's own, before any write; alone, ${(alone?.rows ?? [])
-          .filter((x) => x.width !== null && x.serverDelayMs)
-          .map((x) => `${x.width}px ${f1(x.serverDelayMs?.p50 ?? NaN)} / ${f1(x.serverDelayMs?.p99 ?? NaN)}`)
-          .join(', ')} ms. ` +
-        'Alone, it is the encodes queueing: four a frame, the pool running as many at once as the machine has ' +
-        "cores. With 100 viewers per group they also wait for a core: the encodes, the server's writes and the " +
-        "viewers' process reading all come at the same moments of each frame.",
-    );
   return out.join('\n');
+}
+
+/**
+ * Where a rendition viewer's extra latency comes from, from the run's numbers: the server's own
+ * measure of each rendition's delay behind the stream's frame (runs from 2026-12-08), the viewers'
+ * gap over the main size's, and the same with one viewer per group; null without the alone run.
+ */
+function latencyStory(r: RenditionRows): string | null {
+  const v = r.viewers;
+  const alone = r.alone;
+  const main = v.rows.find((x) => x.width === null)?.latencyMs;
+  const mainAlone = alone?.rows.find((x) => x.width === null)?.latencyMs;
+  if (!alone || !mainAlone || !main) return null;
+  const rend = v.rows.filter((x) => x.width !== null);
+  const rendAlone = alone.rows.filter((x) => x.width !== null);
+  const pair = (p?: { p50: number; p99: number } | null): string =>
+    p ? `${f1(p.p50)} / ${f1(p.p99)}` : 'n/a';
+  const viewers = v.rows.reduce((sum, x) => sum + x.viewers, 0);
+  const perPart = (v.loadgenCores * 1e6) / Math.max(1, v.sourceFps * viewers);
+  const start =
+    "Where a rendition viewer's extra latency comes from. Each rendition's encode starts as the raw frame " +
+    "arrives, beside the main size's, and the stream offers each frame to its renditions before its viewers. ";
+  const aloneViewers =
+    `With one viewer per group (same server, ${f1(alone.seconds)} s) the viewers' latency p50 / p99 was ` +
+    `${rendAlone.map((x) => `${x.width}px ${pair(x.latencyMs)}`).join(', ')} ms against ${pair(mainAlone)} ms at the ` +
+    "stream's own size";
+  if (!rend.some((x) => x.serverDelayMs))
+    return (
+      start +
+      "The main size's frame is written to its viewers first, then each rendition's to its own, and the viewers' " +
+      `one process reads ${viewers} sockets in about that order (${f2(v.loadgenCores)} cores, about ${f0(perPart)} µs per part). ` +
+      `${aloneViewers}.`
+    );
+  return (
+    start +
+    "The server measures how long after the stream's own frame each rendition's is out, before any write (/stats " +
+    "`delayMs`, each rendition's last 128 frames at the window's end): p50 / p99 " +
+    `${rend.map((x) => `${x.width}px ${pair(x.serverDelayMs)}`).join(', ')} ms with 100 viewers per group, while ` +
+    `their viewers' p50 latency was ${rend.map((x) => `+${f1((x.latencyMs?.p50 ?? NaN) - main.p50)}`).join(', ')} ms ` +
+    `over the main size's. ${aloneViewers}; the server's delay then: ${rendAlone
+      .map((x) => `${x.width}px ${pair(x.serverDelayMs)}`)
+      .join(', ')} ms. ` +
+    'Alone, the delay is the encodes queueing: four a frame, the pool running as many at once as the machine ' +
+    "has cores. With 100 viewers per group they also wait for a core: the encodes, the server's writes (the " +
+    "main size's first, then each rendition's) and the viewers' one process reading " +
+    `${viewers} sockets (${f2(v.loadgenCores)} cores, about ${f0(perPart)} µs per part) all come at the same moments of each frame.`
+  );
 }
