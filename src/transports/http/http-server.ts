@@ -243,12 +243,8 @@ export class HttpServer extends SafeEmitter<HttpServerEvents> {
     }
     // The pages' scripts and styles hold no data, and <script src> cannot carry the page's token: at
     // the root and beside each stream's viewer (/streams/NAME/viewer.js, whatever NAME is).
-    if (
-      (req.method === 'GET' || req.method === 'HEAD') &&
-      sendStatic(req, res, name === null || mediamtx ? url.pathname : `/${rest}`)
-    )
-      return;
-    const isGet = req.method === 'GET' || req.method === 'HEAD';
+    const isGet = isGetMethod(req);
+    if (isGet && sendStatic(req, res, name === null || mediamtx ? url.pathname : `/${rest}`)) return;
     if (!isGet && req.method !== 'POST') {
       sendText(res, 405, `method ${req.method} not allowed`, { ...cors, Allow: 'GET, HEAD, POST' });
       return;
