@@ -189,7 +189,7 @@ export function renditionTables(r: RenditionRows): string {
 
 /**
  * Where a rendition viewer's extra latency comes from, from the run's numbers: the server's own
- * measure of each rendition's delay behind the stream's frame (runs from 2026-12-08), the viewers'
+ * measure of each rendition's delay behind the stream's frame (runs from 2026-12-07 23:15 UTC), the viewers'
  * gap over the main size's, and the same with one viewer per group; null without the alone run.
  */
 function latencyStory(r: RenditionRows): string | null {

@@ -51,7 +51,7 @@ export interface RenditionViewersRow {
   encodedPerSourceFrame: number | null;
   /**
    * The server's own measure at the window's end (/stats `delayMs`, its last 128 frames): how long
-   * after the stream's own frame this rendition's was out, before any write. Absent before 2026-12-08.
+   * after the stream's own frame this rendition's was out, before any write. Absent in runs before 2026-12-07 23:15 UTC.
    */
   serverDelayMs?: StatsRendition['delayMs'];
 }
@@ -85,7 +85,7 @@ export interface RenditionRows {
   alone?: RenditionViewers;
   /**
    * The grid page in headless Chromium (six 800-px streams, 1280x720): its thumbnails against every
-   * tile at full size (test/helpers/grid-bytes.ts). Absent before 2026-12-08, or without Chromium.
+   * tile at full size (test/helpers/grid-bytes.ts). Absent in runs before 2026-12-07 23:45 UTC, or without Chromium.
    */
   grid?: GridBytes;
 }

@@ -41,7 +41,7 @@ export interface StatsRendition {
   encoded: number;
   skipped: number;
   lastEncodeMs: number | null;
-  /** How long after the stream's own frame the rendition's was out, its last 128 frames (absent before 2026-12-08). */
+  /** How long after the stream's own frame the rendition's was out, its last 128 frames (absent in runs before 2026-12-07 23:15 UTC). */
   delayMs?: { p50: number; p99: number; samples: number } | null;
 }
 

@@ -27,5 +27,13 @@ describe('RecentSamples', () => {
 
   it('refuses a capacity that is not a positive integer', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new RecentSamples(bad)).toThrow(RangeError);
+    expect(() => new RecentSamples(0)).toThrow('capacity must be an integer >= 1, got 0');
+  });
+
+  it('takes a capacity of 1: the newest sample only', () => {
+    const r = new RecentSamples(1);
+    r.add(5);
+    r.add(7);
+    expect(r.percentiles()).toEqual({ p50: 7, p99: 7, samples: 1 });
   });
 });
