@@ -1,8 +1,11 @@
 /**
  * A URL's scheme and userinfo. The userinfo runs to the authority's LAST '@' (as ffmpeg splits it,
- * so a password with '@' in it is masked whole); the authority ends at '/', '?', '#' or a space.
+ * so a password with '@' in it is masked whole); the authority ends at '/', '?', '#' or a space. The
+ * scheme starts after anything but a letter, so a URL glued to a word (`cam_rtsp://`, `1rtsp://`) is
+ * masked too. A scheme is at most 32 characters (real ones are a few): each place is tried over that
+ * many, so a long line costs linear time, whatever it holds.
  */
-const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#]*)@/gi;
+const USERINFO = /(?<![a-z])([a-z][a-z0-9+.-]{0,31}:\/\/)([^\s/?#]*)@/gi;
 
 /** A query parameter: its separator, name and value (to '&', '#', a space, a quote or ffmpeg's `: `). */
 const PARAM = /([?&])([^\s=&#?]+)=([^\s&#"']*?)(?=:\s|:$|[\s&#"']|$)/g;

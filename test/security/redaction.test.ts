@@ -26,6 +26,15 @@ describe('redactCredentials', () => {
     );
   });
 
+  it('masks a URL glued to the word before it (no word boundary before its scheme)', () => {
+    expect(redactCredentials('cam_rtsp://admin:pw@h/')).toBe('cam_rtsp://admin:***@h/');
+    expect(redactCredentials('src=1rtsp://u:secret@10.0.0.2/s')).toBe('src=1rtsp://u:***@10.0.0.2/s');
+    expect(redactCredentials('xhttp://a:b@h')).toBe('xhttp://a:***@h');
+    // A scheme of 32 characters, the most taken (each place is tried over that many, not the line).
+    const long = 'x'.repeat(32);
+    expect(redactCredentials(`${long}://a:b@h`)).toBe(`${long}://a:***@h`);
+  });
+
   it('masks query parameters whose names mean a secret, whatever their case', () => {
     expect(redactCredentials('rtsp://h/cgi?user=admin&pwd=X')).toBe('rtsp://h/cgi?user=admin&pwd=***');
     expect(
