@@ -193,6 +193,8 @@ export class Hooks extends SafeEmitter<HooksEvents> {
   }
 
   #post(h: HookState, url: string, event: HookEvent, stream: string, time: Date, fields: HookFields): void {
+    // First, so a value JSON cannot hold fails before the request is counted running or timed.
+    const body = JSON.stringify({ event, stream, time: time.toISOString(), ...fields });
     const ac = new AbortController();
     h.requests.add(ac);
     let timedOut = false;
@@ -200,7 +202,6 @@ export class Hooks extends SafeEmitter<HooksEvents> {
       timedOut = true;
       ac.abort();
     }, h.spec.timeoutMs);
-    const body = JSON.stringify({ event, stream, time: time.toISOString(), ...fields });
     const what = `hook ${h.spec.name} (${event}, stream ${stream})`;
     fetch(url, {
       method: 'POST',
