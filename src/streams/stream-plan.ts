@@ -4,6 +4,7 @@ import {
   RECORD_FIELDS,
   type ResolvedStreamConfig,
 } from './stream-options.js';
+import { isLoopbackHost } from '../util/loopback.js';
 
 /** Names given once, legacy ports not shared with each other or the main port (RangeError). */
 export function checkStreamSet(list: readonly ResolvedStreamConfig[], mainPort: number): void {
@@ -50,11 +51,6 @@ export function checkStreams(list: readonly ResolvedStreamConfig[], ctx: StreamS
   checkPublishTokens(list, ctx.host, ctx.token, ctx.allowAnonymousPublish);
 }
 
-/** Loopback addresses: only this machine can reach a server bound to them. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
 /**
  * A publisher stream reachable from the network needs a publish token (or the server's token), or
  * anyone could feed it: refused unless allowAnonymousPublish says so.
@@ -65,7 +61,7 @@ export function checkPublishTokens(
   token: string | null,
   allowAnonymous: boolean,
 ): void {
-  if (allowAnonymous || token !== null || isLoopback(host)) return;
+  if (allowAnonymous || token !== null || isLoopbackHost(host)) return;
   const open = configs.find((c) => takesPublishers(c.source) && c.publishToken === null);
   if (open)
     throw new RangeError(

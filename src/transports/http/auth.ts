@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { isIP, isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
+import { isLoopbackHost } from '../../util/loopback.js';
 import type {
   Access,
   Action,
@@ -119,19 +120,6 @@ function hostOf(hostPort: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** True for a loopback name or address: `localhost`, 127.0.0.0/8, `::1` (brackets and a final dot allowed). */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname
-    .toLowerCase()
-    .replace(/^\[(.*)\]$/, '$1')
-    .replace(/\.$/, '');
-  if (h === 'localhost' || h === '::1') return true;
-  // ::ffff:127.0.0.1 as the URL parser writes it.
-  if (/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(h)) return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
-  return isIPv4(v4) && v4.startsWith('127.');
 }
 
 /** True for an IP address (no DNS answer can move it), brackets allowed. */

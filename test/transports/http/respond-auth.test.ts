@@ -8,12 +8,12 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   corsHeaders,
   hostAllowed,
-  isLoopbackHost,
   MISDIRECTED,
   originAllowed,
   presentedCredentials,
   presentedToken,
 } from '../../../src/transports/http/auth.js';
+import { isLoopbackHost } from '../../../src/util/loopback.js';
 import { NO_CACHE, peerOf, requestUrl, sendJson, sendText } from '../../../src/transports/http/respond.js';
 
 // A test that waits for what a mutant broke fails within 3 s (mutation runs retry a failure twice).
@@ -210,6 +210,8 @@ describe('isLoopbackHost', () => {
     'a::ffff:7f00:1',
     '::ffff:7f00:1:1',
     '127.0.0',
+    '127.example.com',
+    '127.0.0.1.nip.io',
     '',
   ])('%s is not loopback', (h) => expect(isLoopbackHost(h)).toBe(false));
 });
