@@ -1,3 +1,5 @@
+import { nearestRank } from '../util/recent-samples.js';
+
 /** Percentiles of end-to-end latency in ms. */
 export interface LatencySummary {
   p50: number;
@@ -21,12 +23,6 @@ export interface ReceiveSummary {
 }
 
 const MAX_SAMPLES = 1_000_000;
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] as number;
-}
 
 /** Counts what a client receives: frames, bytes, rates over the last second, latency percentiles. */
 export class ReceiveStats {
@@ -84,9 +80,9 @@ export class ReceiveStats {
     const sorted = Float64Array.from(this.#latency).sort();
     const r = (v: number): number => Math.round(v * 100) / 100;
     return {
-      p50: r(percentile(sorted, 50)),
-      p95: r(percentile(sorted, 95)),
-      p99: r(percentile(sorted, 99)),
+      p50: r(nearestRank(sorted, 0.5)),
+      p95: r(nearestRank(sorted, 0.95)),
+      p99: r(nearestRank(sorted, 0.99)),
       max: r(sorted[sorted.length - 1] as number),
       samples: sorted.length,
     };

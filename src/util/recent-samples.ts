@@ -5,6 +5,13 @@ export interface RecentPercentiles {
   samples: number;
 }
 
+/** The nearest-rank `fraction` quantile (0 < fraction <= 1) of sorted values; 0 when there are none. */
+export function nearestRank(sorted: Float64Array, fraction: number): number {
+  if (sorted.length === 0) return 0;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[i] as number;
+}
+
 /**
  * The newest `capacity` samples of a measure (a ring: memory is fixed however long it runs), and
  * their percentiles on demand (nearest rank, rounded to 0.01).
@@ -30,10 +37,7 @@ export class RecentSamples {
   percentiles(): RecentPercentiles | null {
     if (this.#count === 0) return null;
     const sorted = this.#ring.slice(0, this.#count).sort();
-    const at = (p: number): number => {
-      const i = Math.min(this.#count - 1, Math.ceil(p * this.#count) - 1);
-      return Math.round((sorted[i] as number) * 100) / 100;
-    };
+    const at = (p: number): number => Math.round(nearestRank(sorted, p) * 100) / 100;
     return { p50: at(0.5), p99: at(0.99), samples: this.#count };
   }
 }
