@@ -10,8 +10,9 @@ import {
   writeStream,
   type LoadedConfig,
 } from '../../src/config/config-file.js';
-import { STREAM_FIELDS, type ResolvedStreamConfig } from '../../src/streams/stream-options.js';
+import { STREAM_FIELDS } from '../../src/streams/stream-options.js';
 import { makeTempDir } from '../helpers/fixtures.js';
+import { resolvedDefaults } from '../helpers/stream-config.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/framecast.yaml', import.meta.url));
 
@@ -29,38 +30,6 @@ function file(text: string): string {
   const path = join(dir, 'cams.yaml');
   writeFileSync(path, text);
   return path;
-}
-
-function built(name: string, source: string, over: Partial<ResolvedStreamConfig> = {}): ResolvedStreamConfig {
-  return {
-    name,
-    source,
-    width: 800,
-    quality: 80,
-    encoder: 'libjpeg',
-    pace: true,
-    fps: null,
-    loop: false,
-    retryDelayMs: 1000,
-    maxClients: 100,
-    maxWaiting: 1000,
-    preload: false,
-    legacyPort: null,
-    readToken: null,
-    publishToken: null,
-    annotateToken: null,
-    maxMetaBytes: 65536,
-    overridePublisher: false,
-    passthrough: false,
-    maxImagePixels: 4096 * 4096,
-    maxRenditions: 4,
-    record: false,
-    recordPath: null,
-    recordSegmentDuration: 60,
-    recordDeleteAfter: null,
-    recordMaxBytes: null,
-    ...over,
-  };
 }
 
 function configError(f: () => unknown): ConfigError {
@@ -139,14 +108,14 @@ streams:
       hooks: [],
       streamDefaults: { width: 640, quality: 75, preload: true },
       streams: [
-        built('cam1', 'rtsp://10.0.0.5/stream', {
+        resolvedDefaults('cam1', 'rtsp://10.0.0.5/stream', {
           width: 640,
           quality: 90,
           preload: true,
           fps: 15,
           readToken: 'viewer-one',
         }),
-        built('lobby', 'test', {
+        resolvedDefaults('lobby', 'test', {
           width: 0,
           quality: 75,
           preload: true,
@@ -183,7 +152,7 @@ streams:
     const c = parseConfig('httpPort: off\nstreams:\n  a: { source: test }\n', 'cams.yaml');
     expect(c.server).toEqual({ httpPort: null });
     expect(c.streamDefaults).toEqual({});
-    expect(c.streams).toEqual([built('a', 'test')]);
+    expect(c.streams).toEqual([resolvedDefaults('a', 'test')]);
   });
 
   it('takes the first stream in file order as the default, even before a numeric name', () => {
@@ -523,7 +492,9 @@ describe('writeStream', () => {
     const added = '  cam2:\n    source: rtsp://cam/2?a=b\n    readToken: viewer-two\n';
     expect(readFileSync(path, 'utf8')).toBe(BASE.replace(LOBBY, LOBBY + added));
     expect(c.streams.map((s) => s.name)).toEqual(['cam1', 'lobby', 'cam2']);
-    expect(c.streams[2]).toEqual(built('cam2', 'rtsp://cam/2?a=b', { quality: 70, readToken: 'viewer-two' }));
+    expect(c.streams[2]).toEqual(
+      resolvedDefaults('cam2', 'rtsp://cam/2?a=b', { quality: 70, readToken: 'viewer-two' }),
+    );
   });
 
   it('replaces a stream in place: key, comments around it, unchanged lines and inline comments kept', async () => {

@@ -3,6 +3,7 @@
  * exact message the code defines), unknown fields, tokens, recording settings, `serve NAME=SOURCE`.
  */
 import { describe, expect, it } from 'vitest';
+import { resolvedDefaults } from '../helpers/stream-config.js';
 import {
   checkStreamName,
   DEFAULT_STREAM,
@@ -136,34 +137,7 @@ describe('stream names', () => {
 
 describe('resolveStreamConfig: defaults', () => {
   it('fills in every default', () => {
-    expect(resolve({})).toEqual({
-      name: 'cam',
-      source: 'test',
-      width: 800,
-      quality: 80,
-      encoder: 'libjpeg',
-      pace: true,
-      fps: null,
-      loop: false,
-      retryDelayMs: 1000,
-      maxClients: 100,
-      maxWaiting: 1000,
-      preload: false,
-      legacyPort: null,
-      readToken: null,
-      publishToken: null,
-      annotateToken: null,
-      maxMetaBytes: 65536,
-      overridePublisher: false,
-      passthrough: false,
-      maxImagePixels: 4096 * 4096,
-      maxRenditions: 4,
-      record: false,
-      recordPath: null,
-      recordSegmentDuration: 60,
-      recordDeleteAfter: null,
-      recordMaxBytes: null,
-    });
+    expect(resolve({})).toEqual(resolvedDefaults('cam', 'test'));
   });
 
   it('builds every config with the same keys in the same order', () => {
@@ -207,7 +181,7 @@ describe('resolveStreamConfig: defaults', () => {
   });
 
   it('keeps every given value', () => {
-    const c = resolveStreamConfig('cam', {
+    const given: StreamConfig = {
       source: 'publisher',
       width: 0,
       quality: 5,
@@ -233,31 +207,11 @@ describe('resolveStreamConfig: defaults', () => {
       recordSegmentDuration: '10m',
       recordDeleteAfter: '7d',
       recordMaxBytes: '2KiB',
-    });
-    expect(c).toEqual({
+    };
+    // Every value as given but the recording's durations and size, in seconds and bytes.
+    expect(resolveStreamConfig('cam', given)).toEqual({
       name: 'cam',
-      source: 'publisher',
-      width: 0,
-      quality: 5,
-      encoder: 'ffmpeg',
-      pace: false,
-      fps: 2.5,
-      loop: true,
-      retryDelayMs: 0,
-      maxClients: 3,
-      maxWaiting: 0,
-      preload: true,
-      legacyPort: 9000,
-      readToken: 'r',
-      publishToken: 'p',
-      annotateToken: 'a',
-      maxMetaBytes: 2,
-      overridePublisher: true,
-      passthrough: true,
-      maxImagePixels: 256,
-      maxRenditions: 0,
-      record: true,
-      recordPath: 'rec',
+      ...given,
       recordSegmentDuration: 600,
       recordDeleteAfter: 7 * 86400,
       recordMaxBytes: 2048,

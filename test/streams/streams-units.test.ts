@@ -28,6 +28,16 @@ function registry() {
   return { r, events };
 }
 
+/** A registry holding streams `a` (the default) and `b`, added in that order. */
+function twoStreams() {
+  const { r, events } = registry();
+  const a = stream('a');
+  const b = stream('b');
+  r.add(a);
+  r.add(b);
+  return { r, events, a, b };
+}
+
 describe('StreamRegistry', () => {
   it('is empty at first: no default, size 0', () => {
     const { r } = registry();
@@ -40,11 +50,7 @@ describe('StreamRegistry', () => {
   });
 
   it('adds streams in order; the first is the default', () => {
-    const { r, events } = registry();
-    const a = stream('a');
-    const b = stream('b');
-    r.add(a);
-    r.add(b);
+    const { r, events, a, b } = twoStreams();
     expect(r.size).toBe(2);
     expect(r.default).toBe(a);
     expect(r.list()).toEqual([a, b]);
@@ -75,11 +81,7 @@ describe('StreamRegistry', () => {
   });
 
   it('replaces a stream in place, closing the old one (its clients get END removed)', () => {
-    const { r, events } = registry();
-    const a = stream('a');
-    const b = stream('b');
-    r.add(a);
-    r.add(b);
+    const { r, events, a, b } = twoStreams();
     const viewer = new FakeSub('v');
     a.hub.join(viewer);
     const a2 = stream('a', { quality: 10 });
@@ -112,11 +114,7 @@ describe('StreamRegistry', () => {
   });
 
   it('removes a stream, closing it (its clients get END removed); false for none', () => {
-    const { r, events } = registry();
-    const a = stream('a');
-    const b = stream('b');
-    r.add(a);
-    r.add(b);
+    const { r, events, a, b } = twoStreams();
     const viewer = new FakeSub('v');
     a.hub.join(viewer);
     expect(r.remove('a')).toBe(true);
@@ -130,11 +128,7 @@ describe('StreamRegistry', () => {
   });
 
   it('closes every stream (clients get END shutdown) and keeps them listed', () => {
-    const { r, events } = registry();
-    const a = stream('a');
-    const b = stream('b');
-    r.add(a);
-    r.add(b);
+    const { r, events, a, b } = twoStreams();
     const va = new FakeSub('va');
     const vb = new FakeSub('vb');
     a.hub.join(va);
