@@ -21,6 +21,13 @@ describe('recordings query values', () => {
     expect(parseTime('start', '2026-12-07T04:00:00.250+01:00')).toBe(T0 + 250);
     expect(parseTime('start', '2026-12-07T03:00:00.123456789Z')).toBe(T0 + 123);
     expect(parseTime('start', '2026-12-07T03:00Z')).toBe(T0);
+    // The zone with or without its colon.
+    expect(parseTime('start', '2026-12-07T04:00:00+0100')).toBe(T0);
+    // The whole value is the time: nothing before or after it.
+    for (const v of ['x2026-12-07T03:00:00Z', '2026-12-07T03:00:00Zjunk'])
+      expect(parseTime('at', v)).toBe(
+        `at must be an ISO 8601 time with its zone (e.g. 2026-12-07T03:00:00Z), got ${JSON.stringify(v)}`,
+      );
     expect(parseTime('at', null)).toBe('at is required (ISO 8601, e.g. 2026-12-07T03:00:00Z)');
     expect(parseTime('at', '')).toMatch(/^at is required/);
     expect(parseTime('end', '2026-12-07T03:00:00')).toBe(
